@@ -1,0 +1,42 @@
+# otel-replay: every target installs what it needs into .venv first.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+EXAMPLE := examples/codemachine
+LOKI_URL ?= http://localhost:3100
+OTLP_ENDPOINT ?= http://localhost:4318
+
+.PHONY: install test lint demo replay up down bench examples clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+test: install
+	$(PY) -m pytest -q
+
+lint: install
+	$(BIN)/ruff check otel_replay tests examples
+
+demo: install
+	$(BIN)/otel-replay replay $(EXAMPLE) --output out
+
+replay: install
+	$(BIN)/otel-replay replay $(EXAMPLE) --otlp-endpoint $(OTLP_ENDPOINT) --loki-url $(LOKI_URL)
+
+examples: install
+	$(PY) examples/make_example.py $(EXAMPLE)
+
+up:
+	docker compose -f docker/docker-compose.yml up -d
+
+down:
+	docker compose -f docker/docker-compose.yml down
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .ruff_cache *.egg-info

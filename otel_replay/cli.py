@@ -1,0 +1,316 @@
+"""The ``otel-replay`` command: flags → sinks and transforms → pipeline.run() → summary."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+import click
+
+from otel_replay import __version__
+from otel_replay.config import (
+    Redactor,
+    effective_traces_endpoint,
+    env_header_secrets,
+    parse_pairs,
+    parse_size,
+    traces_endpoint,
+    url_secrets,
+)
+from otel_replay.model import ResourceOverrides, Signal
+from otel_replay.pipeline import Pipeline
+from otel_replay.report import EXIT_USAGE, Report
+from otel_replay.sinks import Sink
+from otel_replay.sinks.dryrun import DryRunSink
+from otel_replay.sinks.file import OtlpJsonFileSink
+from otel_replay.sinks.loki import DEFAULT_BATCH_BYTES, DEFAULT_URL, LokiConfig, LokiSink
+from otel_replay.sinks.otlp import DEFAULT_BATCH_SIZE, DEFAULT_MAX_REQUEST_BYTES, OtlpConfig, OtlpSpanSink
+from otel_replay.transforms import Transform
+from otel_replay.transforms.dedup import Dedup
+from otel_replay.transforms.resource import ResourceRewrite
+
+EXIT_INTERRUPTED = 130
+
+
+class SizeType(click.ParamType):
+    name = "SIZE"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        try:
+            size = parse_size(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+        if size < 1024:
+            self.fail(f"{value} is too small (at least 1KiB)", param, ctx)
+        return size
+
+
+def _pairs(values: tuple[str, ...], flag: str) -> dict[str, str]:
+    try:
+        return parse_pairs(values, flag)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=flag) from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="otel-replay")
+def main() -> None:
+    """Replay recorded OpenTelemetry telemetry into Tempo, Loki or any OTLP backend."""
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+@click.option(
+    "--otlp-endpoint",
+    "--tempo-url",
+    "otlp_endpoint",
+    metavar="URL",
+    help="OTLP/HTTP base URL; /v1/traces is appended. Default: OTEL_EXPORTER_OTLP_ENDPOINT or http://localhost:4318.",
+)
+@click.option("--otlp-traces-endpoint", metavar="URL", help="Full traces URL, used as it is.")
+@click.option("--header", "headers", multiple=True, metavar="KEY=VALUE", help="OTLP request header (repeatable).")
+@click.option("--compression", type=click.Choice(["gzip", "none"]), help="OTLP compression.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.1),
+    metavar="SECONDS",
+    help="How long one batch may take, retries included (OTLP and Loki). Default 10.",
+)
+@click.option("--certificate", type=click.Path(exists=True, dir_okay=False), help="CA bundle for TLS.")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=DEFAULT_BATCH_SIZE,
+    show_default=True,
+    help="Spans per OTLP request at most.",
+)
+@click.option(
+    "--max-request-bytes",
+    type=SizeType(),
+    default=DEFAULT_MAX_REQUEST_BYTES,
+    show_default=True,
+    help="Encoded bytes per OTLP request at most (e.g. 4MiB).",
+)
+@click.option("--service-name", help="Override service.name (default: the file's service, else codemachine).")
+@click.option(
+    "--resource-attr",
+    "resource_attrs",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Add a resource attribute (repeatable).",
+)
+@click.option(
+    "--loki-url",
+    default=DEFAULT_URL,
+    show_default=True,
+    metavar="URL",
+    help="Loki base URL (user info in it is used for basic auth).",
+)
+@click.option("--loki-tenant", metavar="ID", help="Loki tenant (X-Scope-OrgID).")
+@click.option(
+    "--loki-header",
+    "loki_headers",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Loki request header (repeatable).",
+)
+@click.option("--loki-user", help="Loki basic-auth user.")
+@click.option(
+    "--loki-password",
+    envvar="OTEL_REPLAY_LOKI_PASSWORD",
+    help="Loki basic-auth password (or OTEL_REPLAY_LOKI_PASSWORD).",
+)
+@click.option(
+    "--loki-label",
+    "loki_labels",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Extra Loki stream label (repeatable; keep it low-cardinality).",
+)
+@click.option(
+    "--no-structured-metadata",
+    is_flag=True,
+    help="Put trace_id/span_id and attributes in the line as logfmt (Loki 2.x).",
+)
+@click.option(
+    "--loki-batch-bytes",
+    type=SizeType(),
+    default=DEFAULT_BATCH_BYTES,
+    show_default=True,
+    help="Uncompressed bytes per Loki push at most.",
+)
+@click.option(
+    "--output",
+    "output_dir",
+    type=click.Path(file_okay=False),
+    metavar="DIR",
+    help="Write OTLP/JSON Lines (traces.jsonl, logs.jsonl) here instead of sending.",
+)
+@click.option("--dry-run", is_flag=True, help="Read and validate everything, send nothing.")
+@click.option("--traces-only", is_flag=True, help="Replay spans only.")
+@click.option("--logs-only", is_flag=True, help="Replay log records only.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object on stdout.")
+def replay(
+    paths: tuple[str, ...],
+    otlp_endpoint: str | None,
+    otlp_traces_endpoint: str | None,
+    headers: tuple[str, ...],
+    compression: str | None,
+    timeout: float | None,
+    certificate: str | None,
+    batch_size: int,
+    max_request_bytes: int,
+    service_name: str | None,
+    resource_attrs: tuple[str, ...],
+    loki_url: str,
+    loki_tenant: str | None,
+    loki_headers: tuple[str, ...],
+    loki_user: str | None,
+    loki_password: str | None,
+    loki_labels: tuple[str, ...],
+    no_structured_metadata: bool,
+    loki_batch_bytes: int,
+    output_dir: str | None,
+    dry_run: bool,
+    traces_only: bool,
+    logs_only: bool,
+    as_json: bool,
+) -> None:
+    """Replay CodeMachine telemetry folders, files, .zip/.tar.gz archives or - (stdin).
+
+    Spans go to an OTLP/HTTP endpoint through the official exporter, log records to
+    Loki. Exit status: 0 all delivered, 1 something invalid, rejected or failed, 2 usage.
+    """
+    if traces_only and logs_only:
+        raise click.UsageError("--traces-only and --logs-only exclude each other")
+    if dry_run and output_dir:
+        raise click.UsageError("--dry-run and --output exclude each other")
+    missing = [p for p in paths if p != "-" and not os.path.lexists(p)]
+    if missing:
+        raise click.UsageError(f"no such file or folder: {missing[0]}")
+    otlp_headers = _pairs(headers, "--header")
+    loki_header_map = _pairs(loki_headers, "--loki-header")
+    overrides = ResourceOverrides(service_name, _pairs(resource_attrs, "--resource-attr"))
+    extra_labels = _pairs(loki_labels, "--loki-label")
+
+    redact = Redactor(
+        [
+            *otlp_headers.values(),
+            *loki_header_map.values(),
+            loki_password,
+            *env_header_secrets(),
+            *url_secrets(loki_url),
+            *url_secrets(otlp_endpoint),
+            *url_secrets(otlp_traces_endpoint),
+        ]
+    )
+    signals = [
+        s
+        for s in (Signal.TRACES, Signal.LOGS)
+        if not (s is Signal.TRACES and logs_only) and not (s is Signal.LOGS and traces_only)
+    ]
+    explicit_traces = traces_endpoint(otlp_endpoint, otlp_traces_endpoint)
+    loki = LokiConfig(
+        url=loki_url,
+        tenant=loki_tenant,
+        headers=loki_header_map,
+        user=loki_user,
+        password=loki_password,
+        labels=extra_labels,
+        structured_metadata=not no_structured_metadata,
+        batch_bytes=loki_batch_bytes,
+        timeout=timeout or 10.0,
+        certificate=certificate,
+    )
+    mode = "dry-run" if dry_run else ("output" if output_dir else "send")
+    destinations = {Signal.TRACES: effective_traces_endpoint(explicit_traces), Signal.LOGS: loki.push_url()}
+    if output_dir:
+        from otel_replay.sinks.file import FILE_NAMES
+
+        destinations = {s: os.path.join(output_dir, FILE_NAMES[s]) for s in signals}
+    report = Report(mode, {s: destinations[s] for s in signals}, redact)
+
+    sinks: dict[Signal, Sink] = {}
+    try:
+        for signal in signals:
+            if dry_run:
+                sinks[signal] = DryRunSink(signal, report)
+            elif output_dir:
+                sinks[signal] = OtlpJsonFileSink(signal, output_dir, report, batch_size, max_request_bytes)
+            elif signal is Signal.TRACES:
+                sinks[signal] = OtlpSpanSink(
+                    OtlpConfig(
+                        explicit_traces,
+                        otlp_headers or None,
+                        compression,
+                        timeout,
+                        certificate,
+                        batch_size,
+                        max_request_bytes,
+                    ),
+                    report,
+                )
+            else:
+                sinks[signal] = LokiSink(loki, report)
+    except OSError as exc:
+        raise click.UsageError(redact(f"cannot prepare the output: {exc}")) from None
+
+    transforms: list[Transform] = [Dedup()]
+    if overrides.service_name or overrides.attributes:
+        transforms.append(ResourceRewrite(overrides))
+    progress = _Progress() if sys.stderr.isatty() and not as_json else None
+    pipeline = Pipeline(sinks, transforms, report, progress)
+    status = 0
+    try:
+        pipeline.run(paths, sys.stdin.buffer if "-" in paths else None)
+        status = report.exit_status
+    except KeyboardInterrupt:
+        status = EXIT_INTERRUPTED
+    finally:
+        if progress is not None:
+            progress.clear()
+    _print_report(report, as_json)
+    sys.exit(status)
+
+
+def _print_report(report: Report, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
+    else:
+        click.echo(report.render_text(), err=False)
+
+
+class _Progress:
+    """A one-line status on stderr, rewritten after each file (only on a terminal)."""
+
+    def __init__(self) -> None:
+        self._shown = False
+
+    def __call__(self, report: Report) -> None:
+        t, lg = report.stats[Signal.TRACES], report.stats[Signal.LOGS]
+        text = (
+            f"\r[otel-replay] files {report.files_read}  spans {t.read} read / {t.sent} sent  "
+            f"logs {lg.read} read / {lg.sent} sent"
+        )
+        click.echo(text, err=True, nl=False)
+        self._shown = True
+
+    def clear(self) -> None:
+        if self._shown:
+            click.echo("\r\x1b[2K", err=True, nl=False)
+
+
+def run() -> None:  # pragma: no cover - console entry with a last-resort guard
+    try:
+        main(standalone_mode=True)
+    except SystemExit:
+        raise
+    except Exception as exc:
+        if os.environ.get("OTEL_REPLAY_DEBUG"):
+            raise
+        click.echo(f"otel-replay: internal error (please report it): {type(exc).__name__}: {exc}", err=True)
+        sys.exit(EXIT_USAGE + 1)

@@ -1,0 +1,110 @@
+"""Parsing of flag values and the secrets policy; pure functions, no I/O."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from urllib.parse import unquote, urlsplit
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]i?b?|b)?\s*$", re.IGNORECASE)
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1000,
+    "kb": 1000,
+    "ki": 1024,
+    "kib": 1024,
+    "m": 1000**2,
+    "mb": 1000**2,
+    "mi": 1024**2,
+    "mib": 1024**2,
+    "g": 1000**3,
+    "gb": 1000**3,
+    "gi": 1024**3,
+    "gib": 1024**3,
+}
+DEFAULT_OTLP_BASE = "http://localhost:4318"
+TRACES_PATH = "v1/traces"
+
+
+def parse_size(text: str) -> int:
+    """``4194304``, ``4MiB``, ``512k``, ``1.5MB`` → bytes."""
+    m = _SIZE.match(text)
+    if not m:
+        raise ValueError(f"{text!r} is not a size (try 4MiB or 1048576)")
+    number, unit = float(m.group(1)), (m.group(2) or "").lower()
+    return int(number * _UNITS[unit])
+
+
+def parse_pairs(values: Iterable[str], what: str) -> dict[str, str]:
+    """``KEY=VALUE`` strings → dict; the error names the offending value's key only."""
+    out: dict[str, str] = {}
+    for raw in values:
+        key, sep, value = raw.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            shown = key if sep else "(no '=')"
+            raise ValueError(f"{what} must be KEY=VALUE, got {shown}")
+        out[key] = value
+    return out
+
+
+def traces_endpoint(base: str | None, explicit: str | None) -> str | None:
+    """The full traces URL from our flags, or None to let ``OTEL_EXPORTER_OTLP_*`` decide."""
+    if explicit:
+        return explicit
+    if base:
+        return base.rstrip("/") + "/" + TRACES_PATH
+    return None
+
+
+def effective_traces_endpoint(flag_value: str | None, env: dict[str, str] | None = None) -> str:
+    """Where spans will go, resolved the way the SDK resolves it (for the summary)."""
+    env = dict(os.environ) if env is None else env
+    if flag_value:
+        return flag_value
+    if env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
+        return env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]
+    base = env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or DEFAULT_OTLP_BASE
+    return base.rstrip("/") + "/" + TRACES_PATH
+
+
+def env_header_secrets(env: dict[str, str] | None = None) -> list[str]:
+    """Header values configured through OTEL_EXPORTER_OTLP_*HEADERS, to be redacted."""
+    env = dict(os.environ) if env is None else env
+    secrets = []
+    for name in (
+        "OTEL_EXPORTER_OTLP_HEADERS",
+        "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+        "OTEL_EXPORTER_OTLP_LOGS_HEADERS",
+        "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
+    ):
+        for item in env.get(name, "").split(","):
+            _, sep, value = item.partition("=")
+            if sep and value.strip():
+                secrets.append(unquote(value.strip()))
+    return secrets
+
+
+def url_secrets(url: str | None) -> list[str]:
+    if not url:
+        return []
+    parts = urlsplit(url)
+    return [s for s in (parts.password, parts.username) if s]
+
+
+_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
+
+
+class Redactor:
+    """Replaces every known secret (header values, passwords, URL user info) with ``***``."""
+
+    def __init__(self, secrets: Iterable[str | None]) -> None:
+        self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        text = _USERINFO.sub("***@", text)
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text

@@ -1,0 +1,145 @@
+"""The internal records that flow from sources through transforms to sinks.
+
+Plain, slotted data: no I/O, no SDK objects. Sinks turn them into whatever their
+backend wants (SDK ``ReadableSpan`` objects, Loki push entries, OTLP/JSON lines).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+#: Resource attributes as a hashable, order-stable tuple of (key, value) pairs.
+#: Values are JSON-like but hashable (lists become tuples, objects sorted item tuples).
+ResourceAttrs = tuple[tuple[str, Any], ...]
+
+
+class Signal(str, Enum):
+    TRACES = "traces"
+    LOGS = "logs"
+    METRICS = "metrics"
+
+
+@dataclass(slots=True, frozen=True)
+class Origin:
+    """Where a record came from: the file's display name and the record's index in it."""
+
+    source: str
+    index: int
+
+    def __str__(self) -> str:
+        return f"{self.source}[{self.index}]"
+
+
+@dataclass(slots=True)
+class SpanEvent:
+    name: str
+    time_ns: int
+    attributes: dict[str, Any]
+
+
+@dataclass(slots=True)
+class SpanRecord:
+    trace_id: int
+    span_id: int
+    parent_span_id: int  # 0 for a root span
+    name: str
+    kind: int  # opentelemetry.trace.SpanKind value
+    start_ns: int
+    end_ns: int
+    status_code: int  # 0 UNSET, 1 OK, 2 ERROR
+    status_message: str | None
+    attributes: dict[str, Any]
+    events: list[SpanEvent]
+    resource: ResourceAttrs
+    origin: Origin
+
+
+@dataclass(slots=True)
+class LogRecord:
+    time_ns: int
+    severity_number: int  # 0 = unspecified
+    severity_text: str | None
+    body: Any
+    attributes: dict[str, Any]  # without the correlation keys lifted into trace_id/span_id
+    trace_id: int  # 0 when the record carries none
+    span_id: int
+    resource: ResourceAttrs
+    origin: Origin
+    dedup_key: bytes = b""
+
+
+@dataclass(slots=True)
+class MetricsExport:
+    """One periodic export of a CodeMachine metrics session (replayed by a later release)."""
+
+    data_points: int
+    origin: Origin
+
+
+@dataclass(slots=True)
+class InvalidRecord:
+    """A record a source could not turn into a valid one; reported, never sent."""
+
+    signal: Signal
+    origin: Origin
+    reason: str
+
+
+@dataclass(slots=True)
+class FileProblem:
+    """A whole file (or the rest of it) that could not be read."""
+
+    source: str
+    reason: str
+    signal: Signal | None = None
+
+
+@dataclass(slots=True)
+class FileStart:
+    """Emitted by a source once it knows what kind of document a file is."""
+
+    source: str
+    signal: Signal
+    fmt: str
+
+
+Record = SpanRecord | LogRecord | MetricsExport
+SourceItem = SpanRecord | LogRecord | MetricsExport | InvalidRecord | FileProblem | FileStart
+
+
+class FrozenMap(tuple):  # type: ignore[type-arg]
+    """A JSON object made hashable: a tuple of sorted (key, value) pairs, told apart from arrays."""
+
+    __slots__ = ()
+
+
+def freeze(value: Any) -> Any:
+    """Make a JSON-like value hashable (arrays → tuples, objects → :class:`FrozenMap`)."""
+    if isinstance(value, list):
+        return tuple(freeze(v) for v in value)
+    if isinstance(value, dict):
+        return FrozenMap(sorted((str(k), freeze(v)) for k, v in value.items()))
+    return value
+
+
+def thaw(value: Any) -> Any:
+    """Inverse of :func:`freeze`."""
+    if isinstance(value, FrozenMap):
+        return {k: thaw(v) for k, v in value}
+    if isinstance(value, tuple):
+        return [thaw(v) for v in value]
+    return value
+
+
+def resource_from_mapping(attrs: dict[str, Any]) -> ResourceAttrs:
+    return tuple(sorted((str(k), freeze(v)) for k, v in attrs.items()))
+
+
+@dataclass(slots=True)
+class ResourceOverrides:
+    """What the user asked to change on every resource (``--service-name``, ``--resource-attr``)."""
+
+    service_name: str | None = None
+    attributes: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,179 @@
+"""The run's outcome: counts per signal and reason, as text or JSON, and the exit status."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from otel_replay.model import Signal
+
+#: How many individual problem lines the text summary lists before summing up the rest.
+MAX_LISTED_PROBLEMS = 20
+
+EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE = 0, 1, 2
+
+
+@dataclass
+class SignalStats:
+    files: int = 0
+    read: int = 0
+    sent: int = 0
+    duplicates: int = 0
+    invalid: int = 0
+    rejected: int = 0
+    failed: int = 0
+    not_replayed: int = 0
+    not_selected_files: int = 0
+    dropped: Counter[str] = field(default_factory=Counter)
+    rejected_reasons: Counter[str] = field(default_factory=Counter)
+    failed_reasons: Counter[str] = field(default_factory=Counter)
+    invalid_reasons: Counter[str] = field(default_factory=Counter)
+
+    def to_dict(self, redact: Callable[[str], str]) -> dict[str, Any]:
+        return {
+            "files": self.files,
+            "read": self.read,
+            "sent": self.sent,
+            "duplicates": self.duplicates,
+            "invalid": self.invalid,
+            "rejected": self.rejected,
+            "failed": self.failed,
+            "not_replayed": self.not_replayed,
+            "files_not_selected": self.not_selected_files,
+            "dropped": dict(self.dropped),
+            "invalid_reasons": dict(self.invalid_reasons),
+            "rejected_reasons": {redact(k): v for k, v in self.rejected_reasons.items()},
+            "failed_reasons": {redact(k): v for k, v in self.failed_reasons.items()},
+        }
+
+
+def _no_redaction(text: str) -> str:
+    return text
+
+
+class Report:
+    """Counters the pipeline and the sinks update; safe to update from several threads."""
+
+    def __init__(
+        self,
+        mode: str = "send",
+        destinations: dict[Signal, str] | None = None,
+        redact: Callable[[str], str] = _no_redaction,
+    ) -> None:
+        self.mode = mode  # "send", "dry-run" or "output"
+        self.destinations = destinations or {}
+        self.redact = redact
+        self.stats = {s: SignalStats() for s in Signal}
+        self.problems: list[str] = []
+        self.problem_count = 0
+        self.files_read = 0
+        self.files_ignored = 0
+        self.interrupted = False
+        self._lock = threading.Lock()
+
+    # -- updates ---------------------------------------------------------------------
+    def problem(self, message: str) -> None:
+        with self._lock:
+            self.problem_count += 1
+            if len(self.problems) < MAX_LISTED_PROBLEMS:
+                self.problems.append(message)
+
+    def invalid(self, signal: Signal, where: str, reason: str) -> None:
+        s = self.stats[signal]
+        with self._lock:
+            s.invalid += 1
+            s.invalid_reasons[_reason_kind(reason)] += 1
+        self.problem(f"{where}: invalid {_noun(signal)}: {reason}")
+
+    def sent(self, signal: Signal, n: int) -> None:
+        with self._lock:
+            self.stats[signal].sent += n
+
+    def rejected(self, signal: Signal, n: int, reason: str) -> None:
+        if n <= 0:
+            return
+        with self._lock:
+            self.stats[signal].rejected += n
+            self.stats[signal].rejected_reasons[reason] += n
+
+    def failed(self, signal: Signal, n: int, reason: str) -> None:
+        if n <= 0:
+            return
+        with self._lock:
+            self.stats[signal].failed += n
+            self.stats[signal].failed_reasons[reason] += n
+
+    # -- outcome ---------------------------------------------------------------------
+    @property
+    def exit_status(self) -> int:
+        if self.problem_count:
+            return EXIT_INCOMPLETE
+        for s in self.stats.values():
+            if s.invalid or s.rejected or s.failed:
+                return EXIT_INCOMPLETE
+        return EXIT_OK
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "destinations": {k.value: self.redact(v) for k, v in self.destinations.items()},
+            "files_read": self.files_read,
+            "files_ignored": self.files_ignored,
+            "signals": {sig.value: st.to_dict(self.redact) for sig, st in self.stats.items()},
+            "problems": [self.redact(p) for p in self.problems],
+            "problem_count": self.problem_count,
+            "interrupted": self.interrupted,
+            "exit_status": self.exit_status,
+        }
+
+    def render_text(self) -> str:
+        verb = {"send": "sent", "dry-run": "would send", "output": "written"}[self.mode]
+        lines = [
+            f"otel-replay: {self.files_read} file(s) read"
+            + (f", {self.files_ignored} ignored (not .json)" if self.files_ignored else "")
+        ]
+        for sig, st in self.stats.items():
+            if not (st.files or st.read or st.not_selected_files):
+                continue
+            if sig is Signal.METRICS:
+                lines.append(
+                    f"  metrics: {st.files} file(s), {st.read} export(s) read — not replayed yet "
+                    "(metrics replay is planned)"
+                )
+                continue
+            parts = [f"{st.read} read", f"{st.sent} {verb}"]
+            if st.duplicates:
+                parts.append(f"{st.duplicates} duplicates skipped")
+            parts += [f"{st.invalid} invalid", f"{st.rejected} rejected", f"{st.failed} failed"]
+            for label, n in st.dropped.items():
+                parts.append(f"{n} {label}")
+            dest = self.destinations.get(sig)
+            tail = f" → {self.redact(dest)}" if dest and self.mode != "dry-run" else ""
+            lines.append(f"  {sig.value:<7} {st.files} file(s): " + ", ".join(parts) + tail)
+            if st.not_selected_files:
+                lines.append(f"          {st.not_selected_files} file(s) not replayed (not selected)")
+            for reason, n in st.rejected_reasons.most_common():
+                lines.append(f"          rejected {n}: {self.redact(reason)}")
+            for reason, n in st.failed_reasons.most_common():
+                lines.append(f"          failed {n}: {self.redact(reason)}")
+        if self.problem_count:
+            lines.append(f"problems ({self.problem_count}):")
+            lines += [f"  {self.redact(p)}" for p in self.problems]
+            if self.problem_count > len(self.problems):
+                lines.append(f"  … and {self.problem_count - len(self.problems)} more (see --json for counts)")
+        if self.interrupted:
+            lines.append("interrupted: the counts above are what was done before the stop")
+        return "\n".join(lines)
+
+
+def _noun(signal: Signal) -> str:
+    return {Signal.TRACES: "span", Signal.LOGS: "log record", Signal.METRICS: "metrics export"}[signal]
+
+
+def _reason_kind(reason: str) -> str:
+    """Group reasons that differ only in the offending value ("traceId 'xyz' is not …")."""
+    words = reason.split()
+    return " ".join(w for w in words if not (w.startswith("'") or w[:1].isdigit()))[:80]

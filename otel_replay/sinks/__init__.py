@@ -1,0 +1,20 @@
+"""Sinks: destinations that take records in batches and report each batch's outcome.
+
+A sink never raises for a backend problem: it counts the records as sent, rejected
+(the backend said no) or failed (it could not be reached in time) on the run's Report.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from otel_replay.model import Record, Signal
+
+
+class Sink(Protocol):
+    signal: Signal
+
+    def write(self, record: Record) -> None: ...
+
+    def close(self) -> None:
+        """Flush what is buffered and release connections."""

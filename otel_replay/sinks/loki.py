@@ -1,0 +1,289 @@
+"""Log records → Loki push API (``/loki/api/v1/push``), JSON, gzip-compressed.
+
+Only low-cardinality values become labels (service, severity, ``imported``, the user's
+``--loki-label``); trace and span ids and every attribute go into structured metadata
+(Loki 3), or into the line as logfmt with ``--no-structured-metadata`` (Loki 2.x).
+Entries are sorted by time within each stream and each push stays under
+``--loki-batch-bytes``. A 400 is a partial success: the body says which entries Loki
+refused and why, and only those are counted as rejected.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
+
+import msgspec
+import requests
+
+from otel_replay.model import LogRecord, Record, ResourceAttrs, Signal, thaw
+from otel_replay.report import Report
+from otel_replay.sinks.batching import Batcher
+from otel_replay.sinks.http import RetryPolicy, one_line, post_with_retry
+
+PUSH_PATH = "/loki/api/v1/push"
+DEFAULT_URL = "http://localhost:3100"
+DEFAULT_BATCH_BYTES = 1024 * 1024
+MAX_ENTRIES_PER_PUSH = 100_000
+_BAD_LABEL_CHARS = re.compile(r"[^a-zA-Z0-9_]")
+_encode = msgspec.json.Encoder().encode
+SEVERITY_TEXTS = ((1, "TRACE"), (5, "DEBUG"), (9, "INFO"), (13, "WARN"), (17, "ERROR"), (21, "FATAL"))
+
+
+def sanitize_label_name(name: str) -> str:
+    """Loki label (and structured metadata) names: ``[a-zA-Z_][a-zA-Z0-9_]*``."""
+    clean = _BAD_LABEL_CHARS.sub("_", name)
+    if not clean or clean[0].isdigit():
+        clean = "_" + clean
+    return clean
+
+
+def severity_text(rec: LogRecord) -> str:
+    if rec.severity_text:
+        return rec.severity_text
+    text = "UNSPECIFIED"
+    for floor, name in SEVERITY_TEXTS:
+        if rec.severity_number >= floor:
+            text = name
+    return text
+
+
+def _as_text(value: object) -> str:
+    if isinstance(value, str):
+        return value
+    return _encode(thaw(value) if isinstance(value, tuple) else value).decode()
+
+
+def body_line(body: object) -> str:
+    """The line: a string body as it is, anything else as compact JSON."""
+    if body is None:
+        return ""
+    return _as_text(body)
+
+
+def structured_metadata(rec: LogRecord) -> dict[str, str]:
+    """trace_id, span_id, the record's attributes and its non-label resource attributes."""
+    md: dict[str, str] = {}
+    for key, value in rec.resource:
+        if key != "service.name":
+            md[sanitize_label_name(key)] = _as_text(value)
+    for key, value in rec.attributes.items():
+        md[sanitize_label_name(key)] = _as_text(value)
+    if rec.trace_id:
+        md["trace_id"] = f"{rec.trace_id:032x}"
+    if rec.span_id:
+        md["span_id"] = f"{rec.span_id:016x}"
+    return md
+
+
+_LOGFMT_BARE = re.compile(r"^[^\s\"=]+$")
+
+
+def logfmt(pairs: dict[str, str]) -> str:
+    out = []
+    for key, value in pairs.items():
+        if not _LOGFMT_BARE.match(value):
+            value = '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+        out.append(f"{key}={value}")
+    return " ".join(out)
+
+
+def stream_labels(resource: ResourceAttrs, severity: str, extra: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    service = next((str(v) for k, v in resource if k == "service.name"), "unknown_service")
+    labels = {"service_name": service, "severity_text": severity, "imported": "true"}
+    labels.update(extra)
+    return tuple(sorted(labels.items()))
+
+
+# -- reading Loki's answers ----------------------------------------------------------------
+REASONS = {
+    "too_old": "timestamp too old (older than Loki's reject_old_samples_max_age, 7 days by default)",
+    "too_new": "timestamp too new (in the future beyond Loki's creation_grace_period)",
+    "too_far_behind": "entry too far behind the stream's newest entry (Loki accepts max_chunk_age/2, 1h by default)",
+    "line_too_long": "line too long (over Loki's max_line_size)",
+    "rate_limited": "per-stream rate limit",
+    "labels": "labels refused",
+}
+_TOTAL = re.compile(r"total ignored: (\d+) out of \d+")
+_ENTRY_REASON = re.compile(r"ignored, reason: '([^']*)")
+
+
+def _kind(text: str) -> str | None:
+    t = text.lower()
+    if "too far behind" in t or "out of order" in t:
+        return "too_far_behind"
+    if "timestamp too old" in t:
+        return "too_old"
+    if "timestamp too new" in t:
+        return "too_new"
+    if "max entry size" in t or "line too long" in t:
+        return "line_too_long"
+    if "rate limit" in t:
+        return "rate_limited"
+    if "parse labels" in t or "parsing labels" in t or "label name" in t or "label value" in t:
+        return "labels"
+    return None
+
+
+def parse_rejections(body: str) -> Counter[str]:
+    """Entries Loki refused, by reason, from a 400 body (ingester and distributor formats).
+
+    The ingester lists at most a few entries per stream and then sums up with
+    ``total ignored: N out of M``; the distributor writes one line per refused entry.
+    """
+    counts: Counter[str] = Counter()
+    pending: str | None = None
+    for line in body.splitlines():
+        if m := _ENTRY_REASON.search(line):
+            pending = _kind(m.group(1)) or "other"
+            continue
+        if m := _TOTAL.search(line):
+            counts[pending or "other"] += int(m.group(1))
+            pending = None
+            continue
+        kind = _kind(line)
+        if kind is not None:
+            counts[kind] += 1
+    return counts
+
+
+# -- the sink -----------------------------------------------------------------------------
+@dataclass(slots=True)
+class LokiConfig:
+    url: str = DEFAULT_URL
+    tenant: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    user: str | None = None
+    password: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    structured_metadata: bool = True
+    batch_bytes: int = DEFAULT_BATCH_BYTES
+    timeout: float = 10.0
+    certificate: str | None = None
+    backoff: float = 0.5
+
+    def push_url(self) -> str:
+        """The push endpoint, with any user info taken out of the URL."""
+        parts = urlsplit(self.url)
+        netloc = parts.netloc.rsplit("@", 1)[-1]
+        path = parts.path.rstrip("/")
+        if not path.endswith(PUSH_PATH):
+            path += PUSH_PATH
+        return urlunsplit((parts.scheme, netloc, path, parts.query, ""))
+
+    def auth(self) -> tuple[str, str] | None:
+        if self.user is not None:
+            return self.user, self.password or ""
+        parts = urlsplit(self.url)
+        if parts.username is not None:
+            return parts.username, parts.password or ""
+        return None
+
+
+@dataclass(slots=True)
+class _Entry:
+    time_ns: int
+    stream: tuple[tuple[str, str], ...]
+    value: bytes  # the encoded ["<ns>", "line", {metadata}] triple
+
+
+class LokiSink:
+    signal = Signal.LOGS
+
+    def __init__(self, config: LokiConfig, report: Report, stop: threading.Event | None = None) -> None:
+        self._config = config
+        self._report = report
+        self._stop = stop
+        self._url = config.push_url()
+        self._extra_labels = {sanitize_label_name(k): v for k, v in config.labels.items()}
+        self._session = requests.Session()
+        self._session.auth = config.auth()
+        if config.certificate:
+            self._session.verify = config.certificate
+        self._headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+        self._headers.update(config.headers)
+        if config.tenant:
+            self._headers["X-Scope-OrgID"] = config.tenant
+        self._policy = RetryPolicy(deadline_seconds=config.timeout, base_backoff=config.backoff)
+        self._stream_json: dict[tuple[tuple[str, str], ...], bytes] = {}
+        self._batcher: Batcher[_Entry] = Batcher(self._push, MAX_ENTRIES_PER_PUSH, config.batch_bytes, 16)
+
+    def _labels_json(self, labels: tuple[tuple[str, str], ...]) -> bytes:
+        cached = self._stream_json.get(labels)
+        if cached is None:
+            cached = self._stream_json[labels] = _encode(dict(labels))
+        return cached
+
+    def write(self, record: Record) -> None:
+        assert isinstance(record, LogRecord)
+        labels = stream_labels(record.resource, severity_text(record), self._extra_labels)
+        line = body_line(record.body)
+        md = structured_metadata(record)
+        if self._config.structured_metadata:
+            value = _encode((str(record.time_ns), line, md) if md else (str(record.time_ns), line))
+        else:
+            value = _encode((str(record.time_ns), f"{line} {logfmt(md)}" if md else line))
+        group_bytes = len(self._labels_json(labels)) + 24
+        size = len(value) + 1
+        if not self._batcher.fits_alone(size, group_bytes):
+            self._report.rejected(self.signal, 1, "log record larger than --loki-batch-bytes on its own")
+            self._report.problem(
+                f"{record.origin}: log record of {size} bytes is larger than "
+                f"--loki-batch-bytes ({self._config.batch_bytes}); not sent"
+            )
+            return
+        self._batcher.add(_Entry(record.time_ns, labels, value), size, labels, group_bytes)
+
+    def encode_push(self, entries: list[_Entry]) -> bytes:
+        """The push body: streams oldest first, entries sorted by time within each."""
+        streams: dict[tuple[tuple[str, str], ...], list[_Entry]] = {}
+        for e in entries:
+            streams.setdefault(e.stream, []).append(e)
+        ordered = []
+        for labels, items in streams.items():
+            items.sort(key=lambda e: e.time_ns)
+            ordered.append((items[0].time_ns, labels, items))
+        ordered.sort(key=lambda t: t[0])
+        parts = [
+            b'{"stream":' + self._labels_json(labels) + b',"values":[' + b",".join(e.value for e in items) + b"]}"
+            for _, labels, items in ordered
+        ]
+        return b'{"streams":[' + b",".join(parts) + b"]}"
+
+    def _push(self, entries: list[_Entry]) -> None:
+        n = len(entries)
+        body = gzip.compress(self.encode_push(entries), compresslevel=1)
+        result = post_with_retry(self._session, self._url, body, self._headers, self._policy, self._stop)
+        if result.ok:
+            self._report.sent(self.signal, n)
+            return
+        if result.status is None:
+            self._report.failed(self.signal, n, f"{result.error or 'no answer'} (after {result.attempts} attempts)")
+            return
+        text = result.body.decode("utf-8", "replace")
+        reason = f"HTTP {result.status}: {one_line(text) or 'no body'}"
+        if result.status == 400:
+            counts = parse_rejections(text)
+            refused = min(sum(counts.values()), n)
+            if refused == 0:
+                self._report.rejected(self.signal, n, reason)
+                return
+            left = refused
+            for kind, count in counts.most_common():
+                self._report.rejected(self.signal, min(count, left), REASONS.get(kind, reason))
+                left -= min(count, left)
+            self._report.sent(self.signal, n - refused)
+        elif 400 <= result.status < 500 and result.status != 429:
+            self._report.rejected(self.signal, n, reason)
+        else:
+            self._report.failed(self.signal, n, f"{reason} (after {result.attempts} attempts)")
+
+    def close(self) -> None:
+        try:
+            self._batcher.flush()
+        finally:
+            self._session.close()

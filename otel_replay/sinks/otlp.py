@@ -1,0 +1,187 @@
+"""Spans → the official OTLP/HTTP exporter (protobuf), batched by count and bytes.
+
+The exporter does the transport: endpoint, headers, TLS, compression and timeout come
+from our flags when given and from the ``OTEL_EXPORTER_OTLP_*`` variables otherwise, and
+its own retry logic handles 429/502/503/504 and ``Retry-After``. We only watch what it
+did: a ``requests`` session hook records each response, and a logging handler keeps the
+exporter's last error (connection refused, timeout) so the summary can say it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from google.protobuf.message import DecodeError
+from google.rpc.status_pb2 import Status
+from opentelemetry.exporter.otlp.proto.http import Compression
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+from opentelemetry.sdk.trace.export import SpanExportResult
+
+from otel_replay.model import Record, Signal, SpanRecord
+from otel_replay.report import Report
+from otel_replay.sinks.batching import Batcher
+from otel_replay.sinks.http import describe_exception, one_line
+from otel_replay.sinks.sdk import (
+    ResourceCache,
+    estimate_resource_bytes,
+    estimate_span_bytes,
+    to_readable_span,
+)
+
+DEFAULT_BATCH_SIZE = 512
+DEFAULT_MAX_REQUEST_BYTES = 4 * 1024 * 1024
+REQUEST_OVERHEAD = 64
+RETRYABLE = frozenset({429, 502, 503, 504})
+_COMPRESSION = {"gzip": Compression.Gzip, "none": Compression.NoCompression, "deflate": Compression.Deflate}
+
+
+@dataclass(slots=True)
+class OtlpConfig:
+    traces_endpoint: str | None = None  # full URL; None lets OTEL_EXPORTER_OTLP_* decide
+    headers: dict[str, str] | None = None
+    compression: str | None = None
+    timeout: float | None = None
+    certificate: str | None = None
+    batch_size: int = DEFAULT_BATCH_SIZE
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+
+
+def describe_response(status: int, body: bytes, content_type: str) -> str:
+    """``HTTP 400: <message>`` from a backend's answer (JSON, protobuf Status or text)."""
+    message = ""
+    if "json" in content_type:
+        try:
+            doc = json.loads(body)
+            message = doc.get("message") or doc.get("error") or "" if isinstance(doc, dict) else ""
+            message = message or body.decode("utf-8", "replace")
+        except ValueError:
+            message = body.decode("utf-8", "replace")
+    elif "protobuf" in content_type and body:
+        message = _status_message(body) or ""
+    else:
+        message = body.decode("utf-8", "replace")
+    message = one_line(message)
+    return f"HTTP {status}: {message}" if message else f"HTTP {status}"
+
+
+def _status_message(body: bytes) -> str | None:
+    """The message of a google.rpc.Status body, as OTLP/HTTP sends on errors."""
+    try:
+        return Status.FromString(body).message or None
+    except DecodeError:
+        return None
+
+
+def partial_rejections(body: bytes, content_type: str) -> tuple[int, str]:
+    """Spans a 2xx answer says it rejected (OTLP partial success), and why."""
+    if not body:
+        return 0, ""
+    try:
+        if "json" in content_type:
+            partial = json.loads(body).get("partialSuccess") or {}
+            return int(partial.get("rejectedSpans") or 0), str(partial.get("errorMessage") or "")
+        msg = ExportTraceServiceResponse.FromString(body)
+        return msg.partial_success.rejected_spans, msg.partial_success.error_message
+    except (ValueError, AttributeError, TypeError, DecodeError):  # an unreadable body is not a rejection
+        return 0, ""
+
+
+class _ExporterLog(logging.Handler):
+    """Keeps the exporter's last error message instead of letting it reach stderr."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.last_error: str | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno >= logging.ERROR or "Dropping" in record.msg:
+            args = record.args if isinstance(record.args, tuple) else ()
+            exc = next((a for a in args if isinstance(a, BaseException)), None)
+            self.last_error = describe_exception(exc) if exc else describe_exception(record.getMessage())
+
+
+@dataclass(slots=True)
+class _Response:
+    status: int
+    body: bytes
+    content_type: str
+
+
+class OtlpSpanSink:
+    signal = Signal.TRACES
+
+    def __init__(self, config: OtlpConfig, report: Report) -> None:
+        self._config = config
+        self._report = report
+        self._resources = ResourceCache()
+        self._last: _Response | None = None
+        session = requests.Session()
+        session.hooks["response"].append(self._on_response)
+        self._exporter = OTLPSpanExporter(
+            endpoint=config.traces_endpoint,
+            certificate_file=config.certificate,
+            headers=config.headers,
+            timeout=config.timeout,
+            compression=_COMPRESSION[config.compression] if config.compression else None,
+            session=session,
+            max_request_size=config.max_request_bytes,
+        )
+        self._log = _ExporterLog()
+        self._otel_logger = logging.getLogger("opentelemetry")
+        self._saved = (self._otel_logger.propagate, self._otel_logger.level)
+        self._otel_logger.addHandler(self._log)
+        self._otel_logger.propagate = False
+        self._batcher: Batcher[SpanRecord] = Batcher(
+            self._export, config.batch_size, config.max_request_bytes, REQUEST_OVERHEAD
+        )
+
+    def _on_response(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        self._last = _Response(response.status_code, response.content[:65536], response.headers.get("content-type", ""))
+
+    def write(self, record: Record) -> None:
+        assert isinstance(record, SpanRecord)
+        size = estimate_span_bytes(record)
+        res_bytes = estimate_resource_bytes(record.resource)
+        if not self._batcher.fits_alone(size, res_bytes):
+            self._report.rejected(self.signal, 1, "span larger than --max-request-bytes on its own")
+            self._report.problem(
+                f"{record.origin}: span of about {size} bytes is larger than "
+                f"--max-request-bytes ({self._config.max_request_bytes}); not sent"
+            )
+            return
+        self._batcher.add(record, size, record.resource, res_bytes)
+
+    def _export(self, batch: list[SpanRecord]) -> None:
+        spans = [to_readable_span(r, self._resources.get(r.resource)) for r in batch]
+        self._last = None
+        self._log.last_error = None
+        result = self._exporter.export(spans)
+        n = len(batch)
+        last = self._last
+        if result is SpanExportResult.SUCCESS:
+            rejected, why = partial_rejections(last.body, last.content_type) if last else (0, "")
+            rejected = min(rejected, n)
+            self._report.rejected(self.signal, rejected, f"partial success: {one_line(why) or 'no reason given'}")
+            self._report.sent(self.signal, n - rejected)
+            return
+        if last is not None and last.status >= 300:
+            reason = describe_response(last.status, last.body, last.content_type)
+            if 400 <= last.status < 500 and last.status not in RETRYABLE:
+                self._report.rejected(self.signal, n, reason)
+            else:
+                self._report.failed(self.signal, n, reason + " (after retries)")
+            return
+        self._report.failed(self.signal, n, self._log.last_error or "export failed (no answer from the backend)")
+
+    def close(self) -> None:
+        try:
+            self._batcher.flush()
+        finally:
+            self._exporter.shutdown()
+            self._otel_logger.removeHandler(self._log)
+            self._otel_logger.propagate = self._saved[0]

@@ -1,0 +1,49 @@
+"""Sources: readers that stream records out of input files.
+
+:func:`read_input` opens one discovered file, works out what it holds from its content
+(never from its name alone) and hands it to the reader for that format. Anything that
+goes wrong becomes a :class:`~otel_replay.model.FileProblem` item, never an exception.
+"""
+
+from __future__ import annotations
+
+import zipfile
+import zlib
+from collections.abc import Iterator
+
+from otel_replay.model import FileProblem, Signal, SourceItem
+from otel_replay.sources.codemachine import classify, read_codemachine
+from otel_replay.sources.discover import InputFile
+from otel_replay.sources.jsondoc import DocumentError, read_document
+
+OTLP_ARRAYS = {"resourceSpans": Signal.TRACES, "resourceLogs": Signal.LOGS, "resourceMetrics": Signal.METRICS}
+_READ_ERRORS = (OSError, EOFError, zlib.error, zipfile.BadZipFile, RuntimeError)
+
+
+def read_input(item: InputFile) -> Iterator[SourceItem]:
+    try:
+        with item.open() as stream:
+            yield from _read_stream(item, stream)
+    except DocumentError as exc:
+        yield FileProblem(item.name, str(exc))
+    except _READ_ERRORS as exc:
+        yield FileProblem(item.name, f"cannot read: {exc}")
+
+
+def _read_stream(item: InputFile, stream: object) -> Iterator[SourceItem]:
+    doc = read_document(stream, item.size)  # type: ignore[arg-type]
+    signal = classify(doc)
+    if signal is not None:
+        try:
+            yield from read_codemachine(doc, item.name, signal)
+        except DocumentError as exc:
+            yield FileProblem(item.name, f"{exc}; the records before it were read", signal)
+        return
+    if doc.array_key in OTLP_ARRAYS:
+        yield FileProblem(item.name, "OTLP/JSON input is not supported yet (planned)", OTLP_ARRAYS[doc.array_key])
+        return
+    keys = ", ".join(doc.keys[:6]) or "none"
+    yield FileProblem(
+        item.name,
+        f"unknown document: top-level keys {keys}; expected a CodeMachine trace, log or metrics session",
+    )

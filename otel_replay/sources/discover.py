@@ -1,0 +1,203 @@
+"""Turn the user's PATH arguments into named byte streams.
+
+A PATH is a file, a folder (walked recursively, in sorted order so that CodeMachine's
+dated session files come oldest first), a ``.zip`` or tar archive (``.tar``, ``.tar.gz``,
+``.tgz``; recognised by their magic bytes) read in place without extracting anything to
+disk, or ``-`` for standard input (a JSON document or either kind of archive).
+
+Streams are handed out one at a time and must be consumed before the next is asked
+for: a tar archive read from a pipe can only go forwards.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+import tarfile
+import tempfile
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import BinaryIO
+
+from otel_replay.model import FileProblem
+
+#: Names read from folders and archives; a file named on the command line is always read.
+DATA_SUFFIXES = (".json",)
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+GZIP_MAGIC = b"\x1f\x8b"
+STDIN_SPOOL_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class InputFile:
+    name: str
+    open: Callable[[], AbstractContextManager[BinaryIO]]
+    size: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedFile:
+    name: str
+    reason: str
+
+
+Discovered = InputFile | SkippedFile | FileProblem
+
+
+def wanted(name: str) -> bool:
+    return name.lower().endswith(DATA_SUFFIXES)
+
+
+def discover(paths: Sequence[str], stdin: BinaryIO | None = None) -> Iterator[Discovered]:
+    for path in paths:
+        if path == "-":
+            yield from _from_stdin(stdin)
+        else:
+            yield from _from_path(path)
+
+
+def _from_path(path: str) -> Iterator[Discovered]:
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        yield FileProblem(path, f"cannot read: {exc.strerror or exc}")
+        return
+    if stat.S_ISDIR(st.st_mode):
+        yield from _walk(path)
+        return
+    yield from _from_file(path, st.st_size)
+
+
+def _walk(root: str) -> Iterator[Discovered]:
+    seen_dirs: set[tuple[int, int]] = set()
+    problems: list[FileProblem] = []
+
+    def onerror(exc: OSError) -> None:
+        problems.append(FileProblem(exc.filename or root, f"cannot read folder: {exc.strerror or exc}"))
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=onerror, followlinks=True):
+        st = os.stat(dirpath)
+        if (st.st_dev, st.st_ino) in seen_dirs:  # a symlink loop: walk each folder once
+            dirnames[:] = []
+            continue
+        seen_dirs.add((st.st_dev, st.st_ino))
+        dirnames.sort()
+        yield from problems
+        problems.clear()
+        for fname in sorted(filenames):
+            full = os.path.join(dirpath, fname)
+            if not wanted(fname):
+                yield SkippedFile(full, "not a .json file")
+                continue
+            try:
+                size = os.stat(full).st_size
+            except OSError as exc:
+                yield FileProblem(full, f"cannot read: {exc.strerror or exc}")
+                continue
+            yield from _from_file(full, size, in_folder=True)
+    yield from problems
+
+
+def _sniff(path: str) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read(512)
+
+
+def _is_tar(head: bytes) -> bool:
+    return len(head) >= 262 and head[257:262] == b"ustar"
+
+
+def _from_file(path: str, size: int, in_folder: bool = False) -> Iterator[Discovered]:
+    try:
+        head = _sniff(path)
+    except OSError as exc:
+        yield FileProblem(path, f"cannot read: {exc.strerror or exc}")
+        return
+    if head.startswith(ZIP_MAGIC):
+        yield from _zip_members(path, path)
+    elif head.startswith(GZIP_MAGIC) or _is_tar(head):
+        yield from _tar_members(path, lambda: tarfile.open(path, mode="r:*"))  # noqa: SIM115 - closed by caller
+    else:
+        yield InputFile(path, lambda: open(path, "rb"), size)  # noqa: SIM115 - an opener, used in a with
+
+
+def _safe_member(name: str) -> str | None:
+    """Why an archive member name is refused, or None when it is safe."""
+    p = PurePosixPath(name.replace("\\", "/"))
+    if p.is_absolute() or (name[1:3] == ":\\" or name[1:3] == ":/"):
+        return "absolute path in archive"
+    if ".." in p.parts:
+        return "'..' in archive path"
+    return None
+
+
+def _zip_members(label: str, file: str | BinaryIO) -> Iterator[Discovered]:
+    try:
+        zf = zipfile.ZipFile(file)
+    except (zipfile.BadZipFile, OSError) as exc:
+        yield FileProblem(label, f"not a readable zip archive: {exc}")
+        return
+    with zf:
+        for info in sorted(zf.infolist(), key=lambda i: i.filename):
+            if info.is_dir():
+                continue
+            name = f"{label}!{info.filename}"
+            if (why := _safe_member(info.filename)) is not None:
+                yield FileProblem(name, f"refused: {why}")
+                continue
+            if not wanted(info.filename):
+                yield SkippedFile(name, "not a .json file")
+                continue
+            yield InputFile(name, lambda info=info: zf.open(info), info.file_size)
+
+
+def _tar_members(label: str, opener: Callable[[], tarfile.TarFile]) -> Iterator[Discovered]:
+    try:
+        tf = opener()
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        yield FileProblem(label, f"not a readable tar archive: {exc}")
+        return
+    with tf:
+        try:
+            for member in tf:
+                name = f"{label}!{member.name}"
+                if not member.isfile():
+                    if not member.isdir():
+                        yield SkippedFile(name, "not a regular file")
+                    continue
+                if (why := _safe_member(member.name)) is not None:
+                    yield FileProblem(name, f"refused: {why}")
+                    continue
+                if not wanted(member.name):
+                    yield SkippedFile(name, "not a .json file")
+                    continue
+                fh = tf.extractfile(member)
+                if fh is None:
+                    continue
+                yield InputFile(name, lambda fh=fh: nullcontext(fh), member.size)
+        except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+            yield FileProblem(label, f"archive is damaged: {exc}")
+
+
+def _from_stdin(stdin: BinaryIO | None) -> Iterator[Discovered]:
+    if stdin is None:
+        yield FileProblem("<stdin>", "standard input is not available")
+        return
+    reader = stdin if hasattr(stdin, "peek") else io.BufferedReader(stdin)  # type: ignore[arg-type]
+    head = reader.peek(512)[:512]  # type: ignore[attr-defined]
+    if head.startswith(ZIP_MAGIC):
+        # zip needs random access: spool (to memory, then a temporary file when large).
+        with tempfile.SpooledTemporaryFile(max_size=STDIN_SPOOL_BYTES) as spool:
+            while chunk := reader.read(1 << 20):
+                spool.write(chunk)
+            spool.seek(0)
+            yield from _zip_members("<stdin>", spool)  # type: ignore[arg-type]
+    elif head.startswith(GZIP_MAGIC) or _is_tar(head):
+        yield from _tar_members("<stdin>", lambda: tarfile.open(fileobj=reader, mode="r|*"))  # noqa: SIM115
+    else:
+        yield InputFile("<stdin>", lambda: nullcontext(reader), None)

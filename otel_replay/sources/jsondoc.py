@@ -1,0 +1,206 @@
+"""Read one JSON document as a header (its top-level scalars) plus one streamed array.
+
+Telemetry documents are an object whose top-level keys say what they hold
+(``spans``, ``logs``, ``metrics``, ``resourceSpans`` …) and whose bulk is one array.
+Documents of ordinary size are decoded whole with msgspec (fast, exact big integers);
+larger ones are streamed item by item with ijson so memory stays flat whatever the size.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+import ijson
+import msgspec
+
+#: Documents up to this size are decoded in one go; larger ones are streamed.
+WHOLE_DOCUMENT_BYTES = 8 * 1024 * 1024
+#: Top-level arrays that carry records, in the order they are looked for.
+RECORD_ARRAYS = ("spans", "logs", "metrics", "resourceSpans", "resourceLogs", "resourceMetrics")
+BOM = b"\xef\xbb\xbf"
+_DECODER = msgspec.json.Decoder()
+
+
+class DocumentError(Exception):
+    """The document (or what is left of it) cannot be read; the message says why."""
+
+
+@dataclass(slots=True)
+class Document:
+    header: dict[str, Any]
+    keys: list[str]  # every top-level key, in order
+    array_key: str | None  # the record array found, if any
+    items: Iterator[Any] = field(default_factory=lambda: iter(()))
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if value is None:
+        return "null"
+    return type(value).__name__
+
+
+def read_document(stream: BinaryIO, size_hint: int | None = None) -> Document:
+    """Open a document; its ``items`` iterator may raise :class:`DocumentError` part-way."""
+    head = stream.read(WHOLE_DOCUMENT_BYTES + 1)
+    if head.startswith(BOM):
+        head = head[len(BOM) :]
+    if not head.strip():
+        raise DocumentError("empty file")
+    if len(head) <= WHOLE_DOCUMENT_BYTES:
+        return _whole(head)
+    return _streamed(head, stream)
+
+
+def _decode_error(exc: Exception) -> DocumentError:
+    text = str(exc)
+    if isinstance(exc, UnicodeDecodeError) or "utf-8" in text.lower():
+        return DocumentError("not valid UTF-8 text")
+    if isinstance(exc, RecursionError) or "recursion" in text.lower():
+        return DocumentError("JSON nested too deeply")
+    if "truncated" in text.lower():
+        return DocumentError("truncated JSON (the file ends in the middle of a value)")
+    return DocumentError(f"not valid JSON: {text}")
+
+
+def _whole(data: bytes) -> Document:
+    try:
+        doc = _DECODER.decode(data)
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError, ValueError) as exc:
+        raise _decode_error(exc) from None
+    if not isinstance(doc, dict):
+        raise DocumentError(f"top-level JSON is {_describe(doc)}, expected an object")
+    header = {k: v for k, v in doc.items() if not isinstance(v, (list, dict))}
+    array_key = next((k for k in RECORD_ARRAYS if k in doc), None)
+    items: Iterator[Any] = iter(())
+    if array_key is not None:
+        arr = doc[array_key]
+        if not isinstance(arr, list):
+            raise DocumentError(f"'{array_key}' is {_describe(arr)}, expected an array")
+        items = iter(arr)
+    return Document(header, list(doc), array_key, items)
+
+
+class _Replay(io.RawIOBase):
+    """A stream that first yields already-read bytes, then the rest of the original."""
+
+    def __init__(self, prefix: bytes, rest: BinaryIO) -> None:
+        self._prefix = memoryview(prefix)
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf: Any) -> int:
+        if self._prefix:
+            n = min(len(buf), len(self._prefix))
+            buf[:n] = self._prefix[:n]
+            self._prefix = self._prefix[n:]
+            return n
+        data = self._rest.read(len(buf))
+        buf[: len(data)] = data
+        return len(data)
+
+
+def _streamed(head: bytes, stream: BinaryIO) -> Document:
+    """Scan the top level for the header and the record array, then stream that array.
+
+    The scan itself reads through a replaying buffer so no byte is read twice from the
+    source; a non-seekable stream (a pipe, an archive member) works the same.
+    """
+    recorded = bytearray()
+
+    class _Recorder(io.RawIOBase):
+        def __init__(self) -> None:
+            self._src = _Replay(head, stream)
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buf: Any) -> int:
+            n = self._src.readinto(buf)
+            recorded.extend(memoryview(buf)[:n])
+            return n
+
+    header: dict[str, Any] = {}
+    keys: list[str] = []
+    array_key: str | None = None
+    try:
+        events = ijson.parse(_Recorder(), use_float=True)
+        prefix, event, value = next(events)
+        if event != "start_map":
+            raise DocumentError(f"top-level JSON is {_event_kind(event)}, expected an object")
+        key: str | None = None
+        for prefix, event, value in events:
+            if prefix == "" and event == "map_key":
+                key = value
+                keys.append(value)
+            elif prefix == key and key is not None:
+                if key in RECORD_ARRAYS and array_key is None and event != "start_array":
+                    raise DocumentError(f"'{key}' is {_event_kind(event)}, expected an array")
+                if event in ("start_array", "start_map"):
+                    if event == "start_array" and key in RECORD_ARRAYS and array_key is None:
+                        array_key = key
+                        break
+                    _skip(events)
+                else:
+                    header[key] = value
+            elif prefix == "" and event == "end_map":
+                break
+    except (ijson.JSONError, ijson.IncompleteJSONError, UnicodeDecodeError) as exc:
+        raise _stream_error(exc) from None
+    except StopIteration:
+        raise DocumentError("truncated JSON (the file ends in the middle of a value)") from None
+    if array_key is None:
+        return Document(header, keys, None)
+    return Document(header, keys, array_key, _stream_items(bytes(recorded), stream, array_key))
+
+
+def _event_kind(event: str) -> str:
+    return {
+        "start_array": "an array",
+        "start_map": "an object",
+        "string": "a string",
+        "number": "a number",
+        "boolean": "a boolean",
+        "null": "null",
+    }.get(event, event)
+
+
+def _skip(events: Iterator[tuple[str, str, Any]]) -> None:
+    depth = 1
+    for _, event, _ in events:
+        if event in ("start_map", "start_array"):
+            depth += 1
+        elif event in ("end_map", "end_array"):
+            depth -= 1
+            if depth == 0:
+                return
+
+
+def _stream_error(exc: Exception) -> DocumentError:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if isinstance(exc, UnicodeDecodeError):
+        return DocumentError("not valid UTF-8 text")
+    if "premature EOF" in text or ("Incomplete" in type(exc).__name__ and "EOF" in text):
+        return DocumentError("truncated JSON (the file ends in the middle of a value)")
+    if "integer overflow" in text:
+        return DocumentError("an integer is beyond 64 bits, which the streaming parser cannot read")
+    return DocumentError(f"not valid JSON: {text}")
+
+
+def _stream_items(prefix: bytes, stream: BinaryIO, array_key: str) -> Iterator[Any]:
+    try:
+        yield from ijson.items(_Replay(prefix, stream), f"{array_key}.item", use_float=True)
+    except (ijson.JSONError, ijson.IncompleteJSONError, UnicodeDecodeError) as exc:
+        raise _stream_error(exc) from None

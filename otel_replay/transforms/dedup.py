@@ -1,0 +1,55 @@
+"""Drop records already seen in this run.
+
+CodeMachine folders hold every newest session twice (``latest*.json`` is a copy of a
+dated file), and users often pass overlapping folders. A span is identified by its
+trace and span ids; a log record by a digest of everything it carries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import msgspec
+
+from otel_replay.model import LogRecord, Record, SpanRecord
+
+_encode = msgspec.json.Encoder().encode
+
+
+def log_identity(rec: LogRecord) -> bytes:
+    """A 128-bit digest of the record's content (not of where it was read)."""
+    payload = _encode(
+        (
+            rec.time_ns,
+            rec.severity_number,
+            rec.severity_text,
+            rec.body,
+            rec.attributes,
+            rec.trace_id,
+            rec.span_id,
+            rec.resource,
+        )
+    )
+    return hashlib.blake2b(payload, digest_size=16).digest()
+
+
+class Dedup:
+    drop_label = "duplicates"
+
+    def __init__(self) -> None:
+        self._spans: set[int] = set()
+        self._logs: set[bytes] = set()
+
+    def apply(self, record: Record) -> Record | None:
+        if isinstance(record, SpanRecord):
+            key = (record.trace_id << 64) | record.span_id
+            seen = self._spans
+        elif isinstance(record, LogRecord):
+            key = record.dedup_key or log_identity(record)  # type: ignore[assignment]
+            seen = self._logs  # type: ignore[assignment]
+        else:
+            return record
+        if key in seen:
+            return None
+        seen.add(key)  # type: ignore[arg-type]
+        return record

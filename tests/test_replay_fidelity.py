@@ -1,0 +1,134 @@
+"""The example folder replayed into the loopback receivers arrives exactly, once."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+
+from tests.fakes.loki import LokiReceiver
+from tests.fakes.otlp import OtlpReceiver
+from tests.helpers import EXAMPLE, replay_json
+
+KINDS = {"server": 2, "client": 3, "producer": 4, "consumer": 5}
+
+
+def dated_docs(kind: str) -> list[dict[str, Any]]:
+    """The records of the dated session files (latest*.json copies them)."""
+    suffix = {"spans": ".json", "logs": "-logs.json"}[kind]
+    out = []
+    for path in sorted(EXAMPLE.glob("*/*.json")):
+        name = path.name
+        if kind == "spans" and (name.endswith("-logs.json") or name.endswith("-metrics.json")):
+            continue
+        if name.endswith(suffix):
+            out += json.loads(path.read_text(encoding="utf-8"))[kind]
+    return out
+
+
+def any_value(v: AnyValue) -> Any:
+    which = v.WhichOneof("value")
+    if which == "array_value":
+        return [any_value(x) for x in v.array_value.values]
+    if which == "kvlist_value":
+        return {kv.key: any_value(kv.value) for kv in v.kvlist_value.values}
+    return None if which is None else getattr(v, which)
+
+
+def attrs(kvs: Any) -> dict[str, Any]:
+    return {kv.key: any_value(kv.value) for kv in kvs}
+
+
+def expected_ns(ms: float) -> int:
+    whole = int(ms // 1)
+    return whole * 1_000_000 + round((ms - whole) * 1_000_000)
+
+
+def run_both(otlp: OtlpReceiver, loki: LokiReceiver, *extra: str) -> dict[str, Any]:
+    code, summary = replay_json(str(EXAMPLE), "--otlp-endpoint", otlp.url, "--loki-url", loki.url, *extra)
+    assert code == 0, summary
+    return summary
+
+
+def test_every_span_arrives_once_field_by_field(otlp: OtlpReceiver, loki: LokiReceiver) -> None:
+    summary = run_both(otlp, loki)
+    source = dated_docs("spans")
+    received = otlp.spans()
+    assert len(received) == len(source) == summary["signals"]["traces"]["sent"]
+    by_id = {span.span_id.hex(): (res, scope, span) for res, scope, span in received}
+    assert len(by_id) == len(received), "a span arrived twice"
+    for doc in source:
+        res, scope, span = by_id[doc["spanId"]]
+        assert span.trace_id.hex() == doc["traceId"]
+        assert span.parent_span_id.hex() == doc.get("parentSpanId", "")
+        assert span.name == doc["name"]
+        assert span.start_time_unix_nano == expected_ns(doc["startTime"])
+        assert span.end_time_unix_nano == expected_ns(doc["endTime"])
+        assert abs(span.start_time_unix_nano / 1e6 - doc["startTime"]) < 1e-3
+        assert span.status.code == doc["status"]["code"]
+        assert span.status.message == (doc["status"].get("message", "") if doc["status"]["code"] == 2 else "")
+        assert span.kind == KINDS.get(doc["attributes"].get("span.kind"), 1)
+        assert attrs(span.attributes) == doc["attributes"]
+        assert [(e.name, e.time_unix_nano, attrs(e.attributes)) for e in span.events] == [
+            (e["name"], expected_ns(e["time"]), e.get("attributes", {})) for e in doc["events"]
+        ]
+        assert attrs(res.attributes) == {"service.name": "codemachine"}
+        assert scope.name == "otel-replay" and scope.version
+    assert summary["signals"]["traces"]["duplicates"] == len(json.loads((EXAMPLE / "latest.json").read_text())["spans"])
+
+
+def test_every_log_record_arrives_once_with_labels_and_metadata(otlp: OtlpReceiver, loki: LokiReceiver) -> None:
+    summary = run_both(otlp, loki)
+    source = dated_docs("logs")
+    stored = loki.entries()
+    assert len(stored) == len(source) == summary["signals"]["logs"]["sent"]
+    expected = []
+    for doc in source:
+        a = dict(doc["attributes"])
+        md = {"trace_id": a.pop("trace.id"), "span_id": a.pop("span.id")}
+        md.update({k.replace(".", "_"): (v if isinstance(v, str) else json.dumps(v)) for k, v in a.items()})
+        md.update({k.replace(".", "_"): str(v) for k, v in doc["resource"].items() if k != "service.name"})
+        body = doc["body"]
+        line = body if isinstance(body, str) else json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+        labels = {"service_name": "codemachine", "severity_text": doc["severityText"], "imported": "true"}
+        expected.append((labels, doc["timestamp"][0] * 10**9 + doc["timestamp"][1], line, md))
+    assert sorted(stored, key=lambda e: (e[1], e[2])) == sorted(expected, key=lambda e: (e[1], e[2]))
+    # trace ids are never labels: one stream per service and severity only
+    streams = {json.dumps(lbl, sort_keys=True) for lbl, *_ in stored}
+    assert len(streams) == len({e[0]["severity_text"] for e in expected})
+
+
+def test_logs_correlate_with_spans(otlp: OtlpReceiver, loki: LokiReceiver) -> None:
+    run_both(otlp, loki)
+    span_ids = {(s.trace_id.hex(), s.span_id.hex()) for _, _, s in otlp.spans()}
+    for _, _, _, md in loki.entries():
+        assert (md["trace_id"], md["span_id"]) in span_ids
+
+
+def test_service_name_and_resource_attrs_override(otlp: OtlpReceiver, loki: LokiReceiver) -> None:
+    run_both(
+        otlp,
+        loki,
+        "--service-name",
+        "bug-1234",
+        "--resource-attr",
+        "deployment.environment=repro",
+        "--loki-label",
+        "ticket=BUG-1234",
+    )
+    for res, _, _ in otlp.spans():
+        assert attrs(res.attributes) == {"service.name": "bug-1234", "deployment.environment": "repro"}
+    for labels, *_rest, md in loki.entries():
+        assert labels["service_name"] == "bug-1234" and labels["ticket"] == "BUG-1234"
+        assert md["deployment_environment"] == "repro"
+
+
+def test_second_run_of_same_folder_sends_again_but_each_once(
+    otlp: OtlpReceiver, loki: LokiReceiver, tmp_path: Path
+) -> None:
+    # Two copies of the folder in one run: dedup spans the whole run, not one folder.
+    summary = run_both(otlp, loki, str(EXAMPLE))
+    assert summary["signals"]["traces"]["sent"] == len(dated_docs("spans"))
+    assert len(otlp.spans()) == len(dated_docs("spans"))
