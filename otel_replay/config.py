@@ -88,10 +88,11 @@ def env_header_secrets(env: dict[str, str] | None = None) -> list[str]:
 
 
 def url_secrets(url: str | None) -> list[str]:
+    """The password in a URL's user info, as written and decoded (the user name is no secret)."""
     if not url:
         return []
-    parts = urlsplit(url)
-    return [s for s in (parts.password, parts.username) if s]
+    password = urlsplit(url).password
+    return [password, unquote(password)] if password else []
 
 
 _USERINFO = re.compile(r"(?<=://)[^/@\s]+@")

@@ -15,7 +15,7 @@ import re
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import msgspec
 import requests
@@ -180,7 +180,7 @@ class LokiConfig:
             return self.user, self.password or ""
         parts = urlsplit(self.url)
         if parts.username is not None:
-            return parts.username, parts.password or ""
+            return unquote(parts.username), unquote(parts.password or "")
         return None
 
 

@@ -92,17 +92,44 @@ def partial_rejections(body: bytes, content_type: str) -> tuple[int, str]:
 
 
 class _ExporterLog(logging.Handler):
-    """Keeps the exporter's last error message instead of letting it reach stderr."""
+    """Keeps the exporter's last error instead of letting it reach stderr.
+
+    The exporter logs each transient failure with its exception, then a final error
+    without one ("timeout, max retries or shutdown"); the cause is the last exception.
+    """
 
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
         self.last_error: str | None = None
+        self._cause: str | None = None
+
+    def reset(self) -> None:
+        self.last_error = self._cause = None
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.levelno >= logging.ERROR or "Dropping" in record.msg:
-            args = record.args if isinstance(record.args, tuple) else ()
-            exc = next((a for a in args if isinstance(a, BaseException)), None)
-            self.last_error = describe_exception(exc) if exc else describe_exception(record.getMessage())
+        args = record.args if isinstance(record.args, tuple) else ()
+        exc = next((a for a in args if isinstance(a, BaseException)), None)
+        if exc is not None:
+            self._cause = describe_exception(exc)
+        if record.levelno >= logging.ERROR or str(record.msg).startswith("Dropping"):
+            if exc is None and self._cause is not None:
+                self.last_error = f"{self._cause} (retries exhausted)"
+            else:
+                self.last_error = self._cause if exc is not None else describe_exception(record.getMessage())
+
+
+class _ObservedSession(requests.Session):
+    """A plain session that remembers its last transport error (the exporter, which owns
+    the retry loop, does not always log it)."""
+
+    last_error: BaseException | None = None
+
+    def request(self, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        try:
+            return super().request(*args, **kwargs)
+        except requests.RequestException as exc:
+            self.last_error = exc
+            raise
 
 
 @dataclass(slots=True)
@@ -120,7 +147,7 @@ class OtlpSpanSink:
         self._report = report
         self._resources = ResourceCache()
         self._last: _Response | None = None
-        session = requests.Session()
+        session = self._session = _ObservedSession()
         session.hooks["response"].append(self._on_response)
         self._exporter = OTLPSpanExporter(
             endpoint=config.traces_endpoint,
@@ -159,7 +186,8 @@ class OtlpSpanSink:
     def _export(self, batch: list[SpanRecord]) -> None:
         spans = [to_readable_span(r, self._resources.get(r.resource)) for r in batch]
         self._last = None
-        self._log.last_error = None
+        self._log.reset()
+        self._session.last_error = None
         result = self._exporter.export(spans)
         n = len(batch)
         last = self._last
@@ -176,7 +204,11 @@ class OtlpSpanSink:
             else:
                 self._report.failed(self.signal, n, reason + " (after retries)")
             return
-        self._report.failed(self.signal, n, self._log.last_error or "export failed (no answer from the backend)")
+        if self._session.last_error is not None:
+            reason = describe_exception(self._session.last_error) + " (retries exhausted)"
+        else:
+            reason = self._log.last_error or "export failed (no answer from the backend)"
+        self._report.failed(self.signal, n, reason)
 
     def close(self) -> None:
         try:

@@ -39,6 +39,8 @@ class Document:
 def _describe(value: Any) -> str:
     if isinstance(value, list):
         return "an array"
+    if isinstance(value, dict):
+        return "an object"
     if isinstance(value, str):
         return "a string"
     if isinstance(value, bool):

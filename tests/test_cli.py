@@ -1,0 +1,115 @@
+"""The command as a user runs it: output files, dry run, usage errors, exit status."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from otel_replay.sinks.sdk import otlp_json_to_proto
+from tests.fakes.otlp import OtlpReceiver
+from tests.helpers import EXAMPLE, replay, replay_json, span_doc, trace_file
+
+
+def read_jsonl(path: Path, message_type: type) -> list:
+    return [otlp_json_to_proto(json.loads(line), message_type()) for line in path.read_text().splitlines()]
+
+
+def test_output_files_are_otlp_json_and_equal_what_is_sent(otlp: OtlpReceiver, tmp_path: Path) -> None:
+    code, summary = replay_json(str(EXAMPLE), "--output", str(tmp_path / "out"))
+    assert code == 0 and summary["mode"] == "output"
+    lines = (tmp_path / "out" / "traces.jsonl").read_text().splitlines()
+    first = json.loads(lines[0])
+    span = first["resourceSpans"][0]["scopeSpans"][0]["spans"][0]
+    assert len(span["traceId"]) == 32 and int(span["traceId"], 16)  # hex, not base64
+    assert isinstance(span["startTimeUnixNano"], str)  # int64 as a string
+    written = read_jsonl(tmp_path / "out" / "traces.jsonl", ExportTraceServiceRequest)
+    replay_json(str(EXAMPLE), "--otlp-endpoint", otlp.url, "--traces-only")
+    assert written == otlp.requests["/v1/traces"]
+    logs = read_jsonl(tmp_path / "out" / "logs.jsonl", ExportLogsServiceRequest)
+    records = [r for req in logs for rl in req.resource_logs for sl in rl.scope_logs for r in sl.log_records]
+    assert len(records) == summary["signals"]["logs"]["sent"] > 0
+    assert all(len(r.trace_id) == 16 and len(r.span_id) == 8 for r in records)
+
+
+def test_dry_run_sends_nothing_and_counts(otlp: OtlpReceiver) -> None:
+    code, summary = replay_json(str(EXAMPLE), "--dry-run", "--otlp-endpoint", otlp.url)
+    assert code == 0
+    assert otlp.attempts == 0
+    assert summary["signals"]["traces"]["sent"] == 24 and summary["signals"]["logs"]["sent"] > 0
+    assert summary["signals"]["metrics"]["not_replayed"] == 8
+
+
+def test_metrics_never_reach_the_traces_endpoint(otlp: OtlpReceiver) -> None:
+    code, summary = replay_json(str(EXAMPLE), "--otlp-endpoint", otlp.url, "--traces-only")
+    assert code == 0
+    assert summary["signals"]["metrics"]["files"] == 2
+    assert len(otlp.spans()) == 24 == summary["signals"]["traces"]["sent"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["nope/missing"], "no such file or folder: nope/missing"),
+        ([str(EXAMPLE), "--header", "novalue"], "--header must be KEY=VALUE"),
+        ([str(EXAMPLE), "--max-request-bytes", "lots"], "is not a size"),
+        ([str(EXAMPLE), "--traces-only", "--logs-only"], "exclude each other"),
+        ([str(EXAMPLE), "--compression", "brotli"], "brotli"),
+        ([], "Missing argument"),
+    ],
+)
+def test_usage_errors_exit_2_with_one_message(args: list[str], message: str) -> None:
+    result = replay(*args)
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_bad_input_is_named_and_the_rest_replays(otlp: OtlpReceiver, tmp_path: Path) -> None:
+    trace_file(tmp_path / "good.json", [span_doc(), span_doc(spanId="00000000000000ff", traceId="12")])
+    (tmp_path / "broken.json").write_text('{"spans": [')
+    result = replay(str(tmp_path), "--otlp-endpoint", otlp.url, "--traces-only")
+    assert result.exit_code == 1
+    assert f"{tmp_path / 'broken.json'}: truncated JSON" in result.stdout
+    assert f"{tmp_path / 'good.json'}[1]: invalid span: traceId '12' has 2 characters, expected 32" in result.stdout
+    assert len(otlp.spans()) == 1
+
+
+def test_stdin_and_zip(otlp: OtlpReceiver, tmp_path: Path) -> None:
+    doc = trace_file(tmp_path / "t.json", [span_doc()])
+    code, _ = replay_json("-", "--otlp-endpoint", otlp.url, "--traces-only", input=doc.read_bytes())
+    assert code == 0 and len(otlp.spans()) == 1
+    archive = tmp_path / "report.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in sorted(EXAMPLE.rglob("*.json")):
+            zf.write(path, path.relative_to(EXAMPLE.parent).as_posix())
+    code, summary = replay_json(str(archive), "--dry-run")
+    assert code == 0 and summary["signals"]["traces"]["sent"] == 24
+
+
+def test_installed_command_prints_no_traceback_for_bad_input(tmp_path: Path) -> None:
+    (tmp_path / "junk.json").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
+    proc = subprocess.run(
+        [sys.executable, "-m", "otel_replay", "replay", str(tmp_path), "--dry-run"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 1
+    assert "junk.json: not valid JSON" in proc.stdout
+    assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def test_version() -> None:
+    from click.testing import CliRunner
+
+    from otel_replay.cli import main
+
+    result = CliRunner().invoke(main, ["--version"])
+    assert result.exit_code == 0 and result.output.startswith("otel-replay, version ")

@@ -1,0 +1,176 @@
+"""Pure conversions of serialized CodeMachine records, table by table."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from otel_replay.model import Origin
+from otel_replay.sources.codemachine import (
+    InvalidInput,
+    clean_value,
+    hrtime_to_ns,
+    log_from_codemachine,
+    ms_to_ns,
+    parse_hex_id,
+    span_from_codemachine,
+    span_kind,
+)
+from tests.helpers import log_doc, span_doc
+
+ORIGIN = Origin("f.json", 0)
+RES = (("service.name", "codemachine"),)
+
+
+@pytest.mark.parametrize(
+    "ms",
+    [0, 1, 1795539600000, 1795539600000.5, 1795539600000.123456, 1764003883123.0001, 1799999999999.9998, 0.000001],
+)
+def test_ms_to_ns_is_within_half_a_nanosecond_of_the_float(ms: float) -> None:
+    exact = Decimal(ms) * 1_000_000  # the float's exact value, in ns
+    assert abs(Decimal(ms_to_ns(ms, "t")) - exact) <= Decimal("0.5")
+
+
+def test_ms_to_ns_is_exact_for_a_real_value() -> None:
+    ms = 1795539612952.987  # a real CodeMachine value
+    assert abs(Decimal(ms_to_ns(ms, "t")) - Decimal(ms) * 1_000_000) <= Decimal("0.5")
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [(None, "missing t"), ("12", "a string"), (True, "a boolean"), (-1, "negative"), (float("inf"), "finite")],
+)
+def test_ms_to_ns_rejects(value: Any, reason: str) -> None:
+    with pytest.raises(InvalidInput, match=reason):
+        ms_to_ns(value, "t")
+
+
+@pytest.mark.parametrize(
+    ("value", "nbytes", "expected"),
+    [
+        ("0AF7651916CD43DD8448EB211C80319C", 16, 0x0AF7651916CD43DD8448EB211C80319C),
+        ("b7ad6b7169203331", 8, 0xB7AD6B7169203331),
+    ],
+)
+def test_hex_ids_accept_either_case(value: str, nbytes: int, expected: int) -> None:
+    assert parse_hex_id(value, nbytes, "id") == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("abc", "has 3 characters"),
+        ("z" * 32, "not hexadecimal"),
+        ("0" * 32, "all zeros"),
+        (123, "a number"),
+        (None, "null"),
+        ("0x" + "1" * 30, "not hexadecimal"),
+    ],
+)
+def test_hex_ids_reject(value: Any, reason: str) -> None:
+    with pytest.raises(InvalidInput, match=reason):
+        parse_hex_id(value, 16, "traceId")
+
+
+def test_span_carries_every_field() -> None:
+    doc = span_doc(
+        parentSpanId="00f067aa0ba902b7",
+        status={"code": 2, "message": "boom"},
+        attributes={"s": "x", "i": 7, "f": 1.5, "b": True, "arr": [1, 2], "mixed": [1, "a"], "obj": {"k": [True]}},
+        events=[{"name": "exception", "time": 1795539600050.25, "attributes": {"exception.type": "E"}}],
+    )
+    rec = span_from_codemachine(doc, RES, ORIGIN)
+    assert rec.trace_id == 0x0AF7651916CD43DD8448EB211C80319C
+    assert rec.span_id == 0xB7AD6B7169203331
+    assert rec.parent_span_id == 0x00F067AA0BA902B7
+    assert (rec.start_ns, rec.end_ns) == (1795539600000500000, 1795539600100250000)
+    assert (rec.status_code, rec.status_message) == (2, "boom")
+    assert rec.attributes == doc["attributes"]
+    assert [(e.name, e.time_ns, e.attributes) for e in rec.events] == [
+        ("exception", 1795539600050250000, {"exception.type": "E"})
+    ]
+    assert rec.kind == 0 and rec.resource == RES
+
+
+@pytest.mark.parametrize("code", [0, 1])
+def test_status_message_only_kept_for_error(code: int) -> None:
+    rec = span_from_codemachine(span_doc(status={"code": code, "message": "m"}), RES, ORIGIN)
+    assert rec.status_message is None
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [("server", 1), ("CLIENT", 2), ("SPAN_KIND_PRODUCER", 3), ("consumer", 4), ("internal", 0), ("weird", 0), (2, 1)],
+)
+def test_span_kind_from_attribute(value: Any, kind: int) -> None:
+    assert span_kind({"span.kind": value}) == kind
+
+
+@pytest.mark.parametrize(
+    ("patch", "reason"),
+    [
+        ({"traceId": "00" * 16}, "traceId is all zeros"),
+        ({"spanId": "xyz"}, "spanId"),
+        ({"parentSpanId": "12"}, "parentSpanId"),
+        ({"startTime": None}, "missing startTime"),
+        ({"endTime": "soon"}, "endTime is a string"),
+        ({"endTime": 1795539599000.0}, "endTime is before startTime"),
+        ({"status": {"code": 3}}, "status code 3"),
+        ({"events": [{"name": "e"}]}, "event 0 .* has no time"),
+        ({"attributes": [1, 2]}, "attributes is an array"),
+        ({"name": None}, "missing name"),
+    ],
+)
+def test_invalid_spans_are_rejected_with_a_reason(patch: dict[str, Any], reason: str) -> None:
+    with pytest.raises(InvalidInput, match=reason):
+        span_from_codemachine(span_doc(**patch), RES, ORIGIN)
+
+
+def test_root_span_parent_absent_or_empty() -> None:
+    assert span_from_codemachine(span_doc(parentSpanId=""), RES, ORIGIN).parent_span_id == 0
+    assert span_from_codemachine(span_doc(), RES, ORIGIN).parent_span_id == 0
+
+
+def test_integers_beyond_int64_become_strings_without_losing_digits() -> None:
+    big = 2**64 + 1
+    assert clean_value(big) == str(big)
+    assert clean_value([1, big]) == [1, str(big)]
+    assert clean_value({"a": {"b": -(2**63) - 1}}) == {"a": {"b": str(-(2**63) - 1)}}
+    plain = {"a": [1, 2]}
+    assert clean_value(plain) is plain  # nothing to change: no copy
+
+
+def test_log_record_lifts_correlation_ids_and_keeps_the_rest() -> None:
+    doc = log_doc(
+        body={"k": 1},
+        attributes={"trace.id": "0AF7651916CD43DD8448EB211C80319C", "span.id": "b7ad6b7169203331", "logger.name": "x"},
+        resource={"service.name": "svc", "host.name": "h"},
+    )
+    rec = log_from_codemachine(doc, RES, ORIGIN)
+    assert rec.time_ns == 1795539600_000000005
+    assert rec.trace_id == 0x0AF7651916CD43DD8448EB211C80319C and rec.span_id == 0xB7AD6B7169203331
+    assert rec.attributes == {"logger.name": "x"}
+    assert dict(rec.resource) == {"service.name": "svc", "host.name": "h"}
+    assert rec.body == {"k": 1} and rec.severity_number == 9 and rec.severity_text == "INFO"
+
+
+@pytest.mark.parametrize(
+    ("patch", "reason"),
+    [
+        ({"timestamp": 1795539600}, "timestamp is a number"),
+        ({"timestamp": [1, 1_000_000_000]}, "nanoseconds"),
+        ({"timestamp": [1, 2, 3]}, "expected \\[seconds, nanoseconds\\]"),
+        ({"severityNumber": 25}, "severityNumber 25"),
+        ({"attributes": {"trace.id": "nothex"}}, "trace.id"),
+        ({"resource": "svc"}, "resource is a string"),
+    ],
+)
+def test_invalid_log_records_are_rejected_with_a_reason(patch: dict[str, Any], reason: str) -> None:
+    with pytest.raises(InvalidInput, match=reason):
+        log_from_codemachine(log_doc(**patch), RES, ORIGIN)
+
+
+def test_hrtime() -> None:
+    assert hrtime_to_ns([1, 999_999_999]) == 1_999_999_999

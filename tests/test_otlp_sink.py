@@ -1,0 +1,150 @@
+"""Spans through the official exporter against a Tempo-like loopback receiver."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from otel_replay.model import Origin
+from otel_replay.sinks.sdk import ResourceCache, estimate_resource_bytes, estimate_span_bytes, to_readable_span
+from otel_replay.sources.codemachine import span_from_codemachine
+from tests.fakes.otlp import OtlpReceiver, tempo_error
+from tests.fakes.server import Answer
+from tests.helpers import replay, replay_json, span_doc, trace_file
+
+
+def many_spans(n: int, attr_bytes: int = 0) -> list[dict]:
+    return [span_doc(spanId=f"{i + 1:016x}", attributes={"payload": "x" * attr_bytes, "i": i}) for i in range(n)]
+
+
+def test_batches_stay_under_max_request_bytes(otlp: OtlpReceiver, tmp_path: Path) -> None:
+    trace_file(tmp_path / "t.json", many_spans(200, attr_bytes=2000))
+    code, summary = replay_json(
+        str(tmp_path), "--otlp-endpoint", otlp.url, "--traces-only", "--max-request-bytes", "64KiB"
+    )
+    assert code == 0, summary
+    assert len(otlp.spans()) == 200
+    assert max(otlp.sizes) <= 64 * 1024
+    assert len(otlp.sizes) >= 200 * 2000 // (64 * 1024)
+
+
+def test_batches_stay_under_batch_size(otlp: OtlpReceiver, tmp_path: Path) -> None:
+    trace_file(tmp_path / "t.json", many_spans(25))
+    code, _ = replay_json(str(tmp_path), "--otlp-endpoint", otlp.url, "--traces-only", "--batch-size", "10")
+    assert code == 0
+    assert [
+        sum(len(ss.spans) for rs in r.resource_spans for ss in rs.scope_spans) for r in otlp.requests["/v1/traces"]
+    ] == [10, 10, 5]
+
+
+def test_size_estimate_is_an_upper_bound() -> None:
+    docs = [
+        span_doc(
+            name="ü" * 50,
+            attributes={"s": "é" * 300, "n": 2**62, "f": 0.1, "arr": [1, "a", None], "obj": {"k": {"j": [True]}}},
+            events=[{"name": "e", "time": 1795539600001, "attributes": {"a": "b" * 40}}],
+            status={"code": 2, "message": "m" * 99},
+        ),
+        span_doc(),
+    ]
+    cache = ResourceCache()
+    res = (("service.name", "codemachine"), ("x", "y" * 100))
+    for doc in docs:
+        rec = span_from_codemachine(doc, res, Origin("f", 0))
+        actual = encode_spans([to_readable_span(rec, cache.get(res))]).ByteSize()
+        estimate = estimate_span_bytes(rec) + estimate_resource_bytes(res)
+        assert actual <= estimate <= actual * 3 + 400
+
+
+def test_a_backend_refusing_everything_exits_1_with_its_reason(tmp_path: Path) -> None:
+    trace_file(tmp_path / "t.json", many_spans(3))
+    with OtlpReceiver(respond=lambda _: tempo_error("ID.UnmarshalJSONIter: length mismatch")) as server:
+        result = replay(str(tmp_path), "--otlp-endpoint", server.url, "--traces-only")
+    assert result.exit_code == 1
+    assert "rejected 3: HTTP 400: ID.UnmarshalJSONIter: length mismatch" in result.stdout
+    assert "Traceback" not in result.output
+
+
+def test_unreachable_backend_is_reported_failed(tmp_path: Path) -> None:
+    trace_file(tmp_path / "t.json", many_spans(2))
+    with OtlpReceiver() as server:
+        url = server.url  # the port is closed once the server stops
+    code, summary = replay_json(str(tmp_path), "--otlp-endpoint", url, "--traces-only", "--timeout", "1")
+    assert code == 1
+    traces = summary["signals"]["traces"]
+    assert traces["failed"] == 2 and traces["sent"] == 0
+    assert any("refused" in reason for reason in traces["failed_reasons"]), traces["failed_reasons"]
+
+
+def test_throttled_then_accepted_is_retried_by_the_exporter(tmp_path: Path) -> None:
+    trace_file(tmp_path / "t.json", many_spans(4))
+    throttle = Answer(429, b'{"code":8,"message":"rate limited"}', "application/json", {"Retry-After": "0"})
+    with OtlpReceiver(scripted=[throttle, throttle]) as server:
+        code, summary = replay_json(str(tmp_path), "--otlp-endpoint", server.url, "--traces-only")
+        assert code == 0, summary
+        assert server.attempts == 3 and len(server.spans()) == 4
+
+
+def test_too_large_for_tempo_is_rejected_with_tempos_message(tmp_path: Path) -> None:
+    trace_file(tmp_path / "t.json", many_spans(20, attr_bytes=1000))
+    with OtlpReceiver(max_body_bytes=8 * 1024) as server:
+        code, summary = replay_json(str(tmp_path), "--otlp-endpoint", server.url, "--traces-only")
+    assert code == 1
+    assert summary["signals"]["traces"]["rejected_reasons"] == {"HTTP 400: http: request body too large": 20}
+
+
+def test_partial_success_counts_the_rejected_spans(tmp_path: Path) -> None:
+    trace_file(tmp_path / "t.json", many_spans(5))
+    body = json.dumps({"partialSuccess": {"rejectedSpans": "2", "errorMessage": "spans too old"}}).encode()
+    with OtlpReceiver(scripted=[Answer(200, body, "application/json")]) as server:
+        code, summary = replay_json(str(tmp_path), "--otlp-endpoint", server.url, "--traces-only")
+    assert code == 1
+    t = summary["signals"]["traces"]
+    assert (t["sent"], t["rejected"]) == (3, 2)
+    assert t["rejected_reasons"] == {"partial success: spans too old": 2}
+
+
+def test_headers_compression_and_traces_endpoint(otlp: OtlpReceiver, tmp_path: Path) -> None:
+    trace_file(tmp_path / "t.json", many_spans(2))
+    code, summary = replay_json(
+        str(tmp_path),
+        "--otlp-traces-endpoint",
+        otlp.url + "/v1/traces",
+        "--traces-only",
+        "--header",
+        "Authorization=Bearer s3cr3t-token",
+        "--compression",
+        "gzip",
+    )
+    assert code == 0
+    assert otlp.headers[0]["authorization"] == "Bearer s3cr3t-token"
+    assert otlp.headers[0]["content-encoding"] == "gzip"
+    assert "s3cr3t-token" not in json.dumps(summary)
+
+
+def test_otel_exporter_env_vars_apply_when_flags_are_absent(
+    otlp: OtlpReceiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trace_file(tmp_path / "t.json", many_spans(2))
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", otlp.url)
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", "x-tenant=acme,x-api-key=k3y-value")
+    result = replay(str(tmp_path), "--traces-only")
+    assert result.exit_code == 0, result.output
+    assert len(otlp.spans()) == 2
+    assert otlp.headers[0]["x-tenant"] == "acme"
+    assert f"{otlp.url}/v1/traces" in result.stdout
+    assert "k3y-value" not in result.output
+
+
+def test_what_is_on_the_wire_is_protobuf(otlp: OtlpReceiver, tmp_path: Path) -> None:
+    trace_file(tmp_path / "t.json", many_spans(1))
+    replay(str(tmp_path), "--otlp-endpoint", otlp.url, "--traces-only")
+    assert otlp.headers[0]["content-type"] == "application/x-protobuf"
+    assert "content-encoding" not in otlp.headers[0]
+    req = otlp.requests["/v1/traces"][0]
+    assert isinstance(req, ExportTraceServiceRequest)
+    assert req.resource_spans[0].scope_spans[0].spans[0].name == "op"

@@ -1,0 +1,176 @@
+"""Discovery and reading: content-based classification, archives, stdin, streaming."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from otel_replay.model import FileProblem, FileStart, InvalidRecord, MetricsExport, SpanRecord
+from otel_replay.sources import jsondoc, read_input
+from otel_replay.sources.discover import InputFile, SkippedFile, discover
+from tests.helpers import EXAMPLE, log_doc, log_file, span_doc, trace_file
+
+
+def read_all(path: Path | str, stdin: io.BytesIO | None = None) -> list[object]:
+    out: list[object] = []
+    for found in discover([str(path)], stdin):
+        out.append(found)
+        if isinstance(found, InputFile):
+            out += list(read_input(found))
+    return out
+
+
+def kinds(items: list[object]) -> list[str]:
+    return [type(i).__name__ for i in items if not isinstance(i, InputFile)]
+
+
+def test_classified_by_content_not_name(tmp_path: Path) -> None:
+    trace_file(tmp_path / "looks-like-logs-logs.json", [span_doc()])
+    log_file(tmp_path / "latest.json", [log_doc()])
+    items = read_all(tmp_path)
+    starts = {i.source.rsplit("/", 1)[-1]: i.signal.value for i in items if isinstance(i, FileStart)}
+    assert starts == {"looks-like-logs-logs.json": "traces", "latest.json": "logs"}
+
+
+def test_metrics_sessions_are_metrics_never_spans(tmp_path: Path) -> None:
+    items = read_all(EXAMPLE / "2026-11-24" / "17-00-00-metrics.json")
+    assert {type(i) for i in items} == {InputFile, FileStart, MetricsExport}
+    assert sum(i.data_points for i in items if isinstance(i, MetricsExport)) == 8
+
+
+def test_folder_walk_is_sorted_and_skips_non_json(tmp_path: Path) -> None:
+    trace_file(tmp_path / "b" / "2.json", [span_doc(spanId="0000000000000002")])
+    trace_file(tmp_path / "a" / "1.json", [span_doc(spanId="0000000000000001")])
+    (tmp_path / "notes.txt").write_text("hi")
+    found = list(discover([str(tmp_path)]))
+    assert [Path(f.name).name for f in found if isinstance(f, InputFile)] == ["1.json", "2.json"]
+    assert [Path(f.name).name for f in found if isinstance(f, SkippedFile)] == ["notes.txt"]
+
+
+def test_symlink_loop_does_not_hang(tmp_path: Path) -> None:
+    trace_file(tmp_path / "d" / "t.json", [span_doc()])
+    (tmp_path / "d" / "loop").symlink_to(tmp_path / "d")
+    names = [f.name for f in discover([str(tmp_path)]) if isinstance(f, InputFile)]
+    assert len(names) == 1
+
+
+def _zip(path: Path, members: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return path
+
+
+def _targz(path: Path, members: dict[str, bytes]) -> Path:
+    with tarfile.open(path, "w:gz") as tf:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    return path
+
+
+def _doc_bytes(spans: list[dict]) -> bytes:
+    return json.dumps({"version": 1, "service": "s", "spans": spans}).encode()
+
+
+@pytest.mark.parametrize("make", [_zip, _targz])
+def test_archives_are_read_in_place(tmp_path: Path, make) -> None:  # type: ignore[no-untyped-def]
+    archive = make(tmp_path / "report.bin", {"traces/1.json": _doc_bytes([span_doc()]), "traces/readme.md": b"x"})
+    items = read_all(archive)
+    spans = [i for i in items if isinstance(i, SpanRecord)]
+    assert len(spans) == 1 and spans[0].origin.source.endswith("report.bin!traces/1.json")
+    assert any(isinstance(i, SkippedFile) for i in items)
+    assert not list(tmp_path.glob("traces"))  # nothing extracted
+
+
+@pytest.mark.parametrize("make", [_zip, _targz])
+def test_archive_members_escaping_are_refused(tmp_path: Path, make) -> None:  # type: ignore[no-untyped-def]
+    archive = make(tmp_path / "evil", {"../escape.json": _doc_bytes([span_doc()]), "/abs.json": _doc_bytes([])})
+    problems = [i for i in read_all(archive) if isinstance(i, FileProblem)]
+    assert sorted(p.reason for p in problems) == ["refused: '..' in archive path", "refused: absolute path in archive"]
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"", "empty file"),
+        (b'{"spans": [{"name": "x"', "truncated JSON"),
+        (b"[1, 2]", "top-level JSON is an array"),
+        (b'"str"', "top-level JSON is a string"),
+        (b'{"spans": {}}', "'spans' is an object, expected an array"),
+        (b'{"a": "\xff"}', "not valid UTF-8"),
+        (b"\x00\x01\x02binary", "not valid JSON"),
+        (b'{"foo": 1, "bar": []}', "unknown document: top-level keys foo, bar"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (b'{"x":' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nested too deeply"),
+    ],
+)
+def test_bad_files_become_one_line_problems(tmp_path: Path, content: bytes, reason: str) -> None:
+    path = tmp_path / "bad.json"
+    path.write_bytes(content)
+    problems = [i for i in read_all(path) if isinstance(i, FileProblem)]
+    assert len(problems) == 1 and reason in problems[0].reason and "\n" not in problems[0].reason
+
+
+def test_bom_is_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "bom.json"
+    path.write_bytes(b"\xef\xbb\xbf" + _doc_bytes([span_doc()]))
+    assert kinds(read_all(path)) == ["FileStart", "SpanRecord"]
+
+
+def test_invalid_record_does_not_stop_the_file(tmp_path: Path) -> None:
+    trace_file(
+        tmp_path / "t.json",
+        [span_doc(spanId="0000000000000001"), span_doc(traceId="zz"), span_doc(spanId="0000000000000003")],
+    )
+    items = read_all(tmp_path / "t.json")
+    assert kinds(items) == ["FileStart", "SpanRecord", "InvalidRecord", "SpanRecord"]
+    bad = next(i for i in items if isinstance(i, InvalidRecord))
+    assert str(bad.origin).endswith("t.json[1]")
+
+
+def test_streamed_and_whole_reading_agree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    spans = [span_doc(spanId=f"{i + 1:016x}", attributes={"big": 2**70, "i": i}) for i in range(300)]
+    trace_file(tmp_path / "t.json", spans)
+    whole = [i for i in read_all(tmp_path / "t.json") if isinstance(i, SpanRecord)]
+    monkeypatch.setattr(jsondoc, "WHOLE_DOCUMENT_BYTES", 4096)
+    streamed_items = read_all(tmp_path / "t.json")
+    streamed = [i for i in streamed_items if isinstance(i, SpanRecord)]
+    # the streaming parser cannot read integers beyond 64 bits: it says so instead of guessing
+    problem = [i for i in streamed_items if isinstance(i, FileProblem)]
+    assert problem and "beyond 64 bits" in problem[0].reason
+    assert len(whole) == 300
+    spans = [span_doc(spanId=f"{i + 1:016x}", attributes={"i": i, "f": 0.5}) for i in range(300)]
+    trace_file(tmp_path / "u.json", spans)
+    streamed = [i for i in read_all(tmp_path / "u.json") if isinstance(i, SpanRecord)]
+    monkeypatch.setattr(jsondoc, "WHOLE_DOCUMENT_BYTES", 8 << 20)
+    whole = [i for i in read_all(tmp_path / "u.json") if isinstance(i, SpanRecord)]
+    assert [(s.span_id, s.attributes, s.start_ns) for s in streamed] == [
+        (s.span_id, s.attributes, s.start_ns) for s in whole
+    ]
+    assert len(whole) == 300
+
+
+def test_streamed_truncation_keeps_records_before_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(jsondoc, "WHOLE_DOCUMENT_BYTES", 1024)
+    data = _doc_bytes([span_doc(spanId=f"{i + 1:016x}") for i in range(50)])
+    (tmp_path / "t.json").write_bytes(data[: len(data) // 2])
+    items = read_all(tmp_path / "t.json")
+    assert 0 < sum(isinstance(i, SpanRecord) for i in items) < 50
+    assert any(isinstance(i, FileProblem) and "truncated" in i.reason for i in items)
+
+
+def test_logs_read_from_stdin_stream() -> None:
+    data = json.dumps({"version": 1, "logs": [log_doc()]}).encode()
+    assert kinds(read_all("-", io.BytesIO(data))) == ["FileStart", "LogRecord"]
+
+
+def test_targz_on_stdin(tmp_path: Path) -> None:
+    archive = _targz(tmp_path / "r.tgz", {"a.json": _doc_bytes([span_doc()])})
+    assert kinds(read_all("-", io.BytesIO(archive.read_bytes()))) == ["FileStart", "SpanRecord"]
