@@ -67,7 +67,6 @@ class LogRecord:
     span_id: int
     resource: ResourceAttrs
     origin: Origin
-    dedup_key: bytes = b""
 
 
 @dataclass(slots=True)

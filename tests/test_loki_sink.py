@@ -183,3 +183,14 @@ def test_example_logs_land_in_one_stream_per_severity(loki: LokiReceiver) -> Non
     assert code == 0
     severities = {labels["severity_text"] for labels, *_ in loki.entries()}
     assert len(loki.tenants["fake"]) == len(severities) >= 2
+
+
+def test_unreachable_loki_is_reported_failed_not_a_crash(tmp_path: Path) -> None:
+    log_file(tmp_path / "l.json", logs(3))
+    with LokiReceiver() as server:
+        url = server.url  # closed once the server stops
+    code, summary = replay_json(str(tmp_path), "--loki-url", url, "--logs-only", "--timeout", "0.5")
+    assert code == 1
+    lg = summary["signals"]["logs"]
+    assert lg["failed"] == 3 and lg["sent"] == 0
+    assert next(iter(lg["failed_reasons"])).startswith("connection refused (after ")

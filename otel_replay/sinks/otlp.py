@@ -57,7 +57,8 @@ def describe_response(status: int, body: bytes, content_type: str) -> str:
     if "json" in content_type:
         try:
             doc = json.loads(body)
-            message = doc.get("message") or doc.get("error") or "" if isinstance(doc, dict) else ""
+            if isinstance(doc, dict):
+                message = str(doc.get("message") or doc.get("error") or "")
             message = message or body.decode("utf-8", "replace")
         except ValueError:
             message = body.decode("utf-8", "replace")
@@ -92,30 +93,16 @@ def partial_rejections(body: bytes, content_type: str) -> tuple[int, str]:
 
 
 class _ExporterLog(logging.Handler):
-    """Keeps the exporter's last error instead of letting it reach stderr.
-
-    The exporter logs each transient failure with its exception, then a final error
-    without one ("timeout, max retries or shutdown"); the cause is the last exception.
-    """
+    """Keeps the exporter's last error message instead of letting it reach stderr
+    (transport errors themselves are seen by :class:`_ObservedSession`)."""
 
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
         self.last_error: str | None = None
-        self._cause: str | None = None
-
-    def reset(self) -> None:
-        self.last_error = self._cause = None
 
     def emit(self, record: logging.LogRecord) -> None:
-        args = record.args if isinstance(record.args, tuple) else ()
-        exc = next((a for a in args if isinstance(a, BaseException)), None)
-        if exc is not None:
-            self._cause = describe_exception(exc)
         if record.levelno >= logging.ERROR or str(record.msg).startswith("Dropping"):
-            if exc is None and self._cause is not None:
-                self.last_error = f"{self._cause} (retries exhausted)"
-            else:
-                self.last_error = self._cause if exc is not None else describe_exception(record.getMessage())
+            self.last_error = describe_exception(record.getMessage())
 
 
 class _ObservedSession(requests.Session):
@@ -186,7 +173,7 @@ class OtlpSpanSink:
     def _export(self, batch: list[SpanRecord]) -> None:
         spans = [to_readable_span(r, self._resources.get(r.resource)) for r in batch]
         self._last = None
-        self._log.reset()
+        self._log.last_error = None
         self._session.last_error = None
         result = self._exporter.export(spans)
         n = len(batch)

@@ -45,7 +45,7 @@ class Dedup:
             key = (record.trace_id << 64) | record.span_id
             seen = self._spans
         elif isinstance(record, LogRecord):
-            key = record.dedup_key or log_identity(record)  # type: ignore[assignment]
+            key = log_identity(record)  # type: ignore[assignment]
             seen = self._logs  # type: ignore[assignment]
         else:
             return record
