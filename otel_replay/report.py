@@ -88,6 +88,13 @@ class Report:
             s.invalid_reasons[_reason_kind(reason)] += 1
         self.problem(f"{where}: invalid {_noun(signal)}: {reason}")
 
+    def too_large(self, signal: Signal, where: str, size: int, flag: str, limit: int) -> None:
+        """A record that cannot fit in one request under ``flag`` even alone: refused here."""
+        noun = _noun(signal)
+        self.rejected(signal, 1, f"{noun} larger than {flag} on its own")
+        verb = "written" if self.mode == "output" else "sent"
+        self.problem(f"{where}: {noun} of about {size} bytes is larger than {flag} ({limit}); not {verb}")
+
     def sent(self, signal: Signal, n: int) -> None:
         with self._lock:
             self.stats[signal].sent += n

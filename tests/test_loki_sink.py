@@ -194,3 +194,13 @@ def test_unreachable_loki_is_reported_failed_not_a_crash(tmp_path: Path) -> None
     lg = summary["signals"]["logs"]
     assert lg["failed"] == 3 and lg["sent"] == 0
     assert next(iter(lg["failed_reasons"])).startswith("connection refused (after ")
+
+
+def test_a_line_too_large_for_any_push_is_refused_alone(loki: LokiReceiver, tmp_path: Path) -> None:
+    log_file(tmp_path / "l.json", [*logs(2), log_doc(sec=SEC + 5, body="y" * 5000)])
+    code, summary = replay_json(str(tmp_path), "--loki-url", loki.url, "--logs-only", "--loki-batch-bytes", "2KiB")
+    assert code == 1
+    lg = summary["signals"]["logs"]
+    assert (lg["sent"], lg["rejected"]) == (2, 1) and len(loki.entries()) == 2
+    assert lg["rejected_reasons"] == {"log record larger than --loki-batch-bytes on its own": 1}
+    assert "l.json[2]: log record of about" in summary["problems"][0]

@@ -148,3 +148,16 @@ def test_what_is_on_the_wire_is_protobuf(otlp: OtlpReceiver, tmp_path: Path) -> 
     req = otlp.requests["/v1/traces"][0]
     assert isinstance(req, ExportTraceServiceRequest)
     assert req.resource_spans[0].scope_spans[0].spans[0].name == "op"
+
+
+def test_a_span_too_large_for_any_request_is_refused_alone(otlp: OtlpReceiver, tmp_path: Path) -> None:
+    spans = [*many_spans(3), span_doc(spanId="00000000000000ff", attributes={"blob": "x" * 10_000})]
+    trace_file(tmp_path / "t.json", spans)
+    code, summary = replay_json(
+        str(tmp_path), "--otlp-endpoint", otlp.url, "--traces-only", "--max-request-bytes", "4KiB"
+    )
+    assert code == 1
+    t = summary["signals"]["traces"]
+    assert (t["sent"], t["rejected"]) == (3, 1) and len(otlp.spans()) == 3
+    assert t["rejected_reasons"] == {"span larger than --max-request-bytes on its own": 1}
+    assert "t.json[3]: span of about" in summary["problems"][0] and "(4096); not sent" in summary["problems"][0]

@@ -53,9 +53,8 @@ class OtlpJsonFileSink:
             size = estimate_log_bytes(record)
         res_bytes = estimate_resource_bytes(record.resource)
         if not self._batcher.fits_alone(size, res_bytes):
-            self._report.rejected(self.signal, 1, "record larger than --max-request-bytes on its own")
-            self._report.problem(
-                f"{record.origin}: record of about {size} bytes is larger than --max-request-bytes; not written"
+            self._report.too_large(
+                self.signal, str(record.origin), size + res_bytes, "--max-request-bytes", self._batcher.max_bytes
             )
             return
         self._batcher.add(record, size, record.resource, res_bytes)

@@ -230,10 +230,8 @@ class LokiSink:
         group_bytes = len(self._labels_json(labels)) + 24
         size = len(value) + 1
         if not self._batcher.fits_alone(size, group_bytes):
-            self._report.rejected(self.signal, 1, "log record larger than --loki-batch-bytes on its own")
-            self._report.problem(
-                f"{record.origin}: log record of {size} bytes is larger than "
-                f"--loki-batch-bytes ({self._config.batch_bytes}); not sent"
+            self._report.too_large(
+                self.signal, str(record.origin), size + group_bytes, "--loki-batch-bytes", self._config.batch_bytes
             )
             return
         self._batcher.add(_Entry(record.time_ns, labels, value), size, labels, group_bytes)

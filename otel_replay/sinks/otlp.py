@@ -162,10 +162,8 @@ class OtlpSpanSink:
         size = estimate_span_bytes(record)
         res_bytes = estimate_resource_bytes(record.resource)
         if not self._batcher.fits_alone(size, res_bytes):
-            self._report.rejected(self.signal, 1, "span larger than --max-request-bytes on its own")
-            self._report.problem(
-                f"{record.origin}: span of about {size} bytes is larger than "
-                f"--max-request-bytes ({self._config.max_request_bytes}); not sent"
+            self._report.too_large(
+                self.signal, str(record.origin), size + res_bytes, "--max-request-bytes", self._config.max_request_bytes
             )
             return
         self._batcher.add(record, size, record.resource, res_bytes)

@@ -24,7 +24,7 @@ from otel_replay.model import (
     SpanRecord,
     resource_from_mapping,
 )
-from otel_replay.sources.jsondoc import Document
+from otel_replay.sources.jsondoc import Document, describe_json
 
 DEFAULT_SERVICE = "codemachine"
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -38,24 +38,10 @@ class InvalidInput(ValueError):
     """A record that cannot be replayed faithfully; the message is the reason."""
 
 
-def _what(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"
-
-
 def parse_hex_id(value: Any, nbytes: int, field: str) -> int:
     """A lowercase or uppercase hex id of exactly ``nbytes`` bytes, not all zeros."""
     if not isinstance(value, str):
-        raise InvalidInput(f"{field} is {_what(value)}, expected {nbytes * 2} hex characters")
+        raise InvalidInput(f"{field} is {describe_json(value)}, expected {nbytes * 2} hex characters")
     text = value.lower()
     if len(text) != nbytes * 2:
         raise InvalidInput(f"{field} {value[:40]!r} has {len(value)} characters, expected {nbytes * 2}")
@@ -71,7 +57,7 @@ def _number(value: Any, field: str) -> float | int:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         if value is None:
             raise InvalidInput(f"missing {field}")
-        raise InvalidInput(f"{field} is {_what(value)}, expected a number")
+        raise InvalidInput(f"{field} is {describe_json(value)}, expected a number")
     if isinstance(value, float) and not math.isfinite(value):
         raise InvalidInput(f"{field} is not a finite number")
     return value
@@ -113,7 +99,7 @@ def clean_attributes(attrs: Any, field: str = "attributes") -> dict[str, Any]:
     if attrs is None:
         return {}
     if not isinstance(attrs, dict):
-        raise InvalidInput(f"{field} is {_what(attrs)}, expected an object")
+        raise InvalidInput(f"{field} is {describe_json(attrs)}, expected an object")
     out = attrs
     for key, value in attrs.items():
         if isinstance(value, (int, list, dict)) and not isinstance(value, bool):
@@ -137,14 +123,14 @@ def span_kind(attrs: dict[str, Any]) -> int:
 
 def span_from_codemachine(obj: Any, resource: ResourceAttrs, origin: Origin) -> SpanRecord:
     if not isinstance(obj, dict):
-        raise InvalidInput(f"span is {_what(obj)}, expected an object")
+        raise InvalidInput(f"span is {describe_json(obj)}, expected an object")
     trace_id = parse_hex_id(obj.get("traceId"), 16, "traceId")
     span_id = parse_hex_id(obj.get("spanId"), 8, "spanId")
     parent = obj.get("parentSpanId")
     parent_id = 0 if parent is None or parent == "" else parse_hex_id(parent, 8, "parentSpanId")
     name = obj.get("name")
     if not isinstance(name, str):
-        raise InvalidInput("missing name" if name is None else f"name is {_what(name)}, expected a string")
+        raise InvalidInput("missing name" if name is None else f"name is {describe_json(name)}, expected a string")
     start = ms_to_ns(obj.get("startTime"), "startTime")
     end = ms_to_ns(obj.get("endTime"), "endTime")
     if end < start:
@@ -172,7 +158,7 @@ def _status(status: Any) -> tuple[int, str | None]:
     if status is None:
         return 0, None
     if not isinstance(status, dict):
-        raise InvalidInput(f"status is {_what(status)}, expected an object")
+        raise InvalidInput(f"status is {describe_json(status)}, expected an object")
     code = status.get("code", 0)
     if isinstance(code, bool) or not isinstance(code, int) or code not in (0, 1, 2):
         raise InvalidInput(f"status code {code!r} is not 0 (UNSET), 1 (OK) or 2 (ERROR)")
@@ -187,11 +173,11 @@ def _events(events: Any) -> list[SpanEvent]:
     if events is None:
         return []
     if not isinstance(events, list):
-        raise InvalidInput(f"events is {_what(events)}, expected an array")
+        raise InvalidInput(f"events is {describe_json(events)}, expected an array")
     out = []
     for i, ev in enumerate(events):
         if not isinstance(ev, dict):
-            raise InvalidInput(f"event {i} is {_what(ev)}, expected an object")
+            raise InvalidInput(f"event {i} is {describe_json(ev)}, expected an object")
         name = ev.get("name")
         if not isinstance(name, str):
             raise InvalidInput(f"event {i} has no name")
@@ -212,11 +198,11 @@ def hrtime_to_ns(value: Any) -> int:
     if not isinstance(value, list) or len(value) != 2:
         if value is None:
             raise InvalidInput("missing timestamp")
-        raise InvalidInput(f"timestamp is {_what(value)}, expected [seconds, nanoseconds]")
+        raise InvalidInput(f"timestamp is {describe_json(value)}, expected [seconds, nanoseconds]")
     sec, nanos = value
     for part, label in ((sec, "seconds"), (nanos, "nanoseconds")):
         if isinstance(part, bool) or not isinstance(part, int):
-            raise InvalidInput(f"timestamp {label} is {_what(part)}, expected an integer")
+            raise InvalidInput(f"timestamp {label} is {describe_json(part)}, expected an integer")
     if sec < 0:
         raise InvalidInput("timestamp seconds are negative")
     if not 0 <= nanos <= 999_999_999:
@@ -226,7 +212,7 @@ def hrtime_to_ns(value: Any) -> int:
 
 def log_from_codemachine(obj: Any, default_resource: ResourceAttrs, origin: Origin) -> LogRecord:
     if not isinstance(obj, dict):
-        raise InvalidInput(f"log record is {_what(obj)}, expected an object")
+        raise InvalidInput(f"log record is {describe_json(obj)}, expected an object")
     time_ns = hrtime_to_ns(obj.get("timestamp"))
     sev = obj.get("severityNumber", 0)
     if sev is None:
@@ -235,7 +221,7 @@ def log_from_codemachine(obj: Any, default_resource: ResourceAttrs, origin: Orig
         raise InvalidInput(f"severityNumber {sev!r} outside 0..24")
     sev_text = obj.get("severityText")
     if sev_text is not None and not isinstance(sev_text, str):
-        raise InvalidInput(f"severityText is {_what(sev_text)}, expected a string")
+        raise InvalidInput(f"severityText is {describe_json(sev_text)}, expected a string")
     attributes = clean_attributes(obj.get("attributes"))
     trace_id = span_id = 0
     if TRACE_ID_KEY in attributes or SPAN_ID_KEY in attributes:
@@ -251,7 +237,7 @@ def log_from_codemachine(obj: Any, default_resource: ResourceAttrs, origin: Orig
     elif isinstance(res, dict):
         resource = resource_from_mapping(clean_attributes(res, "resource"))
     else:
-        raise InvalidInput(f"resource is {_what(res)}, expected an object")
+        raise InvalidInput(f"resource is {describe_json(res)}, expected an object")
     return LogRecord(
         time_ns=time_ns,
         severity_number=sev,

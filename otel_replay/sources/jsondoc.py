@@ -36,7 +36,8 @@ class Document:
     items: Iterator[Any] = field(default_factory=lambda: iter(()))
 
 
-def _describe(value: Any) -> str:
+def describe_json(value: Any) -> str:
+    """What kind of JSON value this is, for error messages (\"an array\", \"null\" …)."""
     if isinstance(value, list):
         return "an array"
     if isinstance(value, dict):
@@ -81,14 +82,14 @@ def _whole(data: bytes) -> Document:
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError, ValueError) as exc:
         raise _decode_error(exc) from None
     if not isinstance(doc, dict):
-        raise DocumentError(f"top-level JSON is {_describe(doc)}, expected an object")
+        raise DocumentError(f"top-level JSON is {describe_json(doc)}, expected an object")
     header = {k: v for k, v in doc.items() if not isinstance(v, (list, dict))}
     array_key = next((k for k in RECORD_ARRAYS if k in doc), None)
     items: Iterator[Any] = iter(())
     if array_key is not None:
         arr = doc[array_key]
         if not isinstance(arr, list):
-            raise DocumentError(f"'{array_key}' is {_describe(arr)}, expected an array")
+            raise DocumentError(f"'{array_key}' is {describe_json(arr)}, expected an array")
         items = iter(arr)
     return Document(header, list(doc), array_key, items)
 
