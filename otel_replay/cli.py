@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
-from typing import Any
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, BinaryIO
 
 import click
 
@@ -14,22 +19,27 @@ from otel_replay.config import (
     Redactor,
     effective_traces_endpoint,
     env_header_secrets,
+    parse_duration,
+    parse_instant,
     parse_pairs,
     parse_size,
     traces_endpoint,
     url_secrets,
 )
 from otel_replay.model import ResourceOverrides, Signal
-from otel_replay.pipeline import Pipeline
+from otel_replay.pipeline import Pipeline, newest_timestamp
 from otel_replay.report import EXIT_USAGE, Report
 from otel_replay.sinks import Sink
 from otel_replay.sinks.dryrun import DryRunSink
 from otel_replay.sinks.file import OtlpJsonFileSink
 from otel_replay.sinks.loki import DEFAULT_BATCH_BYTES, DEFAULT_URL, LokiConfig, LokiSink
 from otel_replay.sinks.otlp import DEFAULT_BATCH_SIZE, DEFAULT_MAX_REQUEST_BYTES, OtlpConfig, OtlpSpanSink
+from otel_replay.sources.codemachine import parse_hex_id
 from otel_replay.transforms import Transform
 from otel_replay.transforms.dedup import Dedup
+from otel_replay.transforms.filters import ServiceFilter, TimeWindow, TraceIdFilter
 from otel_replay.transforms.resource import ResourceRewrite
+from otel_replay.transforms.timeshift import TimeShift
 
 EXIT_INTERRUPTED = 130
 
@@ -153,6 +163,16 @@ def main() -> None:
 @click.option("--dry-run", is_flag=True, help="Read and validate everything, send nothing.")
 @click.option("--traces-only", is_flag=True, help="Replay spans only.")
 @click.option("--logs-only", is_flag=True, help="Replay log records only.")
+@click.option(
+    "--shift-to-now",
+    is_flag=True,
+    help="Move all timestamps by one offset so the newest record lands now (Loki refuses old entries).",
+)
+@click.option("--time-offset", metavar="DURATION", help="Move all timestamps by this much (e.g. -3d, 90m, 1h30m).")
+@click.option("--since", metavar="TIME", help="Keep records from TIME on (ISO 8601, epoch, or a duration ago: 2h).")
+@click.option("--until", metavar="TIME", help="Keep records before TIME.")
+@click.option("--trace-id", "trace_ids", multiple=True, metavar="ID", help="Keep this trace and its logs (repeatable).")
+@click.option("--service", "services", multiple=True, metavar="NAME", help="Keep this service.name (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object on stdout.")
 def replay(
     paths: tuple[str, ...],
@@ -178,6 +198,12 @@ def replay(
     dry_run: bool,
     traces_only: bool,
     logs_only: bool,
+    shift_to_now: bool,
+    time_offset: str | None,
+    since: str | None,
+    until: str | None,
+    trace_ids: tuple[str, ...],
+    services: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Replay CodeMachine telemetry folders, files, .zip/.tar.gz archives or - (stdin).
@@ -192,6 +218,9 @@ def replay(
     missing = [p for p in paths if p != "-" and not os.path.lexists(p)]
     if missing:
         raise click.UsageError(f"no such file or folder: {missing[0]}")
+    if shift_to_now and time_offset:
+        raise click.UsageError("--shift-to-now and --time-offset exclude each other")
+    window = _time_options(time_offset, since, until, trace_ids, services)
     otlp_headers = _pairs(headers, "--header")
     loki_header_map = _pairs(loki_headers, "--loki-header")
     overrides = ResourceOverrides(service_name, _pairs(resource_attrs, "--resource-attr"))
@@ -259,14 +288,27 @@ def replay(
     except OSError as exc:
         raise click.UsageError(redact(f"cannot prepare the output: {exc}")) from None
 
-    transforms: list[Transform] = [Dedup()]
+    stdin = sys.stdin.buffer if "-" in paths else None
+    if shift_to_now and stdin is not None:
+        stdin = _spool(stdin)  # read twice: once for the newest timestamp, once to replay
+    filters = window.filters()
+    transforms: list[Transform] = [*filters, Dedup()]
     if overrides.service_name or overrides.attributes:
         transforms.append(ResourceRewrite(overrides))
+    offset = window.offset_ns
+    if shift_to_now:
+        newest = newest_timestamp(paths, stdin, signals, filters)
+        offset = 0 if newest is None else window.now_ns - newest
+        if stdin is not None:
+            stdin.seek(0)
+    if offset:
+        transforms.append(TimeShift(offset))
+    report.time_offset_ns = offset
     progress = _Progress() if sys.stderr.isatty() and not as_json else None
     pipeline = Pipeline(sinks, transforms, report, progress)
     status = 0
     try:
-        pipeline.run(paths, sys.stdin.buffer if "-" in paths else None)
+        pipeline.run(paths, stdin)
         status = report.exit_status
     except KeyboardInterrupt:
         status = EXIT_INTERRUPTED
@@ -275,6 +317,57 @@ def replay(
             progress.clear()
     _print_report(report, as_json)
     sys.exit(status)
+
+
+@dataclass
+class _TimeOptions:
+    now_ns: int
+    offset_ns: int
+    since_ns: int | None
+    until_ns: int | None
+    trace_ids: list[int]
+    services: tuple[str, ...]
+
+    def filters(self) -> list[Transform]:
+        out: list[Transform] = []
+        if self.since_ns is not None or self.until_ns is not None:
+            out.append(TimeWindow(self.since_ns, self.until_ns))
+        if self.trace_ids:
+            out.append(TraceIdFilter(self.trace_ids))
+        if self.services:
+            out.append(ServiceFilter(self.services))
+        return out
+
+
+def _time_options(
+    time_offset: str | None,
+    since: str | None,
+    until: str | None,
+    trace_ids: tuple[str, ...],
+    services: tuple[str, ...],
+) -> _TimeOptions:
+    now_ns = time.time_ns()
+
+    def parse(flag: str, fn: Callable[[], int]) -> int:
+        try:
+            return fn()
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint=flag) from None
+
+    offset = parse("--time-offset", lambda: parse_duration(time_offset)) if time_offset else 0
+    since_ns = parse("--since", lambda: parse_instant(since, now_ns)) if since else None
+    until_ns = parse("--until", lambda: parse_instant(until, now_ns)) if until else None
+    if since_ns is not None and until_ns is not None and until_ns <= since_ns:
+        raise click.UsageError("--until must be later than --since")
+    ids = [parse("--trace-id", lambda t=t: parse_hex_id(t.strip(), 16, "trace id")) for t in trace_ids]
+    return _TimeOptions(now_ns, offset, since_ns, until_ns, ids, services)
+
+
+def _spool(stream: BinaryIO) -> BinaryIO:
+    spool = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the run
+    shutil.copyfileobj(stream, spool, 1 << 20)
+    spool.seek(0)
+    return spool  # type: ignore[return-value]
 
 
 def _print_report(report: Report, as_json: bool) -> None:

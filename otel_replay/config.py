@@ -109,3 +109,65 @@ class Redactor:
         for secret in self._secrets:
             text = text.replace(secret, "***")
         return text
+
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h|d|w)")
+_NS_PER = {
+    "ns": 1,
+    "us": 1_000,
+    "µs": 1_000,
+    "ms": 1_000_000,
+    "s": 10**9,
+    "m": 60 * 10**9,
+    "h": 3600 * 10**9,
+    "d": 86400 * 10**9,
+    "w": 7 * 86400 * 10**9,
+}
+
+
+def parse_duration(text: str) -> int:
+    """``-3d``, ``90m``, ``1h30m``, ``+2.5h``, ``45s`` → signed nanoseconds."""
+    raw = text.strip().replace(" ", "")
+    sign = -1 if raw.startswith("-") else 1
+    body = raw[1:] if raw[:1] in ("+", "-") else raw
+    pos, total = 0, 0
+    while pos < len(body):
+        m = _DURATION_PART.match(body, pos)
+        if not m:
+            break
+        total += round(float(m.group(1)) * _NS_PER[m.group(2)])
+        pos = m.end()
+    if not body or pos != len(body):
+        raise ValueError(f"{text!r} is not a duration (try -3d, 90m or 1h30m)")
+    return sign * total
+
+
+def parse_instant(text: str, now_ns: int) -> int:
+    """A point in time → ns since the epoch.
+
+    Accepts ISO 8601 (``2026-11-24T17:00:00Z``; no zone means UTC), a date, ``now``,
+    epoch seconds or milliseconds (``1795539600``, ``1795539600000``), or a duration
+    meaning that long before now (``2h``, ``3d``).
+    """
+    from datetime import datetime, timezone
+
+    raw = text.strip()
+    if raw.lower() == "now":
+        return now_ns
+    if re.fullmatch(r"\d{9,10}(\.\d+)?", raw):
+        return round(float(raw) * 10**9)
+    if re.fullmatch(r"\d{12,13}(\.\d+)?", raw):
+        return round(float(raw) * 10**6)
+    try:
+        return now_ns - abs(parse_duration(raw))
+    except ValueError:
+        pass
+    try:
+        when = datetime.fromisoformat(raw.replace("z", "Z"))
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is not a time (try 2026-11-24T17:00:00Z, 1795539600, now or a duration such as 2h)"
+        ) from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return (int(when.timestamp()) * 10**9) + when.microsecond * 1000

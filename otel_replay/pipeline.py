@@ -7,7 +7,8 @@ input or an unwilling backend: each outcome is a count (with a reason) on the Re
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -17,16 +18,50 @@ from otel_replay.model import (
     InvalidRecord,
     LogRecord,
     MetricsExport,
+    Record,
     Signal,
+    SourceItem,
     SpanRecord,
 )
 from otel_replay.report import Report
 from otel_replay.sinks import Sink
 from otel_replay.sources import read_input
-from otel_replay.sources.discover import InputFile, SkippedFile, discover
+from otel_replay.sources.discover import SkippedFile, discover
 from otel_replay.transforms import Transform
+from otel_replay.transforms.timeshift import newest_ns
 
 _SIGNAL_OF = {SpanRecord: Signal.TRACES, LogRecord: Signal.LOGS, MetricsExport: Signal.METRICS}
+
+
+def _inputs(paths: Iterable[str], stdin: BinaryIO | None) -> Iterator[Iterator[SourceItem] | SkippedFile | FileProblem]:
+    """Per input: the generator of its source items, or why it is not read."""
+    for found in discover(list(paths), stdin):
+        yield found if isinstance(found, (SkippedFile, FileProblem)) else read_input(found)
+
+
+def newest_timestamp(
+    paths: Iterable[str], stdin: BinaryIO | None, signals: Iterable[Signal], filters: Sequence[Transform]
+) -> int | None:
+    """A first pass for ``--shift-to-now``: the newest instant among the records that the
+    run will replay (after the filters). Bad input is ignored here; the real pass reports it."""
+    wanted = frozenset(signals)
+    newest: int | None = None
+    for items in _inputs(paths, stdin):
+        if isinstance(items, (SkippedFile, FileProblem)):
+            continue
+        for item in items:
+            if _SIGNAL_OF.get(type(item)) not in wanted:
+                continue
+            record: Record | None = item  # type: ignore[assignment]
+            for f in filters:
+                record = f.apply(record)  # type: ignore[arg-type]
+                if record is None:
+                    break
+            else:
+                t = newest_ns(record)  # type: ignore[arg-type]
+                if t is not None and (newest is None or t > newest):
+                    newest = t
+    return newest
 
 
 @dataclass
@@ -35,39 +70,43 @@ class Pipeline:
     transforms: Sequence[Transform]
     report: Report
     on_progress: Callable[[Report], None] | None = None
+    #: Set (by a signal handler) to stop reading; what was sent is kept, the rest is not sent.
+    stop: threading.Event = field(default_factory=threading.Event)
     _closed: bool = field(default=False, init=False)
 
     def run(self, paths: Iterable[str], stdin: BinaryIO | None = None) -> Report:
         try:
-            for found in discover(list(paths), stdin):
-                if isinstance(found, SkippedFile):
-                    self.report.files_ignored += 1
-                elif isinstance(found, FileProblem):
-                    self._problem(found)
-                else:
-                    self._read(found)
+            self._run(paths, stdin)
         except KeyboardInterrupt:
             self.report.interrupted = True
+            self.stop.set()
             raise
         finally:
             self.close()
+        if self.stop.is_set():
+            self.report.interrupted = True
         return self.report
 
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        for sink in self.sinks.values():
-            sink.close()
-
-    def _problem(self, problem: FileProblem) -> None:
-        self.report.problem(f"{problem.source}: {problem.reason}")
-
-    def _read(self, found: InputFile) -> None:
+    def _run(self, paths: Iterable[str], stdin: BinaryIO | None) -> None:
         report = self.report
-        report.files_read += 1
-        items = read_input(found)
+        for items in _inputs(paths, stdin):
+            if self.stop.is_set():
+                return
+            if isinstance(items, SkippedFile):
+                report.files_ignored += 1
+            elif isinstance(items, FileProblem):
+                report.problem(f"{items.source}: {items.reason}")
+            else:
+                report.files_read += 1
+                self._read(items)
+                if self.on_progress is not None:
+                    self.on_progress(report)
+
+    def _read(self, items: Iterator[SourceItem]) -> None:
+        report, stop = self.report, self.stop
         for item in items:
+            if stop.is_set():
+                break
             signal = _SIGNAL_OF.get(type(item))
             if signal is not None:
                 stats = report.stats[signal]
@@ -77,12 +116,9 @@ class Pipeline:
                     continue
                 record = item
                 for transform in self.transforms:
-                    record = transform.apply(record)  # type: ignore[assignment]
+                    record = transform.apply(record)  # type: ignore[assignment,arg-type]
                     if record is None:
-                        if transform.drop_label == "duplicates":
-                            stats.duplicates += 1
-                        else:
-                            stats.dropped[transform.drop_label] += 1
+                        report.dropped(signal, transform.drop_label)
                         break
                 else:
                     self.sinks[signal].write(record)  # type: ignore[arg-type]
@@ -90,12 +126,20 @@ class Pipeline:
                 stats = report.stats[item.signal]
                 if item.signal is not Signal.METRICS and item.signal not in self.sinks:
                     stats.not_selected_files += 1
-                    items.close()  # type: ignore[attr-defined]
                     break
                 stats.files += 1
             elif isinstance(item, InvalidRecord):
                 report.invalid(item.signal, str(item.origin), item.reason)
             elif isinstance(item, FileProblem):
-                self._problem(item)
-        if self.on_progress is not None:
-            self.on_progress(report)
+                report.problem(f"{item.source}: {item.reason}")
+        items.close()  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for sink in self.sinks.values():
+            if self.stop.is_set():
+                sink.abandon()
+            else:
+                sink.close()

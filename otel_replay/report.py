@@ -14,6 +14,8 @@ from otel_replay.model import Signal
 MAX_LISTED_PROBLEMS = 20
 
 EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE = 0, 1, 2
+#: The drop label of the dedup transform; shown as its own count.
+DUPLICATES = "duplicates skipped"
 
 
 @dataclass
@@ -21,16 +23,20 @@ class SignalStats:
     files: int = 0
     read: int = 0
     sent: int = 0
-    duplicates: int = 0
     invalid: int = 0
     rejected: int = 0
     failed: int = 0
     not_replayed: int = 0
     not_selected_files: int = 0
+    unsent: int = 0  # read and accepted, but the run was interrupted before sending them
     dropped: Counter[str] = field(default_factory=Counter)
     rejected_reasons: Counter[str] = field(default_factory=Counter)
     failed_reasons: Counter[str] = field(default_factory=Counter)
     invalid_reasons: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def duplicates(self) -> int:
+        return self.dropped.get(DUPLICATES, 0)
 
     def to_dict(self, redact: Callable[[str], str]) -> dict[str, Any]:
         return {
@@ -43,7 +49,8 @@ class SignalStats:
             "failed": self.failed,
             "not_replayed": self.not_replayed,
             "files_not_selected": self.not_selected_files,
-            "dropped": dict(self.dropped),
+            "not_sent_interrupted": self.unsent,
+            "dropped": {k: v for k, v in self.dropped.items() if k != DUPLICATES},
             "invalid_reasons": dict(self.invalid_reasons),
             "rejected_reasons": {redact(k): v for k, v in self.rejected_reasons.items()},
             "failed_reasons": {redact(k): v for k, v in self.failed_reasons.items()},
@@ -72,6 +79,7 @@ class Report:
         self.files_read = 0
         self.files_ignored = 0
         self.interrupted = False
+        self.time_offset_ns = 0
         self._lock = threading.Lock()
 
     # -- updates ---------------------------------------------------------------------
@@ -94,6 +102,14 @@ class Report:
         self.rejected(signal, 1, f"{noun} larger than {flag} on its own")
         verb = "written" if self.mode == "output" else "sent"
         self.problem(f"{where}: {noun} of about {size} bytes is larger than {flag} ({limit}); not {verb}")
+
+    def dropped(self, signal: Signal, label: str) -> None:
+        with self._lock:
+            self.stats[signal].dropped[label] += 1
+
+    def unsent(self, signal: Signal, n: int) -> None:
+        with self._lock:
+            self.stats[signal].unsent += n
 
     def sent(self, signal: Signal, n: int) -> None:
         with self._lock:
@@ -119,7 +135,7 @@ class Report:
         if self.problem_count:
             return EXIT_INCOMPLETE
         for s in self.stats.values():
-            if s.invalid or s.rejected or s.failed:
+            if s.invalid or s.rejected or s.failed or s.unsent:
                 return EXIT_INCOMPLETE
         return EXIT_OK
 
@@ -133,6 +149,7 @@ class Report:
             "problems": [self.redact(p) for p in self.problems],
             "problem_count": self.problem_count,
             "interrupted": self.interrupted,
+            "time_offset_ns": self.time_offset_ns,
             "exit_status": self.exit_status,
         }
 
@@ -153,10 +170,13 @@ class Report:
                 continue
             parts = [f"{st.read} read", f"{st.sent} {verb}"]
             if st.duplicates:
-                parts.append(f"{st.duplicates} duplicates skipped")
+                parts.append(f"{st.duplicates} {DUPLICATES}")
             parts += [f"{st.invalid} invalid", f"{st.rejected} rejected", f"{st.failed} failed"]
             for label, n in st.dropped.items():
-                parts.append(f"{n} {label}")
+                if label != DUPLICATES:
+                    parts.append(f"{n} {label}")
+            if st.unsent:
+                parts.append(f"{st.unsent} not sent (interrupted)")
             dest = self.destinations.get(sig)
             tail = f" → {self.redact(dest)}" if dest and self.mode != "dry-run" else ""
             lines.append(f"  {sig.value:<7} {st.files} file(s): " + ", ".join(parts) + tail)
@@ -166,6 +186,8 @@ class Report:
                 lines.append(f"          rejected {n}: {self.redact(reason)}")
             for reason, n in st.failed_reasons.most_common():
                 lines.append(f"          failed {n}: {self.redact(reason)}")
+        if self.time_offset_ns:
+            lines.append(f"  timestamps moved by {format_duration(self.time_offset_ns)}")
         if self.problem_count:
             lines.append(f"problems ({self.problem_count}):")
             lines += [f"  {self.redact(p)}" for p in self.problems]
@@ -184,3 +206,18 @@ def _reason_kind(reason: str) -> str:
     """Group reasons that differ only in the offending value ("traceId 'xyz' is not …")."""
     words = reason.split()
     return " ".join(w for w in words if not (w.startswith("'") or w[:1].isdigit()))[:80]
+
+
+def format_duration(ns: int) -> str:
+    """Signed, coarse and readable: ``+3d 4h 12m``, ``-90s``, ``+250ms``."""
+    sign = "-" if ns < 0 else "+"
+    rest = abs(ns)
+    if rest < 10**9:
+        return f"{sign}{rest / 1e6:g}ms"
+    secs = rest // 10**9
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if secs >= size:
+            parts.append(f"{secs // size}{unit}")
+            secs %= size
+    return sign + " ".join(parts[:3])

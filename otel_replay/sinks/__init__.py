@@ -18,3 +18,6 @@ class Sink(Protocol):
 
     def close(self) -> None:
         """Flush what is buffered and release connections."""
+
+    def abandon(self) -> None:
+        """The run was interrupted: count what is buffered as not sent, release connections."""

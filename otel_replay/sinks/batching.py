@@ -54,3 +54,9 @@ class Batcher(Generic[T]):
         items, self._items, self._bytes = self._items, [], self.base_bytes
         self._groups = set()
         self._flush(items)
+
+    def discard(self) -> int:
+        """Forget the pending batch (an interrupted run); returns how many items it held."""
+        n = len(self._items)
+        self._items, self._bytes, self._groups = [], self.base_bytes, set()
+        return n

@@ -16,3 +16,6 @@ class DryRunSink:
 
     def close(self) -> None:
         pass
+
+    def abandon(self) -> None:
+        pass

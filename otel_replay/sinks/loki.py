@@ -285,3 +285,7 @@ class LokiSink:
             self._batcher.flush()
         finally:
             self._session.close()
+
+    def abandon(self) -> None:
+        self._report.unsent(self.signal, self._batcher.discard())
+        self._session.close()

@@ -199,6 +199,21 @@ class OtlpSpanSink:
         try:
             self._batcher.flush()
         finally:
-            self._exporter.shutdown()
-            self._otel_logger.removeHandler(self._log)
-            self._otel_logger.propagate = self._saved[0]
+            self._release()
+
+    def abandon(self) -> None:
+        self._report.unsent(self.signal, self._batcher.discard())
+        self._release()
+
+    def interrupt(self) -> None:
+        """Cut short a retry back-off in progress (the exporter's own shutdown signal; the
+        batch is then reported failed and stays unacknowledged for --resume)."""
+        client = getattr(self._exporter, "_client", None)
+        event = getattr(client, "_shutdown_event", None)
+        if event is not None:
+            event.set()
+
+    def _release(self) -> None:
+        self._exporter.shutdown()
+        self._otel_logger.removeHandler(self._log)
+        self._otel_logger.propagate = self._saved[0]

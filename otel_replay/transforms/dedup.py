@@ -12,6 +12,7 @@ import hashlib
 import msgspec
 
 from otel_replay.model import LogRecord, Record, SpanRecord
+from otel_replay.report import DUPLICATES
 
 _encode = msgspec.json.Encoder().encode
 
@@ -34,7 +35,7 @@ def log_identity(rec: LogRecord) -> bytes:
 
 
 class Dedup:
-    drop_label = "duplicates"
+    drop_label = DUPLICATES
 
     def __init__(self) -> None:
         self._spans: set[int] = set()
