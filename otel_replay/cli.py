@@ -33,7 +33,13 @@ from otel_replay.sinks import Sink
 from otel_replay.sinks.dryrun import DryRunSink
 from otel_replay.sinks.file import OtlpJsonFileSink
 from otel_replay.sinks.loki import DEFAULT_BATCH_BYTES, DEFAULT_URL, LokiConfig, LokiSink
-from otel_replay.sinks.otlp import DEFAULT_BATCH_SIZE, DEFAULT_MAX_REQUEST_BYTES, OtlpConfig, OtlpSpanSink
+from otel_replay.sinks.otlp import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_MAX_REQUEST_BYTES,
+    DEFAULT_MAX_RETRY_TIME,
+    OtlpConfig,
+    OtlpSpanSink,
+)
 from otel_replay.sources.codemachine import parse_hex_id
 from otel_replay.transforms import Transform
 from otel_replay.transforms.dedup import Dedup
@@ -57,6 +63,26 @@ class SizeType(click.ParamType):
         if size < 1024:
             self.fail(f"{value} is too small (at least 1KiB)", param, ctx)
         return size
+
+
+class DurationType(click.ParamType):
+    """Seconds as a number (``2.5``) or a duration (``90s``, ``5m``)."""
+
+    name = "DURATION"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        if isinstance(value, float):
+            return value
+        try:
+            seconds = float(value)
+        except ValueError:
+            try:
+                seconds = parse_duration(str(value)) / 1e9
+            except ValueError as exc:
+                self.fail(str(exc), param, ctx)
+        if seconds <= 0:
+            self.fail(f"{value} must be more than zero", param, ctx)
+        return seconds
 
 
 def _pairs(values: tuple[str, ...], flag: str) -> dict[str, str]:
@@ -86,11 +112,25 @@ def main() -> None:
 @click.option("--compression", type=click.Choice(["gzip", "none"]), help="OTLP compression.")
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=0.1),
-    metavar="SECONDS",
-    help="How long one batch may take, retries included (OTLP and Loki). Default 10.",
+    type=DurationType(),
+    default="10s",
+    show_default=True,
+    metavar="DURATION",
+    help="How long one request attempt may take (OTLP and Loki).",
 )
-@click.option("--certificate", type=click.Path(exists=True, dir_okay=False), help="CA bundle for TLS.")
+@click.option(
+    "--max-retry-time",
+    type=DurationType(),
+    metavar="DURATION",
+    help="How long one batch may be retried before it counts as failed. Default 5m "
+    "(for OTLP: OTEL_EXPORTER_OTLP_TIMEOUT when set; the exporter stops after 6 attempts).",
+)
+@click.option(
+    "--certificate",
+    type=click.Path(exists=True, dir_okay=False),
+    help="CA bundle (PEM) to verify the backends' TLS certificates, for a private CA.",
+)
+@click.option("--insecure", is_flag=True, help="Do not verify TLS certificates (warns; for test setups only).")
 @click.option(
     "--batch-size",
     type=click.IntRange(min=1),
@@ -180,8 +220,10 @@ def replay(
     otlp_traces_endpoint: str | None,
     headers: tuple[str, ...],
     compression: str | None,
-    timeout: float | None,
+    timeout: float,
+    max_retry_time: float | None,
     certificate: str | None,
+    insecure: bool,
     batch_size: int,
     max_request_bytes: int,
     service_name: str | None,
@@ -218,6 +260,10 @@ def replay(
     missing = [p for p in paths if p != "-" and not os.path.lexists(p)]
     if missing:
         raise click.UsageError(f"no such file or folder: {missing[0]}")
+    if insecure and certificate:
+        raise click.UsageError("--insecure and --certificate exclude each other")
+    if insecure and not (dry_run or output_dir):
+        click.echo("otel-replay: warning: --insecure: TLS certificates are not verified", err=True)
     if shift_to_now and time_offset:
         raise click.UsageError("--shift-to-now and --time-offset exclude each other")
     window = _time_options(time_offset, since, until, trace_ids, services)
@@ -252,8 +298,10 @@ def replay(
         labels=extra_labels,
         structured_metadata=not no_structured_metadata,
         batch_bytes=loki_batch_bytes,
-        timeout=timeout or 10.0,
+        timeout=timeout,
+        max_retry_time=max_retry_time or DEFAULT_MAX_RETRY_TIME,
         certificate=certificate,
+        verify=not insecure,
     )
     mode = "dry-run" if dry_run else ("output" if output_dir else "send")
     destinations = {Signal.TRACES: effective_traces_endpoint(explicit_traces), Signal.LOGS: loki.push_url()}
@@ -277,7 +325,9 @@ def replay(
                         otlp_headers or None,
                         compression,
                         timeout,
+                        max_retry_time,
                         certificate,
+                        not insecure,
                         batch_size,
                         max_request_bytes,
                     ),

@@ -122,12 +122,16 @@ class Report:
             self.stats[signal].rejected += n
             self.stats[signal].rejected_reasons[reason] += n
 
-    def failed(self, signal: Signal, n: int, reason: str) -> None:
+    def failed(self, signal: Signal, n: int, reason: str, where: str | None = None) -> None:
+        """``n`` records could not be delivered; ``where`` names the batch (its first and last
+        records) for the problem list."""
         if n <= 0:
             return
         with self._lock:
             self.stats[signal].failed += n
             self.stats[signal].failed_reasons[reason] += n
+        if where is not None:
+            self.problem(f"{where}: {n} {_noun(signal)}(s) not delivered: {reason}")
 
     # -- outcome ---------------------------------------------------------------------
     @property
@@ -221,3 +225,8 @@ def format_duration(ns: int) -> str:
             parts.append(f"{secs // size}{unit}")
             secs %= size
     return sign + " ".join(parts[:3])
+
+
+def batch_span(first: object, last: object) -> str:
+    """How a batch is named in problem lines: ``a.json[0] … b.json[511]``."""
+    return str(first) if first == last else f"{first} … {last}"

@@ -140,7 +140,7 @@ def test_429_is_retried_honouring_retry_after(tmp_path: Path) -> None:
     log_file(tmp_path / "l.json", logs(4))
     busy = Answer(429, b"Ingestion rate limit exceeded", headers={"Retry-After": "0"})
     with LokiReceiver(now_ns=lambda: EXAMPLE_NOW_NS, scripted=[busy, Answer(503, b"unavailable")]) as server:
-        code, summary = replay_json(str(tmp_path), "--loki-url", server.url, "--logs-only", "--timeout", "5")
+        code, summary = replay_json(str(tmp_path), "--loki-url", server.url, "--logs-only", "--max-retry-time", "5")
         assert server.answers == [429, 503, 204]
         assert len(server.entries()) == 4
     assert code == 0, summary
@@ -149,7 +149,7 @@ def test_429_is_retried_honouring_retry_after(tmp_path: Path) -> None:
 def test_giving_up_reports_the_batch_failed(tmp_path: Path) -> None:
     log_file(tmp_path / "l.json", logs(4))
     with LokiReceiver(scripted=[Answer(503, b"ingester not ready")] * 50) as server:
-        code, summary = replay_json(str(tmp_path), "--loki-url", server.url, "--logs-only", "--timeout", "0.3")
+        code, summary = replay_json(str(tmp_path), "--loki-url", server.url, "--logs-only", "--max-retry-time", "0.3")
     assert code == 1
     assert summary["signals"]["logs"]["failed"] == 4
     reason = next(iter(summary["signals"]["logs"]["failed_reasons"]))
@@ -189,7 +189,7 @@ def test_unreachable_loki_is_reported_failed_not_a_crash(tmp_path: Path) -> None
     log_file(tmp_path / "l.json", logs(3))
     with LokiReceiver() as server:
         url = server.url  # closed once the server stops
-    code, summary = replay_json(str(tmp_path), "--loki-url", url, "--logs-only", "--timeout", "0.5")
+    code, summary = replay_json(str(tmp_path), "--loki-url", url, "--logs-only", "--max-retry-time", "0.5")
     assert code == 1
     lg = summary["signals"]["logs"]
     assert lg["failed"] == 3 and lg["sent"] == 0

@@ -73,7 +73,7 @@ def test_unreachable_backend_is_reported_failed(tmp_path: Path) -> None:
     trace_file(tmp_path / "t.json", many_spans(2))
     with OtlpReceiver() as server:
         url = server.url  # the port is closed once the server stops
-    code, summary = replay_json(str(tmp_path), "--otlp-endpoint", url, "--traces-only", "--timeout", "1")
+    code, summary = replay_json(str(tmp_path), "--otlp-endpoint", url, "--traces-only", "--max-retry-time", "1")
     assert code == 1
     traces = summary["signals"]["traces"]
     assert traces["failed"] == 2 and traces["sent"] == 0

@@ -1,7 +1,9 @@
 """POST with retries: the one place our own sinks back off (the OTLP exporter has its own).
 
-Retries 429, 5xx and connection errors with exponential backoff and jitter, honouring
-``Retry-After``, until the total time for the request would pass its deadline.
+Retries 429, 5xx and connection errors (refused, reset, timed out) with exponential
+backoff and jitter, honouring ``Retry-After``, until the next attempt would start after
+the batch's deadline (``--max-retry-time``). Other 4xx answers are final. Each attempt
+is bounded by ``--timeout``.
 """
 
 from __future__ import annotations
@@ -73,7 +75,8 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
 
 @dataclass(slots=True)
 class RetryPolicy:
-    deadline_seconds: float = 10.0  # the whole request, retries included
+    deadline_seconds: float = 300.0  # the whole batch, retries included (--max-retry-time)
+    request_timeout: float = 10.0  # one attempt (--timeout)
     base_backoff: float = 0.5
     max_backoff: float = 30.0
     jitter: float = 0.2
@@ -99,7 +102,11 @@ def post_with_retry(
         remaining = policy.deadline_seconds - (time.monotonic() - start)
         try:
             resp = session.post(
-                url, data=data, headers=dict(headers), timeout=max(remaining, 0.5), allow_redirects=False
+                url,
+                data=data,
+                headers=dict(headers),
+                timeout=max(min(policy.request_timeout, remaining), 0.05),
+                allow_redirects=False,
             )
         except requests.RequestException as exc:
             result = HttpResult(None, b"", describe_exception(exc), attempt)

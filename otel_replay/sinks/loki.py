@@ -20,8 +20,8 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import msgspec
 import requests
 
-from otel_replay.model import LogRecord, Record, ResourceAttrs, Signal, thaw
-from otel_replay.report import Report
+from otel_replay.model import LogRecord, Origin, Record, ResourceAttrs, Signal, thaw
+from otel_replay.report import Report, batch_span
 from otel_replay.sinks.batching import Batcher
 from otel_replay.sinks.http import RetryPolicy, one_line, post_with_retry
 
@@ -162,8 +162,10 @@ class LokiConfig:
     labels: dict[str, str] = field(default_factory=dict)
     structured_metadata: bool = True
     batch_bytes: int = DEFAULT_BATCH_BYTES
-    timeout: float = 10.0
+    timeout: float = 10.0  # one attempt
+    max_retry_time: float = 300.0  # one batch, retries included
     certificate: str | None = None
+    verify: bool = True
     backoff: float = 0.5
 
     def push_url(self) -> str:
@@ -189,6 +191,7 @@ class _Entry:
     time_ns: int
     stream: tuple[tuple[str, str], ...]
     value: bytes  # the encoded ["<ns>", "line", {metadata}] triple
+    origin: Origin
 
 
 class LokiSink:
@@ -204,11 +207,13 @@ class LokiSink:
         self._session.auth = config.auth()
         if config.certificate:
             self._session.verify = config.certificate
+        elif not config.verify:
+            self._session.verify = False
         self._headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
         self._headers.update(config.headers)
         if config.tenant:
             self._headers["X-Scope-OrgID"] = config.tenant
-        self._policy = RetryPolicy(deadline_seconds=config.timeout, base_backoff=config.backoff)
+        self._policy = RetryPolicy(config.max_retry_time, config.timeout, config.backoff)
         self._stream_json: dict[tuple[tuple[str, str], ...], bytes] = {}
         self._batcher: Batcher[_Entry] = Batcher(self._push, MAX_ENTRIES_PER_PUSH, config.batch_bytes, 16)
 
@@ -234,7 +239,7 @@ class LokiSink:
                 self.signal, str(record.origin), size + group_bytes, "--loki-batch-bytes", self._config.batch_bytes
             )
             return
-        self._batcher.add(_Entry(record.time_ns, labels, value), size, labels, group_bytes)
+        self._batcher.add(_Entry(record.time_ns, labels, value, record.origin), size, labels, group_bytes)
 
     def encode_push(self, entries: list[_Entry]) -> bytes:
         """The push body: streams oldest first, entries sorted by time within each."""
@@ -259,8 +264,10 @@ class LokiSink:
         if result.ok:
             self._report.sent(self.signal, n)
             return
+        where = batch_span(entries[0].origin, entries[-1].origin)
         if result.status is None:
-            self._report.failed(self.signal, n, f"{result.error or 'no answer'} (after {result.attempts} attempts)")
+            reason = f"{result.error or 'no answer'} (after {result.attempts} attempts)"
+            self._report.failed(self.signal, n, reason, where)
             return
         text = result.body.decode("utf-8", "replace")
         reason = f"HTTP {result.status}: {one_line(text) or 'no body'}"
@@ -278,7 +285,7 @@ class LokiSink:
         elif 400 <= result.status < 500 and result.status != 429:
             self._report.rejected(self.signal, n, reason)
         else:
-            self._report.failed(self.signal, n, f"{reason} (after {result.attempts} attempts)")
+            self._report.failed(self.signal, n, f"{reason} (after {result.attempts} attempts)", where)
 
     def close(self) -> None:
         try:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +25,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.sdk.trace.export import SpanExportResult
 
 from otel_replay.model import Record, Signal, SpanRecord
-from otel_replay.report import Report
+from otel_replay.report import Report, batch_span
 from otel_replay.sinks.batching import Batcher
 from otel_replay.sinks.http import describe_exception, one_line
 from otel_replay.sinks.sdk import (
@@ -36,6 +38,7 @@ from otel_replay.sinks.sdk import (
 DEFAULT_BATCH_SIZE = 512
 DEFAULT_MAX_REQUEST_BYTES = 4 * 1024 * 1024
 REQUEST_OVERHEAD = 64
+DEFAULT_MAX_RETRY_TIME = 300.0
 RETRYABLE = frozenset({429, 502, 503, 504})
 _COMPRESSION = {"gzip": Compression.Gzip, "none": Compression.NoCompression, "deflate": Compression.Deflate}
 
@@ -45,10 +48,23 @@ class OtlpConfig:
     traces_endpoint: str | None = None  # full URL; None lets OTEL_EXPORTER_OTLP_* decide
     headers: dict[str, str] | None = None
     compression: str | None = None
-    timeout: float | None = None
+    timeout: float = 10.0  # one attempt (capped by our session)
+    max_retry_time: float | None = None  # the exporter's deadline for a batch, retries included
     certificate: str | None = None
+    verify: bool = True
     batch_size: int = DEFAULT_BATCH_SIZE
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+
+
+def export_deadline(flag: float | None, env: Mapping[str, str] | None = None) -> float | None:
+    """The exporter's per-batch deadline: ``--max-retry-time``, else the OTEL_EXPORTER_OTLP
+    timeout variables (None lets the exporter read them), else our 5-minute default."""
+    if flag is not None:
+        return flag
+    env = os.environ if env is None else env
+    if env.get("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT") or env.get("OTEL_EXPORTER_OTLP_TIMEOUT"):
+        return None
+    return DEFAULT_MAX_RETRY_TIME
 
 
 def describe_response(status: int, body: bytes, content_type: str) -> str:
@@ -107,11 +123,17 @@ class _ExporterLog(logging.Handler):
 
 class _ObservedSession(requests.Session):
     """A plain session that remembers its last transport error (the exporter, which owns
-    the retry loop, does not always log it)."""
+    the retry loop, does not always log it) and bounds each attempt by ``--timeout`` (the
+    exporter gives each attempt all the time left before its deadline)."""
 
     last_error: BaseException | None = None
+    attempt_timeout: float | None = None
 
     def request(self, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        cap = self.attempt_timeout
+        if cap is not None:
+            given = kwargs.get("timeout")
+            kwargs["timeout"] = cap if given is None else min(given, cap)
         try:
             return super().request(*args, **kwargs)
         except requests.RequestException as exc:
@@ -135,16 +157,19 @@ class OtlpSpanSink:
         self._resources = ResourceCache()
         self._last: _Response | None = None
         session = self._session = _ObservedSession()
+        session.attempt_timeout = config.timeout
         session.hooks["response"].append(self._on_response)
         self._exporter = OTLPSpanExporter(
             endpoint=config.traces_endpoint,
             certificate_file=config.certificate,
             headers=config.headers,
-            timeout=config.timeout,
+            timeout=export_deadline(config.max_retry_time),
             compression=_COMPRESSION[config.compression] if config.compression else None,
             session=session,
             max_request_size=config.max_request_bytes,
         )
+        if not config.verify:
+            session.verify = False  # --insecure: the exporter has no switch for it, the session does
         self._log = _ExporterLog()
         self._otel_logger = logging.getLogger("opentelemetry")
         self._saved = (self._otel_logger.propagate, self._otel_logger.level)
@@ -182,18 +207,19 @@ class OtlpSpanSink:
             self._report.rejected(self.signal, rejected, f"partial success: {one_line(why) or 'no reason given'}")
             self._report.sent(self.signal, n - rejected)
             return
+        where = batch_span(batch[0].origin, batch[-1].origin)
         if last is not None and last.status >= 300:
             reason = describe_response(last.status, last.body, last.content_type)
             if 400 <= last.status < 500 and last.status not in RETRYABLE:
                 self._report.rejected(self.signal, n, reason)
             else:
-                self._report.failed(self.signal, n, reason + " (after retries)")
+                self._report.failed(self.signal, n, reason + " (after retries)", where)
             return
         if self._session.last_error is not None:
             reason = describe_exception(self._session.last_error) + " (retries exhausted)"
         else:
             reason = self._log.last_error or "export failed (no answer from the backend)"
-        self._report.failed(self.signal, n, reason)
+        self._report.failed(self.signal, n, reason, where)
 
     def close(self) -> None:
         try:

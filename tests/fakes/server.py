@@ -1,12 +1,24 @@
-"""A tiny threaded HTTP server base shared by the fake backends."""
+"""A tiny threaded HTTP server base shared by the fake backends, with fault injection.
+
+``fault(n)`` is asked about the n-th request (from 1) before the backend sees it and may
+answer it instead: an :class:`Answer` (a 429 or 503), ``"reset"`` (the connection is
+dropped without an answer), ``"stall"`` (no answer until the client gives up), or
+``"down"`` (the server stops listening for ``outage_seconds`` and then comes back on the
+same port). A faulted request is never stored, so a record that arrives twice is a bug.
+"""
 
 from __future__ import annotations
 
 import gzip
+import socket
+import struct
 import threading
 import zlib
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+Fault = Any  # Answer | "reset" | "stall" | "down"
 
 
 class Answer:
@@ -33,10 +45,22 @@ class FakeServer:
             def log_message(self, *args: Any) -> None:  # keep test output clean
                 pass
 
+            def _drop(self) -> None:
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                self.close_connection = True
+
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                answer = fake.handle(self.command, self.path, self.headers, body)
+                fault = fake._next_fault()
+                if isinstance(fault, str):
+                    if fault == "stall":
+                        fake._released.wait(fake.stall_seconds)
+                    elif fault == "down":
+                        fake._go_down()
+                    self._drop()
+                    return
+                answer = fault or fake.handle(self.command, self.path, self.headers, body)
                 self.send_response(answer.status)
                 self.send_header("Content-Type", answer.content_type)
                 self.send_header("Content-Length", str(len(answer.body)))
@@ -48,10 +72,51 @@ class FakeServer:
             do_POST = _serve
             do_GET = _serve
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+        self._handler = Handler
+        self._httpd = self._listen(0)
         self.lock = threading.Lock()
+        self.fault: Callable[[int], Fault | None] | None = None
+        self.stall_seconds = 10.0
+        self.outage_seconds = 0.5
+        self.requests_seen = 0
+        self.faults_served: list[str] = []
+        self._released = threading.Event()
+        self._restart: threading.Timer | None = None
+        self._stopped = False
+
+    def _listen(self, port: int) -> ThreadingHTTPServer:
+        httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler)
+        httpd.daemon_threads = True
+        return httpd
+
+    def _serve_forever(self) -> None:
+        threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+
+    def _next_fault(self) -> Fault | None:
+        with self.lock:
+            self.requests_seen += 1
+            n = self.requests_seen
+        fault = self.fault(n) if self.fault is not None else None
+        if fault is not None:
+            with self.lock:
+                self.faults_served.append(fault if isinstance(fault, str) else str(fault.status))
+        return fault
+
+    def _go_down(self) -> None:
+        """Stop listening now (connections are refused) and come back on the same port later."""
+        httpd, port = self._httpd, self._httpd.server_address[1]
+        httpd.shutdown()
+        httpd.server_close()
+
+        def come_back() -> None:
+            with self.lock:
+                if self._stopped:
+                    return
+                self._httpd = self._listen(port)
+            self._serve_forever()
+
+        self._restart = threading.Timer(self.outage_seconds, come_back)
+        self._restart.start()
 
     @property
     def url(self) -> str:
@@ -59,10 +124,15 @@ class FakeServer:
         return f"http://{host}:{port}"
 
     def start(self) -> FakeServer:
-        self._thread.start()
+        self._serve_forever()
         return self
 
     def stop(self) -> None:
+        with self.lock:
+            self._stopped = True
+        self._released.set()
+        if self._restart is not None:
+            self._restart.cancel()
         self._httpd.shutdown()
         self._httpd.server_close()
 

@@ -1,0 +1,128 @@
+"""Backends that throttle, reset, stall and restart: every record arrives exactly once,
+or is reported failed — never lost silently, never sent twice.
+
+The fakes answer a fixed pattern of requests with a fault before the backend sees them
+(a faulted request stores nothing), so any duplicate at the receiver is our bug.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fakes.loki import LokiReceiver
+from tests.fakes.otlp import OtlpReceiver
+from tests.fakes.server import Answer
+from tests.helpers import EXAMPLE_NOW_NS, log_doc, log_file, replay_json, span_doc, trace_file
+
+SEC = 1795539600
+N_SPANS, N_LOGS = 600, 600
+RETRY_NOW = {"Retry-After": "0"}
+
+
+def write_input(folder: Path) -> Path:
+    """600 spans in 3 files and 600 log records in 3 files, all distinct."""
+    for f in range(3):
+        spans = [span_doc(spanId=f"{f + 1:04x}{i + 1:012x}", attributes={"i": i}) for i in range(N_SPANS // 3)]
+        trace_file(folder / f"2026-11-24/17-0{f}-00.json", spans)
+        logs = [
+            log_doc(sec=SEC + f * 60 + i // 10, nanos=(i % 10) * 100_000_000, body=f"file {f} line {i}")
+            for i in range(N_LOGS // 3)
+        ]
+        log_file(folder / f"2026-11-24/17-0{f}-00-logs.json", logs)
+    return folder
+
+
+def every(period: int, fault: Any, offset: int = 0) -> Callable[[int], Any]:
+    return lambda n: fault if n % period == offset else None
+
+
+def pattern(*rules: Callable[[int], Any]) -> Callable[[int], Any]:
+    def fault(n: int) -> Any:
+        for rule in rules:
+            if (f := rule(n)) is not None:
+                return f
+        return None
+
+    return fault
+
+
+def span_counts(otlp: OtlpReceiver) -> Counter[bytes]:
+    return Counter(s.span_id for _, _, s in otlp.spans())
+
+
+def line_counts(loki: LokiReceiver) -> Counter[str]:
+    return Counter(line for _, _, line, _ in loki.entries())
+
+
+FLAKY = {
+    "429 and 503 on a third of requests": pattern(
+        every(3, Answer(503, b"unavailable", headers=RETRY_NOW)), every(5, Answer(429, b"slow down", headers=RETRY_NOW))
+    ),
+    "connections reset": every(4, "reset"),
+    "a stall past the timeout": every(7, "stall", 2),
+    "the backend goes away and comes back": lambda n: "down" if n == 3 else None,
+}
+
+
+@pytest.mark.parametrize("fault", FLAKY.values(), ids=FLAKY.keys())
+def test_spans_arrive_exactly_once_through_faults(tmp_path: Path, fault: Callable[[int], Any]) -> None:
+    write_input(tmp_path / "in")
+    with OtlpReceiver() as otlp:
+        otlp.fault = fault
+        code, summary = replay_json(
+            str(tmp_path / "in"), "--otlp-endpoint", otlp.url, "--traces-only", "--batch-size", "50", "--timeout", "0.5"
+        )
+        counts = span_counts(otlp)
+        assert otlp.faults_served, "the fault was never injected"
+    assert code == 0, summary
+    assert len(counts) == N_SPANS and set(counts.values()) == {1}
+    assert summary["signals"]["traces"]["sent"] == N_SPANS
+
+
+@pytest.mark.parametrize("fault", FLAKY.values(), ids=FLAKY.keys())
+def test_log_records_arrive_exactly_once_through_faults(tmp_path: Path, fault: Callable[[int], Any]) -> None:
+    write_input(tmp_path / "in")
+    with LokiReceiver(now_ns=lambda: EXAMPLE_NOW_NS) as loki:
+        loki.fault = fault
+        code, summary = replay_json(
+            str(tmp_path / "in"),
+            "--loki-url",
+            loki.url,
+            "--logs-only",
+            "--loki-batch-bytes",
+            "8KiB",
+            "--timeout",
+            "0.5",
+        )
+        counts = line_counts(loki)
+        assert loki.faults_served, "the fault was never injected"
+    assert code == 0, summary
+    assert len(counts) == N_LOGS and set(counts.values()) == {1}
+    assert summary["signals"]["logs"]["sent"] == N_LOGS
+
+
+def test_a_backend_that_stays_down_reports_what_failed(tmp_path: Path) -> None:
+    """From the 4th request on, every answer is 503: what got through is counted sent,
+    the rest failed, batch by batch; sent + failed = all, and the exit status is 1."""
+    write_input(tmp_path / "in")
+    with OtlpReceiver() as otlp, LokiReceiver(now_ns=lambda: EXAMPLE_NOW_NS) as loki:
+        otlp.fault = loki.fault = lambda n: Answer(503, b"overloaded", headers=RETRY_NOW) if n > 3 else None
+        code, summary = replay_json(
+            str(tmp_path / "in"),
+            *("--otlp-endpoint", otlp.url, "--loki-url", loki.url, "--batch-size", "100"),
+            *("--loki-batch-bytes", "8KiB", "--max-retry-time", "0.3"),
+        )
+        spans, lines = span_counts(otlp), line_counts(loki)
+    assert code == 1
+    t, lg = summary["signals"]["traces"], summary["signals"]["logs"]
+    assert t["sent"] == len(spans) == 300 and t["failed"] == N_SPANS - 300
+    assert lg["sent"] == len(lines) > 0 and lg["sent"] + lg["failed"] == N_LOGS
+    assert set(spans.values()) == {1} and set(lines.values()) == {1}
+    assert any("503" in r for r in t["failed_reasons"]) and any("503" in r for r in lg["failed_reasons"])
+    batch_lines = [p for p in summary["problems"] if "not delivered" in p]
+    assert batch_lines and "17-01-00.json[" in " ".join(batch_lines)  # names the batches
