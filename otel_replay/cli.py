@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any
 
 import click
 
@@ -27,27 +24,17 @@ from otel_replay.config import (
     url_secrets,
 )
 from otel_replay.model import ResourceOverrides, Signal
-from otel_replay.pipeline import Pipeline, newest_timestamp
 from otel_replay.report import EXIT_USAGE, Report
-from otel_replay.sinks import Sink
-from otel_replay.sinks.dryrun import DryRunSink
-from otel_replay.sinks.file import OtlpJsonFileSink
-from otel_replay.sinks.loki import DEFAULT_BATCH_BYTES, DEFAULT_URL, LokiConfig, LokiSink
+from otel_replay.resume import StateFileError
+from otel_replay.runner import RunPlan, Selection, SetupError, execute, output_destinations
+from otel_replay.sinks.loki import DEFAULT_BATCH_BYTES, DEFAULT_URL, LokiConfig
 from otel_replay.sinks.otlp import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_MAX_REQUEST_BYTES,
     DEFAULT_MAX_RETRY_TIME,
     OtlpConfig,
-    OtlpSpanSink,
 )
 from otel_replay.sources.codemachine import parse_hex_id
-from otel_replay.transforms import Transform
-from otel_replay.transforms.dedup import Dedup
-from otel_replay.transforms.filters import ServiceFilter, TimeWindow, TraceIdFilter
-from otel_replay.transforms.resource import ResourceRewrite
-from otel_replay.transforms.timeshift import TimeShift
-
-EXIT_INTERRUPTED = 130
 
 
 class SizeType(click.ParamType):
@@ -213,6 +200,12 @@ def main() -> None:
 @click.option("--until", metavar="TIME", help="Keep records before TIME.")
 @click.option("--trace-id", "trace_ids", multiple=True, metavar="ID", help="Keep this trace and its logs (repeatable).")
 @click.option("--service", "services", multiple=True, metavar="NAME", help="Keep this service.name (repeatable).")
+@click.option(
+    "--resume",
+    type=click.Path(dir_okay=False),
+    metavar="STATE_FILE",
+    help="Journal acknowledged records here; a rerun with the same file sends only the rest.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object on stdout.")
 def replay(
     paths: tuple[str, ...],
@@ -246,6 +239,7 @@ def replay(
     until: str | None,
     trace_ids: tuple[str, ...],
     services: tuple[str, ...],
+    resume: str | None,
     as_json: bool,
 ) -> None:
     """Replay CodeMachine telemetry folders, files, .zip/.tar.gz archives or - (stdin).
@@ -266,7 +260,9 @@ def replay(
         click.echo("otel-replay: warning: --insecure: TLS certificates are not verified", err=True)
     if shift_to_now and time_offset:
         raise click.UsageError("--shift-to-now and --time-offset exclude each other")
-    window = _time_options(time_offset, since, until, trace_ids, services)
+    if resume and (dry_run or output_dir):
+        raise click.UsageError("--resume applies to sending (not to --dry-run or --output)")
+    selection = _selection(shift_to_now, time_offset, since, until, trace_ids, services)
     otlp_headers = _pairs(headers, "--header")
     loki_header_map = _pairs(loki_headers, "--loki-header")
     overrides = ResourceOverrides(service_name, _pairs(resource_attrs, "--resource-attr"))
@@ -303,65 +299,33 @@ def replay(
         certificate=certificate,
         verify=not insecure,
     )
+    otlp = OtlpConfig(
+        explicit_traces,
+        otlp_headers or None,
+        compression,
+        timeout,
+        max_retry_time,
+        certificate,
+        not insecure,
+        batch_size,
+        max_request_bytes,
+    )
     mode = "dry-run" if dry_run else ("output" if output_dir else "send")
     destinations = {Signal.TRACES: effective_traces_endpoint(explicit_traces), Signal.LOGS: loki.push_url()}
     if output_dir:
-        from otel_replay.sinks.file import FILE_NAMES
-
-        destinations = {s: os.path.join(output_dir, FILE_NAMES[s]) for s in signals}
-    report = Report(mode, {s: destinations[s] for s in signals}, redact)
-
-    sinks: dict[Signal, Sink] = {}
-    try:
-        for signal in signals:
-            if dry_run:
-                sinks[signal] = DryRunSink(signal, report)
-            elif output_dir:
-                sinks[signal] = OtlpJsonFileSink(signal, output_dir, report, batch_size, max_request_bytes)
-            elif signal is Signal.TRACES:
-                sinks[signal] = OtlpSpanSink(
-                    OtlpConfig(
-                        explicit_traces,
-                        otlp_headers or None,
-                        compression,
-                        timeout,
-                        max_retry_time,
-                        certificate,
-                        not insecure,
-                        batch_size,
-                        max_request_bytes,
-                    ),
-                    report,
-                )
-            else:
-                sinks[signal] = LokiSink(loki, report)
-    except OSError as exc:
-        raise click.UsageError(redact(f"cannot prepare the output: {exc}")) from None
-
-    stdin = sys.stdin.buffer if "-" in paths else None
-    if shift_to_now and stdin is not None:
-        stdin = _spool(stdin)  # read twice: once for the newest timestamp, once to replay
-    filters = window.filters()
-    transforms: list[Transform] = [*filters, Dedup()]
-    if overrides.service_name or overrides.attributes:
-        transforms.append(ResourceRewrite(overrides))
-    offset = window.offset_ns
-    if shift_to_now:
-        newest = newest_timestamp(paths, stdin, signals, filters)
-        offset = 0 if newest is None else window.now_ns - newest
-        if stdin is not None:
-            stdin.seek(0)
-    if offset:
-        transforms.append(TimeShift(offset))
-    report.time_offset_ns = offset
+        destinations = output_destinations(output_dir, signals)
+    plan = RunPlan(paths, signals, mode, otlp, loki, selection, overrides, destinations, redact, output_dir, resume)
     progress = _Progress() if sys.stderr.isatty() and not as_json else None
-    pipeline = Pipeline(sinks, transforms, report, progress)
-    status = 0
+
+    def notify(message: str) -> None:
+        if progress is not None:
+            progress.clear()
+        click.echo(f"otel-replay: {redact(message)}", err=True)
+
     try:
-        pipeline.run(paths, stdin)
-        status = report.exit_status
-    except KeyboardInterrupt:
-        status = EXIT_INTERRUPTED
+        report, status = execute(plan, sys.stdin.buffer if "-" in paths else None, progress, notify)
+    except (SetupError, StateFileError) as exc:
+        raise click.UsageError(str(exc)) from None
     finally:
         if progress is not None:
             progress.clear()
@@ -369,33 +333,14 @@ def replay(
     sys.exit(status)
 
 
-@dataclass
-class _TimeOptions:
-    now_ns: int
-    offset_ns: int
-    since_ns: int | None
-    until_ns: int | None
-    trace_ids: list[int]
-    services: tuple[str, ...]
-
-    def filters(self) -> list[Transform]:
-        out: list[Transform] = []
-        if self.since_ns is not None or self.until_ns is not None:
-            out.append(TimeWindow(self.since_ns, self.until_ns))
-        if self.trace_ids:
-            out.append(TraceIdFilter(self.trace_ids))
-        if self.services:
-            out.append(ServiceFilter(self.services))
-        return out
-
-
-def _time_options(
+def _selection(
+    shift_to_now: bool,
     time_offset: str | None,
     since: str | None,
     until: str | None,
     trace_ids: tuple[str, ...],
     services: tuple[str, ...],
-) -> _TimeOptions:
+) -> Selection:
     now_ns = time.time_ns()
 
     def parse(flag: str, fn: Callable[[], int]) -> int:
@@ -410,14 +355,7 @@ def _time_options(
     if since_ns is not None and until_ns is not None and until_ns <= since_ns:
         raise click.UsageError("--until must be later than --since")
     ids = [parse("--trace-id", lambda t=t: parse_hex_id(t.strip(), 16, "trace id")) for t in trace_ids]
-    return _TimeOptions(now_ns, offset, since_ns, until_ns, ids, services)
-
-
-def _spool(stream: BinaryIO) -> BinaryIO:
-    spool = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the run
-    shutil.copyfileobj(stream, spool, 1 << 20)
-    spool.seek(0)
-    return spool  # type: ignore[return-value]
+    return Selection(now_ns, offset, shift_to_now, since_ns, until_ns, ids, services)
 
 
 def _print_report(report: Report, as_json: bool) -> None:

@@ -67,6 +67,7 @@ class LogRecord:
     span_id: int
     resource: ResourceAttrs
     origin: Origin
+    key: bytes = b""  # content digest, set by dedup (identifies the record across runs)
 
 
 @dataclass(slots=True)

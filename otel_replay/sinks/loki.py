@@ -22,6 +22,7 @@ import requests
 
 from otel_replay.model import LogRecord, Origin, Record, ResourceAttrs, Signal, thaw
 from otel_replay.report import Report, batch_span
+from otel_replay.resume import Acknowledge
 from otel_replay.sinks.batching import Batcher
 from otel_replay.sinks.http import RetryPolicy, one_line, post_with_retry
 
@@ -192,14 +193,22 @@ class _Entry:
     stream: tuple[tuple[str, str], ...]
     value: bytes  # the encoded ["<ns>", "line", {metadata}] triple
     origin: Origin
+    key: bytes
 
 
 class LokiSink:
     signal = Signal.LOGS
 
-    def __init__(self, config: LokiConfig, report: Report, stop: threading.Event | None = None) -> None:
+    def __init__(
+        self,
+        config: LokiConfig,
+        report: Report,
+        stop: threading.Event | None = None,
+        on_delivered: Acknowledge | None = None,
+    ) -> None:
         self._config = config
         self._report = report
+        self._on_delivered = on_delivered
         self._stop = stop
         self._url = config.push_url()
         self._extra_labels = {sanitize_label_name(k): v for k, v in config.labels.items()}
@@ -239,7 +248,7 @@ class LokiSink:
                 self.signal, str(record.origin), size + group_bytes, "--loki-batch-bytes", self._config.batch_bytes
             )
             return
-        self._batcher.add(_Entry(record.time_ns, labels, value, record.origin), size, labels, group_bytes)
+        self._batcher.add(_Entry(record.time_ns, labels, value, record.origin, record.key), size, labels, group_bytes)
 
     def encode_push(self, entries: list[_Entry]) -> bytes:
         """The push body: streams oldest first, entries sorted by time within each."""
@@ -263,6 +272,7 @@ class LokiSink:
         result = post_with_retry(self._session, self._url, body, self._headers, self._policy, self._stop)
         if result.ok:
             self._report.sent(self.signal, n)
+            self._delivered(entries)
             return
         where = batch_span(entries[0].origin, entries[-1].origin)
         if result.status is None:
@@ -282,10 +292,16 @@ class LokiSink:
                 self._report.rejected(self.signal, min(count, left), REASONS.get(kind, reason))
                 left -= min(count, left)
             self._report.sent(self.signal, n - refused)
+            # Loki stored the rest of the push; the refused entries would be refused again
+            self._delivered(entries)
         elif 400 <= result.status < 500 and result.status != 429:
             self._report.rejected(self.signal, n, reason)
         else:
             self._report.failed(self.signal, n, f"{reason} (after {result.attempts} attempts)", where)
+
+    def _delivered(self, entries: list[_Entry]) -> None:
+        if self._on_delivered is not None:
+            self._on_delivered(self.signal, [e.key for e in entries])
 
     def close(self) -> None:
         try:

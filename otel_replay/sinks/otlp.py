@@ -26,6 +26,7 @@ from opentelemetry.sdk.trace.export import SpanExportResult
 
 from otel_replay.model import Record, Signal, SpanRecord
 from otel_replay.report import Report, batch_span
+from otel_replay.resume import Acknowledge
 from otel_replay.sinks.batching import Batcher
 from otel_replay.sinks.http import describe_exception, one_line
 from otel_replay.sinks.sdk import (
@@ -151,9 +152,10 @@ class _Response:
 class OtlpSpanSink:
     signal = Signal.TRACES
 
-    def __init__(self, config: OtlpConfig, report: Report) -> None:
+    def __init__(self, config: OtlpConfig, report: Report, on_delivered: Acknowledge | None = None) -> None:
         self._config = config
         self._report = report
+        self._on_delivered = on_delivered
         self._resources = ResourceCache()
         self._last: _Response | None = None
         session = self._session = _ObservedSession()
@@ -206,6 +208,9 @@ class OtlpSpanSink:
             rejected = min(rejected, n)
             self._report.rejected(self.signal, rejected, f"partial success: {one_line(why) or 'no reason given'}")
             self._report.sent(self.signal, n - rejected)
+            if self._on_delivered is not None:
+                # partly rejected spans are not identified; resending would be refused again
+                self._on_delivered(self.signal, [(r.trace_id << 64) | r.span_id for r in batch])
             return
         where = batch_span(batch[0].origin, batch[-1].origin)
         if last is not None and last.status >= 300:

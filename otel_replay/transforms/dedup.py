@@ -46,7 +46,7 @@ class Dedup:
             key = (record.trace_id << 64) | record.span_id
             seen = self._spans
         elif isinstance(record, LogRecord):
-            key = log_identity(record)  # type: ignore[assignment]
+            key = record.key = log_identity(record)  # type: ignore[assignment]
             seen = self._logs  # type: ignore[assignment]
         else:
             return record

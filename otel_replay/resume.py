@@ -1,0 +1,139 @@
+"""``--resume STATE_FILE``: a journal of what the backends acknowledged.
+
+The file is a header line (JSON: format version, the run's time offset, its redacted
+destinations) followed by one line per acknowledged record: ``s <trace id><span id>``
+for a span, ``l <digest>`` for a log record (the digest dedup uses). A batch's lines are
+appended with one ``write`` and ``fsync``-ed as soon as the backend has answered, before
+the next batch is sent, so a process killed at any point leaves a journal whose complete
+lines are all true. A torn last line (killed mid-write) is ignored and cut off on load.
+
+A rerun with the same file skips every record listed and sends the rest with the first
+run's time offset, so resumed records line up with the ones already delivered.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from otel_replay.model import LogRecord, Record, Signal, SpanRecord
+
+FORMAT = 1
+_MAGIC = "otel_replay_resume"
+
+
+class StateFileError(ValueError):
+    """The state file cannot be used; the message says why (one line)."""
+
+
+#: Sinks call this with the keys of the records of a batch the backend acknowledged.
+Acknowledge = Callable[[Signal, Sequence[Any]], None]
+
+
+def record_key(rec: Record) -> int | bytes | None:
+    """What identifies a record across runs: a span by its ids, a log record by its digest."""
+    if isinstance(rec, SpanRecord):
+        return (rec.trace_id << 64) | rec.span_id
+    if isinstance(rec, LogRecord):
+        return rec.key
+    return None
+
+
+class ResumeState:
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.spans: set[int] = set()
+        self.logs: set[bytes] = set()
+        self.header: dict[str, Any] | None = None
+        self._lock = threading.Lock()
+        self._fd: int | None = None
+        self._load()
+
+    # -- reading -------------------------------------------------------------------------
+    def _load(self) -> None:
+        try:
+            with open(self.path, "rb") as fh:
+                data = fh.read()
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise StateFileError(f"{self.path}: cannot read the state file: {exc.strerror or exc}") from None
+        if not data:
+            return
+        complete = data[: data.rfind(b"\n") + 1]
+        lines = complete.split(b"\n")
+        try:
+            header = json.loads(lines[0])
+        except ValueError:
+            header = None
+        if not isinstance(header, dict) or header.get(_MAGIC) != FORMAT:
+            raise StateFileError(f"{self.path}: not an otel-replay state file (refusing to append to it)")
+        self.header = header
+        for number, line in enumerate(lines[1:], start=2):
+            if not line:
+                continue
+            kind, _, key = line.partition(b" ")
+            try:
+                if kind == b"s" and len(key) == 48:
+                    self.spans.add(int(key, 16))
+                elif kind == b"l" and len(key) == 32:
+                    self.logs.add(bytes.fromhex(key.decode("ascii")))
+                else:
+                    raise ValueError
+            except ValueError:
+                raise StateFileError(f"{self.path}: line {number} is damaged; not a state file line") from None
+        if len(complete) != len(data):  # a torn last line: the process died mid-write
+            with open(self.path, "r+b") as fh:
+                fh.truncate(len(complete))
+
+    @property
+    def time_offset_ns(self) -> int | None:
+        return None if self.header is None else int(self.header.get("time_offset_ns") or 0)
+
+    def delivered(self, record: Record) -> bool:
+        if isinstance(record, SpanRecord):
+            return record_key(record) in self.spans
+        if isinstance(record, LogRecord):
+            return record.key in self.logs
+        return False
+
+    # -- writing -------------------------------------------------------------------------
+    def start(self, time_offset_ns: int, destinations: dict[str, str]) -> None:
+        """Open the journal for appending; a new file gets its header first."""
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+        try:
+            self._fd = os.open(self.path, flags, 0o600)
+        except OSError as exc:
+            raise StateFileError(f"{self.path}: cannot write the state file: {exc.strerror or exc}") from None
+        if self.header is None:
+            self.header = {_MAGIC: FORMAT, "time_offset_ns": time_offset_ns, "destinations": destinations}
+            self._append(json.dumps(self.header).encode() + b"\n")
+
+    def acknowledge(self, signal: Signal, keys: Sequence[Any]) -> None:
+        """Journal records the backend has acknowledged (their :func:`record_key`);
+        durable when this returns."""
+        if not keys:
+            return
+        if signal is Signal.TRACES:
+            lines = b"".join(b"s %048x\n" % k for k in keys)
+        else:
+            lines = b"".join(b"l " + k.hex().encode() + b"\n" for k in keys)
+        with self._lock:
+            self._append(lines)
+            (self.spans if signal is Signal.TRACES else self.logs).update(keys)
+
+    def _append(self, data: bytes) -> None:
+        assert self._fd is not None
+        view = memoryview(data)
+        while view:
+            written = os.write(self._fd, view)
+            view = view[written:]
+        os.fsync(self._fd)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None

@@ -1,0 +1,195 @@
+"""One run, assembled: the user's choices → sinks and transforms → pipeline → report.
+
+The CLI parses flags into a :class:`RunPlan`; everything that happens after that lives
+here, importable and testable without click: the stop-on-signal handling, ``--resume``,
+the ``--shift-to-now`` first pass and the order of the transforms.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from otel_replay.model import ResourceOverrides, Signal
+from otel_replay.pipeline import Pipeline, newest_timestamp
+from otel_replay.report import Report, format_duration
+from otel_replay.resume import ResumeState
+from otel_replay.sinks import Sink
+from otel_replay.sinks.dryrun import DryRunSink
+from otel_replay.sinks.file import FILE_NAMES, OtlpJsonFileSink
+from otel_replay.sinks.loki import LokiConfig, LokiSink
+from otel_replay.sinks.otlp import OtlpConfig, OtlpSpanSink
+from otel_replay.transforms import Transform
+from otel_replay.transforms.dedup import Dedup
+from otel_replay.transforms.filters import ServiceFilter, TimeWindow, TraceIdFilter
+from otel_replay.transforms.resource import ResourceRewrite
+from otel_replay.transforms.resume import SkipDelivered
+from otel_replay.transforms.timeshift import TimeShift
+
+EXIT_SIGNALLED = {signal.SIGINT: 130, signal.SIGTERM: 143}
+
+
+@dataclass
+class Selection:
+    """Which records, and when they should appear to have happened."""
+
+    now_ns: int
+    offset_ns: int = 0  # --time-offset
+    shift_to_now: bool = False
+    since_ns: int | None = None
+    until_ns: int | None = None
+    trace_ids: list[int] = field(default_factory=list)
+    services: tuple[str, ...] = ()
+
+    def filters(self) -> list[Transform]:
+        out: list[Transform] = []
+        if self.since_ns is not None or self.until_ns is not None:
+            out.append(TimeWindow(self.since_ns, self.until_ns))
+        if self.trace_ids:
+            out.append(TraceIdFilter(self.trace_ids))
+        if self.services:
+            out.append(ServiceFilter(self.services))
+        return out
+
+
+@dataclass
+class RunPlan:
+    paths: tuple[str, ...]
+    signals: list[Signal]
+    mode: str  # "send", "dry-run" or "output"
+    otlp: OtlpConfig
+    loki: LokiConfig
+    selection: Selection
+    overrides: ResourceOverrides
+    destinations: dict[Signal, str]
+    redact: Callable[[str], str]
+    output_dir: str | None = None
+    resume_path: str | None = None
+
+
+class SetupError(Exception):
+    """The run cannot start (an output folder or state file is unusable); one line."""
+
+
+def _sinks(plan: RunPlan, report: Report, stop: threading.Event, state: ResumeState | None) -> dict[Signal, Sink]:
+    ack = state.acknowledge if state is not None else None
+    sinks: dict[Signal, Sink] = {}
+    for sig in plan.signals:
+        if plan.mode == "dry-run":
+            sinks[sig] = DryRunSink(sig, report)
+        elif plan.mode == "output":
+            assert plan.output_dir is not None
+            sinks[sig] = OtlpJsonFileSink(
+                sig, plan.output_dir, report, plan.otlp.batch_size, plan.otlp.max_request_bytes
+            )
+        elif sig is Signal.TRACES:
+            sinks[sig] = OtlpSpanSink(plan.otlp, report, on_delivered=ack)
+        else:
+            sinks[sig] = LokiSink(plan.loki, report, stop=stop, on_delivered=ack)
+    return sinks
+
+
+def output_destinations(output_dir: str, signals: list[Signal]) -> dict[Signal, str]:
+    return {s: os.path.join(output_dir, FILE_NAMES[s]) for s in signals}
+
+
+def _spool(stream: BinaryIO) -> BinaryIO:
+    spool = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the run
+    shutil.copyfileobj(stream, spool, 1 << 20)
+    spool.seek(0)
+    return spool  # type: ignore[return-value]
+
+
+@contextmanager
+def stop_on_signals(
+    stop: threading.Event, sinks: dict[Signal, Sink], notify: Callable[[str], None]
+) -> Iterator[list[int]]:
+    """SIGINT/SIGTERM: finish the request in flight, journal it, send nothing more. A second
+    signal stops at once (KeyboardInterrupt). Yields a list that receives the signal number."""
+    received: list[int] = []
+
+    def handler(signum: int, frame: object) -> None:
+        if received:
+            raise KeyboardInterrupt
+        received.append(signum)
+        stop.set()
+        for sink in sinks.values():
+            interrupt = getattr(sink, "interrupt", None)
+            if interrupt is not None:
+                interrupt()
+        notify("stopping: finishing the request in flight (interrupt again to quit at once)")
+
+    if threading.current_thread() is not threading.main_thread():  # e.g. under a test runner thread
+        yield received
+        return
+    saved = {s: signal.signal(s, handler) for s in EXIT_SIGNALLED}
+    try:
+        yield received
+    finally:
+        for s, h in saved.items():
+            signal.signal(s, h)
+
+
+def execute(
+    plan: RunPlan,
+    stdin: BinaryIO | None,
+    on_progress: Callable[[Report], None] | None = None,
+    notify: Callable[[str], None] = lambda _: None,
+) -> tuple[Report, int]:
+    """Run the plan; returns the report and the exit status."""
+    report = Report(plan.mode, {s: plan.destinations[s] for s in plan.signals}, plan.redact)
+    sel = plan.selection
+    state = None
+    if plan.resume_path is not None:
+        state = ResumeState(plan.resume_path)  # raises StateFileError (a ValueError) with one line
+    if sel.shift_to_now and stdin is not None and (state is None or state.time_offset_ns is None):
+        stdin = _spool(stdin)  # read twice: once for the newest timestamp, once to replay
+    filters = sel.filters()
+    offset = sel.offset_ns
+    if state is not None and state.time_offset_ns is not None:
+        if (sel.shift_to_now or sel.offset_ns) and state.time_offset_ns != offset:
+            notify(f"--resume: keeping the first run's time offset ({format_duration(state.time_offset_ns)})")
+        offset = state.time_offset_ns
+    elif sel.shift_to_now:
+        newest = newest_timestamp(plan.paths, stdin, plan.signals, filters)
+        offset = 0 if newest is None else sel.now_ns - newest
+        if stdin is not None:
+            stdin.seek(0)
+    report.time_offset_ns = offset
+
+    transforms: list[Transform] = [*filters, Dedup()]
+    if state is not None:
+        transforms.append(SkipDelivered(state))
+    if plan.overrides.service_name or plan.overrides.attributes:
+        transforms.append(ResourceRewrite(plan.overrides))
+    if offset:
+        transforms.append(TimeShift(offset))
+
+    stop = threading.Event()
+    try:
+        if state is not None:
+            state.start(offset, {s.value: plan.redact(d) for s, d in report.destinations.items()})
+        sinks = _sinks(plan, report, stop, state)
+    except OSError as exc:
+        raise SetupError(plan.redact(f"cannot prepare the output: {exc}")) from None
+    pipeline = Pipeline(sinks, transforms, report, on_progress, stop)
+    try:
+        with stop_on_signals(stop, sinks, notify) as received:
+            try:
+                pipeline.run(plan.paths, stdin)
+            except KeyboardInterrupt:
+                received.append(signal.SIGINT)
+    finally:
+        if state is not None:
+            state.close()
+    if received:
+        report.interrupted = True
+        return report, EXIT_SIGNALLED.get(received[0], 130)  # type: ignore[call-overload]
+    return report, report.exit_status
