@@ -27,7 +27,7 @@ from otel_replay.model import ResourceOverrides, Signal
 from otel_replay.report import EXIT_USAGE, Report
 from otel_replay.resume import StateFileError
 from otel_replay.runner import RunPlan, Selection, SetupError, execute, output_destinations
-from otel_replay.sinks.loki import DEFAULT_BATCH_BYTES, DEFAULT_URL, LokiConfig
+from otel_replay.sinks.loki import DEFAULT_BATCH_BYTES, DEFAULT_MAX_LINE_BYTES, DEFAULT_URL, LokiConfig
 from otel_replay.sinks.otlp import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_MAX_REQUEST_BYTES,
@@ -35,6 +35,7 @@ from otel_replay.sinks.otlp import (
     OtlpConfig,
 )
 from otel_replay.sources.codemachine import parse_hex_id
+from otel_replay.sources.discover import DEFAULT_MAX_ARCHIVE_BYTES, ArchiveLimits
 
 
 class SizeType(click.ParamType):
@@ -181,6 +182,13 @@ def main() -> None:
     help="Uncompressed bytes per Loki push at most.",
 )
 @click.option(
+    "--loki-max-line-bytes",
+    type=SizeType(),
+    default=DEFAULT_MAX_LINE_BYTES,
+    show_default=True,
+    help="Longer lines are cut to this with a marker (Loki refuses them otherwise; its max_line_size).",
+)
+@click.option(
     "--output",
     "output_dir",
     type=click.Path(file_okay=False),
@@ -200,6 +208,13 @@ def main() -> None:
 @click.option("--until", metavar="TIME", help="Keep records before TIME.")
 @click.option("--trace-id", "trace_ids", multiple=True, metavar="ID", help="Keep this trace and its logs (repeatable).")
 @click.option("--service", "services", multiple=True, metavar="NAME", help="Keep this service.name (repeatable).")
+@click.option(
+    "--max-archive-bytes",
+    type=SizeType(),
+    default=DEFAULT_MAX_ARCHIVE_BYTES,
+    show_default=True,
+    help="Stop reading an archive that expands beyond this (decompression bombs; also refused past 1000:1).",
+)
 @click.option(
     "--resume",
     type=click.Path(dir_okay=False),
@@ -229,6 +244,7 @@ def replay(
     loki_labels: tuple[str, ...],
     no_structured_metadata: bool,
     loki_batch_bytes: int,
+    loki_max_line_bytes: int,
     output_dir: str | None,
     dry_run: bool,
     traces_only: bool,
@@ -239,6 +255,7 @@ def replay(
     until: str | None,
     trace_ids: tuple[str, ...],
     services: tuple[str, ...],
+    max_archive_bytes: int,
     resume: str | None,
     as_json: bool,
 ) -> None:
@@ -294,6 +311,7 @@ def replay(
         labels=extra_labels,
         structured_metadata=not no_structured_metadata,
         batch_bytes=loki_batch_bytes,
+        max_line_bytes=loki_max_line_bytes,
         timeout=timeout,
         max_retry_time=max_retry_time or DEFAULT_MAX_RETRY_TIME,
         certificate=certificate,
@@ -314,7 +332,20 @@ def replay(
     destinations = {Signal.TRACES: effective_traces_endpoint(explicit_traces), Signal.LOGS: loki.push_url()}
     if output_dir:
         destinations = output_destinations(output_dir, signals)
-    plan = RunPlan(paths, signals, mode, otlp, loki, selection, overrides, destinations, redact, output_dir, resume)
+    plan = RunPlan(
+        paths,
+        signals,
+        mode,
+        otlp,
+        loki,
+        selection,
+        overrides,
+        destinations,
+        redact,
+        output_dir,
+        resume,
+        ArchiveLimits(max_archive_bytes),
+    )
     progress = _Progress() if sys.stderr.isatty() and not as_json else None
 
     def notify(message: str) -> None:

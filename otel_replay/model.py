@@ -88,6 +88,16 @@ class InvalidRecord:
 
 
 @dataclass(slots=True)
+class Adjusted:
+    """A record that is replayed, but with a value changed to fit what OTLP or the backend
+    can take (the reason says which and how); reported, and the run exits 1."""
+
+    signal: Signal
+    origin: Origin
+    reason: str
+
+
+@dataclass(slots=True)
 class FileProblem:
     """A whole file (or the rest of it) that could not be read."""
 
@@ -106,7 +116,7 @@ class FileStart:
 
 
 Record = SpanRecord | LogRecord | MetricsExport
-SourceItem = SpanRecord | LogRecord | MetricsExport | InvalidRecord | FileProblem | FileStart
+SourceItem = SpanRecord | LogRecord | MetricsExport | InvalidRecord | Adjusted | FileProblem | FileStart
 
 
 class FrozenMap(tuple):  # type: ignore[type-arg]

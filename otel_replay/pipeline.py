@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from otel_replay.model import (
+    Adjusted,
     FileProblem,
     FileStart,
     InvalidRecord,
@@ -26,27 +27,33 @@ from otel_replay.model import (
 from otel_replay.report import Report
 from otel_replay.sinks import Sink
 from otel_replay.sources import read_input
-from otel_replay.sources.discover import SkippedFile, discover
+from otel_replay.sources.discover import ArchiveLimits, SkippedFile, discover
 from otel_replay.transforms import Transform
 from otel_replay.transforms.timeshift import newest_ns
 
 _SIGNAL_OF = {SpanRecord: Signal.TRACES, LogRecord: Signal.LOGS, MetricsExport: Signal.METRICS}
 
 
-def _inputs(paths: Iterable[str], stdin: BinaryIO | None) -> Iterator[Iterator[SourceItem] | SkippedFile | FileProblem]:
+def _inputs(
+    paths: Iterable[str], stdin: BinaryIO | None, limits: ArchiveLimits | None = None
+) -> Iterator[Iterator[SourceItem] | SkippedFile | FileProblem]:
     """Per input: the generator of its source items, or why it is not read."""
-    for found in discover(list(paths), stdin):
+    for found in discover(list(paths), stdin, limits):
         yield found if isinstance(found, (SkippedFile, FileProblem)) else read_input(found)
 
 
 def newest_timestamp(
-    paths: Iterable[str], stdin: BinaryIO | None, signals: Iterable[Signal], filters: Sequence[Transform]
+    paths: Iterable[str],
+    stdin: BinaryIO | None,
+    signals: Iterable[Signal],
+    filters: Sequence[Transform],
+    limits: ArchiveLimits | None = None,
 ) -> int | None:
     """A first pass for ``--shift-to-now``: the newest instant among the records that the
     run will replay (after the filters). Bad input is ignored here; the real pass reports it."""
     wanted = frozenset(signals)
     newest: int | None = None
-    for items in _inputs(paths, stdin):
+    for items in _inputs(paths, stdin, limits):
         if isinstance(items, (SkippedFile, FileProblem)):
             continue
         for item in items:
@@ -72,6 +79,7 @@ class Pipeline:
     on_progress: Callable[[Report], None] | None = None
     #: Set (by a signal handler) to stop reading; what was sent is kept, the rest is not sent.
     stop: threading.Event = field(default_factory=threading.Event)
+    limits: ArchiveLimits = field(default_factory=ArchiveLimits)
     _closed: bool = field(default=False, init=False)
 
     def run(self, paths: Iterable[str], stdin: BinaryIO | None = None) -> Report:
@@ -89,7 +97,7 @@ class Pipeline:
 
     def _run(self, paths: Iterable[str], stdin: BinaryIO | None) -> None:
         report = self.report
-        for items in _inputs(paths, stdin):
+        for items in _inputs(paths, stdin, self.limits):
             if self.stop.is_set():
                 return
             if isinstance(items, SkippedFile):
@@ -130,6 +138,9 @@ class Pipeline:
                 stats.files += 1
             elif isinstance(item, InvalidRecord):
                 report.invalid(item.signal, str(item.origin), item.reason)
+            elif isinstance(item, Adjusted):
+                if item.signal in self.sinks:
+                    report.adjusted(item.signal, str(item.origin), item.reason)
             elif isinstance(item, FileProblem):
                 report.problem(f"{item.source}: {item.reason}")
         items.close()  # type: ignore[attr-defined]

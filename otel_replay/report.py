@@ -26,6 +26,7 @@ class SignalStats:
     invalid: int = 0
     rejected: int = 0
     failed: int = 0
+    adjusted: int = 0  # replayed with a value changed (see adjusted_reasons)
     not_replayed: int = 0
     not_selected_files: int = 0
     unsent: int = 0  # read and accepted, but the run was interrupted before sending them
@@ -33,6 +34,7 @@ class SignalStats:
     rejected_reasons: Counter[str] = field(default_factory=Counter)
     failed_reasons: Counter[str] = field(default_factory=Counter)
     invalid_reasons: Counter[str] = field(default_factory=Counter)
+    adjusted_reasons: Counter[str] = field(default_factory=Counter)
 
     @property
     def duplicates(self) -> int:
@@ -52,6 +54,8 @@ class SignalStats:
             "not_sent_interrupted": self.unsent,
             "dropped": {k: v for k, v in self.dropped.items() if k != DUPLICATES},
             "invalid_reasons": dict(self.invalid_reasons),
+            "adjusted": self.adjusted,
+            "adjusted_reasons": dict(self.adjusted_reasons),
             "rejected_reasons": {redact(k): v for k, v in self.rejected_reasons.items()},
             "failed_reasons": {redact(k): v for k, v in self.failed_reasons.items()},
         }
@@ -96,6 +100,13 @@ class Report:
             s.invalid_reasons[_reason_kind(reason)] += 1
         self.problem(f"{where}: invalid {_noun(signal)}: {reason}")
 
+    def adjusted(self, signal: Signal, where: str, reason: str) -> None:
+        s = self.stats[signal]
+        with self._lock:
+            s.adjusted += 1
+            s.adjusted_reasons[_reason_kind(reason)] += 1
+        self.problem(f"{where}: {_noun(signal)} changed to fit: {reason}")
+
     def too_large(self, signal: Signal, where: str, size: int, flag: str, limit: int) -> None:
         """A record that cannot fit in one request under ``flag`` even alone: refused here."""
         noun = _noun(signal)
@@ -139,7 +150,7 @@ class Report:
         if self.problem_count:
             return EXIT_INCOMPLETE
         for s in self.stats.values():
-            if s.invalid or s.rejected or s.failed or s.unsent:
+            if s.invalid or s.rejected or s.failed or s.unsent or s.adjusted:
                 return EXIT_INCOMPLETE
         return EXIT_OK
 
@@ -176,6 +187,8 @@ class Report:
             if st.duplicates:
                 parts.append(f"{st.duplicates} {DUPLICATES}")
             parts += [f"{st.invalid} invalid", f"{st.rejected} rejected", f"{st.failed} failed"]
+            if st.adjusted:
+                parts.append(f"{st.adjusted} changed to fit")
             for label, n in st.dropped.items():
                 if label != DUPLICATES:
                     parts.append(f"{n} {label}")

@@ -26,6 +26,7 @@ from otel_replay.sinks.dryrun import DryRunSink
 from otel_replay.sinks.file import FILE_NAMES, OtlpJsonFileSink
 from otel_replay.sinks.loki import LokiConfig, LokiSink
 from otel_replay.sinks.otlp import OtlpConfig, OtlpSpanSink
+from otel_replay.sources.discover import ArchiveLimits
 from otel_replay.transforms import Transform
 from otel_replay.transforms.dedup import Dedup
 from otel_replay.transforms.filters import ServiceFilter, TimeWindow, TraceIdFilter
@@ -72,6 +73,7 @@ class RunPlan:
     redact: Callable[[str], str]
     output_dir: str | None = None
     resume_path: str | None = None
+    limits: ArchiveLimits = field(default_factory=ArchiveLimits)
 
 
 class SetupError(Exception):
@@ -158,7 +160,7 @@ def execute(
             notify(f"--resume: keeping the first run's time offset ({format_duration(state.time_offset_ns)})")
         offset = state.time_offset_ns
     elif sel.shift_to_now:
-        newest = newest_timestamp(plan.paths, stdin, plan.signals, filters)
+        newest = newest_timestamp(plan.paths, stdin, plan.signals, filters, plan.limits)
         offset = 0 if newest is None else sel.now_ns - newest
         if stdin is not None:
             stdin.seek(0)
@@ -179,7 +181,7 @@ def execute(
         sinks = _sinks(plan, report, stop, state)
     except OSError as exc:
         raise SetupError(plan.redact(f"cannot prepare the output: {exc}")) from None
-    pipeline = Pipeline(sinks, transforms, report, on_progress, stop)
+    pipeline = Pipeline(sinks, transforms, report, on_progress, stop, plan.limits)
     try:
         with stop_on_signals(stop, sinks, notify) as received:
             try:

@@ -102,7 +102,7 @@ def test_installed_command_prints_no_traceback_for_bad_input(tmp_path: Path) -> 
         timeout=60,
     )
     assert proc.returncode == 1
-    assert "junk.json: not valid JSON" in proc.stdout
+    assert "junk.json: not JSON text: the file starts with binary data" in proc.stdout
     assert "Traceback" not in proc.stdout + proc.stderr
 
 

@@ -105,7 +105,7 @@ def test_archive_members_escaping_are_refused(tmp_path: Path, make) -> None:  # 
         (b'"str"', "top-level JSON is a string"),
         (b'{"spans": {}}', "'spans' is an object, expected an array"),
         (b'{"a": "\xff"}', "not valid UTF-8"),
-        (b"\x00\x01\x02binary", "not valid JSON"),
+        (b"\x00\x01\x02binary", "starts with binary data"),
         (b'{"foo": 1, "bar": []}', "unknown document: top-level keys foo, bar"),
         (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
         (b'{"x":' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nested too deeply"),

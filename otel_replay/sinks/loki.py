@@ -30,6 +30,10 @@ PUSH_PATH = "/loki/api/v1/push"
 DEFAULT_URL = "http://localhost:3100"
 DEFAULT_BATCH_BYTES = 1024 * 1024
 MAX_ENTRIES_PER_PUSH = 100_000
+#: Loki's defaults: ``max_line_size`` 256KB and ``max_structured_metadata_size`` 64KB
+#: (Loki reads "KB" as 1000 bytes).
+DEFAULT_MAX_LINE_BYTES = 256_000
+MAX_METADATA_BYTES = 64_000
 _BAD_LABEL_CHARS = re.compile(r"[^a-zA-Z0-9_]")
 _encode = msgspec.json.Encoder().encode
 SEVERITY_TEXTS = ((1, "TRACE"), (5, "DEBUG"), (9, "INFO"), (13, "WARN"), (17, "ERROR"), (21, "FATAL"))
@@ -57,6 +61,34 @@ def _as_text(value: object) -> str:
     if isinstance(value, str):
         return value
     return _encode(thaw(value) if isinstance(value, tuple) else value).decode()
+
+
+def truncate_utf8(text: str, limit: int) -> tuple[str, int]:
+    """``text`` cut to at most ``limit`` UTF-8 bytes with a marker saying how much was cut;
+    returns the new text and the number of bytes removed (0 when it already fits)."""
+    data = text.encode("utf-8", "surrogatepass")
+    if len(data) <= limit:
+        return text, 0
+    marker_room = 48
+    keep = data[: max(limit - marker_room, 0)].decode("utf-8", "ignore")
+    cut = len(data) - len(keep.encode("utf-8", "surrogatepass"))
+    return f"{keep}…[otel-replay: {cut} bytes truncated]", cut
+
+
+def fit_metadata(md: dict[str, str], limit: int = MAX_METADATA_BYTES) -> list[str]:
+    """Shorten the largest structured-metadata values (in place) until names and values
+    total at most ``limit`` bytes; returns the keys that were shortened."""
+    total = sum(len(k) + len(v.encode()) for k, v in md.items())
+    shortened = []
+    for key in sorted(md, key=lambda k: len(md[k]), reverse=True):
+        if total <= limit:
+            break
+        size = len(md[key].encode())
+        target = max(size - (total - limit), 64)
+        md[key], _ = truncate_utf8(md[key], target)
+        total -= size - len(md[key].encode())
+        shortened.append(key)
+    return shortened
 
 
 def body_line(body: object) -> str:
@@ -163,6 +195,7 @@ class LokiConfig:
     labels: dict[str, str] = field(default_factory=dict)
     structured_metadata: bool = True
     batch_bytes: int = DEFAULT_BATCH_BYTES
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
     timeout: float = 10.0  # one attempt
     max_retry_time: float = 300.0  # one batch, retries included
     certificate: str | None = None
@@ -237,10 +270,24 @@ class LokiSink:
         labels = stream_labels(record.resource, severity_text(record), self._extra_labels)
         line = body_line(record.body)
         md = structured_metadata(record)
+        changes = []
+        if not self._config.structured_metadata and md:
+            line = f"{line} {logfmt(md)}" if line else logfmt(md)
+            md = {}
+        limit = self._config.max_line_bytes
+        if len(line) * 4 > limit:  # only then can it be over the limit in bytes
+            size = len(line.encode("utf-8", "surrogatepass"))
+            line, cut = truncate_utf8(line, limit)
+            if cut:
+                changes.append(f"line of {size} bytes cut to --loki-max-line-bytes ({limit}), marker appended")
+        if md and (shortened := fit_metadata(md)):
+            changes.append(f"structured metadata {', '.join(shortened)} shortened to Loki's 64KB limit")
+        if changes:
+            self._report.adjusted(self.signal, str(record.origin), "; ".join(changes))
         if self._config.structured_metadata:
             value = _encode((str(record.time_ns), line, md) if md else (str(record.time_ns), line))
         else:
-            value = _encode((str(record.time_ns), f"{line} {logfmt(md)}" if md else line))
+            value = _encode((str(record.time_ns), line))
         group_bytes = len(self._labels_json(labels)) + 24
         size = len(value) + 1
         if not self._batcher.fits_alone(size, group_bytes):

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from otel_replay.model import (
+    Adjusted,
     FileStart,
     InvalidRecord,
     LogRecord,
@@ -78,7 +79,7 @@ def ms_to_ns(value: Any, field: str) -> int:
     return int(whole) * 1_000_000 + round((ms - whole) * 1_000_000)
 
 
-def clean_value(value: Any) -> Any:
+def clean_value(value: Any, notes: list[str] | None = None, where: str = "value") -> Any:
     """Map a JSON value to an OTLP AnyValue-compatible one (see README, "Attribute values").
 
     Strings, booleans, doubles, arrays (homogeneous or mixed) and objects (kvlist) pass
@@ -86,16 +87,20 @@ def clean_value(value: Any) -> Any:
     becomes its decimal string, so no digit is lost and the batch still encodes.
     """
     if isinstance(value, int) and not isinstance(value, bool):
-        return value if INT64_MIN <= value <= INT64_MAX else str(value)
+        if INT64_MIN <= value <= INT64_MAX:
+            return value
+        if notes is not None:
+            notes.append(f"{where}: integer beyond 64 bits sent as its decimal string")
+        return str(value)
     if isinstance(value, list):
-        cleaned = [clean_value(v) for v in value]
+        cleaned = [clean_value(v, notes, where) for v in value]
         return value if all(a is b for a, b in zip(cleaned, value, strict=True)) else cleaned
     if isinstance(value, dict):
-        return clean_attributes(value)
+        return clean_attributes(value, where, notes)
     return value
 
 
-def clean_attributes(attrs: Any, field: str = "attributes") -> dict[str, Any]:
+def clean_attributes(attrs: Any, field: str = "attributes", notes: list[str] | None = None) -> dict[str, Any]:
     if attrs is None:
         return {}
     if not isinstance(attrs, dict):
@@ -103,7 +108,7 @@ def clean_attributes(attrs: Any, field: str = "attributes") -> dict[str, Any]:
     out = attrs
     for key, value in attrs.items():
         if isinstance(value, (int, list, dict)) and not isinstance(value, bool):
-            new = clean_value(value)
+            new = clean_value(value, notes, f"{field} {key!r}" if notes is not None else "")
             if new is not value:
                 if out is attrs:
                     out = dict(attrs)
@@ -121,7 +126,10 @@ def span_kind(attrs: dict[str, Any]) -> int:
     return 0
 
 
-def span_from_codemachine(obj: Any, resource: ResourceAttrs, origin: Origin) -> SpanRecord:
+def span_from_codemachine(
+    obj: Any, resource: ResourceAttrs, origin: Origin, notes: list[str] | None = None
+) -> SpanRecord:
+    """One serialized span; ``notes`` receives a line for each value that had to change."""
     if not isinstance(obj, dict):
         raise InvalidInput(f"span is {describe_json(obj)}, expected an object")
     trace_id = parse_hex_id(obj.get("traceId"), 16, "traceId")
@@ -136,7 +144,7 @@ def span_from_codemachine(obj: Any, resource: ResourceAttrs, origin: Origin) -> 
     if end < start:
         raise InvalidInput("endTime is before startTime")
     code, message = _status(obj.get("status"))
-    attributes = clean_attributes(obj.get("attributes"))
+    attributes = clean_attributes(obj.get("attributes"), "attributes", notes)
     return SpanRecord(
         trace_id=trace_id,
         span_id=span_id,
@@ -148,7 +156,7 @@ def span_from_codemachine(obj: Any, resource: ResourceAttrs, origin: Origin) -> 
         status_code=code,
         status_message=message,
         attributes=attributes,
-        events=_events(obj.get("events")),
+        events=_events(obj.get("events"), notes),
         resource=resource,
         origin=origin,
     )
@@ -169,7 +177,7 @@ def _status(status: Any) -> tuple[int, str | None]:
     return code, (message if code == 2 else None)
 
 
-def _events(events: Any) -> list[SpanEvent]:
+def _events(events: Any, notes: list[str] | None) -> list[SpanEvent]:
     if events is None:
         return []
     if not isinstance(events, list):
@@ -187,7 +195,7 @@ def _events(events: Any) -> list[SpanEvent]:
             SpanEvent(
                 name,
                 ms_to_ns(ev["time"], f"event {i} time"),
-                clean_attributes(ev.get("attributes"), f"event {i} attributes"),
+                clean_attributes(ev.get("attributes"), f"event {i} attributes", notes),
             )
         )
     return out
@@ -210,7 +218,9 @@ def hrtime_to_ns(value: Any) -> int:
     return sec * 1_000_000_000 + nanos
 
 
-def log_from_codemachine(obj: Any, default_resource: ResourceAttrs, origin: Origin) -> LogRecord:
+def log_from_codemachine(
+    obj: Any, default_resource: ResourceAttrs, origin: Origin, notes: list[str] | None = None
+) -> LogRecord:
     if not isinstance(obj, dict):
         raise InvalidInput(f"log record is {describe_json(obj)}, expected an object")
     time_ns = hrtime_to_ns(obj.get("timestamp"))
@@ -222,7 +232,7 @@ def log_from_codemachine(obj: Any, default_resource: ResourceAttrs, origin: Orig
     sev_text = obj.get("severityText")
     if sev_text is not None and not isinstance(sev_text, str):
         raise InvalidInput(f"severityText is {describe_json(sev_text)}, expected a string")
-    attributes = clean_attributes(obj.get("attributes"))
+    attributes = clean_attributes(obj.get("attributes"), "attributes", notes)
     trace_id = span_id = 0
     if TRACE_ID_KEY in attributes or SPAN_ID_KEY in attributes:
         attributes = dict(attributes)
@@ -235,14 +245,14 @@ def log_from_codemachine(obj: Any, default_resource: ResourceAttrs, origin: Orig
     if res is None:
         resource = default_resource
     elif isinstance(res, dict):
-        resource = resource_from_mapping(clean_attributes(res, "resource"))
+        resource = resource_from_mapping(clean_attributes(res, "resource", notes))
     else:
         raise InvalidInput(f"resource is {describe_json(res)}, expected an object")
     return LogRecord(
         time_ns=time_ns,
         severity_number=sev,
         severity_text=sev_text,
-        body=clean_value(obj.get("body")),
+        body=clean_value(obj.get("body"), notes, "body"),
         attributes=attributes,
         trace_id=trace_id,
         span_id=span_id,
@@ -269,17 +279,24 @@ def read_codemachine(doc: Document, source: str, signal: Signal) -> Iterator[Sou
         service = DEFAULT_SERVICE
     resource: ResourceAttrs = (("service.name", service),)
     yield FileStart(source, signal, "codemachine")
+    notes: list[str] = []
     for index, obj in enumerate(doc.items):
         origin = Origin(source, index)
         try:
             if signal is Signal.TRACES:
-                yield span_from_codemachine(obj, resource, origin)
+                record: SourceItem = span_from_codemachine(obj, resource, origin, notes)
             elif signal is Signal.LOGS:
-                yield log_from_codemachine(obj, resource, origin)
+                record = log_from_codemachine(obj, resource, origin, notes)
             else:
-                yield MetricsExport(_count_points(obj), origin)
+                record = MetricsExport(_count_points(obj), origin)
         except InvalidInput as exc:
+            notes.clear()
             yield InvalidRecord(signal, origin, str(exc))
+            continue
+        if notes:
+            yield Adjusted(signal, origin, "; ".join(notes))
+            notes.clear()
+        yield record
 
 
 def _count_points(export: Any) -> int:

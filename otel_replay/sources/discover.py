@@ -31,6 +31,28 @@ DATA_SUFFIXES = (".json",)
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 GZIP_MAGIC = b"\x1f\x8b"
 STDIN_SPOOL_BYTES = 64 * 1024 * 1024
+DEFAULT_MAX_ARCHIVE_BYTES = 2 * 1024**3
+#: An archive (or zip member) that expands more than this many times over is refused as a
+#: decompression bomb, once it expands past RATIO_FLOOR bytes (JSON compresses ~10-50x).
+MAX_RATIO = 1000
+RATIO_FLOOR = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveLimits:
+    max_bytes: int = DEFAULT_MAX_ARCHIVE_BYTES  # --max-archive-bytes: all members together
+    max_ratio: int = MAX_RATIO
+
+    def check(self, expanded: int, compressed: int | None) -> str | None:
+        """Why an archive that has expanded to ``expanded`` bytes so far must stop, or None."""
+        if expanded > self.max_bytes:
+            return f"expands beyond --max-archive-bytes ({self.max_bytes} bytes); the rest is not read"
+        if compressed and expanded > RATIO_FLOOR and expanded > compressed * self.max_ratio:
+            return (
+                f"expands more than {self.max_ratio} times over ({expanded} bytes from {compressed}): "
+                "looks like a decompression bomb; the rest is not read"
+            )
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,27 +75,30 @@ def wanted(name: str) -> bool:
     return name.lower().endswith(DATA_SUFFIXES)
 
 
-def discover(paths: Sequence[str], stdin: BinaryIO | None = None) -> Iterator[Discovered]:
+def discover(
+    paths: Sequence[str], stdin: BinaryIO | None = None, limits: ArchiveLimits | None = None
+) -> Iterator[Discovered]:
+    limits = limits or ArchiveLimits()
     for path in paths:
         if path == "-":
-            yield from _from_stdin(stdin)
+            yield from _from_stdin(stdin, limits)
         else:
-            yield from _from_path(path)
+            yield from _from_path(path, limits)
 
 
-def _from_path(path: str) -> Iterator[Discovered]:
+def _from_path(path: str, limits: ArchiveLimits) -> Iterator[Discovered]:
     try:
         st = os.stat(path)
     except OSError as exc:
         yield FileProblem(path, f"cannot read: {exc.strerror or exc}")
         return
     if stat.S_ISDIR(st.st_mode):
-        yield from _walk(path)
+        yield from _walk(path, limits)
         return
-    yield from _from_file(path, st.st_size)
+    yield from _from_file(path, st.st_size, limits)
 
 
-def _walk(root: str) -> Iterator[Discovered]:
+def _walk(root: str, limits: ArchiveLimits) -> Iterator[Discovered]:
     seen_dirs: set[tuple[int, int]] = set()
     problems: list[FileProblem] = []
 
@@ -99,7 +124,7 @@ def _walk(root: str) -> Iterator[Discovered]:
             except OSError as exc:
                 yield FileProblem(full, f"cannot read: {exc.strerror or exc}")
                 continue
-            yield from _from_file(full, size, in_folder=True)
+            yield from _from_file(full, size, limits)
     yield from problems
 
 
@@ -112,16 +137,16 @@ def _is_tar(head: bytes) -> bool:
     return len(head) >= 262 and head[257:262] == b"ustar"
 
 
-def _from_file(path: str, size: int, in_folder: bool = False) -> Iterator[Discovered]:
+def _from_file(path: str, size: int, limits: ArchiveLimits) -> Iterator[Discovered]:
     try:
         head = _sniff(path)
     except OSError as exc:
         yield FileProblem(path, f"cannot read: {exc.strerror or exc}")
         return
     if head.startswith(ZIP_MAGIC):
-        yield from _zip_members(path, path)
+        yield from _zip_members(path, path, limits)
     elif head.startswith(GZIP_MAGIC) or _is_tar(head):
-        yield from _tar_members(path, lambda: tarfile.open(path, mode="r:*"))  # noqa: SIM115 - closed by caller
+        yield from _tar_members(path, lambda: tarfile.open(path, mode="r:*"), limits, size)  # noqa: SIM115
     else:
         yield InputFile(path, lambda: open(path, "rb"), size)  # noqa: SIM115 - an opener, used in a with
 
@@ -136,17 +161,27 @@ def _safe_member(name: str) -> str | None:
     return None
 
 
-def _zip_members(label: str, file: str | BinaryIO) -> Iterator[Discovered]:
+def _zip_members(label: str, file: str | BinaryIO, limits: ArchiveLimits) -> Iterator[Discovered]:
     try:
         zf = zipfile.ZipFile(file)
     except (zipfile.BadZipFile, OSError) as exc:
         yield FileProblem(label, f"not a readable zip archive: {exc}")
         return
     with zf:
+        expanded = compressed = 0
         for info in sorted(zf.infolist(), key=lambda i: i.filename):
             if info.is_dir():
                 continue
             name = f"{label}!{info.filename}"
+            if wanted(info.filename):  # only what is read expands (zip reads stop at the declared size)
+                expanded += info.file_size
+                compressed += info.compress_size
+                if (why := limits.check(expanded, compressed)) is not None:
+                    yield FileProblem(label, f"refused: {why}")
+                    return
+                if (why := limits.check(info.file_size, info.compress_size)) is not None:
+                    yield FileProblem(name, f"refused: {why.split(';')[0]}")
+                    continue
             if (why := _safe_member(info.filename)) is not None:
                 yield FileProblem(name, f"refused: {why}")
                 continue
@@ -156,16 +191,23 @@ def _zip_members(label: str, file: str | BinaryIO) -> Iterator[Discovered]:
             yield InputFile(name, lambda info=info: zf.open(info), info.file_size)
 
 
-def _tar_members(label: str, opener: Callable[[], tarfile.TarFile]) -> Iterator[Discovered]:
+def _tar_members(
+    label: str, opener: Callable[[], tarfile.TarFile], limits: ArchiveLimits, compressed: int | None
+) -> Iterator[Discovered]:
     try:
         tf = opener()
     except (tarfile.TarError, OSError, EOFError) as exc:
         yield FileProblem(label, f"not a readable tar archive: {exc}")
         return
     with tf:
+        expanded = 0
         try:
             for member in tf:
                 name = f"{label}!{member.name}"
+                expanded += member.size + 512  # every member's data is decompressed, read or not
+                if (why := limits.check(expanded, compressed)) is not None:
+                    yield FileProblem(label, f"refused: {why}")
+                    return
                 if not member.isfile():
                     if not member.isdir():
                         yield SkippedFile(name, "not a regular file")
@@ -184,7 +226,7 @@ def _tar_members(label: str, opener: Callable[[], tarfile.TarFile]) -> Iterator[
             yield FileProblem(label, f"archive is damaged: {exc}")
 
 
-def _from_stdin(stdin: BinaryIO | None) -> Iterator[Discovered]:
+def _from_stdin(stdin: BinaryIO | None, limits: ArchiveLimits) -> Iterator[Discovered]:
     if stdin is None:
         yield FileProblem("<stdin>", "standard input is not available")
         return
@@ -196,8 +238,8 @@ def _from_stdin(stdin: BinaryIO | None) -> Iterator[Discovered]:
             while chunk := reader.read(1 << 20):
                 spool.write(chunk)
             spool.seek(0)
-            yield from _zip_members("<stdin>", spool)  # type: ignore[arg-type]
+            yield from _zip_members("<stdin>", spool, limits)  # type: ignore[arg-type]
     elif head.startswith(GZIP_MAGIC) or _is_tar(head):
-        yield from _tar_members("<stdin>", lambda: tarfile.open(fileobj=reader, mode="r|*"))  # noqa: SIM115
+        yield from _tar_members("<stdin>", lambda: tarfile.open(fileobj=reader, mode="r|*"), limits, None)  # noqa: SIM115
     else:
         yield InputFile("<stdin>", lambda: nullcontext(reader), None)

@@ -20,7 +20,8 @@ import msgspec
 WHOLE_DOCUMENT_BYTES = 8 * 1024 * 1024
 #: Top-level arrays that carry records, in the order they are looked for.
 RECORD_ARRAYS = ("spans", "logs", "metrics", "resourceSpans", "resourceLogs", "resourceMetrics")
-BOM = b"\xef\xbb\xbf"
+BOM = b"\xef\xbb\xbf"  # not allowed in JSON (RFC 8259 §8.1), but parsers may ignore it: we do
+_JSON_STARTS = frozenset(b'{["-0123456789tfn'[i : i + 1] for i in range(16))
 _DECODER = msgspec.json.Decoder()
 
 
@@ -60,6 +61,10 @@ def read_document(stream: BinaryIO, size_hint: int | None = None) -> Document:
         head = head[len(BOM) :]
     if not head.strip():
         raise DocumentError("empty file")
+    first = head.lstrip()[:1]
+    if first not in _JSON_STARTS or b"\x00" in head[:4096]:
+        shown = " ".join(f"{b:02x}" for b in head.lstrip()[:4])
+        raise DocumentError(f"not JSON text: the file starts with binary data (bytes {shown})")
     if len(head) <= WHOLE_DOCUMENT_BYTES:
         return _whole(head)
     return _streamed(head, stream)

@@ -59,7 +59,8 @@ def label_error(labels: dict[str, str]) -> str | None:
 class LokiLimits:
     reject_old_samples_max_age_ns: int = 168 * HOUR
     creation_grace_period_ns: int = 10 * 60 * 10**9
-    max_line_size: int = 256 * 1024
+    max_line_size: int = 256_000  # "256KB": Loki parses sizes with go-humanize (KB = 1000)
+    max_structured_metadata_size: int = 64_000
     max_chunk_age_ns: int = 2 * HOUR
     max_streams_per_tenant: int = 5000
     max_returned_errors: int = 10
@@ -186,6 +187,14 @@ class LokiReceiver(FakeServer):
                 validation.append(
                     f"Max entry size '{lim.max_line_size}' bytes exceeded for stream '{key}' "
                     f"while adding an entry with length '{len(line.encode())}' bytes"
+                )
+                continue
+            md_size = sum(len(k) + len(v.encode()) for k, v in md.items())
+            if md_size > lim.max_structured_metadata_size:
+                validation.append(
+                    f"stream '{key}' has structured metadata too large: '{md_size}' bytes, limit: "
+                    f"'{lim.max_structured_metadata_size}' bytes. "
+                    "Please see `limits_config.max_structured_metadata_size`"
                 )
                 continue
             valid.append((ts, line, {k.replace(".", "_"): v for k, v in md.items()}))

@@ -1,0 +1,249 @@
+"""The bad-input corpus: one test per case.
+
+Each case is written next to a good trace file and a good log file and replayed into the
+loopback Tempo and Loki. A broken file or record gets one line naming the file (and the
+record index) with the reason, the good files still arrive, the exit status is 1, and
+no traceback escapes (``catch_exceptions=False`` would re-raise it). Values OTLP can carry
+exactly (nulls, nested objects, mixed arrays, big strings in spans, a BOM) are replayed
+unchanged with exit 0; values that must change to fit are replayed changed and reported.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from otel_replay.sources.discover import ArchiveLimits, discover
+from tests.fakes.loki import LokiReceiver
+from tests.fakes.otlp import OtlpReceiver
+from tests.helpers import log_doc, log_file, replay_json, span_doc, trace_file, write_json
+
+GOOD_SPAN_ID, BAD_SPAN_ID = "00000000000000a1", "00000000000000b1"
+MB = 1_000_000
+
+
+def spans_doc(*spans: Any) -> bytes:
+    return json.dumps({"version": 1, "service": "codemachine", "spans": list(spans)}).encode()
+
+
+def logs_doc(*logs: Any) -> bytes:
+    return json.dumps({"version": 1, "service": "codemachine", "logs": list(logs)}).encode()
+
+
+def bad_span(**fields: Any) -> bytes:
+    return spans_doc(span_doc(**{"spanId": BAD_SPAN_ID, **fields}))
+
+
+def bad_log(**fields: Any) -> bytes:
+    return logs_doc(log_doc(sec=1795539601, body="bad one", **fields))
+
+
+# (file content, what the problem line must say; "[0]" when a record index applies)
+REFUSED: dict[str, tuple[bytes, str]] = {
+    "empty file": (b"", ": empty file"),
+    "truncated JSON": (spans_doc(span_doc())[:-7], "truncated JSON"),
+    "top-level array": (b"[1, 2]", "top-level JSON is an array, expected an object"),
+    "top-level scalar": (b"42", "top-level JSON is a number, expected an object"),
+    "spans not a list": (b'{"spans": {"a": 1}}', "'spans' is an object, expected an array"),
+    "logs not a list": (b'{"logs": "nope"}', "'logs' is a string, expected an array"),
+    "invalid UTF-8": (b'{"spans": [{"name": "\xff\xfe"}]}', "not valid UTF-8 text"),
+    "recursion-depth bomb": (b'{"spans": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "JSON nested too deeply"),
+    "binary junk named .json": (
+        b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" * 20,
+        "not JSON text: the file starts with binary",
+    ),
+    "another tool's JSON": (
+        b'{"compilerOptions": {"strict": true}}',
+        "unknown document: top-level keys compilerOptions",
+    ),
+    "trace id of wrong length": (bad_span(traceId="0af7651916cd43dd8448eb211c8031"), "[0]: invalid span: traceId"),
+    "trace id not hex": (bad_span(traceId="zz" * 16), "[0]: invalid span: traceId 'zzzz"),
+    "trace id all zeros": (bad_span(traceId="0" * 32), "[0]: invalid span: traceId is all zeros"),
+    "span id invalid": (bad_span(spanId="12345"), "[0]: invalid span: spanId '12345' has 5 characters"),
+    "missing start time": (bad_span(startTime=None), "[0]: invalid span: missing startTime"),
+    "non-numeric time": (bad_span(endTime="soon"), "[0]: invalid span: endTime is a string, expected a number"),
+    "end before start": (bad_span(endTime=1795539599000), "[0]: invalid span: endTime is before startTime"),
+    "status code out of range": (bad_span(status={"code": 7}), "[0]: invalid span: status code 7 is not 0"),
+    "event without time": (bad_span(events=[{"name": "e"}]), "[0]: invalid span: event 0 ('e') has no time"),
+    "log timestamp as a number": (bad_log(timestamp=1795539601), "[0]: invalid log record: timestamp is a number"),
+    "nanoseconds over 1e9": (bad_log(timestamp=[1795539601, 10**9]), "nanoseconds 1000000000 outside 0..999999999"),
+    "severityNumber out of range": (bad_log(severityNumber=99), "[0]: invalid log record: severityNumber 99"),
+    "log with non-hex trace.id": (
+        bad_log(attributes={"trace.id": "g" * 32}),
+        "[0]: invalid log record: attribute trace.id 'gggg",
+    ),
+}
+
+
+def _setup(folder: Path, name: str, content: bytes) -> Path:
+    trace_file(folder / "good.json", [span_doc(spanId=GOOD_SPAN_ID)])
+    log_file(folder / "good-logs.json", [log_doc(body="good one")])
+    path = folder / f"case-{name.replace(' ', '-').replace('.', '')}.json"
+    path.write_bytes(content)
+    return path
+
+
+def _replay(folder: Path, otlp: OtlpReceiver, loki: LokiReceiver) -> tuple[int, dict[str, Any]]:
+    return replay_json(str(folder), "--otlp-endpoint", otlp.url, "--loki-url", loki.url)
+
+
+@pytest.mark.parametrize("case", REFUSED, ids=REFUSED)
+def test_refused_input_is_named_and_the_rest_replays(
+    tmp_path: Path, otlp: OtlpReceiver, loki: LokiReceiver, case: str
+) -> None:
+    content, expected = REFUSED[case]
+    path = _setup(tmp_path, case, content)
+    code, summary = _replay(tmp_path, otlp, loki)
+    assert code == 1
+    lines = [p for p in summary["problems"] if p.startswith(str(path))]
+    assert len(lines) == 1, summary["problems"]
+    assert expected in lines[0], lines[0]
+    assert "\n" not in lines[0] and len(lines[0]) < 400
+    assert GOOD_SPAN_ID in {s.span_id.hex() for _, _, s in otlp.spans()}
+    assert "good one" in {line for _, _, line, _ in loki.entries()}
+    assert BAD_SPAN_ID not in {s.span_id.hex() for _, _, s in otlp.spans()}
+    assert "bad one" not in {line for _, _, line, _ in loki.entries()}
+
+
+def _span(otlp: OtlpReceiver) -> Any:
+    return next(s for _, _, s in otlp.spans() if s.span_id.hex() == BAD_SPAN_ID)
+
+
+def _attr(span: Any, key: str) -> Any:
+    return next(kv.value for kv in span.attributes if kv.key == key)
+
+
+def _entry(loki: LokiReceiver) -> tuple[str, dict[str, str]]:
+    return next((line, md) for _, _, line, md in loki.entries() if line != "good one")
+
+
+def test_utf8_bom_is_ignored(tmp_path: Path, otlp: OtlpReceiver, loki: LokiReceiver) -> None:
+    _setup(tmp_path, "bom", b"\xef\xbb\xbf" + bad_span())
+    code, _ = _replay(tmp_path, otlp, loki)
+    assert code == 0 and _span(otlp).name == "op"
+
+
+def test_null_attribute_is_an_empty_value(tmp_path: Path, otlp: OtlpReceiver, loki: LokiReceiver) -> None:
+    _setup(tmp_path, "null", bad_span(attributes={"a": None}))
+    code, _ = _replay(tmp_path, otlp, loki)
+    assert code == 0 and _attr(_span(otlp), "a").WhichOneof("value") is None
+
+
+def test_nested_object_attribute_is_a_kvlist(tmp_path: Path, otlp: OtlpReceiver, loki: LokiReceiver) -> None:
+    _setup(tmp_path, "nested", bad_span(attributes={"a": {"b": {"c": 1}}}))
+    code, _ = _replay(tmp_path, otlp, loki)
+    inner = _attr(_span(otlp), "a").kvlist_value.values[0]
+    assert code == 0 and inner.key == "b" and inner.value.kvlist_value.values[0].value.int_value == 1
+
+
+def test_mixed_array_attribute_keeps_each_type(tmp_path: Path, otlp: OtlpReceiver, loki: LokiReceiver) -> None:
+    _setup(tmp_path, "mixed", bad_span(attributes={"a": [1, "x", True, 2.5]}))
+    code, _ = _replay(tmp_path, otlp, loki)
+    values = _attr(_span(otlp), "a").array_value.values
+    assert code == 0 and [v.WhichOneof("value") for v in values] == [
+        "int_value", "string_value", "bool_value", "double_value"
+    ]  # fmt: skip
+
+
+def test_1mb_span_attribute_is_sent_whole(tmp_path: Path, otlp: OtlpReceiver, loki: LokiReceiver) -> None:
+    # Tempo truncates attributes itself (max_attribute_bytes) and answers 200: nothing to do here.
+    _setup(tmp_path, "big", bad_span(attributes={"a": "x" * MB}))
+    code, _ = _replay(tmp_path, otlp, loki)
+    assert code == 0 and len(_attr(_span(otlp), "a").string_value) == MB
+
+
+def test_integer_beyond_int64_is_sent_as_a_string_and_reported(
+    tmp_path: Path, otlp: OtlpReceiver, loki: LokiReceiver
+) -> None:
+    path = _setup(tmp_path, "huge-int", bad_span(attributes={"a": 2**80}))
+    code, summary = _replay(tmp_path, otlp, loki)
+    assert code == 1 and _attr(_span(otlp), "a").string_value == str(2**80)
+    assert summary["signals"]["traces"]["adjusted"] == 1
+    (line,) = [p for p in summary["problems"] if p.startswith(str(path))]
+    assert "[0]: span changed to fit: attributes 'a': integer beyond 64 bits" in line
+
+
+def test_null_and_object_bodies(tmp_path: Path, otlp: OtlpReceiver, loki: LokiReceiver) -> None:
+    write_json(tmp_path / "in" / "null-logs.json", json.loads(logs_doc(log_doc(sec=1795539601, body=None))))
+    write_json(tmp_path / "in" / "obj-logs.json", json.loads(logs_doc(log_doc(sec=1795539602, body={"k": [1, 2]}))))
+    code, _ = replay_json(str(tmp_path / "in"), "--loki-url", loki.url, "--logs-only")
+    assert code == 0
+    assert [line for _, _, line, _ in loki.entries()] == ["", '{"k":[1,2]}']
+
+
+def test_1mb_log_line_is_cut_with_a_marker(tmp_path: Path, otlp: OtlpReceiver, loki: LokiReceiver) -> None:
+    path = _setup(tmp_path, "long-line", logs_doc(log_doc(sec=1795539601, body="é" * MB)))
+    code, summary = _replay(tmp_path, otlp, loki)
+    line, _ = _entry(loki)
+    assert code == 1 and len(line.encode()) <= 256_000
+    assert line.startswith("éé") and line.endswith("bytes truncated]")
+    assert loki.answers and set(loki.answers) == {204}  # never a 400 from Loki
+    (problem,) = [p for p in summary["problems"] if p.startswith(str(path))]
+    assert "line of 2000000 bytes cut to --loki-max-line-bytes (256000)" in problem
+
+
+def test_1mb_log_attribute_fits_structured_metadata(tmp_path: Path, otlp: OtlpReceiver, loki: LokiReceiver) -> None:
+    _setup(tmp_path, "long-attr", logs_doc(log_doc(sec=1795539601, body="bad one", attributes={"big": "y" * MB})))
+    code, summary = _replay(tmp_path, otlp, loki)
+    _, md = _entry(loki)
+    assert code == 1 and md["big"].endswith("bytes truncated]") and len(md["big"]) < 64_000
+    assert set(loki.answers) == {204}
+    assert summary["signals"]["logs"]["adjusted"] == 1
+
+
+# -- archives ------------------------------------------------------------------------------------
+def _zip(path: Path, members: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED) -> Path:
+    with zipfile.ZipFile(path, "w", compression) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return path
+
+
+@pytest.mark.parametrize(("member", "why"), [("../evil.json", "'..' in archive path"), ("/etc/x.json", "absolute")])
+def test_archive_members_outside_the_archive_are_refused(tmp_path: Path, member: str, why: str) -> None:
+    good = spans_doc(span_doc(spanId=GOOD_SPAN_ID))
+    path = _zip(tmp_path / "report.zip", {member: bad_span(), "ok/good.json": good})
+    code, summary = replay_json(str(path), "--dry-run")
+    assert code == 1 and summary["signals"]["traces"]["sent"] == 1
+    (line,) = summary["problems"]
+    assert line.startswith(f"{path}!{member}: refused: ") and why in line
+
+
+def test_archive_beyond_max_archive_bytes_is_stopped(tmp_path: Path) -> None:
+    small = spans_doc(span_doc(spanId=GOOD_SPAN_ID))
+    big = spans_doc(*[span_doc(spanId=f"{i + 1:016x}", attributes={"pad": "z" * 1000}) for i in range(2000)])
+    path = _zip(tmp_path / "report.zip", {"a/first.json": small, "b/second.json": big})
+    code, summary = replay_json(str(path), "--dry-run", "--max-archive-bytes", "1MiB")
+    assert code == 1 and summary["signals"]["traces"]["sent"] == 1  # what came before the cap is read
+    (line,) = summary["problems"]
+    assert line.startswith(f"{path}: refused: expands beyond --max-archive-bytes (1048576 bytes)")
+
+
+def test_zip_bomb_member_is_refused_by_ratio(tmp_path: Path) -> None:
+    bomb = b'{"spans": [' + b" " * (40 * MB) + b"]}"  # bzip2 squeezes this ~100000:1
+    path = _zip(tmp_path / "bomb.zip", {"bomb.json": bomb}, zipfile.ZIP_BZIP2)
+    assert path.stat().st_size < 40 * MB // 1000
+    code, summary = replay_json(str(path), "--dry-run")
+    assert code == 1
+    (line,) = summary["problems"]
+    assert line.startswith(f"{path}: refused: expands more than 1000 times over")
+    assert "decompression bomb" in line
+
+
+def test_tar_gz_bomb_is_stopped_by_ratio(tmp_path: Path) -> None:
+    path = tmp_path / "bomb.tar.gz"
+    data = b" " * (40 * MB)
+    with tarfile.open(path, "w:gz", compresslevel=9) as tf:
+        for i in range(3):
+            info = tarfile.TarInfo(f"f{i}.json")
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    items = list(discover([str(path)], limits=ArchiveLimits(max_ratio=100)))
+    assert [type(i).__name__ for i in items][-1] == "FileProblem"
+    assert "decompression bomb" in items[-1].reason  # type: ignore[union-attr]
