@@ -6,14 +6,17 @@ import json
 import os
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any
 
 import click
+from urllib3.exceptions import InsecureRequestWarning
 
 from otel_replay import __version__
 from otel_replay.config import (
     Redactor,
+    basic_auth_secret,
     effective_traces_endpoint,
     env_header_secrets,
     parse_duration,
@@ -221,6 +224,7 @@ def main() -> None:
     metavar="STATE_FILE",
     help="Journal acknowledged records here; a rerun with the same file sends only the rest.",
 )
+@click.option("-v", "--verbose", is_flag=True, help="Print each batch's outcome and the exporter's retries on stderr.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object on stdout.")
 def replay(
     paths: tuple[str, ...],
@@ -257,6 +261,7 @@ def replay(
     services: tuple[str, ...],
     max_archive_bytes: int,
     resume: str | None,
+    verbose: bool,
     as_json: bool,
 ) -> None:
     """Replay CodeMachine telemetry folders, files, .zip/.tar.gz archives or - (stdin).
@@ -275,6 +280,7 @@ def replay(
         raise click.UsageError("--insecure and --certificate exclude each other")
     if insecure and not (dry_run or output_dir):
         click.echo("otel-replay: warning: --insecure: TLS certificates are not verified", err=True)
+        warnings.filterwarnings("ignore", category=InsecureRequestWarning)  # said once above
     if shift_to_now and time_offset:
         raise click.UsageError("--shift-to-now and --time-offset exclude each other")
     if resume and (dry_run or output_dir):
@@ -285,8 +291,10 @@ def replay(
     overrides = ResourceOverrides(service_name, _pairs(resource_attrs, "--resource-attr"))
     extra_labels = _pairs(loki_labels, "--loki-label")
 
+    loki_auth = LokiConfig(url=loki_url, user=loki_user, password=loki_password).auth()
     redact = Redactor(
         [
+            basic_auth_secret(*loki_auth) if loki_auth else None,
             *otlp_headers.values(),
             *loki_header_map.values(),
             loki_password,
@@ -354,7 +362,9 @@ def replay(
         click.echo(f"otel-replay: {redact(message)}", err=True)
 
     try:
-        report, status = execute(plan, sys.stdin.buffer if "-" in paths else None, progress, notify)
+        report, status = execute(
+            plan, sys.stdin.buffer if "-" in paths else None, progress, notify, notify if verbose else None
+        )
     except (SetupError, StateFileError) as exc:
         raise click.UsageError(str(exc)) from None
     finally:

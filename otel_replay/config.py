@@ -102,7 +102,16 @@ class Redactor:
     """Replaces every known secret (header values, passwords, URL user info) with ``***``."""
 
     def __init__(self, secrets: Iterable[str | None]) -> None:
-        self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+        found: set[str] = set()
+        for secret in secrets:
+            if not secret:
+                continue
+            found.add(secret)
+            # "Bearer <token>", "Basic <b64>": a backend may echo the credential alone
+            _, _, credential = secret.strip().partition(" ")
+            if len(credential.strip()) >= 6:
+                found.add(credential.strip())
+        self._secrets = sorted(found, key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
         text = _USERINFO.sub("***@", text)
@@ -171,3 +180,12 @@ def parse_instant(text: str, now_ns: int) -> int:
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
     return (int(when.timestamp()) * 10**9) + when.microsecond * 1000
+
+
+def basic_auth_secret(user: str | None, password: str | None) -> str | None:
+    """The base64 credential of an ``Authorization: Basic`` header, as a backend might echo it."""
+    if user is None or not password:
+        return None
+    import base64
+
+    return base64.b64encode(f"{user}:{password}".encode()).decode()

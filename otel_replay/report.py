@@ -84,6 +84,9 @@ class Report:
         self.files_ignored = 0
         self.interrupted = False
         self.time_offset_ns = 0
+        self.hints: list[str] = []
+        #: --verbose: receives one redacted line per batch outcome.
+        self.verbose: Callable[[str], None] | None = None
         self._lock = threading.Lock()
 
     # -- updates ---------------------------------------------------------------------
@@ -99,6 +102,16 @@ class Report:
             s.invalid += 1
             s.invalid_reasons[_reason_kind(reason)] += 1
         self.problem(f"{where}: invalid {_noun(signal)}: {reason}")
+
+    def hint(self, text: str) -> None:
+        with self._lock:
+            if text not in self.hints:
+                self.hints.append(text)
+
+    def note(self, text: str) -> None:
+        """A --verbose line (redacted before it is shown)."""
+        if self.verbose is not None:
+            self.verbose(self.redact(text))
 
     def adjusted(self, signal: Signal, where: str, reason: str) -> None:
         s = self.stats[signal]
@@ -165,6 +178,7 @@ class Report:
             "problem_count": self.problem_count,
             "interrupted": self.interrupted,
             "time_offset_ns": self.time_offset_ns,
+            "hints": self.hints,
             "exit_status": self.exit_status,
         }
 
@@ -210,6 +224,7 @@ class Report:
             lines += [f"  {self.redact(p)}" for p in self.problems]
             if self.problem_count > len(self.problems):
                 lines.append(f"  … and {self.problem_count - len(self.problems)} more (see --json for counts)")
+        lines += [f"hint: {h}" for h in self.hints]
         if self.interrupted:
             lines.append("interrupted: the counts above are what was done before the stop")
         return "\n".join(lines)

@@ -144,9 +144,11 @@ def execute(
     stdin: BinaryIO | None,
     on_progress: Callable[[Report], None] | None = None,
     notify: Callable[[str], None] = lambda _: None,
+    verbose: Callable[[str], None] | None = None,
 ) -> tuple[Report, int]:
     """Run the plan; returns the report and the exit status."""
     report = Report(plan.mode, {s: plan.destinations[s] for s in plan.signals}, plan.redact)
+    report.verbose = verbose
     sel = plan.selection
     state = None
     if plan.resume_path is not None:

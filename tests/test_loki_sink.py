@@ -107,6 +107,15 @@ def test_too_old_entries_are_a_partial_success(tmp_path: Path) -> None:
     assert list(lg["rejected_reasons"]) == [
         "timestamp too old (older than Loki's reject_old_samples_max_age, 7 days by default)"
     ]
+    assert len(summary["hints"]) == 1 and "--shift-to-now" in summary["hints"][0]
+
+
+def test_old_entries_all_arrive_with_shift_to_now(tmp_path: Path) -> None:
+    log_file(tmp_path / "l.json", logs(8, start=SEC - 8 * 24 * 3600))
+    with LokiReceiver() as server:  # the real clock: every entry is over a week old unshifted
+        code, summary = replay_json(str(tmp_path), "--loki-url", server.url, "--logs-only", "--shift-to-now")
+        assert len(server.entries()) == 8 and set(server.answers) == {204}
+    assert code == 0 and summary["hints"] == []
 
 
 def test_too_far_behind_counted_from_ingester_totals(tmp_path: Path) -> None:

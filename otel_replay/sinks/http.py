@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
+from typing import Any
 
 import requests
 
@@ -24,6 +25,7 @@ def one_line(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+_CERT = re.compile(r"certificate verify failed: ([^()'\"]+)", re.IGNORECASE)
 _ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\")]+)")
 
 
@@ -36,9 +38,26 @@ def describe_exception(exc: BaseException | str) -> str:
     lowered = text.lower()
     if "timed out" in lowered or "timeout" in lowered:
         return "timed out"
+    if m := _CERT.search(text):
+        return "TLS certificate verify failed: " + m.group(1).strip().rstrip(".")
     if "certificate" in lowered or "ssl" in lowered:
         return "TLS error: " + one_line(text, 160)
     return one_line(text, 200)
+
+
+class VerifyingSession(requests.Session):
+    """A session whose ``verify`` setting is the one used.
+
+    Plain requests lets ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` replace a session's
+    ``verify`` (psf/requests#3829), which would silently ignore ``--certificate`` and
+    ``--insecure`` on machines that set them. Passing it with every request keeps the
+    session's choice; with the default (True) those variables still apply.
+    """
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
+        if self.verify is not True:
+            kwargs.setdefault("verify", self.verify)
+        return super().request(method, url, *args, **kwargs)
 
 
 @dataclass(slots=True)

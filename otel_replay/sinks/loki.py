@@ -18,13 +18,12 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import msgspec
-import requests
 
 from otel_replay.model import LogRecord, Origin, Record, ResourceAttrs, Signal, thaw
 from otel_replay.report import Report, batch_span
 from otel_replay.resume import Acknowledge
 from otel_replay.sinks.batching import Batcher
-from otel_replay.sinks.http import RetryPolicy, one_line, post_with_retry
+from otel_replay.sinks.http import RetryPolicy, VerifyingSession, one_line, post_with_retry
 
 PUSH_PATH = "/loki/api/v1/push"
 DEFAULT_URL = "http://localhost:3100"
@@ -141,6 +140,10 @@ REASONS = {
     "rate_limited": "per-stream rate limit",
     "labels": "labels refused",
 }
+OLD_ENTRIES_HINT = (
+    "Loki refused entries as too old or too far behind their stream: replay with --shift-to-now "
+    "(or --time-offset) so the newest record lands at the current time; see README, Troubleshooting"
+)
 _TOTAL = re.compile(r"total ignored: (\d+) out of \d+")
 _ENTRY_REASON = re.compile(r"ignored, reason: '([^']*)")
 
@@ -245,7 +248,7 @@ class LokiSink:
         self._stop = stop
         self._url = config.push_url()
         self._extra_labels = {sanitize_label_name(k): v for k, v in config.labels.items()}
-        self._session = requests.Session()
+        self._session = VerifyingSession()
         self._session.auth = config.auth()
         if config.certificate:
             self._session.verify = config.certificate
@@ -317,11 +320,15 @@ class LokiSink:
         n = len(entries)
         body = gzip.compress(self.encode_push(entries), compresslevel=1)
         result = post_with_retry(self._session, self._url, body, self._headers, self._policy, self._stop)
+        where = batch_span(entries[0].origin, entries[-1].origin)
+        self._report.note(
+            f"logs {where}: {n} entries, {len(body)} bytes → {self._url}: "
+            f"{result.status or result.error} ({result.attempts} attempt(s))"
+        )
         if result.ok:
             self._report.sent(self.signal, n)
             self._delivered(entries)
             return
-        where = batch_span(entries[0].origin, entries[-1].origin)
         if result.status is None:
             reason = f"{result.error or 'no answer'} (after {result.attempts} attempts)"
             self._report.failed(self.signal, n, reason, where)
@@ -338,6 +345,8 @@ class LokiSink:
             for kind, count in counts.most_common():
                 self._report.rejected(self.signal, min(count, left), REASONS.get(kind, reason))
                 left -= min(count, left)
+                if kind in ("too_old", "too_far_behind"):
+                    self._report.hint(OLD_ENTRIES_HINT)
             self._report.sent(self.signal, n - refused)
             # Loki stored the rest of the push; the refused entries would be refused again
             self._delivered(entries)

@@ -28,7 +28,7 @@ from otel_replay.model import Record, Signal, SpanRecord
 from otel_replay.report import Report, batch_span
 from otel_replay.resume import Acknowledge
 from otel_replay.sinks.batching import Batcher
-from otel_replay.sinks.http import describe_exception, one_line
+from otel_replay.sinks.http import VerifyingSession, describe_exception, one_line
 from otel_replay.sinks.sdk import (
     ResourceCache,
     estimate_resource_bytes,
@@ -113,16 +113,19 @@ class _ExporterLog(logging.Handler):
     """Keeps the exporter's last error message instead of letting it reach stderr
     (transport errors themselves are seen by :class:`_ObservedSession`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, report: Report) -> None:
         super().__init__(logging.WARNING)
         self.last_error: str | None = None
+        self._report = report
 
     def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        self._report.note(f"exporter: {one_line(message)}")
         if record.levelno >= logging.ERROR or str(record.msg).startswith("Dropping"):
-            self.last_error = describe_exception(record.getMessage())
+            self.last_error = describe_exception(message)
 
 
-class _ObservedSession(requests.Session):
+class _ObservedSession(VerifyingSession):
     """A plain session that remembers its last transport error (the exporter, which owns
     the retry loop, does not always log it) and bounds each attempt by ``--timeout`` (the
     exporter gives each attempt all the time left before its deadline)."""
@@ -172,7 +175,7 @@ class OtlpSpanSink:
         )
         if not config.verify:
             session.verify = False  # --insecure: the exporter has no switch for it, the session does
-        self._log = _ExporterLog()
+        self._log = _ExporterLog(report)
         self._otel_logger = logging.getLogger("opentelemetry")
         self._saved = (self._otel_logger.propagate, self._otel_logger.level)
         self._otel_logger.addHandler(self._log)
@@ -203,6 +206,11 @@ class OtlpSpanSink:
         result = self._exporter.export(spans)
         n = len(batch)
         last = self._last
+        where = batch_span(batch[0].origin, batch[-1].origin)
+        self._report.note(
+            f"traces {where}: {n} spans → {self._exporter._endpoint}: "
+            + (f"HTTP {last.status}" if last else describe_exception(self._session.last_error or "no answer"))
+        )
         if result is SpanExportResult.SUCCESS:
             rejected, why = partial_rejections(last.body, last.content_type) if last else (0, "")
             rejected = min(rejected, n)
@@ -212,7 +220,6 @@ class OtlpSpanSink:
                 # partly rejected spans are not identified; resending would be refused again
                 self._on_delivered(self.signal, [(r.trace_id << 64) | r.span_id for r in batch])
             return
-        where = batch_span(batch[0].origin, batch[-1].origin)
         if last is not None and last.status >= 300:
             reason = describe_response(last.status, last.body, last.content_type)
             if 400 <= last.status < 500 and last.status not in RETRYABLE:

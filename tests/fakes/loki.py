@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -81,8 +82,9 @@ class LokiReceiver(FakeServer):
         now_ns: Callable[[], int] | None = None,
         scripted: list[Answer] | None = None,
         basic_auth: tuple[str, str] | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(tls)
         self.limits = limits or LokiLimits()
         self.now_ns = now_ns or time.time_ns
         self.scripted = list(scripted or [])

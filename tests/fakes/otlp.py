@@ -8,6 +8,7 @@ make the backend throttle, fail or refuse.
 from __future__ import annotations
 
 import json
+import ssl
 from collections.abc import Callable
 from typing import Any
 
@@ -40,8 +41,9 @@ class OtlpReceiver(FakeServer):
         max_body_bytes: int = TEMPO_MAX_BODY,
         scripted: list[Answer] | None = None,
         respond: Callable[[int], Answer | None] | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(tls)
         self.max_body_bytes = max_body_bytes
         self.scripted = list(scripted or [])
         self.respond = respond

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import socket
+import ssl
 import struct
 import threading
 import zlib
@@ -36,8 +37,9 @@ class Answer:
 class FakeServer:
     """Subclasses implement ``handle(method, path, headers, body) -> Answer``."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         fake = self
+        self._tls = tls
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -87,6 +89,8 @@ class FakeServer:
     def _listen(self, port: int) -> ThreadingHTTPServer:
         httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler)
         httpd.daemon_threads = True
+        if self._tls is not None:
+            httpd.socket = self._tls.wrap_socket(httpd.socket, server_side=True)
         return httpd
 
     def _serve_forever(self) -> None:
@@ -121,7 +125,7 @@ class FakeServer:
     @property
     def url(self) -> str:
         host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"{'https' if self._tls else 'http'}://{host}:{port}"
 
     def start(self) -> FakeServer:
         self._serve_forever()
