@@ -133,6 +133,16 @@ def _env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
 
 
+def _start(command: list[str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(command, cwd=ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _rerun_completes(command: list[str], otlp: OtlpReceiver, loki: LokiReceiver) -> None:
+    rerun = subprocess.run(command, cwd=ROOT, env=_env(), capture_output=True, timeout=120)
+    assert rerun.returncode == 0, rerun.stderr
+    _exactly_once(otlp, loki)
+
+
 @pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_interrupt_finishes_the_request_in_flight_prints_the_summary_and_resumes(
     tmp_path: Path, signum: int, status: int
@@ -149,13 +159,7 @@ def test_interrupt_finishes_the_request_in_flight_prints_the_summary_and_resumes
 
     with OtlpReceiver() as otlp, LokiReceiver(now_ns=lambda: EXAMPLE_NOW_NS) as loki:
         otlp.fault = hold_the_fifth
-        proc = subprocess.Popen(
-            _command(tmp_path / "in", otlp, loki, state),
-            cwd=ROOT,
-            env=_env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
+        proc = _start(_command(tmp_path / "in", otlp, loki, state))
         assert arrived.wait(60)
         proc.send_signal(signum)
         proceed.set()
@@ -167,11 +171,7 @@ def test_interrupt_finishes_the_request_in_flight_prints_the_summary_and_resumes
         sent = summary["signals"]["traces"]["sent"]
         assert sent == len(otlp.spans()) == 5 * 50  # the held request was acknowledged too
         otlp.fault = None
-        rerun = subprocess.run(
-            _command(tmp_path / "in", otlp, loki, state), cwd=ROOT, env=_env(), capture_output=True, timeout=120
-        )
-        assert rerun.returncode == 0, rerun.stderr
-        _exactly_once(otlp, loki)
+        _rerun_completes(_command(tmp_path / "in", otlp, loki, state), otlp, loki)
 
 
 def test_sigkill_mid_request_leaves_a_state_file_the_rerun_completes(tmp_path: Path) -> None:
@@ -187,13 +187,7 @@ def test_sigkill_mid_request_leaves_a_state_file_the_rerun_completes(tmp_path: P
 
     with OtlpReceiver() as otlp, LokiReceiver(now_ns=lambda: EXAMPLE_NOW_NS) as loki:
         otlp.fault = stall_the_sixth
-        proc = subprocess.Popen(
-            _command(tmp_path / "in", otlp, loki, state),
-            cwd=ROOT,
-            env=_env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
+        proc = _start(_command(tmp_path / "in", otlp, loki, state))
         assert arrived.wait(60)
         proc.kill()
         proc.communicate(timeout=60)
@@ -201,8 +195,4 @@ def test_sigkill_mid_request_leaves_a_state_file_the_rerun_completes(tmp_path: P
         journaled = ResumeState(str(state))
         assert len(journaled.spans) == len(otlp.spans()) == 5 * 50
         otlp.fault = None
-        rerun = subprocess.run(
-            _command(tmp_path / "in", otlp, loki, state), cwd=ROOT, env=_env(), capture_output=True, timeout=120
-        )
-        assert rerun.returncode == 0, rerun.stderr
-        _exactly_once(otlp, loki)
+        _rerun_completes(_command(tmp_path / "in", otlp, loki, state), otlp, loki)
