@@ -118,6 +118,21 @@ def test_old_entries_all_arrive_with_shift_to_now(tmp_path: Path) -> None:
     assert code == 0 and summary["hints"] == []
 
 
+def test_sessions_hours_apart_with_a_latest_copy_all_arrive(tmp_path: Path) -> None:
+    """CodeMachine's latest-logs.json copies the newest session; read first, it would put
+    the older session hours behind the stream's newest entry, and Loki would refuse it."""
+    log_file(tmp_path / "2026-11-24" / "14-00-00-logs.json", logs(10, start=SEC - 3 * 3600))
+    newest = log_file(tmp_path / "2026-11-24" / "17-00-00-logs.json", logs(10, start=SEC, step_ms=7))
+    (tmp_path / "latest-logs.json").write_bytes(newest.read_bytes())
+    with LokiReceiver(now_ns=lambda: EXAMPLE_NOW_NS) as server:
+        code, summary = replay_json(
+            str(tmp_path), "--loki-url", server.url, "--logs-only", "--loki-batch-bytes", "1KiB"
+        )
+        assert len(server.answers) > 2 and set(server.answers) == {204}
+        assert len(server.entries()) == 20
+    assert code == 0 and summary["signals"]["logs"]["duplicates"] == 10
+
+
 def test_too_far_behind_counted_from_ingester_totals(tmp_path: Path) -> None:
     # two files: the second is 2h older than the first, in the same stream
     log_file(tmp_path / "a.json", logs(40, start=SEC))

@@ -52,6 +52,13 @@ def test_folder_walk_is_sorted_and_skips_non_json(tmp_path: Path) -> None:
     assert [Path(f.name).name for f in found if isinstance(f, SkippedFile)] == ["notes.txt"]
 
 
+def test_latest_copies_come_after_the_dated_sessions() -> None:
+    names = [f.name for f in discover([str(EXAMPLE)]) if isinstance(f, InputFile)]
+    rel = [str(Path(n).relative_to(EXAMPLE)) for n in names]
+    assert rel[-3:] == ["latest-logs.json", "latest-metrics.json", "latest.json"]
+    assert rel[0].startswith("2026-11-24/")
+
+
 def test_symlink_loop_does_not_hang(tmp_path: Path) -> None:
     trace_file(tmp_path / "d" / "t.json", [span_doc()])
     (tmp_path / "d" / "loop").symlink_to(tmp_path / "d")

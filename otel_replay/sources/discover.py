@@ -99,8 +99,12 @@ def _from_path(path: str, limits: ArchiveLimits) -> Iterator[Discovered]:
 
 
 def _walk(root: str, limits: ArchiveLimits) -> Iterator[Discovered]:
+    """Files in sorted order, but CodeMachine's ``latest*.json`` copies after everything
+    else: the dated originals then come first, oldest session first (which is the order
+    Loki needs within a stream), and the copies are dropped as duplicates."""
     seen_dirs: set[tuple[int, int]] = set()
     problems: list[FileProblem] = []
+    copies: list[tuple[str, int]] = []
 
     def onerror(exc: OSError) -> None:
         problems.append(FileProblem(exc.filename or root, f"cannot read folder: {exc.strerror or exc}"))
@@ -124,8 +128,13 @@ def _walk(root: str, limits: ArchiveLimits) -> Iterator[Discovered]:
             except OSError as exc:
                 yield FileProblem(full, f"cannot read: {exc.strerror or exc}")
                 continue
+            if fname.lower().startswith("latest"):
+                copies.append((full, size))
+                continue
             yield from _from_file(full, size, limits)
     yield from problems
+    for full, size in copies:
+        yield from _from_file(full, size, limits)
 
 
 def _sniff(path: str) -> bytes:
