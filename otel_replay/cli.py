@@ -367,6 +367,9 @@ def replay(
         )
     except (SetupError, StateFileError) as exc:
         raise click.UsageError(str(exc)) from None
+    except KeyboardInterrupt:  # before the replay started (reading for --shift-to-now)
+        click.echo("otel-replay: interrupted before anything was sent", err=True)
+        sys.exit(130)
     finally:
         if progress is not None:
             progress.clear()

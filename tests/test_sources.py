@@ -164,6 +164,20 @@ def test_streamed_and_whole_reading_agree(tmp_path: Path, monkeypatch: pytest.Mo
     assert len(whole) == 300
 
 
+@pytest.mark.parametrize("head_bytes", [1024, 100_000, 300_000])
+def test_streaming_reads_every_record_whatever_the_first_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, head_bytes: int
+) -> None:
+    """The first read (the size of a whole-document decode) may be larger than ijson's
+    64 KiB buffer; the records it holds beyond what the header scan consumed must not be lost."""
+    trace_file(tmp_path / "t.json", [span_doc(spanId=f"{i + 1:016x}", attributes={"i": i}) for i in range(4000)])
+    assert (tmp_path / "t.json").stat().st_size > 3 * head_bytes
+    monkeypatch.setattr(jsondoc, "WHOLE_DOCUMENT_BYTES", head_bytes)
+    items = read_all(tmp_path / "t.json")
+    assert not [i for i in items if isinstance(i, FileProblem)]
+    assert [i.attributes["i"] for i in items if isinstance(i, SpanRecord)] == list(range(4000))
+
+
 def test_streamed_truncation_keeps_records_before_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(jsondoc, "WHOLE_DOCUMENT_BYTES", 1024)
     data = _doc_bytes([span_doc(spanId=f"{i + 1:016x}") for i in range(50)])

@@ -127,10 +127,11 @@ def _streamed(head: bytes, stream: BinaryIO) -> Document:
     source; a non-seekable stream (a pipe, an archive member) works the same.
     """
     recorded = bytearray()
+    source = _Replay(head, stream)  # what the scan has not consumed stays in here
 
     class _Recorder(io.RawIOBase):
         def __init__(self) -> None:
-            self._src = _Replay(head, stream)
+            self._src = source
 
         def readable(self) -> bool:
             return True
@@ -171,7 +172,7 @@ def _streamed(head: bytes, stream: BinaryIO) -> Document:
         raise DocumentError("truncated JSON (the file ends in the middle of a value)") from None
     if array_key is None:
         return Document(header, keys, None)
-    return Document(header, keys, array_key, _stream_items(bytes(recorded), stream, array_key))
+    return Document(header, keys, array_key, _stream_items(bytes(recorded), source, array_key))
 
 
 def _event_kind(event: str) -> str:
@@ -207,7 +208,7 @@ def _stream_error(exc: Exception) -> DocumentError:
     return DocumentError(f"not valid JSON: {text}")
 
 
-def _stream_items(prefix: bytes, stream: BinaryIO, array_key: str) -> Iterator[Any]:
+def _stream_items(prefix: bytes, stream: BinaryIO | _Replay, array_key: str) -> Iterator[Any]:
     try:
         yield from ijson.items(_Replay(prefix, stream), f"{array_key}.item", use_float=True)
     except (ijson.JSONError, ijson.IncompleteJSONError, UnicodeDecodeError) as exc:
