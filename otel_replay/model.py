@@ -116,6 +116,16 @@ class FileStart:
 
 
 Record = SpanRecord | LogRecord | MetricsExport
+
+
+def record_key(rec: Record) -> int | bytes | None:
+    """What identifies a record within and across runs: a span by its trace and span ids,
+    a log record by its content digest (``key``, set by dedup)."""
+    if isinstance(rec, SpanRecord):
+        return (rec.trace_id << 64) | rec.span_id
+    if isinstance(rec, LogRecord):
+        return rec.key
+    return None
 SourceItem = SpanRecord | LogRecord | MetricsExport | InvalidRecord | Adjusted | FileProblem | FileStart
 
 

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from otel_replay.model import LogRecord, Record, Signal, SpanRecord
+from otel_replay.model import LogRecord, Record, Signal, SpanRecord, record_key
 
 FORMAT = 1
 _MAGIC = "otel_replay_resume"
@@ -33,13 +33,6 @@ class StateFileError(ValueError):
 Acknowledge = Callable[[Signal, Sequence[Any]], None]
 
 
-def record_key(rec: Record) -> int | bytes | None:
-    """What identifies a record across runs: a span by its ids, a log record by its digest."""
-    if isinstance(rec, SpanRecord):
-        return (rec.trace_id << 64) | rec.span_id
-    if isinstance(rec, LogRecord):
-        return rec.key
-    return None
 
 
 class ResumeState:
@@ -97,7 +90,7 @@ class ResumeState:
         if isinstance(record, SpanRecord):
             return record_key(record) in self.spans
         if isinstance(record, LogRecord):
-            return record.key in self.logs
+            return record_key(record) in self.logs
         return False
 
     # -- writing -------------------------------------------------------------------------

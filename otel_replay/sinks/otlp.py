@@ -24,7 +24,7 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from opentelemetry.sdk.trace.export import SpanExportResult
 
-from otel_replay.model import Record, Signal, SpanRecord
+from otel_replay.model import Record, Signal, SpanRecord, record_key
 from otel_replay.report import Report, batch_span
 from otel_replay.resume import Acknowledge
 from otel_replay.sinks.batching import Batcher
@@ -218,7 +218,7 @@ class OtlpSpanSink:
             self._report.sent(self.signal, n - rejected)
             if self._on_delivered is not None:
                 # partly rejected spans are not identified; resending would be refused again
-                self._on_delivered(self.signal, [(r.trace_id << 64) | r.span_id for r in batch])
+                self._on_delivered(self.signal, [record_key(r) for r in batch])
             return
         if last is not None and last.status >= 300:
             reason = describe_response(last.status, last.body, last.content_type)

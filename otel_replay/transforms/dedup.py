@@ -11,7 +11,7 @@ import hashlib
 
 import msgspec
 
-from otel_replay.model import LogRecord, Record, SpanRecord
+from otel_replay.model import LogRecord, Record, SpanRecord, record_key
 from otel_replay.report import DUPLICATES
 
 _encode = msgspec.json.Encoder().encode
@@ -43,7 +43,7 @@ class Dedup:
 
     def apply(self, record: Record) -> Record | None:
         if isinstance(record, SpanRecord):
-            key = (record.trace_id << 64) | record.span_id
+            key = record_key(record)  # type: ignore[assignment]
             seen = self._spans
         elif isinstance(record, LogRecord):
             key = record.key = log_identity(record)  # type: ignore[assignment]
