@@ -291,19 +291,6 @@ def replay(
     overrides = ResourceOverrides(service_name, _pairs(resource_attrs, "--resource-attr"))
     extra_labels = _pairs(loki_labels, "--loki-label")
 
-    loki_auth = LokiConfig(url=loki_url, user=loki_user, password=loki_password).auth()
-    redact = Redactor(
-        [
-            basic_auth_secret(*loki_auth) if loki_auth else None,
-            *otlp_headers.values(),
-            *loki_header_map.values(),
-            loki_password,
-            *env_header_secrets(),
-            *url_secrets(loki_url),
-            *url_secrets(otlp_endpoint),
-            *url_secrets(otlp_traces_endpoint),
-        ]
-    )
     signals = [
         s
         for s in (Signal.TRACES, Signal.LOGS)
@@ -324,6 +311,19 @@ def replay(
         max_retry_time=max_retry_time or DEFAULT_MAX_RETRY_TIME,
         certificate=certificate,
         verify=not insecure,
+    )
+    loki_auth = loki.auth()
+    redact = Redactor(
+        [
+            basic_auth_secret(*loki_auth) if loki_auth else None,
+            *otlp_headers.values(),
+            *loki_header_map.values(),
+            loki_password,
+            *env_header_secrets(),
+            *url_secrets(loki_url),
+            *url_secrets(otlp_endpoint),
+            *url_secrets(otlp_traces_endpoint),
+        ]
     )
     otlp = OtlpConfig(
         explicit_traces,

@@ -126,6 +126,8 @@ def record_key(rec: Record) -> int | bytes | None:
     if isinstance(rec, LogRecord):
         return rec.key
     return None
+
+
 SourceItem = SpanRecord | LogRecord | MetricsExport | InvalidRecord | Adjusted | FileProblem | FileStart
 
 

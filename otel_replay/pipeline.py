@@ -34,6 +34,16 @@ from otel_replay.transforms.timeshift import newest_ns
 _SIGNAL_OF = {SpanRecord: Signal.TRACES, LogRecord: Signal.LOGS, MetricsExport: Signal.METRICS}
 
 
+def apply_transforms(record: Record, transforms: Sequence[Transform]) -> tuple[Record | None, str]:
+    """The record after every transform, or None and the drop label of the one that dropped it."""
+    for transform in transforms:
+        result = transform.apply(record)
+        if result is None:
+            return None, transform.drop_label
+        record = result
+    return record, ""
+
+
 def _inputs(
     paths: Iterable[str], stdin: BinaryIO | None, limits: ArchiveLimits | None = None
 ) -> Iterator[Iterator[SourceItem] | SkippedFile | FileProblem]:
@@ -59,15 +69,10 @@ def newest_timestamp(
         for item in items:
             if _SIGNAL_OF.get(type(item)) not in wanted:
                 continue
-            record: Record | None = item  # type: ignore[assignment]
-            for f in filters:
-                record = f.apply(record)  # type: ignore[arg-type]
-                if record is None:
-                    break
-            else:
-                t = newest_ns(record)  # type: ignore[arg-type]
-                if t is not None and (newest is None or t > newest):
-                    newest = t
+            record, _ = apply_transforms(item, filters)  # type: ignore[arg-type]
+            t = None if record is None else newest_ns(record)
+            if t is not None and (newest is None or t > newest):
+                newest = t
     return newest
 
 
@@ -122,14 +127,11 @@ class Pipeline:
                 if signal is Signal.METRICS:
                     stats.not_replayed += 1
                     continue
-                record = item
-                for transform in self.transforms:
-                    record = transform.apply(record)  # type: ignore[assignment,arg-type]
-                    if record is None:
-                        report.dropped(signal, transform.drop_label)
-                        break
+                record, dropped_by = apply_transforms(item, self.transforms)  # type: ignore[arg-type]
+                if record is None:
+                    report.dropped(signal, dropped_by)
                 else:
-                    self.sinks[signal].write(record)  # type: ignore[arg-type]
+                    self.sinks[signal].write(record)
             elif isinstance(item, FileStart):
                 stats = report.stats[item.signal]
                 if item.signal is not Signal.METRICS and item.signal not in self.sinks:

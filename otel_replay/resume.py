@@ -33,8 +33,6 @@ class StateFileError(ValueError):
 Acknowledge = Callable[[Signal, Sequence[Any]], None]
 
 
-
-
 class ResumeState:
     def __init__(self, path: str) -> None:
         self.path = path
