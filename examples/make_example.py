@@ -126,7 +126,6 @@ def make_trace(rng: random.Random, t0_ms: float, engine: str, fail: bool) -> tup
             "engine.cached": False,
             "span.kind": "client",
             "engine.flags": [True, False, True],
-            "engine.options": {"temperature": 0.2, "stream": True},
         },
         invoke_status,
         invoke_events,

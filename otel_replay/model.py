@@ -99,7 +99,8 @@ class Adjusted:
 
 @dataclass(slots=True)
 class FileProblem:
-    """A whole file (or the rest of it) that could not be read."""
+    """A problem with a whole file: it (or the rest of it) could not be read, or it was
+    read despite a flaw the reason names. Reported; the run exits 1."""
 
     source: str
     reason: str
@@ -153,6 +154,18 @@ def thaw(value: Any) -> Any:
     if isinstance(value, tuple):
         return [thaw(v) for v in value]
     return value
+
+
+def truncate_utf8(text: str, limit: int) -> tuple[str, int]:
+    """``text`` cut to at most ``limit`` UTF-8 bytes with a marker saying how much was cut;
+    returns the new text and the number of bytes removed (0 when it already fits)."""
+    data = text.encode("utf-8", "surrogatepass")
+    if len(data) <= limit:
+        return text, 0
+    marker_room = 48
+    keep = data[: max(limit - marker_room, 0)].decode("utf-8", "ignore")
+    cut = len(data) - len(keep.encode("utf-8", "surrogatepass"))
+    return f"{keep}…[otel-replay: {cut} bytes truncated]", cut
 
 
 def resource_from_mapping(attrs: dict[str, Any]) -> ResourceAttrs:

@@ -4,8 +4,10 @@ Each case is written next to a good trace file and a good log file and replayed 
 loopback Tempo and Loki. A broken file or record gets one line naming the file (and the
 record index) with the reason, the good files still arrive, the exit status is 1, and
 no traceback escapes (``catch_exceptions=False`` would re-raise it). Values OTLP can carry
-exactly (nulls, nested objects, mixed arrays, big strings in spans, a BOM) are replayed
-unchanged with exit 0; values that must change to fit are replayed changed and reported.
+as they are but that the recording SDK never writes (null, object and mixed-array
+attribute values, a BOM) are replayed and reported; values that must change to fit
+(integers beyond int64, strings over the size rules) are replayed changed and reported.
+Either way the exit status is 1.
 """
 
 from __future__ import annotations
@@ -123,39 +125,52 @@ def _entry(loki: LokiReceiver) -> tuple[str, dict[str, str]]:
     return next((line, md) for _, _, line, md in loki.entries() if line != "good one")
 
 
-def test_utf8_bom_is_ignored(tmp_path: Path, otlp: OtlpReceiver, loki: LokiReceiver) -> None:
-    _setup(tmp_path, "bom", b"\xef\xbb\xbf" + bad_span())
-    code, _ = _replay(tmp_path, otlp, loki)
-    assert code == 0 and _span(otlp).name == "op"
+def _changed_line(summary: dict[str, Any], path: Path) -> str:
+    (line,) = [p for p in summary["problems"] if p.startswith(str(path))]
+    assert "\n" not in line and len(line) < 400
+    return line
+
+
+def test_utf8_bom_is_reported_and_the_file_read(tmp_path: Path, otlp: OtlpReceiver, loki: LokiReceiver) -> None:
+    path = _setup(tmp_path, "bom", b"\xef\xbb\xbf" + bad_span())
+    code, summary = _replay(tmp_path, otlp, loki)
+    assert code == 1 and _span(otlp).name == "op"
+    assert "byte order mark" in _changed_line(summary, path)
 
 
 def test_null_attribute_is_an_empty_value(tmp_path: Path, otlp: OtlpReceiver, loki: LokiReceiver) -> None:
-    _setup(tmp_path, "null", bad_span(attributes={"a": None}))
-    code, _ = _replay(tmp_path, otlp, loki)
-    assert code == 0 and _attr(_span(otlp), "a").WhichOneof("value") is None
+    path = _setup(tmp_path, "null", bad_span(attributes={"a": None}))
+    code, summary = _replay(tmp_path, otlp, loki)
+    assert code == 1 and _attr(_span(otlp), "a").WhichOneof("value") is None
+    assert "[0]: span changed to fit: attributes 'a': null sent as an empty value" in _changed_line(summary, path)
 
 
 def test_nested_object_attribute_is_a_kvlist(tmp_path: Path, otlp: OtlpReceiver, loki: LokiReceiver) -> None:
-    _setup(tmp_path, "nested", bad_span(attributes={"a": {"b": {"c": 1}}}))
-    code, _ = _replay(tmp_path, otlp, loki)
+    path = _setup(tmp_path, "nested", bad_span(attributes={"a": {"b": {"c": 1}}}))
+    code, summary = _replay(tmp_path, otlp, loki)
     inner = _attr(_span(otlp), "a").kvlist_value.values[0]
-    assert code == 0 and inner.key == "b" and inner.value.kvlist_value.values[0].value.int_value == 1
+    assert code == 1 and inner.key == "b" and inner.value.kvlist_value.values[0].value.int_value == 1
+    assert "attributes 'a': object sent as a key-value list" in _changed_line(summary, path)
 
 
 def test_mixed_array_attribute_keeps_each_type(tmp_path: Path, otlp: OtlpReceiver, loki: LokiReceiver) -> None:
-    _setup(tmp_path, "mixed", bad_span(attributes={"a": [1, "x", True, 2.5]}))
-    code, _ = _replay(tmp_path, otlp, loki)
+    path = _setup(tmp_path, "mixed", bad_span(attributes={"a": [1, "x", True, 2.5], "ok": [1, 2.5, None]}))
+    code, summary = _replay(tmp_path, otlp, loki)
     values = _attr(_span(otlp), "a").array_value.values
-    assert code == 0 and [v.WhichOneof("value") for v in values] == [
+    assert code == 1 and [v.WhichOneof("value") for v in values] == [
         "int_value", "string_value", "bool_value", "double_value"
     ]  # fmt: skip
+    line = _changed_line(summary, path)
+    assert "attributes 'a': array of mixed types" in line and "'ok'" not in line
 
 
-def test_1mb_span_attribute_is_sent_whole(tmp_path: Path, otlp: OtlpReceiver, loki: LokiReceiver) -> None:
-    # Tempo truncates attributes itself (max_attribute_bytes) and answers 200: nothing to do here.
-    _setup(tmp_path, "big", bad_span(attributes={"a": "x" * MB}))
-    code, _ = _replay(tmp_path, otlp, loki)
-    assert code == 0 and len(_attr(_span(otlp), "a").string_value) == MB
+def test_1mb_span_attribute_is_cut_with_a_marker(tmp_path: Path, otlp: OtlpReceiver, loki: LokiReceiver) -> None:
+    path = _setup(tmp_path, "big", bad_span(attributes={"a": "é" * MB, "b": "x" * 64_000}))
+    code, summary = _replay(tmp_path, otlp, loki)
+    value = _attr(_span(otlp), "a").string_value
+    assert code == 1 and len(value.encode()) <= 256_000 and value.endswith("bytes truncated]")
+    assert len(_attr(_span(otlp), "b").string_value) == 64_000
+    assert "attributes 'a': string of 2000000 bytes cut to 256000" in _changed_line(summary, path)
 
 
 def test_integer_beyond_int64_is_sent_as_a_string_and_reported(
@@ -169,12 +184,20 @@ def test_integer_beyond_int64_is_sent_as_a_string_and_reported(
     assert "[0]: span changed to fit: attributes 'a': integer beyond 64 bits" in line
 
 
-def test_null_and_object_bodies(tmp_path: Path, otlp: OtlpReceiver, loki: LokiReceiver) -> None:
-    write_json(tmp_path / "in" / "null-logs.json", json.loads(logs_doc(log_doc(sec=1795539601, body=None))))
+def test_null_body_is_an_empty_line_and_reported(tmp_path: Path, loki: LokiReceiver) -> None:
+    path = tmp_path / "in" / "null-logs.json"
+    write_json(path, json.loads(logs_doc(log_doc(sec=1795539601, body=None))))
+    code, summary = replay_json(str(tmp_path / "in"), "--loki-url", loki.url, "--logs-only")
+    assert code == 1 and [line for _, _, line, _ in loki.entries()] == [""]
+    assert "[0]: log record changed to fit: body is null" in _changed_line(summary, path)
+
+
+def test_object_body_is_its_json_text(tmp_path: Path, loki: LokiReceiver) -> None:
+    # CodeMachine writes object bodies routinely (the format allows any JSON): not a problem.
     write_json(tmp_path / "in" / "obj-logs.json", json.loads(logs_doc(log_doc(sec=1795539602, body={"k": [1, 2]}))))
-    code, _ = replay_json(str(tmp_path / "in"), "--loki-url", loki.url, "--logs-only")
-    assert code == 0
-    assert [line for _, _, line, _ in loki.entries()] == ["", '{"k":[1,2]}']
+    code, summary = replay_json(str(tmp_path / "in"), "--loki-url", loki.url, "--logs-only")
+    assert code == 0 and summary["problems"] == []
+    assert [line for _, _, line, _ in loki.entries()] == ['{"k":[1,2]}']
 
 
 def test_1mb_log_line_is_cut_with_a_marker(tmp_path: Path, otlp: OtlpReceiver, loki: LokiReceiver) -> None:

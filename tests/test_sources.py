@@ -125,10 +125,10 @@ def test_bad_files_become_one_line_problems(tmp_path: Path, content: bytes, reas
     assert len(problems) == 1 and reason in problems[0].reason and "\n" not in problems[0].reason
 
 
-def test_bom_is_accepted(tmp_path: Path) -> None:
+def test_bom_is_read_past_and_reported(tmp_path: Path) -> None:
     path = tmp_path / "bom.json"
     path.write_bytes(b"\xef\xbb\xbf" + _doc_bytes([span_doc()]))
-    assert kinds(read_all(path)) == ["FileStart", "SpanRecord"]
+    assert kinds(read_all(path)) == ["FileProblem", "FileStart", "SpanRecord"]
 
 
 def test_invalid_record_does_not_stop_the_file(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 import msgspec
 
-from otel_replay.model import LogRecord, Origin, Record, ResourceAttrs, Signal, thaw
+from otel_replay.model import LogRecord, Origin, Record, ResourceAttrs, Signal, thaw, truncate_utf8
 from otel_replay.report import Report, batch_span
 from otel_replay.resume import Acknowledge
 from otel_replay.sinks.batching import Batcher
@@ -60,18 +60,6 @@ def _as_text(value: object) -> str:
     if isinstance(value, str):
         return value
     return _encode(thaw(value) if isinstance(value, tuple) else value).decode()
-
-
-def truncate_utf8(text: str, limit: int) -> tuple[str, int]:
-    """``text`` cut to at most ``limit`` UTF-8 bytes with a marker saying how much was cut;
-    returns the new text and the number of bytes removed (0 when it already fits)."""
-    data = text.encode("utf-8", "surrogatepass")
-    if len(data) <= limit:
-        return text, 0
-    marker_room = 48
-    keep = data[: max(limit - marker_room, 0)].decode("utf-8", "ignore")
-    cut = len(data) - len(keep.encode("utf-8", "surrogatepass"))
-    return f"{keep}…[otel-replay: {cut} bytes truncated]", cut
 
 
 def fit_metadata(md: dict[str, str], limit: int = MAX_METADATA_BYTES) -> list[str]:

@@ -32,6 +32,8 @@ def read_input(item: InputFile) -> Iterator[SourceItem]:
 
 def _read_stream(item: InputFile, stream: object) -> Iterator[SourceItem]:
     doc = read_document(stream, item.size)  # type: ignore[arg-type]
+    for note in doc.notes:
+        yield FileProblem(item.name, f"{note}; the file was read")
     signal = classify(doc)
     if signal is not None:
         try:

@@ -24,6 +24,7 @@ from otel_replay.model import (
     SpanEvent,
     SpanRecord,
     resource_from_mapping,
+    truncate_utf8,
 )
 from otel_replay.sources.jsondoc import Document, describe_json
 
@@ -33,6 +34,10 @@ _HEX = frozenset("0123456789abcdef")
 #: ``span.kind`` attribute values → opentelemetry.trace.SpanKind values.
 SPAN_KINDS = {"internal": 0, "server": 1, "client": 2, "producer": 3, "consumer": 4}
 TRACE_ID_KEY, SPAN_ID_KEY = "trace.id", "span.id"
+#: Longer attribute strings are cut with a marker: one value must not push a trace past
+#: Tempo's max_bytes_per_trace (5 MB by default), which would drop the whole trace. Tempo
+#: itself then cuts values to its max_attribute_bytes (2 KiB by default) when it stores them.
+MAX_ATTRIBUTE_BYTES = 256_000
 
 
 class InvalidInput(ValueError):
@@ -82,9 +87,9 @@ def ms_to_ns(value: Any, field: str) -> int:
 def clean_value(value: Any, notes: list[str] | None = None, where: str = "value") -> Any:
     """Map a JSON value to an OTLP AnyValue-compatible one (see README, "Attribute values").
 
-    Strings, booleans, doubles, arrays (homogeneous or mixed) and objects (kvlist) pass
-    through as the OpenTelemetry attribute-type mapping says; an integer outside int64
-    becomes its decimal string, so no digit is lost and the batch still encodes.
+    Strings, booleans, doubles, arrays and objects (kvlist) pass through as the OTLP
+    AnyValue mapping says; an integer outside int64 becomes its decimal string, so no
+    digit is lost and the batch still encodes.
     """
     if isinstance(value, int) and not isinstance(value, bool):
         if INT64_MIN <= value <= INT64_MAX:
@@ -96,23 +101,71 @@ def clean_value(value: Any, notes: list[str] | None = None, where: str = "value"
         cleaned = [clean_value(v, notes, where) for v in value]
         return value if all(a is b for a, b in zip(cleaned, value, strict=True)) else cleaned
     if isinstance(value, dict):
-        return clean_attributes(value, where, notes)
+        out = value
+        for key, item in value.items():
+            new = clean_value(item, notes, f"{where} {key!r}" if notes is not None else "")
+            if new is not item:
+                if out is value:
+                    out = dict(value)
+                out[key] = new
+        return out
     return value
 
 
-def clean_attributes(attrs: Any, field: str = "attributes", notes: list[str] | None = None) -> dict[str, Any]:
+def _type_name(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"  # JavaScript has one number type; 1 and 2.5 are the same kind there
+    return type(value).__name__
+
+
+def attribute_value(
+    value: Any, notes: list[str] | None, where: str, max_bytes: int | None = MAX_ATTRIBUTE_BYTES
+) -> Any:
+    """An attribute value as OTLP carries it, with a note for each value the recording
+    SDK would never have written (the OpenTelemetry JS SDK keeps only primitives and
+    arrays of one primitive type) or that is cut to ``max_bytes``."""
+    if value is None:
+        if notes is not None:
+            notes.append(f"{where}: null sent as an empty value (attribute values cannot be null)")
+        return None
+    if isinstance(value, str):
+        if max_bytes is None or len(value) * 4 <= max_bytes:  # cheap: no string this short can be over
+            return value
+        cut_text, cut = truncate_utf8(value, max_bytes)
+        if cut and notes is not None:
+            size = len(value.encode("utf-8", "surrogatepass"))
+            notes.append(f"{where}: string of {size} bytes cut to {max_bytes}, marker appended")
+        return cut_text
+    if notes is not None:
+        if isinstance(value, dict):
+            notes.append(f"{where}: object sent as a key-value list (attribute values are primitives or arrays)")
+        elif isinstance(value, list) and len({_type_name(v) for v in value if v is not None}) > 1:
+            notes.append(f"{where}: array of mixed types sent as a list of typed values (arrays hold one type)")
+    return clean_value(value, notes, where)
+
+
+def clean_attributes(
+    attrs: Any, field: str = "attributes", notes: list[str] | None = None, max_bytes: int | None = MAX_ATTRIBUTE_BYTES
+) -> dict[str, Any]:
+    """Attributes as OTLP carries them (see :func:`attribute_value`). Log records pass
+    ``max_bytes=None``: their sinks apply the backend's own limits (Loki's metadata size)."""
     if attrs is None:
         return {}
     if not isinstance(attrs, dict):
         raise InvalidInput(f"{field} is {describe_json(attrs)}, expected an object")
     out = attrs
     for key, value in attrs.items():
-        if isinstance(value, (int, list, dict)) and not isinstance(value, bool):
-            new = clean_value(value, notes, f"{field} {key!r}" if notes is not None else "")
-            if new is not value:
-                if out is attrs:
-                    out = dict(attrs)
-                out[key] = new
+        if isinstance(value, (bool, float)) or (isinstance(value, int) and INT64_MIN <= value <= INT64_MAX):
+            continue  # the common cases, kept cheap
+        if isinstance(value, str) and (max_bytes is None or len(value) * 4 <= max_bytes):
+            continue
+        new = attribute_value(value, notes, f"{field} {key!r}" if notes is not None else "", max_bytes)
+        if new is not value:
+            if out is attrs:
+                out = dict(attrs)
+            out[key] = new
     return out
 
 
@@ -232,7 +285,7 @@ def log_from_codemachine(
     sev_text = obj.get("severityText")
     if sev_text is not None and not isinstance(sev_text, str):
         raise InvalidInput(f"severityText is {describe_json(sev_text)}, expected a string")
-    attributes = clean_attributes(obj.get("attributes"), "attributes", notes)
+    attributes = clean_attributes(obj.get("attributes"), "attributes", notes, None)
     trace_id = span_id = 0
     if TRACE_ID_KEY in attributes or SPAN_ID_KEY in attributes:
         attributes = dict(attributes)
@@ -245,20 +298,26 @@ def log_from_codemachine(
     if res is None:
         resource = default_resource
     elif isinstance(res, dict):
-        resource = resource_from_mapping(clean_attributes(res, "resource", notes))
+        resource = resource_from_mapping(clean_attributes(res, "resource", notes, None))
     else:
         raise InvalidInput(f"resource is {describe_json(res)}, expected an object")
     return LogRecord(
         time_ns=time_ns,
         severity_number=sev,
         severity_text=sev_text,
-        body=clean_value(obj.get("body"), notes, "body"),
+        body=_body(obj.get("body"), notes),
         attributes=attributes,
         trace_id=trace_id,
         span_id=span_id,
         resource=resource,
         origin=origin,
     )
+
+
+def _body(body: Any, notes: list[str] | None) -> Any:
+    if body is None and notes is not None:
+        notes.append("body is null: sent as an empty body")
+    return clean_value(body, notes, "body")
 
 
 def classify(doc: Document) -> Signal | None:

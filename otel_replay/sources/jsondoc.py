@@ -35,6 +35,8 @@ class Document:
     keys: list[str]  # every top-level key, in order
     array_key: str | None  # the record array found, if any
     items: Iterator[Any] = field(default_factory=lambda: iter(()))
+    #: Flaws the reader worked around (the file is still read); each is reported.
+    notes: list[str] = field(default_factory=list)
 
 
 def describe_json(value: Any) -> str:
@@ -57,7 +59,8 @@ def describe_json(value: Any) -> str:
 def read_document(stream: BinaryIO, size_hint: int | None = None) -> Document:
     """Open a document; its ``items`` iterator may raise :class:`DocumentError` part-way."""
     head = stream.read(WHOLE_DOCUMENT_BYTES + 1)
-    if head.startswith(BOM):
+    bom = head.startswith(BOM)
+    if bom:
         head = head[len(BOM) :]
     if not head.strip():
         raise DocumentError("empty file")
@@ -65,9 +68,10 @@ def read_document(stream: BinaryIO, size_hint: int | None = None) -> Document:
     if first not in _JSON_STARTS or b"\x00" in head[:4096]:
         shown = " ".join(f"{b:02x}" for b in head.lstrip()[:4])
         raise DocumentError(f"not JSON text: the file starts with binary data (bytes {shown})")
-    if len(head) <= WHOLE_DOCUMENT_BYTES:
-        return _whole(head)
-    return _streamed(head, stream)
+    doc = _whole(head) if len(head) <= WHOLE_DOCUMENT_BYTES else _streamed(head, stream)
+    if bom:
+        doc.notes.append("starts with a UTF-8 byte order mark, which JSON does not allow (RFC 8259 §8.1); ignored")
+    return doc
 
 
 def _decode_error(exc: Exception) -> DocumentError:
