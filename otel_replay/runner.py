@@ -14,7 +14,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import BinaryIO
 
 from otel_replay.model import ResourceOverrides, Signal
@@ -149,6 +149,8 @@ def execute(
     """Run the plan; returns the report and the exit status."""
     report = Report(plan.mode, {s: plan.destinations[s] for s in plan.signals}, plan.redact)
     report.verbose = verbose
+    if plan.output_dir is not None:
+        plan = replace(plan, limits=replace(plan.limits, exclude_dirs=frozenset({os.path.realpath(plan.output_dir)})))
     sel = plan.selection
     state = None
     if plan.resume_path is not None:

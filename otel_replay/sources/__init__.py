@@ -11,13 +11,15 @@ import zipfile
 import zlib
 from collections.abc import Iterator
 
+import zstandard
+
 from otel_replay.model import FileProblem, Signal, SourceItem
 from otel_replay.sources.codemachine import classify, read_codemachine
 from otel_replay.sources.discover import InputFile
 from otel_replay.sources.jsondoc import DocumentError, read_document
 
 OTLP_ARRAYS = {"resourceSpans": Signal.TRACES, "resourceLogs": Signal.LOGS, "resourceMetrics": Signal.METRICS}
-_READ_ERRORS = (OSError, EOFError, zlib.error, zipfile.BadZipFile, RuntimeError)
+_READ_ERRORS = (OSError, EOFError, zlib.error, zipfile.BadZipFile, RuntimeError, zstandard.ZstdError)
 
 
 def read_input(item: InputFile) -> Iterator[SourceItem]:

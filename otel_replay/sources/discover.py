@@ -2,8 +2,10 @@
 
 A PATH is a file, a folder (walked recursively, in sorted order so that CodeMachine's
 dated session files come oldest first), a ``.zip`` or tar archive (``.tar``, ``.tar.gz``,
-``.tgz``; recognised by their magic bytes) read in place without extracting anything to
-disk, or ``-`` for standard input (a JSON document or either kind of archive).
+``.tgz``, ``.tar.zst``) read in place without extracting anything to disk, a gzip or
+zstandard compressed file (``.json.gz``, ``.jsonl.zst`` …, decompressed as it is read),
+or ``-`` for standard input (any of these). Every kind is recognised by its magic bytes,
+never by its name alone.
 
 Streams are handed out one at a time and must be consumed before the next is asked
 for: a tar archive read from a pipe can only go forwards.
@@ -11,6 +13,7 @@ for: a tar archive read from a pipe can only go forwards.
 
 from __future__ import annotations
 
+import gzip
 import io
 import os
 import stat
@@ -22,14 +25,19 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import BinaryIO
+from typing import Any, BinaryIO
+
+import zstandard
 
 from otel_replay.model import FileProblem
 
 #: Names read from folders and archives; a file named on the command line is always read.
-DATA_SUFFIXES = (".json",)
+DATA_SUFFIXES = tuple(
+    base + comp for base in (".json", ".jsonl", ".ndjson") for comp in ("", ".gz", ".zst", ".zstd")
+)
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 GZIP_MAGIC = b"\x1f\x8b"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 STDIN_SPOOL_BYTES = 64 * 1024 * 1024
 DEFAULT_MAX_ARCHIVE_BYTES = 2 * 1024**3
 #: An archive (or zip member) that expands more than this many times over is refused as a
@@ -40,8 +48,13 @@ RATIO_FLOOR = 16 * 1024 * 1024
 
 @dataclass(frozen=True, slots=True)
 class ArchiveLimits:
+    """How far discovery may go: archive caps, and folders it must not walk into."""
+
     max_bytes: int = DEFAULT_MAX_ARCHIVE_BYTES  # --max-archive-bytes: all members together
     max_ratio: int = MAX_RATIO
+    #: Real paths of folders never read (the run's own --output folder, which a walk of
+    #: ``.`` would otherwise find filling up with .jsonl files as it goes).
+    exclude_dirs: frozenset[str] = frozenset()
 
     def check(self, expanded: int, compressed: int | None) -> str | None:
         """Why an archive that has expanded to ``expanded`` bytes so far must stop, or None."""
@@ -115,13 +128,16 @@ def _walk(root: str, limits: ArchiveLimits) -> Iterator[Discovered]:
             dirnames[:] = []
             continue
         seen_dirs.add((st.st_dev, st.st_ino))
+        if limits.exclude_dirs and os.path.realpath(dirpath) in limits.exclude_dirs:
+            dirnames[:] = []
+            continue
         dirnames.sort()
         yield from problems
         problems.clear()
         for fname in sorted(filenames):
             full = os.path.join(dirpath, fname)
             if not wanted(fname):
-                yield SkippedFile(full, "not a .json file")
+                yield SkippedFile(full, "not a .json/.jsonl file")
                 continue
             try:
                 size = os.stat(full).st_size
@@ -154,10 +170,98 @@ def _from_file(path: str, size: int, limits: ArchiveLimits) -> Iterator[Discover
         return
     if head.startswith(ZIP_MAGIC):
         yield from _zip_members(path, path, limits)
-    elif head.startswith(GZIP_MAGIC) or _is_tar(head):
-        yield from _tar_members(path, lambda: tarfile.open(path, mode="r:*"), limits, size)  # noqa: SIM115
+    elif head.startswith((GZIP_MAGIC, ZSTD_MAGIC)):
+        try:
+            raw = open(path, "rb")  # noqa: SIM115 - held open while the generator hands out its stream
+        except OSError as exc:
+            yield FileProblem(path, f"cannot read: {exc.strerror or exc}")
+            return
+        with raw:
+            yield from _compressed(path, raw, size, limits)
+    elif _is_tar(head):
+        yield from _tar_members(path, lambda: tarfile.open(path, mode="r:"), limits, size)  # noqa: SIM115
     else:
         yield InputFile(path, lambda: open(path, "rb"), size)  # noqa: SIM115 - an opener, used in a with
+
+
+class DecompressionBomb(OSError):
+    """A compressed stream expanded far more than data ever does."""
+
+
+class _Counting(io.RawIOBase):
+    """Counts the compressed bytes a decompressor has taken (works for pipes too)."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf: Any) -> int:
+        data = self._raw.read(len(buf))
+        buf[: len(data)] = data
+        self.count += len(data)
+        return len(data)
+
+
+class _Decompressed(io.RawIOBase):
+    """A gzip or zstandard stream, decompressed as it is read, stopped as a decompression
+    bomb when it expands past the ratio cap (memory stays flat either way: nothing is
+    held, so the size cap of archives does not apply to a single compressed file)."""
+
+    def __init__(self, raw: BinaryIO, zstd: bool, limits: ArchiveLimits) -> None:
+        self._counter = _Counting(raw)
+        self._limits = limits
+        self._out = 0
+        self._inner: Any = (
+            zstandard.ZstdDecompressor().stream_reader(self._counter, read_across_frames=True, closefd=False)
+            if zstd
+            else gzip.GzipFile(fileobj=self._counter, mode="rb")
+        )
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf: Any) -> int:
+        data = self._inner.read(len(buf))
+        n = len(data)
+        buf[:n] = data
+        self._out += n
+        if self._out > RATIO_FLOOR and self._out > self._counter.count * self._limits.max_ratio:
+            raise DecompressionBomb(
+                f"expands more than {self._limits.max_ratio} times over ({self._out} bytes from "
+                f"{self._counter.count}): looks like a decompression bomb; the rest is not read"
+            )
+        return n
+
+
+def decompressed(raw: BinaryIO, limits: ArchiveLimits | None = None) -> io.BufferedReader:
+    """``raw`` decompressed when it starts with gzip or zstandard magic bytes (``raw`` must
+    support ``peek``), else ``raw`` itself buffered."""
+    reader = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[arg-type]
+    head = reader.peek(4)[:4]
+    if head.startswith((GZIP_MAGIC, ZSTD_MAGIC)):
+        inner = _Decompressed(reader, head.startswith(ZSTD_MAGIC), limits or ArchiveLimits())
+        return io.BufferedReader(inner, 1 << 16)
+    return reader
+
+
+_DECOMPRESS_ERRORS = (OSError, EOFError, zlib.error, zstandard.ZstdError)
+
+
+def _compressed(label: str, raw: BinaryIO, size: int | None, limits: ArchiveLimits) -> Iterator[Discovered]:
+    """A gzip or zstandard file: a compressed tar archive, or one compressed document."""
+    try:
+        stream = decompressed(raw, limits)
+        head = stream.peek(512)[:512]
+    except _DECOMPRESS_ERRORS as exc:
+        yield FileProblem(label, f"cannot decompress: {exc}")
+        return
+    if _is_tar(head):
+        yield from _tar_members(label, lambda: tarfile.open(fileobj=stream, mode="r|"), limits, size)  # noqa: SIM115
+    else:
+        yield InputFile(label, lambda: nullcontext(stream), None)
 
 
 def _safe_member(name: str) -> str | None:
@@ -195,7 +299,7 @@ def _zip_members(label: str, file: str | BinaryIO, limits: ArchiveLimits) -> Ite
                 yield FileProblem(name, f"refused: {why}")
                 continue
             if not wanted(info.filename):
-                yield SkippedFile(name, "not a .json file")
+                yield SkippedFile(name, "not a .json/.jsonl file")
                 continue
             yield InputFile(name, lambda info=info: zf.open(info), info.file_size)
 
@@ -225,13 +329,15 @@ def _tar_members(
                     yield FileProblem(name, f"refused: {why}")
                     continue
                 if not wanted(member.name):
-                    yield SkippedFile(name, "not a .json file")
+                    yield SkippedFile(name, "not a .json/.jsonl file")
                     continue
                 fh = tf.extractfile(member)
                 if fh is None:
                     continue
                 yield InputFile(name, lambda fh=fh: nullcontext(fh), member.size)
-        except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+        except DecompressionBomb as exc:
+            yield FileProblem(label, f"refused: {exc}")
+        except (tarfile.TarError, *_DECOMPRESS_ERRORS) as exc:
             yield FileProblem(label, f"archive is damaged: {exc}")
 
 
@@ -248,7 +354,9 @@ def _from_stdin(stdin: BinaryIO | None, limits: ArchiveLimits) -> Iterator[Disco
                 spool.write(chunk)
             spool.seek(0)
             yield from _zip_members("<stdin>", spool, limits)  # type: ignore[arg-type]
-    elif head.startswith(GZIP_MAGIC) or _is_tar(head):
-        yield from _tar_members("<stdin>", lambda: tarfile.open(fileobj=reader, mode="r|*"), limits, None)  # noqa: SIM115
+    elif head.startswith((GZIP_MAGIC, ZSTD_MAGIC)):
+        yield from _compressed("<stdin>", reader, None, limits)
+    elif _is_tar(head):
+        yield from _tar_members("<stdin>", lambda: tarfile.open(fileobj=reader, mode="r|"), limits, None)  # noqa: SIM115
     else:
         yield InputFile("<stdin>", lambda: nullcontext(reader), None)
