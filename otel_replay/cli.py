@@ -15,6 +15,7 @@ from urllib3.exceptions import InsecureRequestWarning
 
 from otel_replay import __version__
 from otel_replay.config import (
+    LOGS_PATH,
     Redactor,
     basic_auth_secret,
     effective_traces_endpoint,
@@ -99,6 +100,15 @@ def main() -> None:
     help="OTLP/HTTP base URL; /v1/traces is appended. Default: OTEL_EXPORTER_OTLP_ENDPOINT or http://localhost:4318.",
 )
 @click.option("--otlp-traces-endpoint", metavar="URL", help="Full traces URL, used as it is.")
+@click.option(
+    "--logs-to",
+    type=click.Choice(["loki", "otlp"]),
+    default="loki",
+    show_default=True,
+    help="Log records to Loki's push API, or as OTLP logs through the official exporter "
+    "(to --otlp-endpoint + /v1/logs: a Collector, Loki 3's /otlp, any OTLP backend).",
+)
+@click.option("--otlp-logs-endpoint", metavar="URL", help="Full OTLP logs URL for --logs-to otlp, used as it is.")
 @click.option("--header", "headers", multiple=True, metavar="KEY=VALUE", help="OTLP request header (repeatable).")
 @click.option("--compression", type=click.Choice(["gzip", "none"]), help="OTLP compression.")
 @click.option(
@@ -230,6 +240,8 @@ def replay(
     paths: tuple[str, ...],
     otlp_endpoint: str | None,
     otlp_traces_endpoint: str | None,
+    logs_to: str,
+    otlp_logs_endpoint: str | None,
     headers: tuple[str, ...],
     compression: str | None,
     timeout: float,
@@ -297,6 +309,7 @@ def replay(
         if not (s is Signal.TRACES and logs_only) and not (s is Signal.LOGS and traces_only)
     ]
     explicit_traces = traces_endpoint(otlp_endpoint, otlp_traces_endpoint)
+    explicit_logs = traces_endpoint(otlp_endpoint, otlp_logs_endpoint, LOGS_PATH)
     loki = LokiConfig(
         url=loki_url,
         tenant=loki_tenant,
@@ -323,10 +336,12 @@ def replay(
             *url_secrets(loki_url),
             *url_secrets(otlp_endpoint),
             *url_secrets(otlp_traces_endpoint),
+            *url_secrets(otlp_logs_endpoint),
         ]
     )
     otlp = OtlpConfig(
         explicit_traces,
+        explicit_logs,
         otlp_headers or None,
         compression,
         timeout,
@@ -337,7 +352,10 @@ def replay(
         max_request_bytes,
     )
     mode = "dry-run" if dry_run else ("output" if output_dir else "send")
-    destinations = {Signal.TRACES: effective_traces_endpoint(explicit_traces), Signal.LOGS: loki.push_url()}
+    destinations = {
+        Signal.TRACES: effective_traces_endpoint(explicit_traces),
+        Signal.LOGS: effective_traces_endpoint(explicit_logs, path=LOGS_PATH) if logs_to == "otlp" else loki.push_url(),
+    }
     if output_dir:
         destinations = output_destinations(output_dir, signals)
     plan = RunPlan(
@@ -353,6 +371,7 @@ def replay(
         output_dir,
         resume,
         ArchiveLimits(max_archive_bytes),
+        logs_to,
     )
     progress = _Progress() if sys.stderr.isatty() and not as_json else None
 

@@ -26,6 +26,7 @@ _UNITS = {
 }
 DEFAULT_OTLP_BASE = "http://localhost:4318"
 TRACES_PATH = "v1/traces"
+LOGS_PATH = "v1/logs"
 
 
 def parse_size(text: str) -> int:
@@ -50,24 +51,28 @@ def parse_pairs(values: Iterable[str], what: str) -> dict[str, str]:
     return out
 
 
-def traces_endpoint(base: str | None, explicit: str | None) -> str | None:
-    """The full traces URL from our flags, or None to let ``OTEL_EXPORTER_OTLP_*`` decide."""
+def traces_endpoint(base: str | None, explicit: str | None, path: str = TRACES_PATH) -> str | None:
+    """The full URL of one signal (``v1/traces``, ``v1/logs`` …) from our flags, or None to
+    let ``OTEL_EXPORTER_OTLP_*`` decide."""
     if explicit:
         return explicit
     if base:
-        return base.rstrip("/") + "/" + TRACES_PATH
+        return base.rstrip("/") + "/" + path
     return None
 
 
-def effective_traces_endpoint(flag_value: str | None, env: dict[str, str] | None = None) -> str:
-    """Where spans will go, resolved the way the SDK resolves it (for the summary)."""
+def effective_traces_endpoint(
+    flag_value: str | None, env: dict[str, str] | None = None, path: str = TRACES_PATH
+) -> str:
+    """Where a signal will go, resolved the way the SDK resolves it (for the summary)."""
     env = dict(os.environ) if env is None else env
     if flag_value:
         return flag_value
-    if env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
-        return env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]
+    signal_var = f"OTEL_EXPORTER_OTLP_{path.rsplit('/', 1)[-1].upper()}_ENDPOINT"
+    if env.get(signal_var):
+        return env[signal_var]
     base = env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or DEFAULT_OTLP_BASE
-    return base.rstrip("/") + "/" + TRACES_PATH
+    return base.rstrip("/") + "/" + path
 
 
 def env_header_secrets(env: dict[str, str] | None = None) -> list[str]:

@@ -32,11 +32,32 @@ class Origin:
         return f"{self.source}[{self.index}]"
 
 
+@dataclass(slots=True, frozen=True)
+class Scope:
+    """An instrumentation scope, shared by the records it produced (hashable, built once)."""
+
+    name: str
+    version: str | None = None
+    schema_url: str = ""
+    attributes: ResourceAttrs = ()
+
+
 @dataclass(slots=True)
 class SpanEvent:
     name: str
     time_ns: int
     attributes: dict[str, Any]
+    dropped_attributes: int = 0
+
+
+@dataclass(slots=True)
+class SpanLink:
+    trace_id: int
+    span_id: int
+    trace_state: str = ""
+    attributes: dict[str, Any] = field(default_factory=dict)
+    dropped_attributes: int = 0
+    flags: int = 0  # OTLP Span.Link.flags (bits 8-9: whether the linked context is remote)
 
 
 @dataclass(slots=True)
@@ -54,6 +75,15 @@ class SpanRecord:
     events: list[SpanEvent]
     resource: ResourceAttrs
     origin: Origin
+    # Fields only OTLP input carries (CodeMachine files have none of them):
+    scope: Scope | None = None  # None: the replayer's own scope
+    resource_schema_url: str = ""
+    trace_state: str = ""  # W3C tracestate header value
+    flags: int = 0  # OTLP Span.flags: W3C trace flags in bits 0-7, parent is-remote in bits 8-9
+    links: list[SpanLink] = field(default_factory=list)
+    dropped_attributes: int = 0
+    dropped_events: int = 0
+    dropped_links: int = 0
 
 
 @dataclass(slots=True)
@@ -68,6 +98,13 @@ class LogRecord:
     resource: ResourceAttrs
     origin: Origin
     key: bytes = b""  # content digest, set by dedup (identifies the record across runs)
+    # Fields only OTLP input carries:
+    observed_ns: int | None = None  # None: the same as time_ns
+    flags: int | None = None  # OTLP LogRecord.flags (W3C trace flags); None: sampled when correlated
+    scope: Scope | None = None
+    resource_schema_url: str = ""
+    event_name: str | None = None
+    dropped_attributes: int = 0
 
 
 @dataclass(slots=True)

@@ -123,23 +123,30 @@ class Pipeline:
             signal = _SIGNAL_OF.get(type(item))
             if signal is not None:
                 stats = report.stats[signal]
-                stats.read += 1
                 if signal is Signal.METRICS:
+                    stats.read += 1
                     stats.not_replayed += 1
                     continue
+                sink = self.sinks.get(signal)
+                if sink is None:
+                    continue  # a signal not selected (a JSON Lines file may mix signals)
+                stats.read += 1
                 record, dropped_by = apply_transforms(item, self.transforms)  # type: ignore[arg-type]
                 if record is None:
                     report.dropped(signal, dropped_by)
                 else:
-                    self.sinks[signal].write(record)
+                    sink.write(record)
             elif isinstance(item, FileStart):
                 stats = report.stats[item.signal]
                 if item.signal is not Signal.METRICS and item.signal not in self.sinks:
                     stats.not_selected_files += 1
-                    break
+                    if item.fmt != "otlp-jsonl":
+                        break  # the file holds nothing else: do not even parse it
+                    continue
                 stats.files += 1
             elif isinstance(item, InvalidRecord):
-                report.invalid(item.signal, str(item.origin), item.reason)
+                if item.signal is Signal.METRICS or item.signal in self.sinks:
+                    report.invalid(item.signal, str(item.origin), item.reason)
             elif isinstance(item, Adjusted):
                 if item.signal in self.sinks:
                     report.adjusted(item.signal, str(item.origin), item.reason)

@@ -25,7 +25,7 @@ from otel_replay.sinks import Sink
 from otel_replay.sinks.dryrun import DryRunSink
 from otel_replay.sinks.file import FILE_NAMES, OtlpJsonFileSink
 from otel_replay.sinks.loki import LokiConfig, LokiSink
-from otel_replay.sinks.otlp import OtlpConfig, OtlpSpanSink
+from otel_replay.sinks.otlp import OtlpConfig, OtlpSink
 from otel_replay.sources.discover import ArchiveLimits
 from otel_replay.transforms import Transform
 from otel_replay.transforms.dedup import Dedup
@@ -74,6 +74,7 @@ class RunPlan:
     output_dir: str | None = None
     resume_path: str | None = None
     limits: ArchiveLimits = field(default_factory=ArchiveLimits)
+    logs_to: str = "loki"  # or "otlp": log records through the official OTLPLogExporter
 
 
 class SetupError(Exception):
@@ -91,8 +92,8 @@ def _sinks(plan: RunPlan, report: Report, stop: threading.Event, state: ResumeSt
             sinks[sig] = OtlpJsonFileSink(
                 sig, plan.output_dir, report, plan.otlp.batch_size, plan.otlp.max_request_bytes
             )
-        elif sig is Signal.TRACES:
-            sinks[sig] = OtlpSpanSink(plan.otlp, report, on_delivered=ack)
+        elif sig is Signal.TRACES or plan.logs_to == "otlp":
+            sinks[sig] = OtlpSink(plan.otlp, report, on_delivered=ack, signal=sig)
         else:
             sinks[sig] = LokiSink(plan.loki, report, stop=stop, on_delivered=ack)
     return sinks

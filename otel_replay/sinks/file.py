@@ -25,8 +25,6 @@ from otel_replay.sinks.sdk import (
     estimate_resource_bytes,
     estimate_span_bytes,
     proto_to_otlp_json,
-    to_readable_log,
-    to_readable_span,
 )
 
 FILE_NAMES = {Signal.TRACES: "traces.jsonl", Signal.LOGS: "logs.jsonl"}
@@ -51,19 +49,19 @@ class OtlpJsonFileSink:
         else:
             assert isinstance(record, LogRecord)
             size = estimate_log_bytes(record)
-        res_bytes = estimate_resource_bytes(record.resource)
+        res_bytes = estimate_resource_bytes(record.resource, record.scope)
         if not self._batcher.fits_alone(size, res_bytes):
             self._report.too_large(
                 self.signal, str(record.origin), size + res_bytes, "--max-request-bytes", self._batcher.max_bytes
             )
             return
-        self._batcher.add(record, size, record.resource, res_bytes)
+        self._batcher.add(record, size, (record.resource, record.resource_schema_url, record.scope), res_bytes)
 
     def _write_batch(self, batch: list[Record]) -> None:
         if self.signal is Signal.TRACES:
-            message = encode_spans([to_readable_span(r, self._resources.get(r.resource)) for r in batch])  # type: ignore[arg-type]
+            message = encode_spans([self._resources.readable_span(r) for r in batch])  # type: ignore[arg-type]
         else:
-            message = encode_logs([to_readable_log(r, self._resources.get(r.resource)) for r in batch])  # type: ignore[arg-type]
+            message = encode_logs([self._resources.readable_log(r) for r in batch])  # type: ignore[arg-type]
         try:
             self._fh.write(_encode_json(proto_to_otlp_json(message)) + b"\n")
         except OSError as exc:

@@ -93,6 +93,10 @@ def structured_metadata(rec: LogRecord) -> dict[str, str]:
             md[sanitize_label_name(key)] = _as_text(value)
     for key, value in rec.attributes.items():
         md[sanitize_label_name(key)] = _as_text(value)
+    if rec.scope is not None and rec.scope.name:  # as Loki's own OTLP ingestion names them
+        md["scope_name"] = rec.scope.name
+        if rec.scope.version:
+            md["scope_version"] = rec.scope.version
     if rec.trace_id:
         md["trace_id"] = f"{rec.trace_id:032x}"
     if rec.span_id:

@@ -1,4 +1,5 @@
-"""Spans → the official OTLP/HTTP exporter (protobuf), batched by count and bytes.
+"""Spans and log records → the official OTLP/HTTP exporters (protobuf), batched by count
+and bytes.
 
 The exporter does the transport: endpoint, headers, TLS, compression and timeout come
 from our flags when given and from the ``OTEL_EXPORTER_OTLP_*`` variables otherwise, and
@@ -20,20 +21,23 @@ import requests
 from google.protobuf.message import DecodeError
 from google.rpc.status_pb2 import Status
 from opentelemetry.exporter.otlp.proto.http import Compression
+from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+from opentelemetry.sdk._logs.export import LogRecordExportResult
 from opentelemetry.sdk.trace.export import SpanExportResult
 
-from otel_replay.model import Record, Signal, SpanRecord, record_key
+from otel_replay.model import LogRecord, Record, Signal, SpanRecord, record_key
 from otel_replay.report import Report, batch_span
 from otel_replay.resume import Acknowledge
 from otel_replay.sinks.batching import Batcher
 from otel_replay.sinks.http import VerifyingSession, describe_exception, one_line
 from otel_replay.sinks.sdk import (
     ResourceCache,
+    estimate_log_bytes,
     estimate_resource_bytes,
     estimate_span_bytes,
-    to_readable_span,
 )
 
 DEFAULT_BATCH_SIZE = 512
@@ -47,6 +51,7 @@ _COMPRESSION = {"gzip": Compression.Gzip, "none": Compression.NoCompression, "de
 @dataclass(slots=True)
 class OtlpConfig:
     traces_endpoint: str | None = None  # full URL; None lets OTEL_EXPORTER_OTLP_* decide
+    logs_endpoint: str | None = None  # the same, for --logs-to otlp
     headers: dict[str, str] | None = None
     compression: str | None = None
     timeout: float = 10.0  # one attempt (capped by our session)
@@ -57,13 +62,15 @@ class OtlpConfig:
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
 
 
-def export_deadline(flag: float | None, env: Mapping[str, str] | None = None) -> float | None:
+def export_deadline(
+    flag: float | None, env: Mapping[str, str] | None = None, signal: Signal = Signal.TRACES
+) -> float | None:
     """The exporter's per-batch deadline: ``--max-retry-time``, else the OTEL_EXPORTER_OTLP
     timeout variables (None lets the exporter read them), else our 5-minute default."""
     if flag is not None:
         return flag
     env = os.environ if env is None else env
-    if env.get("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT") or env.get("OTEL_EXPORTER_OTLP_TIMEOUT"):
+    if env.get(f"OTEL_EXPORTER_OTLP_{signal.name}_TIMEOUT") or env.get("OTEL_EXPORTER_OTLP_TIMEOUT"):
         return None
     return DEFAULT_MAX_RETRY_TIME
 
@@ -95,16 +102,20 @@ def _status_message(body: bytes) -> str | None:
         return None
 
 
-def partial_rejections(body: bytes, content_type: str) -> tuple[int, str]:
-    """Spans a 2xx answer says it rejected (OTLP partial success), and why."""
+def partial_rejections(body: bytes, content_type: str, signal: Signal = Signal.TRACES) -> tuple[int, str]:
+    """Records a 2xx answer says it rejected (OTLP partial success), and why."""
     if not body:
         return 0, ""
     try:
         if "json" in content_type:
             partial = json.loads(body).get("partialSuccess") or {}
-            return int(partial.get("rejectedSpans") or 0), str(partial.get("errorMessage") or "")
-        msg = ExportTraceServiceResponse.FromString(body)
-        return msg.partial_success.rejected_spans, msg.partial_success.error_message
+            field = "rejectedSpans" if signal is Signal.TRACES else "rejectedLogRecords"
+            return int(partial.get(field) or 0), str(partial.get("errorMessage") or "")
+        if signal is Signal.TRACES:
+            span_answer = ExportTraceServiceResponse.FromString(body)
+            return span_answer.partial_success.rejected_spans, span_answer.partial_success.error_message
+        log_answer = ExportLogsServiceResponse.FromString(body)
+        return log_answer.partial_success.rejected_log_records, log_answer.partial_success.error_message
     except (ValueError, AttributeError, TypeError, DecodeError):  # an unreadable body is not a rejection
         return 0, ""
 
@@ -152,10 +163,18 @@ class _Response:
     content_type: str
 
 
-class OtlpSpanSink:
-    signal = Signal.TRACES
+class OtlpSink:
+    """One signal through its official exporter: spans (``OTLPSpanExporter``) or log
+    records (``OTLPLogExporter``, for ``--logs-to otlp``)."""
 
-    def __init__(self, config: OtlpConfig, report: Report, on_delivered: Acknowledge | None = None) -> None:
+    def __init__(
+        self,
+        config: OtlpConfig,
+        report: Report,
+        on_delivered: Acknowledge | None = None,
+        signal: Signal = Signal.TRACES,
+    ) -> None:
+        self.signal = signal
         self._config = config
         self._report = report
         self._on_delivered = on_delivered
@@ -164,11 +183,16 @@ class OtlpSpanSink:
         session = self._session = _ObservedSession()
         session.attempt_timeout = config.timeout
         session.hooks["response"].append(self._on_response)
-        self._exporter = OTLPSpanExporter(
-            endpoint=config.traces_endpoint,
+        spans = signal is Signal.TRACES
+        self._estimate: Any = estimate_span_bytes if spans else estimate_log_bytes
+        self._convert: Any = self._resources.readable_span if spans else self._resources.readable_log
+        self._success: Any = SpanExportResult.SUCCESS if spans else LogRecordExportResult.SUCCESS
+        exporter_class: Any = OTLPSpanExporter if spans else OTLPLogExporter
+        self._exporter = exporter_class(
+            endpoint=config.traces_endpoint if spans else config.logs_endpoint,
             certificate_file=config.certificate,
             headers=config.headers,
-            timeout=export_deadline(config.max_retry_time),
+            timeout=export_deadline(config.max_retry_time, signal=signal),
             compression=_COMPRESSION[config.compression] if config.compression else None,
             session=session,
             max_request_size=config.max_request_bytes,
@@ -180,7 +204,7 @@ class OtlpSpanSink:
         self._saved = (self._otel_logger.propagate, self._otel_logger.level)
         self._otel_logger.addHandler(self._log)
         self._otel_logger.propagate = False
-        self._batcher: Batcher[SpanRecord] = Batcher(
+        self._batcher: Batcher[SpanRecord | LogRecord] = Batcher(
             self._export, config.batch_size, config.max_request_bytes, REQUEST_OVERHEAD
         )
 
@@ -188,36 +212,36 @@ class OtlpSpanSink:
         self._last = _Response(response.status_code, response.content[:65536], response.headers.get("content-type", ""))
 
     def write(self, record: Record) -> None:
-        assert isinstance(record, SpanRecord)
-        size = estimate_span_bytes(record)
-        res_bytes = estimate_resource_bytes(record.resource)
+        assert isinstance(record, (SpanRecord, LogRecord))
+        size = self._estimate(record)
+        res_bytes = estimate_resource_bytes(record.resource, record.scope)
         if not self._batcher.fits_alone(size, res_bytes):
             self._report.too_large(
                 self.signal, str(record.origin), size + res_bytes, "--max-request-bytes", self._config.max_request_bytes
             )
             return
-        self._batcher.add(record, size, record.resource, res_bytes)
+        self._batcher.add(record, size, (record.resource, record.resource_schema_url, record.scope), res_bytes)
 
-    def _export(self, batch: list[SpanRecord]) -> None:
-        spans = [to_readable_span(r, self._resources.get(r.resource)) for r in batch]
+    def _export(self, batch: list[SpanRecord | LogRecord]) -> None:
+        items = [self._convert(r) for r in batch]
         self._last = None
         self._log.last_error = None
         self._session.last_error = None
-        result = self._exporter.export(spans)
+        result = self._exporter.export(items)
         n = len(batch)
         last = self._last
         where = batch_span(batch[0].origin, batch[-1].origin)
         self._report.note(
-            f"traces {where}: {n} spans → {self._exporter._endpoint}: "
+            f"{self.signal.value} {where}: {n} records → {self._exporter._endpoint}: "
             + (f"HTTP {last.status}" if last else describe_exception(self._session.last_error or "no answer"))
         )
-        if result is SpanExportResult.SUCCESS:
-            rejected, why = partial_rejections(last.body, last.content_type) if last else (0, "")
+        if result is self._success:
+            rejected, why = partial_rejections(last.body, last.content_type, self.signal) if last else (0, "")
             rejected = min(rejected, n)
             self._report.rejected(self.signal, rejected, f"partial success: {one_line(why) or 'no reason given'}")
             self._report.sent(self.signal, n - rejected)
             if self._on_delivered is not None:
-                # partly rejected spans are not identified; resending would be refused again
+                # partly rejected records are not identified; resending would be refused again
                 self._on_delivered(self.signal, [record_key(r) for r in batch])
             return
         if last is not None and last.status >= 300:

@@ -7,6 +7,8 @@ file writer), so what is written to a file is exactly what would have been sent.
 from __future__ import annotations
 
 import base64
+import functools
+from dataclasses import dataclass
 from typing import Any
 
 from google.protobuf import json_format
@@ -17,13 +19,14 @@ from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
+from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags, TraceState
 
 from otel_replay import __version__
-from otel_replay.model import LogRecord, ResourceAttrs, SpanRecord, thaw
+from otel_replay.model import LogRecord, ResourceAttrs, Scope, SpanRecord, thaw
 
 SCOPE = InstrumentationScope("otel-replay", __version__)
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
+_REMOTE = 0x200  # SPAN_FLAGS_CONTEXT_IS_REMOTE_MASK
 _KINDS = {k.value: k for k in SpanKind}
 _STATUS = {0: Status(StatusCode.UNSET), 1: Status(StatusCode.OK)}
 #: OTLP/JSON fields that hold ids: hex in OTLP/JSON, base64 in protobuf's canonical JSON.
@@ -32,53 +35,158 @@ ID_FIELDS = frozenset({"traceId", "spanId", "parentSpanId"})
 
 class ResourceCache:
     """One SDK ``Resource`` per distinct resource (built with ``Resource(...)``, never
-    ``Resource.create``, which would add the replayer's own SDK attributes)."""
+    ``Resource.create``, which would add the replayer's own SDK attributes), and one
+    ``InstrumentationScope`` per distinct scope: built once, shared by every record."""
 
     def __init__(self) -> None:
-        self._cache: dict[ResourceAttrs, Resource] = {}
+        self._cache: dict[tuple[ResourceAttrs, str], Resource] = {}
+        self._scopes: dict[Scope, InstrumentationScope] = {}
 
-    def get(self, attrs: ResourceAttrs) -> Resource:
-        res = self._cache.get(attrs)
+    def get(self, attrs: ResourceAttrs, schema_url: str = "") -> Resource:
+        res = self._cache.get((attrs, schema_url))
         if res is None:
-            res = self._cache[attrs] = Resource({k: thaw(v) for k, v in attrs})
+            res = self._cache[(attrs, schema_url)] = Resource({k: thaw(v) for k, v in attrs}, schema_url or None)
         return res
+
+    def scope(self, scope: Scope | None) -> InstrumentationScope:
+        if scope is None:
+            return SCOPE
+        sdk = self._scopes.get(scope)
+        if sdk is None:
+            attrs = {k: thaw(v) for k, v in scope.attributes} or None
+            sdk = self._scopes[scope] = InstrumentationScope(scope.name, scope.version, scope.schema_url or None, attrs)
+        return sdk
+
+    def readable_span(self, rec: SpanRecord) -> ReadableSpan:
+        return to_readable_span(rec, self.get(rec.resource, rec.resource_schema_url), self.scope(rec.scope))
+
+    def readable_log(self, rec: LogRecord) -> ReadableLogRecord:
+        return to_readable_log(rec, self.get(rec.resource, rec.resource_schema_url), self.scope(rec.scope))
+
+
+class _ReplayedEvent(Event):
+    """An event that keeps the dropped-attributes count the file recorded."""
+
+    def __init__(self, name: str, attributes: Any, timestamp: int, dropped: int) -> None:
+        super().__init__(name, attributes, timestamp)
+        self._dropped = dropped
+
+    @property
+    def dropped_attributes(self) -> int:
+        return self._dropped
+
+
+class _ReplayedLink(Link):
+    def __init__(self, context: SpanContext, attributes: Any, dropped: int) -> None:
+        super().__init__(context, attributes)
+        self._dropped = dropped
+
+    @property
+    def dropped_attributes(self) -> int:
+        return self._dropped
+
+
+class _ReplayedSpan(ReadableSpan):
+    """A span that keeps the dropped counts the file recorded (the SDK would otherwise
+    derive them from its own limits, which a replay never applied)."""
+
+    def __init__(self, dropped: tuple[int, int, int], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._dropped = dropped
+
+    @property
+    def dropped_attributes(self) -> int:
+        return self._dropped[0]
+
+    @property
+    def dropped_events(self) -> int:
+        return self._dropped[1]
+
+    @property
+    def dropped_links(self) -> int:
+        return self._dropped[2]
+
+
+@dataclass(frozen=True)
+class _ReplayedLogRecord(ReadableLogRecord):
+    dropped: int = 0
+
+    @property
+    def dropped_attributes(self) -> int:
+        return self.dropped
+
+
+def _trace_state(header: str) -> TraceState | None:
+    return TraceState.from_header([header]) if header else None
+
+
+def _flags(flags: int) -> TraceFlags:
+    return _SAMPLED if flags == 0 else TraceFlags(flags & 0xFF)
 
 
 def to_readable_span(rec: SpanRecord, resource: Resource, scope: InstrumentationScope = SCOPE) -> ReadableSpan:
-    context = SpanContext(rec.trace_id, rec.span_id, is_remote=False, trace_flags=_SAMPLED)
+    state = _trace_state(rec.trace_state)
+    trace_flags = _flags(rec.flags)
+    context = SpanContext(rec.trace_id, rec.span_id, is_remote=False, trace_flags=trace_flags, trace_state=state)
     parent = (
-        SpanContext(rec.trace_id, rec.parent_span_id, is_remote=False, trace_flags=_SAMPLED)
+        SpanContext(rec.trace_id, rec.parent_span_id, is_remote=bool(rec.flags & _REMOTE), trace_flags=trace_flags)
         if rec.parent_span_id
         else None
     )
     status = _STATUS.get(rec.status_code) or Status(StatusCode.ERROR, rec.status_message)
-    return ReadableSpan(
-        name=rec.name,
-        context=context,
-        parent=parent,
-        resource=resource,
-        attributes=rec.attributes,
-        events=[Event(e.name, e.attributes, e.time_ns) for e in rec.events],
-        kind=_KINDS[rec.kind],
-        status=status,
-        start_time=rec.start_ns,
-        end_time=rec.end_ns,
-        instrumentation_scope=scope,
-    )
+    events = [
+        _ReplayedEvent(e.name, e.attributes, e.time_ns, e.dropped_attributes)
+        if e.dropped_attributes
+        else Event(e.name, e.attributes, e.time_ns)
+        for e in rec.events
+    ]
+    links = [
+        _ReplayedLink(
+            SpanContext(
+                ln.trace_id, ln.span_id, is_remote=bool(ln.flags & _REMOTE), trace_flags=_flags(ln.flags),
+                trace_state=_trace_state(ln.trace_state),
+            ),
+            ln.attributes,
+            ln.dropped_attributes,
+        )
+        for ln in rec.links
+    ]  # fmt: skip
+    fields = {
+        "name": rec.name,
+        "context": context,
+        "parent": parent,
+        "resource": resource,
+        "attributes": rec.attributes,
+        "events": events,
+        "links": links,
+        "kind": _KINDS[rec.kind],
+        "status": status,
+        "start_time": rec.start_ns,
+        "end_time": rec.end_ns,
+        "instrumentation_scope": scope,
+    }
+    if rec.dropped_attributes or rec.dropped_events or rec.dropped_links:
+        return _ReplayedSpan((rec.dropped_attributes, rec.dropped_events, rec.dropped_links), **fields)
+    return ReadableSpan(**fields)
 
 
 def to_readable_log(rec: LogRecord, resource: Resource, scope: InstrumentationScope = SCOPE) -> ReadableLogRecord:
+    default = _SAMPLED if rec.trace_id else TraceFlags(0)
+    flags = default if rec.flags is None else TraceFlags(rec.flags & 0xFF)
     log = ApiLogRecord(
         timestamp=rec.time_ns,
-        observed_timestamp=rec.time_ns,
+        observed_timestamp=rec.time_ns if rec.observed_ns is None else rec.observed_ns,
         trace_id=rec.trace_id,
         span_id=rec.span_id,
-        trace_flags=_SAMPLED if rec.trace_id else TraceFlags(0),
+        trace_flags=flags,
         severity_text=rec.severity_text,
         severity_number=SeverityNumber(rec.severity_number),
         body=rec.body,
         attributes=rec.attributes,
+        event_name=rec.event_name,
     )
+    if rec.dropped_attributes:
+        return _ReplayedLogRecord(log, resource, scope, None, rec.dropped_attributes)
     return ReadableLogRecord(log_record=log, resource=resource, instrumentation_scope=scope)
 
 
@@ -111,6 +219,8 @@ def estimate_span_bytes(rec: SpanRecord) -> int:
         size += 8 + len(rec.status_message.encode())
     for ev in rec.events:
         size += 30 + len(ev.name.encode()) + _attrs_bytes(ev.attributes)
+    if rec.links:
+        size += len(rec.trace_state) + sum(60 + _attrs_bytes(ln.attributes) for ln in rec.links)
     return size
 
 
@@ -119,9 +229,15 @@ def estimate_log_bytes(rec: LogRecord) -> int:
     return 90 + _value_bytes(rec.body) + _attrs_bytes(rec.attributes) + len(rec.severity_text or "")
 
 
-def estimate_resource_bytes(attrs: ResourceAttrs) -> int:
-    """Resource plus scope wrapper overhead, once per distinct resource in a request."""
-    return 64 + len(SCOPE.name) + len(SCOPE.version or "") + _attrs_bytes({k: thaw(v) for k, v in attrs})
+@functools.lru_cache(maxsize=4096)
+def estimate_resource_bytes(attrs: ResourceAttrs, scope: Scope | None = None) -> int:
+    """Resource plus scope wrapper overhead, once per distinct (resource, scope) in a request."""
+    scope_bytes = len(SCOPE.name) + len(SCOPE.version or "")
+    if scope is not None:
+        scope_bytes = len(scope.name) + len(scope.version or "") + len(scope.schema_url) + 2 * _attrs_bytes(
+            {k: thaw(v) for k, v in scope.attributes}
+        )
+    return 96 + scope_bytes + _attrs_bytes({k: thaw(v) for k, v in attrs})
 
 
 # -- OTLP/JSON ------------------------------------------------------------------------------

@@ -13,12 +13,12 @@ from collections.abc import Iterator
 
 import zstandard
 
-from otel_replay.model import FileProblem, Signal, SourceItem
+from otel_replay.model import FileProblem, SourceItem
 from otel_replay.sources.codemachine import classify, read_codemachine
 from otel_replay.sources.discover import InputFile
 from otel_replay.sources.jsondoc import DocumentError, read_document
+from otel_replay.sources.otlp_json import OTLP_ARRAYS, read_otlp, read_otlp_lines
 
-OTLP_ARRAYS = {"resourceSpans": Signal.TRACES, "resourceLogs": Signal.LOGS, "resourceMetrics": Signal.METRICS}
 _READ_ERRORS = (OSError, EOFError, zlib.error, zipfile.BadZipFile, RuntimeError, zstandard.ZstdError)
 
 
@@ -36,6 +36,9 @@ def _read_stream(item: InputFile, stream: object) -> Iterator[SourceItem]:
     doc = read_document(stream, item.size)  # type: ignore[arg-type]
     for note in doc.notes:
         yield FileProblem(item.name, f"{note}; the file was read")
+    if doc.lines is not None:
+        yield from read_otlp_lines(doc.lines, item.name)
+        return
     signal = classify(doc)
     if signal is not None:
         try:
@@ -44,10 +47,13 @@ def _read_stream(item: InputFile, stream: object) -> Iterator[SourceItem]:
             yield FileProblem(item.name, f"{exc}; the records before it were read", signal)
         return
     if doc.array_key in OTLP_ARRAYS:
-        yield FileProblem(item.name, "OTLP/JSON input is not supported yet (planned)", OTLP_ARRAYS[doc.array_key])
+        try:
+            yield from read_otlp(doc, item.name)
+        except DocumentError as exc:
+            yield FileProblem(item.name, f"{exc}; the records before it were read", OTLP_ARRAYS[doc.array_key])
         return
     keys = ", ".join(doc.keys[:6]) or "none"
     yield FileProblem(
         item.name,
-        f"unknown document: top-level keys {keys}; expected a CodeMachine trace, log or metrics session",
+        f"unknown document: top-level keys {keys}; expected a CodeMachine session or an OTLP/JSON request",
     )

@@ -8,7 +8,7 @@ classified document through them.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from otel_replay.model import (
@@ -341,21 +341,29 @@ def read_codemachine(doc: Document, source: str, signal: Signal) -> Iterator[Sou
     notes: list[str] = []
     for index, obj in enumerate(doc.items):
         origin = Origin(source, index)
-        try:
-            if signal is Signal.TRACES:
-                record: SourceItem = span_from_codemachine(obj, resource, origin, notes)
-            elif signal is Signal.LOGS:
-                record = log_from_codemachine(obj, resource, origin, notes)
-            else:
-                record = MetricsExport(_count_points(obj), origin)
-        except InvalidInput as exc:
-            notes.clear()
-            yield InvalidRecord(signal, origin, str(exc))
-            continue
-        if notes:
-            yield Adjusted(signal, origin, "; ".join(notes))
-            notes.clear()
-        yield record
+        if signal is Signal.TRACES:
+            yield from checked(signal, origin, notes, span_from_codemachine, obj, resource, origin, notes)
+        elif signal is Signal.LOGS:
+            yield from checked(signal, origin, notes, log_from_codemachine, obj, resource, origin, notes)
+        else:
+            yield MetricsExport(_count_points(obj), origin)
+
+
+def checked(
+    signal: Signal, origin: Origin, notes: list[str], convert: Callable[..., SourceItem], *args: Any
+) -> Iterator[SourceItem]:
+    """``convert(*args)`` as source items: the record, preceded by an :class:`Adjusted` item
+    when ``notes`` received lines, or an :class:`InvalidRecord` when it raised."""
+    try:
+        record = convert(*args)
+    except InvalidInput as exc:
+        notes.clear()
+        yield InvalidRecord(signal, origin, str(exc))
+        return
+    if notes:
+        yield Adjusted(signal, origin, "; ".join(notes))
+        notes.clear()
+    yield record
 
 
 def _count_points(export: Any) -> int:

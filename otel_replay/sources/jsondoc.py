@@ -37,6 +37,8 @@ class Document:
     items: Iterator[Any] = field(default_factory=lambda: iter(()))
     #: Flaws the reader worked around (the file is still read); each is reported.
     notes: list[str] = field(default_factory=list)
+    #: JSON Lines (one object per line): the whole input, to be read line by line.
+    lines: BinaryIO | None = None
 
 
 def describe_json(value: Any) -> str:
@@ -68,10 +70,27 @@ def read_document(stream: BinaryIO, size_hint: int | None = None) -> Document:
     if first not in _JSON_STARTS or b"\x00" in head[:4096]:
         shown = " ".join(f"{b:02x}" for b in head.lstrip()[:4])
         raise DocumentError(f"not JSON text: the file starts with binary data (bytes {shown})")
-    doc = _whole(head) if len(head) <= WHOLE_DOCUMENT_BYTES else _streamed(head, stream)
+    if _is_json_lines(head):
+        doc = Document({}, [], None, lines=io.BufferedReader(_Replay(head, stream), 1 << 16))
+    elif len(head) <= WHOLE_DOCUMENT_BYTES:
+        doc = _whole(head)
+    else:
+        doc = _streamed(head, stream)
     if bom:
         doc.notes.append("starts with a UTF-8 byte order mark, which JSON does not allow (RFC 8259 §8.1); ignored")
     return doc
+
+
+def _is_json_lines(head: bytes) -> bool:
+    """JSON Lines: the first line alone is a whole JSON object and more follows it (a
+    pretty-printed document's first line is not a whole value)."""
+    first, sep, rest = head.lstrip().partition(b"\n")
+    if not sep or not rest.strip() or not first.rstrip().endswith(b"}"):
+        return False
+    try:
+        return isinstance(_DECODER.decode(first), dict)
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError, ValueError):
+        return False
 
 
 def _decode_error(exc: Exception) -> DocumentError:

@@ -50,8 +50,11 @@ def shift_record(record: Record, offset_ns: int) -> Record:
         record.end_ns += offset_ns
         for ev in record.events:
             ev.time_ns += offset_ns
-    elif isinstance(record, LogRecord) and record.time_ns:
-        record.time_ns += offset_ns
+    elif isinstance(record, LogRecord):
+        if record.time_ns:
+            record.time_ns += offset_ns
+        if record.observed_ns:
+            record.observed_ns += offset_ns
     return record
 
 

@@ -1,0 +1,176 @@
+"""OTLP requests with every field the SDK data model carries set, written as OTLP/JSON
+the way the Collector's file exporter writes it (hex ids, int64 as strings)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+from google.protobuf import json_format
+from google.protobuf.message import Message
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue, KeyValueList
+from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
+from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
+
+T0 = 1_795_539_600_000_000_000  # 2026-11-24T17:00:00Z
+ID_FIELDS = {"traceId", "spanId", "parentSpanId"}
+
+
+def kv(key: str, value: Any) -> KeyValue:
+    return KeyValue(key=key, value=av(value))
+
+
+def av(value: Any) -> AnyValue:
+    if value is None:
+        return AnyValue()
+    if isinstance(value, bool):
+        return AnyValue(bool_value=value)
+    if isinstance(value, int):
+        return AnyValue(int_value=value)
+    if isinstance(value, float):
+        return AnyValue(double_value=value)
+    if isinstance(value, bytes):
+        return AnyValue(bytes_value=value)
+    if isinstance(value, list):
+        return AnyValue(array_value=ArrayValue(values=[av(v) for v in value]))
+    if isinstance(value, dict):
+        return AnyValue(kvlist_value=KeyValueList(values=[kv(k, v) for k, v in value.items()]))
+    return AnyValue(string_value=value)
+
+
+RICH_ATTRS = {
+    "s": "text ✓",
+    "i": -(2**63),
+    "big": 2**63 - 1,
+    "d": 2.5,
+    "b": True,
+    "bytes": b"\x00\xff",
+    "arr": [1, 2, 3],
+    "mixed": [1, "x", None, {"k": [True]}],
+    "kv": {"a": {"b": 1.5}},
+    "empty": None,
+}
+
+
+def trace_request(n_resources: int = 2, spans_per_scope: int = 3) -> ExportTraceServiceRequest:
+    req = ExportTraceServiceRequest()
+    sid = 1
+    for r in range(n_resources):
+        rs = req.resource_spans.add(schema_url=f"https://opentelemetry.io/schemas/1.{r}.0")
+        rs.resource.attributes.extend([kv("service.name", f"svc-{r}"), kv("z.first", 1), kv("a.last", [1.5])])
+        for sc in range(2):
+            ss = rs.scope_spans.add(schema_url="https://example.com/scope" if sc else "")
+            ss.scope.name = f"lib-{sc}"
+            if sc:
+                ss.scope.version = "1.2.3"
+                ss.scope.attributes.extend([kv("scope.attr", "x")])
+            for _ in range(spans_per_scope):
+                trace = (0xA0 + r).to_bytes(16, "big")
+                span = ss.spans.add(
+                    trace_id=trace,
+                    span_id=sid.to_bytes(8, "big"),
+                    parent_span_id=(sid + 1000).to_bytes(8, "big") if sid % 3 else b"",
+                    trace_state="vendor=abc,other=1" if sid % 2 else "",
+                    name=f"span {sid}",
+                    kind=Span.SPAN_KIND_SERVER if sid % 2 else Span.SPAN_KIND_CLIENT,
+                    start_time_unix_nano=T0 + sid * 1000,
+                    end_time_unix_nano=T0 + sid * 1000 + 777,
+                    dropped_attributes_count=sid % 4,
+                    dropped_events_count=sid % 5,
+                    dropped_links_count=sid % 2,
+                    flags=0x300 if sid % 3 else 0x100,
+                    status=Status(code=Status.STATUS_CODE_ERROR, message="boom")
+                    if sid % 2
+                    else Status(code=Status.STATUS_CODE_OK),
+                )
+                span.attributes.extend([kv(k, v) for k, v in RICH_ATTRS.items()])
+                ev = span.events.add(name="exception", time_unix_nano=T0 + sid * 1000 + 5, dropped_attributes_count=2)
+                ev.attributes.extend([kv("exception.message", "bad"), kv("n", 3)])
+                span.events.add(name="bare", time_unix_nano=T0 + sid * 1000 + 6)
+                link = span.links.add(
+                    trace_id=(0xCC).to_bytes(16, "big"), span_id=(0xDD).to_bytes(8, "big"),
+                    dropped_attributes_count=1, flags=0x300,
+                )  # fmt: skip
+                link.attributes.extend([kv("link.kind", "follows")])
+                sid += 1
+    return req
+
+
+def logs_request() -> ExportLogsServiceRequest:
+    req = ExportLogsServiceRequest()
+    rl = req.resource_logs.add(schema_url="https://opentelemetry.io/schemas/1.9.0")
+    rl.resource.attributes.extend([kv("service.name", "svc-logs"), kv("host.name", "h1")])
+    sl = rl.scope_logs.add(schema_url="https://example.com/scope")
+    sl.scope.name, sl.scope.version = "logger", "0.1"
+    sl.scope.attributes.extend([kv("scope.attr", 7)])
+    for i in range(4):
+        rec = sl.log_records.add(
+            time_unix_nano=T0 + i * 1_000_000,
+            observed_time_unix_nano=T0 + i * 1_000_000 + 3 if i % 2 else 0,
+            severity_number=9 + i,
+            severity_text="INFO" if i else "",
+            trace_id=(0xA0).to_bytes(16, "big") if i % 2 else b"",
+            span_id=(i + 1).to_bytes(8, "big") if i % 2 else b"",
+            flags=1 if i % 2 else 0,
+            dropped_attributes_count=i,
+            event_name="app.started" if i == 3 else "",
+        )
+        rec.body.CopyFrom(av({"msg": f"line {i}", "n": [i]} if i == 2 else f"line {i}"))
+        rec.attributes.extend([kv(k, v) for k, v in RICH_ATTRS.items()])
+    return req
+
+
+def to_otlp_json(message: Message) -> dict[str, Any]:
+    """OTLP/JSON as the spec writes it: protobuf JSON mapping, but ids in hex."""
+    doc = json_format.MessageToDict(message)  # enums as names, int64 as strings
+
+    def fix(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in ID_FIELDS and isinstance(value, str):
+                    node[key] = base64.b64decode(value).hex()
+                else:
+                    fix(value)
+        elif isinstance(node, list):
+            for item in node:
+                fix(item)
+
+    fix(doc)
+    return doc
+
+
+def write_lines(path: Path, messages: list[Message]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(to_otlp_json(m), separators=(",", ":")) + "\n" for m in messages))
+    return path
+
+
+def _flatten(requests: list[Any], groups: str, scoped: str, records: str) -> list[tuple[bytes, ...]]:
+    """Every record with the resource and scope it came with, serialized for comparison
+    (the grouping of a request into Resource*/Scope* blocks is not compared)."""
+    out = []
+    for req in requests:
+        for group in getattr(req, groups):
+            for block in getattr(group, scoped):
+                for rec in getattr(block, records):
+                    out.append((
+                        group.resource.SerializeToString(), group.schema_url.encode(),
+                        block.scope.SerializeToString(), block.schema_url.encode(),
+                        rec.SerializeToString(deterministic=True),
+                    ))  # fmt: skip
+    return sorted(out, key=lambda t: t[-1])
+
+
+def flatten_spans(requests: list[ExportTraceServiceRequest]) -> list[tuple[bytes, ...]]:
+    return _flatten(requests, "resource_spans", "scope_spans", "spans")
+
+
+def flatten_logs(requests: list[ExportLogsServiceRequest]) -> list[tuple[bytes, ...]]:
+    return _flatten(requests, "resource_logs", "scope_logs", "log_records")
+
+
+__all__ = ["LogRecord", "flatten_logs", "flatten_spans", "logs_request", "to_otlp_json", "trace_request"]

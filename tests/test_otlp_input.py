@@ -1,0 +1,151 @@
+"""OTLP/JSON input replays losslessly: what the receiver decodes equals the file, proto for
+proto (resource, scope, span), for every field the SDK data model carries."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.otlp import OtlpReceiver
+from tests.helpers import EXAMPLE, replay_json
+from tests.otlp_samples import flatten_logs, flatten_spans, logs_request, to_otlp_json, trace_request, write_lines
+
+
+def _replay_traces(path: Path, otlp: OtlpReceiver, *extra: str) -> tuple[int, dict]:
+    return replay_json(str(path), "--otlp-endpoint", otlp.url, "--traces-only", *extra)
+
+
+def test_pretty_printed_request_round_trips(tmp_path: Path, otlp: OtlpReceiver) -> None:
+    req = trace_request()
+    path = tmp_path / "request.json"
+    path.write_text(json.dumps(to_otlp_json(req), indent=2))
+    code, summary = _replay_traces(path, otlp)
+    assert code == 0, summary["problems"]
+    assert summary["signals"]["traces"]["sent"] == 12
+    assert flatten_spans(otlp.requests["/v1/traces"]) == flatten_spans([req])
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_json_lines_round_trip(tmp_path: Path, otlp: OtlpReceiver, compress: bool) -> None:
+    reqs = [trace_request(1, 2), trace_request(2, 1)]
+    for i, req in enumerate(reqs[1:], 1):  # distinct span ids per line
+        for rs in req.resource_spans:
+            for ss in rs.scope_spans:
+                for span in ss.spans:
+                    span.span_id = (int.from_bytes(span.span_id, "big") + 100 * i).to_bytes(8, "big")
+    path = write_lines(tmp_path / "traces.jsonl", reqs)
+    if compress:
+        path = tmp_path / "traces.jsonl.gz"
+        path.write_bytes(gzip.compress((tmp_path / "traces.jsonl").read_bytes()))
+        (tmp_path / "traces.jsonl").unlink()
+    code, summary = _replay_traces(path, otlp)
+    assert code == 0, summary["problems"]
+    assert flatten_spans(otlp.requests["/v1/traces"]) == flatten_spans(reqs)
+
+
+def test_int64_as_numbers_and_enums_as_ints_are_read(tmp_path: Path, otlp: OtlpReceiver) -> None:
+    req = trace_request(1, 1)
+    doc = to_otlp_json(req)
+    for ss in doc["resourceSpans"][0]["scopeSpans"]:
+        for span in ss["spans"]:
+            span["startTimeUnixNano"] = int(span["startTimeUnixNano"])
+            span["kind"] = {"SPAN_KIND_SERVER": 2, "SPAN_KIND_CLIENT": 3}[span["kind"]]
+            span["status"]["code"] = 2 if span["status"].get("code") == "STATUS_CODE_ERROR" else 1
+            span["someFutureField"] = {"ignored": True}
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(doc))
+    code, summary = _replay_traces(path, otlp)
+    assert code == 0, summary["problems"]
+    assert flatten_spans(otlp.requests["/v1/traces"]) == flatten_spans([req])
+
+
+def test_time_shift_moves_only_the_times(tmp_path: Path, otlp: OtlpReceiver) -> None:
+    req = trace_request(1, 2)
+    path = write_lines(tmp_path / "t.jsonl", [req])
+    code, _ = _replay_traces(path, otlp, "--time-offset", "1h")
+    assert code == 0
+    hour = 3600 * 10**9
+    for rs in req.resource_spans:
+        for ss in rs.scope_spans:
+            for span in ss.spans:
+                span.start_time_unix_nano += hour
+                span.end_time_unix_nano += hour
+                for ev in span.events:
+                    ev.time_unix_nano += hour
+    assert flatten_spans(otlp.requests["/v1/traces"]) == flatten_spans([req])
+
+
+def test_base64_ids_are_refused_with_the_reason(tmp_path: Path, otlp: OtlpReceiver) -> None:
+    doc = to_otlp_json(trace_request(1, 1))
+    doc["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["traceId"] = "AAAAAAAAAAAAAAAAAAAAoA=="
+    path = tmp_path / "b64.json"
+    path.write_text(json.dumps(doc))
+    code, summary = _replay_traces(path, otlp)
+    assert code == 1 and summary["signals"]["traces"]["invalid"] == 1
+    (line,) = summary["problems"]
+    assert line.startswith(f"{path}[0]: invalid span: traceId") and "looks like base64" in line
+    assert summary["signals"]["traces"]["sent"] == 1
+
+
+def test_bad_line_is_reported_and_the_other_lines_replay(tmp_path: Path, otlp: OtlpReceiver) -> None:
+    path = write_lines(tmp_path / "t.jsonl", [trace_request(1, 1)])
+    with path.open("a") as fh:
+        fh.write('{"resourceSpans": [ truncated\n')
+        fh.write('{"somethingElse": 1}\n')
+    code, summary = _replay_traces(path, otlp)
+    assert code == 1 and summary["signals"]["traces"]["sent"] == 2
+    assert [p.split(": ")[0] for p in summary["problems"]] == [f"{path}:2", f"{path}:3"]
+
+
+def test_what_the_sdk_cannot_carry_is_reported(tmp_path: Path, otlp: OtlpReceiver) -> None:
+    doc = to_otlp_json(trace_request(1, 1))
+    span = doc["resourceSpans"][0]["scopeSpans"][0]["spans"][0]
+    span["kind"] = "SPAN_KIND_UNSPECIFIED"
+    span["status"] = {"code": "STATUS_CODE_OK", "message": "fine"}
+    span["links"][0]["traceState"] = "k=v"
+    path = tmp_path / "lossy.json"
+    path.write_text(json.dumps(doc))
+    code, summary = _replay_traces(path, otlp)
+    assert code == 1 and summary["signals"]["traces"]["adjusted"] == 1
+    (line,) = summary["problems"]
+    assert "kind UNSPECIFIED sent as INTERNAL" in line and "status message dropped" in line
+    assert "link 0 traceState dropped" in line
+
+
+def test_otlp_logs_round_trip_through_the_log_exporter(tmp_path: Path, otlp: OtlpReceiver) -> None:
+    req = logs_request()
+    path = write_lines(tmp_path / "logs.jsonl", [req])
+    code, summary = replay_json(str(path), "--otlp-endpoint", otlp.url, "--logs-to", "otlp")
+    assert code == 0, summary["problems"]
+    assert summary["destinations"]["logs"] == f"{otlp.url}/v1/logs"
+    assert summary["signals"]["logs"]["sent"] == 4
+    assert flatten_logs(otlp.requests["/v1/logs"]) == flatten_logs([req])
+
+
+def test_codemachine_logs_as_otlp_keep_severity_body_ids_and_resource(tmp_path: Path, otlp: OtlpReceiver) -> None:
+    code, summary = replay_json(str(EXAMPLE), "--otlp-endpoint", otlp.url, "--logs-to", "otlp", "--logs-only")
+    assert code == 0, summary["problems"]
+    records = [
+        (rl.resource, rec) for req in otlp.requests["/v1/logs"] for rl in req.resource_logs
+        for sl in rl.scope_logs for rec in sl.log_records
+    ]  # fmt: skip
+    assert len(records) == summary["signals"]["logs"]["sent"] == 26
+    resource, first = records[0]
+    assert {kv.key for kv in resource.attributes} >= {"service.name"}
+    assert first.severity_number > 0 and first.severity_text and first.body.WhichOneof("value")
+    correlated = [rec for _, rec in records if rec.trace_id]
+    assert correlated and all(len(r.trace_id) == 16 and len(r.span_id) == 8 for r in correlated)
+    assert all(kv.key not in ("trace.id", "span.id") for _, r in records for kv in r.attributes)
+
+
+def test_a_json_lines_file_may_mix_signals(tmp_path: Path, otlp: OtlpReceiver) -> None:
+    path = write_lines(tmp_path / "mixed.jsonl", [trace_request(1, 1), logs_request()])
+    code, summary = replay_json(str(path), "--otlp-endpoint", otlp.url, "--logs-to", "otlp")
+    assert code == 0, summary["problems"]
+    assert summary["signals"]["traces"]["sent"] == 2 and summary["signals"]["logs"]["sent"] == 4
+    code, summary = replay_json(str(path), "--otlp-endpoint", otlp.url, "--traces-only")
+    assert code == 0 and summary["signals"]["logs"]["read"] == 0
+    assert summary["signals"]["traces"]["sent"] == 2
