@@ -21,7 +21,7 @@ test: install
 	$(PY) -m pytest -q
 
 lint: install
-	$(BIN)/ruff check otel_replay tests examples
+	$(BIN)/ruff check otel_replay tests examples bench
 
 demo: install
 	$(BIN)/otel-replay replay $(EXAMPLE) --output out
@@ -40,6 +40,10 @@ up:
 
 down:
 	docker compose -f docker/docker-compose.yml down
+
+# Not a test: generates large inputs once into bench/data/ and prints throughput and peak RSS.
+bench: install
+	$(PY) bench/run.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache *.egg-info

@@ -205,8 +205,22 @@ def truncate_utf8(text: str, limit: int) -> tuple[str, int]:
     return f"{keep}…[otel-replay: {cut} bytes truncated]", cut
 
 
+_RESOURCES: dict[tuple[Any, ...], ResourceAttrs] = {}
+
+
 def resource_from_mapping(attrs: dict[str, Any]) -> ResourceAttrs:
-    return tuple(sorted((str(k), freeze(v)) for k, v in attrs.items()))
+    """Sorted, frozen resource attributes; one shared tuple per distinct resource (every
+    log record of a CodeMachine file repeats the same resource object)."""
+    try:
+        key = (*attrs.items(), *map(type, attrs.values()))  # types too: True == 1 == 1.0 in a dict key
+        cached = _RESOURCES.get(key)
+    except TypeError:  # an unhashable value (an array or object): build it each time
+        return tuple(sorted((str(k), freeze(v)) for k, v in attrs.items()))
+    if cached is None:
+        cached = tuple(sorted((str(k), freeze(v)) for k, v in attrs.items()))
+        if len(_RESOURCES) < 4096:
+            _RESOURCES[key] = cached
+    return cached
 
 
 @dataclass(slots=True)

@@ -10,6 +10,7 @@ refused and why, and only those are counted as rejected.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import re
 import threading
@@ -38,6 +39,7 @@ _encode = msgspec.json.Encoder().encode
 SEVERITY_TEXTS = ((1, "TRACE"), (5, "DEBUG"), (9, "INFO"), (13, "WARN"), (17, "ERROR"), (21, "FATAL"))
 
 
+@functools.lru_cache(maxsize=8192)  # a run sees few distinct names, each of them many times
 def sanitize_label_name(name: str) -> str:
     """Loki label (and structured metadata) names: ``[a-zA-Z_][a-zA-Z0-9_]*``."""
     clean = _BAD_LABEL_CHARS.sub("_", name)
@@ -65,6 +67,9 @@ def _as_text(value: object) -> str:
 def fit_metadata(md: dict[str, str], limit: int = MAX_METADATA_BYTES) -> list[str]:
     """Shorten the largest structured-metadata values (in place) until names and values
     total at most ``limit`` bytes; returns the keys that were shortened."""
+    chars = sum(len(k) + len(v) for k, v in md.items())
+    if chars * 4 <= limit:  # no UTF-8 text of this many characters can be over: the common case
+        return []
     total = sum(len(k) + len(v.encode()) for k, v in md.items())
     shortened = []
     for key in sorted(md, key=lambda k: len(md[k]), reverse=True):

@@ -43,6 +43,7 @@ class FakeServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # answer at once, as Go servers do (no 40 ms delayed-ACK stall)
 
             def log_message(self, *args: Any) -> None:  # keep test output clean
                 pass

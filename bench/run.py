@@ -1,0 +1,117 @@
+"""``make bench``: replay large inputs into loopback sinks that accept and discard, and
+print spans/s, log records/s, peak RSS and wall time for each run.
+
+Not a test: figures depend on the machine. Inputs are generated once into bench/data/.
+The sinks run in this process (threads), the replay in a child process, so the child's
+peak RSS is its own (``wait4``). Both share the machine's cores, as they would with a
+local Collector.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE / "data"
+sys.path.insert(0, str(HERE))
+import generate  # noqa: E402
+
+TARGETS = {"spans/s": 40_000, "logs/s": 150_000, "rss_mb": 200}
+SPANS = int(os.environ.get("BENCH_SPANS", "200000"))
+JSONL_SPANS = int(os.environ.get("BENCH_JSONL_SPANS", "1000000"))
+
+
+class _Discard(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.path.startswith("/loki/"):
+            self.send_response(204)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        body = b'{"partialSuccess":{}}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def _inputs() -> tuple[Path, Path]:
+    folder = DATA / f"codemachine-{SPANS}"
+    jsonl = DATA / f"otlp-{JSONL_SPANS}.jsonl"
+    if not folder.exists():
+        print(f"generating {folder} …", flush=True)
+        generate.codemachine(folder.with_suffix(".tmp"), SPANS, 1)
+        folder.with_suffix(".tmp").rename(folder)
+    if not jsonl.exists():
+        print(f"generating {jsonl} …", flush=True)
+        generate.otlp_jsonl(jsonl.with_suffix(".tmp"), JSONL_SPANS)
+        jsonl.with_suffix(".tmp").rename(jsonl)
+    return folder, jsonl
+
+
+def _run(label: str, args: list[str]) -> dict[str, object]:
+    cmd = [sys.executable, "-m", "otel_replay", "replay", *args, "--json"]
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert proc.stdout is not None
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    summary = json.loads(out)
+    spans = summary["signals"]["traces"]["sent"]
+    logs = summary["signals"]["logs"]["sent"]
+    return {
+        "run": label,
+        "spans": spans,
+        "logs": logs,
+        "wall_s": round(wall, 2),
+        "spans/s": round(spans / wall) if spans else None,
+        "logs/s": round(logs / wall) if logs else None,
+        "rss_mb": round(usage.ru_maxrss / 1024),
+        "exit": os.waitstatus_to_exitcode(status),
+    }
+
+
+def main() -> None:
+    folder, jsonl = _inputs()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Discard)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    runs = [
+        _run("CodeMachine spans → OTLP", [str(folder), "--otlp-endpoint", url, "--traces-only"]),
+        _run("CodeMachine logs → Loki", [str(folder), "--loki-url", url, "--logs-only"]),
+        _run("CodeMachine both", [str(folder), "--otlp-endpoint", url, "--loki-url", url]),
+        _run("OTLP JSONL spans → OTLP", [str(jsonl), "--otlp-endpoint", url]),
+    ]
+    server.shutdown()
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPU(s), Python {platform.python_version()}")
+    print(f"{'run':<28}{'records':>10}{'wall s':>9}{'spans/s':>10}{'logs/s':>10}{'peak RSS MB':>13}{'exit':>6}")
+    for r in runs:
+        records = f"{r['spans']}+{r['logs']}" if r["spans"] and r["logs"] else str(r["spans"] or r["logs"])
+        print(
+            f"{r['run']:<28}{records:>10}{r['wall_s']:>9}{r['spans/s'] or '-':>10}{r['logs/s'] or '-':>10}"
+            f"{r['rss_mb']:>13}{r['exit']:>6}"
+        )
+    spans, logs, rss = TARGETS["spans/s"], TARGETS["logs/s"], TARGETS["rss_mb"]
+    print(f"targets: >= {spans} spans/s, >= {logs} logs/s, peak RSS <= {rss} MB")
+    (DATA / "last.json").write_text(json.dumps(runs, indent=2))
+
+
+if __name__ == "__main__":
+    main()
