@@ -149,3 +149,12 @@ def test_a_json_lines_file_may_mix_signals(tmp_path: Path, otlp: OtlpReceiver) -
     code, summary = replay_json(str(path), "--otlp-endpoint", otlp.url, "--traces-only")
     assert code == 0 and summary["signals"]["logs"]["read"] == 0
     assert summary["signals"]["traces"]["sent"] == 2
+
+
+def test_otlp_input_is_not_deduplicated(tmp_path: Path, otlp: OtlpReceiver) -> None:
+    # Lossless: the file's records go out as they are, a repeated span included (and no
+    # per-span memory is kept for a many-GB dump).
+    path = write_lines(tmp_path / "twice.jsonl", [trace_request(1, 1), trace_request(1, 1)])
+    code, summary = _replay_traces(path, otlp)
+    assert code == 0 and summary["signals"]["traces"]["sent"] == 4
+    assert summary["signals"]["traces"]["duplicates"] == 0

@@ -2,7 +2,8 @@
 
 CodeMachine folders hold every newest session twice (``latest*.json`` is a copy of a
 dated file), and users often pass overlapping folders. A span is identified by its
-trace and span ids; a log record by a digest of everything it carries.
+trace and span ids; a log record by a digest of everything it carries (computed for
+every log record: it is also the record's key in the --resume journal).
 """
 
 from __future__ import annotations
@@ -49,6 +50,11 @@ class Dedup:
             key = record.key = log_identity(record)  # type: ignore[assignment]
             seen = self._logs  # type: ignore[assignment]
         else:
+            return record
+        if record.scope is not None:
+            # OTLP input (only it names a scope) replays as it is, duplicates included:
+            # it has no copies to skip, and keeping every key of a many-GB dump would make
+            # memory grow with the input.
             return record
         if key in seen:
             return None
