@@ -276,10 +276,12 @@ def replay(
     verbose: bool,
     as_json: bool,
 ) -> None:
-    """Replay CodeMachine telemetry folders, files, .zip/.tar.gz archives or - (stdin).
+    """Replay CodeMachine sessions and OTLP/JSON (documents or JSON Lines) from folders,
+    files, .zip/.tar archives, .gz/.zst files or - (stdin).
 
     Spans go to an OTLP/HTTP endpoint through the official exporter, log records to
-    Loki. Exit status: 0 all delivered, 1 something invalid, rejected or failed, 2 usage.
+    Loki (or, with --logs-to otlp, through the official OTLP log exporter).
+    Exit status: 0 all delivered, 1 something invalid, rejected or failed, 2 usage.
     """
     if traces_only and logs_only:
         raise click.UsageError("--traces-only and --logs-only exclude each other")
