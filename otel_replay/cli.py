@@ -18,13 +18,13 @@ from otel_replay.config import (
     LOGS_PATH,
     Redactor,
     basic_auth_secret,
-    effective_traces_endpoint,
+    effective_endpoint,
     env_header_secrets,
     parse_duration,
     parse_instant,
     parse_pairs,
     parse_size,
-    traces_endpoint,
+    signal_endpoint,
     url_secrets,
 )
 from otel_replay.model import ResourceOverrides, Signal
@@ -310,8 +310,8 @@ def replay(
         for s in (Signal.TRACES, Signal.LOGS)
         if not (s is Signal.TRACES and logs_only) and not (s is Signal.LOGS and traces_only)
     ]
-    explicit_traces = traces_endpoint(otlp_endpoint, otlp_traces_endpoint)
-    explicit_logs = traces_endpoint(otlp_endpoint, otlp_logs_endpoint, LOGS_PATH)
+    explicit_traces = signal_endpoint(otlp_endpoint, otlp_traces_endpoint)
+    explicit_logs = signal_endpoint(otlp_endpoint, otlp_logs_endpoint, LOGS_PATH)
     loki = LokiConfig(
         url=loki_url,
         tenant=loki_tenant,
@@ -355,8 +355,8 @@ def replay(
     )
     mode = "dry-run" if dry_run else ("output" if output_dir else "send")
     destinations = {
-        Signal.TRACES: effective_traces_endpoint(explicit_traces),
-        Signal.LOGS: effective_traces_endpoint(explicit_logs, path=LOGS_PATH) if logs_to == "otlp" else loki.push_url(),
+        Signal.TRACES: effective_endpoint(explicit_traces),
+        Signal.LOGS: effective_endpoint(explicit_logs, path=LOGS_PATH) if logs_to == "otlp" else loki.push_url(),
     }
     if output_dir:
         destinations = output_destinations(output_dir, signals)

@@ -51,7 +51,7 @@ def parse_pairs(values: Iterable[str], what: str) -> dict[str, str]:
     return out
 
 
-def traces_endpoint(base: str | None, explicit: str | None, path: str = TRACES_PATH) -> str | None:
+def signal_endpoint(base: str | None, explicit: str | None, path: str = TRACES_PATH) -> str | None:
     """The full URL of one signal (``v1/traces``, ``v1/logs`` …) from our flags, or None to
     let ``OTEL_EXPORTER_OTLP_*`` decide."""
     if explicit:
@@ -61,7 +61,7 @@ def traces_endpoint(base: str | None, explicit: str | None, path: str = TRACES_P
     return None
 
 
-def effective_traces_endpoint(
+def effective_endpoint(
     flag_value: str | None, env: dict[str, str] | None = None, path: str = TRACES_PATH
 ) -> str:
     """Where a signal will go, resolved the way the SDK resolves it (for the summary)."""
