@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
 
-from otel_replay.model import Origin
+from otel_replay.model import Origin, Signal
+from otel_replay.sinks.otlp import partial_rejections
 from otel_replay.sinks.sdk import ResourceCache, estimate_resource_bytes, estimate_span_bytes, to_readable_span
 from otel_replay.sources.codemachine import span_from_codemachine
 from tests.fakes.otlp import OtlpReceiver, tempo_error
@@ -161,3 +167,18 @@ def test_a_span_too_large_for_any_request_is_refused_alone(otlp: OtlpReceiver, t
     assert (t["sent"], t["rejected"]) == (3, 1) and len(otlp.spans()) == 3
     assert t["rejected_reasons"] == {"span larger than --max-request-bytes on its own": 1}
     assert "t.json[3]: span of about" in summary["problems"][0] and "(4096); not sent" in summary["problems"][0]
+
+
+@pytest.mark.parametrize("signal", [Signal.TRACES, Signal.LOGS])
+def test_partial_success_is_read_for_each_signal_in_json_and_protobuf(signal: Signal) -> None:
+    field = "rejectedSpans" if signal is Signal.TRACES else "rejectedLogRecords"
+    doc = {"partialSuccess": {field: "3", "errorMessage": "too old"}}
+    assert partial_rejections(json.dumps(doc).encode(), "application/json", signal) == (3, "too old")
+    if signal is Signal.TRACES:
+        answer: Any = ExportTraceServiceResponse()
+        answer.partial_success.rejected_spans = 2
+    else:
+        answer = ExportLogsServiceResponse()
+        answer.partial_success.rejected_log_records = 2
+    answer.partial_success.error_message = "bad"
+    assert partial_rejections(answer.SerializeToString(), "application/x-protobuf", signal) == (2, "bad")

@@ -102,20 +102,41 @@ def _status_message(body: bytes) -> str | None:
         return None
 
 
+@dataclass(frozen=True, slots=True)
+class _SignalParts:
+    """What differs between exporting spans and exporting log records."""
+
+    exporter: Any  # the official exporter class
+    success: Any  # its export result meaning success
+    estimate: Any  # record → upper bound of its encoded bytes
+    response: Any  # the OTLP Export*ServiceResponse message
+    rejected_json: str  # partialSuccess field counting refused records, in OTLP/JSON …
+    rejected_proto: str  # … and in protobuf
+
+
+_PARTS = {
+    Signal.TRACES: _SignalParts(
+        OTLPSpanExporter, SpanExportResult.SUCCESS, estimate_span_bytes,
+        ExportTraceServiceResponse, "rejectedSpans", "rejected_spans",
+    ),
+    Signal.LOGS: _SignalParts(
+        OTLPLogExporter, LogRecordExportResult.SUCCESS, estimate_log_bytes,
+        ExportLogsServiceResponse, "rejectedLogRecords", "rejected_log_records",
+    ),
+}  # fmt: skip
+
+
 def partial_rejections(body: bytes, content_type: str, signal: Signal = Signal.TRACES) -> tuple[int, str]:
     """Records a 2xx answer says it rejected (OTLP partial success), and why."""
     if not body:
         return 0, ""
+    parts = _PARTS[signal]
     try:
         if "json" in content_type:
             partial = json.loads(body).get("partialSuccess") or {}
-            field = "rejectedSpans" if signal is Signal.TRACES else "rejectedLogRecords"
-            return int(partial.get(field) or 0), str(partial.get("errorMessage") or "")
-        if signal is Signal.TRACES:
-            span_answer = ExportTraceServiceResponse.FromString(body)
-            return span_answer.partial_success.rejected_spans, span_answer.partial_success.error_message
-        log_answer = ExportLogsServiceResponse.FromString(body)
-        return log_answer.partial_success.rejected_log_records, log_answer.partial_success.error_message
+            return int(partial.get(parts.rejected_json) or 0), str(partial.get("errorMessage") or "")
+        answer = parts.response.FromString(body).partial_success
+        return getattr(answer, parts.rejected_proto), answer.error_message
     except (ValueError, AttributeError, TypeError, DecodeError):  # an unreadable body is not a rejection
         return 0, ""
 
@@ -184,11 +205,9 @@ class OtlpSink:
         session.attempt_timeout = config.timeout
         session.hooks["response"].append(self._on_response)
         spans = signal is Signal.TRACES
-        self._estimate: Any = estimate_span_bytes if spans else estimate_log_bytes
+        self._parts = _PARTS[signal]
         self._convert: Any = self._resources.readable_span if spans else self._resources.readable_log
-        self._success: Any = SpanExportResult.SUCCESS if spans else LogRecordExportResult.SUCCESS
-        exporter_class: Any = OTLPSpanExporter if spans else OTLPLogExporter
-        self._exporter = exporter_class(
+        self._exporter = self._parts.exporter(
             endpoint=config.traces_endpoint if spans else config.logs_endpoint,
             certificate_file=config.certificate,
             headers=config.headers,
@@ -213,7 +232,7 @@ class OtlpSink:
 
     def write(self, record: Record) -> None:
         assert isinstance(record, (SpanRecord, LogRecord))
-        size = self._estimate(record)
+        size = self._parts.estimate(record)
         res_bytes = estimate_resource_bytes(record.resource, record.scope)
         if not self._batcher.fits_alone(size, res_bytes):
             self._report.too_large(
@@ -235,7 +254,7 @@ class OtlpSink:
             f"{self.signal.value} {where}: {n} records → {self._exporter._endpoint}: "
             + (f"HTTP {last.status}" if last else describe_exception(self._session.last_error or "no answer"))
         )
-        if result is self._success:
+        if result is self._parts.success:
             rejected, why = partial_rejections(last.body, last.content_type, self.signal) if last else (0, "")
             rejected = min(rejected, n)
             self._report.rejected(self.signal, rejected, f"partial success: {one_line(why) or 'no reason given'}")
