@@ -8,18 +8,15 @@ goes wrong becomes a :class:`~otel_replay.model.FileProblem` item, never an exce
 from __future__ import annotations
 
 import zipfile
-import zlib
 from collections.abc import Iterator
-
-import zstandard
 
 from otel_replay.model import FileProblem, SourceItem
 from otel_replay.sources.codemachine import classify, read_codemachine
-from otel_replay.sources.discover import InputFile
+from otel_replay.sources.discover import DECOMPRESS_ERRORS, InputFile
 from otel_replay.sources.jsondoc import DocumentError, read_document
 from otel_replay.sources.otlp_json import OTLP_ARRAYS, read_otlp, read_otlp_lines
 
-_READ_ERRORS = (OSError, EOFError, zlib.error, zipfile.BadZipFile, RuntimeError, zstandard.ZstdError)
+_READ_ERRORS = (*DECOMPRESS_ERRORS, zipfile.BadZipFile, RuntimeError)
 
 
 def read_input(item: InputFile) -> Iterator[SourceItem]:

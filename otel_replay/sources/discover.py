@@ -247,7 +247,8 @@ def decompressed(raw: BinaryIO, limits: ArchiveLimits | None = None) -> io.Buffe
     return reader
 
 
-_DECOMPRESS_ERRORS = (OSError, EOFError, zlib.error, zstandard.ZstdError)
+#: What reading a compressed stream may raise (a damaged or truncated file).
+DECOMPRESS_ERRORS = (OSError, EOFError, zlib.error, zstandard.ZstdError)
 
 
 def _compressed(label: str, raw: BinaryIO, size: int | None, limits: ArchiveLimits) -> Iterator[Discovered]:
@@ -255,7 +256,7 @@ def _compressed(label: str, raw: BinaryIO, size: int | None, limits: ArchiveLimi
     try:
         stream = decompressed(raw, limits)
         head = stream.peek(512)[:512]
-    except _DECOMPRESS_ERRORS as exc:
+    except DECOMPRESS_ERRORS as exc:
         yield FileProblem(label, f"cannot decompress: {exc}")
         return
     if _is_tar(head):
@@ -337,7 +338,7 @@ def _tar_members(
                 yield InputFile(name, lambda fh=fh: nullcontext(fh), member.size)
         except DecompressionBomb as exc:
             yield FileProblem(label, f"refused: {exc}")
-        except (tarfile.TarError, *_DECOMPRESS_ERRORS) as exc:
+        except (tarfile.TarError, *DECOMPRESS_ERRORS) as exc:
             yield FileProblem(label, f"archive is damaged: {exc}")
 
 

@@ -296,15 +296,17 @@ def log_from_otlp(
     )
 
 
-def _scope(obj: Any) -> Scope:
+def _scope(block: dict[str, Any]) -> Scope:
+    """The scope of a ``ScopeSpans``/``ScopeLogs`` block, with the block's schema URL."""
+    obj, schema_url = block.get("scope"), _schema_url(block)
     if obj is None:
-        return Scope("")
+        return Scope("", None, schema_url)
     if not isinstance(obj, dict):
         raise InvalidInput(f"scope is {describe_json(obj)}, expected an object")
     name, version = obj.get("name") or "", obj.get("version") or None
     if not isinstance(name, str) or (version is not None and not isinstance(version, str)):
         raise InvalidInput("scope name and version must be strings")
-    return Scope(name, version, "", _frozen(key_values(obj.get("attributes"), "scope attributes")))
+    return Scope(name, version, schema_url, _frozen(key_values(obj.get("attributes"), "scope attributes")))
 
 
 def _schema_url(obj: dict[str, Any]) -> str:
@@ -349,8 +351,7 @@ def _request_items(array_key: str, group: Any, source: str, counter: list[int]) 
         try:
             if not isinstance(block, dict):
                 raise InvalidInput(f"{scoped_key} entry is {describe_json(block)}, expected an object")
-            scope = _scope(block.get("scope"))
-            scope = Scope(scope.name, scope.version, _schema_url(block), scope.attributes)
+            scope = _scope(block)
             records = _list(block.get(records_key), records_key)
         except InvalidInput as exc:
             yield InvalidRecord(signal, Origin(source, counter[0]), f"{exc}; its records are not read")
