@@ -64,8 +64,9 @@ class ResourceCache:
         return to_readable_log(rec, self.get(rec.resource, rec.resource_schema_url), self.scope(rec.scope))
 
 
+# The SDK derives dropped counts from its own limits, which a replay never applied; these
+# subclasses report the counts the file recorded instead (0 for CodeMachine input).
 class _ReplayedEvent(Event):
-    """An event that keeps the dropped-attributes count the file recorded."""
 
     def __init__(self, name: str, attributes: Any, timestamp: int, dropped: int) -> None:
         super().__init__(name, attributes, timestamp)
@@ -87,9 +88,6 @@ class _ReplayedLink(Link):
 
 
 class _ReplayedSpan(ReadableSpan):
-    """A span that keeps the dropped counts the file recorded (the SDK would otherwise
-    derive them from its own limits, which a replay never applied)."""
-
     def __init__(self, dropped: tuple[int, int, int], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._dropped = dropped
@@ -134,12 +132,7 @@ def to_readable_span(rec: SpanRecord, resource: Resource, scope: Instrumentation
         else None
     )
     status = _STATUS.get(rec.status_code) or Status(StatusCode.ERROR, rec.status_message)
-    events = [
-        _ReplayedEvent(e.name, e.attributes, e.time_ns, e.dropped_attributes)
-        if e.dropped_attributes
-        else Event(e.name, e.attributes, e.time_ns)
-        for e in rec.events
-    ]
+    events = [_ReplayedEvent(e.name, e.attributes, e.time_ns, e.dropped_attributes) for e in rec.events]
     links = [
         _ReplayedLink(
             SpanContext(
@@ -151,23 +144,21 @@ def to_readable_span(rec: SpanRecord, resource: Resource, scope: Instrumentation
         )
         for ln in rec.links
     ]  # fmt: skip
-    fields = {
-        "name": rec.name,
-        "context": context,
-        "parent": parent,
-        "resource": resource,
-        "attributes": rec.attributes,
-        "events": events,
-        "links": links,
-        "kind": _KINDS[rec.kind],
-        "status": status,
-        "start_time": rec.start_ns,
-        "end_time": rec.end_ns,
-        "instrumentation_scope": scope,
-    }
-    if rec.dropped_attributes or rec.dropped_events or rec.dropped_links:
-        return _ReplayedSpan((rec.dropped_attributes, rec.dropped_events, rec.dropped_links), **fields)
-    return ReadableSpan(**fields)
+    return _ReplayedSpan(
+        (rec.dropped_attributes, rec.dropped_events, rec.dropped_links),
+        name=rec.name,
+        context=context,
+        parent=parent,
+        resource=resource,
+        attributes=rec.attributes,
+        events=events,
+        links=links,
+        kind=_KINDS[rec.kind],
+        status=status,
+        start_time=rec.start_ns,
+        end_time=rec.end_ns,
+        instrumentation_scope=scope,
+    )
 
 
 def to_readable_log(rec: LogRecord, resource: Resource, scope: InstrumentationScope = SCOPE) -> ReadableLogRecord:
@@ -185,9 +176,7 @@ def to_readable_log(rec: LogRecord, resource: Resource, scope: InstrumentationSc
         attributes=rec.attributes,
         event_name=rec.event_name,
     )
-    if rec.dropped_attributes:
-        return _ReplayedLogRecord(log, resource, scope, None, rec.dropped_attributes)
-    return ReadableLogRecord(log_record=log, resource=resource, instrumentation_scope=scope)
+    return _ReplayedLogRecord(log, resource, scope, None, rec.dropped_attributes)
 
 
 # -- size estimate ------------------------------------------------------------------------
