@@ -188,6 +188,13 @@ def metrics_doc(start: datetime, exports: int) -> list[dict]:
                                 "type": "3",
                                 "dataPoints": [{"attributes": {"engine.name": "claude"}, "value": i + 1, **point}],
                             },
+                            {  # a histogram: CodeMachine keeps only its sum in "value"
+                                "name": "codemachine.step.duration",
+                                "description": "Step duration",
+                                "unit": "ms",
+                                "type": "0",
+                                "dataPoints": [{"attributes": {}, "value": 412.5 * (i + 1), **point}],
+                            },
                         ],
                     }
                 ],

@@ -16,6 +16,7 @@ from urllib3.exceptions import InsecureRequestWarning
 from otel_replay import __version__
 from otel_replay.config import (
     LOGS_PATH,
+    METRICS_PATH,
     Redactor,
     basic_auth_secret,
     effective_endpoint,
@@ -109,6 +110,12 @@ def main() -> None:
     "(to --otlp-endpoint + /v1/logs: a Collector, Loki 3's /otlp, any OTLP backend).",
 )
 @click.option("--otlp-logs-endpoint", metavar="URL", help="Full OTLP logs URL for --logs-to otlp, used as it is.")
+@click.option(
+    "--otlp-metrics-endpoint",
+    metavar="URL",
+    help="Full OTLP metrics URL, used as it is (Tempo takes no metrics; Prometheus: "
+    "http://HOST:9090/api/v1/otlp/v1/metrics). Default: --otlp-endpoint + /v1/metrics.",
+)
 @click.option("--header", "headers", multiple=True, metavar="KEY=VALUE", help="OTLP request header (repeatable).")
 @click.option("--compression", type=click.Choice(["gzip", "none"]), help="OTLP compression.")
 @click.option(
@@ -206,11 +213,17 @@ def main() -> None:
     "output_dir",
     type=click.Path(file_okay=False),
     metavar="DIR",
-    help="Write OTLP/JSON Lines (traces.jsonl, logs.jsonl) here instead of sending.",
+    help="Write OTLP/JSON Lines (traces.jsonl, logs.jsonl, metrics.jsonl) here instead of sending.",
 )
 @click.option("--dry-run", is_flag=True, help="Read and validate everything, send nothing.")
-@click.option("--traces-only", is_flag=True, help="Replay spans only.")
-@click.option("--logs-only", is_flag=True, help="Replay log records only.")
+@click.option(
+    "--signals",
+    "signal_list",
+    metavar="LIST",
+    help="Replay only these signals, comma-separated: traces, logs, metrics (default: all three).",
+)
+@click.option("--traces-only", is_flag=True, help="Replay spans only (--signals traces).")
+@click.option("--logs-only", is_flag=True, help="Replay log records only (--signals logs).")
 @click.option(
     "--shift-to-now",
     is_flag=True,
@@ -242,6 +255,7 @@ def replay(
     otlp_traces_endpoint: str | None,
     logs_to: str,
     otlp_logs_endpoint: str | None,
+    otlp_metrics_endpoint: str | None,
     headers: tuple[str, ...],
     compression: str | None,
     timeout: float,
@@ -263,6 +277,7 @@ def replay(
     loki_max_line_bytes: int,
     output_dir: str | None,
     dry_run: bool,
+    signal_list: str | None,
     traces_only: bool,
     logs_only: bool,
     shift_to_now: bool,
@@ -279,12 +294,11 @@ def replay(
     """Replay CodeMachine sessions and OTLP/JSON (documents or JSON Lines) from folders,
     files, .zip/.tar archives, .gz/.zst files or - (stdin).
 
-    Spans go to an OTLP/HTTP endpoint through the official exporter, log records to
-    Loki (or, with --logs-to otlp, through the official OTLP log exporter).
+    Spans and metrics go to an OTLP/HTTP endpoint through the official exporters, log
+    records to Loki (or, with --logs-to otlp, through the official OTLP log exporter).
     Exit status: 0 all delivered, 1 something invalid, rejected or failed, 2 usage.
     """
-    if traces_only and logs_only:
-        raise click.UsageError("--traces-only and --logs-only exclude each other")
+    signals = _signals(signal_list, traces_only, logs_only)
     if dry_run and output_dir:
         raise click.UsageError("--dry-run and --output exclude each other")
     missing = [p for p in paths if p != "-" and not os.path.lexists(p)]
@@ -305,13 +319,9 @@ def replay(
     overrides = ResourceOverrides(service_name, _pairs(resource_attrs, "--resource-attr"))
     extra_labels = _pairs(loki_labels, "--loki-label")
 
-    signals = [
-        s
-        for s in (Signal.TRACES, Signal.LOGS)
-        if not (s is Signal.TRACES and logs_only) and not (s is Signal.LOGS and traces_only)
-    ]
     explicit_traces = signal_endpoint(otlp_endpoint, otlp_traces_endpoint)
     explicit_logs = signal_endpoint(otlp_endpoint, otlp_logs_endpoint, LOGS_PATH)
+    explicit_metrics = signal_endpoint(otlp_endpoint, otlp_metrics_endpoint, METRICS_PATH)
     loki = LokiConfig(
         url=loki_url,
         tenant=loki_tenant,
@@ -339,11 +349,13 @@ def replay(
             *url_secrets(otlp_endpoint),
             *url_secrets(otlp_traces_endpoint),
             *url_secrets(otlp_logs_endpoint),
+            *url_secrets(otlp_metrics_endpoint),
         ]
     )
     otlp = OtlpConfig(
         explicit_traces,
         explicit_logs,
+        explicit_metrics,
         otlp_headers or None,
         compression,
         timeout,
@@ -357,6 +369,7 @@ def replay(
     destinations = {
         Signal.TRACES: effective_endpoint(explicit_traces),
         Signal.LOGS: effective_endpoint(explicit_logs, path=LOGS_PATH) if logs_to == "otlp" else loki.push_url(),
+        Signal.METRICS: effective_endpoint(explicit_metrics, path=METRICS_PATH),
     }
     if output_dir:
         destinations = output_destinations(output_dir, signals)
@@ -398,6 +411,26 @@ def replay(
     sys.exit(status)
 
 
+def _signals(signal_list: str | None, traces_only: bool, logs_only: bool) -> list[Signal]:
+    """The signals to replay, in pipeline order, from --signals / --traces-only / --logs-only."""
+    given = (("--signals", signal_list), ("--traces-only", traces_only), ("--logs-only", logs_only))
+    chosen = [flag for flag, on in given if on]
+    if len(chosen) > 1:
+        raise click.UsageError(f"{chosen[0]} and {chosen[1]} exclude each other")
+    if traces_only:
+        return [Signal.TRACES]
+    if logs_only:
+        return [Signal.LOGS]
+    if not signal_list:
+        return list(Signal)
+    names = {part.strip().lower() for part in signal_list.split(",") if part.strip()}
+    unknown = sorted(names - {s.value for s in Signal})
+    if unknown or not names:
+        what = repr(unknown[0] if unknown else signal_list)
+        raise click.BadParameter(f"{what} is not a signal (traces, logs, metrics)", param_hint="--signals")
+    return [s for s in Signal if s.value in names]
+
+
 def _selection(
     shift_to_now: bool,
     time_offset: str | None,
@@ -437,10 +470,11 @@ class _Progress:
         self._shown = False
 
     def __call__(self, report: Report) -> None:
-        t, lg = report.stats[Signal.TRACES], report.stats[Signal.LOGS]
+        t, lg, m = (report.stats[s] for s in (Signal.TRACES, Signal.LOGS, Signal.METRICS))
         text = (
             f"\r[otel-replay] files {report.files_read}  spans {t.read} read / {t.sent} sent  "
             f"logs {lg.read} read / {lg.sent} sent"
+            + (f"  points {m.read} read / {m.sent} sent" if m.read else "")
         )
         click.echo(text, err=True, nl=False)
         self._shown = True

@@ -27,6 +27,7 @@ _UNITS = {
 DEFAULT_OTLP_BASE = "http://localhost:4318"
 TRACES_PATH = "v1/traces"
 LOGS_PATH = "v1/logs"
+METRICS_PATH = "v1/metrics"
 
 
 def parse_size(text: str) -> int:

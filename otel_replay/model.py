@@ -84,6 +84,7 @@ class SpanRecord:
     dropped_attributes: int = 0
     dropped_events: int = 0
     dropped_links: int = 0
+    from_otlp: bool = False  # OTLP input: replayed as it is, never deduplicated
 
 
 @dataclass(slots=True)
@@ -105,14 +106,82 @@ class LogRecord:
     resource_schema_url: str = ""
     event_name: str | None = None
     dropped_attributes: int = 0
+    from_otlp: bool = False
+
+
+class MetricKind(str, Enum):
+    GAUGE = "gauge"
+    SUM = "sum"
+    HISTOGRAM = "histogram"
+    EXPONENTIAL_HISTOGRAM = "exponential_histogram"
+
+
+#: OTLP AggregationTemporality values.
+DELTA, CUMULATIVE = 1, 2
+
+
+@dataclass(slots=True, frozen=True)
+class Metric:
+    """A metric's definition, shared by its data points (hashable, built once per metric)."""
+
+    name: str
+    kind: MetricKind
+    description: str = ""
+    unit: str = ""
+    temporality: int = CUMULATIVE  # sums and histograms only; 0 = unspecified
+    monotonic: bool = False  # sums only
 
 
 @dataclass(slots=True)
-class MetricsExport:
-    """One periodic export of a CodeMachine metrics session (replayed by a later release)."""
+class HistogramValue:
+    count: int
+    sum: float | None
+    bucket_counts: list[int]
+    explicit_bounds: list[float]
+    min: float | None = None
+    max: float | None = None
 
-    data_points: int
+
+@dataclass(slots=True)
+class ExponentialHistogramValue:
+    count: int
+    sum: float | None
+    scale: int
+    zero_count: int
+    positive_offset: int = 0
+    positive_counts: list[int] = field(default_factory=list)
+    negative_offset: int = 0
+    negative_counts: list[int] = field(default_factory=list)
+    min: float | None = None
+    max: float | None = None
+    flags: int = 0  # OTLP DataPointFlags
+
+
+@dataclass(slots=True)
+class Exemplar:
+    time_ns: int
+    value: int | float
+    attributes: dict[str, Any] = field(default_factory=dict)
+    trace_id: int = 0
+    span_id: int = 0
+
+
+@dataclass(slots=True)
+class MetricPoint:
+    """One data point of one metric: a number (gauge, sum) or a histogram."""
+
+    metric: Metric
+    attributes: dict[str, Any]
+    start_ns: int  # 0 when not recorded (gauges usually)
+    time_ns: int
+    value: int | float | HistogramValue | ExponentialHistogramValue
+    resource: ResourceAttrs
     origin: Origin
+    scope: Scope | None = None
+    resource_schema_url: str = ""
+    exemplars: list[Exemplar] = field(default_factory=list)
+    key: bytes = b""  # content digest, set by dedup (identifies the point across runs)
+    from_otlp: bool = False  # OTLP input: replayed as it is, never deduplicated
 
 
 @dataclass(slots=True)
@@ -145,6 +214,14 @@ class FileProblem:
 
 
 @dataclass(slots=True)
+class Notice:
+    """Something the user should know about how a file was replayed that is not a problem
+    (shown once as a hint; the exit status does not change)."""
+
+    text: str
+
+
+@dataclass(slots=True)
 class FileStart:
     """Emitted by a source once it knows what kind of document a file is."""
 
@@ -153,20 +230,18 @@ class FileStart:
     fmt: str
 
 
-Record = SpanRecord | LogRecord | MetricsExport
+Record = SpanRecord | LogRecord | MetricPoint
 
 
-def record_key(rec: Record) -> int | bytes | None:
+def record_key(rec: Record) -> int | bytes:
     """What identifies a record within and across runs: a span by its trace and span ids,
-    a log record by its content digest (``key``, set by dedup)."""
+    a log record or a metric point by its content digest (``key``, set by dedup)."""
     if isinstance(rec, SpanRecord):
         return (rec.trace_id << 64) | rec.span_id
-    if isinstance(rec, LogRecord):
-        return rec.key
-    return None
+    return rec.key
 
 
-SourceItem = SpanRecord | LogRecord | MetricsExport | InvalidRecord | Adjusted | FileProblem | FileStart
+SourceItem = SpanRecord | LogRecord | MetricPoint | InvalidRecord | Adjusted | FileProblem | FileStart | Notice
 
 
 class FrozenMap(tuple):  # type: ignore[type-arg]

@@ -18,7 +18,8 @@ from otel_replay.model import (
     FileStart,
     InvalidRecord,
     LogRecord,
-    MetricsExport,
+    MetricPoint,
+    Notice,
     Record,
     Signal,
     SourceItem,
@@ -31,7 +32,7 @@ from otel_replay.sources.discover import ArchiveLimits, SkippedFile, discover
 from otel_replay.transforms import Transform
 from otel_replay.transforms.timeshift import newest_ns
 
-_SIGNAL_OF = {SpanRecord: Signal.TRACES, LogRecord: Signal.LOGS, MetricsExport: Signal.METRICS}
+_SIGNAL_OF = {SpanRecord: Signal.TRACES, LogRecord: Signal.LOGS, MetricPoint: Signal.METRICS}
 
 
 def apply_transforms(record: Record, transforms: Sequence[Transform]) -> tuple[Record | None, str]:
@@ -123,10 +124,6 @@ class Pipeline:
             signal = _SIGNAL_OF.get(type(item))
             if signal is not None:
                 stats = report.stats[signal]
-                if signal is Signal.METRICS:
-                    stats.read += 1
-                    stats.not_replayed += 1
-                    continue
                 sink = self.sinks.get(signal)
                 if sink is None:
                     continue  # a signal not selected (a JSON Lines file may mix signals)
@@ -138,20 +135,22 @@ class Pipeline:
                     sink.write(record)
             elif isinstance(item, FileStart):
                 stats = report.stats[item.signal]
-                if item.signal is not Signal.METRICS and item.signal not in self.sinks:
+                if item.signal not in self.sinks:
                     stats.not_selected_files += 1
                     if item.fmt != "otlp-jsonl":
                         break  # the file holds nothing else: do not even parse it
                     continue
                 stats.files += 1
             elif isinstance(item, InvalidRecord):
-                if item.signal is Signal.METRICS or item.signal in self.sinks:
+                if item.signal in self.sinks:
                     report.invalid(item.signal, str(item.origin), item.reason)
             elif isinstance(item, Adjusted):
                 if item.signal in self.sinks:
                     report.adjusted(item.signal, str(item.origin), item.reason)
             elif isinstance(item, FileProblem):
                 report.problem(f"{item.source}: {item.reason}")
+            elif isinstance(item, Notice):
+                report.hint(item.text)
         items.close()  # type: ignore[attr-defined]
 
     def close(self) -> None:

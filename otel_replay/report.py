@@ -27,7 +27,6 @@ class SignalStats:
     rejected: int = 0
     failed: int = 0
     adjusted: int = 0  # replayed with a value changed (see adjusted_reasons)
-    not_replayed: int = 0
     not_selected_files: int = 0
     unsent: int = 0  # read and accepted, but the run was interrupted before sending them
     dropped: Counter[str] = field(default_factory=Counter)
@@ -49,7 +48,6 @@ class SignalStats:
             "invalid": self.invalid,
             "rejected": self.rejected,
             "failed": self.failed,
-            "not_replayed": self.not_replayed,
             "files_not_selected": self.not_selected_files,
             "not_sent_interrupted": self.unsent,
             "dropped": {k: v for k, v in self.dropped.items() if k != DUPLICATES},
@@ -178,7 +176,7 @@ class Report:
             "problem_count": self.problem_count,
             "interrupted": self.interrupted,
             "time_offset_ns": self.time_offset_ns,
-            "hints": self.hints,
+            "hints": [self.redact(h) for h in self.hints],
             "exit_status": self.exit_status,
         }
 
@@ -190,12 +188,6 @@ class Report:
         ]
         for sig, st in self.stats.items():
             if not (st.files or st.read or st.not_selected_files):
-                continue
-            if sig is Signal.METRICS:
-                lines.append(
-                    f"  metrics: {st.files} file(s), {st.read} export(s) read — not replayed yet "
-                    "(metrics replay is planned)"
-                )
                 continue
             parts = [f"{st.read} read", f"{st.sent} {verb}"]
             if st.duplicates:
@@ -224,14 +216,14 @@ class Report:
             lines += [f"  {self.redact(p)}" for p in self.problems]
             if self.problem_count > len(self.problems):
                 lines.append(f"  … and {self.problem_count - len(self.problems)} more (see --json for counts)")
-        lines += [f"hint: {h}" for h in self.hints]
+        lines += [f"hint: {self.redact(h)}" for h in self.hints]
         if self.interrupted:
             lines.append("interrupted: the counts above are what was done before the stop")
         return "\n".join(lines)
 
 
 def _noun(signal: Signal) -> str:
-    return {Signal.TRACES: "span", Signal.LOGS: "log record", Signal.METRICS: "metrics export"}[signal]
+    return {Signal.TRACES: "span", Signal.LOGS: "log record", Signal.METRICS: "metric data point"}[signal]
 
 
 def _reason_kind(reason: str) -> str:

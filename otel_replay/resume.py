@@ -2,7 +2,8 @@
 
 The file is a header line (JSON: format version, the run's time offset, its redacted
 destinations) followed by one line per acknowledged record: ``s <trace id><span id>``
-for a span, ``l <digest>`` for a log record (the digest dedup uses). A batch's lines are
+for a span, ``l <digest>`` for a log record and ``m <digest>`` for a metric data point
+(the digests dedup uses). A batch's lines are
 appended with one ``write`` and ``fsync``-ed as soon as the backend has answered, before
 the next batch is sent, so a process killed at any point leaves a journal whose complete
 lines are all true. A torn last line (killed mid-write) is ignored and cut off on load.
@@ -38,6 +39,8 @@ class ResumeState:
         self.path = path
         self.spans: set[int] = set()
         self.logs: set[bytes] = set()
+        self.points: set[bytes] = set()
+        self._digests = {b"l": self.logs, b"m": self.points}
         self.header: dict[str, Any] | None = None
         self._lock = threading.Lock()
         self._fd: int | None = None
@@ -70,8 +73,8 @@ class ResumeState:
             try:
                 if kind == b"s" and len(key) == 48:
                     self.spans.add(int(key, 16))
-                elif kind == b"l" and len(key) == 32:
-                    self.logs.add(bytes.fromhex(key.decode("ascii")))
+                elif kind in self._digests and len(key) == 32:
+                    self._digests[kind].add(bytes.fromhex(key.decode("ascii")))
                 else:
                     raise ValueError
             except ValueError:
@@ -87,9 +90,7 @@ class ResumeState:
     def delivered(self, record: Record) -> bool:
         if isinstance(record, SpanRecord):
             return record_key(record) in self.spans
-        if isinstance(record, LogRecord):
-            return record_key(record) in self.logs
-        return False
+        return record_key(record) in (self.logs if isinstance(record, LogRecord) else self.points)
 
     # -- writing -------------------------------------------------------------------------
     def start(self, time_offset_ns: int, destinations: dict[str, str]) -> None:
@@ -110,11 +111,14 @@ class ResumeState:
             return
         if signal is Signal.TRACES:
             lines = b"".join(b"s %048x\n" % k for k in keys)
+            seen: set[Any] = self.spans
         else:
-            lines = b"".join(b"l " + k.hex().encode() + b"\n" for k in keys)
+            kind = b"l" if signal is Signal.LOGS else b"m"
+            lines = b"".join(kind + b" " + k.hex().encode() + b"\n" for k in keys)
+            seen = self._digests[kind]
         with self._lock:
             self._append(lines)
-            (self.spans if signal is Signal.TRACES else self.logs).update(keys)
+            seen.update(keys)
 
     def _append(self, data: bytes) -> None:
         assert self._fd is not None

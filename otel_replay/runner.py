@@ -92,10 +92,10 @@ def _sinks(plan: RunPlan, report: Report, stop: threading.Event, state: ResumeSt
             sinks[sig] = OtlpJsonFileSink(
                 sig, plan.output_dir, report, plan.otlp.batch_size, plan.otlp.max_request_bytes
             )
-        elif sig is Signal.TRACES or plan.logs_to == "otlp":
-            sinks[sig] = OtlpSink(plan.otlp, report, on_delivered=ack, signal=sig)
-        else:
+        elif sig is Signal.LOGS and plan.logs_to == "loki":
             sinks[sig] = LokiSink(plan.loki, report, stop=stop, on_delivered=ack)
+        else:
+            sinks[sig] = OtlpSink(plan.otlp, report, on_delivered=ack, signal=sig)
     return sinks
 
 

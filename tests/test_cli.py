@@ -43,13 +43,14 @@ def test_dry_run_sends_nothing_and_counts(otlp: OtlpReceiver) -> None:
     assert code == 0
     assert otlp.attempts == 0
     assert summary["signals"]["traces"]["sent"] == 24 and summary["signals"]["logs"]["sent"] > 0
-    assert summary["signals"]["metrics"]["not_replayed"] == 8
+    assert summary["signals"]["metrics"]["sent"] == 12 == summary["signals"]["metrics"]["duplicates"]
 
 
 def test_metrics_never_reach_the_traces_endpoint(otlp: OtlpReceiver) -> None:
     code, summary = replay_json(str(EXAMPLE), "--otlp-endpoint", otlp.url, "--traces-only")
     assert code == 0
-    assert summary["signals"]["metrics"]["files"] == 2
+    assert summary["signals"]["metrics"]["files_not_selected"] == 2
+    assert otlp.requests["/v1/metrics"] == []
     assert len(otlp.spans()) == 24 == summary["signals"]["traces"]["sent"]
 
 

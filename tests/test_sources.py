@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from otel_replay.model import FileProblem, FileStart, InvalidRecord, MetricsExport, SpanRecord
+from otel_replay.model import FileProblem, FileStart, InvalidRecord, MetricKind, MetricPoint, SpanRecord
 from otel_replay.sources import jsondoc, read_input
 from otel_replay.sources.discover import InputFile, SkippedFile, discover
 from tests.helpers import EXAMPLE, log_doc, log_file, span_doc, trace_file
@@ -39,8 +39,10 @@ def test_classified_by_content_not_name(tmp_path: Path) -> None:
 
 def test_metrics_sessions_are_metrics_never_spans(tmp_path: Path) -> None:
     items = read_all(EXAMPLE / "2026-11-24" / "17-00-00-metrics.json")
-    assert {type(i) for i in items} == {InputFile, FileStart, MetricsExport}
-    assert sum(i.data_points for i in items if isinstance(i, MetricsExport)) == 8
+    assert {type(i).__name__ for i in items} == {"InputFile", "FileStart", "MetricPoint", "Notice"}
+    points = [i for i in items if isinstance(i, MetricPoint)]
+    assert len(points) == 12
+    assert {p.metric.kind for p in points} == {MetricKind.GAUGE, MetricKind.SUM}
 
 
 def test_folder_walk_is_sorted_and_skips_non_json(tmp_path: Path) -> None:

@@ -121,7 +121,10 @@ def test_shift_to_now_lands_the_newest_record_now_and_keeps_relative_timing(otlp
         entries = loki.entries()
     offset = summary["time_offset_ns"]
     spans = [s for _, _, s in otlp.spans()]
-    newest = max([s.end_time_unix_nano for s in spans] + [e[1] for e in entries])
+    points = [p for req in otlp.requests["/v1/metrics"] for rm in req.resource_metrics for sm in rm.scope_metrics
+              for m in sm.metrics for p in getattr(m, m.WhichOneof("data")).data_points]  # fmt: skip
+    assert len(points) == summary["signals"]["metrics"]["sent"] == 12
+    newest = max([s.end_time_unix_nano for s in spans] + [e[1] for e in entries] + [p.time_unix_nano for p in points])
     assert before <= newest <= after
     assert len(entries) == summary["signals"]["logs"]["sent"] == 26
     # one offset for everything: the original times are recovered by subtracting it

@@ -1,7 +1,8 @@
 """Write what would be sent as OTLP/JSON Lines (the OpenTelemetry file-exporter format).
 
 One OTLP request object per line — ``{"resourceSpans": …}`` in ``traces.jsonl``,
-``{"resourceLogs": …}`` in ``logs.jsonl`` — batched exactly as the network sinks batch,
+``{"resourceLogs": …}`` in ``logs.jsonl``, ``{"resourceMetrics": …}`` in
+``metrics.jsonl`` — batched exactly as the network sinks batch,
 with hex ids and 64-bit integers as strings, so the files can be replayed again later
 or posted to any collector as they are.
 """
@@ -13,21 +14,18 @@ from typing import IO
 
 import msgspec
 from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
+from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metrics
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 
-from otel_replay.model import LogRecord, Record, Signal, SpanRecord
+from otel_replay.model import Record, Signal
 from otel_replay.report import Report
 from otel_replay.sinks.batching import Batcher
 from otel_replay.sinks.otlp import REQUEST_OVERHEAD
-from otel_replay.sinks.sdk import (
-    ResourceCache,
-    estimate_log_bytes,
-    estimate_resource_bytes,
-    estimate_span_bytes,
-    proto_to_otlp_json,
-)
+from otel_replay.sinks.sdk import ResourceCache, estimate_bytes, proto_to_otlp_json, request_group
 
-FILE_NAMES = {Signal.TRACES: "traces.jsonl", Signal.LOGS: "logs.jsonl"}
+FILE_NAMES = {Signal.TRACES: "traces.jsonl", Signal.LOGS: "logs.jsonl", Signal.METRICS: "metrics.jsonl"}
+#: The official exporters' own encoders: the file holds exactly what would have been sent.
+_ENCODERS = {Signal.TRACES: encode_spans, Signal.LOGS: encode_logs, Signal.METRICS: encode_metrics}
 _encode_json = msgspec.json.Encoder().encode
 
 
@@ -44,24 +42,17 @@ class OtlpJsonFileSink:
         self._batcher: Batcher[Record] = Batcher(self._write_batch, batch_size, max_request_bytes, REQUEST_OVERHEAD)
 
     def write(self, record: Record) -> None:
-        if isinstance(record, SpanRecord):
-            size = estimate_span_bytes(record)
-        else:
-            assert isinstance(record, LogRecord)
-            size = estimate_log_bytes(record)
-        res_bytes = estimate_resource_bytes(record.resource, record.scope)
-        if not self._batcher.fits_alone(size, res_bytes):
+        size = estimate_bytes(record)
+        group, group_bytes = request_group(record)
+        if not self._batcher.fits_alone(size, group_bytes):
             self._report.too_large(
-                self.signal, str(record.origin), size + res_bytes, "--max-request-bytes", self._batcher.max_bytes
+                self.signal, str(record.origin), size + group_bytes, "--max-request-bytes", self._batcher.max_bytes
             )
             return
-        self._batcher.add(record, size, (record.resource, record.resource_schema_url, record.scope), res_bytes)
+        self._batcher.add(record, size, group, group_bytes)
 
     def _write_batch(self, batch: list[Record]) -> None:
-        if self.signal is Signal.TRACES:
-            message = encode_spans([self._resources.readable_span(r) for r in batch])  # type: ignore[arg-type]
-        else:
-            message = encode_logs([self._resources.readable_log(r) for r in batch])  # type: ignore[arg-type]
+        message = _ENCODERS[self.signal](self._resources.export_items(batch))
         try:
             self._fh.write(_encode_json(proto_to_otlp_json(message)) + b"\n")
         except OSError as exc:

@@ -22,23 +22,21 @@ from google.protobuf.message import DecodeError
 from google.rpc.status_pb2 import Status
 from opentelemetry.exporter.otlp.proto.http import Compression
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceResponse
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from opentelemetry.sdk._logs.export import LogRecordExportResult
+from opentelemetry.sdk.metrics.export import MetricExportResult
 from opentelemetry.sdk.trace.export import SpanExportResult
 
-from otel_replay.model import LogRecord, Record, Signal, SpanRecord, record_key
+from otel_replay.model import Record, Signal, record_key
 from otel_replay.report import Report, batch_span
 from otel_replay.resume import Acknowledge
 from otel_replay.sinks.batching import Batcher
 from otel_replay.sinks.http import VerifyingSession, describe_exception, one_line
-from otel_replay.sinks.sdk import (
-    ResourceCache,
-    estimate_log_bytes,
-    estimate_resource_bytes,
-    estimate_span_bytes,
-)
+from otel_replay.sinks.sdk import ResourceCache, estimate_bytes, request_group
 
 DEFAULT_BATCH_SIZE = 512
 DEFAULT_MAX_REQUEST_BYTES = 4 * 1024 * 1024
@@ -52,6 +50,7 @@ _COMPRESSION = {"gzip": Compression.Gzip, "none": Compression.NoCompression, "de
 class OtlpConfig:
     traces_endpoint: str | None = None  # full URL; None lets OTEL_EXPORTER_OTLP_* decide
     logs_endpoint: str | None = None  # the same, for --logs-to otlp
+    metrics_endpoint: str | None = None  # the same, for metrics
     headers: dict[str, str] | None = None
     compression: str | None = None
     timeout: float = 10.0  # one attempt (capped by our session)
@@ -102,13 +101,22 @@ def _status_message(body: bytes) -> str | None:
         return None
 
 
+#: Said once when an endpoint answers 404 (Tempo, for one, takes traces only).
+_NO_SUCH_PATH = {
+    Signal.LOGS: "{url} answered 404: it takes no OTLP logs; point --otlp-logs-endpoint at a backend that does "
+    "(Loki 3: http://HOST:3100/otlp/v1/logs), or send logs to Loki's push API with --logs-to loki",
+    Signal.METRICS: "{url} answered 404: it takes no OTLP metrics (Tempo takes traces only); point "
+    "--otlp-metrics-endpoint at a metrics backend (Prometheus: http://HOST:9090/api/v1/otlp/v1/metrics, "
+    "Mimir: http://HOST/otlp/v1/metrics), or leave metrics out with --signals traces,logs",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class _SignalParts:
     """What differs between exporting spans and exporting log records."""
 
     exporter: Any  # the official exporter class
     success: Any  # its export result meaning success
-    estimate: Any  # record → upper bound of its encoded bytes
     response: Any  # the OTLP Export*ServiceResponse message
     rejected_json: str  # partialSuccess field counting refused records, in OTLP/JSON …
     rejected_proto: str  # … and in protobuf
@@ -116,12 +124,15 @@ class _SignalParts:
 
 _PARTS = {
     Signal.TRACES: _SignalParts(
-        OTLPSpanExporter, SpanExportResult.SUCCESS, estimate_span_bytes,
-        ExportTraceServiceResponse, "rejectedSpans", "rejected_spans",
+        OTLPSpanExporter, SpanExportResult.SUCCESS, ExportTraceServiceResponse, "rejectedSpans", "rejected_spans"
     ),
     Signal.LOGS: _SignalParts(
-        OTLPLogExporter, LogRecordExportResult.SUCCESS, estimate_log_bytes,
-        ExportLogsServiceResponse, "rejectedLogRecords", "rejected_log_records",
+        OTLPLogExporter, LogRecordExportResult.SUCCESS, ExportLogsServiceResponse,
+        "rejectedLogRecords", "rejected_log_records",
+    ),
+    Signal.METRICS: _SignalParts(
+        OTLPMetricExporter, MetricExportResult.SUCCESS, ExportMetricsServiceResponse,
+        "rejectedDataPoints", "rejected_data_points",
     ),
 }  # fmt: skip
 
@@ -185,8 +196,9 @@ class _Response:
 
 
 class OtlpSink:
-    """One signal through its official exporter: spans (``OTLPSpanExporter``) or log
-    records (``OTLPLogExporter``, for ``--logs-to otlp``)."""
+    """One signal through its official exporter: spans (``OTLPSpanExporter``), log
+    records (``OTLPLogExporter``, for ``--logs-to otlp``) or metric data points
+    (``OTLPMetricExporter``)."""
 
     def __init__(
         self,
@@ -204,11 +216,14 @@ class OtlpSink:
         session = self._session = _ObservedSession()
         session.attempt_timeout = config.timeout
         session.hooks["response"].append(self._on_response)
-        spans = signal is Signal.TRACES
         self._parts = _PARTS[signal]
-        self._convert: Any = self._resources.readable_span if spans else self._resources.readable_log
+        endpoints = {
+            Signal.TRACES: config.traces_endpoint,
+            Signal.LOGS: config.logs_endpoint,
+            Signal.METRICS: config.metrics_endpoint,
+        }
         self._exporter = self._parts.exporter(
-            endpoint=config.traces_endpoint if spans else config.logs_endpoint,
+            endpoint=endpoints[signal],
             certificate_file=config.certificate,
             headers=config.headers,
             timeout=export_deadline(config.max_retry_time, signal=signal),
@@ -223,7 +238,7 @@ class OtlpSink:
         self._saved = (self._otel_logger.propagate, self._otel_logger.level)
         self._otel_logger.addHandler(self._log)
         self._otel_logger.propagate = False
-        self._batcher: Batcher[SpanRecord | LogRecord] = Batcher(
+        self._batcher: Batcher[Record] = Batcher(
             self._export, config.batch_size, config.max_request_bytes, REQUEST_OVERHEAD
         )
 
@@ -231,18 +246,16 @@ class OtlpSink:
         self._last = _Response(response.status_code, response.content[:65536], response.headers.get("content-type", ""))
 
     def write(self, record: Record) -> None:
-        assert isinstance(record, (SpanRecord, LogRecord))
-        size = self._parts.estimate(record)
-        res_bytes = estimate_resource_bytes(record.resource, record.scope)
-        if not self._batcher.fits_alone(size, res_bytes):
-            self._report.too_large(
-                self.signal, str(record.origin), size + res_bytes, "--max-request-bytes", self._config.max_request_bytes
-            )
+        size = estimate_bytes(record)
+        group, group_bytes = request_group(record)
+        if not self._batcher.fits_alone(size, group_bytes):
+            limit = self._config.max_request_bytes
+            self._report.too_large(self.signal, str(record.origin), size + group_bytes, "--max-request-bytes", limit)
             return
-        self._batcher.add(record, size, (record.resource, record.resource_schema_url, record.scope), res_bytes)
+        self._batcher.add(record, size, group, group_bytes)
 
-    def _export(self, batch: list[SpanRecord | LogRecord]) -> None:
-        items = [self._convert(r) for r in batch]
+    def _export(self, batch: list[Record]) -> None:
+        items = self._resources.export_items(batch)
         self._last = None
         self._log.last_error = None
         self._session.last_error = None
@@ -265,6 +278,8 @@ class OtlpSink:
             return
         if last is not None and last.status >= 300:
             reason = describe_response(last.status, last.body, last.content_type)
+            if last.status == 404 and self.signal is not Signal.TRACES:
+                self._report.hint(_NO_SUCH_PATH[self.signal].format(url=self._exporter._endpoint))
             if 400 <= last.status < 500 and last.status not in RETRYABLE:
                 self._report.rejected(self.signal, n, reason)
             else:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import functools
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,13 +17,42 @@ from google.protobuf.message import Message
 from opentelemetry._logs import LogRecord as ApiLogRecord
 from opentelemetry._logs import SeverityNumber
 from opentelemetry.sdk._logs import ReadableLogRecord
+from opentelemetry.sdk.metrics import Exemplar as SdkExemplar
+from opentelemetry.sdk.metrics.export import (
+    AggregationTemporality,
+    Buckets,
+    ExponentialHistogram,
+    ExponentialHistogramDataPoint,
+    Gauge,
+    Histogram,
+    HistogramDataPoint,
+    MetricsData,
+    NumberDataPoint,
+    ResourceMetrics,
+    ScopeMetrics,
+    Sum,
+)
+from opentelemetry.sdk.metrics.export import Metric as SdkMetric
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags, TraceState
 
 from otel_replay import __version__
-from otel_replay.model import LogRecord, ResourceAttrs, Scope, SpanRecord, thaw
+from otel_replay.model import (
+    Exemplar,
+    ExponentialHistogramValue,
+    HistogramValue,
+    LogRecord,
+    Metric,
+    MetricKind,
+    MetricPoint,
+    Record,
+    ResourceAttrs,
+    Scope,
+    SpanRecord,
+    thaw,
+)
 
 SCOPE = InstrumentationScope("otel-replay", __version__)
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
@@ -63,11 +93,35 @@ class ResourceCache:
     def readable_log(self, rec: LogRecord) -> ReadableLogRecord:
         return to_readable_log(rec, self.get(rec.resource, rec.resource_schema_url), self.scope(rec.scope))
 
+    def export_items(self, batch: Sequence[Record]) -> Any:
+        """What the official exporter of the batch's signal takes: a list of ``ReadableSpan``
+        or ``ReadableLogRecord``, or one ``MetricsData``."""
+        first = batch[0]
+        if isinstance(first, SpanRecord):
+            return [self.readable_span(r) for r in batch]  # type: ignore[arg-type]
+        if isinstance(first, LogRecord):
+            return [self.readable_log(r) for r in batch]  # type: ignore[arg-type]
+        return self.metrics_data(batch)  # type: ignore[arg-type]
+
+    def metrics_data(self, points: Sequence[MetricPoint]) -> MetricsData:
+        """Points → one ``MetricsData``: one ``ResourceMetrics`` per resource, one
+        ``ScopeMetrics`` per scope, one ``Metric`` per definition, in first-seen order (the
+        encoder merges nothing itself: it keys resources and scopes by identity)."""
+        tree: dict[Resource, dict[InstrumentationScope, dict[Metric, list[Any]]]] = {}
+        for p in points:
+            scopes = tree.setdefault(self.get(p.resource, p.resource_schema_url), {})
+            metrics = scopes.setdefault(self.scope(p.scope), {})
+            metrics.setdefault(p.metric, []).append(to_sdk_point(p))
+        resource_metrics = []
+        for resource, scopes in tree.items():
+            blocks = [ScopeMetrics(scope, _metrics(ms), scope.schema_url or "") for scope, ms in scopes.items()]
+            resource_metrics.append(ResourceMetrics(resource, blocks, resource.schema_url))
+        return MetricsData(resource_metrics)
+
 
 # The SDK derives dropped counts from its own limits, which a replay never applied; these
 # subclasses report the counts the file recorded instead (0 for CodeMachine input).
 class _ReplayedEvent(Event):
-
     def __init__(self, name: str, attributes: Any, timestamp: int, dropped: int) -> None:
         super().__init__(name, attributes, timestamp)
         self._dropped = dropped
@@ -179,6 +233,49 @@ def to_readable_log(rec: LogRecord, resource: Resource, scope: InstrumentationSc
     return _ReplayedLogRecord(log, resource, scope, None, rec.dropped_attributes)
 
 
+def _metrics(metrics: dict[Metric, list[Any]]) -> list[SdkMetric]:
+    return [to_sdk_metric(m, points) for m, points in metrics.items()]
+
+
+def _sdk_exemplars(exemplars: list[Exemplar]) -> list[SdkExemplar]:
+    return [
+        SdkExemplar(e.attributes or None, e.value, e.time_ns, e.span_id or None, e.trace_id or None) for e in exemplars
+    ]
+
+
+def to_sdk_point(p: MetricPoint) -> Any:
+    """One point as the SDK data point of its metric's kind."""
+    exemplars = _sdk_exemplars(p.exemplars) if p.exemplars else []
+    value = p.value
+    if isinstance(value, HistogramValue):
+        return HistogramDataPoint(
+            p.attributes, p.start_ns, p.time_ns, value.count, value.sum,  # type: ignore[arg-type]
+            value.bucket_counts, value.explicit_bounds, value.min, value.max, exemplars,  # type: ignore[arg-type]
+        )  # fmt: skip
+    if isinstance(value, ExponentialHistogramValue):
+        return ExponentialHistogramDataPoint(
+            p.attributes, p.start_ns, p.time_ns, value.count, value.sum, value.scale,  # type: ignore[arg-type]
+            value.zero_count, Buckets(value.positive_offset, value.positive_counts),
+            Buckets(value.negative_offset, value.negative_counts), value.flags, value.min, value.max,  # type: ignore[arg-type]
+            exemplars,
+        )  # fmt: skip
+    return NumberDataPoint(p.attributes, p.start_ns, p.time_ns, value, exemplars)
+
+
+def to_sdk_metric(metric: Metric, points: list[Any]) -> SdkMetric:
+    temporality = AggregationTemporality(metric.temporality)
+    data: Any
+    if metric.kind is MetricKind.GAUGE:
+        data = Gauge(points)
+    elif metric.kind is MetricKind.SUM:
+        data = Sum(points, temporality, metric.monotonic)
+    elif metric.kind is MetricKind.HISTOGRAM:
+        data = Histogram(points, temporality)
+    else:
+        data = ExponentialHistogram(points, temporality)
+    return SdkMetric(metric.name, metric.description, metric.unit, data)
+
+
 # -- size estimate ------------------------------------------------------------------------
 def _value_bytes(value: Any) -> int:
     """An upper bound of an AnyValue's encoded size (tag, length prefix and payload)."""
@@ -218,13 +315,55 @@ def estimate_log_bytes(rec: LogRecord) -> int:
     return 90 + _value_bytes(rec.body) + _attrs_bytes(rec.attributes) + len(rec.severity_text or "")
 
 
+def estimate_point_bytes(rec: MetricPoint) -> int:
+    """Never less than the data point's share of an encoded ExportMetricsServiceRequest."""
+    size = 40 + _attrs_bytes(rec.attributes)
+    value = rec.value
+    if isinstance(value, HistogramValue):
+        size += 40 + 11 * (len(value.bucket_counts) + len(value.explicit_bounds))
+    elif isinstance(value, ExponentialHistogramValue):
+        size += 60 + 11 * (len(value.positive_counts) + len(value.negative_counts))
+    for ex in rec.exemplars:
+        size += 60 + _attrs_bytes(ex.attributes)
+    return size
+
+
+def estimate_bytes(rec: Record) -> int:
+    """Never less than the record's share of an encoded export request."""
+    if isinstance(rec, SpanRecord):
+        return estimate_span_bytes(rec)
+    if isinstance(rec, LogRecord):
+        return estimate_log_bytes(rec)
+    return estimate_point_bytes(rec)
+
+
+def request_group(rec: Record) -> tuple[Hashable, int]:
+    """The wrapper a record shares with others in a request (resource and scope, and for a
+    data point its metric) and an upper bound of that wrapper's encoded bytes."""
+    res_bytes = estimate_resource_bytes(rec.resource, rec.scope)
+    if isinstance(rec, MetricPoint):
+        return (rec.resource, rec.resource_schema_url, rec.scope, rec.metric), res_bytes + estimate_metric_bytes(
+            rec.metric
+        )
+    return (rec.resource, rec.resource_schema_url, rec.scope), res_bytes
+
+
+@functools.lru_cache(maxsize=4096)
+def estimate_metric_bytes(metric: Metric) -> int:
+    """A metric's wrapper (name, description, unit, kind), once per metric in a request."""
+    return 24 + len(metric.name.encode()) + len(metric.description.encode()) + len(metric.unit.encode())
+
+
 @functools.lru_cache(maxsize=4096)
 def estimate_resource_bytes(attrs: ResourceAttrs, scope: Scope | None = None) -> int:
     """Resource plus scope wrapper overhead, once per distinct (resource, scope) in a request."""
     scope_bytes = len(SCOPE.name) + len(SCOPE.version or "")
     if scope is not None:
-        scope_bytes = len(scope.name) + len(scope.version or "") + len(scope.schema_url) + 2 * _attrs_bytes(
-            {k: thaw(v) for k, v in scope.attributes}
+        scope_bytes = (
+            len(scope.name)
+            + len(scope.version or "")
+            + len(scope.schema_url)
+            + 2 * _attrs_bytes({k: thaw(v) for k, v in scope.attributes})
         )
     return 96 + scope_bytes + _attrs_bytes({k: thaw(v) for k, v in attrs})
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import zipfile
 from collections.abc import Iterator
 
-from otel_replay.model import FileProblem, SourceItem
+from otel_replay.model import FileProblem, Signal, SourceItem
 from otel_replay.sources.codemachine import classify, read_codemachine
+from otel_replay.sources.codemachine_metrics import read_metrics
 from otel_replay.sources.discover import DECOMPRESS_ERRORS, InputFile
 from otel_replay.sources.jsondoc import DocumentError, read_document
 from otel_replay.sources.otlp_json import OTLP_ARRAYS, read_otlp, read_otlp_lines
@@ -39,7 +40,10 @@ def _read_stream(item: InputFile, stream: object) -> Iterator[SourceItem]:
     signal = classify(doc)
     if signal is not None:
         try:
-            yield from read_codemachine(doc, item.name, signal)
+            if signal is Signal.METRICS:
+                yield from read_metrics(doc, item.name)
+            else:
+                yield from read_codemachine(doc, item.name, signal)
         except DocumentError as exc:
             yield FileProblem(item.name, f"{exc}; the records before it were read", signal)
         return

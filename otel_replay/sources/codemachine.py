@@ -16,7 +16,6 @@ from otel_replay.model import (
     FileStart,
     InvalidRecord,
     LogRecord,
-    MetricsExport,
     Origin,
     ResourceAttrs,
     Signal,
@@ -59,7 +58,16 @@ def parse_hex_id(value: Any, nbytes: int, field: str) -> int:
     return number
 
 
-def _number(value: Any, field: str) -> float | int:
+def json_array(value: Any, field: str) -> list[Any]:
+    """An optional JSON array field (absent or null: empty)."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InvalidInput(f"{field} is {describe_json(value)}, expected an array")
+    return value
+
+
+def finite_number(value: Any, field: str) -> float | int:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         if value is None:
             raise InvalidInput(f"missing {field}")
@@ -75,7 +83,7 @@ def ms_to_ns(value: Any, field: str) -> int:
     ``value * 1e6`` in floating point would lose up to ~128 ns near 1.8e18; splitting
     off the whole milliseconds first keeps the result within 0.5 ns of the float.
     """
-    ms = _number(value, field)
+    ms = finite_number(value, field)
     if ms < 0:
         raise InvalidInput(f"{field} is negative")
     if isinstance(ms, int):
@@ -294,13 +302,7 @@ def log_from_codemachine(
             trace_id = parse_hex_id(raw_trace, 16, "attribute trace.id")
         if raw_span not in (None, ""):
             span_id = parse_hex_id(raw_span, 8, "attribute span.id")
-    res = obj.get("resource")
-    if res is None:
-        resource = default_resource
-    elif isinstance(res, dict):
-        resource = resource_from_mapping(clean_attributes(res, "resource", notes, None))
-    else:
-        raise InvalidInput(f"resource is {describe_json(res)}, expected an object")
+    resource = record_resource(obj.get("resource"), default_resource, notes)
     return LogRecord(
         time_ns=time_ns,
         severity_number=sev,
@@ -312,6 +314,15 @@ def log_from_codemachine(
         resource=resource,
         origin=origin,
     )
+
+
+def record_resource(res: Any, default: ResourceAttrs, notes: list[str] | None = None) -> ResourceAttrs:
+    """A record's own ``resource`` (attributes as an object), or the session's default."""
+    if res is None:
+        return default
+    if not isinstance(res, dict):
+        raise InvalidInput(f"resource is {describe_json(res)}, expected an object")
+    return resource_from_mapping(clean_attributes(res, "resource", notes, None))
 
 
 def _body(body: Any, notes: list[str] | None) -> Any:
@@ -331,22 +342,26 @@ def classify(doc: Document) -> Signal | None:
     return None
 
 
-def read_codemachine(doc: Document, source: str, signal: Signal) -> Iterator[SourceItem]:
-    """Stream the records of a classified CodeMachine document."""
+def session_resource(doc: Document) -> ResourceAttrs:
+    """The resource of records that name none: the session's ``service``."""
     service = doc.header.get("service")
     if not isinstance(service, str) or not service:
         service = DEFAULT_SERVICE
-    resource: ResourceAttrs = (("service.name", service),)
+    return (("service.name", service),)
+
+
+def read_codemachine(doc: Document, source: str, signal: Signal) -> Iterator[SourceItem]:
+    """Stream the records of a classified CodeMachine trace or log document (metrics
+    documents: :mod:`otel_replay.sources.codemachine_metrics`)."""
+    resource = session_resource(doc)
     yield FileStart(source, signal, "codemachine")
     notes: list[str] = []
     for index, obj in enumerate(doc.items):
         origin = Origin(source, index)
         if signal is Signal.TRACES:
             yield from checked(signal, origin, notes, span_from_codemachine, obj, resource, origin, notes)
-        elif signal is Signal.LOGS:
-            yield from checked(signal, origin, notes, log_from_codemachine, obj, resource, origin, notes)
         else:
-            yield MetricsExport(_count_points(obj), origin)
+            yield from checked(signal, origin, notes, log_from_codemachine, obj, resource, origin, notes)
 
 
 def checked(
@@ -364,14 +379,3 @@ def checked(
         yield Adjusted(signal, origin, "; ".join(notes))
         notes.clear()
     yield record
-
-
-def _count_points(export: Any) -> int:
-    if not isinstance(export, dict):
-        return 0
-    total = 0
-    for scope in export.get("scopeMetrics") or ():
-        for metric in (scope.get("metrics") or ()) if isinstance(scope, dict) else ():
-            points = metric.get("dataPoints") if isinstance(metric, dict) else None
-            total += len(points) if isinstance(points, list) else 0
-    return total

@@ -2,14 +2,15 @@
 
 Filters look at the recorded timestamps (before any time shift). A span is kept when
 its [start, end] overlaps the window, so a long parent span that began earlier stays
-with its children; a log record when its time lies in the window.
+with its children; a log record or a metric data point when its time lies in the window
+(a cumulative point's start is when counting began, not when it was observed).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from otel_replay.model import LogRecord, Record, SpanRecord
+from otel_replay.model import MetricPoint, Record, SpanRecord
 
 
 class TimeWindow:
@@ -27,13 +28,12 @@ class TimeWindow:
     def apply(self, record: Record) -> Record | None:
         if isinstance(record, SpanRecord):
             return record if self.keeps(record.start_ns, record.end_ns) else None
-        if isinstance(record, LogRecord):
-            return record if self.keeps(record.time_ns, record.time_ns) else None
-        return record
+        return record if self.keeps(record.time_ns, record.time_ns) else None
 
 
 class TraceIdFilter:
-    """``--trace-id``: that trace's spans and the log records that carry its id."""
+    """``--trace-id``: that trace's spans and the log records that carry its id (metric
+    data points belong to no trace: they are left out)."""
 
     drop_label = "not in --trace-id"
 
@@ -41,9 +41,9 @@ class TraceIdFilter:
         self.trace_ids = frozenset(trace_ids)
 
     def apply(self, record: Record) -> Record | None:
-        if isinstance(record, (SpanRecord, LogRecord)):
-            return record if record.trace_id in self.trace_ids else None
-        return record
+        if isinstance(record, MetricPoint):
+            return None
+        return record if record.trace_id in self.trace_ids else None
 
 
 class ServiceFilter:
@@ -56,8 +56,6 @@ class ServiceFilter:
         self._cache: dict[object, bool] = {}
 
     def apply(self, record: Record) -> Record | None:
-        if not isinstance(record, (SpanRecord, LogRecord)):
-            return record
         keep = self._cache.get(record.resource)
         if keep is None:
             service = next((v for k, v in record.resource if k == "service.name"), None)

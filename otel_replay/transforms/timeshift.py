@@ -9,11 +9,12 @@ old traces are found by id only.
 
 from __future__ import annotations
 
-from otel_replay.model import LogRecord, Record, SpanRecord
+from otel_replay.model import LogRecord, MetricPoint, Record, SpanRecord
 
 
-def newest_ns(record: Record) -> int | None:
-    """The latest instant a record carries (a span's end or last event, a log's time)."""
+def newest_ns(record: Record) -> int:
+    """The latest instant a record carries (a span's end or last event, a log's or a data
+    point's time)."""
     if isinstance(record, SpanRecord):
         newest = record.end_ns
         for ev in record.events:
@@ -22,10 +23,10 @@ def newest_ns(record: Record) -> int | None:
         return newest
     if isinstance(record, LogRecord):
         return record.time_ns
-    return None
+    return max([record.time_ns, *(e.time_ns for e in record.exemplars)])
 
 
-def oldest_ns(record: Record) -> int | None:
+def oldest_ns(record: Record) -> int:
     if isinstance(record, SpanRecord):
         oldest = record.start_ns
         for ev in record.events:
@@ -34,7 +35,7 @@ def oldest_ns(record: Record) -> int | None:
         return oldest
     if isinstance(record, LogRecord):
         return record.time_ns
-    return None
+    return min([record.start_ns or record.time_ns, record.time_ns, *(e.time_ns for e in record.exemplars if e.time_ns)])
 
 
 class OffsetOutOfRange(ValueError):
@@ -55,6 +56,13 @@ def shift_record(record: Record, offset_ns: int) -> Record:
             record.time_ns += offset_ns
         if record.observed_ns:
             record.observed_ns += offset_ns
+    elif isinstance(record, MetricPoint):
+        if record.start_ns:
+            record.start_ns += offset_ns
+        record.time_ns += offset_ns
+        for ex in record.exemplars:
+            if ex.time_ns:
+                ex.time_ns += offset_ns
     return record
 
 
@@ -65,7 +73,6 @@ class TimeShift:
         self.offset_ns = offset_ns
 
     def apply(self, record: Record) -> Record | None:
-        oldest = oldest_ns(record)
-        if oldest is not None and oldest + self.offset_ns < 0:
+        if oldest_ns(record) + self.offset_ns < 0:
             return None
         return shift_record(record, self.offset_ns)

@@ -1,0 +1,224 @@
+"""OTLP/JSON metrics: one ``Metric`` (gauge, sum, histogram, exponential histogram) →
+its data points as :class:`MetricPoint` records.
+
+Lossless for what the OpenTelemetry SDK's metrics data model carries. What it cannot
+carry is reported per point (``Adjusted``: the point is sent without it) or refused
+(``summary``: the SDK has no summary type); see README, "OTLP/JSON input".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from otel_replay.model import (
+    Exemplar,
+    ExponentialHistogramValue,
+    HistogramValue,
+    InvalidRecord,
+    Metric,
+    MetricKind,
+    MetricPoint,
+    Origin,
+    ResourceAttrs,
+    Scope,
+    Signal,
+    SourceItem,
+)
+from otel_replay.sources.codemachine import INT64_MAX, INT64_MIN, InvalidInput, checked, json_array
+from otel_replay.sources.jsondoc import describe_json
+from otel_replay.sources.otlp_values import (
+    NON_FINITE,
+    enum,
+    integer,
+    key_values,
+    optional_hex_id,
+    optional_int,
+)
+
+#: OTLP/JSON field of each metric data kind.
+KINDS = {
+    "gauge": MetricKind.GAUGE,
+    "sum": MetricKind.SUM,
+    "histogram": MetricKind.HISTOGRAM,
+    "exponentialHistogram": MetricKind.EXPONENTIAL_HISTOGRAM,
+}
+_TEMPORALITY = {
+    "AGGREGATION_TEMPORALITY_UNSPECIFIED": 0,
+    "AGGREGATION_TEMPORALITY_DELTA": 1,
+    "AGGREGATION_TEMPORALITY_CUMULATIVE": 2,
+}
+_NO_RECORDED_VALUE = 1  # DataPointFlags.FLAG_NO_RECORDED_VALUE
+
+
+def double(value: Any, field: str) -> float:
+    """An OTLP/JSON double: a number, or "NaN" / "Infinity" / "-Infinity"."""
+    if isinstance(value, str) and value in NON_FINITE:
+        return NON_FINITE[value]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidInput(f"{field} is {describe_json(value)}, expected a number")
+    return float(value)
+
+
+def _optional_double(obj: dict[str, Any], key: str) -> float | None:
+    return None if obj.get(key) is None else double(obj[key], key)
+
+
+def _number_value(obj: dict[str, Any], field: str) -> int | float:
+    if obj.get("asInt") is not None:
+        return integer(obj["asInt"], f"{field} asInt", INT64_MIN, INT64_MAX)
+    if obj.get("asDouble") is not None:
+        return double(obj["asDouble"], f"{field} asDouble")
+    raise InvalidInput(f"{field} has neither asInt nor asDouble")
+
+
+def _counts(value: Any, field: str) -> list[int]:
+    return [integer(v, field) for v in json_array(value, field)]
+
+
+def _buckets(obj: dict[str, Any], side: str) -> tuple[int, list[int]]:
+    buckets = obj.get(side) or {}
+    if not isinstance(buckets, dict):
+        raise InvalidInput(f"{side} is {describe_json(buckets)}, expected an object")
+    offset = integer(buckets.get("offset", 0), f"{side}.offset", -(2**31), 2**31 - 1)
+    return offset, _counts(buckets.get("bucketCounts"), f"{side}.bucketCounts")
+
+
+def _exemplar(obj: Any, i: int, notes: list[str]) -> Exemplar:
+    if not isinstance(obj, dict):
+        raise InvalidInput(f"exemplar {i} is {describe_json(obj)}, expected an object")
+    trace_id = optional_hex_id(obj.get("traceId"), 16, f"exemplar {i} traceId")
+    span_id = optional_hex_id(obj.get("spanId"), 8, f"exemplar {i} spanId")
+    if bool(trace_id) != bool(span_id):
+        notes.append(f"exemplar {i}: a trace id without a span id (or the reverse) is dropped by the exporter")
+        trace_id = span_id = 0
+    return Exemplar(
+        integer(obj.get("timeUnixNano", 0), f"exemplar {i} timeUnixNano"),
+        _number_value(obj, f"exemplar {i}"),
+        key_values(obj.get("filteredAttributes"), f"exemplar {i} filteredAttributes"),
+        trace_id,
+        span_id,
+    )
+
+
+def point_from_otlp(
+    obj: Any,
+    metric: Metric,
+    resource: ResourceAttrs,
+    schema_url: str,
+    scope: Scope,
+    origin: Origin,
+    notes: list[str],
+) -> MetricPoint:
+    if not isinstance(obj, dict):
+        raise InvalidInput(f"data point is {describe_json(obj)}, expected an object")
+    flags = optional_int(obj, "flags")
+    kind = metric.kind
+    if flags and kind is not MetricKind.EXPONENTIAL_HISTOGRAM:
+        what = "no recorded value" if flags & _NO_RECORDED_VALUE else f"{flags:#x}"
+        notes.append(f"data point flags ({what}) dropped: the exporter encodes flags only for exponential histograms")
+    value: int | float | HistogramValue | ExponentialHistogramValue
+    if kind is MetricKind.GAUGE or kind is MetricKind.SUM:
+        value = _number_value(obj, "data point")
+    elif kind is MetricKind.HISTOGRAM:
+        counts = _counts(obj.get("bucketCounts"), "bucketCounts")
+        bounds = [double(b, "explicitBounds") for b in obj.get("explicitBounds") or ()]
+        value = HistogramValue(
+            integer(obj.get("count", 0), "count"),
+            _optional_double(obj, "sum"),
+            counts,
+            bounds,
+            _optional_double(obj, "min"),
+            _optional_double(obj, "max"),
+        )
+    else:
+        if obj.get("zeroThreshold"):
+            notes.append("zeroThreshold dropped: the SDK's exponential histogram has none")
+        positive, negative = _buckets(obj, "positive"), _buckets(obj, "negative")
+        value = ExponentialHistogramValue(
+            integer(obj.get("count", 0), "count"),
+            _optional_double(obj, "sum"),
+            integer(obj.get("scale", 0), "scale", -(2**31), 2**31 - 1),
+            integer(obj.get("zeroCount", 0), "zeroCount"),
+            positive[0],
+            positive[1],
+            negative[0],
+            negative[1],
+            _optional_double(obj, "min"),
+            _optional_double(obj, "max"),
+            flags,
+        )
+    start = integer(obj.get("startTimeUnixNano", 0), "startTimeUnixNano")
+    if start and kind is MetricKind.GAUGE:
+        notes.append("gauge startTimeUnixNano dropped: the exporter does not encode it for gauges")
+        start = 0
+    exemplars = json_array(obj.get("exemplars"), "exemplars")
+    return MetricPoint(
+        metric,
+        key_values(obj.get("attributes")),
+        start,
+        integer(obj.get("timeUnixNano", 0), "timeUnixNano"),
+        value,
+        resource,
+        origin,
+        scope,
+        schema_url,
+        [_exemplar(e, i, notes) for i, e in enumerate(exemplars)],
+        from_otlp=True,
+    )
+
+
+def metric_definition(obj: dict[str, Any]) -> tuple[Metric, list[Any]]:
+    """The metric's definition and its raw data points."""
+    name = obj.get("name", "")
+    description, unit = obj.get("description") or "", obj.get("unit") or ""
+    if not all(isinstance(v, str) for v in (name, description, unit)):
+        raise InvalidInput("metric name, description and unit must be strings")
+    if isinstance(obj.get("summary"), dict):
+        raise InvalidInput(f"metric {name!r} is a summary: the OpenTelemetry SDK has no summary type to send it as")
+    field = next((f for f in KINDS if isinstance(obj.get(f), dict)), None)
+    if field is None:
+        raise InvalidInput(f"metric {name!r} has no gauge, sum, histogram or exponentialHistogram")
+    data = obj[field]
+    points = json_array(data.get("dataPoints"), f"metric {name!r} dataPoints")
+    kind = KINDS[field]
+    temporality = enum(data.get("aggregationTemporality"), _TEMPORALITY, "aggregationTemporality")
+    if kind is MetricKind.GAUGE:
+        temporality = 0
+    monotonic = kind is MetricKind.SUM and data.get("isMonotonic") is True
+    return Metric(name, kind, description, unit, temporality, monotonic), points
+
+
+def metric_items(
+    obj: Any, resource: ResourceAttrs, schema_url: str, scope: Scope, source: str, counter: list[int]
+) -> Iterator[SourceItem]:
+    """The data points of one OTLP/JSON ``Metric``; a metric that cannot be read is one
+    invalid item naming it and how many points it held."""
+    try:
+        if not isinstance(obj, dict):
+            raise InvalidInput(f"metric is {describe_json(obj)}, expected an object")
+        metric, points = metric_definition(obj)
+    except InvalidInput as exc:
+        n = _point_count(obj)
+        yield InvalidRecord(Signal.METRICS, Origin(source, counter[0]), f"{exc}; its {n} data point(s) are not sent")
+        counter[0] += n
+        return
+    notes: list[str] = []
+    has_metadata = bool(obj.get("metadata"))
+    for point in points:
+        origin = Origin(source, counter[0])
+        counter[0] += 1
+        if has_metadata:
+            notes.append("metric metadata dropped: the SDK's metrics data model has none")
+        args = (point, metric, resource, schema_url, scope, origin, notes)
+        yield from checked(Signal.METRICS, origin, notes, point_from_otlp, *args)
+
+
+def _point_count(obj: Any) -> int:
+    if not isinstance(obj, dict):
+        return 0
+    for field in (*KINDS, "summary"):
+        data = obj.get(field)
+        if isinstance(data, dict) and isinstance(data.get("dataPoints"), list):
+            return len(data["dataPoints"])
+    return 0
