@@ -6,6 +6,7 @@ BIN := $(VENV)/bin
 EXAMPLE := examples/codemachine
 LOKI_URL ?= http://localhost:3100
 OTLP_ENDPOINT ?= http://localhost:4318
+METRICS_ENDPOINT ?= http://localhost:9090/api/v1/otlp/v1/metrics
 
 .PHONY: install test lint demo replay up down bench examples clean
 
@@ -30,7 +31,8 @@ demo: install
 # fresh copy of it recorded five minutes ago.
 replay: install
 	$(PY) examples/make_example.py out/example-now --start "$$(date -u -d '-5 min' +%Y-%m-%dT%H:%M:%SZ)"
-	$(BIN)/otel-replay replay out/example-now --otlp-endpoint $(OTLP_ENDPOINT) --loki-url $(LOKI_URL)
+	$(BIN)/otel-replay replay out/example-now --otlp-endpoint $(OTLP_ENDPOINT) --loki-url $(LOKI_URL) \
+		--otlp-metrics-endpoint $(METRICS_ENDPOINT)
 
 examples: install
 	$(PY) examples/make_example.py $(EXAMPLE)

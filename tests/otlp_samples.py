@@ -11,9 +11,11 @@ from typing import Any
 from google.protobuf import json_format
 from google.protobuf.message import Message
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue, KeyValueList
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
+from opentelemetry.proto.metrics.v1 import metrics_pb2 as mpb
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 T0 = 1_795_539_600_000_000_000  # 2026-11-24T17:00:00Z
@@ -124,6 +126,50 @@ def logs_request() -> ExportLogsServiceRequest:
     return req
 
 
+def metrics_request() -> ExportMetricsServiceRequest:
+    """Every metric kind the SDK can send, with every field it carries set: int and double
+    values, delta and cumulative, (non-)monotonic sums, histograms with buckets and min/max,
+    exponential histograms with both bucket sides, zero count and flags, exemplars."""
+    req = ExportMetricsServiceRequest()
+    rm = req.resource_metrics.add(schema_url="https://opentelemetry.io/schemas/1.9.0")
+    rm.resource.attributes.extend([kv("service.name", "svc-metrics"), kv("host.name", "h1")])
+    sm = rm.scope_metrics.add(schema_url="https://example.com/scope")
+    sm.scope.name, sm.scope.version = "meter", "2.0"
+    sm.scope.attributes.extend([kv("scope.attr", True)])
+    ex = mpb.Exemplar(
+        time_unix_nano=T0 + 5, as_double=0.25, trace_id=(0xA0).to_bytes(16, "big"), span_id=(7).to_bytes(8, "big")
+    )
+    ex.filtered_attributes.extend([kv("user", "u1")])
+    gauge = sm.metrics.add(name="queue.depth", description="Items waiting", unit="{item}")
+    gauge.gauge.data_points.add(time_unix_nano=T0 + 1, as_int=-42).attributes.extend([kv("queue", "a")])
+    gauge.gauge.data_points.add(time_unix_nano=T0 + 2, as_double=1.5, exemplars=[ex])
+    counter = sm.metrics.add(name="requests", unit="1")
+    counter.sum.aggregation_temporality = mpb.AGGREGATION_TEMPORALITY_CUMULATIVE
+    counter.sum.is_monotonic = True
+    for i in range(3):
+        point = counter.sum.data_points.add(start_time_unix_nano=T0, time_unix_nano=T0 + 10 * (i + 1), as_int=i * 7)
+        point.attributes.extend([kv(k, v) for k, v in RICH_ATTRS.items()])
+    updown = sm.metrics.add(name="balance", description="delta, not monotonic")
+    updown.sum.aggregation_temporality = mpb.AGGREGATION_TEMPORALITY_DELTA
+    updown.sum.data_points.add(start_time_unix_nano=T0 + 1, time_unix_nano=T0 + 9, as_double=-3.25)
+    hist = sm.metrics.add(name="latency", unit="ms")
+    hist.histogram.aggregation_temporality = mpb.AGGREGATION_TEMPORALITY_DELTA
+    hist.histogram.data_points.add(
+        start_time_unix_nano=T0, time_unix_nano=T0 + 60, count=6, sum=123.5, bucket_counts=[1, 2, 3],
+        explicit_bounds=[10.0, 100.0], min=0.5, max=99.0, exemplars=[ex],
+    )  # fmt: skip
+    hist.histogram.data_points.add(start_time_unix_nano=T0, time_unix_nano=T0 + 61, count=0)  # no sum, min, max
+    expo = sm.metrics.add(name="sizes", unit="By")
+    expo.exponential_histogram.aggregation_temporality = mpb.AGGREGATION_TEMPORALITY_CUMULATIVE
+    expo.exponential_histogram.data_points.add(
+        start_time_unix_nano=T0, time_unix_nano=T0 + 70, count=9, sum=1e6, scale=3, zero_count=2,
+        positive=mpb.ExponentialHistogramDataPoint.Buckets(offset=-2, bucket_counts=[1, 0, 4]),
+        negative=mpb.ExponentialHistogramDataPoint.Buckets(offset=5, bucket_counts=[2]),
+        flags=1, min=-8.0, max=9000.0,
+    ).attributes.extend([kv("kind", "blob")])  # fmt: skip
+    return req
+
+
 def to_otlp_json(message: Message) -> dict[str, Any]:
     """OTLP/JSON as the spec writes it: protobuf JSON mapping, but ids in hex."""
     doc = json_format.MessageToDict(message)  # enums as names, int64 as strings
@@ -173,4 +219,44 @@ def flatten_logs(requests: list[ExportLogsServiceRequest]) -> list[tuple[bytes, 
     return _flatten(requests, "resource_logs", "scope_logs", "log_records")
 
 
-__all__ = ["LogRecord", "flatten_logs", "flatten_spans", "logs_request", "to_otlp_json", "trace_request"]
+def metrics_of(requests: list[ExportMetricsServiceRequest]) -> list[Any]:
+    return [m for req in requests for rm in req.resource_metrics for sm in rm.scope_metrics for m in sm.metrics]
+
+
+def points_of(metric: Any) -> Any:
+    return getattr(metric, metric.WhichOneof("data")).data_points
+
+
+def flatten_points(requests: list[ExportMetricsServiceRequest]) -> list[tuple[bytes, ...]]:
+    """Every data point with its resource, scope and metric (name, description, unit,
+    kind, temporality, monotonicity; the metric's points are compared one by one)."""
+    out = []
+    for req in requests:
+        for rm in req.resource_metrics:
+            for sm in rm.scope_metrics:
+                for metric in sm.metrics:
+                    data = getattr(metric, metric.WhichOneof("data"))
+                    shape = (metric.WhichOneof("data"), getattr(data, "aggregation_temporality", 0),
+                             getattr(data, "is_monotonic", False))  # fmt: skip
+                    head = f"{metric.name}|{metric.description}|{metric.unit}|{shape}".encode()
+                    for point in data.data_points:
+                        out.append((
+                            rm.resource.SerializeToString(), rm.schema_url.encode(),
+                            sm.scope.SerializeToString(), sm.schema_url.encode(),
+                            head, point.SerializeToString(deterministic=True),
+                        ))  # fmt: skip
+    return sorted(out)
+
+
+__all__ = [
+    "LogRecord",
+    "flatten_logs",
+    "flatten_points",
+    "flatten_spans",
+    "logs_request",
+    "metrics_of",
+    "metrics_request",
+    "points_of",
+    "to_otlp_json",
+    "trace_request",
+]

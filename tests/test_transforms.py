@@ -15,6 +15,7 @@ from otel_replay.transforms.timeshift import TimeShift, newest_ns
 from tests.fakes.loki import LokiReceiver
 from tests.fakes.otlp import OtlpReceiver
 from tests.helpers import EXAMPLE, log_doc, log_file, replay_json, span_doc, trace_file
+from tests.otlp_samples import metrics_of, points_of
 
 S = 10**9
 TRACE_A, TRACE_B = "0af7651916cd43dd8448eb211c80319c", "1bf7651916cd43dd8448eb211c80319d"
@@ -121,8 +122,7 @@ def test_shift_to_now_lands_the_newest_record_now_and_keeps_relative_timing(otlp
         entries = loki.entries()
     offset = summary["time_offset_ns"]
     spans = [s for _, _, s in otlp.spans()]
-    points = [p for req in otlp.requests["/v1/metrics"] for rm in req.resource_metrics for sm in rm.scope_metrics
-              for m in sm.metrics for p in getattr(m, m.WhichOneof("data")).data_points]  # fmt: skip
+    points = [p for m in metrics_of(otlp.requests["/v1/metrics"]) for p in points_of(m)]
     assert len(points) == summary["signals"]["metrics"]["sent"] == 12
     newest = max([s.end_time_unix_nano for s in spans] + [e[1] for e in entries] + [p.time_unix_nano for p in points])
     assert before <= newest <= after

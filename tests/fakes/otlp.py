@@ -42,12 +42,17 @@ class OtlpReceiver(FakeServer):
         scripted: list[Answer] | None = None,
         respond: Callable[[int], Answer | None] | None = None,
         tls: ssl.SSLContext | None = None,
+        accepts: tuple[str, ...] = tuple(_MESSAGES),
     ) -> None:
+        """``accepts``: the signal paths served (Tempo: only ``/v1/traces``); a path is
+        matched by its end, so ``/api/v1/otlp/v1/metrics`` (Prometheus) is metrics too."""
         super().__init__(tls)
         self.max_body_bytes = max_body_bytes
         self.scripted = list(scripted or [])
         self.respond = respond
+        self.accepts = accepts
         self.requests: dict[str, list[Any]] = {path: [] for path in _MESSAGES}
+        self.paths: list[str] = []  # the path of every request that reached decoding
         self.sizes: list[int] = []  # uncompressed bytes of every request that reached decoding
         self.headers: list[dict[str, str]] = []
         self.attempts = 0
@@ -57,7 +62,8 @@ class OtlpReceiver(FakeServer):
             self.attempts += 1
             attempt = self.attempts
             self.headers.append({k.lower(): v for k, v in headers.items()})
-        if method != "POST" or path not in _MESSAGES:
+        signal_path = next((p for p in self.accepts if path.endswith(p)), None)
+        if method != "POST" or signal_path is None:
             return Answer(404, b"404 page not found\n")
         if self.respond is not None and (answer := self.respond(attempt)) is not None:
             return answer
@@ -76,11 +82,12 @@ class OtlpReceiver(FakeServer):
         if content_type != "application/x-protobuf":
             return tempo_error(f"unsupported content type {content_type!r}", 415)
         try:
-            message = _MESSAGES[path].FromString(raw)
+            message = _MESSAGES[signal_path].FromString(raw)
         except DecodeError as exc:
             return tempo_error(f"proto: {exc}")
         with self.lock:
-            self.requests[path].append(message)
+            self.requests[signal_path].append(message)
+            self.paths.append(path)
             self.sizes.append(len(raw))
         return _json(200, {"partialSuccess": {}})
 

@@ -1,0 +1,322 @@
+"""Metrics: CodeMachine metrics sessions and OTLP/JSON metrics → the official
+OTLPMetricExporter → a loopback receiver that decodes every request with
+opentelemetry-proto (ExportMetricsServiceRequest)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+from opentelemetry.proto.metrics.v1 import metrics_pb2 as mpb
+
+from otel_replay.model import CUMULATIVE, MetricKind, Origin, Scope
+from otel_replay.sources.codemachine import InvalidInput
+from otel_replay.sources.codemachine_metrics import (
+    histogram_value,
+    iso_to_ns,
+    metric_definition,
+    point_from_codemachine,
+)
+from tests.fakes.otlp import OtlpReceiver, _json
+from tests.fakes.server import Answer
+from tests.helpers import EXAMPLE, replay_json, write_json
+from tests.otlp_samples import (
+    T0,
+    flatten_points,
+    metrics_of,
+    metrics_request,
+    points_of,
+    to_otlp_json,
+    write_lines,
+)
+
+T0_ISO = "2026-11-24T17:00:00"
+
+
+def _points(reqs: list[ExportMetricsServiceRequest]) -> list[tuple[str, str, Any]]:
+    """(metric name, kind, point) of every received data point."""
+    return [(m.name, m.WhichOneof("data"), p) for m in metrics_of(reqs) for p in points_of(m)]
+
+
+def _metrics(reqs: list[ExportMetricsServiceRequest]) -> dict[str, Any]:
+    return {m.name: m for m in metrics_of(reqs)}
+
+
+def _session(path: Path, metrics: list[dict[str, Any]], resource: dict[str, Any] | None = None) -> Path:
+    export = {"scopeMetrics": [{"scope": {"name": "codemachine.process", "version": "0.8.1"}, "metrics": metrics}]}
+    if resource is not None:
+        export["resource"] = resource
+    doc = {"version": 1, "service": "codemachine", "type": "metrics", "exportCount": 1, "metrics": [export]}
+    return write_json(path, doc)
+
+
+def _metric(name: str, kind: str, *values: Any, **extra: Any) -> dict[str, Any]:
+    points = [
+        {"attributes": {"n": i}, "value": v, "startTime": f"{T0_ISO}.000Z", "endTime": f"{T0_ISO}.{i + 1:03d}Z"}
+        for i, v in enumerate(values)
+    ]
+    return {"name": name, "description": f"{name} desc", "unit": "1", "type": kind, "dataPoints": points, **extra}
+
+
+# -- pure conversions ---------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-11-24T17:00:00Z", T0),
+        ("2026-11-24T17:00:00.123Z", T0 + 123_000_000),
+        ("2026-11-24T17:00:00.123456789Z", T0 + 123_456_789),  # no float on the way: exact ns
+        ("2026-11-24T18:00:00.5+01:00", T0 + 500_000_000),
+        ("2026-11-24T17:00:00", T0),  # no zone: UTC
+        ([1795539600, 7], T0 + 7),  # a JS HrTime
+        (1795539600000.25, T0 + 250_000),  # epoch milliseconds
+    ],
+)
+def test_times_are_exact_to_the_nanosecond(text: Any, expected: int) -> None:
+    assert iso_to_ns(text, "endTime") == expected
+
+
+@pytest.mark.parametrize("bad", ["yesterday", "2026-13-01T00:00:00Z", None, True, "1969-12-31T23:59:59Z"])
+def test_a_bad_time_is_refused_with_the_field_named(bad: Any) -> None:
+    with pytest.raises(InvalidInput, match="endTime"):
+        iso_to_ns(bad, "endTime")
+
+
+def test_gauge_and_sum_keep_their_kind_sums_are_monotonic_unless_negative() -> None:
+    assert metric_definition(_metric("g", "2", 1), [1]).kind is MetricKind.GAUGE
+    counter = metric_definition(_metric("c", "3", 1, 2), [1, 2])
+    assert (counter.kind, counter.temporality, counter.monotonic) == (MetricKind.SUM, CUMULATIVE, True)
+    assert metric_definition(_metric("u", "3", 1, -2), [1, -2]).monotonic is False
+    assert metric_definition(_metric("f", "3", 1, isMonotonic=False), [1]).monotonic is False
+
+
+def test_a_sum_only_histogram_becomes_a_named_cumulative_sum() -> None:
+    metric = metric_definition(_metric("step.duration", "0", 412.5), [412.5])
+    assert metric.name == "step.duration.sum" and metric.kind is MetricKind.SUM
+    assert metric.monotonic and metric.temporality == CUMULATIVE
+    assert "count and buckets were not recorded" in metric.description
+
+
+def test_a_whole_js_histogram_is_kept_whole() -> None:
+    raw = {"buckets": {"boundaries": [10, 100], "counts": [1, 2, 0]}, "sum": 150.5, "count": 3, "min": 1, "max": 90}
+    metric = metric_definition(_metric("h", "0", raw), [raw])
+    assert metric.name == "h" and metric.kind is MetricKind.HISTOGRAM
+    value = histogram_value(raw)
+    assert (value.count, value.sum, value.bucket_counts, value.explicit_bounds) == (3, 150.5, [1, 2, 0], [10.0, 100.0])
+    with pytest.raises(InvalidInput, match="3 bucket counts for 1 boundaries"):
+        histogram_value({**raw, "buckets": {"boundaries": [10], "counts": [1, 2, 0]}})
+
+
+@pytest.mark.parametrize(
+    ("metric", "message"),
+    [
+        ({"type": "2", "dataPoints": []}, "metric has no name"),
+        ({"name": "x", "type": "7", "dataPoints": []}, "type '7' is not 0"),
+        ({"name": "x", "type": "0", "dataPoints": [{"value": 1}, {"value": {"sum": 1}}]}, "some values are histograms"),
+    ],
+)
+def test_a_broken_metric_definition_is_named(metric: dict[str, Any], message: str) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        metric_definition(metric, [p.get("value") for p in metric["dataPoints"]])
+
+
+def test_a_point_with_end_before_start_is_invalid() -> None:
+    metric = metric_definition(_metric("g", "2", 1), [1])
+    point = {"value": 1, "startTime": f"{T0_ISO}.500Z", "endTime": f"{T0_ISO}.100Z"}
+    with pytest.raises(InvalidInput, match="endTime is before startTime"):
+        point_from_codemachine(point, metric, (), Scope("s"), Origin("f", 0), [])
+
+
+# -- CodeMachine sessions over the wire -------------------------------------------------------
+def test_codemachine_metrics_arrive_as_otlp_metrics(otlp: OtlpReceiver) -> None:
+    code, summary = replay_json(str(EXAMPLE), "--otlp-endpoint", otlp.url, "--signals", "metrics")
+    assert code == 0, summary["problems"]
+    stats = summary["signals"]["metrics"]
+    assert (stats["read"], stats["sent"], stats["duplicates"]) == (24, 12, 12)  # latest-metrics.json is a copy
+    reqs = otlp.requests["/v1/metrics"]
+    assert otlp.requests["/v1/traces"] == [] and otlp.requests["/v1/logs"] == []
+    rm = reqs[0].resource_metrics[0]
+    assert {a.key: a.value.string_value for a in rm.resource.attributes} == {
+        "service.name": "codemachine",
+        "service.version": "0.8.1",
+    }
+    assert (rm.scope_metrics[0].scope.name, rm.scope_metrics[0].scope.version) == ("codemachine.process", "0.8.1")
+    metrics = _metrics(reqs)
+    assert set(metrics) == {"process.memory.heap_used", "codemachine.engine.calls", "codemachine.step.duration.sum"}
+    heap = metrics["process.memory.heap_used"]
+    assert heap.unit == "By" and [p.as_int for p in heap.gauge.data_points] == [(100 + i) * 1048576 for i in range(4)]
+    assert heap.gauge.data_points[0].time_unix_nano == T0 + 15 * 10**9
+    calls = metrics["codemachine.engine.calls"].sum
+    assert calls.is_monotonic and calls.aggregation_temporality == mpb.AGGREGATION_TEMPORALITY_CUMULATIVE
+    assert [(p.start_time_unix_nano, p.as_int) for p in calls.data_points] == [(T0, i + 1) for i in range(4)]
+    assert calls.data_points[0].attributes[0].value.string_value == "claude"
+    step = metrics["codemachine.step.duration.sum"]
+    assert [p.as_double for p in step.sum.data_points] == [412.5 * (i + 1) for i in range(4)]
+    assert step.unit == "ms" and step.sum.aggregation_temporality == mpb.AGGREGATION_TEMPORALITY_CUMULATIVE
+    assert any("only the sum of its histograms" in h for h in summary["hints"])
+
+
+def test_metrics_go_to_their_own_endpoint(otlp: OtlpReceiver) -> None:
+    with OtlpReceiver() as metrics_backend:
+        url = metrics_backend.url + "/api/v1/otlp/v1/metrics"
+        code, summary = replay_json(
+            str(EXAMPLE), "--otlp-endpoint", otlp.url, "--otlp-metrics-endpoint", url, "--signals", "traces,metrics"
+        )
+    assert code == 0, summary["problems"]
+    assert summary["destinations"]["metrics"] == url
+    assert otlp.requests["/v1/metrics"] == [] and len(otlp.spans()) == 24
+    assert metrics_backend.paths == ["/api/v1/otlp/v1/metrics"] * len(metrics_backend.paths)
+
+
+def test_a_traces_only_backend_gets_a_hint_and_the_run_says_so() -> None:
+    with OtlpReceiver(accepts=("/v1/traces",)) as tempo:  # Tempo: 404 on /v1/metrics
+        code, summary = replay_json(str(EXAMPLE), "--otlp-endpoint", tempo.url, "--signals", "traces,metrics")
+        assert code == 1
+        assert summary["signals"]["metrics"]["rejected"] == 12 and summary["signals"]["traces"]["sent"] == 24
+        assert any("takes no OTLP metrics" in h and "--otlp-metrics-endpoint" in h for h in summary["hints"])
+        attempts = tempo.attempts
+        code, summary = replay_json(str(EXAMPLE), "--otlp-endpoint", tempo.url, "--signals", "traces")
+        assert code == 0 and tempo.attempts == attempts + 1  # one traces request, no metrics request
+
+
+def test_bad_metrics_are_named_and_the_rest_still_replays(tmp_path: Path, otlp: OtlpReceiver) -> None:
+    _session(
+        tmp_path / "a-metrics.json",
+        [
+            _metric("good", "2", 1, 2),
+            _metric("strange", "9", 1),
+            {**_metric("half", "3", 5, 6), "dataPoints": [{"value": 5, "startTime": "x", "endTime": "y"}]},
+        ],
+    )
+    write_json(tmp_path / "b-metrics.json", {"type": "metrics", "metrics": ["not an export"]})
+    code, summary = replay_json(str(tmp_path), "--otlp-endpoint", otlp.url)
+    assert code == 1
+    assert summary["signals"]["metrics"]["sent"] == 2 and summary["signals"]["metrics"]["invalid"] == 3
+    problems = "\n".join(summary["problems"])
+    assert "a-metrics.json[2]: invalid metric data point: export 0: metric 'strange': type '9' is not 0" in problems
+    assert "a-metrics.json[3]: invalid metric data point: startTime 'x' is not an ISO-8601 time" in problems
+    assert "b-metrics.json[0]: invalid metric data point: export 0: export is a string" in problems
+    assert [p.as_int for _, _, p in _points(otlp.requests["/v1/metrics"])] == [1, 2]
+
+
+def test_time_shift_moves_every_point_time(otlp: OtlpReceiver) -> None:
+    code, _ = replay_json(str(EXAMPLE), "--otlp-endpoint", otlp.url, "--signals", "metrics", "--time-offset", "1h")
+    assert code == 0
+    times = {(p.start_time_unix_nano, p.time_unix_nano) for name, kind, p in _points(otlp.requests["/v1/metrics"])}
+    hour = 3600 * 10**9
+    assert (T0 + hour, T0 + 15 * 10**9 + hour) in times  # sums keep their start, moved
+    assert (0, T0 + 15 * 10**9 + hour) in times  # gauges have none
+
+
+def test_filters_apply_to_points(otlp: OtlpReceiver) -> None:
+    code, summary = replay_json(
+        str(EXAMPLE), "--otlp-endpoint", otlp.url, "--signals", "metrics", "--until", "2026-11-24T17:00:31Z"
+    )
+    assert code == 0
+    assert summary["signals"]["metrics"]["sent"] == 6  # the exports at :15 and :30, three metrics each
+    code, summary = replay_json(
+        str(EXAMPLE), "--otlp-endpoint", otlp.url, "--signals", "metrics", "--trace-id", "a" * 32
+    )
+    assert summary["signals"]["metrics"]["sent"] == 0  # points belong to no trace
+
+
+def test_resume_does_not_resend_points(tmp_path: Path, otlp: OtlpReceiver) -> None:
+    state = str(tmp_path / "state")
+    args = (str(EXAMPLE), "--otlp-endpoint", otlp.url, "--signals", "metrics", "--resume", state)
+    code, _ = replay_json(*args)
+    assert code == 0 and len(_points(otlp.requests["/v1/metrics"])) == 12
+    code, summary = replay_json(*args)
+    assert code == 0 and len(_points(otlp.requests["/v1/metrics"])) == 12
+    assert summary["signals"]["metrics"]["dropped"] == {"already delivered (--resume)": 12}
+
+
+def test_requests_stay_under_the_byte_limit(tmp_path: Path, otlp: OtlpReceiver) -> None:
+    values = list(range(3000))
+    _session(tmp_path / "big-metrics.json", [{**_metric("many", "3", *values), "description": "d" * 200}])
+    code, summary = replay_json(str(tmp_path), "--otlp-endpoint", otlp.url, "--max-request-bytes", "16KiB")
+    assert code == 0, summary["problems"]
+    assert len(otlp.requests["/v1/metrics"]) > 6
+    assert max(otlp.sizes) <= 16 * 1024
+    assert sorted(p.as_int for _, _, p in _points(otlp.requests["/v1/metrics"])) == values
+
+
+def test_partial_success_counts_rejected_points(otlp: OtlpReceiver) -> None:
+    otlp.scripted = [_json(200, {"partialSuccess": {"rejectedDataPoints": "2", "errorMessage": "too old"}})]
+    code, summary = replay_json(str(EXAMPLE), "--otlp-endpoint", otlp.url, "--signals", "metrics")
+    assert code == 1
+    assert summary["signals"]["metrics"]["rejected"] == 2 and summary["signals"]["metrics"]["sent"] == 10
+    assert "partial success: too old" in summary["signals"]["metrics"]["rejected_reasons"]
+
+
+def test_output_writes_metrics_jsonl_that_replays_the_same(tmp_path: Path, otlp: OtlpReceiver) -> None:
+    code, _ = replay_json(str(EXAMPLE), "--output", str(tmp_path / "out"), "--signals", "metrics")
+    assert code == 0
+    code, summary = replay_json(str(tmp_path / "out" / "metrics.jsonl"), "--otlp-endpoint", otlp.url)
+    assert code == 0 and summary["signals"]["metrics"]["sent"] == 12
+    with OtlpReceiver() as direct:
+        replay_json(str(EXAMPLE), "--otlp-endpoint", direct.url, "--signals", "metrics")
+        assert flatten_points(otlp.requests["/v1/metrics"]) == flatten_points(direct.requests["/v1/metrics"])
+
+
+# -- OTLP/JSON metrics: lossless ----------------------------------------------------------------
+@pytest.mark.parametrize("form", ["document", "lines"])
+def test_otlp_metrics_round_trip_proto_for_proto(tmp_path: Path, otlp: OtlpReceiver, form: str) -> None:
+    req = metrics_request()
+    if form == "document":
+        path = tmp_path / "metrics.json"
+        path.write_text(json.dumps(to_otlp_json(req), indent=2))
+    else:
+        path = write_lines(tmp_path / "metrics.jsonl", [req, req])  # OTLP input: not deduplicated
+    code, summary = replay_json(str(path), "--otlp-endpoint", otlp.url)
+    assert code == 0, summary["problems"]
+    expected = flatten_points([req] if form == "document" else [req, req])
+    assert summary["signals"]["metrics"]["sent"] == len(expected) == (9 if form == "document" else 18)
+    assert flatten_points(otlp.requests["/v1/metrics"]) == expected
+
+
+def test_otlp_metrics_time_offset_moves_only_times(tmp_path: Path, otlp: OtlpReceiver) -> None:
+    req = metrics_request()
+    path = write_lines(tmp_path / "m.jsonl", [req])
+    code, _ = replay_json(str(path), "--otlp-endpoint", otlp.url, "--time-offset", "-90m")
+    assert code == 0
+    shift = -90 * 60 * 10**9
+    for m in metrics_of([req]):
+        for p in points_of(m):
+            p.time_unix_nano += shift
+            if p.start_time_unix_nano:
+                p.start_time_unix_nano += shift
+            for ex in p.exemplars:
+                ex.time_unix_nano += shift
+    assert flatten_points(otlp.requests["/v1/metrics"]) == flatten_points([req])
+
+
+def test_what_the_sdk_cannot_carry_is_reported(tmp_path: Path, otlp: OtlpReceiver) -> None:
+    req = ExportMetricsServiceRequest()
+    sm = req.resource_metrics.add().scope_metrics.add()
+    summary_metric = sm.metrics.add(name="rpc.latency")
+    summary_metric.summary.data_points.add(time_unix_nano=T0, count=3, sum=1.5)
+    summary_metric.summary.data_points.add(time_unix_nano=T0 + 1, count=4, sum=2.5)
+    gauge = sm.metrics.add(name="temp")
+    gauge.gauge.data_points.add(start_time_unix_nano=T0 - 5, time_unix_nano=T0, as_double=21.5)
+    gauge.gauge.data_points.add(time_unix_nano=T0 + 1, flags=1)
+    path = write_lines(tmp_path / "m.jsonl", [req])
+    code, summary = replay_json(str(path), "--otlp-endpoint", otlp.url)
+    assert code == 1
+    stats = summary["signals"]["metrics"]
+    assert (stats["invalid"], stats["adjusted"], stats["sent"]) == (2, 1, 1)
+    problems = "\n".join(summary["problems"])
+    assert "m.jsonl[0]: invalid metric data point: metric 'rpc.latency' is a summary" in problems
+    assert "2 data point(s) are not sent" in problems
+    assert "m.jsonl[2]: metric data point changed to fit: gauge startTimeUnixNano dropped" in problems
+    assert "m.jsonl[3]: invalid metric data point: data point has neither asInt nor asDouble" in problems
+    [(name, _, point)] = _points(otlp.requests["/v1/metrics"])
+    assert (name, point.as_double, point.start_time_unix_nano) == ("temp", 21.5, 0)
+
+
+def test_a_slow_metrics_backend_is_retried(otlp: OtlpReceiver) -> None:
+    otlp.scripted = [Answer(503, b"busy", headers={"Retry-After": "0"})]
+    code, summary = replay_json(str(EXAMPLE), "--otlp-endpoint", otlp.url, "--signals", "metrics")
+    assert code == 0, summary["problems"]
+    assert otlp.attempts == 2 and summary["signals"]["metrics"]["sent"] == 12
