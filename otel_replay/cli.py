@@ -247,6 +247,14 @@ def main() -> None:
     metavar="STATE_FILE",
     help="Journal acknowledged records here; a rerun with the same file sends only the rest.",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=lambda: os.cpu_count() or 1,
+    show_default="CPU count",
+    help="Processes that read, convert and export inputs in parallel (one input at a time each; "
+    "Loki still gets each stream oldest first). 1 = no worker processes.",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Print each batch's outcome and the exporter's retries on stderr.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object on stdout.")
 def replay(
@@ -288,6 +296,7 @@ def replay(
     services: tuple[str, ...],
     max_archive_bytes: int,
     resume: str | None,
+    workers: int,
     verbose: bool,
     as_json: bool,
 ) -> None:
@@ -387,6 +396,7 @@ def replay(
         resume,
         ArchiveLimits(max_archive_bytes),
         logs_to,
+        workers,
     )
     progress = _Progress() if sys.stderr.isatty() and not as_json else None
 

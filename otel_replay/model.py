@@ -231,6 +231,7 @@ class FileStart:
 
 
 Record = SpanRecord | LogRecord | MetricPoint
+SIGNAL_OF: dict[type, Signal] = {SpanRecord: Signal.TRACES, LogRecord: Signal.LOGS, MetricPoint: Signal.METRICS}
 
 
 def record_key(rec: Record) -> int | bytes:

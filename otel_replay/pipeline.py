@@ -13,17 +13,15 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from otel_replay.model import (
+    SIGNAL_OF,
     Adjusted,
     FileProblem,
     FileStart,
     InvalidRecord,
-    LogRecord,
-    MetricPoint,
     Notice,
     Record,
     Signal,
     SourceItem,
-    SpanRecord,
 )
 from otel_replay.report import Report
 from otel_replay.sinks import Sink
@@ -31,8 +29,6 @@ from otel_replay.sources import read_input
 from otel_replay.sources.discover import ArchiveLimits, SkippedFile, discover
 from otel_replay.transforms import Transform
 from otel_replay.transforms.timeshift import newest_ns
-
-_SIGNAL_OF = {SpanRecord: Signal.TRACES, LogRecord: Signal.LOGS, MetricPoint: Signal.METRICS}
 
 
 def apply_transforms(record: Record, transforms: Sequence[Transform]) -> tuple[Record | None, str]:
@@ -68,13 +64,19 @@ def newest_timestamp(
         if isinstance(items, (SkippedFile, FileProblem)):
             continue
         for item in items:
-            if _SIGNAL_OF.get(type(item)) not in wanted:
+            if SIGNAL_OF.get(type(item)) not in wanted:
                 continue
             record, _ = apply_transforms(item, filters)  # type: ignore[arg-type]
             t = None if record is None else newest_ns(record)
             if t is not None and (newest is None or t > newest):
                 newest = t
     return newest
+
+
+#: A batch check shared with other processes (dedup and --resume in a worker): for each
+#: record, the label it is dropped with, or None to keep it.
+Check = Callable[[Signal, list[Record]], list[str | None]]
+CHECK_BATCH = 512
 
 
 @dataclass
@@ -86,7 +88,15 @@ class Pipeline:
     #: Set (by a signal handler) to stop reading; what was sent is kept, the rest is not sent.
     stop: threading.Event = field(default_factory=threading.Event)
     limits: ArchiveLimits = field(default_factory=ArchiveLimits)
+    #: In a worker process: ``claim(i)`` says whether this process reads discovered input
+    #: ``i``; ``check`` runs between ``transforms`` and ``after`` on batches of records;
+    #: ``file_done(i)`` is called once input ``i`` is read and its logs are pushed.
+    claim: Callable[[int], bool] | None = None
+    check: Check | None = None
+    after: Sequence[Transform] = ()
+    file_done: Callable[[int], None] | None = None
     _closed: bool = field(default=False, init=False)
+    _pending: dict[Signal, list[Record]] = field(default_factory=dict, init=False)
 
     def run(self, paths: Iterable[str], stdin: BinaryIO | None = None) -> Report:
         try:
@@ -103,9 +113,11 @@ class Pipeline:
 
     def _run(self, paths: Iterable[str], stdin: BinaryIO | None) -> None:
         report = self.report
-        for items in _inputs(paths, stdin, self.limits):
+        for index, items in enumerate(_inputs(paths, stdin, self.limits)):
             if self.stop.is_set():
                 return
+            if self.claim is not None and not self.claim(index):
+                continue
             if isinstance(items, SkippedFile):
                 report.files_ignored += 1
             elif isinstance(items, FileProblem):
@@ -115,13 +127,26 @@ class Pipeline:
                 self._read(items)
                 if self.on_progress is not None:
                     self.on_progress(report)
+            if self.file_done is not None:
+                self._finish_file()
+                self.file_done(index)
+
+    def _finish_file(self) -> None:
+        """A worker's file is read: send what waits for the check, and push its log
+        entries before the file counts as done (Loki takes each stream oldest first)."""
+        for signal in list(self._pending):
+            self._checked(signal)
+        for sink in self.sinks.values():
+            flush = getattr(sink, "flush", None)
+            if flush is not None and not self.stop.is_set():
+                flush()
 
     def _read(self, items: Iterator[SourceItem]) -> None:
         report, stop = self.report, self.stop
         for item in items:
             if stop.is_set():
                 break
-            signal = _SIGNAL_OF.get(type(item))
+            signal = SIGNAL_OF.get(type(item))
             if signal is not None:
                 stats = report.stats[signal]
                 sink = self.sinks.get(signal)
@@ -131,8 +156,13 @@ class Pipeline:
                 record, dropped_by = apply_transforms(item, self.transforms)  # type: ignore[arg-type]
                 if record is None:
                     report.dropped(signal, dropped_by)
-                else:
+                elif self.check is None:
                     sink.write(record)
+                else:
+                    pending = self._pending.setdefault(signal, [])
+                    pending.append(record)
+                    if len(pending) >= CHECK_BATCH:
+                        self._checked(signal)
             elif isinstance(item, FileStart):
                 stats = report.stats[item.signal]
                 if item.signal not in self.sinks:
@@ -153,10 +183,27 @@ class Pipeline:
                 report.hint(item.text)
         items.close()  # type: ignore[attr-defined]
 
+    def _checked(self, signal: Signal) -> None:
+        """The pending records of ``signal`` through the shared check, then ``after``."""
+        records = self._pending.pop(signal, [])
+        if not records or self.check is None:
+            return
+        sink = self.sinks[signal]
+        for record, label in zip(records, self.check(signal, records), strict=True):
+            if label is None:
+                record, label = apply_transforms(record, self.after)  # type: ignore[assignment]
+            if label:
+                self.report.dropped(signal, label)
+            else:
+                sink.write(record)
+
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
+        for signal, records in self._pending.items():
+            self.report.unsent(signal, len(records))  # read, never checked: the run was stopped
+        self._pending.clear()
         for sink in self.sinks.values():
             if self.stop.is_set():
                 sink.abandon()

@@ -155,6 +155,35 @@ class Report:
         if where is not None:
             self.problem(f"{where}: {n} {_noun(signal)}(s) not delivered: {reason}")
 
+    # -- across processes ------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        """What a worker process found, to be :meth:`merge`-d into the run's report."""
+        with self._lock:
+            return {
+                "stats": self.stats,
+                "problems": self.problems,
+                "problem_count": self.problem_count,
+                "files_read": self.files_read,
+                "files_ignored": self.files_ignored,
+                "hints": self.hints,
+            }
+
+    def merge(self, snap: dict[str, Any]) -> None:
+        with self._lock:
+            for sig, theirs in snap["stats"].items():
+                mine = self.stats[sig]
+                for name, value in vars(theirs).items():
+                    if isinstance(value, Counter):
+                        getattr(mine, name).update(value)
+                    else:
+                        setattr(mine, name, getattr(mine, name) + value)
+            room = MAX_LISTED_PROBLEMS - len(self.problems)
+            self.problems += snap["problems"][: max(room, 0)]
+            self.problem_count += snap["problem_count"]
+            self.files_read += snap["files_read"]
+            self.files_ignored += snap["files_ignored"]
+            self.hints += [h for h in snap["hints"] if h not in self.hints]
+
     # -- outcome ---------------------------------------------------------------------
     @property
     def exit_status(self) -> int:

@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from otel_replay.model import LogRecord, Record, Signal, SpanRecord, record_key
+from otel_replay.model import SIGNAL_OF, Record, Signal, record_key
 
 FORMAT = 1
 _MAGIC = "otel_replay_resume"
@@ -88,9 +88,10 @@ class ResumeState:
         return None if self.header is None else int(self.header.get("time_offset_ns") or 0)
 
     def delivered(self, record: Record) -> bool:
-        if isinstance(record, SpanRecord):
-            return record_key(record) in self.spans
-        return record_key(record) in (self.logs if isinstance(record, LogRecord) else self.points)
+        return self.delivered_key(SIGNAL_OF[type(record)], record_key(record))
+
+    def delivered_key(self, signal: Signal, key: int | bytes) -> bool:
+        return key in {Signal.TRACES: self.spans, Signal.LOGS: self.logs, Signal.METRICS: self.points}[signal]
 
     # -- writing -------------------------------------------------------------------------
     def start(self, time_offset_ns: int, destinations: dict[str, str]) -> None:

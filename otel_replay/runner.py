@@ -15,18 +15,19 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
+from otel_replay import parallel
 from otel_replay.model import ResourceOverrides, Signal
 from otel_replay.pipeline import Pipeline, newest_timestamp
 from otel_replay.report import Report, format_duration
-from otel_replay.resume import ResumeState
+from otel_replay.resume import Acknowledge, ResumeState
 from otel_replay.sinks import Sink
 from otel_replay.sinks.dryrun import DryRunSink
 from otel_replay.sinks.file import FILE_NAMES, OtlpJsonFileSink
 from otel_replay.sinks.loki import LokiConfig, LokiSink
 from otel_replay.sinks.otlp import OtlpConfig, OtlpSink
-from otel_replay.sources.discover import ArchiveLimits
+from otel_replay.sources.discover import ArchiveLimits, InputFile, discover
 from otel_replay.transforms import Transform
 from otel_replay.transforms.dedup import Dedup
 from otel_replay.transforms.filters import ServiceFilter, TimeWindow, TraceIdFilter
@@ -75,14 +76,21 @@ class RunPlan:
     resume_path: str | None = None
     limits: ArchiveLimits = field(default_factory=ArchiveLimits)
     logs_to: str = "loki"  # or "otlp": log records through the official OTLPLogExporter
+    workers: int = 1  # --workers: processes that read, convert and export (see parallel.py)
 
 
 class SetupError(Exception):
     """The run cannot start (an output folder or state file is unusable); one line."""
 
 
-def _sinks(plan: RunPlan, report: Report, stop: threading.Event, state: ResumeState | None) -> dict[Signal, Sink]:
-    ack = state.acknowledge if state is not None else None
+def build_sinks(
+    plan: RunPlan,
+    report: Report,
+    stop: threading.Event,
+    ack: Acknowledge | None = None,
+    before_push: Callable[[], None] | None = None,
+) -> dict[Signal, Sink]:
+    """One sink per selected signal; ``ack`` journals delivered records for --resume."""
     sinks: dict[Signal, Sink] = {}
     for sig in plan.signals:
         if plan.mode == "dry-run":
@@ -93,10 +101,34 @@ def _sinks(plan: RunPlan, report: Report, stop: threading.Event, state: ResumeSt
                 sig, plan.output_dir, report, plan.otlp.batch_size, plan.otlp.max_request_bytes
             )
         elif sig is Signal.LOGS and plan.logs_to == "loki":
-            sinks[sig] = LokiSink(plan.loki, report, stop=stop, on_delivered=ack)
+            sinks[sig] = LokiSink(plan.loki, report, stop=stop, on_delivered=ack, before_push=before_push)
         else:
             sinks[sig] = OtlpSink(plan.otlp, report, on_delivered=ack, signal=sig)
     return sinks
+
+
+def worker_count(plan: RunPlan, stdin: BinaryIO | None) -> int:
+    """How many worker processes the run uses: ``--workers``, but one process for stdin
+    and ``--output`` (one file per signal) and when there are not two inputs to share."""
+    if plan.workers <= 1 or stdin is not None or plan.mode == "output":
+        return 1
+    inputs = 0
+    for found in discover(list(plan.paths), None, plan.limits):
+        if isinstance(found, InputFile):
+            inputs += 1
+            if inputs >= plan.workers:
+                break
+    return min(plan.workers, inputs)
+
+
+def final_transforms(plan: RunPlan, offset_ns: int) -> list[Transform]:
+    """What changes a record after dedup and --resume have seen it as recorded."""
+    out: list[Transform] = []
+    if plan.overrides.service_name or plan.overrides.attributes:
+        out.append(ResourceRewrite(plan.overrides))
+    if offset_ns:
+        out.append(TimeShift(offset_ns))
+    return out
 
 
 def output_destinations(output_dir: str, signals: list[Signal]) -> dict[Signal, str]:
@@ -171,31 +203,32 @@ def execute(
             stdin.seek(0)
     report.time_offset_ns = offset
 
-    transforms: list[Transform] = [*filters, Dedup()]
-    if state is not None:
-        transforms.append(SkipDelivered(state))
-    if plan.overrides.service_name or plan.overrides.attributes:
-        transforms.append(ResourceRewrite(plan.overrides))
-    if offset:
-        transforms.append(TimeShift(offset))
-
-    stop = threading.Event()
+    workers = worker_count(plan, stdin)
+    stop: Any = parallel.stop_event() if workers > 1 else threading.Event()
     try:
         if state is not None:
             state.start(offset, {s.value: plan.redact(d) for s, d in report.destinations.items()})
-        sinks = _sinks(plan, report, stop, state)
+        sinks = {} if workers > 1 else build_sinks(plan, report, stop, state.acknowledge if state else None)
     except OSError as exc:
         raise SetupError(plan.redact(f"cannot prepare the output: {exc}")) from None
-    pipeline = Pipeline(sinks, transforms, report, on_progress, stop, plan.limits)
     try:
         with stop_on_signals(stop, sinks, notify) as received:
             try:
-                pipeline.run(plan.paths, stdin)
+                if workers > 1:
+                    parallel.run_workers(plan, workers, offset, report, state, stop, verbose is not None)()
+                else:
+                    transforms: list[Transform] = [*filters, Dedup()]
+                    if state is not None:
+                        transforms.append(SkipDelivered(state))
+                    transforms += final_transforms(plan, offset)
+                    Pipeline(sinks, transforms, report, on_progress, stop, plan.limits).run(plan.paths, stdin)
             except KeyboardInterrupt:
                 received.append(signal.SIGINT)
     finally:
         if state is not None:
             state.close()
+    if stop.is_set():
+        report.interrupted = True
     if received:
         report.interrupted = True
         return report, EXIT_SIGNALLED.get(received[0], 130)  # type: ignore[call-overload]

@@ -30,7 +30,7 @@ def test_output_files_are_otlp_json_and_equal_what_is_sent(otlp: OtlpReceiver, t
     assert len(span["traceId"]) == 32 and int(span["traceId"], 16)  # hex, not base64
     assert isinstance(span["startTimeUnixNano"], str)  # int64 as a string
     written = read_jsonl(tmp_path / "out" / "traces.jsonl", ExportTraceServiceRequest)
-    replay_json(str(EXAMPLE), "--otlp-endpoint", otlp.url, "--traces-only")
+    replay_json(str(EXAMPLE), "--otlp-endpoint", otlp.url, "--traces-only", "--workers", "1")  # same batches
     assert written == otlp.requests["/v1/traces"]
     logs = read_jsonl(tmp_path / "out" / "logs.jsonl", ExportLogsServiceRequest)
     records = [r for req in logs for rl in req.resource_logs for sl in rl.scope_logs for r in sl.log_records]

@@ -78,6 +78,10 @@ def _run(folder: Path, otlp: OtlpReceiver, loki: LokiReceiver, state: Path, *ext
     )
 
 
+def spans_of(otlp: OtlpReceiver) -> list:
+    return [s for _, _, s in otlp.spans()]
+
+
 def _exactly_once(otlp: OtlpReceiver, loki: LokiReceiver) -> None:
     spans = Counter(s.span_id for _, _, s in otlp.spans())
     lines = Counter(line for _, _, line, _ in loki.entries())
@@ -121,11 +125,11 @@ def test_the_first_runs_time_offset_is_kept(tmp_path: Path) -> None:
 
 
 # -- stopping the process -------------------------------------------------------------------
-def _command(folder: Path, otlp: OtlpReceiver, loki: LokiReceiver, state: Path) -> list[str]:
+def _command(folder: Path, otlp: OtlpReceiver, loki: LokiReceiver, state: Path, *extra: str) -> list[str]:
     return [
         sys.executable, "-m", "otel_replay", "replay", str(folder), "--json",
         "--otlp-endpoint", otlp.url, "--loki-url", loki.url, "--resume", str(state),
-        "--batch-size", "50", "--loki-batch-bytes", "8KiB",
+        "--batch-size", "50", "--loki-batch-bytes", "8KiB", *extra,
     ]  # fmt: skip
 
 
@@ -159,7 +163,7 @@ def test_interrupt_finishes_the_request_in_flight_prints_the_summary_and_resumes
 
     with OtlpReceiver() as otlp, LokiReceiver(now_ns=lambda: EXAMPLE_NOW_NS) as loki:
         otlp.fault = hold_the_fifth
-        proc = _start(_command(tmp_path / "in", otlp, loki, state))
+        proc = _start(_command(tmp_path / "in", otlp, loki, state, "--workers", "1"))
         assert arrived.wait(60)
         proc.send_signal(signum)
         proceed.set()
@@ -172,6 +176,51 @@ def test_interrupt_finishes_the_request_in_flight_prints_the_summary_and_resumes
         assert sent == len(otlp.spans()) == 5 * 50  # the held request was acknowledged too
         otlp.fault = None
         _rerun_completes(_command(tmp_path / "in", otlp, loki, state), otlp, loki)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGKILL])
+def test_workers_stop_with_the_parent_and_the_rerun_sends_the_rest_exactly_once(tmp_path: Path, signum: int) -> None:
+    """Two worker processes: on SIGINT each finishes its request in flight, every span the
+    backend got is counted and journaled; on SIGKILL the workers die with the parent. Either
+    way the rerun delivers everything exactly once (journaled means stored)."""
+    write_input(tmp_path / "in")
+    state = tmp_path / "state"
+    arrived, proceed = threading.Event(), threading.Event()
+
+    def hold_the_fifth(n: int) -> str | None:
+        if n == 5:
+            arrived.set()
+            proceed.wait(30)
+            return "stall" if signum == signal.SIGKILL else None
+        return None
+
+    with OtlpReceiver() as otlp, LokiReceiver(now_ns=lambda: EXAMPLE_NOW_NS) as loki:
+        otlp.fault = hold_the_fifth
+        proc = _start(_command(tmp_path / "in", otlp, loki, state, "--workers", "2"))
+        assert arrived.wait(60)
+        proc.send_signal(signum)
+        if signum == signal.SIGKILL:
+            proc.communicate(timeout=60)
+            proceed.set()
+            journaled = ResumeState(str(state)).spans
+            stored = {int.from_bytes(s.trace_id + s.span_id, "big") for s in spans_of(otlp)}
+            assert journaled <= stored  # journaled means stored
+            otlp.fault = None
+            rerun = subprocess.run(_command(tmp_path / "in", otlp, loki, state), cwd=ROOT, env=_env(), timeout=120)
+            assert rerun.returncode == 0
+            spans = Counter(s.span_id for s in spans_of(otlp))
+            # at least once; only a batch whose answer the killed parent never journaled comes twice
+            assert len(spans) == N_SPANS and sum(spans.values()) - N_SPANS <= 2 * 50
+            return
+        else:
+            proceed.set()
+            out, err = proc.communicate(timeout=60)
+            assert proc.returncode == 130 and b"Traceback" not in err, err
+            summary = json.loads(out)
+            assert summary["interrupted"] is True
+            assert summary["signals"]["traces"]["sent"] == len(otlp.spans()) == len(ResumeState(str(state)).spans)
+        otlp.fault = None
+        _rerun_completes(_command(tmp_path / "in", otlp, loki, state, "--workers", "2"), otlp, loki)
 
 
 def test_sigkill_mid_request_leaves_a_state_file_the_rerun_completes(tmp_path: Path) -> None:
@@ -187,7 +236,7 @@ def test_sigkill_mid_request_leaves_a_state_file_the_rerun_completes(tmp_path: P
 
     with OtlpReceiver() as otlp, LokiReceiver(now_ns=lambda: EXAMPLE_NOW_NS) as loki:
         otlp.fault = stall_the_sixth
-        proc = _start(_command(tmp_path / "in", otlp, loki, state))
+        proc = _start(_command(tmp_path / "in", otlp, loki, state, "--workers", "1"))
         assert arrived.wait(60)
         proc.kill()
         proc.communicate(timeout=60)

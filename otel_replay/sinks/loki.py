@@ -15,6 +15,7 @@ import gzip
 import re
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -238,8 +239,12 @@ class LokiSink:
         report: Report,
         stop: threading.Event | None = None,
         on_delivered: Acknowledge | None = None,
+        before_push: Callable[[], None] | None = None,
     ) -> None:
+        """``before_push`` is called before each push (a worker process waits there until
+        the files before its own are pushed: Loki takes each stream oldest first)."""
         self._config = config
+        self._before_push = before_push
         self._report = report
         self._on_delivered = on_delivered
         self._stop = stop
@@ -314,6 +319,8 @@ class LokiSink:
         return b'{"streams":[' + b",".join(parts) + b"]}"
 
     def _push(self, entries: list[_Entry]) -> None:
+        if self._before_push is not None:
+            self._before_push()
         n = len(entries)
         body = gzip.compress(self.encode_push(entries), compresslevel=1)
         result = post_with_retry(self._session, self._url, body, self._headers, self._policy, self._stop)
@@ -355,6 +362,9 @@ class LokiSink:
     def _delivered(self, entries: list[_Entry]) -> None:
         if self._on_delivered is not None:
             self._on_delivered(self.signal, [e.key for e in entries])
+
+    def flush(self) -> None:
+        self._batcher.flush()
 
     def close(self) -> None:
         try:

@@ -12,7 +12,7 @@ import hashlib
 
 import msgspec
 
-from otel_replay.model import LogRecord, MetricPoint, Record, SpanRecord, record_key
+from otel_replay.model import SIGNAL_OF, LogRecord, MetricPoint, Record, Signal, record_key
 from otel_replay.report import DUPLICATES
 
 _encode = msgspec.json.Encoder().encode
@@ -43,30 +43,41 @@ def log_identity(rec: LogRecord) -> bytes:
     return hashlib.blake2b(payload, digest_size=16).digest()
 
 
+def identify(record: Record) -> int | bytes:
+    """The record's key (see :func:`record_key`), computing and setting a digest first
+    for a log record or a data point."""
+    if isinstance(record, LogRecord):
+        record.key = log_identity(record)
+    elif isinstance(record, MetricPoint):
+        record.key = point_identity(record)
+    return record_key(record)
+
+
+class SeenKeys:
+    """The keys seen in this run, per signal."""
+
+    def __init__(self) -> None:
+        self._seen: dict[Signal, set[int | bytes]] = {s: set() for s in Signal}
+
+    def first_time(self, signal: Signal, key: int | bytes) -> bool:
+        """True the first time ``key`` is offered for ``signal`` (and remembers it)."""
+        seen = self._seen[signal]
+        if key in seen:
+            return False
+        seen.add(key)
+        return True
+
+
 class Dedup:
     drop_label = DUPLICATES
 
     def __init__(self) -> None:
-        self._spans: set[int] = set()
-        self._logs: set[bytes] = set()
-        self._points: set[bytes] = set()
+        self._seen = SeenKeys()
 
     def apply(self, record: Record) -> Record | None:
-        if isinstance(record, SpanRecord):
-            key = record_key(record)  # type: ignore[assignment]
-            seen = self._spans
-        elif isinstance(record, LogRecord):
-            key = record.key = log_identity(record)  # type: ignore[assignment]
-            seen = self._logs  # type: ignore[assignment]
-        else:
-            key = record.key = point_identity(record)  # type: ignore[assignment]
-            seen = self._points  # type: ignore[assignment]
+        key = identify(record)
         if record.from_otlp:
-            # OTLP input (only it names a scope) replays as it is, duplicates included:
-            # it has no copies to skip, and keeping every key of a many-GB dump would make
-            # memory grow with the input.
+            # OTLP input replays as it is, duplicates included: it has no copies to skip,
+            # and keeping every key of a many-GB dump would make memory grow with the input.
             return record
-        if key in seen:
-            return None
-        seen.add(key)  # type: ignore[arg-type]
-        return record
+        return record if self._seen.first_time(SIGNAL_OF[type(record)], key) else None

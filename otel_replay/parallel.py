@@ -1,0 +1,251 @@
+"""``--workers N``: read, convert, encode and export in N worker processes.
+
+Inputs are handed out one at a time in discovery order through a shared counter; every
+worker walks the same (cheap) discovery and reads the inputs it claimed through its own
+filters and sinks — its own official OTLP exporters, its own Loki session — so parsing,
+SDK conversion, protobuf encoding and HTTP all run in parallel. What must be decided once
+for the whole run stays with the parent, which the workers ask over a pipe:
+
+- dedup and ``--resume``: "which of these records are new?", for a batch at a time;
+- the ``--resume`` journal: acknowledged keys are written (and fsync-ed) by the parent
+  before the worker goes on;
+- Loki order: a worker pushes the log entries of input *i* only once every input before
+  *i* is done, so each stream still receives its entries oldest first, as in a
+  one-process run (parsing and converting the next inputs goes on meanwhile).
+
+At the end each worker's report is merged into the run's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from typing import Any
+
+from otel_replay.model import Record, Signal
+from otel_replay.pipeline import Pipeline
+from otel_replay.report import DUPLICATES, Report
+from otel_replay.resume import ResumeState
+from otel_replay.transforms.dedup import SeenKeys, identify
+from otel_replay.transforms.resume import SkipDelivered
+
+EXIT_ORPHANED = 3
+_CONTEXT = multiprocessing.get_context("forkserver")  # workers start from a clean, thread-free process
+_CONTEXT.set_forkserver_preload(["otel_replay.parallel"])
+
+
+class Coordinator:
+    """The parent's side: dedup and --resume for all workers, the journal, Loki order."""
+
+    def __init__(self, state: ResumeState | None) -> None:
+        self._seen = SeenKeys()
+        self._state = state
+        self._cond = threading.Condition()
+        self._done: set[int] = set()
+        self._turn = 0  # every input before this one is done
+        self._released = False
+
+    def check(self, sig: Signal, keys: list[Any], replay_as_is: list[bool]) -> list[str | None]:
+        out: list[str | None] = []
+        with self._cond:
+            for key, as_is in zip(keys, replay_as_is, strict=True):
+                if not as_is and not self._seen.first_time(sig, key):
+                    out.append(DUPLICATES)
+                elif self._state is not None and self._state.delivered_key(sig, key):
+                    out.append(SkipDelivered.drop_label)
+                else:
+                    out.append(None)
+        return out
+
+    def done(self, index: int) -> None:
+        with self._cond:
+            self._done.add(index)
+            while self._turn in self._done:
+                self._done.discard(self._turn)
+                self._turn += 1
+            self._cond.notify_all()
+
+    def wait_turn(self, index: int) -> None:
+        with self._cond:
+            self._cond.wait_for(lambda: self._released or self._turn >= index)
+
+    def release(self) -> None:
+        """Nobody waits for their turn any more (the run stops, or a worker died)."""
+        with self._cond:
+            self._released = True
+            self._cond.notify_all()
+
+    def serve(self, conn: Connection, report: Report, process: Any) -> None:
+        """Answer one worker until it sends its report (or dies)."""
+        try:
+            while True:
+                try:
+                    message = conn.recv()
+                except (EOFError, OSError):
+                    self.release()
+                    process.join()
+                    report.problem(f"a worker process stopped unexpectedly (exit code {process.exitcode})")
+                    return
+                kind = message[0]
+                if kind == "check":
+                    conn.send(self.check(*message[1:]))
+                elif kind == "ack":
+                    if self._state is not None:
+                        self._state.acknowledge(message[1], message[2])
+                    conn.send(True)
+                elif kind == "turn":
+                    self.wait_turn(message[1])
+                    conn.send(True)
+                elif kind == "done":
+                    self.done(message[1])
+                elif kind == "report":
+                    report.merge(message[1])
+                    return
+        finally:
+            conn.close()
+
+
+class _Client:
+    """The worker's side of the pipe (sink threads may ask too: one question at a time)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._lock = threading.Lock()
+
+    def ask(self, *message: Any) -> Any:
+        with self._lock:
+            self._conn.send(message)
+            return self._conn.recv()
+
+    def tell(self, *message: Any) -> None:
+        with self._lock:
+            self._conn.send(message)
+
+    def check(self, sig: Signal, records: list[Record]) -> list[str | None]:
+        keys = [identify(r) for r in records]
+        return self.ask("check", sig, keys, [r.from_otlp for r in records])  # type: ignore[no-any-return]
+
+    def ack(self, sig: Signal, keys: Any) -> None:
+        self.ask("ack", sig, list(keys))
+
+
+def _die_with_parent(lifeline: Connection) -> None:
+    """Exit at once when the parent is gone (killed): nothing may be sent that the
+    parent can no longer journal or count."""
+    with contextlib.suppress(EOFError, OSError):
+        lifeline.recv()
+    os._exit(EXIT_ORPHANED)
+
+
+def _worker(
+    plan: Any, offset_ns: int, counter: Any, stop: Any, conn: Connection, lifeline: Connection, verbose: bool
+) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop (``stop``)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    threading.Thread(target=_die_with_parent, args=(lifeline,), daemon=True).start()
+    try:
+        _work(plan, offset_ns, counter, stop, conn, verbose)
+    except (EOFError, OSError):  # the pipe to the parent broke: the parent is gone
+        os._exit(EXIT_ORPHANED)
+
+
+def _work(plan: Any, offset_ns: int, counter: Any, stop: Any, conn: Connection, verbose: bool) -> None:
+    from otel_replay.runner import build_sinks, final_transforms
+
+    client = _Client(conn)
+    report = Report(plan.mode, {s: plan.destinations[s] for s in plan.signals}, plan.redact)
+    if verbose:
+        report.verbose = lambda line: print(f"otel-replay: {line}", file=sys.stderr, flush=True)
+    current = [-1]
+
+    def next_index() -> int:
+        with counter.get_lock():
+            counter.value += 1
+            return int(counter.value - 1)
+
+    mine = [next_index()]
+
+    def claim(index: int) -> bool:
+        if index != mine[0]:
+            return False
+        current[0] = index
+        mine[0] = next_index()
+        return True
+
+    sinks = build_sinks(
+        plan, report, stop, client.ack if plan.resume_path else None, lambda: client.ask("turn", current[0])
+    )
+    pipeline = Pipeline(
+        sinks,
+        plan.selection.filters(),
+        report,
+        stop=stop,
+        limits=plan.limits,
+        claim=claim,
+        check=client.check,
+        after=final_transforms(plan, offset_ns),
+        file_done=lambda index: client.tell("done", index),
+    )
+    try:
+        pipeline.run(plan.paths)
+    finally:
+        client.tell("report", report.snapshot())
+        conn.close()
+
+
+def run_workers(
+    plan: Any,
+    workers: int,
+    offset_ns: int,
+    report: Report,
+    state: ResumeState | None,
+    stop: Any,
+    verbose: bool,
+) -> Callable[[], None]:
+    """Start the workers and the threads that answer them; returns a function that waits
+    for all of them (and is interrupted, with the workers, by KeyboardInterrupt)."""
+    coordinator = Coordinator(state)
+    counter = _CONTEXT.Value("q", 0)
+    threads, processes, lifelines = [], [], []
+    for _ in range(workers):
+        parent_end, child_end = _CONTEXT.Pipe()
+        keep_alive, lifeline = _CONTEXT.Pipe()
+        process = _CONTEXT.Process(
+            target=_worker, args=(plan, offset_ns, counter, stop, child_end, lifeline, verbose), daemon=True
+        )
+        process.start()
+        child_end.close()
+        lifeline.close()
+        lifelines.append(keep_alive)  # closed only when this process ends
+        thread = threading.Thread(target=coordinator.serve, args=(parent_end, report, process), daemon=True)
+        thread.start()
+        threads.append(thread)
+        processes.append(process)
+
+    def wait() -> None:
+        _ = counter, lifelines  # both must outlive the workers' start (they attach to them)
+        try:
+            for thread in threads:
+                while thread.is_alive():
+                    thread.join(0.5)  # wake up for signal handlers (they run in this thread)
+                    if stop.is_set():
+                        coordinator.release()
+            for process in processes:
+                process.join()
+        except KeyboardInterrupt:
+            for process in processes:
+                process.terminate()
+            raise
+
+    return wait
+
+
+def stop_event() -> Any:
+    """An Event the workers see (the signal handler sets it like the one-process one)."""
+    return _CONTEXT.Event()
