@@ -2,9 +2,12 @@
 print spans/s, log records/s, peak RSS and wall time for each run.
 
 Not a test: figures depend on the machine. Inputs are generated once into bench/data/.
-The sinks run in this process (threads), the replay in a child process, so the child's
-peak RSS is its own (``wait4``). Both share the machine's cores, as they would with a
-local Collector.
+The sinks run in this process (threads), the replay in a child process. Peak RSS is the
+largest *sum* of proportional set sizes (PSS: a page shared by n processes counts 1/n
+in each) over the replay's process tree — the replay, its forkserver and its
+``--workers`` processes — sampled every 100 ms from /proc, and never less than the
+replay process's own peak RSS (``wait4``). All share the machine's cores, as they would with a local
+Collector.
 """
 
 from __future__ import annotations
@@ -65,12 +68,55 @@ def _inputs() -> tuple[Path, Path]:
     return folder, jsonl
 
 
+def _tree_rss_kb(root: int) -> int:
+    """Proportional resident KiB of ``root`` and all its descendants, from /proc."""
+    parents: dict[int, int] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            status = Path(f"/proc/{entry}/status").read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        parents[int(entry)] = int(fields.get("PPid", "0"))
+    for pid in _descendants(root, parents):
+        try:
+            rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+        except OSError:
+            continue
+        pss = next((line.split()[1] for line in rollup.splitlines() if line.startswith("Pss:")), "0")
+        rss[pid] = int(pss)
+    return sum(rss.values())
+
+
+def _descendants(root: int, parents: dict[int, int]) -> set[int]:
+    tree, grew = {root}, True
+    while grew:
+        more = {pid for pid, ppid in parents.items() if ppid in tree} - tree
+        tree |= more
+        grew = bool(more)
+    return tree
+
+
 def _run(label: str, args: list[str]) -> dict[str, object]:
     cmd = [sys.executable, "-m", "otel_replay", "replay", *args, "--json"]
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     assert proc.stdout is not None
+    peak = [0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.1):
+            peak[0] = max(peak[0], _tree_rss_kb(proc.pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     out = proc.stdout.read()
+    done.set()
+    sampler.join()
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     summary = json.loads(out)
@@ -83,7 +129,7 @@ def _run(label: str, args: list[str]) -> dict[str, object]:
         "wall_s": round(wall, 2),
         "spans/s": round(spans / wall) if spans else None,
         "logs/s": round(logs / wall) if logs else None,
-        "rss_mb": round(usage.ru_maxrss / 1024),
+        "rss_mb": round(max(peak[0], usage.ru_maxrss) / 1024),
         "exit": os.waitstatus_to_exitcode(status),
     }
 
@@ -93,9 +139,12 @@ def main() -> None:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Discard)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}"
+    one = ["--workers", "1"]
     runs = [
         _run("CodeMachine spans → OTLP", [str(folder), "--otlp-endpoint", url, "--traces-only"]),
+        _run("  the same, --workers 1", [str(folder), "--otlp-endpoint", url, "--traces-only", *one]),
         _run("CodeMachine logs → Loki", [str(folder), "--loki-url", url, "--logs-only"]),
+        _run("  the same, --workers 1", [str(folder), "--loki-url", url, "--logs-only", *one]),
         _run("CodeMachine both", [str(folder), "--otlp-endpoint", url, "--loki-url", url]),
         _run("OTLP JSONL spans → OTLP", [str(jsonl), "--otlp-endpoint", url]),
     ]
