@@ -30,10 +30,9 @@ from typing import Any
 
 from otel_replay.model import Record, Signal
 from otel_replay.pipeline import Pipeline
-from otel_replay.report import DUPLICATES, Report
+from otel_replay.report import Report
 from otel_replay.resume import ResumeState
-from otel_replay.transforms.dedup import SeenKeys, identify
-from otel_replay.transforms.resume import SkipDelivered
+from otel_replay.transforms.dedup import SeenCheck, record_keys
 
 EXIT_ORPHANED = 3
 _CONTEXT = multiprocessing.get_context("forkserver")  # workers start from a clean, thread-free process
@@ -44,7 +43,7 @@ class Coordinator:
     """The parent's side: dedup and --resume for all workers, the journal, Loki order."""
 
     def __init__(self, state: ResumeState | None) -> None:
-        self._seen = SeenKeys()
+        self._check = SeenCheck(state)
         self._state = state
         self._cond = threading.Condition()
         self._done: set[int] = set()
@@ -52,16 +51,8 @@ class Coordinator:
         self._released = False
 
     def check(self, sig: Signal, keys: list[Any], replay_as_is: list[bool]) -> list[str | None]:
-        out: list[str | None] = []
         with self._cond:
-            for key, as_is in zip(keys, replay_as_is, strict=True):
-                if not as_is and not self._seen.first_time(sig, key):
-                    out.append(DUPLICATES)
-                elif self._state is not None and self._state.delivered_key(sig, key):
-                    out.append(SkipDelivered.drop_label)
-                else:
-                    out.append(None)
-        return out
+            return self._check.verdicts(sig, keys, replay_as_is)
 
     def done(self, index: int) -> None:
         with self._cond:
@@ -128,8 +119,7 @@ class _Client:
             self._conn.send(message)
 
     def check(self, sig: Signal, records: list[Record]) -> list[str | None]:
-        keys = [identify(r) for r in records]
-        return self.ask("check", sig, keys, [r.from_otlp for r in records])  # type: ignore[no-any-return]
+        return self.ask("check", sig, *record_keys(records))  # type: ignore[no-any-return]
 
     def ack(self, sig: Signal, keys: Any) -> None:
         self.ask("ack", sig, list(keys))

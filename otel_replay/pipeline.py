@@ -1,7 +1,8 @@
 """Wire sources → transforms → sinks, and count everything on the way.
 
-Files are read one at a time, each streamed record by record; a record goes through
-every transform in order and then to its signal's sink. Nothing here raises for bad
+Files are read one at a time, each streamed record by record; a record goes through the
+filters, then the run's dedup and --resume check (a batch at a time, so a worker process
+can ask the parent), then the transforms that change it, then to its signal's sink. Nothing here raises for bad
 input or an unwilling backend: each outcome is a count (with a reason) on the Report.
 """
 
@@ -73,8 +74,8 @@ def newest_timestamp(
     return newest
 
 
-#: A batch check shared with other processes (dedup and --resume in a worker): for each
-#: record, the label it is dropped with, or None to keep it.
+#: Dedup and --resume on a batch of records (in this process, or asked of the parent by a
+#: worker): for each record, the label it is dropped with, or None to send it.
 Check = Callable[[Signal, list[Record]], list[str | None]]
 CHECK_BATCH = 512
 
@@ -88,12 +89,13 @@ class Pipeline:
     #: Set (by a signal handler) to stop reading; what was sent is kept, the rest is not sent.
     stop: threading.Event = field(default_factory=threading.Event)
     limits: ArchiveLimits = field(default_factory=ArchiveLimits)
-    #: In a worker process: ``claim(i)`` says whether this process reads discovered input
-    #: ``i``; ``check`` runs between ``transforms`` and ``after`` on batches of records;
-    #: ``file_done(i)`` is called once input ``i`` is read and its logs are pushed.
-    claim: Callable[[int], bool] | None = None
+    #: Records pass ``transforms`` (the filters), then ``check`` in batches, then ``after``
+    #: (what changes them: resource rewrite, time shift), then go to their sink.
     check: Check | None = None
     after: Sequence[Transform] = ()
+    #: In a worker process: ``claim(i)`` says whether this process reads discovered input
+    #: ``i``; ``file_done(i)`` is called once input ``i`` is read and its logs are pushed.
+    claim: Callable[[int], bool] | None = None
     file_done: Callable[[int], None] | None = None
     _closed: bool = field(default=False, init=False)
     _pending: dict[Signal, list[Record]] = field(default_factory=dict, init=False)
@@ -125,17 +127,17 @@ class Pipeline:
             else:
                 report.files_read += 1
                 self._read(items)
+                for signal in list(self._pending):
+                    self._checked(signal)
                 if self.on_progress is not None:
                     self.on_progress(report)
             if self.file_done is not None:
-                self._finish_file()
+                self._push_logs()
                 self.file_done(index)
 
-    def _finish_file(self) -> None:
-        """A worker's file is read: send what waits for the check, and push its log
-        entries before the file counts as done (Loki takes each stream oldest first)."""
-        for signal in list(self._pending):
-            self._checked(signal)
+    def _push_logs(self) -> None:
+        """A worker pushes an input's log entries before the input counts as done (Loki
+        takes each stream oldest first)."""
         for sink in self.sinks.values():
             flush = getattr(sink, "flush", None)
             if flush is not None and not self.stop.is_set():
@@ -156,8 +158,6 @@ class Pipeline:
                 record, dropped_by = apply_transforms(item, self.transforms)  # type: ignore[arg-type]
                 if record is None:
                     report.dropped(signal, dropped_by)
-                elif self.check is None:
-                    sink.write(record)
                 else:
                     pending = self._pending.setdefault(signal, [])
                     pending.append(record)
@@ -184,12 +184,19 @@ class Pipeline:
         items.close()  # type: ignore[attr-defined]
 
     def _checked(self, signal: Signal) -> None:
-        """The pending records of ``signal`` through the shared check, then ``after``."""
+        """The pending records of ``signal`` through ``check`` and ``after`` to the sink
+        (nothing more once the run is stopped: they count as not sent)."""
+        if self.stop.is_set():
+            return
         records = self._pending.pop(signal, [])
-        if not records or self.check is None:
+        if not records:
             return
         sink = self.sinks[signal]
-        for record, label in zip(records, self.check(signal, records), strict=True):
+        labels = self.check(signal, records) if self.check is not None else [None] * len(records)
+        for record, label in zip(records, labels, strict=True):
+            if label is None and self.stop.is_set():  # stopped while a batch was in flight
+                self.report.unsent(signal, 1)
+                continue
             if label is None:
                 record, label = apply_transforms(record, self.after)  # type: ignore[assignment]
             if label:
@@ -202,7 +209,7 @@ class Pipeline:
             return
         self._closed = True
         for signal, records in self._pending.items():
-            self.report.unsent(signal, len(records))  # read, never checked: the run was stopped
+            self.report.unsent(signal, len(records))  # read, not yet checked when the run stopped
         self._pending.clear()
         for sink in self.sinks.values():
             if self.stop.is_set():

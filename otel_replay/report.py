@@ -16,6 +16,8 @@ MAX_LISTED_PROBLEMS = 20
 EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE = 0, 1, 2
 #: The drop label of the dedup transform; shown as its own count.
 DUPLICATES = "duplicates skipped"
+#: The drop label of records an earlier run delivered (--resume).
+DELIVERED = "already delivered (--resume)"
 
 
 @dataclass

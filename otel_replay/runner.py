@@ -29,10 +29,9 @@ from otel_replay.sinks.loki import LokiConfig, LokiSink
 from otel_replay.sinks.otlp import OtlpConfig, OtlpSink
 from otel_replay.sources.discover import ArchiveLimits, InputFile, discover
 from otel_replay.transforms import Transform
-from otel_replay.transforms.dedup import Dedup
+from otel_replay.transforms.dedup import SeenCheck
 from otel_replay.transforms.filters import ServiceFilter, TimeWindow, TraceIdFilter
 from otel_replay.transforms.resource import ResourceRewrite
-from otel_replay.transforms.resume import SkipDelivered
 from otel_replay.transforms.timeshift import TimeShift
 
 EXIT_SIGNALLED = {signal.SIGINT: 130, signal.SIGTERM: 143}
@@ -122,7 +121,8 @@ def worker_count(plan: RunPlan, stdin: BinaryIO | None) -> int:
 
 
 def final_transforms(plan: RunPlan, offset_ns: int) -> list[Transform]:
-    """What changes a record after dedup and --resume have seen it as recorded."""
+    """What changes a record after dedup and --resume have seen it as recorded (the
+    pipeline's ``after``)."""
     out: list[Transform] = []
     if plan.overrides.service_name or plan.overrides.attributes:
         out.append(ResourceRewrite(plan.overrides))
@@ -217,11 +217,11 @@ def execute(
                 if workers > 1:
                     parallel.run_workers(plan, workers, offset, report, state, stop, verbose is not None)()
                 else:
-                    transforms: list[Transform] = [*filters, Dedup()]
-                    if state is not None:
-                        transforms.append(SkipDelivered(state))
-                    transforms += final_transforms(plan, offset)
-                    Pipeline(sinks, transforms, report, on_progress, stop, plan.limits).run(plan.paths, stdin)
+                    pipeline = Pipeline(
+                        sinks, filters, report, on_progress, stop, plan.limits,
+                        check=SeenCheck(state).records, after=final_transforms(plan, offset),
+                    )  # fmt: skip
+                    pipeline.run(plan.paths, stdin)
             except KeyboardInterrupt:
                 received.append(signal.SIGINT)
     finally:

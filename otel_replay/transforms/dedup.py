@@ -1,4 +1,4 @@
-"""Drop records already seen in this run.
+"""Drop records already seen in this run, or delivered by an earlier one (``--resume``).
 
 CodeMachine folders hold every newest session twice (``latest*.json`` is a copy of a
 dated file), and users often pass overlapping folders. A span is identified by its
@@ -9,11 +9,13 @@ carries (computed for every one: it is also the record's key in the --resume jou
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import msgspec
 
-from otel_replay.model import SIGNAL_OF, LogRecord, MetricPoint, Record, Signal, record_key
-from otel_replay.report import DUPLICATES
+from otel_replay.model import LogRecord, MetricPoint, Record, Signal, record_key
+from otel_replay.report import DELIVERED, DUPLICATES
+from otel_replay.resume import ResumeState
 
 _encode = msgspec.json.Encoder().encode
 
@@ -53,31 +55,35 @@ def identify(record: Record) -> int | bytes:
     return record_key(record)
 
 
-class SeenKeys:
-    """The keys seen in this run, per signal."""
+class SeenCheck:
+    """Dedup and ``--resume`` for a whole run, on record keys: the one place that decides
+    whether a record is sent. Used in-process by a one-process run and by the parent for
+    all worker processes (which send the keys, see :mod:`otel_replay.parallel`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, state: ResumeState | None = None) -> None:
         self._seen: dict[Signal, set[int | bytes]] = {s: set() for s in Signal}
+        self._state = state
 
-    def first_time(self, signal: Signal, key: int | bytes) -> bool:
-        """True the first time ``key`` is offered for ``signal`` (and remembers it)."""
-        seen = self._seen[signal]
-        if key in seen:
-            return False
-        seen.add(key)
-        return True
+    def verdicts(self, signal: Signal, keys: list[Any], replay_as_is: list[bool]) -> list[str | None]:
+        """Per key: the label it is dropped with, or None to send it. OTLP input replays
+        as it is, duplicates included (``replay_as_is``): it has no copies to skip, and
+        keeping every key of a many-GB dump would make memory grow with the input."""
+        seen, state = self._seen[signal], self._state
+        out: list[str | None] = []
+        for key, as_is in zip(keys, replay_as_is, strict=True):
+            if not as_is and key in seen:
+                out.append(DUPLICATES)
+                continue
+            if not as_is:
+                seen.add(key)
+            out.append(DELIVERED if state is not None and state.delivered_key(signal, key) else None)
+        return out
+
+    def records(self, signal: Signal, records: list[Record]) -> list[str | None]:
+        """:meth:`verdicts` for records (their keys computed here)."""
+        return self.verdicts(signal, *record_keys(records))
 
 
-class Dedup:
-    drop_label = DUPLICATES
-
-    def __init__(self) -> None:
-        self._seen = SeenKeys()
-
-    def apply(self, record: Record) -> Record | None:
-        key = identify(record)
-        if record.from_otlp:
-            # OTLP input replays as it is, duplicates included: it has no copies to skip,
-            # and keeping every key of a many-GB dump would make memory grow with the input.
-            return record
-        return record if self._seen.first_time(SIGNAL_OF[type(record)], key) else None
+def record_keys(records: list[Record]) -> tuple[list[Any], list[bool]]:
+    """The records' keys (digests computed and set) and which replay as they are."""
+    return [identify(r) for r in records], [r.from_otlp for r in records]
