@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from otel_replay.model import SIGNAL_OF, Record, Signal, record_key
+from otel_replay.model import Signal
 
 FORMAT = 1
 _MAGIC = "otel_replay_resume"
@@ -40,7 +40,12 @@ class ResumeState:
         self.spans: set[int] = set()
         self.logs: set[bytes] = set()
         self.points: set[bytes] = set()
-        self._digests = {b"l": self.logs, b"m": self.points}
+        self._digests = {b"l": self.logs, b"m": self.points}  # journal line kind → its keys
+        self._keys: dict[Signal, set[Any]] = {
+            Signal.TRACES: self.spans,
+            Signal.LOGS: self.logs,
+            Signal.METRICS: self.points,
+        }
         self.header: dict[str, Any] | None = None
         self._lock = threading.Lock()
         self._fd: int | None = None
@@ -87,11 +92,9 @@ class ResumeState:
     def time_offset_ns(self) -> int | None:
         return None if self.header is None else int(self.header.get("time_offset_ns") or 0)
 
-    def delivered(self, record: Record) -> bool:
-        return self.delivered_key(SIGNAL_OF[type(record)], record_key(record))
-
-    def delivered_key(self, signal: Signal, key: int | bytes) -> bool:
-        return key in {Signal.TRACES: self.spans, Signal.LOGS: self.logs, Signal.METRICS: self.points}[signal]
+    def delivered(self, signal: Signal, key: int | bytes) -> bool:
+        """Whether an earlier run journaled the record with this key (its ``record_key``)."""
+        return key in self._keys[signal]
 
     # -- writing -------------------------------------------------------------------------
     def start(self, time_offset_ns: int, destinations: dict[str, str]) -> None:
@@ -106,20 +109,18 @@ class ResumeState:
             self._append(json.dumps(self.header).encode() + b"\n")
 
     def acknowledge(self, signal: Signal, keys: Sequence[Any]) -> None:
-        """Journal records the backend has acknowledged (their :func:`record_key`);
+        """Journal records the backend has acknowledged (their ``record_key``);
         durable when this returns."""
         if not keys:
             return
         if signal is Signal.TRACES:
             lines = b"".join(b"s %048x\n" % k for k in keys)
-            seen: set[Any] = self.spans
         else:
             kind = b"l" if signal is Signal.LOGS else b"m"
             lines = b"".join(kind + b" " + k.hex().encode() + b"\n" for k in keys)
-            seen = self._digests[kind]
         with self._lock:
             self._append(lines)
-            seen.update(keys)
+            self._keys[signal].update(keys)
 
     def _append(self, data: bytes) -> None:
         assert self._fd is not None

@@ -76,7 +76,7 @@ class SeenCheck:
                 continue
             if not as_is:
                 seen.add(key)
-            out.append(DELIVERED if state is not None and state.delivered_key(signal, key) else None)
+            out.append(DELIVERED if state is not None and state.delivered(signal, key) else None)
         return out
 
     def records(self, signal: Signal, records: list[Record]) -> list[str | None]:
