@@ -20,8 +20,8 @@ from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from otel_replay.model import Record, Signal
 from otel_replay.report import Report
 from otel_replay.sinks.batching import Batcher
-from otel_replay.sinks.otlp import REQUEST_OVERHEAD
-from otel_replay.sinks.sdk import ResourceCache, estimate_bytes, proto_to_otlp_json, request_group
+from otel_replay.sinks.otlp import REQUEST_OVERHEAD, add_to_request
+from otel_replay.sinks.sdk import ResourceCache, proto_to_otlp_json
 
 FILE_NAMES = {Signal.TRACES: "traces.jsonl", Signal.LOGS: "logs.jsonl", Signal.METRICS: "metrics.jsonl"}
 #: The official exporters' own encoders: the file holds exactly what would have been sent.
@@ -42,14 +42,7 @@ class OtlpJsonFileSink:
         self._batcher: Batcher[Record] = Batcher(self._write_batch, batch_size, max_request_bytes, REQUEST_OVERHEAD)
 
     def write(self, record: Record) -> None:
-        size = estimate_bytes(record)
-        group, group_bytes = request_group(record)
-        if not self._batcher.fits_alone(size, group_bytes):
-            self._report.too_large(
-                self.signal, str(record.origin), size + group_bytes, "--max-request-bytes", self._batcher.max_bytes
-            )
-            return
-        self._batcher.add(record, size, group, group_bytes)
+        add_to_request(self._batcher, record, self._report, self.signal)
 
     def _write_batch(self, batch: list[Record]) -> None:
         message = _ENCODERS[self.signal](self._resources.export_items(batch))

@@ -188,6 +188,17 @@ class _ObservedSession(VerifyingSession):
             raise
 
 
+def add_to_request(batcher: Batcher[Record], record: Record, report: Report, signal: Signal) -> None:
+    """Batch a record for an OTLP request, bounded by its encoded size; a record that
+    cannot fit in a request even alone is refused here (the exporter would drop it)."""
+    size = estimate_bytes(record)
+    group, group_bytes = request_group(record)
+    if batcher.fits_alone(size, group_bytes):
+        batcher.add(record, size, group, group_bytes)
+    else:
+        report.too_large(signal, str(record.origin), size + group_bytes, "--max-request-bytes", batcher.max_bytes)
+
+
 @dataclass(slots=True)
 class _Response:
     status: int
@@ -246,13 +257,7 @@ class OtlpSink:
         self._last = _Response(response.status_code, response.content[:65536], response.headers.get("content-type", ""))
 
     def write(self, record: Record) -> None:
-        size = estimate_bytes(record)
-        group, group_bytes = request_group(record)
-        if not self._batcher.fits_alone(size, group_bytes):
-            limit = self._config.max_request_bytes
-            self._report.too_large(self.signal, str(record.origin), size + group_bytes, "--max-request-bytes", limit)
-            return
-        self._batcher.add(record, size, group, group_bytes)
+        add_to_request(self._batcher, record, self._report, self.signal)
 
     def _export(self, batch: list[Record]) -> None:
         items = self._resources.export_items(batch)
