@@ -67,6 +67,16 @@ def json_array(value: Any, field: str) -> list[Any]:
     return value
 
 
+def scope_name_version(obj: Any) -> tuple[str, str | None]:
+    """An instrumentation scope object's name and version (missing: "" and None)."""
+    if not isinstance(obj, dict):
+        raise InvalidInput(f"scope is {describe_json(obj)}, expected an object")
+    name, version = obj.get("name") or "", obj.get("version") or None
+    if not isinstance(name, str) or (version is not None and not isinstance(version, str)):
+        raise InvalidInput("scope name and version must be strings")
+    return name, version
+
+
 def finite_number(value: Any, field: str) -> float | int:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         if value is None:

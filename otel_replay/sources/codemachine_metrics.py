@@ -43,6 +43,7 @@ from otel_replay.sources.codemachine import (
     json_array,
     ms_to_ns,
     record_resource,
+    scope_name_version,
     session_resource,
 )
 from otel_replay.sources.jsondoc import Document, describe_json
@@ -213,11 +214,7 @@ def point_from_codemachine(
 def _scope(obj: Any) -> Scope:
     if obj is None:
         return Scope("")
-    if not isinstance(obj, dict):
-        raise InvalidInput(f"scope is {describe_json(obj)}, expected an object")
-    name, version = obj.get("name") or "", obj.get("version") or None
-    if not isinstance(name, str) or (version is not None and not isinstance(version, str)):
-        raise InvalidInput("scope name and version must be strings")
+    name, version = scope_name_version(obj)
     schema_url = obj.get("schemaUrl") or ""
     return Scope(name, version, schema_url if isinstance(schema_url, str) else "")
 

@@ -30,7 +30,7 @@ from otel_replay.model import (
     SpanLink,
     SpanRecord,
 )
-from otel_replay.sources.codemachine import InvalidInput, checked, json_array
+from otel_replay.sources.codemachine import InvalidInput, checked, json_array, scope_name_version
 from otel_replay.sources.jsondoc import Document, describe_json
 from otel_replay.sources.otlp_metrics import metric_items
 from otel_replay.sources.otlp_values import (
@@ -198,11 +198,7 @@ def _scope(block: dict[str, Any]) -> Scope:
     obj, schema_url = block.get("scope"), _schema_url(block)
     if obj is None:
         return Scope("", None, schema_url)
-    if not isinstance(obj, dict):
-        raise InvalidInput(f"scope is {describe_json(obj)}, expected an object")
-    name, version = obj.get("name") or "", obj.get("version") or None
-    if not isinstance(name, str) or (version is not None and not isinstance(version, str)):
-        raise InvalidInput("scope name and version must be strings")
+    name, version = scope_name_version(obj)
     return Scope(name, version, schema_url, frozen_attrs(key_values(obj.get("attributes"), "scope attributes")))
 
 
