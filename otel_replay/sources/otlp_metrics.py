@@ -28,7 +28,7 @@ from otel_replay.model import (
 from otel_replay.sources.codemachine import INT64_MAX, INT64_MIN, InvalidInput, checked, json_array
 from otel_replay.sources.jsondoc import describe_json
 from otel_replay.sources.otlp_values import (
-    NON_FINITE,
+    double,
     enum,
     integer,
     key_values,
@@ -49,15 +49,6 @@ _TEMPORALITY = {
     "AGGREGATION_TEMPORALITY_CUMULATIVE": 2,
 }
 _NO_RECORDED_VALUE = 1  # DataPointFlags.FLAG_NO_RECORDED_VALUE
-
-
-def double(value: Any, field: str) -> float:
-    """An OTLP/JSON double: a number, or "NaN" / "Infinity" / "-Infinity"."""
-    if isinstance(value, str) and value in NON_FINITE:
-        return NON_FINITE[value]
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InvalidInput(f"{field} is {describe_json(value)}, expected a number")
-    return float(value)
 
 
 def _optional_double(obj: dict[str, Any], key: str) -> float | None:

@@ -21,6 +21,15 @@ NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 UINT64_MAX = 2**64 - 1
 
 
+def double(value: Any, field: str) -> float:
+    """An OTLP/JSON double: a number, or "NaN" / "Infinity" / "-Infinity"."""
+    if isinstance(value, str) and value in NON_FINITE:
+        return NON_FINITE[value]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidInput(f"{field} is {describe_json(value)}, expected a number")
+    return float(value)
+
+
 def integer(value: Any, field: str, low: int = 0, high: int = UINT64_MAX) -> int:
     """A 64-bit integer as OTLP/JSON writes it: a decimal string or a JSON number."""
     if isinstance(value, str):
@@ -74,12 +83,7 @@ def any_value(value: Any, field: str) -> Any:
     if "intValue" in value:
         return integer(value["intValue"], f"{field} intValue", INT64_MIN, INT64_MAX)
     if "doubleValue" in value:
-        number = value["doubleValue"]
-        if isinstance(number, str) and number in NON_FINITE:
-            return NON_FINITE[number]
-        if isinstance(number, bool) or not isinstance(number, (int, float)):
-            raise InvalidInput(f"{field} doubleValue is {describe_json(number)}")
-        return float(number)
+        return double(value["doubleValue"], f"{field} doubleValue")
     if "arrayValue" in value:
         items = (value["arrayValue"] or {}).get("values") or []
         return [any_value(v, field) for v in items]
