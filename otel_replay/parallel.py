@@ -24,7 +24,6 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -197,11 +196,11 @@ def run_workers(
     state: ResumeState | None,
     stop: Any,
     verbose: bool,
-) -> Callable[[], None]:
-    """Start the workers and the threads that answer them; returns a function that waits
-    for all of them (and is interrupted, with the workers, by KeyboardInterrupt)."""
+) -> None:
+    """Start the workers and the threads that answer them, and wait for all of them
+    (KeyboardInterrupt, a second Ctrl-C, terminates the workers)."""
     coordinator = Coordinator(state)
-    counter = _CONTEXT.Value("q", 0)
+    counter = _CONTEXT.Value("q", 0)  # must outlive the workers' start: they attach to it
     threads, processes, lifelines = [], [], []
     for _ in range(workers):
         parent_end, child_end = _CONTEXT.Pipe()
@@ -212,28 +211,23 @@ def run_workers(
         process.start()
         child_end.close()
         lifeline.close()
-        lifelines.append(keep_alive)  # closed only when this process ends
+        lifelines.append(keep_alive)  # held open until the workers end
         thread = threading.Thread(target=coordinator.serve, args=(parent_end, report, process), daemon=True)
         thread.start()
         threads.append(thread)
         processes.append(process)
-
-    def wait() -> None:
-        _ = counter, lifelines  # both must outlive the workers' start (they attach to them)
-        try:
-            for thread in threads:
-                while thread.is_alive():
-                    thread.join(0.5)  # wake up for signal handlers (they run in this thread)
-                    if stop.is_set():
-                        coordinator.release()
-            for process in processes:
-                process.join()
-        except KeyboardInterrupt:
-            for process in processes:
-                process.terminate()
-            raise
-
-    return wait
+    try:
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(0.5)  # wake up for signal handlers (they run in this thread)
+                if stop.is_set():
+                    coordinator.release()
+        for process in processes:
+            process.join()
+    except KeyboardInterrupt:
+        for process in processes:
+            process.terminate()
+        raise
 
 
 def stop_event() -> Any:
