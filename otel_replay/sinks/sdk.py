@@ -340,12 +340,11 @@ def estimate_bytes(rec: Record) -> int:
 def request_group(rec: Record) -> tuple[Hashable, int]:
     """The wrapper a record shares with others in a request (resource and scope, and for a
     data point its metric) and an upper bound of that wrapper's encoded bytes."""
-    res_bytes = estimate_resource_bytes(rec.resource, rec.scope)
+    group = (rec.resource, rec.resource_schema_url, rec.scope)
+    size = estimate_resource_bytes(rec.resource, rec.scope)
     if isinstance(rec, MetricPoint):
-        return (rec.resource, rec.resource_schema_url, rec.scope, rec.metric), res_bytes + estimate_metric_bytes(
-            rec.metric
-        )
-    return (rec.resource, rec.resource_schema_url, rec.scope), res_bytes
+        return (*group, rec.metric), size + estimate_metric_bytes(rec.metric)
+    return group, size
 
 
 @functools.lru_cache(maxsize=4096)
