@@ -67,6 +67,11 @@ def test_hex_ids_accept_either_case(value: str, nbytes: int, expected: int) -> N
         (123, "a number"),
         (None, "null"),
         ("0x" + "1" * 30, "not hexadecimal"),
+        ("1" * 30 + " 1", "not hexadecimal"),  # whitespace, which bytes.fromhex would skip
+        ("1" * 30 + "_1", "not hexadecimal"),  # an underscore, which int(…, 16) would take
+        ("+" + "1" * 31, "not hexadecimal"),
+        ("\u0661" * 32, "not hexadecimal"),  # Arabic-Indic digits: int() reads them as 1s
+        ("é" * 32, "not hexadecimal"),
     ],
 )
 def test_hex_ids_reject(value: Any, reason: str) -> None:
@@ -162,6 +167,12 @@ def test_log_record_lifts_correlation_ids_and_keeps_the_rest() -> None:
         ({"timestamp": 1795539600}, "timestamp is a number"),
         ({"timestamp": [1, 1_000_000_000]}, "nanoseconds"),
         ({"timestamp": [1, 2, 3]}, "expected \\[seconds, nanoseconds\\]"),
+        ({"timestamp": [True, 5]}, "seconds is a boolean"),
+        ({"timestamp": [1, 5.0]}, "nanoseconds is a number, expected an integer"),
+        ({"timestamp": [-1, 5]}, "seconds are negative"),
+        ({"timestamp": [1, -5]}, "nanoseconds -5 outside"),
+        ({"severityNumber": True}, "severityNumber True"),
+        ({"severityText": 5}, "severityText is a number"),
         ({"severityNumber": 25}, "severityNumber 25"),
         ({"attributes": {"trace.id": "nothex"}}, "trace.id"),
         ({"resource": "svc"}, "resource is a string"),

@@ -31,6 +31,7 @@ PUSH_PATH = "/loki/api/v1/push"
 DEFAULT_URL = "http://localhost:3100"
 DEFAULT_BATCH_BYTES = 1024 * 1024
 MAX_ENTRIES_PER_PUSH = 100_000
+MAX_CACHED_STREAMS = 4096
 #: Loki's defaults: ``max_line_size`` 256KB and ``max_structured_metadata_size`` 64KB
 #: (Loki reads "KB" as 1000 bytes).
 DEFAULT_MAX_LINE_BYTES = 256_000
@@ -91,14 +92,18 @@ def body_line(body: object) -> str:
     return _as_text(body)
 
 
-def structured_metadata(rec: LogRecord) -> dict[str, str]:
-    """trace_id, span_id, the record's attributes and its non-label resource attributes."""
-    md: dict[str, str] = {}
-    for key, value in rec.resource:
-        if key != "service.name":
-            md[sanitize_label_name(key)] = _as_text(value)
+def resource_metadata(resource: ResourceAttrs) -> dict[str, str]:
+    """The resource attributes that are not labels (all but ``service.name``), as
+    structured metadata."""
+    return {sanitize_label_name(k): _as_text(v) for k, v in resource if k != "service.name"}
+
+
+def structured_metadata(rec: LogRecord, resource_md: dict[str, str] | None = None) -> dict[str, str]:
+    """trace_id, span_id, the record's attributes and its non-label resource attributes
+    (``resource_md``: :func:`resource_metadata` of its resource, when already known)."""
+    md = dict(resource_metadata(rec.resource) if resource_md is None else resource_md)
     for key, value in rec.attributes.items():
-        md[sanitize_label_name(key)] = _as_text(value)
+        md[sanitize_label_name(key)] = value if type(value) is str else _as_text(value)
     if rec.scope is not None and rec.scope.name:  # as Loki's own OTLP ingestion names them
         md["scope_name"] = rec.scope.name
         if rec.scope.version:
@@ -222,6 +227,13 @@ class LokiConfig:
 
 
 @dataclass(slots=True)
+class _Stream:
+    labels: tuple[tuple[str, str], ...]
+    group_bytes: int  # what its labels add to a push
+    resource_md: dict[str, str]  # structured metadata from its resource (copied per entry)
+
+
+@dataclass(slots=True)
 class _Entry:
     time_ns: int
     stream: tuple[tuple[str, str], ...]
@@ -262,6 +274,8 @@ class LokiSink:
             self._headers["X-Scope-OrgID"] = config.tenant
         self._policy = RetryPolicy(config.max_retry_time, config.timeout, config.backoff)
         self._stream_json: dict[tuple[tuple[str, str], ...], bytes] = {}
+        self._streams: dict[tuple[ResourceAttrs, str], _Stream] = {}
+        self._fits_bytes = min(config.max_line_bytes, MAX_METADATA_BYTES)
         self._batcher: Batcher[_Entry] = Batcher(self._push, MAX_ENTRIES_PER_PUSH, config.batch_bytes, 16)
 
     def _labels_json(self, labels: tuple[tuple[str, str], ...]) -> bytes:
@@ -270,15 +284,45 @@ class LokiSink:
             cached = self._stream_json[labels] = _encode(dict(labels))
         return cached
 
+    def _stream(self, resource: ResourceAttrs, severity: str) -> _Stream:
+        """The stream of records with this resource and severity (built once per run:
+        a run sees few distinct ones, each many times)."""
+        stream = self._streams.get((resource, severity))
+        if stream is None:
+            if len(self._streams) >= MAX_CACHED_STREAMS:
+                self._streams.clear()
+            labels = stream_labels(resource, severity, self._extra_labels)
+            stream = _Stream(labels, len(self._labels_json(labels)) + 24, resource_metadata(resource))
+            self._streams[(resource, severity)] = stream
+        return stream
+
     def write(self, record: Record) -> None:
         assert isinstance(record, LogRecord)
-        labels = stream_labels(record.resource, severity_text(record), self._extra_labels)
+        stream = self._stream(record.resource, severity_text(record))
+        labels = stream.labels
         line = body_line(record.body)
-        md = structured_metadata(record)
-        changes = []
+        md = structured_metadata(record, stream.resource_md)
         if not self._config.structured_metadata and md:
             line = f"{line} {logfmt(md)}" if line else logfmt(md)
             md = {}
+        value = _encode((str(record.time_ns), line, md) if md else (str(record.time_ns), line))
+        # The encoded entry is at least as long as its line and its metadata in UTF-8:
+        # only a longer one can be over a limit (rare: then measure and cut).
+        if len(value) > self._fits_bytes:
+            value = self._fit(record, line, md)
+        group_bytes = stream.group_bytes
+        size = len(value) + 1
+        if not self._batcher.fits_alone(size, group_bytes):
+            self._report.too_large(
+                self.signal, str(record.origin), size + group_bytes, "--loki-batch-bytes", self._config.batch_bytes
+            )
+            return
+        self._batcher.add(_Entry(record.time_ns, labels, value, record.origin, record.key), size, labels, group_bytes)
+
+    def _fit(self, record: LogRecord, line: str, md: dict[str, str]) -> bytes:
+        """The entry with its line cut to ``--loki-max-line-bytes`` and its structured
+        metadata to Loki's 64KB, reported as adjusted when either changed."""
+        changes = []
         limit = self._config.max_line_bytes
         if len(line) * 4 > limit:  # only then can it be over the limit in bytes
             size = len(line.encode("utf-8", "surrogatepass"))
@@ -289,18 +333,7 @@ class LokiSink:
             changes.append(f"structured metadata {', '.join(shortened)} shortened to Loki's 64KB limit")
         if changes:
             self._report.adjusted(self.signal, str(record.origin), "; ".join(changes))
-        if self._config.structured_metadata:
-            value = _encode((str(record.time_ns), line, md) if md else (str(record.time_ns), line))
-        else:
-            value = _encode((str(record.time_ns), line))
-        group_bytes = len(self._labels_json(labels)) + 24
-        size = len(value) + 1
-        if not self._batcher.fits_alone(size, group_bytes):
-            self._report.too_large(
-                self.signal, str(record.origin), size + group_bytes, "--loki-batch-bytes", self._config.batch_bytes
-            )
-            return
-        self._batcher.add(_Entry(record.time_ns, labels, value, record.origin, record.key), size, labels, group_bytes)
+        return _encode((str(record.time_ns), line, md) if md else (str(record.time_ns), line))
 
     def encode_push(self, entries: list[_Entry]) -> bytes:
         """The push body: streams oldest first, entries sorted by time within each."""

@@ -29,7 +29,6 @@ from otel_replay.sources.jsondoc import Document, describe_json
 
 DEFAULT_SERVICE = "codemachine"
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
-_HEX = frozenset("0123456789abcdef")
 #: ``span.kind`` attribute values → opentelemetry.trace.SpanKind values.
 SPAN_KINDS = {"internal": 0, "server": 1, "client": 2, "producer": 3, "consumer": 4}
 TRACE_ID_KEY, SPAN_ID_KEY = "trace.id", "span.id"
@@ -45,17 +44,21 @@ class InvalidInput(ValueError):
 
 def parse_hex_id(value: Any, nbytes: int, field: str) -> int:
     """A lowercase or uppercase hex id of exactly ``nbytes`` bytes, not all zeros."""
+    if type(value) is str and len(value) == nbytes * 2:
+        try:
+            raw = bytes.fromhex(value)  # skips whitespace: then it holds fewer bytes
+        except ValueError:
+            raw = b""
+        if len(raw) == nbytes:
+            number = int.from_bytes(raw)
+            if number == 0:
+                raise InvalidInput(f"{field} is all zeros")
+            return number
     if not isinstance(value, str):
         raise InvalidInput(f"{field} is {describe_json(value)}, expected {nbytes * 2} hex characters")
-    text = value.lower()
-    if len(text) != nbytes * 2:
+    if len(value) != nbytes * 2:
         raise InvalidInput(f"{field} {value[:40]!r} has {len(value)} characters, expected {nbytes * 2}")
-    if not _HEX.issuperset(text):
-        raise InvalidInput(f"{field} {value!r} is not hexadecimal")
-    number = int(text, 16)
-    if number == 0:
-        raise InvalidInput(f"{field} is all zeros")
-    return number
+    raise InvalidInput(f"{field} {value!r} is not hexadecimal")
 
 
 def json_array(value: Any, field: str) -> list[Any]:
@@ -175,9 +178,11 @@ def clean_attributes(
         raise InvalidInput(f"{field} is {describe_json(attrs)}, expected an object")
     out = attrs
     for key, value in attrs.items():
-        if isinstance(value, (bool, float)) or (isinstance(value, int) and INT64_MIN <= value <= INT64_MAX):
-            continue  # the common cases, kept cheap
-        if isinstance(value, str) and (max_bytes is None or len(value) * 4 <= max_bytes):
+        kind = type(value)  # the common cases first, kept cheap
+        if kind is str:
+            if max_bytes is None or len(value) * 4 <= max_bytes:
+                continue
+        elif kind is bool or kind is float or (kind is int and INT64_MIN <= value <= INT64_MAX):
             continue
         new = attribute_value(value, notes, f"{field} {key!r}" if notes is not None else "", max_bytes)
         if new is not value:
@@ -274,6 +279,10 @@ def _events(events: Any, notes: list[str] | None) -> list[SpanEvent]:
 
 def hrtime_to_ns(value: Any) -> int:
     """OTel JS ``HrTime`` ``[seconds, nanoseconds]`` → integer nanoseconds."""
+    if type(value) is list and len(value) == 2:
+        sec, nanos = value
+        if type(sec) is int and type(nanos) is int and sec >= 0 and 0 <= nanos <= 999_999_999:
+            return sec * 1_000_000_000 + nanos
     if not isinstance(value, list) or len(value) != 2:
         if value is None:
             raise InvalidInput("missing timestamp")
@@ -284,9 +293,7 @@ def hrtime_to_ns(value: Any) -> int:
             raise InvalidInput(f"timestamp {label} is {describe_json(part)}, expected an integer")
     if sec < 0:
         raise InvalidInput("timestamp seconds are negative")
-    if not 0 <= nanos <= 999_999_999:
-        raise InvalidInput(f"timestamp nanoseconds {nanos} outside 0..999999999")
-    return sec * 1_000_000_000 + nanos
+    raise InvalidInput(f"timestamp nanoseconds {nanos} outside 0..999999999")
 
 
 def log_from_codemachine(
@@ -298,10 +305,10 @@ def log_from_codemachine(
     sev = obj.get("severityNumber", 0)
     if sev is None:
         sev = 0
-    if isinstance(sev, bool) or not isinstance(sev, int) or not 0 <= sev <= 24:
+    if type(sev) is not int or not 0 <= sev <= 24:
         raise InvalidInput(f"severityNumber {sev!r} outside 0..24")
     sev_text = obj.get("severityText")
-    if sev_text is not None and not isinstance(sev_text, str):
+    if sev_text is not None and type(sev_text) is not str:
         raise InvalidInput(f"severityText is {describe_json(sev_text)}, expected a string")
     attributes = clean_attributes(obj.get("attributes"), "attributes", notes, None)
     trace_id = span_id = 0
@@ -336,6 +343,8 @@ def record_resource(res: Any, default: ResourceAttrs, notes: list[str] | None = 
 
 
 def _body(body: Any, notes: list[str] | None) -> Any:
+    if type(body) is str:
+        return body
     if body is None and notes is not None:
         notes.append("body is null: sent as an empty body")
     return clean_value(body, notes, "body")
@@ -366,26 +375,25 @@ def read_codemachine(doc: Document, source: str, signal: Signal) -> Iterator[Sou
     resource = session_resource(doc)
     yield FileStart(source, signal, "codemachine")
     notes: list[str] = []
+    convert = span_from_codemachine if signal is Signal.TRACES else log_from_codemachine
     for index, obj in enumerate(doc.items):
         origin = Origin(source, index)
-        if signal is Signal.TRACES:
-            yield from checked(signal, origin, notes, span_from_codemachine, obj, resource, origin, notes)
-        else:
-            yield from checked(signal, origin, notes, log_from_codemachine, obj, resource, origin, notes)
+        yield from checked(signal, origin, notes, convert, obj, resource, origin, notes)
 
 
 def checked(
     signal: Signal, origin: Origin, notes: list[str], convert: Callable[..., SourceItem], *args: Any
-) -> Iterator[SourceItem]:
+) -> tuple[SourceItem, ...]:
     """``convert(*args)`` as source items: the record, preceded by an :class:`Adjusted` item
-    when ``notes`` received lines, or an :class:`InvalidRecord` when it raised."""
+    when ``notes`` received lines, or an :class:`InvalidRecord` when it raised. (A tuple,
+    not a generator: this runs once per record.)"""
     try:
         record = convert(*args)
     except InvalidInput as exc:
         notes.clear()
-        yield InvalidRecord(signal, origin, str(exc))
-        return
+        return (InvalidRecord(signal, origin, str(exc)),)
     if notes:
-        yield Adjusted(signal, origin, "; ".join(notes))
+        adjusted = Adjusted(signal, origin, "; ".join(notes))
         notes.clear()
-    yield record
+        return adjusted, record
+    return (record,)
