@@ -1,8 +1,3 @@
 """otel-replay: replay recorded OpenTelemetry telemetry into any OTLP backend and Loki."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("otel-replay")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.0.0+unknown"
+__version__ = "0.1.0"  # the one place it is written: pyproject.toml reads it from here

@@ -33,7 +33,7 @@ from otel_replay.report import EXIT_USAGE, Report
 from otel_replay.resume import StateFileError
 from otel_replay.runner import RunPlan, Selection, SetupError, execute, output_destinations
 from otel_replay.sinks.loki import DEFAULT_BATCH_BYTES, DEFAULT_MAX_LINE_BYTES, DEFAULT_URL, LokiConfig
-from otel_replay.sinks.otlp import (
+from otel_replay.sinks.otlp_config import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_MAX_REQUEST_BYTES,
     DEFAULT_MAX_RETRY_TIME,

@@ -24,6 +24,7 @@ import os
 import signal
 import sys
 import threading
+from multiprocessing import forkserver
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -35,7 +36,14 @@ from otel_replay.transforms.dedup import SeenCheck, record_keys
 
 EXIT_ORPHANED = 3
 _CONTEXT = multiprocessing.get_context("forkserver")  # workers start from a clean, thread-free process
-_CONTEXT.set_forkserver_preload(["otel_replay.parallel"])
+
+
+def start_early(modules: list[str]) -> None:
+    """Start the process the workers are forked from now, with ``modules`` imported in
+    it, so that its start-up overlaps the parent's discovery (and a --shift-to-now pass)
+    and each worker starts with them already imported."""
+    _CONTEXT.set_forkserver_preload(["otel_replay.parallel", *modules])
+    forkserver.ensure_running()
 
 
 class Coordinator:

@@ -24,9 +24,8 @@ from otel_replay.report import Report, format_duration
 from otel_replay.resume import Acknowledge, ResumeState
 from otel_replay.sinks import Sink
 from otel_replay.sinks.dryrun import DryRunSink
-from otel_replay.sinks.file import FILE_NAMES, OtlpJsonFileSink
 from otel_replay.sinks.loki import LokiConfig, LokiSink
-from otel_replay.sinks.otlp import OtlpConfig, OtlpSink
+from otel_replay.sinks.otlp_config import OtlpConfig
 from otel_replay.sources.discover import ArchiveLimits, InputFile, discover
 from otel_replay.transforms import Transform
 from otel_replay.transforms.dedup import SeenCheck
@@ -89,19 +88,26 @@ def build_sinks(
     ack: Acknowledge | None = None,
     before_push: Callable[[], None] | None = None,
 ) -> dict[Signal, Sink]:
-    """One sink per selected signal; ``ack`` journals delivered records for --resume."""
+    """One sink per selected signal; ``ack`` journals delivered records for --resume.
+
+    The OTLP sinks are imported only when a run uses them: the exporters, the SDK and
+    protobuf take longer to import than a small replay takes to run."""
     sinks: dict[Signal, Sink] = {}
     for sig in plan.signals:
         if plan.mode == "dry-run":
             sinks[sig] = DryRunSink(sig, report)
         elif plan.mode == "output":
             assert plan.output_dir is not None
+            from otel_replay.sinks.file import OtlpJsonFileSink
+
             sinks[sig] = OtlpJsonFileSink(
                 sig, plan.output_dir, report, plan.otlp.batch_size, plan.otlp.max_request_bytes
             )
         elif sig is Signal.LOGS and plan.logs_to == "loki":
             sinks[sig] = LokiSink(plan.loki, report, stop=stop, on_delivered=ack, before_push=before_push)
         else:
+            from otel_replay.sinks.otlp import OtlpSink
+
             sinks[sig] = OtlpSink(plan.otlp, report, on_delivered=ack, signal=sig)
     return sinks
 
@@ -132,6 +138,8 @@ def final_transforms(plan: RunPlan, offset_ns: int) -> list[Transform]:
 
 
 def output_destinations(output_dir: str, signals: list[Signal]) -> dict[Signal, str]:
+    from otel_replay.sinks.file import FILE_NAMES
+
     return {s: os.path.join(output_dir, FILE_NAMES[s]) for s in signals}
 
 
@@ -180,6 +188,9 @@ def execute(
     verbose: Callable[[str], None] | None = None,
 ) -> tuple[Report, int]:
     """Run the plan; returns the report and the exit status."""
+    if plan.workers > 1 and stdin is None and plan.mode == "send":
+        otlp = plan.logs_to == "otlp" or any(s is not Signal.LOGS for s in plan.signals)
+        parallel.start_early(["otel_replay.runner", *(["otel_replay.sinks.otlp"] if otlp else [])])
     report = Report(plan.mode, {s: plan.destinations[s] for s in plan.signals}, plan.redact)
     report.verbose = verbose
     if plan.output_dir is not None:

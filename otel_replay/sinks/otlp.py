@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,42 +34,12 @@ from otel_replay.report import Report, batch_span
 from otel_replay.resume import Acknowledge
 from otel_replay.sinks.batching import Batcher
 from otel_replay.sinks.http import VerifyingSession, describe_exception, one_line
+from otel_replay.sinks.otlp_config import OtlpConfig, export_deadline
 from otel_replay.sinks.sdk import ResourceCache, estimate_bytes, request_group
 
-DEFAULT_BATCH_SIZE = 512
-DEFAULT_MAX_REQUEST_BYTES = 4 * 1024 * 1024
 REQUEST_OVERHEAD = 64
-DEFAULT_MAX_RETRY_TIME = 300.0
 RETRYABLE = frozenset({429, 502, 503, 504})
 _COMPRESSION = {"gzip": Compression.Gzip, "none": Compression.NoCompression, "deflate": Compression.Deflate}
-
-
-@dataclass(slots=True)
-class OtlpConfig:
-    traces_endpoint: str | None = None  # full URL; None lets OTEL_EXPORTER_OTLP_* decide
-    logs_endpoint: str | None = None  # the same, for --logs-to otlp
-    metrics_endpoint: str | None = None  # the same, for metrics
-    headers: dict[str, str] | None = None
-    compression: str | None = None
-    timeout: float = 10.0  # one attempt (capped by our session)
-    max_retry_time: float | None = None  # the exporter's deadline for a batch, retries included
-    certificate: str | None = None
-    verify: bool = True
-    batch_size: int = DEFAULT_BATCH_SIZE
-    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
-
-
-def export_deadline(
-    flag: float | None, env: Mapping[str, str] | None = None, signal: Signal = Signal.TRACES
-) -> float | None:
-    """The exporter's per-batch deadline: ``--max-retry-time``, else the OTEL_EXPORTER_OTLP
-    timeout variables (None lets the exporter read them), else our 5-minute default."""
-    if flag is not None:
-        return flag
-    env = os.environ if env is None else env
-    if env.get(f"OTEL_EXPORTER_OTLP_{signal.name}_TIMEOUT") or env.get("OTEL_EXPORTER_OTLP_TIMEOUT"):
-        return None
-    return DEFAULT_MAX_RETRY_TIME
 
 
 def describe_response(status: int, body: bytes, content_type: str) -> str:
