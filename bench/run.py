@@ -30,6 +30,8 @@ import generate  # noqa: E402
 TARGETS = {"spans/s": 40_000, "logs/s": 150_000, "rss_mb": 200}
 SPANS = int(os.environ.get("BENCH_SPANS", "200000"))
 JSONL_SPANS = int(os.environ.get("BENCH_JSONL_SPANS", "1000000"))
+REMOTE_SPANS = 20_000
+REMOTE_LATENCY_S = 0.05
 
 
 class _Discard(BaseHTTPRequestHandler):
@@ -54,13 +56,26 @@ class _Discard(BaseHTTPRequestHandler):
         pass
 
 
-def _inputs() -> tuple[Path, Path]:
-    folder = DATA / f"codemachine-{SPANS}"
-    jsonl = DATA / f"otlp-{JSONL_SPANS}.jsonl"
+class _Remote(_Discard):
+    """A sink 50 ms away: each answer comes after a round trip to a distant backend."""
+
+    def do_POST(self) -> None:
+        time.sleep(REMOTE_LATENCY_S)
+        super().do_POST()
+
+
+def _folder(spans: int) -> Path:
+    folder = DATA / f"codemachine-{spans}"
     if not folder.exists():
         print(f"generating {folder} …", flush=True)
-        generate.codemachine(folder.with_suffix(".tmp"), SPANS, 1)
+        generate.codemachine(folder.with_suffix(".tmp"), spans, 1)
         folder.with_suffix(".tmp").rename(folder)
+    return folder
+
+
+def _inputs() -> tuple[Path, Path]:
+    folder = _folder(SPANS)
+    jsonl = DATA / f"otlp-{JSONL_SPANS}.jsonl"
     if not jsonl.exists():
         print(f"generating {jsonl} …", flush=True)
         generate.otlp_jsonl(jsonl.with_suffix(".tmp"), JSONL_SPANS)
@@ -134,11 +149,17 @@ def _run(label: str, args: list[str]) -> dict[str, object]:
     }
 
 
+def _serve(handler: type[BaseHTTPRequestHandler]) -> tuple[ThreadingHTTPServer, str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
 def main() -> None:
     folder, jsonl = _inputs()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Discard)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}"
+    small = _folder(REMOTE_SPANS)
+    server, url = _serve(_Discard)
+    remote, far = _serve(_Remote)
     one = ["--workers", "1"]
     runs = [
         _run("CodeMachine spans → OTLP", [str(folder), "--otlp-endpoint", url, "--traces-only"]),
@@ -147,14 +168,19 @@ def main() -> None:
         _run("  the same, --workers 1", [str(folder), "--loki-url", url, "--logs-only", *one]),
         _run("CodeMachine both", [str(folder), "--otlp-endpoint", url, "--loki-url", url]),
         _run("OTLP JSONL spans → OTLP", [str(jsonl), "--otlp-endpoint", url]),
+        *(
+            _run(f"50 ms away, --concurrency {c}", [str(small), "--otlp-endpoint", far, "--traces-only", *conc])
+            for c, conc in (("1", ["--concurrency", "1"]), ("2", []), ("4", ["--concurrency", "4"]))
+        ),
     ]
     server.shutdown()
+    remote.shutdown()
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPU(s), Python {platform.python_version()}")
-    print(f"{'run':<28}{'records':>10}{'wall s':>9}{'spans/s':>10}{'logs/s':>10}{'peak RSS MB':>13}{'exit':>6}")
+    print(f"{'run':<30}{'records':>10}{'wall s':>9}{'spans/s':>10}{'logs/s':>10}{'peak RSS MB':>13}{'exit':>6}")
     for r in runs:
         records = f"{r['spans']}+{r['logs']}" if r["spans"] and r["logs"] else str(r["spans"] or r["logs"])
         print(
-            f"{r['run']:<28}{records:>10}{r['wall_s']:>9}{r['spans/s'] or '-':>10}{r['logs/s'] or '-':>10}"
+            f"{r['run']:<30}{records:>10}{r['wall_s']:>9}{r['spans/s'] or '-':>10}{r['logs/s'] or '-':>10}"
             f"{r['rss_mb']:>13}{r['exit']:>6}"
         )
     spans, logs, rss = TARGETS["spans/s"], TARGETS["logs/s"], TARGETS["rss_mb"]

@@ -35,6 +35,7 @@ from otel_replay.runner import RunPlan, Selection, SetupError, execute, output_d
 from otel_replay.sinks.loki import DEFAULT_BATCH_BYTES, DEFAULT_MAX_LINE_BYTES, DEFAULT_URL, LokiConfig
 from otel_replay.sinks.otlp_config import (
     DEFAULT_BATCH_SIZE,
+    DEFAULT_CONCURRENCY,
     DEFAULT_MAX_REQUEST_BYTES,
     DEFAULT_MAX_RETRY_TIME,
     OtlpConfig,
@@ -255,6 +256,14 @@ def main() -> None:
     help="Processes that read, convert and export inputs in parallel (one input at a time each; "
     "Loki still gets each stream oldest first). 1 = no worker processes.",
 )
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=DEFAULT_CONCURRENCY,
+    show_default=True,
+    help="Requests in flight per signal (and per worker): more hides a remote backend's latency. "
+    "Loki pushes that share a stream still go one after another, oldest first.",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Print each batch's outcome and the exporter's retries on stderr.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object on stdout.")
 def replay(
@@ -297,6 +306,7 @@ def replay(
     max_archive_bytes: int,
     resume: str | None,
     workers: int,
+    concurrency: int,
     verbose: bool,
     as_json: bool,
 ) -> None:
@@ -345,6 +355,7 @@ def replay(
         max_retry_time=max_retry_time or DEFAULT_MAX_RETRY_TIME,
         certificate=certificate,
         verify=not insecure,
+        concurrency=concurrency,
     )
     loki_auth = loki.auth()
     redact = Redactor(
@@ -373,6 +384,7 @@ def replay(
         not insecure,
         batch_size,
         max_request_bytes,
+        concurrency,
     )
     mode = "dry-run" if dry_run else ("output" if output_dir else "send")
     destinations = {

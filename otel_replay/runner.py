@@ -108,7 +108,7 @@ def build_sinks(
         else:
             from otel_replay.sinks.otlp import OtlpSink
 
-            sinks[sig] = OtlpSink(plan.otlp, report, on_delivered=ack, signal=sig)
+            sinks[sig] = OtlpSink(plan.otlp, report, on_delivered=ack, signal=sig, stop=stop)
     return sinks
 
 

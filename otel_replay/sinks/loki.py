@@ -26,6 +26,7 @@ from otel_replay.report import Report, batch_span
 from otel_replay.resume import Acknowledge
 from otel_replay.sinks.batching import Batcher
 from otel_replay.sinks.http import RetryPolicy, VerifyingSession, one_line, post_with_retry
+from otel_replay.sinks.inflight import InFlight
 
 PUSH_PATH = "/loki/api/v1/push"
 DEFAULT_URL = "http://localhost:3100"
@@ -207,6 +208,7 @@ class LokiConfig:
     certificate: str | None = None
     verify: bool = True
     backoff: float = 0.5
+    concurrency: int = 1  # pushes in flight (--concurrency)
 
     def push_url(self) -> str:
         """The push endpoint, with any user info taken out of the URL."""
@@ -262,12 +264,7 @@ class LokiSink:
         self._stop = stop
         self._url = config.push_url()
         self._extra_labels = {sanitize_label_name(k): v for k, v in config.labels.items()}
-        self._session = VerifyingSession()
-        self._session.auth = config.auth()
-        if config.certificate:
-            self._session.verify = config.certificate
-        elif not config.verify:
-            self._session.verify = False
+        self._inflight = InFlight(self._new_session() for _ in range(config.concurrency))
         self._headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
         self._headers.update(config.headers)
         if config.tenant:
@@ -277,6 +274,15 @@ class LokiSink:
         self._streams: dict[tuple[ResourceAttrs, str], _Stream] = {}
         self._fits_bytes = min(config.max_line_bytes, MAX_METADATA_BYTES)
         self._batcher: Batcher[_Entry] = Batcher(self._push, MAX_ENTRIES_PER_PUSH, config.batch_bytes, 16)
+
+    def _new_session(self) -> VerifyingSession:
+        session = VerifyingSession()
+        session.auth = self._config.auth()
+        if self._config.certificate:
+            session.verify = self._config.certificate
+        elif not self._config.verify:
+            session.verify = False
+        return session
 
     def _labels_json(self, labels: tuple[tuple[str, str], ...]) -> bytes:
         cached = self._stream_json.get(labels)
@@ -352,11 +358,20 @@ class LokiSink:
         return b'{"streams":[' + b",".join(parts) + b"]}"
 
     def _push(self, entries: list[_Entry]) -> None:
+        """Send a batch once the pushes before it that share a stream are done (Loki
+        takes each stream oldest first); pushes of other streams may be in flight."""
         if self._before_push is not None:
             self._before_push()
-        n = len(entries)
         body = gzip.compress(self.encode_push(entries), compresslevel=1)
-        result = post_with_retry(self._session, self._url, body, self._headers, self._policy, self._stop)
+        streams = frozenset(e.stream for e in entries)
+        self._inflight.submit(lambda session: self._send(session, entries, body), streams)
+
+    def _send(self, session: VerifyingSession, entries: list[_Entry], body: bytes) -> None:
+        n = len(entries)
+        if self._stop is not None and self._stop.is_set():  # stopped while it waited for its turn
+            self._report.unsent(self.signal, n)
+            return
+        result = post_with_retry(session, self._url, body, self._headers, self._policy, self._stop)
         where = batch_span(entries[0].origin, entries[-1].origin)
         self._report.note(
             f"logs {where}: {n} entries, {len(body)} bytes → {self._url}: "
@@ -397,14 +412,26 @@ class LokiSink:
             self._on_delivered(self.signal, [e.key for e in entries])
 
     def flush(self) -> None:
+        """Push what is batched and wait until every push is answered."""
         self._batcher.flush()
+        self._inflight.wait()
 
     def close(self) -> None:
         try:
             self._batcher.flush()
         finally:
-            self._session.close()
+            try:
+                self._inflight.close()
+            finally:
+                self._close_sessions()
 
     def abandon(self) -> None:
         self._report.unsent(self.signal, self._batcher.discard())
-        self._session.close()
+        try:
+            self._inflight.close()
+        finally:
+            self._close_sessions()
+
+    def _close_sessions(self) -> None:
+        for session in self._inflight.lanes:
+            session.close()

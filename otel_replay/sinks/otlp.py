@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +35,7 @@ from otel_replay.report import Report, batch_span
 from otel_replay.resume import Acknowledge
 from otel_replay.sinks.batching import Batcher
 from otel_replay.sinks.http import VerifyingSession, describe_exception, one_line
+from otel_replay.sinks.inflight import InFlight
 from otel_replay.sinks.otlp_config import OtlpConfig, export_deadline
 from otel_replay.sinks.sdk import ResourceCache, estimate_bytes, request_group
 
@@ -122,12 +124,21 @@ def partial_rejections(body: bytes, content_type: str, signal: Signal = Signal.T
 
 class _ExporterLog(logging.Handler):
     """Keeps the exporter's last error message instead of letting it reach stderr
-    (transport errors themselves are seen by :class:`_ObservedSession`)."""
+    (transport errors themselves are seen by :class:`_ObservedSession`). Per thread: with
+    ``--concurrency``, each request runs its exporter in a thread of its own."""
 
     def __init__(self, report: Report) -> None:
         super().__init__(logging.WARNING)
-        self.last_error: str | None = None
+        self._local = threading.local()
         self._report = report
+
+    @property
+    def last_error(self) -> str | None:
+        return getattr(self._local, "last_error", None)
+
+    @last_error.setter
+    def last_error(self, value: str | None) -> None:
+        self._local.last_error = value
 
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage()
@@ -174,35 +185,17 @@ class _Response:
     content_type: str
 
 
-class OtlpSink:
-    """One signal through its official exporter: spans (``OTLPSpanExporter``), log
-    records (``OTLPLogExporter``, for ``--logs-to otlp``) or metric data points
-    (``OTLPMetricExporter``)."""
+class _Lane:
+    """One official exporter with its own session, which remembers the answer to the
+    request it sent last (one request at a time: see :mod:`otel_replay.sinks.inflight`)."""
 
-    def __init__(
-        self,
-        config: OtlpConfig,
-        report: Report,
-        on_delivered: Acknowledge | None = None,
-        signal: Signal = Signal.TRACES,
-    ) -> None:
-        self.signal = signal
-        self._config = config
-        self._report = report
-        self._on_delivered = on_delivered
-        self._resources = ResourceCache()
-        self._last: _Response | None = None
-        session = self._session = _ObservedSession()
+    def __init__(self, parts: _SignalParts, endpoint: str | None, config: OtlpConfig, signal: Signal) -> None:
+        self.last: _Response | None = None
+        session = self.session = _ObservedSession()
         session.attempt_timeout = config.timeout
         session.hooks["response"].append(self._on_response)
-        self._parts = _PARTS[signal]
-        endpoints = {
-            Signal.TRACES: config.traces_endpoint,
-            Signal.LOGS: config.logs_endpoint,
-            Signal.METRICS: config.metrics_endpoint,
-        }
-        self._exporter = self._parts.exporter(
-            endpoint=endpoints[signal],
+        self.exporter = parts.exporter(
+            endpoint=endpoint,
             certificate_file=config.certificate,
             headers=config.headers,
             timeout=export_deadline(config.max_retry_time, signal=signal),
@@ -212,6 +205,39 @@ class OtlpSink:
         )
         if not config.verify:
             session.verify = False  # --insecure: the exporter has no switch for it, the session does
+
+    def _on_response(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        self.last = _Response(response.status_code, response.content[:65536], response.headers.get("content-type", ""))
+
+
+class OtlpSink:
+    """One signal through its official exporter: spans (``OTLPSpanExporter``), log
+    records (``OTLPLogExporter``, for ``--logs-to otlp``) or metric data points
+    (``OTLPMetricExporter``); ``config.concurrency`` requests in flight, each through
+    an exporter of its own."""
+
+    def __init__(
+        self,
+        config: OtlpConfig,
+        report: Report,
+        on_delivered: Acknowledge | None = None,
+        signal: Signal = Signal.TRACES,
+        stop: threading.Event | None = None,
+    ) -> None:
+        """Once ``stop`` is set, no request starts (the ones in flight finish)."""
+        self.signal = signal
+        self._stop = stop
+        self._config = config
+        self._report = report
+        self._on_delivered = on_delivered
+        self._resources = ResourceCache()
+        self._parts = _PARTS[signal]
+        endpoint = {
+            Signal.TRACES: config.traces_endpoint,
+            Signal.LOGS: config.logs_endpoint,
+            Signal.METRICS: config.metrics_endpoint,
+        }[signal]
+        self._inflight = InFlight(_Lane(self._parts, endpoint, config, signal) for _ in range(config.concurrency))
         self._log = _ExporterLog(report)
         self._otel_logger = logging.getLogger("opentelemetry")
         self._saved = (self._otel_logger.propagate, self._otel_logger.level)
@@ -221,24 +247,28 @@ class OtlpSink:
             self._export, config.batch_size, config.max_request_bytes, REQUEST_OVERHEAD
         )
 
-    def _on_response(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
-        self._last = _Response(response.status_code, response.content[:65536], response.headers.get("content-type", ""))
-
     def write(self, record: Record) -> None:
         add_to_request(self._batcher, record, self._report, self.signal)
 
     def _export(self, batch: list[Record]) -> None:
-        items = self._resources.export_items(batch)
-        self._last = None
+        items = self._resources.export_items(batch)  # here: the cache is not shared with the lanes
+        self._inflight.submit(lambda lane: self._send(lane, batch, items))
+
+    def _send(self, lane: _Lane, batch: list[Record], items: Any) -> None:
+        if self._stop is not None and self._stop.is_set():  # stopped while it waited for a lane
+            self._report.unsent(self.signal, len(batch))
+            return
+        lane.last = None
         self._log.last_error = None
-        self._session.last_error = None
-        result = self._exporter.export(items)
+        lane.session.last_error = None
+        result = lane.exporter.export(items)
         n = len(batch)
-        last = self._last
+        last = lane.last
+        endpoint = lane.exporter._endpoint
         where = batch_span(batch[0].origin, batch[-1].origin)
         self._report.note(
-            f"{self.signal.value} {where}: {n} records → {self._exporter._endpoint}: "
-            + (f"HTTP {last.status}" if last else describe_exception(self._session.last_error or "no answer"))
+            f"{self.signal.value} {where}: {n} records → {endpoint}: "
+            + (f"HTTP {last.status}" if last else describe_exception(lane.session.last_error or "no answer"))
         )
         if result is self._parts.success:
             rejected, why = partial_rejections(last.body, last.content_type, self.signal) if last else (0, "")
@@ -252,14 +282,14 @@ class OtlpSink:
         if last is not None and last.status >= 300:
             reason = describe_response(last.status, last.body, last.content_type)
             if last.status == 404 and self.signal is not Signal.TRACES:
-                self._report.hint(_NO_SUCH_PATH[self.signal].format(url=self._exporter._endpoint))
+                self._report.hint(_NO_SUCH_PATH[self.signal].format(url=endpoint))
             if 400 <= last.status < 500 and last.status not in RETRYABLE:
                 self._report.rejected(self.signal, n, reason)
             else:
                 self._report.failed(self.signal, n, reason + " (after retries)", where)
             return
-        if self._session.last_error is not None:
-            reason = describe_exception(self._session.last_error) + " (retries exhausted)"
+        if lane.session.last_error is not None:
+            reason = describe_exception(lane.session.last_error) + " (retries exhausted)"
         else:
             reason = self._log.last_error or "export failed (no answer from the backend)"
         self._report.failed(self.signal, n, reason, where)
@@ -268,21 +298,30 @@ class OtlpSink:
         try:
             self._batcher.flush()
         finally:
-            self._release()
+            try:
+                self._inflight.close()
+            finally:
+                self._release()
 
     def abandon(self) -> None:
+        """Send nothing more; the requests in flight finish (see :meth:`interrupt`)."""
         self._report.unsent(self.signal, self._batcher.discard())
-        self._release()
+        try:
+            self._inflight.close()
+        finally:
+            self._release()
 
     def interrupt(self) -> None:
-        """Cut short a retry back-off in progress (the exporter's own shutdown signal; the
-        batch is then reported failed and stays unacknowledged for --resume)."""
-        client = getattr(self._exporter, "_client", None)
-        event = getattr(client, "_shutdown_event", None)
-        if event is not None:
-            event.set()
+        """Cut short the retry back-offs in progress (the exporter's own shutdown signal;
+        those batches are then reported failed and stay unacknowledged for --resume)."""
+        for lane in self._inflight.lanes:
+            client = getattr(lane.exporter, "_client", None)
+            event = getattr(client, "_shutdown_event", None)
+            if event is not None:
+                event.set()
 
     def _release(self) -> None:
-        self._exporter.shutdown()
+        for lane in self._inflight.lanes:
+            lane.exporter.shutdown()
         self._otel_logger.removeHandler(self._log)
         self._otel_logger.propagate = self._saved[0]

@@ -12,6 +12,8 @@ from otel_replay.model import Signal
 DEFAULT_BATCH_SIZE = 512
 DEFAULT_MAX_REQUEST_BYTES = 4 * 1024 * 1024
 DEFAULT_MAX_RETRY_TIME = 300.0
+#: Requests in flight per sink (and per worker process); see sinks/inflight.py.
+DEFAULT_CONCURRENCY = 2
 
 
 @dataclass(slots=True)
@@ -27,6 +29,7 @@ class OtlpConfig:
     verify: bool = True
     batch_size: int = DEFAULT_BATCH_SIZE
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+    concurrency: int = 1  # requests in flight (--concurrency)
 
 
 def export_deadline(
