@@ -24,6 +24,7 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from multiprocessing import forkserver
 from multiprocessing.connection import Connection
 from typing import Any
@@ -49,8 +50,11 @@ def start_early(modules: list[str]) -> None:
 class Coordinator:
     """The parent's side: dedup and --resume for all workers, the journal, Loki order."""
 
-    def __init__(self, state: ResumeState | None) -> None:
+    def __init__(self, state: ResumeState | None, on_progress: Callable[[Report], None] | None = None) -> None:
         self._check = SeenCheck(state)
+        self._on_progress = on_progress
+        self._progress: dict[int, dict[str, Any]] = {}  # per worker: its report after its last input
+        self._progress_lock = threading.Lock()
         self._state = state
         self._cond = threading.Condition()
         self._done: set[int] = set()
@@ -73,13 +77,24 @@ class Coordinator:
         with self._cond:
             self._cond.wait_for(lambda: self._released or self._turn >= index)
 
+    def progress(self, worker: int, snapshot: dict[str, Any]) -> None:
+        """Show the run's progress: every worker's report as of its last finished input."""
+        if self._on_progress is None:
+            return
+        with self._progress_lock:
+            self._progress[worker] = snapshot
+            view = Report()
+            for snap in self._progress.values():
+                view.merge(snap)
+            self._on_progress(view)
+
     def release(self) -> None:
         """Nobody waits for their turn any more (the run stops, or a worker died)."""
         with self._cond:
             self._released = True
             self._cond.notify_all()
 
-    def serve(self, conn: Connection, report: Report, process: Any) -> None:
+    def serve(self, conn: Connection, report: Report, process: Any, worker: int = 0) -> None:
         """Answer one worker until it sends its report (or dies)."""
         try:
             while True:
@@ -102,6 +117,8 @@ class Coordinator:
                     conn.send(True)
                 elif kind == "done":
                     self.done(message[1])
+                    if message[2] is not None:
+                        self.progress(worker, message[2])
                 elif kind == "report":
                     report.merge(message[1])
                     return
@@ -141,18 +158,27 @@ def _die_with_parent(lifeline: Connection) -> None:
 
 
 def _worker(
-    plan: Any, offset_ns: int, counter: Any, stop: Any, conn: Connection, lifeline: Connection, verbose: bool
+    plan: Any,
+    offset_ns: int,
+    counter: Any,
+    stop: Any,
+    conn: Connection,
+    lifeline: Connection,
+    verbose: bool,
+    progress: bool,
 ) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop (``stop``)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     threading.Thread(target=_die_with_parent, args=(lifeline,), daemon=True).start()
     try:
-        _work(plan, offset_ns, counter, stop, conn, verbose)
+        _work(plan, offset_ns, counter, stop, conn, verbose, progress)
     except (EOFError, OSError):  # the pipe to the parent broke: the parent is gone
         os._exit(EXIT_ORPHANED)
 
 
-def _work(plan: Any, offset_ns: int, counter: Any, stop: Any, conn: Connection, verbose: bool) -> None:
+def _work(
+    plan: Any, offset_ns: int, counter: Any, stop: Any, conn: Connection, verbose: bool, progress: bool
+) -> None:
     from otel_replay.runner import build_sinks, final_transforms
 
     client = _Client(conn)
@@ -187,7 +213,7 @@ def _work(plan: Any, offset_ns: int, counter: Any, stop: Any, conn: Connection, 
         claim=claim,
         check=client.check,
         after=final_transforms(plan, offset_ns),
-        file_done=lambda index: client.tell("done", index),
+        file_done=lambda index: client.tell("done", index, report.snapshot() if progress else None),
     )
     try:
         pipeline.run(plan.paths)
@@ -204,23 +230,26 @@ def run_workers(
     state: ResumeState | None,
     stop: Any,
     verbose: bool,
+    on_progress: Callable[[Report], None] | None = None,
 ) -> None:
     """Start the workers and the threads that answer them, and wait for all of them
     (KeyboardInterrupt, a second Ctrl-C, terminates the workers)."""
-    coordinator = Coordinator(state)
+    coordinator = Coordinator(state, on_progress)
     counter = _CONTEXT.Value("q", 0)  # must outlive the workers' start: they attach to it
     threads, processes, lifelines = [], [], []
-    for _ in range(workers):
+    for worker in range(workers):
         parent_end, child_end = _CONTEXT.Pipe()
         keep_alive, lifeline = _CONTEXT.Pipe()
         process = _CONTEXT.Process(
-            target=_worker, args=(plan, offset_ns, counter, stop, child_end, lifeline, verbose), daemon=True
+            target=_worker,
+            args=(plan, offset_ns, counter, stop, child_end, lifeline, verbose, on_progress is not None),
+            daemon=True,
         )
         process.start()
         child_end.close()
         lifeline.close()
         lifelines.append(keep_alive)  # held open until the workers end
-        thread = threading.Thread(target=coordinator.serve, args=(parent_end, report, process), daemon=True)
+        thread = threading.Thread(target=coordinator.serve, args=(parent_end, report, process, worker), daemon=True)
         thread.start()
         threads.append(thread)
         processes.append(process)

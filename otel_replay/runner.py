@@ -226,7 +226,7 @@ def execute(
         with stop_on_signals(stop, sinks, notify) as received:
             try:
                 if workers > 1:
-                    parallel.run_workers(plan, workers, offset, report, state, stop, verbose is not None)
+                    parallel.run_workers(plan, workers, offset, report, state, stop, verbose is not None, on_progress)
                 else:
                     pipeline = Pipeline(
                         sinks, filters, report, on_progress, stop, plan.limits,

@@ -3,12 +3,18 @@ order (each stream oldest first) kept across inputs read in parallel."""
 
 from __future__ import annotations
 
+import os
+import pty
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from tests.fakes.loki import LokiReceiver
 from tests.fakes.otlp import OtlpReceiver
-from tests.helpers import EXAMPLE, EXAMPLE_NOW_NS, log_doc, log_file, replay_json, span_doc, trace_file
+from tests.helpers import EXAMPLE, EXAMPLE_NOW_NS, ROOT, log_doc, log_file, replay_json, span_doc, trace_file
 from tests.otlp_samples import flatten_points, flatten_spans
 
 HOUR = 3600
@@ -67,3 +73,30 @@ def test_bad_input_in_a_worker_is_reported_like_in_one_process(tmp_path: Path, o
     assert summary["files_read"] == 7 and summary["signals"]["traces"]["sent"] == 3
     assert summary["signals"]["logs"]["sent"] == 15
     assert any(p.startswith(str(folder / "broken.json")) for p in summary["problems"])
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_progress_line_on_a_terminal_counts_every_worker(tmp_path: Path, workers: str) -> None:
+    """On a terminal, stderr shows a progress line rewritten after each input; with
+    workers it sums what every worker has done so far."""
+    folder = _sessions(tmp_path / "in", n=4, per_file=25)
+    main_end, term = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "otel_replay", "replay", str(folder), "--dry-run", "--workers", workers],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=term,
+    )  # fmt: skip
+    os.close(term)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(main_end, 4096)
+        except OSError:  # EIO: the replay closed the terminal
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(main_end)
+    assert proc.wait(60) == 0
+    lines = [part for part in shown.decode().split("\r") if part.startswith("[otel-replay]")]
+    assert lines, shown
+    assert " ".join(lines[-1].split()) == "[otel-replay] files 8 spans 4 read / 4 sent logs 100 read / 100 sent"
