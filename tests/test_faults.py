@@ -60,6 +60,9 @@ def line_counts(loki: LokiReceiver) -> Counter[str]:
     return Counter(line for _, _, line, _ in loki.entries())
 
 
+#: The patterns are laid out on the request sequence of one request at a time (the
+#: exporter gives up after 6 attempts: no pattern above faults 6 requests in a row), so
+#: these tests send with --concurrency 1; test_faults_with_requests_in_flight covers more.
 FLAKY = {
     "429 and 503 on a third of requests": pattern(
         every(3, Answer(503, b"unavailable", headers=RETRY_NOW)), every(5, Answer(429, b"slow down", headers=RETRY_NOW))
@@ -76,8 +79,9 @@ def test_spans_arrive_exactly_once_through_faults(tmp_path: Path, fault: Callabl
     with OtlpReceiver() as otlp:
         otlp.fault = fault
         code, summary = replay_json(
-            str(tmp_path / "in"), "--otlp-endpoint", otlp.url, "--traces-only", "--batch-size", "50", "--timeout", "0.5"
-        )
+            str(tmp_path / "in"), "--otlp-endpoint", otlp.url, "--traces-only", "--batch-size", "50",
+            "--timeout", "0.5", "--concurrency", "1",
+        )  # fmt: skip
         counts = span_counts(otlp)
         assert otlp.faults_served, "the fault was never injected"
     assert code == 0, summary
@@ -99,12 +103,32 @@ def test_log_records_arrive_exactly_once_through_faults(tmp_path: Path, fault: C
             "8KiB",
             "--timeout",
             "0.5",
+            "--concurrency",
+            "1",
         )
         counts = line_counts(loki)
         assert loki.faults_served, "the fault was never injected"
     assert code == 0, summary
     assert len(counts) == N_LOGS and set(counts.values()) == {1}
     assert summary["signals"]["logs"]["sent"] == N_LOGS
+
+
+def test_faults_with_requests_in_flight(tmp_path: Path) -> None:
+    """Four requests in flight per signal; the first five requests each backend sees get a
+    503 (whichever batches they carry): every record still arrives exactly once."""
+    first = Answer(503, b"unavailable", headers=RETRY_NOW)
+    write_input(tmp_path / "in")
+    with OtlpReceiver() as otlp, LokiReceiver(now_ns=lambda: EXAMPLE_NOW_NS) as loki:
+        otlp.fault = loki.fault = lambda n: first if n <= 5 else None
+        code, summary = replay_json(
+            str(tmp_path / "in"), "--otlp-endpoint", otlp.url, "--loki-url", loki.url, "--batch-size", "50",
+            "--loki-batch-bytes", "8KiB", "--concurrency", "4", "--workers", "1",
+        )  # fmt: skip
+        spans, lines = span_counts(otlp), line_counts(loki)
+        assert len(otlp.faults_served) == len(loki.faults_served) == 5
+    assert code == 0, summary
+    assert len(spans) == N_SPANS and set(spans.values()) == {1}
+    assert len(lines) == N_LOGS and set(lines.values()) == {1}
 
 
 def test_a_backend_that_stays_down_reports_what_failed(tmp_path: Path) -> None:

@@ -42,9 +42,10 @@ def test_batches_stay_under_batch_size(otlp: OtlpReceiver, tmp_path: Path) -> No
     trace_file(tmp_path / "t.json", many_spans(25))
     code, _ = replay_json(str(tmp_path), "--otlp-endpoint", otlp.url, "--traces-only", "--batch-size", "10")
     assert code == 0
-    assert [
+    sizes = [
         sum(len(ss.spans) for rs in r.resource_spans for ss in rs.scope_spans) for r in otlp.requests["/v1/traces"]
-    ] == [10, 10, 5]
+    ]
+    assert sorted(sizes) == [5, 10, 10]  # in any order: two requests may be in flight at once
 
 
 def test_size_estimate_is_an_upper_bound() -> None:
