@@ -188,13 +188,14 @@ def execute(
     verbose: Callable[[str], None] | None = None,
 ) -> tuple[Report, int]:
     """Run the plan; returns the report and the exit status."""
-    if plan.workers > 1 and stdin is None and plan.mode == "send":
-        otlp = plan.logs_to == "otlp" or any(s is not Signal.LOGS for s in plan.signals)
-        parallel.start_early(["otel_replay.runner", *(["otel_replay.sinks.otlp"] if otlp else [])])
     report = Report(plan.mode, {s: plan.destinations[s] for s in plan.signals}, plan.redact)
     report.verbose = verbose
     if plan.output_dir is not None:
         plan = replace(plan, limits=replace(plan.limits, exclude_dirs=frozenset({os.path.realpath(plan.output_dir)})))
+    workers = worker_count(plan, stdin)
+    if workers > 1:
+        otlp = plan.mode == "send" and (plan.logs_to == "otlp" or any(s is not Signal.LOGS for s in plan.signals))
+        parallel.start_early(["otel_replay.runner", *(["otel_replay.sinks.otlp"] if otlp else [])])
     sel = plan.selection
     state = None
     if plan.resume_path is not None:
@@ -214,7 +215,6 @@ def execute(
             stdin.seek(0)
     report.time_offset_ns = offset
 
-    workers = worker_count(plan, stdin)
     stop: Any = parallel.stop_event() if workers > 1 else threading.Event()
     try:
         if state is not None:
