@@ -1,6 +1,7 @@
 """``--workers N``: read, convert, encode and export in N worker processes.
 
-Inputs are handed out one at a time in discovery order through a shared counter; every
+Inputs are handed out one at a time in discovery order through a shared counter (a
+large JSON Lines file is handed out in parts, see ``ArchiveLimits.part_bytes``); every
 worker walks the same (cheap) discovery and reads the inputs it claimed through its own
 filters and sinks — its own official OTLP exporters, its own Loki session — so parsing,
 SDK conversion, protobuf encoding and HTTP all run in parallel. What must be decided once

@@ -29,7 +29,7 @@ from otel_replay.model import (
 from otel_replay.report import Report
 from otel_replay.sinks import Sink
 from otel_replay.sources import read_input
-from otel_replay.sources.discover import ArchiveLimits, SkippedFile, discover
+from otel_replay.sources.discover import ArchiveLimits, InputFile, SkippedFile, discover
 from otel_replay.transforms import Transform
 from otel_replay.transforms.timeshift import newest_ns
 
@@ -46,10 +46,10 @@ def apply_transforms(record: Record, transforms: Sequence[Transform]) -> tuple[R
 
 def _inputs(
     paths: Iterable[str], stdin: BinaryIO | None, limits: ArchiveLimits | None = None
-) -> Iterator[Iterator[SourceItem] | SkippedFile | FileProblem]:
-    """Per input: the generator of its source items, or why it is not read."""
+) -> Iterator[tuple[InputFile, Iterator[SourceItem]] | SkippedFile | FileProblem]:
+    """Per input: the input and the generator of its source items, or why it is not read."""
     for found in discover(list(paths), stdin, limits):
-        yield found if isinstance(found, (SkippedFile, FileProblem)) else read_input(found)
+        yield found if isinstance(found, (SkippedFile, FileProblem)) else (found, read_input(found))
 
 
 def newest_timestamp(
@@ -63,9 +63,10 @@ def newest_timestamp(
     run will replay (after the filters). Bad input is ignored here; the real pass reports it."""
     wanted = frozenset(signals)
     newest: int | None = None
-    for items in _inputs(paths, stdin, limits):
-        if isinstance(items, (SkippedFile, FileProblem)):
+    for found in _inputs(paths, stdin, limits):
+        if isinstance(found, (SkippedFile, FileProblem)):
             continue
+        _, items = found
         for item in items:
             if SIGNAL_OF.get(type(item)) not in wanted:
                 continue
@@ -140,17 +141,19 @@ class Pipeline:
 
     def _run(self, paths: Iterable[str], stdin: BinaryIO | None) -> None:
         report = self.report
-        for index, items in enumerate(_inputs(paths, stdin, self.limits)):
+        for index, found in enumerate(_inputs(paths, stdin, self.limits)):
             if self.stop.is_set():
                 return
             if self.claim is not None and not self.claim(index):
                 continue
-            if isinstance(items, SkippedFile):
+            if isinstance(found, SkippedFile):
                 report.files_ignored += 1
-            elif isinstance(items, FileProblem):
-                report.problem(f"{items.source}: {items.reason}")
+            elif isinstance(found, FileProblem):
+                report.problem(f"{found.source}: {found.reason}")
             else:
-                report.files_read += 1
+                source, items = found
+                if source.part is None or source.part.index == 0:
+                    report.files_read += 1  # a file split into parts counts once
                 self._read(items)
                 for signal in list(self._pending):
                     self._checked(signal)

@@ -26,7 +26,7 @@ from otel_replay.sinks import Sink
 from otel_replay.sinks.dryrun import DryRunSink
 from otel_replay.sinks.loki import LokiConfig, LokiSink
 from otel_replay.sinks.otlp_config import OtlpConfig
-from otel_replay.sources.discover import ArchiveLimits, InputFile, discover
+from otel_replay.sources.discover import PART_BYTES, ArchiveLimits, InputFile, discover
 from otel_replay.transforms import Transform
 from otel_replay.transforms.dedup import SeenCheck
 from otel_replay.transforms.filters import ServiceFilter, TimeWindow, TraceIdFilter
@@ -192,6 +192,8 @@ def execute(
     report.verbose = verbose
     if plan.output_dir is not None:
         plan = replace(plan, limits=replace(plan.limits, exclude_dirs=frozenset({os.path.realpath(plan.output_dir)})))
+    if plan.workers > 1 and stdin is None and plan.mode != "output":  # share large JSON Lines files too
+        plan = replace(plan, limits=replace(plan.limits, part_bytes=PART_BYTES))
     workers = worker_count(plan, stdin)
     if workers > 1:
         otlp = plan.mode == "send" and (plan.logs_to == "otlp" or any(s is not Signal.LOGS for s in plan.signals))

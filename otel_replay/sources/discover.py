@@ -30,6 +30,7 @@ from typing import Any, BinaryIO
 import zstandard
 
 from otel_replay.model import FileProblem
+from otel_replay.sources.jsondoc import is_json_lines
 
 #: Names read from folders and archives; a file named on the command line is always read.
 DATA_SUFFIXES = tuple(
@@ -44,6 +45,11 @@ DEFAULT_MAX_ARCHIVE_BYTES = 2 * 1024**3
 #: decompression bomb, once it expands past RATIO_FLOOR bytes (JSON compresses ~10-50x).
 MAX_RATIO = 1000
 RATIO_FLOOR = 16 * 1024 * 1024
+#: With workers, a plain JSON Lines file over twice this size is read in parts of about
+#: this size, shared among them (a Collector dump is often one large file).
+PART_BYTES = 32 * 1024 * 1024
+#: How much of a file is read to tell whether it is JSON Lines before splitting it.
+PART_SNIFF_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +61,9 @@ class ArchiveLimits:
     #: Real paths of folders never read (the run's own --output folder, which a walk of
     #: ``.`` would otherwise find filling up with .jsonl files as it goes).
     exclude_dirs: frozenset[str] = frozenset()
+    #: Hand out a plain JSON Lines file larger than this as parts of about this size, so
+    #: that several workers can share it (None: every file is one input).
+    part_bytes: int | None = None
 
     def check(self, expanded: int, compressed: int | None) -> str | None:
         """Why an archive that has expanded to ``expanded`` bytes so far must stop, or None."""
@@ -73,6 +82,17 @@ class InputFile:
     name: str
     open: Callable[[], AbstractContextManager[BinaryIO]]
     size: int | None = None
+    #: Set when this input is one part of a JSON Lines file split for the workers.
+    part: Part | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """Part ``index`` of a JSON Lines file: the lines that start in ``[start, end)``."""
+
+    index: int
+    start: int
+    end: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,8 +200,70 @@ def _from_file(path: str, size: int, limits: ArchiveLimits) -> Iterator[Discover
             yield from _compressed(path, raw, size, limits)
     elif _is_tar(head):
         yield from _tar_members(path, lambda: tarfile.open(path, mode="r:"), limits, size)  # noqa: SIM115
+    elif limits.part_bytes and size > 2 * limits.part_bytes and _json_lines(path):
+        yield from _parts(path, size, limits.part_bytes)
     else:
         yield InputFile(path, lambda: open(path, "rb"), size)  # noqa: SIM115 - an opener, used in a with
+
+
+def _json_lines(path: str) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            return is_json_lines(fh.read(PART_SNIFF_BYTES))
+    except OSError:
+        return False  # said when it is read as one input
+
+
+def _parts(path: str, size: int, part_bytes: int) -> Iterator[InputFile]:
+    n = -(-size // part_bytes)
+    bounds = [size * i // n for i in range(n + 1)]
+    for i in range(n):
+        part = Part(i, bounds[i], bounds[i + 1])
+        yield InputFile(path, lambda part=part: _open_part(path, part), part.end - part.start, part)  # type: ignore[misc]
+
+
+def _open_part(path: str, part: Part) -> AbstractContextManager[BinaryIO]:
+    """The whole lines that start in the part's byte range, as a stream."""
+    fh = open(path, "rb")  # noqa: SIM115 - returned, closed by the caller's with
+    try:
+        start, end = _line_start(fh, part.start), _line_start(fh, part.end)
+        fh.seek(start)
+        return io.BufferedReader(_Window(fh, end - start), 1 << 16)  # type: ignore[return-value]
+    except BaseException:
+        fh.close()
+        raise
+
+
+def _line_start(fh: BinaryIO, offset: int) -> int:
+    """The offset of the first line that starts at or after ``offset``."""
+    if offset == 0:
+        return 0
+    fh.seek(offset - 1)
+    fh.readline()  # the rest of the line that byte offset-1 is in (or just its newline)
+    return fh.tell()
+
+
+class _Window(io.RawIOBase):
+    """The next ``length`` bytes of ``raw``; closes ``raw`` when closed."""
+
+    def __init__(self, raw: BinaryIO, length: int) -> None:
+        self._raw, self._left = raw, length
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf: Any) -> int:
+        if self._left <= 0:
+            return 0
+        view = memoryview(buf)[: self._left]
+        n = self._raw.readinto(view)  # type: ignore[attr-defined]
+        self._left -= n
+        return n
+
+    def close(self) -> None:
+        if not self.closed:
+            self._raw.close()
+        super().close()
 
 
 class DecompressionBomb(OSError):

@@ -70,7 +70,7 @@ def read_document(stream: BinaryIO, size_hint: int | None = None) -> Document:
     if first not in _JSON_STARTS or b"\x00" in head[:4096]:
         shown = " ".join(f"{b:02x}" for b in head.lstrip()[:4])
         raise DocumentError(f"not JSON text: the file starts with binary data (bytes {shown})")
-    if _is_json_lines(head):
+    if is_json_lines(head):
         doc = Document({}, [], None, lines=io.BufferedReader(_Replay(head, stream), 1 << 16))
     elif len(head) <= WHOLE_DOCUMENT_BYTES:
         doc = _whole(head)
@@ -81,7 +81,7 @@ def read_document(stream: BinaryIO, size_hint: int | None = None) -> Document:
     return doc
 
 
-def _is_json_lines(head: bytes) -> bool:
+def is_json_lines(head: bytes) -> bool:
     """JSON Lines: the first line alone is a whole JSON object and more follows it (a
     pretty-printed document's first line is not a whole value)."""
     first, sep, rest = head.lstrip().partition(b"\n")

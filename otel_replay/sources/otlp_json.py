@@ -10,7 +10,10 @@ Values follow the OTLP/JSON rules of :mod:`otel_replay.sources.otlp_values` (hex
 
 from __future__ import annotations
 
+import functools
+import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 import msgspec
@@ -31,6 +34,7 @@ from otel_replay.model import (
     SpanRecord,
 )
 from otel_replay.sources.codemachine import InvalidInput, checked, json_array, scope_name_version
+from otel_replay.sources.discover import Part
 from otel_replay.sources.jsondoc import Document, describe_json
 from otel_replay.sources.otlp_metrics import metric_items
 from otel_replay.sources.otlp_values import (
@@ -254,31 +258,78 @@ def _request_items(array_key: str, group: Any, source: str, counter: list[int]) 
             yield from checked(signal, origin, notes, convert, obj, resource, schema_url, scope, origin, notes)
 
 
-def read_otlp_lines(stream: BinaryIO, source: str) -> Iterator[SourceItem]:
+@dataclass(frozen=True, slots=True)
+class PartLine:
+    """``file:LINE`` for line ``number`` of the part of ``path`` that starts at byte
+    ``start``: the lines before the part are counted the first time a name is shown."""
+
+    path: str
+    start: int
+    number: int
+
+    def __str__(self) -> str:
+        return f"{self.path}:{lines_before(self.path, self.start) + self.number}"
+
+
+def lines_before(path: str, offset: int) -> int:
+    """How many lines of ``path`` start before the first line that starts at or after
+    ``offset`` (the line that byte ``offset - 1`` is in counts as before)."""
+    if offset == 0:
+        return 0
+    st = os.stat(path)
+    return _count_lines_before(path, offset, st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)  # per part, once: a name is shown per problem and per --verbose batch
+def _count_lines_before(path: str, offset: int, size: int, mtime_ns: int) -> int:
+    count = 0
+    chunk = b""
+    with open(path, "rb") as fh:
+        left = offset
+        while left > 0:
+            chunk = fh.read(min(left, 1 << 20))
+            if not chunk:
+                return count
+            count += chunk.count(b"\n")
+            left -= len(chunk)
+    if not chunk.endswith(b"\n"):  # the part starts after the rest of that line
+        count += 1
+    return count
+
+
+def read_otlp_lines(stream: BinaryIO, source: str, part: Part | None = None) -> Iterator[SourceItem]:
     """OTLP JSON Lines, one request object per line, each line decoded on its own (memory
-    is bounded by the longest line). Records are named ``file:LINE[index]``."""
+    is bounded by the longest line). Records are named ``file:LINE[index]``.
+
+    ``part``: the stream holds only the lines of that part of the file (see
+    :func:`~otel_replay.sources.discover.discover`); a later part names its lines the same
+    way, counting the lines before it only when a name is needed, and does not announce
+    the file (its first part does)."""
     started: set[Signal] = set()
+    later_part = part is not None and part.index > 0
+    if later_part:
+        started.update(Signal)
     for number, line in enumerate(stream, 1):
         if not line.strip():
             continue
-        name = f"{source}:{number}"
+        name: str = PartLine(source, part.start, number) if later_part else f"{source}:{number}"  # type: ignore[assignment, union-attr]
         try:
             obj = _LINE_DECODER.decode(line)
         except (msgspec.DecodeError, UnicodeDecodeError) as exc:
             reason = "not valid UTF-8 text" if isinstance(exc, UnicodeDecodeError) else f"not valid JSON: {exc}"
-            yield FileProblem(name, f"{reason}; the line is skipped")
+            yield FileProblem(str(name), f"{reason}; the line is skipped")
             continue
         key = next((k for k in OTLP_ARRAYS if isinstance(obj, dict) and k in obj), None)
         if key is None:
             what = describe_json(obj) if not isinstance(obj, dict) else "an object without resourceSpans/Logs/Metrics"
-            yield FileProblem(name, f"line is {what}; skipped")
+            yield FileProblem(str(name), f"line is {what}; skipped")
             continue
         signal = OTLP_ARRAYS[key]
         if signal not in started:
             started.add(signal)
             yield FileStart(source, signal, "otlp-jsonl")
         if not isinstance(obj[key], list):
-            yield FileProblem(name, f"'{key}' is {describe_json(obj[key])}, expected an array; skipped")
+            yield FileProblem(str(name), f"'{key}' is {describe_json(obj[key])}, expected an array; skipped")
             continue
         counter = [0]
         for group in obj[key]:

@@ -1,0 +1,127 @@
+"""A large JSON Lines file shared among workers: discovery hands it out as parts that
+together hold every line exactly once, and a line is named ``file:LINE`` whichever part
+read it."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from otel_replay import runner
+from otel_replay.model import FileProblem
+from otel_replay.sources import read_input
+from otel_replay.sources.discover import ArchiveLimits, InputFile, discover
+from otel_replay.sources.otlp_json import lines_before
+from tests.fakes.loki import LokiReceiver
+from tests.fakes.otlp import OtlpReceiver
+from tests.helpers import EXAMPLE_NOW_NS, replay_json
+from tests.otlp_samples import flatten_spans, logs_request, to_otlp_json, trace_request, write_lines
+
+BROKEN = "not valid JSON: JSON is malformed: object keys must be strings (byte 2); the line is skipped"
+
+
+def _parts(path: Path, part_bytes: int) -> list[InputFile]:
+    found = list(discover([str(path)], None, ArchiveLimits(part_bytes=part_bytes)))
+    assert all(isinstance(f, InputFile) for f in found)
+    return found  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_parts_hold_every_line_exactly_once(tmp_path: Path, seed: int) -> None:
+    rng = random.Random(seed)
+    lines = [b'{"resourceSpans":[]}' + b" " * rng.choice([0, 1, 5, 80, 700]) + b"\n" for _ in range(300)]
+    if seed % 2:
+        lines[-1] = lines[-1].rstrip(b"\n")  # no newline at the end
+    if seed == 4:
+        lines[100] = b'{"resourceSpans":[]}' + b" " * 20_000 + b"\n"  # longer than a part: some parts are empty
+    path = tmp_path / "dump.jsonl"
+    path.write_bytes(b"".join(lines))
+    part_bytes = rng.choice([997, 4096, 10_000])
+    parts = _parts(path, part_bytes)
+    assert len(parts) >= 3 and [p.part.index for p in parts] == list(range(len(parts)))  # type: ignore[union-attr]
+    read = b""
+    for p in parts:
+        with p.open() as stream:
+            read += stream.read()
+    assert read == path.read_bytes()
+
+
+def test_small_files_and_other_formats_are_not_split(tmp_path: Path) -> None:
+    small = write_lines(tmp_path / "small.jsonl", [trace_request(1, 1)])
+    pretty = tmp_path / "pretty.json"
+    pretty.write_text("{\n" + '  "resourceSpans": [],\n' * 1 + '  "x": "' + "y" * 50_000 + '"\n}\n')
+    assert [f.part for f in _parts(small, 10_000_000)] == [None]
+    assert [f.part for f in _parts(pretty, 1000)] == [None]
+
+
+def test_a_bad_line_in_a_later_part_is_named_by_its_line_in_the_file(tmp_path: Path) -> None:
+    good = b'{"resourceSpans":[]}\n'
+    path = tmp_path / "dump.jsonl"
+    path.write_bytes(good * 500 + b"{ not json\n" + good * 100)  # line 501
+    parts = _parts(path, 1000)
+    problems = [item for p in parts for item in read_input(p) if isinstance(item, FileProblem)]
+    assert len(problems) == 1
+    assert problems[0].source == f"{path}:501"
+
+
+def _numbered_spans(n_lines: int) -> list:
+    reqs = []
+    for i in range(n_lines):
+        req = trace_request(1, 2)
+        for rs in req.resource_spans:
+            for ss in rs.scope_spans:
+                for span in ss.spans:
+                    span.span_id = (int.from_bytes(span.span_id, "big") + 100 * i).to_bytes(8, "big")
+        reqs.append(req)
+    return reqs
+
+
+def test_workers_share_one_large_file_and_deliver_it_as_one_process_would(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reqs = _numbered_spans(120)
+    path = write_lines(tmp_path / "dump.jsonl", reqs)
+    with path.open("a") as fh:
+        fh.write("{ broken\n")  # the last line, in the last part
+    monkeypatch.setattr(runner, "PART_BYTES", path.stat().st_size // 5)
+    runs = []
+    for workers in ("1", "2"):
+        with OtlpReceiver() as otlp:
+            code, summary = replay_json(str(path), "--otlp-endpoint", otlp.url, "--workers", workers)
+            runs.append((code, summary["problems"], summary["files_read"], summary["signals"]["traces"]["files"]))
+            assert sorted(flatten_spans(otlp.requests["/v1/traces"])) == sorted(flatten_spans(reqs))
+    assert runs[0] == runs[1] == (1, [f"{path}:121: {BROKEN}"], 1, 1)
+
+
+def test_log_lines_reach_loki_oldest_first_across_parts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each line two hours after the one before: a part pushed before an earlier one
+    would be refused by Loki as too far behind."""
+    start = EXAMPLE_NOW_NS - 2 * 3600 * 10**9 * 40
+    docs = []
+    for i in range(40):
+        doc = to_otlp_json(logs_request())
+        for n, rec in enumerate(doc["resourceLogs"][0]["scopeLogs"][0]["logRecords"]):
+            rec["timeUnixNano"] = str(start + i * 2 * 3600 * 10**9 + n)
+            rec.pop("observedTimeUnixNano", None)
+        docs.append(doc)
+    path = tmp_path / "logs.jsonl"
+    path.write_text("".join(json.dumps(d) + "\n" for d in docs))
+    monkeypatch.setattr(runner, "PART_BYTES", path.stat().st_size // 8)
+    with LokiReceiver(now_ns=lambda: EXAMPLE_NOW_NS) as loki:
+        code, summary = replay_json(str(path), "--loki-url", loki.url, "--workers", "2", "--loki-batch-bytes", "4KiB")
+        entries = loki.entries()
+    assert code == 0, summary["problems"]
+    assert summary["signals"]["logs"]["sent"] == len(entries) == 40 * 4
+
+
+def test_lines_before_counts_the_lines_that_start_before_a_part(tmp_path: Path) -> None:
+    data = b"a\nbb\n\nccc\ndddd"
+    path = tmp_path / "f.jsonl"
+    path.write_bytes(data)
+    starts = [0] + [i + 1 for i, b in enumerate(data) if b == ord("\n")]
+    for offset in range(len(data) + 1):
+        first = next((s for s in starts if s >= offset), len(data))
+        assert lines_before(str(path), offset) == sum(s < first for s in starts), offset
