@@ -123,15 +123,17 @@ class Pipeline:
     claim: Callable[[int], bool] | None = None
     file_done: Callable[[int], None] | None = None
     _closed: bool = field(default=False, init=False)
+    _quit_now: bool = field(default=False, init=False)
     _pending: dict[Signal, list[Record]] = field(default_factory=dict, init=False)
 
     def run(self, paths: Iterable[str], stdin: BinaryIO | None = None) -> Report:
         try:
             with few_collections():
                 self._run(paths, stdin)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:  # a second Ctrl-C: quit without waiting for the requests in flight
             self.report.interrupted = True
             self.stop.set()
+            self._quit_now = True
             raise
         finally:
             self.close()
@@ -239,8 +241,12 @@ class Pipeline:
         for signal, records in self._pending.items():
             self.report.unsent(signal, len(records))  # read, not yet checked when the run stopped
         self._pending.clear()
-        for sink in self.sinks.values():
-            if self.stop.is_set():
-                sink.abandon()
-            else:
-                sink.close()
+        try:
+            for sink in self.sinks.values():
+                if self.stop.is_set():
+                    sink.abandon(wait=not self._quit_now)
+                else:
+                    sink.close()
+        finally:
+            if self._quit_now:  # quitting at once cut batches off anywhere: count by difference
+                self.report.settle_unsent()

@@ -135,6 +135,13 @@ class Report:
         with self._lock:
             self.stats[signal].unsent += n
 
+    def settle_unsent(self) -> None:
+        """After quitting at once (a second Ctrl-C), when requests were abandoned mid-way:
+        every record read that has no other outcome was not sent."""
+        with self._lock:
+            for s in self.stats.values():
+                s.unsent = max(0, s.read - s.sent - s.rejected - s.failed - sum(s.dropped.values()))
+
     def sent(self, signal: Signal, n: int) -> None:
         with self._lock:
             self.stats[signal].sent += n

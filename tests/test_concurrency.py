@@ -25,7 +25,7 @@ def test_one_lane_runs_each_request_in_the_callers_thread() -> None:
     inflight = InFlight(["lane"])
     inflight.submit(lambda lane: ran.append((lane, threading.current_thread())))
     assert ran == [("lane", threading.current_thread())]  # done when submit returns
-    inflight.close()
+    inflight.wait()
 
 
 def test_a_request_waits_for_a_free_lane() -> None:
@@ -57,7 +57,7 @@ def test_a_request_waits_for_a_free_lane() -> None:
     assert seen["first done"], "a third request ran while both lanes were busy"
     release[2].set()
     submitter.join(WAIT)
-    inflight.close()
+    inflight.wait()
 
 
 def test_requests_sharing_a_key_run_in_order_others_overtake() -> None:
@@ -83,7 +83,24 @@ def test_requests_sharing_a_key_run_in_order_others_overtake() -> None:
     submitter.join(WAIT)
     inflight.wait()
     assert order == ["other", "first", "second"]
-    inflight.close()
+    inflight.wait()
+
+
+def test_abandon_leaves_requests_in_flight_behind_and_counts_their_records() -> None:
+    inflight = InFlight(["a", "b"])
+    release, started = threading.Event(), threading.Event()
+
+    def held(lane: str) -> None:
+        started.set()
+        assert release.wait(WAIT)
+
+    inflight.submit(lambda lane: None, records=3)
+    inflight.wait()
+    inflight.submit(held, records=7)
+    assert started.wait(WAIT)
+    assert inflight.abandon() == 7  # returns at once: the held request is still running
+    assert inflight.abandoned
+    release.set()
 
 
 @pytest.mark.parametrize("lanes", [1, 2])
@@ -96,7 +113,7 @@ def test_a_failing_request_raises_in_the_caller(lanes: int) -> None:
     with pytest.raises(RuntimeError, match="boom"):
         inflight.submit(boom)
         inflight.wait()
-    inflight.close()
+    inflight.wait()
 
 
 # -- on the wire ----------------------------------------------------------------------------

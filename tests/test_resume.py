@@ -254,3 +254,41 @@ def test_sigkill_mid_request_leaves_a_state_file_the_rerun_completes(tmp_path: P
         assert len(journaled.spans) == len(otlp.spans()) == 5 * 50
         otlp.fault = None
         _rerun_completes(_command(tmp_path / "in", otlp, loki, state), otlp, loki)
+
+
+@pytest.mark.parametrize("concurrency", ["1", "3"])
+def test_a_second_interrupt_quits_without_waiting_for_requests_in_flight(tmp_path: Path, concurrency: str) -> None:
+    """Every request after the first stalls for two minutes: the first Ctrl-C waits for
+    the ones in flight, the second quits at once, counting them as not sent."""
+    write_input(tmp_path / "in")
+    arrived = threading.Event()
+
+    def stall_after_the_first(n: int) -> str | None:
+        if n >= 2:
+            arrived.set()
+            return "stall"
+        return None
+
+    with OtlpReceiver() as otlp:
+        otlp.stall_seconds = 120
+        otlp.fault = stall_after_the_first
+        command = [
+            sys.executable, "-m", "otel_replay", "replay", str(tmp_path / "in"), "--json", "--traces-only",
+            "--otlp-endpoint", otlp.url, "--batch-size", "50", "--timeout", "60",
+            "--workers", "1", "--concurrency", concurrency,
+        ]  # fmt: skip
+        proc = _start(command)
+        assert proc.stderr is not None
+        assert arrived.wait(60)
+        proc.send_signal(signal.SIGINT)
+        assert b"stopping" in proc.stderr.readline()  # the first was handled: now the second
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)  # long before any stalled request ends
+        assert proc.returncode == 130 and b"Traceback" not in err, err
+        traces = json.loads(out)["signals"]["traces"]
+        if concurrency == "1":
+            assert traces["sent"] == len(otlp.spans()) == 50
+        else:  # a request answered in the last instant may not have been counted: no more is claimed
+            assert traces["sent"] <= len(otlp.spans()) <= 3 * 50
+        assert traces["not_sent_interrupted"] >= 50  # at least the stalled batch
+        assert traces["sent"] + traces["not_sent_interrupted"] == traces["read"]  # every record accounted for

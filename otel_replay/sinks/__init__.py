@@ -19,5 +19,7 @@ class Sink(Protocol):
     def close(self) -> None:
         """Flush what is buffered and release connections."""
 
-    def abandon(self) -> None:
-        """The run was interrupted: count what is buffered as not sent, release connections."""
+    def abandon(self, wait: bool = True) -> None:
+        """The run was interrupted: count what is buffered as not sent, release connections.
+        The requests in flight finish first, unless ``wait`` is False (the user insisted
+        on quitting): then they are counted as not sent too."""

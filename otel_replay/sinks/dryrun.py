@@ -17,5 +17,5 @@ class DryRunSink:
     def close(self) -> None:
         pass
 
-    def abandon(self) -> None:
+    def abandon(self, wait: bool = True) -> None:
         pass

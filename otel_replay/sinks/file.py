@@ -59,5 +59,5 @@ class OtlpJsonFileSink:
         finally:
             self._fh.close()
 
-    def abandon(self) -> None:
+    def abandon(self, wait: bool = True) -> None:
         self.close()  # a local file: finishing the batch in hand costs nothing

@@ -8,18 +8,30 @@ other, exactly as without this module.
 A request may name *keys* (Loki streams): it starts only after every earlier request
 that shares one of them has finished, so each stream still receives its entries in
 order, while requests for other streams overtake.
+
+Requests run in daemon threads: when the user insists on quitting (a second Ctrl-C),
+:meth:`InFlight.abandon` leaves them behind and the process exits without waiting.
 """
 
 from __future__ import annotations
 
 import queue
+import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 L = TypeVar("L")
 
 NO_KEYS: frozenset[object] = frozenset()
+
+
+@dataclass(slots=True)
+class _Running:
+    future: Future[None]
+    keys: frozenset[object]
+    records: int
 
 
 class InFlight(Generic[L]):
@@ -30,48 +42,56 @@ class InFlight(Generic[L]):
         self._idle: queue.SimpleQueue[L] = queue.SimpleQueue()
         for lane in self.lanes:
             self._idle.put(lane)
-        n = len(self.lanes)
-        self._pool = ThreadPoolExecutor(n, thread_name_prefix="otel-replay-send") if n > 1 else None
-        self._running: list[tuple[Future[None], frozenset[object]]] = []
+        self._running: list[_Running] = []
+        self.abandoned = False
 
-    def submit(self, request: Callable[[L], None], keys: frozenset[object] = NO_KEYS) -> None:
+    def submit(self, request: Callable[[L], None], keys: frozenset[object] = NO_KEYS, records: int = 0) -> None:
         """Run ``request(lane)`` once a lane is free and the earlier requests sharing a
         key are done; returns once it has started (with one lane: once it is done).
-        An exception raised by a request is raised here or by :meth:`wait`."""
-        if self._pool is None:
+        ``records``: how many records it carries (see :meth:`abandon`). An exception
+        raised by a request is raised here or by :meth:`wait`."""
+        if len(self.lanes) == 1:
             request(self.lanes[0])
             return
-        before = [(f, held) for f, held in self._running if f.done() or held & keys]
-        self._running = [(f, held) for f, held in self._running if not (f.done() or held & keys)]
+        before = [r for r in self._running if r.future.done() or r.keys & keys]
+        self._running = [r for r in self._running if not (r.future.done() or r.keys & keys)]
         _finish(before)
         lane = self._idle.get()
-        self._running.append((self._pool.submit(self._run, request, lane), keys))
+        future: Future[None] = Future()
+        self._running.append(_Running(future, keys, records))
+        threading.Thread(
+            target=self._run, args=(request, lane, future), name="otel-replay-send", daemon=True
+        ).start()
 
-    def _run(self, request: Callable[[L], None], lane: L) -> None:
+    def _run(self, request: Callable[[L], None], lane: L, future: Future[None]) -> None:
         try:
             request(lane)
-        finally:
+        except BaseException as exc:  # handed to the caller by submit() or wait()
             self._idle.put(lane)
-
-    @property
-    def in_flight(self) -> int:
-        return sum(not future.done() for future, _ in self._running)
+            future.set_exception(exc)
+        else:
+            self._idle.put(lane)
+            future.set_result(None)
 
     def wait(self) -> None:
-        """Until every request submitted so far is done."""
-        running, self._running = self._running, []
-        _finish(running)
-
-    def close(self) -> None:
+        """Until every request submitted so far is done (interrupted: the ones not done
+        yet are still here for :meth:`abandon`)."""
         try:
-            self.wait()
+            _finish(self._running)
         finally:
-            if self._pool is not None:
-                self._pool.shutdown(wait=True)
+            self._running = [r for r in self._running if not r.future.done()]
+
+    def abandon(self) -> int:
+        """Stop waiting for the requests still in flight: they run on, unwatched, until
+        the process exits, and must not report (``abandoned``); returns how many records
+        they carry."""
+        self.abandoned = True
+        running, self._running = self._running, []
+        return sum(r.records for r in running if not r.future.done())
 
 
-def _finish(requests: list[tuple[Future[None], frozenset[object]]]) -> None:
+def _finish(requests: list[_Running]) -> None:
     """Wait for every one of ``requests``, then raise the first exception one raised."""
-    errors = [exc for future, _ in requests if (exc := future.exception()) is not None]
+    errors = [exc for r in requests if (exc := r.future.exception()) is not None]
     if errors:
         raise errors[0]

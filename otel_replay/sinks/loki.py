@@ -364,7 +364,7 @@ class LokiSink:
             self._before_push()
         body = gzip.compress(self.encode_push(entries), compresslevel=1)
         streams = frozenset(e.stream for e in entries)
-        self._inflight.submit(lambda session: self._send(session, entries, body), streams)
+        self._inflight.submit(lambda session: self._send(session, entries, body), streams, len(entries))
 
     def _send(self, session: VerifyingSession, entries: list[_Entry], body: bytes) -> None:
         n = len(entries)
@@ -372,6 +372,8 @@ class LokiSink:
             self._report.unsent(self.signal, n)
             return
         result = post_with_retry(session, self._url, body, self._headers, self._policy, self._stop)
+        if self._inflight.abandoned:  # the run quit without waiting: counted as not sent
+            return
         where = batch_span(entries[0].origin, entries[-1].origin)
         self._report.note(
             f"logs {where}: {n} entries, {len(body)} bytes → {self._url}: "
@@ -421,15 +423,19 @@ class LokiSink:
             self._batcher.flush()
         finally:
             try:
-                self._inflight.close()
+                self._inflight.wait()
             finally:
                 self._close_sessions()
 
-    def abandon(self) -> None:
-        self._report.unsent(self.signal, self._batcher.discard())
+    def abandon(self, wait: bool = True) -> None:
+        """Push nothing more; the pushes in flight finish, or with ``wait=False`` are left
+        behind and counted as not sent."""
+        unsent = self._batcher.discard()
         try:
-            self._inflight.close()
-        finally:
+            if wait:
+                self._inflight.wait()
+        finally:  # what is still in flight (not waited for, or waiting was interrupted) is left behind
+            self._report.unsent(self.signal, unsent + self._inflight.abandon())
             self._close_sessions()
 
     def _close_sessions(self) -> None:

@@ -252,7 +252,7 @@ class OtlpSink:
 
     def _export(self, batch: list[Record]) -> None:
         items = self._resources.export_items(batch)  # here: the cache is not shared with the lanes
-        self._inflight.submit(lambda lane: self._send(lane, batch, items))
+        self._inflight.submit(lambda lane: self._send(lane, batch, items), records=len(batch))
 
     def _send(self, lane: _Lane, batch: list[Record], items: Any) -> None:
         if self._stop is not None and self._stop.is_set():  # stopped while it waited for a lane
@@ -262,6 +262,8 @@ class OtlpSink:
         self._log.last_error = None
         lane.session.last_error = None
         result = lane.exporter.export(items)
+        if self._inflight.abandoned:  # the run quit without waiting: counted as not sent
+            return
         n = len(batch)
         last = lane.last
         endpoint = lane.exporter._endpoint
@@ -299,16 +301,19 @@ class OtlpSink:
             self._batcher.flush()
         finally:
             try:
-                self._inflight.close()
+                self._inflight.wait()
             finally:
                 self._release()
 
-    def abandon(self) -> None:
-        """Send nothing more; the requests in flight finish (see :meth:`interrupt`)."""
-        self._report.unsent(self.signal, self._batcher.discard())
+    def abandon(self, wait: bool = True) -> None:
+        """Send nothing more; the requests in flight finish (see :meth:`interrupt`), or
+        with ``wait=False`` are left behind and counted as not sent."""
+        unsent = self._batcher.discard()
         try:
-            self._inflight.close()
-        finally:
+            if wait:
+                self._inflight.wait()
+        finally:  # what is still in flight (not waited for, or waiting was interrupted) is left behind
+            self._report.unsent(self.signal, unsent + self._inflight.abandon())
             self._release()
 
     def interrupt(self) -> None:
