@@ -36,7 +36,7 @@ def test_parts_hold_every_line_exactly_once(tmp_path: Path, seed: int) -> None:
     if seed % 2:
         lines[-1] = lines[-1].rstrip(b"\n")  # no newline at the end
     if seed == 4:
-        lines[100] = b'{"resourceSpans":[]}' + b" " * 20_000 + b"\n"  # longer than a part: some parts are empty
+        lines[100] = b'{"resourceSpans":[]}' + b" " * 150_000 + b"\n"  # longer than parts and read chunks
     path = tmp_path / "dump.jsonl"
     path.write_bytes(b"".join(lines))
     part_bytes = rng.choice([997, 4096, 10_000])

@@ -238,9 +238,14 @@ def _line_start(fh: BinaryIO, offset: int) -> int:
     """The offset of the first line that starts at or after ``offset``."""
     if offset == 0:
         return 0
-    fh.seek(offset - 1)
-    fh.readline()  # the rest of the line that byte offset-1 is in (or just its newline)
-    return fh.tell()
+    position = offset - 1  # the rest of the line that this byte is in (or just its newline)
+    fh.seek(position)
+    while chunk := fh.read(1 << 16):  # in chunks: a line may be far longer than memory should hold
+        newline = chunk.find(b"\n")
+        if newline >= 0:
+            return position + newline + 1
+        position += len(chunk)
+    return position
 
 
 class _Window(io.RawIOBase):
