@@ -23,9 +23,11 @@ class Signal(str, Enum):
 
 @dataclass(slots=True, frozen=True)
 class Origin:
-    """Where a record came from: the file's display name and the record's index in it."""
+    """Where a record came from: the file's display name and the record's index in it.
+    The name may be an object that works it out when shown (a line of a file read in
+    parts: :class:`~otel_replay.sources.otlp_json.PartLine`)."""
 
-    source: str
+    source: str | object
     index: int
 
     def __str__(self) -> str:

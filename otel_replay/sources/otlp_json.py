@@ -221,7 +221,7 @@ def read_otlp(doc: Document, source: str) -> Iterator[SourceItem]:
         yield from _request_items(doc.array_key, group, source, counter)
 
 
-def _request_items(array_key: str, group: Any, source: str, counter: list[int]) -> Iterator[SourceItem]:
+def _request_items(array_key: str, group: Any, source: str | PartLine, counter: list[int]) -> Iterator[SourceItem]:
     """The records of one ``ResourceSpans`` / ``ResourceLogs`` / ``ResourceMetrics``."""
     signal = OTLP_ARRAYS[array_key]
     where = Origin(source, counter[0])
@@ -306,13 +306,13 @@ def read_otlp_lines(stream: BinaryIO, source: str, part: Part | None = None) -> 
     way, counting the lines before it only when a name is needed, and does not announce
     the file (its first part does)."""
     started: set[Signal] = set()
-    later_part = part is not None and part.index > 0
-    if later_part:
+    start = part.start if part is not None and part.index > 0 else None
+    if start is not None:
         started.update(Signal)
     for number, line in enumerate(stream, 1):
         if not line.strip():
             continue
-        name: str = PartLine(source, part.start, number) if later_part else f"{source}:{number}"  # type: ignore[assignment, union-attr]
+        name: str | PartLine = f"{source}:{number}" if start is None else PartLine(source, start, number)
         try:
             obj = _LINE_DECODER.decode(line)
         except (msgspec.DecodeError, UnicodeDecodeError) as exc:
