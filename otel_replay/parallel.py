@@ -27,11 +27,11 @@ import sys
 import threading
 from collections.abc import Callable
 from multiprocessing import forkserver
-from multiprocessing.connection import Connection
+from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from otel_replay.model import Record, Signal
-from otel_replay.pipeline import Pipeline
+from otel_replay.pipeline import Pipeline, newest_timestamp
 from otel_replay.report import Report
 from otel_replay.resume import ResumeState
 from otel_replay.transforms.dedup import SeenCheck, record_keys
@@ -150,12 +150,85 @@ class _Client:
         self.ask("ack", sig, list(keys))
 
 
+class _Claims:
+    """Which discovered inputs this worker reads: each worker walks the same discovery and
+    takes the next index nobody has taken (a shared counter) whenever it reaches it."""
+
+    def __init__(self, counter: Any) -> None:
+        self._counter = counter
+        self.current = -1  # the input being read
+        self._mine = self._take()
+
+    def _take(self) -> int:
+        with self._counter.get_lock():
+            self._counter.value += 1
+            return int(self._counter.value - 1)
+
+    def __call__(self, index: int) -> bool:
+        if index != self._mine:
+            return False
+        self.current = index
+        self._mine = self._take()
+        return True
+
+
 def _die_with_parent(lifeline: Connection) -> None:
     """Exit at once when the parent is gone (killed): nothing may be sent that the
     parent can no longer journal or count."""
     with contextlib.suppress(EOFError, OSError):
         lifeline.recv()
     os._exit(EXIT_ORPHANED)
+
+
+def _start_worker(lifeline: Connection) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    threading.Thread(target=_die_with_parent, args=(lifeline,), daemon=True).start()
+
+
+def _newest_worker(plan: Any, counter: Any, conn: Connection, lifeline: Connection) -> None:
+    """--shift-to-now's first pass over the inputs this worker claims."""
+    _start_worker(lifeline)
+    try:
+        filters = plan.selection.filters()
+        conn.send(newest_timestamp(plan.paths, None, plan.signals, filters, plan.limits, _Claims(counter)))
+    except (EOFError, OSError):
+        os._exit(EXIT_ORPHANED)
+
+
+def newest_in_workers(plan: Any, workers: int) -> int | None:
+    """The newest instant among the records the run will replay (``--shift-to-now``),
+    found by ``workers`` processes sharing the inputs (KeyboardInterrupt: they are ended)."""
+    counter = _CONTEXT.Value("q", 0)
+    ends, processes, lifelines = [], [], []
+    for _ in range(workers):
+        parent_end, child_end = _CONTEXT.Pipe(duplex=False)
+        keep_alive, lifeline = _CONTEXT.Pipe()
+        process = _CONTEXT.Process(target=_newest_worker, args=(plan, counter, child_end, lifeline), daemon=True)
+        process.start()
+        child_end.close()
+        lifeline.close()
+        ends.append(parent_end)
+        lifelines.append(keep_alive)
+        processes.append(process)
+    found: list[int | None] = []
+    try:
+        waiting = list(ends)
+        while waiting:
+            for end in wait(waiting, timeout=0.5):  # wakes up for signal handlers
+                try:
+                    found.append(end.recv())
+                except EOFError:  # the worker died: its share is read again here
+                    return newest_timestamp(plan.paths, None, plan.signals, plan.selection.filters(), plan.limits)
+                waiting.remove(end)
+    except KeyboardInterrupt:
+        for process in processes:
+            process.terminate()
+        raise
+    finally:
+        for process in processes:
+            process.join()
+    return max((t for t in found if t is not None), default=None)
 
 
 def _worker(
@@ -168,9 +241,7 @@ def _worker(
     verbose: bool,
     progress: bool,
 ) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop (``stop``)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    threading.Thread(target=_die_with_parent, args=(lifeline,), daemon=True).start()
+    _start_worker(lifeline)
     try:
         _work(plan, offset_ns, counter, stop, conn, verbose, progress)
     except (EOFError, OSError):  # the pipe to the parent broke: the parent is gone
@@ -186,24 +257,9 @@ def _work(
     report = Report(plan.mode, {s: plan.destinations[s] for s in plan.signals}, plan.redact)
     if verbose:
         report.verbose = lambda line: print(f"otel-replay: {line}", file=sys.stderr, flush=True)
-    current = [-1]
-
-    def next_index() -> int:
-        with counter.get_lock():
-            counter.value += 1
-            return int(counter.value - 1)
-
-    mine = [next_index()]
-
-    def claim(index: int) -> bool:
-        if index != mine[0]:
-            return False
-        current[0] = index
-        mine[0] = next_index()
-        return True
-
+    claim = _Claims(counter)
     sinks = build_sinks(
-        plan, report, stop, client.ack if plan.resume_path else None, lambda: client.ask("turn", current[0])
+        plan, report, stop, client.ack if plan.resume_path else None, lambda: client.ask("turn", claim.current)
     )
     pipeline = Pipeline(
         sinks,

@@ -58,12 +58,16 @@ def newest_timestamp(
     signals: Iterable[Signal],
     filters: Sequence[Transform],
     limits: ArchiveLimits | None = None,
+    claim: Callable[[int], bool] | None = None,
 ) -> int | None:
     """A first pass for ``--shift-to-now``: the newest instant among the records that the
-    run will replay (after the filters). Bad input is ignored here; the real pass reports it."""
+    run will replay (after the filters). Bad input is ignored here; the real pass reports it.
+    ``claim``: as :class:`Pipeline`'s (a worker process reads only its share)."""
     wanted = frozenset(signals)
     newest: int | None = None
-    for found in _inputs(paths, stdin, limits):
+    for index, found in enumerate(_inputs(paths, stdin, limits)):
+        if claim is not None and not claim(index):  # asked of every input, in order
+            continue
         if isinstance(found, (SkippedFile, FileProblem)):
             continue
         _, items = found

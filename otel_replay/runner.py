@@ -211,7 +211,10 @@ def execute(
             notify(f"--resume: keeping the first run's time offset ({format_duration(state.time_offset_ns)})")
         offset = state.time_offset_ns
     elif sel.shift_to_now:
-        newest = newest_timestamp(plan.paths, stdin, plan.signals, filters, plan.limits)
+        if workers > 1:
+            newest = parallel.newest_in_workers(plan, workers)
+        else:
+            newest = newest_timestamp(plan.paths, stdin, plan.signals, filters, plan.limits)
         offset = 0 if newest is None else sel.now_ns - newest
         if stdin is not None:
             stdin.seek(0)

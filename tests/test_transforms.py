@@ -113,10 +113,15 @@ def test_trace_and_service_filters() -> None:
 
 
 # -- the flags, end to end ------------------------------------------------------------------
-def test_shift_to_now_lands_the_newest_record_now_and_keeps_relative_timing(otlp: OtlpReceiver, tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", ["1", "2"])  # with 2, workers share the first pass too
+def test_shift_to_now_lands_the_newest_record_now_and_keeps_relative_timing(
+    otlp: OtlpReceiver, tmp_path: Path, workers: str
+) -> None:
     with LokiReceiver() as loki:  # Loki's real clock: unshifted, these entries are days old
         before = time.time_ns()
-        code, summary = replay_json(str(EXAMPLE), "--otlp-endpoint", otlp.url, "--loki-url", loki.url, "--shift-to-now")
+        code, summary = replay_json(
+            str(EXAMPLE), "--otlp-endpoint", otlp.url, "--loki-url", loki.url, "--shift-to-now", "--workers", workers
+        )
         after = time.time_ns()
         assert code == 0, summary
         entries = loki.entries()
