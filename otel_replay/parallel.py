@@ -223,7 +223,7 @@ def newest_in_workers(plan: Any, workers: int) -> int | None:
                 waiting.remove(end)
     except KeyboardInterrupt:
         for process in processes:
-            process.terminate()
+            process.kill()  # they only read (and ignore SIGTERM, as all workers do)
         raise
     finally:
         for process in processes:
