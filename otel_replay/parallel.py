@@ -56,6 +56,7 @@ class Coordinator:
         self._on_progress = on_progress
         self._progress: dict[int, dict[str, Any]] = {}  # per worker: its report after its last input
         self._progress_lock = threading.Lock()
+        self._reported: set[int] = set()  # workers whose final report is merged
         self._state = state
         self._cond = threading.Condition()
         self._done: set[int] = set()
@@ -79,15 +80,26 @@ class Coordinator:
             self._cond.wait_for(lambda: self._released or self._turn >= index)
 
     def progress(self, worker: int, snapshot: dict[str, Any]) -> None:
-        """Show the run's progress: every worker's report as of its last finished input."""
-        if self._on_progress is None:
-            return
+        """Keep (and show, on a terminal) every worker's report as of its last finished input."""
         with self._progress_lock:
             self._progress[worker] = snapshot
+            if self._on_progress is None:
+                return
             view = Report()
             for snap in self._progress.values():
                 view.merge(snap)
             self._on_progress(view)
+
+    def merge_unreported(self, report: Report) -> None:
+        """The run quit at once (a second Ctrl-C): count what the workers that sent no final
+        report had done as of their last finished input."""
+        with self._progress_lock:
+            missing = [w for w in self._progress if w not in self._reported]
+            for worker in missing:
+                report.merge(self._progress[worker])
+        report.problem(
+            "stopped at once: what the workers did with the inputs they were reading then is not counted"
+        )
 
     def release(self) -> None:
         """Nobody waits for their turn any more (the run stops, or a worker died)."""
@@ -118,10 +130,11 @@ class Coordinator:
                     conn.send(True)
                 elif kind == "done":
                     self.done(message[1])
-                    if message[2] is not None:
-                        self.progress(worker, message[2])
+                    self.progress(worker, message[2])
                 elif kind == "report":
-                    report.merge(message[1])
+                    with self._progress_lock:
+                        report.merge(message[1])
+                        self._reported.add(worker)
                     return
         finally:
             conn.close()
@@ -239,18 +252,15 @@ def _worker(
     conn: Connection,
     lifeline: Connection,
     verbose: bool,
-    progress: bool,
 ) -> None:
     _start_worker(lifeline)
     try:
-        _work(plan, offset_ns, counter, stop, conn, verbose, progress)
+        _work(plan, offset_ns, counter, stop, conn, verbose)
     except (EOFError, OSError):  # the pipe to the parent broke: the parent is gone
         os._exit(EXIT_ORPHANED)
 
 
-def _work(
-    plan: Any, offset_ns: int, counter: Any, stop: Any, conn: Connection, verbose: bool, progress: bool
-) -> None:
+def _work(plan: Any, offset_ns: int, counter: Any, stop: Any, conn: Connection, verbose: bool) -> None:
     from otel_replay.runner import build_sinks, final_transforms
 
     client = _Client(conn)
@@ -270,7 +280,7 @@ def _work(
         claim=claim,
         check=client.check,
         after=final_transforms(plan, offset_ns),
-        file_done=lambda index: client.tell("done", index, report.snapshot() if progress else None),
+        file_done=lambda index: client.tell("done", index, report.snapshot()),
     )
     try:
         pipeline.run(plan.paths)
@@ -299,7 +309,7 @@ def run_workers(
         keep_alive, lifeline = _CONTEXT.Pipe()
         process = _CONTEXT.Process(
             target=_worker,
-            args=(plan, offset_ns, counter, stop, child_end, lifeline, verbose, on_progress is not None),
+            args=(plan, offset_ns, counter, stop, child_end, lifeline, verbose),
             daemon=True,
         )
         process.start()
@@ -321,6 +331,7 @@ def run_workers(
     except KeyboardInterrupt:
         for process in processes:
             process.terminate()
+        coordinator.merge_unreported(report)
         raise
 
 

@@ -20,7 +20,7 @@ from otel_replay.resume import ResumeState, StateFileError
 from tests.fakes.loki import LokiReceiver
 from tests.fakes.otlp import OtlpReceiver
 from tests.fakes.server import Answer
-from tests.helpers import EXAMPLE_NOW_NS, ROOT, replay_json
+from tests.helpers import EXAMPLE_NOW_NS, ROOT, replay_json, span_doc, trace_file
 from tests.test_faults import N_LOGS, N_SPANS, write_input
 
 RETRY_NOW = {"Retry-After": "0"}
@@ -292,3 +292,40 @@ def test_a_second_interrupt_quits_without_waiting_for_requests_in_flight(tmp_pat
             assert traces["sent"] <= len(otlp.spans()) <= 3 * 50
         assert traces["not_sent_interrupted"] >= 50  # at least the stalled batch
         assert traces["sent"] + traces["not_sent_interrupted"] == traces["read"]  # every record accounted for
+
+
+def test_a_second_interrupt_with_workers_counts_what_they_finished(tmp_path: Path) -> None:
+    """Quitting at once ends the workers before they report: the summary still counts the
+    inputs they had finished, and says that the rest is not counted. Ten small inputs,
+    one request per worker at its end (both stall): every input is read before."""
+    for f in range(10):
+        spans = [span_doc(span_id=f"{f + 1:02x}{i + 1:014x}") for i in range(10)]
+        trace_file(tmp_path / "in" / f"17-00-{f:02d}.json", spans)
+    arrived: list[int] = []
+    both_arrived = threading.Event()
+
+    def stall_both(n: int) -> str:
+        arrived.append(n)
+        if len(arrived) == 2:
+            both_arrived.set()
+        return "stall"
+
+    with OtlpReceiver() as otlp:
+        otlp.stall_seconds = 120
+        otlp.fault = stall_both
+        command = [
+            sys.executable, "-m", "otel_replay", "replay", str(tmp_path / "in"), "--json", "--traces-only",
+            "--otlp-endpoint", otlp.url, "--batch-size", "1000", "--timeout", "60", "--workers", "2",
+        ]  # fmt: skip
+        proc = _start(command)
+        assert proc.stderr is not None
+        assert both_arrived.wait(60)
+        proc.send_signal(signal.SIGINT)
+        assert b"stopping" in proc.stderr.readline()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)  # long before any stalled request ends
+        assert proc.returncode == 130 and b"Traceback" not in err, err
+    summary = json.loads(out)
+    assert any("stopped at once" in p for p in summary["problems"])
+    traces = summary["signals"]["traces"]
+    assert (traces["files"], traces["read"], traces["sent"]) == (10, 100, 0)
