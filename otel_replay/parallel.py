@@ -37,15 +37,54 @@ from otel_replay.resume import ResumeState
 from otel_replay.transforms.dedup import SeenCheck, record_keys
 
 EXIT_ORPHANED = 3
-_CONTEXT = multiprocessing.get_context("forkserver")  # workers start from a clean, thread-free process
+_CLEAN_START = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+_ctx: Any = multiprocessing.get_context(_CLEAN_START)  # how this run's workers start: see prepare()
 
 
-def start_early(modules: list[str]) -> None:
-    """Start the process the workers are forked from now, with ``modules`` imported in
-    it, so that its start-up overlaps the parent's discovery (and a --shift-to-now pass)
-    and each worker starts with them already imported."""
-    _CONTEXT.set_forkserver_preload(["otel_replay.parallel", *modules])
-    forkserver.ensure_running()
+def prepare(modules: list[str]) -> None:
+    """Choose how this run's workers start, before anything else happens in the run.
+
+    The command line runs a single thread: its workers are forked from it, so they start
+    at once with everything imported and share its memory pages. A process with other
+    threads running (a program that embeds the replay, the tests) must not fork — a child
+    could inherit a lock one of them held — so its workers come from a fork server, started
+    now with ``modules`` imported, so that its start-up overlaps the parent's discovery."""
+    global _ctx
+    if sys.platform.startswith("linux") and threading.active_count() == 1:
+        _ctx = multiprocessing.get_context("fork")
+        return
+    _ctx = multiprocessing.get_context(_CLEAN_START)
+    if _CLEAN_START == "forkserver":
+        _ctx.set_forkserver_preload(["otel_replay.parallel", *modules])
+        forkserver.ensure_running()
+
+
+def _start(
+    workers: int, target: Any, args: tuple[Any, ...], duplex: bool = True
+) -> tuple[list[Any], list[Any], list[Any]]:
+    """Start ``workers`` processes running ``target(*args, conn, lifeline, inherited)``;
+    returns the parent's ends of their pipes, the processes, and the parent's ends of their
+    lifelines (to be held open as long as they should live)."""
+    for stream in (sys.stdout, sys.stderr):  # a forked child would write out a copy of what is buffered
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    ends: list[Any] = []
+    keep: list[Any] = []
+    processes = []
+    for _ in range(workers):
+        parent_end, child_end = _ctx.Pipe(duplex=duplex)
+        keep_alive, lifeline = _ctx.Pipe()
+        # A forked child holds copies of the parent's ends too (its own lifeline's among them,
+        # which would keep that from ever closing): it closes them first.
+        inherited = [*ends, *keep, parent_end, keep_alive] if _ctx.get_start_method() == "fork" else []
+        process = _ctx.Process(target=target, args=(*args, child_end, lifeline, inherited), daemon=True)
+        process.start()
+        child_end.close()
+        lifeline.close()
+        ends.append(parent_end)
+        keep.append(keep_alive)
+        processes.append(process)
+    return ends, processes, keep
 
 
 class Coordinator:
@@ -193,15 +232,19 @@ def _die_with_parent(lifeline: Connection) -> None:
     os._exit(EXIT_ORPHANED)
 
 
-def _start_worker(lifeline: Connection) -> None:
+def _start_worker(lifeline: Connection, inherited: list[Connection]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    for conn in inherited:
+        conn.close()
     threading.Thread(target=_die_with_parent, args=(lifeline,), daemon=True).start()
 
 
-def _newest_worker(plan: Any, counter: Any, conn: Connection, lifeline: Connection) -> None:
+def _newest_worker(
+    plan: Any, counter: Any, conn: Connection, lifeline: Connection, inherited: list[Connection]
+) -> None:
     """--shift-to-now's first pass over the inputs this worker claims."""
-    _start_worker(lifeline)
+    _start_worker(lifeline, inherited)
     try:
         filters = plan.selection.filters()
         conn.send(newest_timestamp(plan.paths, None, plan.signals, filters, plan.limits, _Claims(counter)))
@@ -212,18 +255,8 @@ def _newest_worker(plan: Any, counter: Any, conn: Connection, lifeline: Connecti
 def newest_in_workers(plan: Any, workers: int) -> int | None:
     """The newest instant among the records the run will replay (``--shift-to-now``),
     found by ``workers`` processes sharing the inputs (KeyboardInterrupt: they are ended)."""
-    counter = _CONTEXT.Value("q", 0)
-    ends, processes, lifelines = [], [], []
-    for _ in range(workers):
-        parent_end, child_end = _CONTEXT.Pipe(duplex=False)
-        keep_alive, lifeline = _CONTEXT.Pipe()
-        process = _CONTEXT.Process(target=_newest_worker, args=(plan, counter, child_end, lifeline), daemon=True)
-        process.start()
-        child_end.close()
-        lifeline.close()
-        ends.append(parent_end)
-        lifelines.append(keep_alive)
-        processes.append(process)
+    counter = _ctx.Value("q", 0)
+    ends, processes, _lifelines = _start(workers, _newest_worker, (plan, counter), duplex=False)
     found: list[int | None] = []
     try:
         waiting = list(ends)
@@ -249,11 +282,12 @@ def _worker(
     offset_ns: int,
     counter: Any,
     stop: Any,
+    verbose: bool,
     conn: Connection,
     lifeline: Connection,
-    verbose: bool,
+    inherited: list[Connection],
 ) -> None:
-    _start_worker(lifeline)
+    _start_worker(lifeline, inherited)
     try:
         _work(plan, offset_ns, counter, stop, conn, verbose)
     except (EOFError, OSError):  # the pipe to the parent broke: the parent is gone
@@ -302,24 +336,15 @@ def run_workers(
     """Start the workers and the threads that answer them, and wait for all of them
     (KeyboardInterrupt, a second Ctrl-C, terminates the workers)."""
     coordinator = Coordinator(state, on_progress)
-    counter = _CONTEXT.Value("q", 0)  # must outlive the workers' start: they attach to it
-    threads, processes, lifelines = [], [], []
-    for worker in range(workers):
-        parent_end, child_end = _CONTEXT.Pipe()
-        keep_alive, lifeline = _CONTEXT.Pipe()
-        process = _CONTEXT.Process(
-            target=_worker,
-            args=(plan, offset_ns, counter, stop, child_end, lifeline, verbose),
-            daemon=True,
-        )
-        process.start()
-        child_end.close()
-        lifeline.close()
-        lifelines.append(keep_alive)  # held open until the workers end
-        thread = threading.Thread(target=coordinator.serve, args=(parent_end, report, process, worker), daemon=True)
+    counter = _ctx.Value("q", 0)  # must outlive the workers' start: they attach to it
+    # every worker starts before any thread does (a forked child must not inherit one)
+    ends, processes, _lifelines = _start(workers, _worker, (plan, offset_ns, counter, stop, verbose))
+    threads = [
+        threading.Thread(target=coordinator.serve, args=(end, report, process, worker), daemon=True)
+        for worker, (end, process) in enumerate(zip(ends, processes, strict=True))
+    ]
+    for thread in threads:
         thread.start()
-        threads.append(thread)
-        processes.append(process)
     try:
         for thread in threads:
             while thread.is_alive():
@@ -337,4 +362,4 @@ def run_workers(
 
 def stop_event() -> Any:
     """An Event the workers see (the signal handler sets it like the one-process one)."""
-    return _CONTEXT.Event()
+    return _ctx.Event()

@@ -197,7 +197,7 @@ def execute(
     workers = worker_count(plan, stdin)
     if workers > 1:
         otlp = plan.mode == "send" and (plan.logs_to == "otlp" or any(s is not Signal.LOGS for s in plan.signals))
-        parallel.start_early(["otel_replay.runner", *(["otel_replay.sinks.otlp"] if otlp else [])])
+        parallel.prepare(["otel_replay.runner", *(["otel_replay.sinks.otlp"] if otlp else [])])
     sel = plan.selection
     state = None
     if plan.resume_path is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -131,6 +132,33 @@ def _command(folder: Path, otlp: OtlpReceiver, loki: LokiReceiver, state: Path, 
         "--otlp-endpoint", otlp.url, "--loki-url", loki.url, "--resume", str(state),
         "--batch-size", "50", "--loki-batch-bytes", "8KiB", *extra,
     ]  # fmt: skip
+
+
+def _traces_command(folder: Path, otlp: OtlpReceiver, *extra: str) -> list[str]:
+    """A traces-only replay into ``otlp`` (no state file)."""
+    return [
+        sys.executable, "-m", "otel_replay", "replay", str(folder), "--json", "--traces-only",
+        "--otlp-endpoint", otlp.url, *extra,
+    ]  # fmt: skip
+
+
+def _stall_from(otlp: OtlpReceiver, first: int, arrivals: int = 1) -> threading.Event:
+    """From its ``first``-th request on, ``otlp`` answers nothing for two minutes; the
+    Event is set once ``arrivals`` requests are stalled."""
+    stalled: list[int] = []
+    enough = threading.Event()
+
+    def fault(n: int) -> str | None:
+        if n < first:
+            return None
+        stalled.append(n)
+        if len(stalled) >= arrivals:
+            enough.set()
+        return "stall"
+
+    otlp.stall_seconds = 120
+    otlp.fault = fault
+    return enough
 
 
 def _env() -> dict[str, str]:
@@ -261,23 +289,12 @@ def test_a_second_interrupt_quits_without_waiting_for_requests_in_flight(tmp_pat
     """Every request after the first stalls for two minutes: the first Ctrl-C waits for
     the ones in flight, the second quits at once, counting them as not sent."""
     write_input(tmp_path / "in")
-    arrived = threading.Event()
-
-    def stall_after_the_first(n: int) -> str | None:
-        if n >= 2:
-            arrived.set()
-            return "stall"
-        return None
-
     with OtlpReceiver() as otlp:
-        otlp.stall_seconds = 120
-        otlp.fault = stall_after_the_first
-        command = [
-            sys.executable, "-m", "otel_replay", "replay", str(tmp_path / "in"), "--json", "--traces-only",
-            "--otlp-endpoint", otlp.url, "--batch-size", "50", "--timeout", "60",
-            "--workers", "1", "--concurrency", concurrency,
-        ]  # fmt: skip
-        proc = _start(command)
+        arrived = _stall_from(otlp, 2)
+        proc = _start(
+            _traces_command(tmp_path / "in", otlp, "--batch-size", "50", "--timeout", "60", "--workers", "1",
+                            "--concurrency", concurrency)
+        )  # fmt: skip
         assert proc.stderr is not None
         assert arrived.wait(60)
         proc.send_signal(signal.SIGINT)
@@ -301,23 +318,9 @@ def test_a_second_interrupt_with_workers_counts_what_they_finished(tmp_path: Pat
     for f in range(10):
         spans = [span_doc(span_id=f"{f + 1:02x}{i + 1:014x}") for i in range(10)]
         trace_file(tmp_path / "in" / f"17-00-{f:02d}.json", spans)
-    arrived: list[int] = []
-    both_arrived = threading.Event()
-
-    def stall_both(n: int) -> str:
-        arrived.append(n)
-        if len(arrived) == 2:
-            both_arrived.set()
-        return "stall"
-
     with OtlpReceiver() as otlp:
-        otlp.stall_seconds = 120
-        otlp.fault = stall_both
-        command = [
-            sys.executable, "-m", "otel_replay", "replay", str(tmp_path / "in"), "--json", "--traces-only",
-            "--otlp-endpoint", otlp.url, "--batch-size", "1000", "--timeout", "60", "--workers", "2",
-        ]  # fmt: skip
-        proc = _start(command)
+        both_arrived = _stall_from(otlp, 1, arrivals=2)
+        proc = _start(_traces_command(tmp_path / "in", otlp, "--batch-size", "1000", "--workers", "2"))
         assert proc.stderr is not None
         assert both_arrived.wait(60)
         proc.send_signal(signal.SIGINT)
@@ -329,3 +332,37 @@ def test_a_second_interrupt_with_workers_counts_what_they_finished(tmp_path: Pat
     assert any("stopped at once" in p for p in summary["problems"])
     traces = summary["signals"]["traces"]
     assert (traces["files"], traces["read"], traces["sent"]) == (10, 100, 0)
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                out.append(int(entry))
+    return out
+
+
+@pytest.mark.skipif(not hasattr(os, "pidfd_open"), reason="needs pidfd (Linux)")
+def test_workers_exit_when_the_parent_is_killed(tmp_path: Path) -> None:
+    """SIGKILL gives the parent no chance to stop its workers: they notice on their own
+    (their lifeline pipe closes) and exit, instead of running on as orphans."""
+    write_input(tmp_path / "in")
+    with OtlpReceiver() as otlp:
+        arrived = _stall_from(otlp, 1)
+        proc = _start(_traces_command(tmp_path / "in", otlp, "--batch-size", "50", "--workers", "2"))
+        assert arrived.wait(60)
+        workers = _children(proc.pid)
+        assert len(workers) >= 2, workers
+        pidfds = [os.pidfd_open(w) for w in workers]
+        proc.kill()
+        proc.communicate(timeout=60)
+        for fd in pidfds:
+            ready, _, _ = select.select([fd], [], [], 30)  # readable once that process has exited
+            os.close(fd)
+            assert ready, "a worker outlived its parent"
