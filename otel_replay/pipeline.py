@@ -228,8 +228,7 @@ class Pipeline:
         sink = self.sinks[signal]
         labels = self.check(signal, records) if self.check is not None else [None] * len(records)
         for record, label in zip(records, labels, strict=True):
-            if label is None and self.stop.is_set():  # stopped while a batch was in flight
-                self.report.unsent(signal, 1)
+            if label is None and self.stop.is_set():  # stopped while a batch was in flight: not sent
                 continue
             if label is None:
                 record, label = apply_transforms(record, self.after)  # type: ignore[assignment]
@@ -242,9 +241,7 @@ class Pipeline:
         if self._closed:
             return
         self._closed = True
-        for signal, records in self._pending.items():
-            self.report.unsent(signal, len(records))  # read, not yet checked when the run stopped
-        self._pending.clear()
+        self._pending.clear()  # read, not yet checked when the run stopped: not sent
         try:
             for sink in self.sinks.values():
                 if self.stop.is_set():
@@ -252,5 +249,5 @@ class Pipeline:
                 else:
                     sink.close()
         finally:
-            if self._quit_now:  # quitting at once cut batches off anywhere: count by difference
+            if self.stop.is_set():  # a stop cuts batches off anywhere: count what was not sent by difference
                 self.report.settle_unsent()

@@ -131,13 +131,10 @@ class Report:
         with self._lock:
             self.stats[signal].dropped[label] += 1
 
-    def unsent(self, signal: Signal, n: int) -> None:
-        with self._lock:
-            self.stats[signal].unsent += n
-
     def settle_unsent(self) -> None:
-        """After quitting at once (a second Ctrl-C), when requests were abandoned mid-way:
-        every record read that has no other outcome was not sent."""
+        """A stopped run: every record read that has no other outcome was not sent (read
+        but not yet checked, checked but not yet batched, batched, or in a request left
+        behind by a second Ctrl-C)."""
         with self._lock:
             for s in self.stats.values():
                 s.unsent = max(0, s.read - s.sent - s.rejected - s.failed - sum(s.dropped.values()))

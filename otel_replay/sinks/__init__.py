@@ -20,6 +20,6 @@ class Sink(Protocol):
         """Flush what is buffered and release connections."""
 
     def abandon(self, wait: bool = True) -> None:
-        """The run was interrupted: count what is buffered as not sent, release connections.
-        The requests in flight finish first, unless ``wait`` is False (the user insisted
-        on quitting): then they are counted as not sent too."""
+        """The run was interrupted: drop what is buffered, release connections. The
+        requests in flight finish first, unless ``wait`` is False (the user insisted on
+        quitting). The pipeline counts whatever was read and not sent."""

@@ -55,8 +55,6 @@ class Batcher(Generic[T]):
         self._groups = set()
         self._flush(items)
 
-    def discard(self) -> int:
-        """Forget the pending batch (an interrupted run); returns how many items it held."""
-        n = len(self._items)
+    def discard(self) -> None:
+        """Forget the pending batch (an interrupted run)."""
         self._items, self._bytes, self._groups = [], self.base_bytes, set()
-        return n

@@ -20,7 +20,9 @@ import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
+
+from otel_replay.sinks.batching import Batcher
 
 L = TypeVar("L")
 
@@ -31,7 +33,6 @@ NO_KEYS: frozenset[object] = frozenset()
 class _Running:
     future: Future[None]
     keys: frozenset[object]
-    records: int
 
 
 class InFlight(Generic[L]):
@@ -45,11 +46,10 @@ class InFlight(Generic[L]):
         self._running: list[_Running] = []
         self.abandoned = False
 
-    def submit(self, request: Callable[[L], None], keys: frozenset[object] = NO_KEYS, records: int = 0) -> None:
+    def submit(self, request: Callable[[L], None], keys: frozenset[object] = NO_KEYS) -> None:
         """Run ``request(lane)`` once a lane is free and the earlier requests sharing a
         key are done; returns once it has started (with one lane: once it is done).
-        ``records``: how many records it carries (see :meth:`abandon`). An exception
-        raised by a request is raised here or by :meth:`wait`."""
+        An exception raised by a request is raised here or by :meth:`wait`."""
         if len(self.lanes) == 1:
             request(self.lanes[0])
             return
@@ -58,7 +58,7 @@ class InFlight(Generic[L]):
         _finish(before)
         lane = self._idle.get()
         future: Future[None] = Future()
-        self._running.append(_Running(future, keys, records))
+        self._running.append(_Running(future, keys))
         threading.Thread(
             target=self._run, args=(request, lane, future), name="otel-replay-send", daemon=True
         ).start()
@@ -81,13 +81,43 @@ class InFlight(Generic[L]):
         finally:
             self._running = [r for r in self._running if not r.future.done()]
 
-    def abandon(self) -> int:
+    def abandon(self) -> None:
         """Stop waiting for the requests still in flight: they run on, unwatched, until
-        the process exits, and must not report (``abandoned``); returns how many records
-        they carry."""
+        the process exits, and must not report (``abandoned``)."""
         self.abandoned = True
-        running, self._running = self._running, []
-        return sum(r.records for r in running if not r.future.done())
+        self._running = []
+
+
+class InFlightSink:
+    """``close`` and ``abandon`` of a sink that batches (``_batcher``), sends each batch
+    through an :class:`InFlight` (``_inflight``) and then lets its lanes go (``_release``)."""
+
+    _batcher: Batcher[Any]
+    _inflight: InFlight[Any]
+
+    def _release(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        try:
+            self._batcher.flush()
+        finally:
+            try:
+                self._inflight.wait()
+            finally:
+                self._release()
+
+    def abandon(self, wait: bool = True) -> None:
+        """Send nothing more. The requests in flight finish, unless ``wait`` is False (or
+        the waiting is interrupted): then they are left behind. What is not sent is
+        counted by the pipeline (``Report.settle_unsent``)."""
+        self._batcher.discard()
+        try:
+            if wait:
+                self._inflight.wait()
+        finally:
+            self._inflight.abandon()
+            self._release()
 
 
 def _finish(requests: list[_Running]) -> None:

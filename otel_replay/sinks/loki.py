@@ -26,7 +26,7 @@ from otel_replay.report import Report, batch_span
 from otel_replay.resume import Acknowledge
 from otel_replay.sinks.batching import Batcher
 from otel_replay.sinks.http import RetryPolicy, VerifyingSession, one_line, post_with_retry
-from otel_replay.sinks.inflight import InFlight
+from otel_replay.sinks.inflight import InFlight, InFlightSink
 
 PUSH_PATH = "/loki/api/v1/push"
 DEFAULT_URL = "http://localhost:3100"
@@ -244,7 +244,7 @@ class _Entry:
     key: bytes
 
 
-class LokiSink:
+class LokiSink(InFlightSink):
     signal = Signal.LOGS
 
     def __init__(
@@ -364,12 +364,11 @@ class LokiSink:
             self._before_push()
         body = gzip.compress(self.encode_push(entries), compresslevel=1)
         streams = frozenset(e.stream for e in entries)
-        self._inflight.submit(lambda session: self._send(session, entries, body), streams, len(entries))
+        self._inflight.submit(lambda session: self._send(session, entries, body), streams)
 
     def _send(self, session: VerifyingSession, entries: list[_Entry], body: bytes) -> None:
         n = len(entries)
-        if self._stop is not None and self._stop.is_set():  # stopped while it waited for its turn
-            self._report.unsent(self.signal, n)
+        if self._stop is not None and self._stop.is_set():  # stopped while it waited for its turn: not sent
             return
         result = post_with_retry(session, self._url, body, self._headers, self._policy, self._stop)
         if self._inflight.abandoned:  # the run quit without waiting: counted as not sent
@@ -418,26 +417,6 @@ class LokiSink:
         self._batcher.flush()
         self._inflight.wait()
 
-    def close(self) -> None:
-        try:
-            self._batcher.flush()
-        finally:
-            try:
-                self._inflight.wait()
-            finally:
-                self._close_sessions()
-
-    def abandon(self, wait: bool = True) -> None:
-        """Push nothing more; the pushes in flight finish, or with ``wait=False`` are left
-        behind and counted as not sent."""
-        unsent = self._batcher.discard()
-        try:
-            if wait:
-                self._inflight.wait()
-        finally:  # what is still in flight (not waited for, or waiting was interrupted) is left behind
-            self._report.unsent(self.signal, unsent + self._inflight.abandon())
-            self._close_sessions()
-
-    def _close_sessions(self) -> None:
+    def _release(self) -> None:
         for session in self._inflight.lanes:
             session.close()

@@ -35,7 +35,7 @@ from otel_replay.report import Report, batch_span
 from otel_replay.resume import Acknowledge
 from otel_replay.sinks.batching import Batcher
 from otel_replay.sinks.http import VerifyingSession, describe_exception, one_line
-from otel_replay.sinks.inflight import InFlight
+from otel_replay.sinks.inflight import InFlight, InFlightSink
 from otel_replay.sinks.otlp_config import OtlpConfig, export_deadline
 from otel_replay.sinks.sdk import ResourceCache, estimate_bytes, request_group
 
@@ -210,7 +210,7 @@ class _Lane:
         self.last = _Response(response.status_code, response.content[:65536], response.headers.get("content-type", ""))
 
 
-class OtlpSink:
+class OtlpSink(InFlightSink):
     """One signal through its official exporter: spans (``OTLPSpanExporter``), log
     records (``OTLPLogExporter``, for ``--logs-to otlp``) or metric data points
     (``OTLPMetricExporter``); ``config.concurrency`` requests in flight, each through
@@ -252,11 +252,10 @@ class OtlpSink:
 
     def _export(self, batch: list[Record]) -> None:
         items = self._resources.export_items(batch)  # here: the cache is not shared with the lanes
-        self._inflight.submit(lambda lane: self._send(lane, batch, items), records=len(batch))
+        self._inflight.submit(lambda lane: self._send(lane, batch, items))
 
     def _send(self, lane: _Lane, batch: list[Record], items: Any) -> None:
-        if self._stop is not None and self._stop.is_set():  # stopped while it waited for a lane
-            self._report.unsent(self.signal, len(batch))
+        if self._stop is not None and self._stop.is_set():  # stopped while it waited for a lane: not sent
             return
         lane.last = None
         self._log.last_error = None
@@ -295,26 +294,6 @@ class OtlpSink:
         else:
             reason = self._log.last_error or "export failed (no answer from the backend)"
         self._report.failed(self.signal, n, reason, where)
-
-    def close(self) -> None:
-        try:
-            self._batcher.flush()
-        finally:
-            try:
-                self._inflight.wait()
-            finally:
-                self._release()
-
-    def abandon(self, wait: bool = True) -> None:
-        """Send nothing more; the requests in flight finish (see :meth:`interrupt`), or
-        with ``wait=False`` are left behind and counted as not sent."""
-        unsent = self._batcher.discard()
-        try:
-            if wait:
-                self._inflight.wait()
-        finally:  # what is still in flight (not waited for, or waiting was interrupted) is left behind
-            self._report.unsent(self.signal, unsent + self._inflight.abandon())
-            self._release()
 
     def interrupt(self) -> None:
         """Cut short the retry back-offs in progress (the exporter's own shutdown signal;
