@@ -246,10 +246,13 @@ def _newest_worker(
     """--shift-to-now's first pass over the inputs this worker claims."""
     _start_worker(lifeline, inherited)
     try:
-        filters = plan.selection.filters()
-        conn.send(newest_timestamp(plan.paths, None, plan.signals, filters, plan.limits, _Claims(counter)))
+        conn.send(_newest(plan, _Claims(counter)))
     except (EOFError, OSError):
         os._exit(EXIT_ORPHANED)
+
+
+def _newest(plan: Any, claim: _Claims | None = None) -> int | None:
+    return newest_timestamp(plan.paths, None, plan.signals, plan.selection.filters(), plan.limits, claim)
 
 
 def newest_in_workers(plan: Any, workers: int) -> int | None:
@@ -265,7 +268,7 @@ def newest_in_workers(plan: Any, workers: int) -> int | None:
                 try:
                     found.append(end.recv())
                 except EOFError:  # the worker died: its share is read again here
-                    return newest_timestamp(plan.paths, None, plan.signals, plan.selection.filters(), plan.limits)
+                    return _newest(plan)
                 waiting.remove(end)
     except KeyboardInterrupt:
         for process in processes:

@@ -112,18 +112,20 @@ def build_sinks(
     return sinks
 
 
-def worker_count(plan: RunPlan, stdin: BinaryIO | None) -> int:
-    """How many worker processes the run uses: ``--workers``, but one process for stdin
-    and ``--output`` (one file per signal) and when there are not two inputs to share."""
+def with_workers(plan: RunPlan, stdin: BinaryIO | None) -> tuple[RunPlan, int]:
+    """How many worker processes the run uses — ``--workers``, but one process for stdin
+    and ``--output`` (one file per signal) and when there are not two inputs to share —
+    and the plan they share: large JSON Lines files handed out in parts."""
     if plan.workers <= 1 or stdin is not None or plan.mode == "output":
-        return 1
+        return plan, 1
+    plan = replace(plan, limits=replace(plan.limits, part_bytes=PART_BYTES))
     inputs = 0
     for found in discover(list(plan.paths), None, plan.limits):
         if isinstance(found, InputFile):
             inputs += 1
             if inputs >= plan.workers:
                 break
-    return min(plan.workers, inputs)
+    return plan, min(plan.workers, inputs)
 
 
 def final_transforms(plan: RunPlan, offset_ns: int) -> list[Transform]:
@@ -192,9 +194,7 @@ def execute(
     report.verbose = verbose
     if plan.output_dir is not None:
         plan = replace(plan, limits=replace(plan.limits, exclude_dirs=frozenset({os.path.realpath(plan.output_dir)})))
-    if plan.workers > 1 and stdin is None and plan.mode != "output":  # share large JSON Lines files too
-        plan = replace(plan, limits=replace(plan.limits, part_bytes=PART_BYTES))
-    workers = worker_count(plan, stdin)
+    plan, workers = with_workers(plan, stdin)
     if workers > 1:
         otlp = plan.mode == "send" and (plan.logs_to == "otlp" or any(s is not Signal.LOGS for s in plan.signals))
         parallel.prepare(["otel_replay.runner", *(["otel_replay.sinks.otlp"] if otlp else [])])
