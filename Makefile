@@ -23,6 +23,7 @@ test: install
 
 lint: install
 	$(BIN)/ruff check otel_replay tests examples bench
+	$(BIN)/ruff format --check otel_replay tests examples bench
 
 demo: install
 	$(BIN)/otel-replay replay $(EXAMPLE) --output out

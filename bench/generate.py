@@ -1,7 +1,7 @@
 """Benchmark inputs: a CodeMachine folder and an OTLP JSON Lines file, deterministic.
 
-    python bench/generate.py codemachine OUT --spans 200000 --logs-per-span 1
-    python bench/generate.py otlp-jsonl OUT.jsonl --spans 1000000
+python bench/generate.py codemachine OUT --spans 200000 --logs-per-span 1
+python bench/generate.py otlp-jsonl OUT.jsonl --spans 1000000
 """
 
 from __future__ import annotations

@@ -495,8 +495,7 @@ class _Progress:
         t, lg, m = (report.stats[s] for s in (Signal.TRACES, Signal.LOGS, Signal.METRICS))
         text = (
             f"\r[otel-replay] files {report.files_read}  spans {t.read} read / {t.sent} sent  "
-            f"logs {lg.read} read / {lg.sent} sent"
-            + (f"  points {m.read} read / {m.sent} sent" if m.read else "")
+            f"logs {lg.read} read / {lg.sent} sent" + (f"  points {m.read} read / {m.sent} sent" if m.read else "")
         )
         click.echo(text, err=True, nl=False)
         self._shown = True

@@ -62,9 +62,7 @@ def signal_endpoint(base: str | None, explicit: str | None, path: str = TRACES_P
     return None
 
 
-def effective_endpoint(
-    flag_value: str | None, env: dict[str, str] | None = None, path: str = TRACES_PATH
-) -> str:
+def effective_endpoint(flag_value: str | None, env: dict[str, str] | None = None, path: str = TRACES_PATH) -> str:
     """Where a signal will go, resolved the way the SDK resolves it (for the summary)."""
     env = dict(os.environ) if env is None else env
     if flag_value:

@@ -136,9 +136,7 @@ class Coordinator:
             missing = [w for w in self._progress if w not in self._reported]
             for worker in missing:
                 report.merge(self._progress[worker])
-        report.problem(
-            "stopped at once: what the workers did with the inputs they were reading then is not counted"
-        )
+        report.problem("stopped at once: what the workers did with the inputs they were reading then is not counted")
 
     def release(self) -> None:
         """Nobody waits for their turn any more (the run stops, or a worker died)."""

@@ -59,9 +59,7 @@ class InFlight(Generic[L]):
         lane = self._idle.get()
         future: Future[None] = Future()
         self._running.append(_Running(future, keys))
-        threading.Thread(
-            target=self._run, args=(request, lane, future), name="otel-replay-send", daemon=True
-        ).start()
+        threading.Thread(target=self._run, args=(request, lane, future), name="otel-replay-send", daemon=True).start()
 
     def _run(self, request: Callable[[L], None], lane: L, future: Future[None]) -> None:
         try:

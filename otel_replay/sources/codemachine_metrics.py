@@ -270,4 +270,3 @@ def read_metrics(doc: Document, source: str) -> Iterator[SourceItem]:
                     yield from checked(Signal.METRICS, origin, notes, point_from_codemachine, *args)
     if sums_only:
         yield Notice(SUM_ONLY_NOTICE)
-

@@ -33,9 +33,7 @@ from otel_replay.model import FileProblem
 from otel_replay.sources.jsondoc import is_json_lines
 
 #: Names read from folders and archives; a file named on the command line is always read.
-DATA_SUFFIXES = tuple(
-    base + comp for base in (".json", ".jsonl", ".ndjson") for comp in ("", ".gz", ".zst", ".zstd")
-)
+DATA_SUFFIXES = tuple(base + comp for base in (".json", ".jsonl", ".ndjson") for comp in ("", ".gz", ".zst", ".zstd"))
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
