@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from otel_replay.sinks.loki import logfmt, parse_rejections, sanitize_label_name
+from otel_replay.sinks.loki import logfmt, sanitize_label_name
+from otel_replay.sinks.loki_answers import parse_rejections
 from tests.fakes.loki import LokiLimits, LokiReceiver
 from tests.fakes.server import Answer
 from tests.helpers import EXAMPLE, EXAMPLE_NOW_NS, log_doc, log_file, replay, replay_json

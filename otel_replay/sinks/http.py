@@ -1,23 +1,15 @@
-"""POST with retries: the one place our own sinks back off (the OTLP exporter has its own).
-
-Retries 429, 5xx and connection errors (refused, reset, timed out) with exponential
-backoff and jitter, honouring ``Retry-After``, until the next attempt would start after
-the batch's deadline (``--max-retry-time``). Other 4xx answers are final. Each attempt
-is bounded by ``--timeout``.
-"""
+"""HTTP for our own sinks: one attempt at a time (retries: :mod:`otel_replay.sinks.delivery`),
+sessions that keep their TLS choice, and transport errors in a few words."""
 
 from __future__ import annotations
 
-import random
 import re
-import threading
-import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
+
+from otel_replay.sinks.delivery import Outcome, Permanent, Retryable
 
 
 def one_line(text: str, limit: int = 300) -> str:
@@ -60,87 +52,30 @@ class VerifyingSession(requests.Session):
         return super().request(method, url, *args, **kwargs)
 
 
-@dataclass(slots=True)
-class HttpResult:
-    status: int | None  # None when no answer came
-    body: bytes
-    error: str | None
-    attempts: int
+#: Transport errors worth another attempt, as the official exporters judge them (a TLS or
+#: proxy error is a ``ConnectionError`` too); any other (a bad URL, say) is final.
+RETRYABLE_ERRORS = (requests.ConnectionError, requests.Timeout)
 
-    @property
-    def ok(self) -> bool:
-        return self.status is not None and 200 <= self.status < 300
+Classify = Callable[[int, bytes, "str | None", Callable[[], Mapping[str, int]]], Outcome]
 
 
-def retryable_status(status: int) -> bool:
-    return status == 429 or status >= 500
-
-
-def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
-    """``Retry-After`` as delay-seconds or an HTTP-date, in seconds from now."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(when.timestamp() - (time.time() if now is None else now), 0.0)
-
-
-@dataclass(slots=True)
-class RetryPolicy:
-    deadline_seconds: float = 300.0  # the whole batch, retries included (--max-retry-time)
-    request_timeout: float = 10.0  # one attempt (--timeout)
-    base_backoff: float = 0.5
-    max_backoff: float = 30.0
-    jitter: float = 0.2
-
-    def backoff(self, attempt: int) -> float:
-        delay = min(self.base_backoff * (2**attempt), self.max_backoff)
-        return delay * random.uniform(1 - self.jitter, 1 + self.jitter)
-
-
-def post_with_retry(
+def post_once(
     session: requests.Session,
     url: str,
     data: bytes,
     headers: Mapping[str, str],
-    policy: RetryPolicy,
-    stop: threading.Event | None = None,
-    retryable: Callable[[int], bool] = retryable_status,
-) -> HttpResult:
-    start = time.monotonic()
-    attempt = 0
-    while True:
-        attempt += 1
-        remaining = policy.deadline_seconds - (time.monotonic() - start)
-        try:
-            resp = session.post(
-                url,
-                data=data,
-                headers=dict(headers),
-                timeout=max(min(policy.request_timeout, remaining), 0.05),
-                allow_redirects=False,
-            )
-        except requests.RequestException as exc:
-            result = HttpResult(None, b"", describe_exception(exc), attempt)
-            wait = policy.backoff(attempt - 1)
-        else:
-            result = HttpResult(resp.status_code, resp.content, None, attempt)
-            if not retryable(resp.status_code):
-                return result
-            hinted = retry_after_seconds(resp.headers.get("Retry-After"))
-            wait = hinted if hinted is not None else policy.backoff(attempt - 1)
-        remaining = policy.deadline_seconds - (time.monotonic() - start)
-        if wait >= remaining:
-            return result
-        if stop is not None:
-            if stop.wait(wait):
-                return result
-        else:
-            time.sleep(wait)
+    timeout: float,
+    classify: Classify,
+    stream_entries: Callable[[], Mapping[str, int]],
+) -> tuple[Outcome, str]:
+    """One POST: its outcome (``classify`` reads an answer) and what came back, in a few
+    words (``HTTP 204``, ``connection refused``) for the verbose log."""
+    try:
+        resp = session.post(url, data=data, headers=dict(headers), timeout=timeout, allow_redirects=False)
+    except requests.RequestException as exc:
+        reason = describe_exception(exc)
+        if isinstance(exc, RETRYABLE_ERRORS):
+            return Retryable(reason), reason
+        return Permanent(reason, refused=False), reason
+    outcome = classify(resp.status_code, resp.content, resp.headers.get("Retry-After"), stream_entries)
+    return outcome, f"HTTP {resp.status_code}"

@@ -25,8 +25,10 @@ from otel_replay.model import LogRecord, Origin, Record, ResourceAttrs, Signal, 
 from otel_replay.report import Report, batch_span
 from otel_replay.resume import Acknowledge
 from otel_replay.sinks.batching import Batcher
-from otel_replay.sinks.http import RetryPolicy, VerifyingSession, one_line, post_with_retry
+from otel_replay.sinks.delivery import Account, Outcome, RetryPolicy
+from otel_replay.sinks.http import VerifyingSession, post_once
 from otel_replay.sinks.inflight import InFlight, InFlightSink
+from otel_replay.sinks.loki_answers import classify, label_string
 
 PUSH_PATH = "/loki/api/v1/push"
 DEFAULT_URL = "http://localhost:3100"
@@ -135,62 +137,6 @@ def stream_labels(resource: ResourceAttrs, severity: str, extra: dict[str, str])
     return tuple(sorted(labels.items()))
 
 
-# -- reading Loki's answers ----------------------------------------------------------------
-REASONS = {
-    "too_old": "timestamp too old (older than Loki's reject_old_samples_max_age, 7 days by default)",
-    "too_new": "timestamp too new (in the future beyond Loki's creation_grace_period)",
-    "too_far_behind": "entry too far behind the stream's newest entry (Loki accepts max_chunk_age/2, 1h by default)",
-    "line_too_long": "line too long (over Loki's max_line_size)",
-    "rate_limited": "per-stream rate limit",
-    "labels": "labels refused",
-}
-OLD_ENTRIES_HINT = (
-    "Loki refused entries as too old or too far behind their stream: replay with --shift-to-now "
-    "(or --time-offset) so the newest record lands at the current time; see README, Troubleshooting"
-)
-_TOTAL = re.compile(r"total ignored: (\d+) out of \d+")
-_ENTRY_REASON = re.compile(r"ignored, reason: '([^']*)")
-
-
-def _kind(text: str) -> str | None:
-    t = text.lower()
-    if "too far behind" in t or "out of order" in t:
-        return "too_far_behind"
-    if "timestamp too old" in t:
-        return "too_old"
-    if "timestamp too new" in t:
-        return "too_new"
-    if "max entry size" in t or "line too long" in t:
-        return "line_too_long"
-    if "rate limit" in t:
-        return "rate_limited"
-    if "parse labels" in t or "parsing labels" in t or "label name" in t or "label value" in t:
-        return "labels"
-    return None
-
-
-def parse_rejections(body: str) -> Counter[str]:
-    """Entries Loki refused, by reason, from a 400 body (ingester and distributor formats).
-
-    The ingester lists at most a few entries per stream and then sums up with
-    ``total ignored: N out of M``; the distributor writes one line per refused entry.
-    """
-    counts: Counter[str] = Counter()
-    pending: str | None = None
-    for line in body.splitlines():
-        if m := _ENTRY_REASON.search(line):
-            pending = _kind(m.group(1)) or "other"
-            continue
-        if m := _TOTAL.search(line):
-            counts[pending or "other"] += int(m.group(1))
-            pending = None
-            continue
-        kind = _kind(line)
-        if kind is not None:
-            counts[kind] += 1
-    return counts
-
-
 # -- the sink -----------------------------------------------------------------------------
 @dataclass(slots=True)
 class LokiConfig:
@@ -207,7 +153,7 @@ class LokiConfig:
     max_retry_time: float = 300.0  # one batch, retries included
     certificate: str | None = None
     verify: bool = True
-    backoff: float = 0.5
+    backoff: float = 1.0  # the first retry's wait; then twice as long each time (see sinks/delivery.py)
     concurrency: int = 1  # pushes in flight (--concurrency)
 
     def push_url(self) -> str:
@@ -260,7 +206,6 @@ class LokiSink(InFlightSink):
         self._config = config
         self._before_push = before_push
         self._report = report
-        self._on_delivered = on_delivered
         self._stop = stop
         self._url = config.push_url()
         self._extra_labels = {sanitize_label_name(k): v for k, v in config.labels.items()}
@@ -269,7 +214,8 @@ class LokiSink(InFlightSink):
         self._headers.update(config.headers)
         if config.tenant:
             self._headers["X-Scope-OrgID"] = config.tenant
-        self._policy = RetryPolicy(config.max_retry_time, config.timeout, config.backoff)
+        self._policy = RetryPolicy(config.max_retry_time, config.timeout, base_backoff=config.backoff)
+        self._account = Account(self.signal, report, on_delivered)
         self._stream_json: dict[tuple[tuple[str, str], ...], bytes] = {}
         self._streams: dict[tuple[ResourceAttrs, str], _Stream] = {}
         self._fits_bytes = min(config.max_line_bytes, MAX_METADATA_BYTES)
@@ -367,50 +313,27 @@ class LokiSink(InFlightSink):
         self._inflight.submit(lambda session: self._send(session, entries, body), streams)
 
     def _send(self, session: VerifyingSession, entries: list[_Entry], body: bytes) -> None:
-        n = len(entries)
         if self._stop is not None and self._stop.is_set():  # stopped while it waited for its turn: not sent
             return
-        result = post_with_retry(session, self._url, body, self._headers, self._policy, self._stop)
+        answers: list[str] = []
+
+        def attempt(timeout: float) -> Outcome:
+            outcome, answer = post_once(session, self._url, body, self._headers, timeout, classify, _stream_sizes)
+            answers.append(answer)
+            return outcome
+
+        def _stream_sizes() -> dict[str, int]:
+            return {label_string(labels): n for labels, n in Counter(e.stream for e in entries).items()}
+
+        outcome, attempts = self._policy.run(attempt, self._stop)
         if self._inflight.abandoned:  # the run quit without waiting: counted as not sent
             return
+        n = len(entries)
         where = batch_span(entries[0].origin, entries[-1].origin)
         self._report.note(
-            f"logs {where}: {n} entries, {len(body)} bytes → {self._url}: "
-            f"{result.status or result.error} ({result.attempts} attempt(s))"
+            f"logs {where}: {n} entries, {len(body)} bytes → {self._url}: {answers[-1]} ({attempts} attempt(s))"
         )
-        if result.ok:
-            self._report.sent(self.signal, n)
-            self._delivered(entries)
-            return
-        if result.status is None:
-            reason = f"{result.error or 'no answer'} (after {result.attempts} attempts)"
-            self._report.failed(self.signal, n, reason, where)
-            return
-        text = result.body.decode("utf-8", "replace")
-        reason = f"HTTP {result.status}: {one_line(text) or 'no body'}"
-        if result.status == 400:
-            counts = parse_rejections(text)
-            refused = min(sum(counts.values()), n)
-            if refused == 0:
-                self._report.rejected(self.signal, n, reason)
-                return
-            left = refused
-            for kind, count in counts.most_common():
-                self._report.rejected(self.signal, min(count, left), REASONS.get(kind, reason))
-                left -= min(count, left)
-                if kind in ("too_old", "too_far_behind"):
-                    self._report.hint(OLD_ENTRIES_HINT)
-            self._report.sent(self.signal, n - refused)
-            # Loki stored the rest of the push; the refused entries would be refused again
-            self._delivered(entries)
-        elif 400 <= result.status < 500 and result.status != 429:
-            self._report.rejected(self.signal, n, reason)
-        else:
-            self._report.failed(self.signal, n, f"{reason} (after {result.attempts} attempts)", where)
-
-    def _delivered(self, entries: list[_Entry]) -> None:
-        if self._on_delivered is not None:
-            self._on_delivered(self.signal, [e.key for e in entries])
+        self._account.settle(outcome, attempts, n, where, lambda: [e.key for e in entries])
 
     def flush(self) -> None:
         """Push what is batched and wait until every push is answered."""

@@ -3,9 +3,10 @@ and bytes.
 
 The exporter does the transport: endpoint, headers, TLS, compression and timeout come
 from our flags when given and from the ``OTEL_EXPORTER_OTLP_*`` variables otherwise, and
-its own retry logic handles 429/502/503/504 and ``Retry-After``. We only watch what it
-did: a ``requests`` session hook records each response, and a logging handler keeps the
-exporter's last error (connection refused, timeout) so the summary can say it.
+its own retry logic handles 429/502/503/504, connection errors and ``Retry-After`` (the
+policy :mod:`otel_replay.sinks.delivery` describes). We only watch what it did — our
+``requests`` session records each attempt and its answer, a logging handler keeps the
+exporter's last complaint — classify that into an outcome, and let the one account count it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import json
 import logging
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import requests
 from google.protobuf.message import DecodeError
@@ -34,13 +35,13 @@ from otel_replay.model import Record, Signal, record_key
 from otel_replay.report import Report, batch_span
 from otel_replay.resume import Acknowledge
 from otel_replay.sinks.batching import Batcher
+from otel_replay.sinks.delivery import Account, Delivered, Outcome, Partial, Permanent, Retryable, status_outcome
 from otel_replay.sinks.http import VerifyingSession, describe_exception, one_line
 from otel_replay.sinks.inflight import InFlight, InFlightSink
 from otel_replay.sinks.otlp_config import OtlpConfig, export_deadline
 from otel_replay.sinks.sdk import ResourceCache, estimate_bytes, request_group
 
 REQUEST_OVERHEAD = 64
-RETRYABLE = frozenset({429, 502, 503, 504})
 _COMPRESSION = {"gzip": Compression.Gzip, "none": Compression.NoCompression, "deflate": Compression.Deflate}
 
 
@@ -107,6 +108,9 @@ _PARTS = {
 }  # fmt: skip
 
 
+_EXPORTER_MODULES = tuple(parts.exporter.__module__ for parts in _PARTS.values())
+
+
 def partial_rejections(body: bytes, content_type: str, signal: Signal = Signal.TRACES) -> tuple[int, str]:
     """Records a 2xx answer says it rejected (OTLP partial success), and why."""
     if not body:
@@ -123,14 +127,15 @@ def partial_rejections(body: bytes, content_type: str, signal: Signal = Signal.T
 
 
 class _ExporterLog(logging.Handler):
-    """Keeps the exporter's last error message instead of letting it reach stderr
-    (transport errors themselves are seen by :class:`_ObservedSession`). Per thread: with
+    """Keeps the exporter's last complaint instead of letting it reach stderr (transport
+    errors themselves are seen by :class:`_ObservedSession`). Per thread: with
     ``--concurrency``, each request runs its exporter in a thread of its own."""
 
-    def __init__(self, report: Report) -> None:
+    def __init__(self, report: Report, module: str) -> None:
         super().__init__(logging.WARNING)
         self._local = threading.local()
         self._report = report
+        self._module = module  # its exporter's: another sink's exporter is that sink's business
 
     @property
     def last_error(self) -> str | None:
@@ -141,27 +146,61 @@ class _ExporterLog(logging.Handler):
         self._local.last_error = value
 
     def emit(self, record: logging.LogRecord) -> None:
+        mine = record.name.startswith(self._module)
+        if not mine and record.name.startswith(_EXPORTER_MODULES):
+            return
         message = record.getMessage()
         self._report.note(f"exporter: {one_line(message)}")
-        if record.levelno >= logging.ERROR or str(record.msg).startswith("Dropping"):
+        if mine:
             self.last_error = describe_exception(message)
 
 
+class _QuietLogger:
+    """The exporter's logger, kept from printing to stderr while any sink of this process
+    listens to it (counted: two sinks of one signal leave it as they found it)."""
+
+    _lock = threading.Lock()
+    _users: ClassVar[dict[str, tuple[int, bool]]] = {}
+
+    @classmethod
+    def attach(cls, logger: logging.Logger, handler: logging.Handler) -> None:
+        with cls._lock:
+            count, saved = cls._users.get(logger.name, (0, logger.propagate))
+            cls._users[logger.name] = (count + 1, saved)
+            logger.addHandler(handler)
+            logger.propagate = False
+
+    @classmethod
+    def detach(cls, logger: logging.Logger, handler: logging.Handler) -> None:
+        with cls._lock:
+            logger.removeHandler(handler)
+            count, saved = cls._users.pop(logger.name, (1, logger.propagate))
+            if count > 1:
+                cls._users[logger.name] = (count - 1, saved)
+            else:
+                logger.propagate = saved
+
+
 class _ObservedSession(VerifyingSession):
-    """A plain session that remembers its last transport error (the exporter, which owns
-    the retry loop, does not always log it) and bounds each attempt by ``--timeout`` (the
-    exporter gives each attempt all the time left before its deadline)."""
+    """A plain session that counts the attempts of an export, remembers where they went
+    and their last transport error (the exporter, which owns the retry loop, does not always
+    log it), and bounds each attempt by ``--timeout`` (the exporter gives each attempt all
+    the time left before its deadline)."""
 
     last_error: BaseException | None = None
+    last_url: str | None = None
+    attempts: int = 0
     attempt_timeout: float | None = None
 
-    def request(self, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         cap = self.attempt_timeout
         if cap is not None:
             given = kwargs.get("timeout")
             kwargs["timeout"] = cap if given is None else min(given, cap)
+        self.attempts += 1
+        self.last_url = url.decode() if isinstance(url, bytes) else url
         try:
-            return super().request(*args, **kwargs)
+            return super().request(method, url, *args, **kwargs)
         except requests.RequestException as exc:
             self.last_error = exc
             raise
@@ -191,6 +230,7 @@ class _Lane:
 
     def __init__(self, parts: _SignalParts, endpoint: str | None, config: OtlpConfig, signal: Signal) -> None:
         self.last: _Response | None = None
+        self._success = parts.success
         session = self.session = _ObservedSession()
         session.attempt_timeout = config.timeout
         session.hooks["response"].append(self._on_response)
@@ -203,11 +243,48 @@ class _Lane:
             session=session,
             max_request_size=config.max_request_bytes,
         )
+        self.shut = False
         if not config.verify:
             session.verify = False  # --insecure: the exporter has no switch for it, the session does
 
     def _on_response(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         self.last = _Response(response.status_code, response.content[:65536], response.headers.get("content-type", ""))
+
+    def export(self, items: Any) -> bool:
+        """Export through the official exporter (its own retries included); True on success."""
+        self.last = None
+        self.session.last_error = None
+        self.session.attempts = 0
+        return self.exporter.export(items) is self._success
+
+    def shutdown(self) -> None:
+        """The exporter's own shutdown (it also cuts short a retry back-off in progress)."""
+        if not self.shut:
+            self.shut = True
+            self.exporter.shutdown()
+
+
+def classify(
+    signal: Signal,
+    succeeded: bool,
+    last: _Response | None,
+    transport_error: BaseException | None,
+    logged: str | None,
+    url: str | None,
+) -> Outcome:
+    """What one export came to, from what the exporter returned, the last answer it got
+    (from ``url``), its last transport error and its last complaint in the log."""
+    if succeeded:
+        rejected, why = partial_rejections(last.body, last.content_type, signal) if last else (0, "")
+        if rejected:
+            return Partial({f"partial success: {one_line(why) or 'no reason given'}": rejected})
+        return Delivered()
+    if last is not None and last.status >= 300:
+        hint = _NO_SUCH_PATH[signal].format(url=url) if last.status == 404 and signal is not Signal.TRACES else None
+        return status_outcome(last.status, describe_response(last.status, last.body, last.content_type), hint=hint)
+    if transport_error is not None:  # what the exporter retries; still failing when it gave up
+        return Retryable(describe_exception(transport_error))
+    return Permanent(logged or "export failed (no answer from the backend)", refused=False)
 
 
 class OtlpSink(InFlightSink):
@@ -229,7 +306,6 @@ class OtlpSink(InFlightSink):
         self._stop = stop
         self._config = config
         self._report = report
-        self._on_delivered = on_delivered
         self._resources = ResourceCache()
         self._parts = _PARTS[signal]
         endpoint = {
@@ -238,11 +314,10 @@ class OtlpSink(InFlightSink):
             Signal.METRICS: config.metrics_endpoint,
         }[signal]
         self._inflight = InFlight(_Lane(self._parts, endpoint, config, signal) for _ in range(config.concurrency))
-        self._log = _ExporterLog(report)
-        self._otel_logger = logging.getLogger("opentelemetry")
-        self._saved = (self._otel_logger.propagate, self._otel_logger.level)
-        self._otel_logger.addHandler(self._log)
-        self._otel_logger.propagate = False
+        self._account = Account(signal, report, on_delivered)
+        self._log = _ExporterLog(report, self._parts.exporter.__module__)
+        self._exporter_logger = logging.getLogger("opentelemetry")
+        _QuietLogger.attach(self._exporter_logger, self._log)
         self._batcher: Batcher[Record] = Batcher(
             self._export, config.batch_size, config.max_request_bytes, REQUEST_OVERHEAD
         )
@@ -257,55 +332,28 @@ class OtlpSink(InFlightSink):
     def _send(self, lane: _Lane, batch: list[Record], items: Any) -> None:
         if self._stop is not None and self._stop.is_set():  # stopped while it waited for a lane: not sent
             return
-        lane.last = None
         self._log.last_error = None
-        lane.session.last_error = None
-        result = lane.exporter.export(items)
+        succeeded = lane.export(items)
         if self._inflight.abandoned:  # the run quit without waiting: counted as not sent
             return
+        session, last = lane.session, lane.last
+        outcome = classify(self.signal, succeeded, last, session.last_error, self._log.last_error, session.last_url)
         n = len(batch)
-        last = lane.last
-        endpoint = lane.exporter._endpoint
         where = batch_span(batch[0].origin, batch[-1].origin)
+        answer = f"HTTP {last.status}" if last else describe_exception(session.last_error or "no answer")
         self._report.note(
-            f"{self.signal.value} {where}: {n} records → {endpoint}: "
-            + (f"HTTP {last.status}" if last else describe_exception(lane.session.last_error or "no answer"))
+            f"{self.signal.value} {where}: {n} records → {session.last_url}: {answer} ({session.attempts} attempt(s))"
         )
-        if result is self._parts.success:
-            rejected, why = partial_rejections(last.body, last.content_type, self.signal) if last else (0, "")
-            rejected = min(rejected, n)
-            self._report.rejected(self.signal, rejected, f"partial success: {one_line(why) or 'no reason given'}")
-            self._report.sent(self.signal, n - rejected)
-            if self._on_delivered is not None:
-                # partly rejected records are not identified; resending would be refused again
-                self._on_delivered(self.signal, [record_key(r) for r in batch])
-            return
-        if last is not None and last.status >= 300:
-            reason = describe_response(last.status, last.body, last.content_type)
-            if last.status == 404 and self.signal is not Signal.TRACES:
-                self._report.hint(_NO_SUCH_PATH[self.signal].format(url=endpoint))
-            if 400 <= last.status < 500 and last.status not in RETRYABLE:
-                self._report.rejected(self.signal, n, reason)
-            else:
-                self._report.failed(self.signal, n, reason + " (after retries)", where)
-            return
-        if lane.session.last_error is not None:
-            reason = describe_exception(lane.session.last_error) + " (retries exhausted)"
-        else:
-            reason = self._log.last_error or "export failed (no answer from the backend)"
-        self._report.failed(self.signal, n, reason, where)
+        self._account.settle(outcome, session.attempts, n, where, lambda: [record_key(r) for r in batch])
 
     def interrupt(self) -> None:
-        """Cut short the retry back-offs in progress (the exporter's own shutdown signal;
-        those batches are then reported failed and stay unacknowledged for --resume)."""
+        """Cut short the retry back-offs in progress: the exporters are shut down (their own
+        signal to stop retrying; those batches are reported failed and stay unacknowledged
+        for --resume). Nothing is exported after an interrupt."""
         for lane in self._inflight.lanes:
-            client = getattr(lane.exporter, "_client", None)
-            event = getattr(client, "_shutdown_event", None)
-            if event is not None:
-                event.set()
+            lane.shutdown()
 
     def _release(self) -> None:
         for lane in self._inflight.lanes:
-            lane.exporter.shutdown()
-        self._otel_logger.removeHandler(self._log)
-        self._otel_logger.propagate = self._saved[0]
+            lane.shutdown()
+        _QuietLogger.detach(self._exporter_logger, self._log)

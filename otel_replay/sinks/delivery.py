@@ -1,0 +1,169 @@
+"""One delivery path for every backend: an answer becomes an :data:`Outcome`, one
+:class:`RetryPolicy` decides whether to try again, one :class:`Account` counts the outcome
+and journals ``--resume``.
+
+A sink only encodes a batch, sends it and *classifies* the answer. Our own HTTP sink
+(Loki) is retried by :class:`RetryPolicy`; the official OTLP exporters run their own retry
+loop, and the policy here is theirs, so that every backend is retried, and reported, alike:
+the OTLP specification's retryable statuses (429, 502, 503, 504) and connection errors, at
+most six attempts, waiting 1 s, 2 s, 4 s … (±20 %) or what ``Retry-After`` asks, and never
+past the batch's deadline (``--max-retry-time``). Any other answer is final.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from otel_replay.model import Signal
+from otel_replay.report import Report
+from otel_replay.resume import Acknowledge
+
+#: What the OTLP specification (and so the official exporters) retries; every other
+#: status is final.
+RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
+MAX_ATTEMPTS = 6
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """The backend stored every record of the batch."""
+
+
+@dataclass(frozen=True, slots=True)
+class Partial:
+    """The backend refused some records (``refused``: reason → count) and stored the rest."""
+
+    refused: Mapping[str, int]
+    hints: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Retryable:
+    """Not delivered this time; worth another attempt (``after``: the backend's Retry-After)."""
+
+    reason: str
+    after: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Permanent:
+    """Not delivered, and trying again would not change that. ``refused``: the backend
+    said no to the records (a 4xx: counted rejected); otherwise it failed (counted failed)."""
+
+    reason: str
+    refused: bool = True
+    hint: str | None = None
+
+
+Outcome = Delivered | Partial | Retryable | Permanent
+
+
+def status_outcome(status: int, reason: str, retry_after: float | None = None, hint: str | None = None) -> Outcome:
+    """A non-2xx answer: retryable when the specification says so, else final (a 4xx
+    refuses the records; a 5xx fails them)."""
+    if status in RETRYABLE_STATUS:
+        return Retryable(reason, retry_after)
+    return Permanent(reason, refused=400 <= status < 500, hint=hint)
+
+
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """``Retry-After`` as delay-seconds or an HTTP-date, in seconds from now."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        pass
+    else:
+        return max(seconds, 0.0) if seconds == seconds and seconds != float("inf") else None
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(when.timestamp() - (time.time() if now is None else now), 0.0)
+
+
+@dataclass(slots=True)
+class RetryPolicy:
+    deadline_seconds: float = 300.0  # the whole batch, retries included (--max-retry-time)
+    attempt_timeout: float = 10.0  # one attempt (--timeout)
+    max_attempts: int = MAX_ATTEMPTS
+    base_backoff: float = 1.0
+    jitter: float = 0.2
+
+    def backoff(self, retry: int) -> float:
+        """The wait before retry number ``retry`` + 1 (0-based), as the exporters wait."""
+        return self.base_backoff * (2**retry) * random.uniform(1 - self.jitter, 1 + self.jitter)
+
+    def run(self, attempt: Callable[[float], Outcome], stop: threading.Event | None = None) -> tuple[Outcome, int]:
+        """Call ``attempt(timeout)`` until its outcome is not :class:`Retryable`, the attempts
+        run out, the next one would start after the deadline, or ``stop`` is set; returns the
+        last outcome and how many attempts were made."""
+        start = time.monotonic()
+        attempts = 0
+        while True:
+            attempts += 1
+            remaining = self.deadline_seconds - (time.monotonic() - start)
+            outcome = attempt(max(min(self.attempt_timeout, remaining), 0.05))
+            if not isinstance(outcome, Retryable):
+                return outcome, attempts
+            wait = outcome.after if outcome.after is not None else self.backoff(attempts - 1)
+            remaining = self.deadline_seconds - (time.monotonic() - start)
+            if attempts >= self.max_attempts or wait >= remaining:
+                return outcome, attempts
+            if stop is not None:
+                if stop.wait(wait):
+                    return outcome, attempts
+            else:
+                time.sleep(wait)
+
+
+def with_attempts(reason: str, attempts: int) -> str:
+    return f"{reason} (after {attempts} attempt{'s' if attempts != 1 else ''})"
+
+
+@dataclass(slots=True)
+class Account:
+    """The one place a batch's final outcome is counted and journalled: sent, rejected
+    (the backend refused), failed (it could not be delivered); what the backend stored —
+    and what it refused, which a resend would see refused again — goes into the
+    ``--resume`` journal."""
+
+    signal: Signal
+    report: Report
+    journal: Acknowledge | None = None
+
+    def settle(self, outcome: Outcome, attempts: int, n: int, where: str, keys: Callable[[], Sequence[Any]]) -> None:
+        report, signal = self.report, self.signal
+        if isinstance(outcome, Delivered):
+            report.sent(signal, n)
+        elif isinstance(outcome, Partial):
+            left = n
+            for reason, count in sorted(outcome.refused.items(), key=lambda kv: -kv[1]):
+                taken = min(count, left)
+                report.rejected(signal, taken, reason)
+                left -= taken
+            report.sent(signal, left)
+            for hint in outcome.hints:
+                report.hint(hint)
+        elif isinstance(outcome, Permanent):
+            reason = outcome.reason if attempts <= 1 else with_attempts(outcome.reason, attempts)
+            if outcome.refused:
+                report.rejected(signal, n, reason)
+            else:
+                report.failed(signal, n, reason, where)
+            if outcome.hint:
+                report.hint(outcome.hint)
+            return
+        else:  # still retryable when the policy gave up
+            report.failed(signal, n, with_attempts(outcome.reason, attempts), where)
+            return
+        if self.journal is not None:
+            self.journal(signal, keys())
