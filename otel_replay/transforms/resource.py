@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from otel_replay.model import LogRecord, Record, ResourceAttrs, ResourceOverrides, SpanRecord
+from otel_replay.model import Record, ResourceAttrs, ResourceOverrides
 
 
 def override_resource(resource: ResourceAttrs, overrides: ResourceOverrides) -> ResourceAttrs:
@@ -22,8 +22,6 @@ class ResourceRewrite:
         self._cache: dict[ResourceAttrs, ResourceAttrs] = {}
 
     def apply(self, record: Record) -> Record | None:
-        if not isinstance(record, (SpanRecord, LogRecord)):
-            return record
         new = self._cache.get(record.resource)
         if new is None:
             new = self._cache[record.resource] = override_resource(record.resource, self._overrides)
