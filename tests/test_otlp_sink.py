@@ -16,7 +16,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 
 from otel_replay.model import Origin, Signal
 from otel_replay.sinks.otlp import partial_rejections
-from otel_replay.sinks.sdk import ResourceCache, estimate_resource_bytes, estimate_span_bytes, to_readable_span
+from otel_replay.sinks.sdk import ResourceCache, to_readable_span
+from otel_replay.sinks.sizes import estimate_resource_bytes, estimate_span_bytes
 from otel_replay.sources.codemachine import span_from_codemachine
 from tests.fakes.otlp import OtlpReceiver, tempo_error
 from tests.fakes.server import Answer

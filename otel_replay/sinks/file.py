@@ -20,8 +20,8 @@ from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from otel_replay.model import Record, Signal
 from otel_replay.report import Report
 from otel_replay.sinks.batching import Batcher
-from otel_replay.sinks.otlp import REQUEST_OVERHEAD, add_to_request
 from otel_replay.sinks.sdk import ResourceCache, proto_to_otlp_json
+from otel_replay.sinks.sizes import REQUEST_OVERHEAD, add_to_request
 
 FILE_NAMES = {Signal.TRACES: "traces.jsonl", Signal.LOGS: "logs.jsonl", Signal.METRICS: "metrics.jsonl"}
 #: The official exporters' own encoders: the file holds exactly what would have been sent.

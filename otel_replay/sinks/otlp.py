@@ -39,9 +39,9 @@ from otel_replay.sinks.delivery import Account, Delivered, Outcome, Partial, Per
 from otel_replay.sinks.http import VerifyingSession, describe_exception, one_line
 from otel_replay.sinks.inflight import InFlight, InFlightSink
 from otel_replay.sinks.otlp_config import OtlpConfig, export_deadline
-from otel_replay.sinks.sdk import ResourceCache, estimate_bytes, request_group
+from otel_replay.sinks.sdk import ResourceCache
+from otel_replay.sinks.sizes import REQUEST_OVERHEAD, add_to_request
 
-REQUEST_OVERHEAD = 64
 _COMPRESSION = {"gzip": Compression.Gzip, "none": Compression.NoCompression, "deflate": Compression.Deflate}
 
 
@@ -204,17 +204,6 @@ class _ObservedSession(VerifyingSession):
         except requests.RequestException as exc:
             self.last_error = exc
             raise
-
-
-def add_to_request(batcher: Batcher[Record], record: Record, report: Report, signal: Signal) -> None:
-    """Batch a record for an OTLP request, bounded by its encoded size; a record that
-    cannot fit in a request even alone is refused here (the exporter would drop it)."""
-    size = estimate_bytes(record)
-    group, group_bytes = request_group(record)
-    if batcher.fits_alone(size, group_bytes):
-        batcher.add(record, size, group, group_bytes)
-    else:
-        report.too_large(signal, str(record.origin), size + group_bytes, "--max-request-bytes", batcher.max_bytes)
 
 
 @dataclass(slots=True)
