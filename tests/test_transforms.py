@@ -185,6 +185,9 @@ def test_service_and_window_filters_from_the_command_line(tmp_path: Path) -> Non
     assert summary["signals"]["traces"]["dropped"] == {"outside --since/--until": 2}
     code, summary = replay_json(str(tmp_path), "--dry-run", "--until", "2026-11-24T17:00:01Z")
     assert summary["signals"]["traces"]["sent"] == 2
+    code, summary = replay_json(str(tmp_path), "--dry-run", "--until", "2026-11-24T16:59:59Z")
+    traces = summary["signals"]["traces"]
+    assert (traces["sent"], traces["dropped"]) == (0, {"outside --since/--until": 2})
 
 
 def test_shift_to_now_reads_stdin_twice(otlp: OtlpReceiver, tmp_path: Path) -> None:
