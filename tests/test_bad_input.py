@@ -91,30 +91,30 @@ def _setup(folder: Path, name: str, content: bytes) -> Path:
     return path
 
 
-def _replay(folder: Path, otlp: OtlpReceiver, loki: LokiReceiver) -> tuple[int, dict[str, Any]]:
-    return replay_json(str(folder), "--otlp-endpoint", otlp.url, "--loki-url", loki.url)
+def _replay(folder: Path, tempo: OtlpReceiver, loki: LokiReceiver) -> tuple[int, dict[str, Any]]:
+    return replay_json(str(folder), "--otlp-endpoint", tempo.url, "--loki-url", loki.url)
 
 
 @pytest.mark.parametrize("case", REFUSED, ids=REFUSED)
 def test_refused_input_is_named_and_the_rest_replays(
-    tmp_path: Path, otlp: OtlpReceiver, loki: LokiReceiver, case: str
+    tmp_path: Path, tempo: OtlpReceiver, loki: LokiReceiver, case: str
 ) -> None:
     content, expected = REFUSED[case]
     path = _setup(tmp_path, case, content)
-    code, summary = _replay(tmp_path, otlp, loki)
+    code, summary = _replay(tmp_path, tempo, loki)
     assert code == 1
     lines = [p for p in summary["problems"] if p.startswith(str(path))]
     assert len(lines) == 1, summary["problems"]
     assert expected in lines[0], lines[0]
     assert "\n" not in lines[0] and len(lines[0]) < 400
-    assert GOOD_SPAN_ID in {s.span_id.hex() for _, _, s in otlp.spans()}
+    assert GOOD_SPAN_ID in {s.span_id.hex() for _, _, s in tempo.spans()}
     assert "good one" in {line for _, _, line, _ in loki.entries()}
-    assert BAD_SPAN_ID not in {s.span_id.hex() for _, _, s in otlp.spans()}
+    assert BAD_SPAN_ID not in {s.span_id.hex() for _, _, s in tempo.spans()}
     assert "bad one" not in {line for _, _, line, _ in loki.entries()}
 
 
-def _span(otlp: OtlpReceiver) -> Any:
-    return next(s for _, _, s in otlp.spans() if s.span_id.hex() == BAD_SPAN_ID)
+def _span(tempo: OtlpReceiver) -> Any:
+    return next(s for _, _, s in tempo.spans() if s.span_id.hex() == BAD_SPAN_ID)
 
 
 def _attr(span: Any, key: str) -> Any:
@@ -131,32 +131,32 @@ def _changed_line(summary: dict[str, Any], path: Path) -> str:
     return line
 
 
-def test_utf8_bom_is_reported_and_the_file_read(tmp_path: Path, otlp: OtlpReceiver, loki: LokiReceiver) -> None:
+def test_utf8_bom_is_reported_and_the_file_read(tmp_path: Path, tempo: OtlpReceiver, loki: LokiReceiver) -> None:
     path = _setup(tmp_path, "bom", b"\xef\xbb\xbf" + bad_span())
-    code, summary = _replay(tmp_path, otlp, loki)
-    assert code == 1 and _span(otlp).name == "op"
+    code, summary = _replay(tmp_path, tempo, loki)
+    assert code == 1 and _span(tempo).name == "op"
     assert "byte order mark" in _changed_line(summary, path)
 
 
-def test_null_attribute_is_an_empty_value(tmp_path: Path, otlp: OtlpReceiver, loki: LokiReceiver) -> None:
+def test_null_attribute_is_an_empty_value(tmp_path: Path, tempo: OtlpReceiver, loki: LokiReceiver) -> None:
     path = _setup(tmp_path, "null", bad_span(attributes={"a": None}))
-    code, summary = _replay(tmp_path, otlp, loki)
-    assert code == 1 and _attr(_span(otlp), "a").WhichOneof("value") is None
+    code, summary = _replay(tmp_path, tempo, loki)
+    assert code == 1 and _attr(_span(tempo), "a").WhichOneof("value") is None
     assert "[0]: span changed to fit: attributes 'a': null sent as an empty value" in _changed_line(summary, path)
 
 
-def test_nested_object_attribute_is_a_kvlist(tmp_path: Path, otlp: OtlpReceiver, loki: LokiReceiver) -> None:
+def test_nested_object_attribute_is_a_kvlist(tmp_path: Path, tempo: OtlpReceiver, loki: LokiReceiver) -> None:
     path = _setup(tmp_path, "nested", bad_span(attributes={"a": {"b": {"c": 1}}}))
-    code, summary = _replay(tmp_path, otlp, loki)
-    inner = _attr(_span(otlp), "a").kvlist_value.values[0]
+    code, summary = _replay(tmp_path, tempo, loki)
+    inner = _attr(_span(tempo), "a").kvlist_value.values[0]
     assert code == 1 and inner.key == "b" and inner.value.kvlist_value.values[0].value.int_value == 1
     assert "attributes 'a': object sent as a key-value list" in _changed_line(summary, path)
 
 
-def test_mixed_array_attribute_keeps_each_type(tmp_path: Path, otlp: OtlpReceiver, loki: LokiReceiver) -> None:
+def test_mixed_array_attribute_keeps_each_type(tmp_path: Path, tempo: OtlpReceiver, loki: LokiReceiver) -> None:
     path = _setup(tmp_path, "mixed", bad_span(attributes={"a": [1, "x", True, 2.5], "ok": [1, 2.5, None]}))
-    code, summary = _replay(tmp_path, otlp, loki)
-    values = _attr(_span(otlp), "a").array_value.values
+    code, summary = _replay(tmp_path, tempo, loki)
+    values = _attr(_span(tempo), "a").array_value.values
     assert code == 1 and [v.WhichOneof("value") for v in values] == [
         "int_value", "string_value", "bool_value", "double_value"
     ]  # fmt: skip
@@ -164,21 +164,21 @@ def test_mixed_array_attribute_keeps_each_type(tmp_path: Path, otlp: OtlpReceive
     assert "attributes 'a': array of mixed types" in line and "'ok'" not in line
 
 
-def test_1mb_span_attribute_is_cut_with_a_marker(tmp_path: Path, otlp: OtlpReceiver, loki: LokiReceiver) -> None:
+def test_1mb_span_attribute_is_cut_with_a_marker(tmp_path: Path, tempo: OtlpReceiver, loki: LokiReceiver) -> None:
     path = _setup(tmp_path, "big", bad_span(attributes={"a": "é" * MB, "b": "x" * 64_000}))
-    code, summary = _replay(tmp_path, otlp, loki)
-    value = _attr(_span(otlp), "a").string_value
+    code, summary = _replay(tmp_path, tempo, loki)
+    value = _attr(_span(tempo), "a").string_value
     assert code == 1 and len(value.encode()) <= 256_000 and value.endswith("bytes truncated]")
-    assert len(_attr(_span(otlp), "b").string_value) == 64_000
+    assert len(_attr(_span(tempo), "b").string_value) == 64_000
     assert "attributes 'a': string of 2000000 bytes cut to 256000" in _changed_line(summary, path)
 
 
 def test_integer_beyond_int64_is_sent_as_a_string_and_reported(
-    tmp_path: Path, otlp: OtlpReceiver, loki: LokiReceiver
+    tmp_path: Path, tempo: OtlpReceiver, loki: LokiReceiver
 ) -> None:
     path = _setup(tmp_path, "huge-int", bad_span(attributes={"a": 2**80}))
-    code, summary = _replay(tmp_path, otlp, loki)
-    assert code == 1 and _attr(_span(otlp), "a").string_value == str(2**80)
+    code, summary = _replay(tmp_path, tempo, loki)
+    assert code == 1 and _attr(_span(tempo), "a").string_value == str(2**80)
     assert summary["signals"]["traces"]["adjusted"] == 1
     (line,) = [p for p in summary["problems"] if p.startswith(str(path))]
     assert "[0]: span changed to fit: attributes 'a': integer beyond 64 bits" in line
@@ -200,9 +200,9 @@ def test_object_body_is_its_json_text(tmp_path: Path, loki: LokiReceiver) -> Non
     assert [line for _, _, line, _ in loki.entries()] == ['{"k":[1,2]}']
 
 
-def test_1mb_log_line_is_cut_with_a_marker(tmp_path: Path, otlp: OtlpReceiver, loki: LokiReceiver) -> None:
+def test_1mb_log_line_is_cut_with_a_marker(tmp_path: Path, tempo: OtlpReceiver, loki: LokiReceiver) -> None:
     path = _setup(tmp_path, "long-line", logs_doc(log_doc(sec=1795539601, body="é" * MB)))
-    code, summary = _replay(tmp_path, otlp, loki)
+    code, summary = _replay(tmp_path, tempo, loki)
     line, _ = _entry(loki)
     assert code == 1 and len(line.encode()) <= 256_000
     assert line.startswith("éé") and line.endswith("bytes truncated]")
@@ -211,9 +211,9 @@ def test_1mb_log_line_is_cut_with_a_marker(tmp_path: Path, otlp: OtlpReceiver, l
     assert "line of 2000000 bytes cut to --loki-max-line-bytes (256000)" in problem
 
 
-def test_1mb_log_attribute_fits_structured_metadata(tmp_path: Path, otlp: OtlpReceiver, loki: LokiReceiver) -> None:
+def test_1mb_log_attribute_fits_structured_metadata(tmp_path: Path, tempo: OtlpReceiver, loki: LokiReceiver) -> None:
     _setup(tmp_path, "long-attr", logs_doc(log_doc(sec=1795539601, body="bad one", attributes={"big": "y" * MB})))
-    code, summary = _replay(tmp_path, otlp, loki)
+    code, summary = _replay(tmp_path, tempo, loki)
     _, md = _entry(loki)
     assert code == 1 and md["big"].endswith("bytes truncated]") and len(md["big"]) < 64_000
     assert set(loki.answers) == {204}

@@ -21,7 +21,7 @@ def read_jsonl(path: Path, message_type: type) -> list:
     return [otlp_json_to_proto(json.loads(line), message_type()) for line in path.read_text().splitlines()]
 
 
-def test_output_files_are_otlp_json_and_equal_what_is_sent(otlp: OtlpReceiver, tmp_path: Path) -> None:
+def test_output_files_are_otlp_json_and_equal_what_is_sent(tempo: OtlpReceiver, tmp_path: Path) -> None:
     code, summary = replay_json(str(EXAMPLE), "--output", str(tmp_path / "out"))
     assert code == 0 and summary["mode"] == "output"
     lines = (tmp_path / "out" / "traces.jsonl").read_text().splitlines()
@@ -30,28 +30,28 @@ def test_output_files_are_otlp_json_and_equal_what_is_sent(otlp: OtlpReceiver, t
     assert len(span["traceId"]) == 32 and int(span["traceId"], 16)  # hex, not base64
     assert isinstance(span["startTimeUnixNano"], str)  # int64 as a string
     written = read_jsonl(tmp_path / "out" / "traces.jsonl", ExportTraceServiceRequest)
-    replay_json(str(EXAMPLE), "--otlp-endpoint", otlp.url, "--traces-only", "--workers", "1")  # same batches
-    assert written == otlp.requests["/v1/traces"]
+    replay_json(str(EXAMPLE), "--otlp-endpoint", tempo.url, "--traces-only", "--workers", "1")  # same batches
+    assert written == tempo.requests["/v1/traces"]
     logs = read_jsonl(tmp_path / "out" / "logs.jsonl", ExportLogsServiceRequest)
     records = [r for req in logs for rl in req.resource_logs for sl in rl.scope_logs for r in sl.log_records]
     assert len(records) == summary["signals"]["logs"]["sent"] > 0
     assert all(len(r.trace_id) == 16 and len(r.span_id) == 8 for r in records)
 
 
-def test_dry_run_sends_nothing_and_counts(otlp: OtlpReceiver) -> None:
-    code, summary = replay_json(str(EXAMPLE), "--dry-run", "--otlp-endpoint", otlp.url)
+def test_dry_run_sends_nothing_and_counts(collector: OtlpReceiver) -> None:
+    code, summary = replay_json(str(EXAMPLE), "--dry-run", "--otlp-endpoint", collector.url)
     assert code == 0
-    assert otlp.attempts == 0
+    assert collector.attempts == 0
     assert summary["signals"]["traces"]["sent"] == 24 and summary["signals"]["logs"]["sent"] > 0
     assert summary["signals"]["metrics"]["sent"] == 12 == summary["signals"]["metrics"]["duplicates"]
 
 
-def test_metrics_never_reach_the_traces_endpoint(otlp: OtlpReceiver) -> None:
-    code, summary = replay_json(str(EXAMPLE), "--otlp-endpoint", otlp.url, "--traces-only")
+def test_metrics_never_reach_the_traces_endpoint(collector: OtlpReceiver) -> None:
+    code, summary = replay_json(str(EXAMPLE), "--otlp-endpoint", collector.url, "--traces-only")
     assert code == 0
     assert summary["signals"]["metrics"]["files_not_selected"] == 2
-    assert otlp.requests["/v1/metrics"] == []
-    assert len(otlp.spans()) == 24 == summary["signals"]["traces"]["sent"]
+    assert collector.requests["/v1/metrics"] == []
+    assert len(collector.spans()) == 24 == summary["signals"]["traces"]["sent"]
 
 
 @pytest.mark.parametrize(
@@ -72,20 +72,20 @@ def test_usage_errors_exit_2_with_one_message(args: list[str], message: str) -> 
     assert "Traceback" not in result.output
 
 
-def test_bad_input_is_named_and_the_rest_replays(otlp: OtlpReceiver, tmp_path: Path) -> None:
+def test_bad_input_is_named_and_the_rest_replays(tempo: OtlpReceiver, tmp_path: Path) -> None:
     trace_file(tmp_path / "good.json", [span_doc(), span_doc(spanId="00000000000000ff", traceId="12")])
     (tmp_path / "broken.json").write_text('{"spans": [')
-    result = replay(str(tmp_path), "--otlp-endpoint", otlp.url, "--traces-only")
+    result = replay(str(tmp_path), "--otlp-endpoint", tempo.url, "--traces-only")
     assert result.exit_code == 1
     assert f"{tmp_path / 'broken.json'}: truncated JSON" in result.stdout
     assert f"{tmp_path / 'good.json'}[1]: invalid span: traceId '12' has 2 characters, expected 32" in result.stdout
-    assert len(otlp.spans()) == 1
+    assert len(tempo.spans()) == 1
 
 
-def test_stdin_and_zip(otlp: OtlpReceiver, tmp_path: Path) -> None:
+def test_stdin_and_zip(tempo: OtlpReceiver, tmp_path: Path) -> None:
     doc = trace_file(tmp_path / "t.json", [span_doc()])
-    code, _ = replay_json("-", "--otlp-endpoint", otlp.url, "--traces-only", input=doc.read_bytes())
-    assert code == 0 and len(otlp.spans()) == 1
+    code, _ = replay_json("-", "--otlp-endpoint", tempo.url, "--traces-only", input=doc.read_bytes())
+    assert code == 0 and len(tempo.spans()) == 1
     archive = tmp_path / "report.zip"
     with zipfile.ZipFile(archive, "w") as zf:
         for path in sorted(EXAMPLE.rglob("*.json")):

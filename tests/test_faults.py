@@ -76,7 +76,7 @@ FLAKY = {
 @pytest.mark.parametrize("fault", FLAKY.values(), ids=FLAKY.keys())
 def test_spans_arrive_exactly_once_through_faults(tmp_path: Path, fault: Callable[[int], Any]) -> None:
     write_input(tmp_path / "in")
-    with OtlpReceiver() as otlp:
+    with OtlpReceiver.tempo() as otlp:
         otlp.fault = fault
         code, summary = replay_json(
             str(tmp_path / "in"), "--otlp-endpoint", otlp.url, "--traces-only", "--batch-size", "50",
@@ -118,7 +118,7 @@ def test_faults_with_requests_in_flight(tmp_path: Path) -> None:
     503 (whichever batches they carry): every record still arrives exactly once."""
     first = Answer(503, b"unavailable", headers=RETRY_NOW)
     write_input(tmp_path / "in")
-    with OtlpReceiver() as otlp, LokiReceiver(now_ns=lambda: EXAMPLE_NOW_NS) as loki:
+    with OtlpReceiver.tempo() as otlp, LokiReceiver(now_ns=lambda: EXAMPLE_NOW_NS) as loki:
         otlp.fault = loki.fault = lambda n: first if n <= 5 else None
         code, summary = replay_json(
             str(tmp_path / "in"), "--otlp-endpoint", otlp.url, "--loki-url", loki.url, "--batch-size", "50",
@@ -135,7 +135,7 @@ def test_a_backend_that_stays_down_reports_what_failed(tmp_path: Path) -> None:
     """From the 4th request on, every answer is 503: what got through is counted sent,
     the rest failed, batch by batch; sent + failed = all, and the exit status is 1."""
     write_input(tmp_path / "in")
-    with OtlpReceiver() as otlp, LokiReceiver(now_ns=lambda: EXAMPLE_NOW_NS) as loki:
+    with OtlpReceiver.tempo() as otlp, LokiReceiver(now_ns=lambda: EXAMPLE_NOW_NS) as loki:
         otlp.fault = loki.fault = lambda n: Answer(503, b"overloaded", headers=RETRY_NOW) if n > 3 else None
         code, summary = replay_json(
             str(tmp_path / "in"),

@@ -89,7 +89,7 @@ def test_workers_share_one_large_file_and_deliver_it_as_one_process_would(
     monkeypatch.setattr(runner, "PART_BYTES", path.stat().st_size // 5)
     runs = []
     for workers in ("1", "2"):
-        with OtlpReceiver() as otlp:
+        with OtlpReceiver.tempo() as otlp:
             code, summary = replay_json(str(path), "--otlp-endpoint", otlp.url, "--workers", workers)
             runs.append((code, summary["problems"], summary["files_read"], summary["signals"]["traces"]["files"]))
             assert sorted(flatten_spans(otlp.requests["/v1/traces"])) == sorted(flatten_spans(reqs))

@@ -93,7 +93,7 @@ def _exactly_once(otlp: OtlpReceiver, loki: LokiReceiver) -> None:
 def test_rerun_with_the_state_file_completes_the_set(tmp_path: Path) -> None:
     write_input(tmp_path / "in")
     state = tmp_path / "state"
-    with OtlpReceiver() as otlp, LokiReceiver(now_ns=lambda: EXAMPLE_NOW_NS) as loki:
+    with OtlpReceiver.tempo() as otlp, LokiReceiver(now_ns=lambda: EXAMPLE_NOW_NS) as loki:
         otlp.fault = loki.fault = lambda n: Answer(503, b"down", headers=RETRY_NOW) if n > 4 else None
         code, first = _run(tmp_path / "in", otlp, loki, state)
         assert code == 1 and 0 < first["signals"]["traces"]["sent"] < N_SPANS
@@ -113,7 +113,7 @@ def test_rerun_with_the_state_file_completes_the_set(tmp_path: Path) -> None:
 def test_the_first_runs_time_offset_is_kept(tmp_path: Path) -> None:
     write_input(tmp_path / "in")
     state = tmp_path / "state"
-    with OtlpReceiver() as otlp, LokiReceiver() as loki:
+    with OtlpReceiver.tempo() as otlp, LokiReceiver() as loki:
         otlp.fault = lambda n: Answer(503, b"down", headers=RETRY_NOW) if n > 2 else None
         _, first = _run(tmp_path / "in", otlp, loki, state, "--shift-to-now", "--traces-only")
         otlp.fault = None
@@ -193,7 +193,7 @@ def test_interrupt_finishes_the_request_in_flight_prints_the_summary_and_resumes
             proceed.wait(30)  # answered normally once the signal has been sent
         return None
 
-    with OtlpReceiver() as otlp, LokiReceiver(now_ns=lambda: EXAMPLE_NOW_NS) as loki:
+    with OtlpReceiver.tempo() as otlp, LokiReceiver(now_ns=lambda: EXAMPLE_NOW_NS) as loki:
         otlp.fault = hold_the_fifth
         command = _command(tmp_path / "in", otlp, loki, state, "--workers", "1", "--concurrency", str(concurrency))
         proc = _start(command)
@@ -229,7 +229,7 @@ def test_workers_stop_with_the_parent_and_the_rerun_sends_the_rest_exactly_once(
             return "stall" if signum == signal.SIGKILL else None
         return None
 
-    with OtlpReceiver() as otlp, LokiReceiver(now_ns=lambda: EXAMPLE_NOW_NS) as loki:
+    with OtlpReceiver.tempo() as otlp, LokiReceiver(now_ns=lambda: EXAMPLE_NOW_NS) as loki:
         otlp.fault = hold_the_fifth
         proc = _start(_command(tmp_path / "in", otlp, loki, state, "--workers", "2"))
         assert arrived.wait(60)
@@ -271,7 +271,7 @@ def test_sigkill_mid_request_leaves_a_state_file_the_rerun_completes(tmp_path: P
             return "stall"  # never stored, never answered
         return None
 
-    with OtlpReceiver() as otlp, LokiReceiver(now_ns=lambda: EXAMPLE_NOW_NS) as loki:
+    with OtlpReceiver.tempo() as otlp, LokiReceiver(now_ns=lambda: EXAMPLE_NOW_NS) as loki:
         otlp.fault = stall_the_sixth
         proc = _start(_command(tmp_path / "in", otlp, loki, state, "--workers", "1", "--concurrency", "1"))
         assert arrived.wait(60)
@@ -289,7 +289,7 @@ def test_a_second_interrupt_quits_without_waiting_for_requests_in_flight(tmp_pat
     """Every request after the first stalls for two minutes: the first Ctrl-C waits for
     the ones in flight, the second quits at once, counting them as not sent."""
     write_input(tmp_path / "in")
-    with OtlpReceiver() as otlp:
+    with OtlpReceiver.tempo() as otlp:
         arrived = _stall_from(otlp, 2)
         proc = _start(
             _traces_command(tmp_path / "in", otlp, "--batch-size", "50", "--timeout", "60", "--workers", "1",
@@ -318,7 +318,7 @@ def test_a_second_interrupt_with_workers_counts_what_they_finished(tmp_path: Pat
     for f in range(10):
         spans = [span_doc(span_id=f"{f + 1:02x}{i + 1:014x}") for i in range(10)]
         trace_file(tmp_path / "in" / f"17-00-{f:02d}.json", spans)
-    with OtlpReceiver() as otlp:
+    with OtlpReceiver.tempo() as otlp:
         both_arrived = _stall_from(otlp, 1, arrivals=2)
         proc = _start(_traces_command(tmp_path / "in", otlp, "--batch-size", "1000", "--workers", "2"))
         assert proc.stderr is not None
@@ -353,7 +353,7 @@ def test_workers_exit_when_the_parent_is_killed(tmp_path: Path) -> None:
     """SIGKILL gives the parent no chance to stop its workers: they notice on their own
     (their lifeline pipe closes) and exit, instead of running on as orphans."""
     write_input(tmp_path / "in")
-    with OtlpReceiver() as otlp:
+    with OtlpReceiver.tempo() as otlp:
         arrived = _stall_from(otlp, 1)
         proc = _start(_traces_command(tmp_path / "in", otlp, "--batch-size", "50", "--workers", "2"))
         assert arrived.wait(60)

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from otel_replay.cli import main
 from tests.fakes.loki import LokiReceiver
-from tests.fakes.otlp import OtlpReceiver
+from tests.fakes.otlp import OtlpReceiver, tempo_error
 from tests.fakes.server import Answer
 from tests.helpers import EXAMPLE, EXAMPLE_NOW_NS, replay_json
 
@@ -76,7 +76,7 @@ SECRETS = ("s3cret-token", "hunter2-pw", "url-pass-9", "loki-hdr-7")
 
 def test_no_secret_in_any_output(tmp_path: Path) -> None:
     """Verbose output, the summary (text and JSON), failure reasons and the state file."""
-    refuse = Answer(401, b'{"code":16,"message":"bad token s3cret-token"}', "application/json")
+    refuse = tempo_error("bad token s3cret-token", 401)
     with OtlpReceiver(scripted=[refuse]) as otlp, LokiReceiver(now_ns=lambda: EXAMPLE_NOW_NS) as loki:
         loki.fault = lambda n: Answer(503, b"no: hunter2-pw", headers={"Retry-After": "0"})
         host_otlp, host_loki = otlp.url.removeprefix("http://"), loki.url.removeprefix("http://")

@@ -33,7 +33,7 @@ def _sessions(folder: Path, n: int = 6, per_file: int = 300) -> Path:
 
 def test_loki_gets_each_stream_oldest_first_across_workers(tmp_path: Path) -> None:
     folder = _sessions(tmp_path / "in")
-    with OtlpReceiver() as otlp, LokiReceiver(now_ns=lambda: EXAMPLE_NOW_NS) as loki:
+    with OtlpReceiver.tempo() as otlp, LokiReceiver(now_ns=lambda: EXAMPLE_NOW_NS) as loki:
         code, summary = replay_json(
             str(folder), "--workers", "2", "--otlp-endpoint", otlp.url, "--loki-url", loki.url,
             "--loki-batch-bytes", "8KiB",
@@ -47,16 +47,16 @@ def test_loki_gets_each_stream_oldest_first_across_workers(tmp_path: Path) -> No
 def test_workers_deliver_what_one_process_delivers(tmp_path: Path) -> None:
     runs = []
     for workers in ("1", "2"):
-        with OtlpReceiver() as otlp, LokiReceiver(now_ns=lambda: EXAMPLE_NOW_NS) as loki:
+        with OtlpReceiver() as collector, LokiReceiver(now_ns=lambda: EXAMPLE_NOW_NS) as loki:
             code, summary = replay_json(
-                str(EXAMPLE), "--workers", workers, "--otlp-endpoint", otlp.url, "--loki-url", loki.url
+                str(EXAMPLE), "--workers", workers, "--otlp-endpoint", collector.url, "--loki-url", loki.url
             )
             assert code == 0, summary["problems"]
             lines = Counter((ts, line) for _, ts, line, _ in loki.entries())
             runs.append(
                 (
-                    flatten_spans(otlp.requests["/v1/traces"]),
-                    flatten_points(otlp.requests["/v1/metrics"]),
+                    flatten_spans(collector.requests["/v1/traces"]),
+                    flatten_points(collector.requests["/v1/metrics"]),
                     lines,
                     {s: (v["sent"], v["duplicates"]) for s, v in summary["signals"].items()},
                 )
@@ -65,7 +65,7 @@ def test_workers_deliver_what_one_process_delivers(tmp_path: Path) -> None:
     assert runs[1][3] == {"traces": (24, 12), "logs": (26, 13), "metrics": (12, 12)}  # copies skipped once
 
 
-def test_bad_input_in_a_worker_is_reported_like_in_one_process(tmp_path: Path, otlp: OtlpReceiver) -> None:
+def test_bad_input_in_a_worker_is_reported_like_in_one_process(tmp_path: Path) -> None:
     folder = _sessions(tmp_path / "in", n=3, per_file=5)
     (folder / "broken.json").write_text("{ not json")
     code, summary = replay_json(str(folder), "--workers", "2", "--dry-run")

@@ -5,21 +5,29 @@ answer it instead: an :class:`Answer` (a 429 or 503), ``"reset"`` (the connectio
 dropped without an answer), ``"stall"`` (no answer until the client gives up), or
 ``"down"`` (the server stops listening for ``outage_seconds`` and then comes back on the
 same port). A faulted request is never stored, so a record that arrives twice is a bug.
+
+``OTEL_REPLAY_FAKE_LATENCY=SECONDS`` (or ``latency`` on an instance) delays every answer by
+that much, as a slow network or a loaded backend would: the suite must pass with it too.
+Each request's arrival time (``time.monotonic()``) is kept in ``arrivals``.
 """
 
 from __future__ import annotations
 
 import gzip
+import os
 import socket
 import ssl
 import struct
 import threading
+import time
 import zlib
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 Fault = Any  # Answer | "reset" | "stall" | "down"
+#: Read once, on import: the tests' own fixture clears every OTEL_* variable before each test.
+LATENCY = float(os.environ.get("OTEL_REPLAY_FAKE_LATENCY") or 0)
 
 
 class Answer:
@@ -55,6 +63,10 @@ class FakeServer:
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
+                with fake.lock:
+                    fake.arrivals.append(time.monotonic())
+                if fake.latency > 0:
+                    time.sleep(fake.latency)  # simulated latency, not synchronisation
                 fault = fake._next_fault()
                 if isinstance(fault, str):
                     if fault == "stall":
@@ -82,6 +94,8 @@ class FakeServer:
         self.stall_seconds = 10.0
         self.outage_seconds = 0.5
         self.requests_seen = 0
+        self.arrivals: list[float] = []
+        self.latency = LATENCY
         self.faults_served: list[str] = []
         self._released = threading.Event()
         self._restart: threading.Timer | None = None
