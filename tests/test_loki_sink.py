@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -10,8 +11,8 @@ from typing import Any
 import pytest
 import requests
 
-from otel_replay.sinks.loki import logfmt, parse_rejections, sanitize_label_name
-from tests.fakes.loki import LokiLimits, LokiReceiver
+from otel_replay.sinks.loki import fit_metadata_entries, logfmt, metadata_key, parse_rejections, sanitize_label_name
+from tests.fakes.loki import LokiLimits, LokiReceiver, normalize_label
 from tests.fakes.server import Answer
 from tests.helpers import EXAMPLE, EXAMPLE_NOW_NS, log_doc, log_file, replay, replay_json
 
@@ -323,6 +324,65 @@ def test_loki_renames_metadata_names_and_cannot_read_some_back(loki: LokiReceive
     assert _push(loki, _entry({"probe": "e"}, {"é": "v"})).status_code == 204
     with pytest.raises(AssertionError, match="could not write JSON response"):
         loki.entries()
+
+
+def test_metadata_names_are_sent_as_loki_stores_them(loki: LokiReceiver, tmp_path: Path) -> None:
+    attributes = {"a.b": "1", "9lives": "2", "_x": "3", "__x": "4", "é1": "5", "a-b c": "6", "": "7", "ok_Name1": "8"}
+    log_file(
+        tmp_path / "l.json", [log_doc(sec=SEC, attributes=attributes, resource={"service.name": "s", "k8s.pod": "p"})]
+    )
+    code, summary = replay_json(str(tmp_path), "--loki-url", loki.url, "--logs-only")
+    assert code == 0, summary
+    sent = {"a_b", "key_9lives", "key_x", "__x", "key_1", "a_b_c", "key_", "ok_Name1", "k8s_pod"}
+    assert loki.sent_metadata_names() == sent
+    ((_, _, _, md),) = loki.entries()  # readable back: no name Loki keeps but cannot query
+    ((_, _, sent_md),) = loki.pushes[0]["streams"][0]["values"]
+    assert md == sent_md  # Loki renamed nothing
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["service.name", "9lives", "_x", "__x", "", "é", "a-b c", "ok_Name1", "٣a", "x" * 300, "_", "__", "a..b"],
+)
+def test_metadata_key_is_a_name_loki_keeps(name: str) -> None:
+    key = metadata_key(name)
+    assert re.fullmatch(r"[a-zA-Z_][a-zA-Z0-9_]*", key), key
+    assert normalize_label(key) == key
+
+
+@pytest.mark.parametrize("value_bytes", [10, 400])
+def test_a_record_over_128_metadata_entries_keeps_them_all_in_fewer(
+    loki: LokiReceiver, tmp_path: Path, value_bytes: int
+) -> None:
+    """200 attributes: trace_id, span_id and 125 of them as they are, the other 75 in one
+    JSON entry; with large values that entry is then cut to Loki's 64KB, and said so."""
+    attributes = {f"attr.{i:03d}": f"{i}:" + "v" * value_bytes for i in range(200)}
+    log_file(tmp_path / "l.json", [log_doc(sec=SEC, attributes={**log_doc()["attributes"], **attributes})])
+    code, summary = replay_json(str(tmp_path), "--loki-url", loki.url, "--logs-only")
+    assert set(loki.answers) == {204}
+    ((_, _, _, md),) = loki.entries()
+    assert len(md) == 128
+    assert (md["trace_id"], md["span_id"]) == ("0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331")
+    assert [k for k in md if k.startswith("attr_")] == [f"attr_{i:03d}" for i in range(125)]
+    lg = summary["signals"]["logs"]
+    assert code == 1 and (lg["sent"], lg["adjusted"]) == (1, 1)
+    (problem,) = summary["problems"]
+    assert "l.json[0]: log record changed to fit: structured metadata of 202 entries is over Loki's 128: " in problem
+    assert "75 of them merged into one, more_attributes (JSON)" in problem
+    if value_bytes == 10:
+        merged = json.loads(md["more_attributes"])
+        assert {**{k: v for k, v in md.items() if k.startswith("attr_")}, **merged} == {
+            k.replace(".", "_"): v for k, v in attributes.items()
+        }
+    else:
+        assert sum(len(k) + len(v.encode()) for k, v in md.items()) <= 64_000
+        assert md["more_attributes"].endswith("bytes truncated]")
+        assert "structured metadata more_attributes shortened to Loki's 64KB limit" in problem
+
+
+def test_fit_metadata_entries_leaves_128_alone() -> None:
+    md = {f"k{i}": "v" for i in range(128)}
+    assert fit_metadata_entries(md) is None
 
 
 def test_ingestion_rate_429_is_retried_until_the_bucket_refills(tmp_path: Path) -> None:
