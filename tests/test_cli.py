@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -14,7 +12,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from otel_replay.sinks.sdk import otlp_json_to_proto
 from tests.fakes.otlp import OtlpReceiver
-from tests.helpers import EXAMPLE, replay, replay_json, span_doc, trace_file
+from tests.helpers import EXAMPLE, Children, replay, replay_command, replay_json, span_doc, trace_file
 
 
 def read_jsonl(path: Path, message_type: type) -> list:
@@ -94,17 +92,12 @@ def test_stdin_and_zip(tempo: OtlpReceiver, tmp_path: Path) -> None:
     assert code == 0 and summary["signals"]["traces"]["sent"] == 24
 
 
-def test_installed_command_prints_no_traceback_for_bad_input(tmp_path: Path) -> None:
+def test_installed_command_prints_no_traceback_for_bad_input(tmp_path: Path, children: Children) -> None:
     (tmp_path / "junk.json").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
-    proc = subprocess.run(
-        [sys.executable, "-m", "otel_replay", "replay", str(tmp_path), "--dry-run"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    proc = children.run(replay_command(str(tmp_path), "--dry-run"), timeout=60)
     assert proc.returncode == 1
-    assert "junk.json: not JSON text: the file starts with binary data" in proc.stdout
-    assert "Traceback" not in proc.stdout + proc.stderr
+    assert "junk.json: not JSON text: the file starts with binary data" in proc.stdout.decode()
+    assert "Traceback" not in (proc.stdout + proc.stderr).decode()
 
 
 def test_version() -> None:

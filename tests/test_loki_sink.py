@@ -201,8 +201,9 @@ def test_429_is_retried_honouring_retry_after(tmp_path: Path) -> None:
 
 def test_giving_up_reports_the_batch_failed(tmp_path: Path) -> None:
     log_file(tmp_path / "l.json", logs(4))
-    with LokiReceiver(scripted=[Answer(503, b"ingester not ready")] * 50) as server:
-        code, summary = replay_json(str(tmp_path), "--loki-url", server.url, "--logs-only", "--max-retry-time", "0.3")
+    later = Answer(503, b"ingester not ready", headers={"Retry-After": "60"})  # beyond the batch's retry time
+    with LokiReceiver(scripted=[later] * 50) as server:
+        code, summary = replay_json(str(tmp_path), "--loki-url", server.url, "--logs-only", "--max-retry-time", "20")
     assert code == 1
     assert summary["signals"]["logs"]["failed"] == 4
     reason = next(iter(summary["signals"]["logs"]["failed_reasons"]))

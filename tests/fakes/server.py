@@ -2,7 +2,8 @@
 
 ``fault(n)`` is asked about the n-th request (from 1) before the backend sees it and may
 answer it instead: an :class:`Answer` (a 429 or 503), ``"reset"`` (the connection is
-dropped without an answer), ``"stall"`` (no answer until the client gives up), or
+dropped without an answer), ``"stall"`` (no answer until the client gives up and closes
+the connection, or ``stall_seconds`` pass), or
 ``"down"`` (the server stops listening for ``outage_seconds`` and then comes back on the
 same port). A faulted request is never stored, so a record that arrives twice is a bug.
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import select
 import socket
 import ssl
 import struct
@@ -60,6 +62,16 @@ class FakeServer:
                 self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 self.close_connection = True
 
+            def _hold(self) -> None:
+                """No answer until the client closes the connection (it gave up: a client
+                sends nothing more on it before an answer), ``stall_seconds`` pass, or the
+                server stops."""
+                deadline = time.monotonic() + fake.stall_seconds
+                while not fake._released.is_set() and (left := deadline - time.monotonic()) > 0:
+                    readable, _, _ = select.select([self.connection], [], [], min(left, 0.1))
+                    if readable:  # end of stream or a reset: the client is gone
+                        return
+
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
@@ -70,7 +82,7 @@ class FakeServer:
                 fault = fake._next_fault()
                 if isinstance(fault, str):
                     if fault == "stall":
-                        fake._released.wait(fake.stall_seconds)
+                        self._hold()
                     elif fault == "down":
                         fake._go_down()
                     self._drop()
