@@ -1,4 +1,4 @@
-"""The bad-input corpus: one test per case.
+"""The bad-input corpus (the only one: the reader's own tests do not repeat it): one test per case.
 
 Each case is written next to a good trace file and a good log file and replayed into the
 loopback Tempo and Loki. A broken file or record gets one line naming the file (and the
@@ -12,19 +12,18 @@ Either way the exit status is 1.
 
 from __future__ import annotations
 
-import io
 import json
-import tarfile
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from otel_replay.model import FileProblem
 from otel_replay.sources.discover import ArchiveLimits, discover
 from tests.fakes.loki import LokiReceiver
 from tests.fakes.otlp import OtlpReceiver
-from tests.helpers import log_doc, log_file, replay_json, span_doc, trace_file, write_json
+from tests.helpers import log_doc, log_file, replay_json, span_doc, tar_archive, trace_file, write_json, zip_archive
 
 GOOD_SPAN_ID, BAD_SPAN_ID = "00000000000000a1", "00000000000000b1"
 MB = 1_000_000
@@ -52,14 +51,18 @@ REFUSED: dict[str, tuple[bytes, str]] = {
     "truncated JSON": (spans_doc(span_doc())[:-7], "truncated JSON"),
     "top-level array": (b"[1, 2]", "top-level JSON is an array, expected an object"),
     "top-level scalar": (b"42", "top-level JSON is a number, expected an object"),
+    "top-level string": (b'"str"', "top-level JSON is a string, expected an object"),
     "spans not a list": (b'{"spans": {"a": 1}}', "'spans' is an object, expected an array"),
     "logs not a list": (b'{"logs": "nope"}', "'logs' is a string, expected an array"),
     "invalid UTF-8": (b'{"spans": [{"name": "\xff\xfe"}]}', "not valid UTF-8 text"),
     "recursion-depth bomb": (b'{"spans": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "JSON nested too deeply"),
+    "recursion-depth bomb at the top": (b"[" * 100_000 + b"]" * 100_000, "JSON nested too deeply"),
+    "recursion-depth bomb under another key": (b'{"x":' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nested too deeply"),
     "binary junk named .json": (
         b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" * 20,
         "not JSON text: the file starts with binary",
     ),
+    "NUL bytes": (b"\x00\x01\x02binary", "not JSON text: the file starts with binary data (bytes 00 01 02 62)"),
     "another tool's JSON": (
         b'{"compilerOptions": {"strict": true}}',
         "unknown document: top-level keys compilerOptions",
@@ -221,17 +224,10 @@ def test_1mb_log_attribute_fits_structured_metadata(tmp_path: Path, tempo: OtlpR
 
 
 # -- archives ------------------------------------------------------------------------------------
-def _zip(path: Path, members: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED) -> Path:
-    with zipfile.ZipFile(path, "w", compression) as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
-    return path
-
-
 @pytest.mark.parametrize(("member", "why"), [("../evil.json", "'..' in archive path"), ("/etc/x.json", "absolute")])
 def test_archive_members_outside_the_archive_are_refused(tmp_path: Path, member: str, why: str) -> None:
     good = spans_doc(span_doc(spanId=GOOD_SPAN_ID))
-    path = _zip(tmp_path / "report.zip", {member: bad_span(), "ok/good.json": good})
+    path = zip_archive(tmp_path / "report.zip", {member: bad_span(), "ok/good.json": good})
     code, summary = replay_json(str(path), "--dry-run")
     assert code == 1 and summary["signals"]["traces"]["sent"] == 1
     (line,) = summary["problems"]
@@ -241,7 +237,7 @@ def test_archive_members_outside_the_archive_are_refused(tmp_path: Path, member:
 def test_archive_beyond_max_archive_bytes_is_stopped(tmp_path: Path) -> None:
     small = spans_doc(span_doc(spanId=GOOD_SPAN_ID))
     big = spans_doc(*[span_doc(spanId=f"{i + 1:016x}", attributes={"pad": "z" * 1000}) for i in range(2000)])
-    path = _zip(tmp_path / "report.zip", {"a/first.json": small, "b/second.json": big})
+    path = zip_archive(tmp_path / "report.zip", {"a/first.json": small, "b/second.json": big})
     code, summary = replay_json(str(path), "--dry-run", "--max-archive-bytes", "1MiB")
     assert code == 1 and summary["signals"]["traces"]["sent"] == 1  # what came before the cap is read
     (line,) = summary["problems"]
@@ -250,7 +246,7 @@ def test_archive_beyond_max_archive_bytes_is_stopped(tmp_path: Path) -> None:
 
 def test_zip_bomb_member_is_refused_by_ratio(tmp_path: Path) -> None:
     bomb = b'{"spans": [' + b" " * (40 * MB) + b"]}"  # bzip2 squeezes this ~100000:1
-    path = _zip(tmp_path / "bomb.zip", {"bomb.json": bomb}, zipfile.ZIP_BZIP2)
+    path = zip_archive(tmp_path / "bomb.zip", {"bomb.json": bomb}, zipfile.ZIP_BZIP2)
     assert path.stat().st_size < 40 * MB // 1000
     code, summary = replay_json(str(path), "--dry-run")
     assert code == 1
@@ -260,13 +256,11 @@ def test_zip_bomb_member_is_refused_by_ratio(tmp_path: Path) -> None:
 
 
 def test_tar_gz_bomb_is_stopped_by_ratio(tmp_path: Path) -> None:
-    path = tmp_path / "bomb.tar.gz"
-    data = b" " * (40 * MB)
-    with tarfile.open(path, "w:gz", compresslevel=9) as tf:
-        for i in range(3):
-            info = tarfile.TarInfo(f"f{i}.json")
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
-    items = list(discover([str(path)], limits=ArchiveLimits(max_ratio=100)))
+    data = b" " * (2 * MB)
+    path = tar_archive(tmp_path / "bomb.tar.gz", {f"f{i}.json": data for i in range(3)}, compresslevel=9)
+    small_floor = ArchiveLimits(max_ratio=100, ratio_floor=256 * 1024)
+    items = list(discover([str(path)], limits=small_floor))
     assert [type(i).__name__ for i in items][-1] == "FileProblem"
     assert "decompression bomb" in items[-1].reason  # type: ignore[union-attr]
+    # under the default floor (16 MiB) so small an archive is read, whatever its ratio
+    assert not [i for i in discover([str(path)], limits=ArchiveLimits(max_ratio=100)) if isinstance(i, FileProblem)]

@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import json
-import zipfile
 from pathlib import Path
 
 import pytest
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from otel_replay.sinks.sdk import otlp_json_to_proto
 from tests.fakes.otlp import OtlpReceiver
-from tests.helpers import EXAMPLE, Children, replay, replay_command, replay_json, span_doc, trace_file
-
-
-def read_jsonl(path: Path, message_type: type) -> list:
-    return [otlp_json_to_proto(json.loads(line), message_type()) for line in path.read_text().splitlines()]
+from tests.helpers import (
+    EXAMPLE,
+    Children,
+    replay,
+    replay_command,
+    replay_json,
+    span_doc,
+    trace_file,
+    zip_archive,
+)
+from tests.otlp_samples import read_lines
 
 
 def test_output_files_are_otlp_json_and_equal_what_is_sent(tempo: OtlpReceiver, tmp_path: Path) -> None:
@@ -27,10 +31,10 @@ def test_output_files_are_otlp_json_and_equal_what_is_sent(tempo: OtlpReceiver, 
     span = first["resourceSpans"][0]["scopeSpans"][0]["spans"][0]
     assert len(span["traceId"]) == 32 and int(span["traceId"], 16)  # hex, not base64
     assert isinstance(span["startTimeUnixNano"], str)  # int64 as a string
-    written = read_jsonl(tmp_path / "out" / "traces.jsonl", ExportTraceServiceRequest)
+    written = read_lines(tmp_path / "out" / "traces.jsonl", ExportTraceServiceRequest)
     replay_json(str(EXAMPLE), "--otlp-endpoint", tempo.url, "--traces-only", "--workers", "1")  # same batches
     assert written == tempo.requests["/v1/traces"]
-    logs = read_jsonl(tmp_path / "out" / "logs.jsonl", ExportLogsServiceRequest)
+    logs = read_lines(tmp_path / "out" / "logs.jsonl", ExportLogsServiceRequest)
     records = [r for req in logs for rl in req.resource_logs for sl in rl.scope_logs for r in sl.log_records]
     assert len(records) == summary["signals"]["logs"]["sent"] > 0
     assert all(len(r.trace_id) == 16 and len(r.span_id) == 8 for r in records)
@@ -84,10 +88,8 @@ def test_stdin_and_zip(tempo: OtlpReceiver, tmp_path: Path) -> None:
     doc = trace_file(tmp_path / "t.json", [span_doc()])
     code, _ = replay_json("-", "--otlp-endpoint", tempo.url, "--traces-only", input=doc.read_bytes())
     assert code == 0 and len(tempo.spans()) == 1
-    archive = tmp_path / "report.zip"
-    with zipfile.ZipFile(archive, "w") as zf:
-        for path in sorted(EXAMPLE.rglob("*.json")):
-            zf.write(path, path.relative_to(EXAMPLE.parent).as_posix())
+    members = {p.relative_to(EXAMPLE.parent).as_posix(): p.read_bytes() for p in sorted(EXAMPLE.rglob("*.json"))}
+    archive = zip_archive(tmp_path / "report.zip", members)
     code, summary = replay_json(str(archive), "--dry-run")
     assert code == 0 and summary["signals"]["traces"]["sent"] == 24
 

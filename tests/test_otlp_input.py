@@ -11,7 +11,15 @@ import pytest
 
 from tests.fakes.otlp import OtlpReceiver
 from tests.helpers import EXAMPLE, replay_json
-from tests.otlp_samples import flatten_logs, flatten_spans, logs_request, to_otlp_json, trace_request, write_lines
+from tests.otlp_samples import (
+    flatten_logs,
+    flatten_spans,
+    logs_request,
+    renumbered,
+    to_otlp_json,
+    trace_request,
+    write_lines,
+)
 
 
 def _replay_traces(path: Path, otlp: OtlpReceiver, *extra: str) -> tuple[int, dict]:
@@ -30,12 +38,7 @@ def test_pretty_printed_request_round_trips(tmp_path: Path, tempo: OtlpReceiver)
 
 @pytest.mark.parametrize("compress", [False, True])
 def test_json_lines_round_trip(tmp_path: Path, tempo: OtlpReceiver, compress: bool) -> None:
-    reqs = [trace_request(1, 2), trace_request(2, 1)]
-    for i, req in enumerate(reqs[1:], 1):  # distinct span ids per line
-        for rs in req.resource_spans:
-            for ss in rs.scope_spans:
-                for span in ss.spans:
-                    span.span_id = (int.from_bytes(span.span_id, "big") + 100 * i).to_bytes(8, "big")
+    reqs = [trace_request(1, 2), renumbered(trace_request(2, 1), 1)]  # distinct span ids per line
     path = write_lines(tmp_path / "traces.jsonl", reqs)
     if compress:
         path = tmp_path / "traces.jsonl.gz"

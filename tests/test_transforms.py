@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from otel_replay.config import parse_duration, parse_instant
 from otel_replay.model import LogRecord, Origin, SpanEvent, SpanRecord
@@ -15,7 +16,7 @@ from otel_replay.transforms.timeshift import TimeShift, newest_ns
 from tests.fakes.loki import LokiReceiver
 from tests.fakes.otlp import OtlpReceiver
 from tests.helpers import EXAMPLE, log_doc, log_file, replay_json, span_doc, trace_file
-from tests.otlp_samples import metrics_of, points_of
+from tests.otlp_samples import metrics_of, points_of, read_lines, spans_in
 
 S = 10**9
 TRACE_A, TRACE_B = "0af7651916cd43dd8448eb211c80319c", "1bf7651916cd43dd8448eb211c80319d"
@@ -141,14 +142,7 @@ def test_shift_to_now_lands_the_newest_record_now_and_keeps_relative_timing(
 
 
 def _spans_from(out: Path) -> list:
-    import json
-
-    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-
-    from otel_replay.sinks.sdk import otlp_json_to_proto
-
-    reqs = [otlp_json_to_proto(json.loads(x), ExportTraceServiceRequest()) for x in (out / "traces.jsonl").open()]
-    return [s for r in reqs for rs in r.resource_spans for ss in rs.scope_spans for s in ss.spans]
+    return spans_in(read_lines(out / "traces.jsonl", ExportTraceServiceRequest))
 
 
 def test_time_offset_moves_by_the_given_amount(tempo: OtlpReceiver, tmp_path: Path) -> None:
