@@ -7,7 +7,7 @@ import pytest
 
 from tests.fakes.loki import LokiReceiver
 from tests.fakes.otlp import OtlpReceiver
-from tests.helpers import EXAMPLE_NOW_NS
+from tests.helpers import EXAMPLE_NOW_NS, Children
 
 
 @pytest.fixture(autouse=True)
@@ -18,7 +18,15 @@ def _clean_otel_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def otlp() -> Iterator[OtlpReceiver]:
+def tempo() -> Iterator[OtlpReceiver]:
+    """Stands for Tempo: OTLP/HTTP traces only (``/v1/logs`` and ``/v1/metrics`` get its 404)."""
+    with OtlpReceiver.tempo() as server:
+        yield server  # type: ignore[misc]
+
+
+@pytest.fixture
+def collector() -> Iterator[OtlpReceiver]:
+    """Stands for an OpenTelemetry Collector's OTLP receiver: traces, logs and metrics."""
     with OtlpReceiver() as server:
         yield server  # type: ignore[misc]
 
@@ -27,3 +35,14 @@ def otlp() -> Iterator[OtlpReceiver]:
 def loki() -> Iterator[LokiReceiver]:
     with LokiReceiver(now_ns=lambda: EXAMPLE_NOW_NS) as server:
         yield server  # type: ignore[misc]
+
+
+@pytest.fixture
+def children() -> Iterator[Children]:
+    """Starts the test's subprocesses; any still running when the test ends (passed or
+    failed) is killed with its whole process group (the replay's workers too)."""
+    started = Children()
+    try:
+        yield started
+    finally:
+        started.kill_all()

@@ -1,15 +1,29 @@
-"""Helpers shared by the tests: running the CLI and writing CodeMachine documents."""
+"""Helpers shared by the tests: running the CLI (in process or as a child process),
+writing CodeMachine documents and archives, and counting what the fakes received."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import tarfile
+import time
+import zipfile
+from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from click.testing import CliRunner, Result
 
 from otel_replay.cli import main
+from tests.fakes.loki import LokiReceiver
+from tests.fakes.otlp import OtlpReceiver
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "codemachine"
@@ -88,3 +102,100 @@ def log_file(path: Path, logs: list[dict[str, Any]]) -> Path:
             "logs": logs,
         },
     )
+
+
+# -- archives ---------------------------------------------------------------------------------
+def zip_archive(path: Path, members: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED) -> Path:
+    with zipfile.ZipFile(path, "w", compression) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return path
+
+
+def tar_bytes(members: dict[str, bytes], mode: str = "w", **kwargs: Any) -> bytes:
+    """A tar archive of ``members`` (``mode`` "w:gz" and ``compresslevel=9`` for a .tar.gz)."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode=mode, **kwargs) as tf:  # type: ignore[call-overload]
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def tar_archive(path: Path, members: dict[str, bytes], mode: str = "w:gz", **kwargs: Any) -> Path:
+    path.write_bytes(tar_bytes(members, mode, **kwargs))
+    return path
+
+
+# -- what the fakes received ----------------------------------------------------------------------
+def span_counts(otlp: OtlpReceiver) -> Counter[bytes]:
+    """How many times each span id arrived."""
+    return Counter(s.span_id for _, _, s in otlp.spans())
+
+
+def line_counts(loki: LokiReceiver) -> Counter[str]:
+    """How many times each log line was stored."""
+    return Counter(line for _, _, line, _ in loki.entries())
+
+
+def assert_each_once(counts: Counter[Any], expected: int) -> None:
+    """``expected`` distinct items arrived, each exactly once."""
+    assert len(counts) == expected, f"{len(counts)} distinct, expected {expected}"
+    assert set(counts.values()) == {1}, {k: n for k, n in counts.items() if n != 1}
+
+
+# -- child processes -----------------------------------------------------------------------------
+def child_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+
+
+def replay_command(*args: str) -> list[str]:
+    """``otel-replay replay ARGS`` as a child process runs it."""
+    return [sys.executable, "-m", "otel_replay", "replay", *args]
+
+
+class Children:
+    """The child processes a test started (see the ``children`` fixture): each in a
+    process group of its own, so killing it also ends the workers it forked."""
+
+    def __init__(self) -> None:
+        self._procs: list[subprocess.Popen[bytes]] = []
+
+    def start(self, command: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
+        kwargs.setdefault("stdout", subprocess.PIPE)
+        kwargs.setdefault("stderr", subprocess.PIPE)
+        proc = subprocess.Popen(command, cwd=ROOT, env=child_env(), start_new_session=True, **kwargs)
+        self._procs.append(proc)
+        return proc
+
+    def run(self, command: list[str], timeout: float = 120) -> subprocess.CompletedProcess[bytes]:
+        """Run to the end, output captured; killed if it takes longer than ``timeout``."""
+        proc = self.start(command)
+        out, err = proc.communicate(timeout=timeout)
+        return subprocess.CompletedProcess(command, proc.returncode, out, err)
+
+    def kill_all(self) -> None:
+        for proc in self._procs:
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate(timeout=30)  # reaps it and closes its pipes
+
+
+def read_line(stream: IO[bytes], timeout: float) -> bytes:
+    """One line from a child's pipe, read unbuffered; fails after ``timeout`` seconds
+    without a whole line (a later ``communicate()`` still gets the rest)."""
+    fd = stream.fileno()
+    deadline = time.monotonic() + timeout
+    line = b""
+    while not line.endswith(b"\n"):
+        left = deadline - time.monotonic()
+        ready, _, _ = select.select([fd], [], [], max(left, 0))
+        if not ready:
+            raise AssertionError(f"no whole line from the child within {timeout} s: {line!r}")
+        chunk = os.read(fd, 1)
+        if not chunk:
+            break
+        line += chunk
+    return line

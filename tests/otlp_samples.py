@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from google.protobuf import json_format
 from google.protobuf.message import Message
@@ -17,6 +17,10 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyVa
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 from opentelemetry.proto.metrics.v1 import metrics_pb2 as mpb
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
+
+from otel_replay.sinks.sdk import otlp_json_to_proto
+
+M = TypeVar("M", bound=Message)
 
 T0 = 1_795_539_600_000_000_000  # 2026-11-24T17:00:00Z
 ID_FIELDS = {"traceId", "spanId", "parentSpanId"}
@@ -193,6 +197,23 @@ def write_lines(path: Path, messages: list[Message]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps(to_otlp_json(m), separators=(",", ":")) + "\n" for m in messages))
     return path
+
+
+def read_lines(path: Path, message_type: type[M]) -> list[M]:
+    """The OTLP/JSON lines of ``path`` (a --output file, say) as ``message_type`` messages."""
+    with path.open(encoding="utf-8") as fh:
+        return [otlp_json_to_proto(json.loads(line), message_type()) for line in fh]
+
+
+def spans_in(requests: list[ExportTraceServiceRequest]) -> list[Span]:
+    return [span for r in requests for rs in r.resource_spans for ss in rs.scope_spans for span in ss.spans]
+
+
+def renumbered(request: ExportTraceServiceRequest, n: int) -> ExportTraceServiceRequest:
+    """``request`` with every span id moved up by ``100 * n`` (distinct ids for copy n)."""
+    for span in spans_in([request]):
+        span.span_id = (int.from_bytes(span.span_id, "big") + 100 * n).to_bytes(8, "big")
+    return request
 
 
 def _flatten(requests: list[Any], groups: str, scoped: str, records: str) -> list[tuple[bytes, ...]]:

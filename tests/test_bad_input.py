@@ -1,4 +1,4 @@
-"""The bad-input corpus: one test per case.
+"""The bad-input corpus (the only one: the reader's own tests do not repeat it): one test per case.
 
 Each case is written next to a good trace file and a good log file and replayed into the
 loopback Tempo and Loki. A broken file or record gets one line naming the file (and the
@@ -12,19 +12,18 @@ Either way the exit status is 1.
 
 from __future__ import annotations
 
-import io
 import json
-import tarfile
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from otel_replay.model import FileProblem
 from otel_replay.sources.discover import ArchiveLimits, discover
 from tests.fakes.loki import LokiReceiver
 from tests.fakes.otlp import OtlpReceiver
-from tests.helpers import log_doc, log_file, replay_json, span_doc, trace_file, write_json
+from tests.helpers import log_doc, log_file, replay_json, span_doc, tar_archive, trace_file, write_json, zip_archive
 
 GOOD_SPAN_ID, BAD_SPAN_ID = "00000000000000a1", "00000000000000b1"
 MB = 1_000_000
@@ -52,14 +51,18 @@ REFUSED: dict[str, tuple[bytes, str]] = {
     "truncated JSON": (spans_doc(span_doc())[:-7], "truncated JSON"),
     "top-level array": (b"[1, 2]", "top-level JSON is an array, expected an object"),
     "top-level scalar": (b"42", "top-level JSON is a number, expected an object"),
+    "top-level string": (b'"str"', "top-level JSON is a string, expected an object"),
     "spans not a list": (b'{"spans": {"a": 1}}', "'spans' is an object, expected an array"),
     "logs not a list": (b'{"logs": "nope"}', "'logs' is a string, expected an array"),
     "invalid UTF-8": (b'{"spans": [{"name": "\xff\xfe"}]}', "not valid UTF-8 text"),
     "recursion-depth bomb": (b'{"spans": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "JSON nested too deeply"),
+    "recursion-depth bomb at the top": (b"[" * 100_000 + b"]" * 100_000, "JSON nested too deeply"),
+    "recursion-depth bomb under another key": (b'{"x":' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nested too deeply"),
     "binary junk named .json": (
         b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" * 20,
         "not JSON text: the file starts with binary",
     ),
+    "NUL bytes": (b"\x00\x01\x02binary", "not JSON text: the file starts with binary data (bytes 00 01 02 62)"),
     "another tool's JSON": (
         b'{"compilerOptions": {"strict": true}}',
         "unknown document: top-level keys compilerOptions",
@@ -91,30 +94,30 @@ def _setup(folder: Path, name: str, content: bytes) -> Path:
     return path
 
 
-def _replay(folder: Path, otlp: OtlpReceiver, loki: LokiReceiver) -> tuple[int, dict[str, Any]]:
-    return replay_json(str(folder), "--otlp-endpoint", otlp.url, "--loki-url", loki.url)
+def _replay(folder: Path, tempo: OtlpReceiver, loki: LokiReceiver) -> tuple[int, dict[str, Any]]:
+    return replay_json(str(folder), "--otlp-endpoint", tempo.url, "--loki-url", loki.url)
 
 
 @pytest.mark.parametrize("case", REFUSED, ids=REFUSED)
 def test_refused_input_is_named_and_the_rest_replays(
-    tmp_path: Path, otlp: OtlpReceiver, loki: LokiReceiver, case: str
+    tmp_path: Path, tempo: OtlpReceiver, loki: LokiReceiver, case: str
 ) -> None:
     content, expected = REFUSED[case]
     path = _setup(tmp_path, case, content)
-    code, summary = _replay(tmp_path, otlp, loki)
+    code, summary = _replay(tmp_path, tempo, loki)
     assert code == 1
     lines = [p for p in summary["problems"] if p.startswith(str(path))]
     assert len(lines) == 1, summary["problems"]
     assert expected in lines[0], lines[0]
     assert "\n" not in lines[0] and len(lines[0]) < 400
-    assert GOOD_SPAN_ID in {s.span_id.hex() for _, _, s in otlp.spans()}
+    assert GOOD_SPAN_ID in {s.span_id.hex() for _, _, s in tempo.spans()}
     assert "good one" in {line for _, _, line, _ in loki.entries()}
-    assert BAD_SPAN_ID not in {s.span_id.hex() for _, _, s in otlp.spans()}
+    assert BAD_SPAN_ID not in {s.span_id.hex() for _, _, s in tempo.spans()}
     assert "bad one" not in {line for _, _, line, _ in loki.entries()}
 
 
-def _span(otlp: OtlpReceiver) -> Any:
-    return next(s for _, _, s in otlp.spans() if s.span_id.hex() == BAD_SPAN_ID)
+def _span(tempo: OtlpReceiver) -> Any:
+    return next(s for _, _, s in tempo.spans() if s.span_id.hex() == BAD_SPAN_ID)
 
 
 def _attr(span: Any, key: str) -> Any:
@@ -131,32 +134,32 @@ def _changed_line(summary: dict[str, Any], path: Path) -> str:
     return line
 
 
-def test_utf8_bom_is_reported_and_the_file_read(tmp_path: Path, otlp: OtlpReceiver, loki: LokiReceiver) -> None:
+def test_utf8_bom_is_reported_and_the_file_read(tmp_path: Path, tempo: OtlpReceiver, loki: LokiReceiver) -> None:
     path = _setup(tmp_path, "bom", b"\xef\xbb\xbf" + bad_span())
-    code, summary = _replay(tmp_path, otlp, loki)
-    assert code == 1 and _span(otlp).name == "op"
+    code, summary = _replay(tmp_path, tempo, loki)
+    assert code == 1 and _span(tempo).name == "op"
     assert "byte order mark" in _changed_line(summary, path)
 
 
-def test_null_attribute_is_an_empty_value(tmp_path: Path, otlp: OtlpReceiver, loki: LokiReceiver) -> None:
+def test_null_attribute_is_an_empty_value(tmp_path: Path, tempo: OtlpReceiver, loki: LokiReceiver) -> None:
     path = _setup(tmp_path, "null", bad_span(attributes={"a": None}))
-    code, summary = _replay(tmp_path, otlp, loki)
-    assert code == 1 and _attr(_span(otlp), "a").WhichOneof("value") is None
+    code, summary = _replay(tmp_path, tempo, loki)
+    assert code == 1 and _attr(_span(tempo), "a").WhichOneof("value") is None
     assert "[0]: span changed to fit: attributes 'a': null sent as an empty value" in _changed_line(summary, path)
 
 
-def test_nested_object_attribute_is_a_kvlist(tmp_path: Path, otlp: OtlpReceiver, loki: LokiReceiver) -> None:
+def test_nested_object_attribute_is_a_kvlist(tmp_path: Path, tempo: OtlpReceiver, loki: LokiReceiver) -> None:
     path = _setup(tmp_path, "nested", bad_span(attributes={"a": {"b": {"c": 1}}}))
-    code, summary = _replay(tmp_path, otlp, loki)
-    inner = _attr(_span(otlp), "a").kvlist_value.values[0]
+    code, summary = _replay(tmp_path, tempo, loki)
+    inner = _attr(_span(tempo), "a").kvlist_value.values[0]
     assert code == 1 and inner.key == "b" and inner.value.kvlist_value.values[0].value.int_value == 1
     assert "attributes 'a': object sent as a key-value list" in _changed_line(summary, path)
 
 
-def test_mixed_array_attribute_keeps_each_type(tmp_path: Path, otlp: OtlpReceiver, loki: LokiReceiver) -> None:
+def test_mixed_array_attribute_keeps_each_type(tmp_path: Path, tempo: OtlpReceiver, loki: LokiReceiver) -> None:
     path = _setup(tmp_path, "mixed", bad_span(attributes={"a": [1, "x", True, 2.5], "ok": [1, 2.5, None]}))
-    code, summary = _replay(tmp_path, otlp, loki)
-    values = _attr(_span(otlp), "a").array_value.values
+    code, summary = _replay(tmp_path, tempo, loki)
+    values = _attr(_span(tempo), "a").array_value.values
     assert code == 1 and [v.WhichOneof("value") for v in values] == [
         "int_value", "string_value", "bool_value", "double_value"
     ]  # fmt: skip
@@ -164,21 +167,21 @@ def test_mixed_array_attribute_keeps_each_type(tmp_path: Path, otlp: OtlpReceive
     assert "attributes 'a': array of mixed types" in line and "'ok'" not in line
 
 
-def test_1mb_span_attribute_is_cut_with_a_marker(tmp_path: Path, otlp: OtlpReceiver, loki: LokiReceiver) -> None:
+def test_1mb_span_attribute_is_cut_with_a_marker(tmp_path: Path, tempo: OtlpReceiver, loki: LokiReceiver) -> None:
     path = _setup(tmp_path, "big", bad_span(attributes={"a": "é" * MB, "b": "x" * 64_000}))
-    code, summary = _replay(tmp_path, otlp, loki)
-    value = _attr(_span(otlp), "a").string_value
+    code, summary = _replay(tmp_path, tempo, loki)
+    value = _attr(_span(tempo), "a").string_value
     assert code == 1 and len(value.encode()) <= 256_000 and value.endswith("bytes truncated]")
-    assert len(_attr(_span(otlp), "b").string_value) == 64_000
+    assert len(_attr(_span(tempo), "b").string_value) == 64_000
     assert "attributes 'a': string of 2000000 bytes cut to 256000" in _changed_line(summary, path)
 
 
 def test_integer_beyond_int64_is_sent_as_a_string_and_reported(
-    tmp_path: Path, otlp: OtlpReceiver, loki: LokiReceiver
+    tmp_path: Path, tempo: OtlpReceiver, loki: LokiReceiver
 ) -> None:
     path = _setup(tmp_path, "huge-int", bad_span(attributes={"a": 2**80}))
-    code, summary = _replay(tmp_path, otlp, loki)
-    assert code == 1 and _attr(_span(otlp), "a").string_value == str(2**80)
+    code, summary = _replay(tmp_path, tempo, loki)
+    assert code == 1 and _attr(_span(tempo), "a").string_value == str(2**80)
     assert summary["signals"]["traces"]["adjusted"] == 1
     (line,) = [p for p in summary["problems"] if p.startswith(str(path))]
     assert "[0]: span changed to fit: attributes 'a': integer beyond 64 bits" in line
@@ -200,9 +203,9 @@ def test_object_body_is_its_json_text(tmp_path: Path, loki: LokiReceiver) -> Non
     assert [line for _, _, line, _ in loki.entries()] == ['{"k":[1,2]}']
 
 
-def test_1mb_log_line_is_cut_with_a_marker(tmp_path: Path, otlp: OtlpReceiver, loki: LokiReceiver) -> None:
+def test_1mb_log_line_is_cut_with_a_marker(tmp_path: Path, tempo: OtlpReceiver, loki: LokiReceiver) -> None:
     path = _setup(tmp_path, "long-line", logs_doc(log_doc(sec=1795539601, body="é" * MB)))
-    code, summary = _replay(tmp_path, otlp, loki)
+    code, summary = _replay(tmp_path, tempo, loki)
     line, _ = _entry(loki)
     assert code == 1 and len(line.encode()) <= 256_000
     assert line.startswith("éé") and line.endswith("bytes truncated]")
@@ -211,9 +214,9 @@ def test_1mb_log_line_is_cut_with_a_marker(tmp_path: Path, otlp: OtlpReceiver, l
     assert "line of 2000000 bytes cut to --loki-max-line-bytes (256000)" in problem
 
 
-def test_1mb_log_attribute_fits_structured_metadata(tmp_path: Path, otlp: OtlpReceiver, loki: LokiReceiver) -> None:
+def test_1mb_log_attribute_fits_structured_metadata(tmp_path: Path, tempo: OtlpReceiver, loki: LokiReceiver) -> None:
     _setup(tmp_path, "long-attr", logs_doc(log_doc(sec=1795539601, body="bad one", attributes={"big": "y" * MB})))
-    code, summary = _replay(tmp_path, otlp, loki)
+    code, summary = _replay(tmp_path, tempo, loki)
     _, md = _entry(loki)
     assert code == 1 and md["big"].endswith("bytes truncated]") and len(md["big"]) < 64_000
     assert set(loki.answers) == {204}
@@ -221,17 +224,10 @@ def test_1mb_log_attribute_fits_structured_metadata(tmp_path: Path, otlp: OtlpRe
 
 
 # -- archives ------------------------------------------------------------------------------------
-def _zip(path: Path, members: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED) -> Path:
-    with zipfile.ZipFile(path, "w", compression) as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
-    return path
-
-
 @pytest.mark.parametrize(("member", "why"), [("../evil.json", "'..' in archive path"), ("/etc/x.json", "absolute")])
 def test_archive_members_outside_the_archive_are_refused(tmp_path: Path, member: str, why: str) -> None:
     good = spans_doc(span_doc(spanId=GOOD_SPAN_ID))
-    path = _zip(tmp_path / "report.zip", {member: bad_span(), "ok/good.json": good})
+    path = zip_archive(tmp_path / "report.zip", {member: bad_span(), "ok/good.json": good})
     code, summary = replay_json(str(path), "--dry-run")
     assert code == 1 and summary["signals"]["traces"]["sent"] == 1
     (line,) = summary["problems"]
@@ -241,7 +237,7 @@ def test_archive_members_outside_the_archive_are_refused(tmp_path: Path, member:
 def test_archive_beyond_max_archive_bytes_is_stopped(tmp_path: Path) -> None:
     small = spans_doc(span_doc(spanId=GOOD_SPAN_ID))
     big = spans_doc(*[span_doc(spanId=f"{i + 1:016x}", attributes={"pad": "z" * 1000}) for i in range(2000)])
-    path = _zip(tmp_path / "report.zip", {"a/first.json": small, "b/second.json": big})
+    path = zip_archive(tmp_path / "report.zip", {"a/first.json": small, "b/second.json": big})
     code, summary = replay_json(str(path), "--dry-run", "--max-archive-bytes", "1MiB")
     assert code == 1 and summary["signals"]["traces"]["sent"] == 1  # what came before the cap is read
     (line,) = summary["problems"]
@@ -250,7 +246,7 @@ def test_archive_beyond_max_archive_bytes_is_stopped(tmp_path: Path) -> None:
 
 def test_zip_bomb_member_is_refused_by_ratio(tmp_path: Path) -> None:
     bomb = b'{"spans": [' + b" " * (40 * MB) + b"]}"  # bzip2 squeezes this ~100000:1
-    path = _zip(tmp_path / "bomb.zip", {"bomb.json": bomb}, zipfile.ZIP_BZIP2)
+    path = zip_archive(tmp_path / "bomb.zip", {"bomb.json": bomb}, zipfile.ZIP_BZIP2)
     assert path.stat().st_size < 40 * MB // 1000
     code, summary = replay_json(str(path), "--dry-run")
     assert code == 1
@@ -260,13 +256,11 @@ def test_zip_bomb_member_is_refused_by_ratio(tmp_path: Path) -> None:
 
 
 def test_tar_gz_bomb_is_stopped_by_ratio(tmp_path: Path) -> None:
-    path = tmp_path / "bomb.tar.gz"
-    data = b" " * (40 * MB)
-    with tarfile.open(path, "w:gz", compresslevel=9) as tf:
-        for i in range(3):
-            info = tarfile.TarInfo(f"f{i}.json")
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
-    items = list(discover([str(path)], limits=ArchiveLimits(max_ratio=100)))
+    data = b" " * (2 * MB)
+    path = tar_archive(tmp_path / "bomb.tar.gz", {f"f{i}.json": data for i in range(3)}, compresslevel=9)
+    small_floor = ArchiveLimits(max_ratio=100, ratio_floor=256 * 1024)
+    items = list(discover([str(path)], limits=small_floor))
     assert [type(i).__name__ for i in items][-1] == "FileProblem"
     assert "decompression bomb" in items[-1].reason  # type: ignore[union-attr]
+    # under the default floor (16 MiB) so small an archive is read, whatever its ratio
+    assert not [i for i in discover([str(path)], limits=ArchiveLimits(max_ratio=100)) if isinstance(i, FileProblem)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import gzip
 import io
-import tarfile
+import random
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,9 +13,11 @@ import pytest
 import zstandard
 
 from otel_replay.model import FileProblem, SpanRecord
-from tests.helpers import span_doc, trace_file
+from otel_replay.sources.discover import ArchiveLimits
+from tests.helpers import span_doc, tar_bytes, trace_file
 from tests.test_sources import read_all
 
+SMALL_FLOOR = ArchiveLimits(max_ratio=100, ratio_floor=256 * 1024)
 Compress = Callable[[bytes], bytes]
 CODECS: dict[str, Compress] = {
     "gzip": lambda data: gzip.compress(data),
@@ -44,15 +46,12 @@ def test_compressed_document_is_read_whatever_its_name(tmp_path: Path, codec: st
 
 @pytest.mark.parametrize("codec", CODECS)
 def test_compressed_tar_archive_members_are_read(tmp_path: Path, codec: str) -> None:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tf:
-        for i in (1, 2):
-            data = trace_file(tmp_path / f"{i}.json", [span_doc(span_id=f"{i:016x}")]).read_bytes()
-            info = tarfile.TarInfo(f"session/{i}.json")
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
+    members = {
+        f"session/{i}.json": trace_file(tmp_path / f"{i}.json", [span_doc(span_id=f"{i:016x}")]).read_bytes()
+        for i in (1, 2)
+    }
     path = tmp_path / "bundle.tar.x"
-    path.write_bytes(CODECS[codec](buf.getvalue()))
+    path.write_bytes(CODECS[codec](tar_bytes(members)))
     assert _spans(read_all(path)) == [1, 2]
 
 
@@ -83,8 +82,26 @@ def test_truncated_compressed_file_is_one_problem(tmp_path: Path, codec: str) ->
 
 @pytest.mark.parametrize("codec", CODECS)
 def test_decompression_bomb_is_stopped(tmp_path: Path, codec: str) -> None:
-    bomb = b'{"spans": [' + b" " * (200 * 1024 * 1024) + b"]}"  # compresses ~1000:1 or better
+    """2 MiB of spaces (compressed ~1000:1) against a floor of 256 KiB and a ratio of 100;
+    the same file under the default 16 MiB floor is read, so the floor is what stops it."""
+    bomb = b'{"spans": [' + b" " * (2 * 1024 * 1024) + b"]}"
     path = tmp_path / "bomb.json.z"
     path.write_bytes(CODECS[codec](bomb))
-    problems = [i for i in read_all(path) if isinstance(i, FileProblem)]
+    problems = [i for i in read_all(path, limits=SMALL_FLOOR) if isinstance(i, FileProblem)]
     assert len(problems) == 1 and "decompression bomb" in problems[0].reason
+    assert "expands more than 100 times over" in problems[0].reason
+    assert not [i for i in read_all(path, limits=ArchiveLimits(max_ratio=100)) if isinstance(i, FileProblem)]
+
+
+@pytest.mark.parametrize("codec", CODECS)
+def test_a_file_over_the_floor_that_is_no_bomb_is_read(tmp_path: Path, codec: str) -> None:
+    docs = [
+        span_doc(span_id=f"{i + 1:016x}", attributes={"pad": random.Random(i).randbytes(1000).hex()})
+        for i in range(300)
+    ]
+    path = tmp_path / "t.json.z"
+    path.write_bytes(CODECS[codec](trace_file(tmp_path / "plain.json", docs).read_bytes()))
+    plain_bytes = (tmp_path / "plain.json").stat().st_size
+    assert plain_bytes > SMALL_FLOOR.ratio_floor and path.stat().st_size * 100 > plain_bytes
+    items = read_all(path, limits=SMALL_FLOOR)
+    assert not [i for i in items if isinstance(i, FileProblem)] and len(_spans(items)) == 300

@@ -129,7 +129,7 @@ def test_three_otlp_requests_in_flight_at_once(tmp_path: Path) -> None:
                 return Answer(500, b"fewer than three requests in flight")
         return None
 
-    with OtlpReceiver() as otlp:
+    with OtlpReceiver.tempo() as otlp:
         otlp.fault = first_three_meet
         code, summary = replay_json(
             str(tmp_path / "in"), "--otlp-endpoint", otlp.url, "--traces-only",

@@ -21,7 +21,7 @@ from otel_replay.sinks.delivery import (
 )
 from otel_replay.sinks.loki_answers import classify, label_string, parse_rejections
 from tests.fakes.loki import LokiReceiver
-from tests.fakes.otlp import OtlpReceiver
+from tests.fakes.otlp import OtlpReceiver, tempo_error
 from tests.fakes.server import Answer
 from tests.helpers import EXAMPLE, EXAMPLE_NOW_NS, log_doc, log_file, replay_json, span_doc, trace_file
 
@@ -192,7 +192,7 @@ def test_a_loki_500_is_final_and_said_as_it_was(tmp_path: Path) -> None:
 
 def test_an_otlp_500_is_tried_once_and_said_as_it_was(tmp_path: Path) -> None:
     trace_file(tmp_path / "t.json", [span_doc(span_id=f"{i + 1:016x}") for i in range(3)])
-    fail = Answer(500, b'{"code":13,"message":"internal"}', "application/json")
+    fail = tempo_error("internal", 500)
     with OtlpReceiver(scripted=[fail] * 3) as server:
         code, summary = replay_json(str(tmp_path), "--otlp-endpoint", server.url, "--traces-only")
         assert server.attempts == 1
@@ -202,7 +202,7 @@ def test_an_otlp_500_is_tried_once_and_said_as_it_was(tmp_path: Path) -> None:
 
 def test_an_otlp_503_that_stays_is_said_with_its_attempts(tmp_path: Path) -> None:
     trace_file(tmp_path / "t.json", [span_doc()])
-    busy = Answer(503, b'{"code":14,"message":"unavailable"}', "application/json", {"Retry-After": "0"})
+    busy = tempo_error("unavailable", 503, {"Retry-After": "0"})
     with OtlpReceiver(scripted=[busy] * 10) as server:
         code, summary = replay_json(str(tmp_path), "--otlp-endpoint", server.url, "--traces-only")
         assert server.attempts == MAX_ATTEMPTS
@@ -210,10 +210,10 @@ def test_an_otlp_503_that_stays_is_said_with_its_attempts(tmp_path: Path) -> Non
     assert summary["signals"]["traces"]["failed_reasons"] == {"HTTP 503: unavailable (after 6 attempts)": 1}
 
 
-def test_the_opentelemetry_logger_is_left_as_found(otlp: OtlpReceiver, tmp_path: Path) -> None:
+def test_the_opentelemetry_logger_is_left_as_found(collector: OtlpReceiver, tmp_path: Path) -> None:
     logger = logging.getLogger("opentelemetry")
     before = (logger.propagate, list(logger.handlers))
-    code, summary = replay_json(str(EXAMPLE), "--otlp-endpoint", otlp.url, "--signals", "traces,metrics")
+    code, summary = replay_json(str(EXAMPLE), "--otlp-endpoint", collector.url, "--signals", "traces,metrics")
     assert code == 0, summary
     assert summary["signals"]["traces"]["sent"] > 0 and summary["signals"]["metrics"]["sent"] > 0
     assert (logger.propagate, list(logger.handlers)) == before

@@ -8,7 +8,6 @@ The fakes answer a fixed pattern of requests with a fault before the backend see
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,11 +17,27 @@ import pytest
 from tests.fakes.loki import LokiReceiver
 from tests.fakes.otlp import OtlpReceiver
 from tests.fakes.server import Answer
-from tests.helpers import EXAMPLE_NOW_NS, log_doc, log_file, replay_json, span_doc, trace_file
+from tests.helpers import (
+    EXAMPLE_NOW_NS,
+    assert_each_once,
+    line_counts,
+    log_doc,
+    log_file,
+    replay_json,
+    span_counts,
+    span_doc,
+    trace_file,
+)
 
 SEC = 1795539600
 N_SPANS, N_LOGS = 600, 600
 RETRY_NOW = {"Retry-After": "0"}
+#: "Come back in a minute": longer than any --max-retry-time these tests give a batch, so
+#: the batch is given up after this one answer, however fast or slow the machine is.
+RETRY_LATER = {"Retry-After": "60"}
+#: --timeout for one attempt: the stall fault outlasts it (it holds until the client gives
+#: up), a normal answer never does, even with OTEL_REPLAY_FAKE_LATENCY.
+ATTEMPT_TIMEOUT = "3"
 
 
 def write_input(folder: Path) -> Path:
@@ -52,14 +67,6 @@ def pattern(*rules: Callable[[int], Any]) -> Callable[[int], Any]:
     return fault
 
 
-def span_counts(otlp: OtlpReceiver) -> Counter[bytes]:
-    return Counter(s.span_id for _, _, s in otlp.spans())
-
-
-def line_counts(loki: LokiReceiver) -> Counter[str]:
-    return Counter(line for _, _, line, _ in loki.entries())
-
-
 #: The patterns are laid out on the request sequence of one request at a time (the
 #: exporter gives up after 6 attempts: no pattern above faults 6 requests in a row), so
 #: these tests send with --concurrency 1; test_faults_with_requests_in_flight covers more.
@@ -76,16 +83,16 @@ FLAKY = {
 @pytest.mark.parametrize("fault", FLAKY.values(), ids=FLAKY.keys())
 def test_spans_arrive_exactly_once_through_faults(tmp_path: Path, fault: Callable[[int], Any]) -> None:
     write_input(tmp_path / "in")
-    with OtlpReceiver() as otlp:
+    with OtlpReceiver.tempo() as otlp:
         otlp.fault = fault
         code, summary = replay_json(
             str(tmp_path / "in"), "--otlp-endpoint", otlp.url, "--traces-only", "--batch-size", "50",
-            "--timeout", "0.5", "--concurrency", "1",
+            "--timeout", ATTEMPT_TIMEOUT, "--concurrency", "1",
         )  # fmt: skip
         counts = span_counts(otlp)
         assert otlp.faults_served, "the fault was never injected"
     assert code == 0, summary
-    assert len(counts) == N_SPANS and set(counts.values()) == {1}
+    assert_each_once(counts, N_SPANS)
     assert summary["signals"]["traces"]["sent"] == N_SPANS
 
 
@@ -102,14 +109,14 @@ def test_log_records_arrive_exactly_once_through_faults(tmp_path: Path, fault: C
             "--loki-batch-bytes",
             "8KiB",
             "--timeout",
-            "0.5",
+            ATTEMPT_TIMEOUT,
             "--concurrency",
             "1",
         )
         counts = line_counts(loki)
         assert loki.faults_served, "the fault was never injected"
     assert code == 0, summary
-    assert len(counts) == N_LOGS and set(counts.values()) == {1}
+    assert_each_once(counts, N_LOGS)
     assert summary["signals"]["logs"]["sent"] == N_LOGS
 
 
@@ -118,7 +125,7 @@ def test_faults_with_requests_in_flight(tmp_path: Path) -> None:
     503 (whichever batches they carry): every record still arrives exactly once."""
     first = Answer(503, b"unavailable", headers=RETRY_NOW)
     write_input(tmp_path / "in")
-    with OtlpReceiver() as otlp, LokiReceiver(now_ns=lambda: EXAMPLE_NOW_NS) as loki:
+    with OtlpReceiver.tempo() as otlp, LokiReceiver(now_ns=lambda: EXAMPLE_NOW_NS) as loki:
         otlp.fault = loki.fault = lambda n: first if n <= 5 else None
         code, summary = replay_json(
             str(tmp_path / "in"), "--otlp-endpoint", otlp.url, "--loki-url", loki.url, "--batch-size", "50",
@@ -127,20 +134,21 @@ def test_faults_with_requests_in_flight(tmp_path: Path) -> None:
         spans, lines = span_counts(otlp), line_counts(loki)
         assert len(otlp.faults_served) == len(loki.faults_served) == 5
     assert code == 0, summary
-    assert len(spans) == N_SPANS and set(spans.values()) == {1}
-    assert len(lines) == N_LOGS and set(lines.values()) == {1}
+    assert_each_once(spans, N_SPANS)
+    assert_each_once(lines, N_LOGS)
 
 
 def test_a_backend_that_stays_down_reports_what_failed(tmp_path: Path) -> None:
-    """From the 4th request on, every answer is 503: what got through is counted sent,
-    the rest failed, batch by batch; sent + failed = all, and the exit status is 1."""
+    """From the 4th request on, every answer is 503 "come back in a minute", more than a
+    batch's --max-retry-time: what got through is counted sent, the rest failed, batch by
+    batch; sent + failed = all, and the exit status is 1."""
     write_input(tmp_path / "in")
-    with OtlpReceiver() as otlp, LokiReceiver(now_ns=lambda: EXAMPLE_NOW_NS) as loki:
-        otlp.fault = loki.fault = lambda n: Answer(503, b"overloaded", headers=RETRY_NOW) if n > 3 else None
+    with OtlpReceiver.tempo() as otlp, LokiReceiver(now_ns=lambda: EXAMPLE_NOW_NS) as loki:
+        otlp.fault = loki.fault = lambda n: Answer(503, b"overloaded", headers=RETRY_LATER) if n > 3 else None
         code, summary = replay_json(
             str(tmp_path / "in"),
             *("--otlp-endpoint", otlp.url, "--loki-url", loki.url, "--batch-size", "100"),
-            *("--loki-batch-bytes", "8KiB", "--max-retry-time", "0.3"),
+            *("--loki-batch-bytes", "8KiB", "--max-retry-time", "20"),
         )
         spans, lines = span_counts(otlp), line_counts(loki)
     assert code == 1

@@ -3,22 +3,31 @@
 from __future__ import annotations
 
 import json
+import re
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
+import requests
 
-from otel_replay.sinks.loki import logfmt, sanitize_label_name
+from otel_replay.sinks.loki import fit_metadata_entries, logfmt, metadata_key, sanitize_label_name
 from otel_replay.sinks.loki_answers import parse_rejections
-from tests.fakes.loki import LokiLimits, LokiReceiver
+from tests.fakes.loki import LokiLimits, LokiReceiver, normalize_label
 from tests.fakes.server import Answer
 from tests.helpers import EXAMPLE, EXAMPLE_NOW_NS, log_doc, log_file, replay, replay_json
 
 SEC = 1795539600  # 2026-11-24T17:00:00Z, an hour before the fake Loki's clock
 
 
-def logs(n: int, start: int = SEC, step_ms: int = 10, **extra: object) -> list[dict]:
+def logs(n: int, start: int = SEC, step_ms: int = 10, body_bytes: int = 0, **extra: object) -> list[dict]:
     return [
-        log_doc(sec=start + (i * step_ms) // 1000, nanos=(i * step_ms % 1000) * 1_000_000, body=f"line {i}", **extra)
+        log_doc(
+            sec=start + (i * step_ms) // 1000,
+            nanos=(i * step_ms % 1000) * 1_000_000,
+            body=f"line {i}" + "b" * body_bytes,
+            **extra,
+        )
         for i in range(n)
     ]
 
@@ -161,20 +170,34 @@ def test_parse_rejections_reads_both_formats() -> None:
     assert parse_rejections(body) == {"too_far_behind": 37, "too_old": 1, "line_too_long": 1}
 
 
+def test_parse_rejections_reads_lokis_grouped_answer() -> None:
+    """Loki 3.4.6's answer to one push of three entries over a week old (one stream)."""
+    body = "; ".join(
+        '1 errors like: entry for stream \'{probe="old3", service_name="svc"}\' has timestamp too old: '
+        f"2026-11-25T09:41:5{s}Z, oldest acceptable timestamp is: 2026-11-26T09:41:55Z"
+        for s in (5, 4, 3)
+    )
+    assert parse_rejections(body + "\n") == {"too_old": 3}
+
+
 def test_429_is_retried_honouring_retry_after(tmp_path: Path) -> None:
+    """Our own first back-off is 0.8-1.2 s (the exporters' policy): a retry 2 s later or more means
+    it waited for the hint."""
     log_file(tmp_path / "l.json", logs(4))
-    busy = Answer(429, b"Ingestion rate limit exceeded", headers={"Retry-After": "0"})
+    busy = Answer(429, b"Ingestion rate limit exceeded", headers={"Retry-After": "2"})
     with LokiReceiver(now_ns=lambda: EXAMPLE_NOW_NS, scripted=[busy, Answer(503, b"unavailable")]) as server:
-        code, summary = replay_json(str(tmp_path), "--loki-url", server.url, "--logs-only", "--max-retry-time", "5")
+        code, summary = replay_json(str(tmp_path), "--loki-url", server.url, "--logs-only", "--max-retry-time", "30")
         assert server.answers == [429, 503, 204]
         assert len(server.entries()) == 4
+        assert server.arrivals[1] - server.arrivals[0] >= 2.0
     assert code == 0, summary
 
 
 def test_giving_up_reports_the_batch_failed(tmp_path: Path) -> None:
     log_file(tmp_path / "l.json", logs(4))
-    with LokiReceiver(scripted=[Answer(503, b"ingester not ready")] * 50) as server:
-        code, summary = replay_json(str(tmp_path), "--loki-url", server.url, "--logs-only", "--max-retry-time", "0.3")
+    later = Answer(503, b"ingester not ready", headers={"Retry-After": "60"})  # beyond the batch's retry time
+    with LokiReceiver(scripted=[later] * 50) as server:
+        code, summary = replay_json(str(tmp_path), "--loki-url", server.url, "--logs-only", "--max-retry-time", "20")
     assert code == 1
     assert summary["signals"]["logs"]["failed"] == 4
     reason = next(iter(summary["signals"]["logs"]["failed_reasons"]))
@@ -229,3 +252,163 @@ def test_a_line_too_large_for_any_push_is_refused_alone(loki: LokiReceiver, tmp_
     assert (lg["sent"], lg["rejected"]) == (2, 1) and len(loki.entries()) == 2
     assert lg["rejected_reasons"] == {"log record larger than --loki-batch-bytes on its own": 1}
     assert "l.json[2]: log record of about" in summary["problems"][0]
+
+
+# -- what Loki 3.4 answered, and the sink's entries fit it -------------------------------------
+def _push(loki: LokiReceiver, *streams: dict[str, Any]) -> requests.Response:
+    body = json.dumps({"streams": list(streams)}).encode()
+    return requests.post(
+        loki.url + "/loki/api/v1/push", data=body, headers={"Content-Type": "application/json"}, timeout=30
+    )
+
+
+def _entry(labels: dict[str, str], md: dict[str, str] | None = None, line: str = "x") -> dict[str, Any]:
+    return {"stream": labels, "values": [[str(EXAMPLE_NOW_NS), line, *([md] if md is not None else [])]]}
+
+
+def test_the_loki_fake_answers_what_loki_answered(loki: LokiReceiver) -> None:
+    """Loki 3.4.6 with its default limits, sent the same pushes (see tests/fakes/loki.py)."""
+    ok = _push(loki, _entry({"probe": "md128"}, {f"k{i}": "v" for i in range(128)}))
+    assert ok.status_code == 204
+    too_many = _push(loki, _entry({"probe": "md129"}, {f"k{i}": "v" for i in range(129)}))
+    assert (too_many.status_code, too_many.headers["Content-Type"]) == (400, "text/plain; charset=utf-8")
+    assert too_many.text == (
+        'stream \'{probe="md129", service_name="unknown_service"}\' has too many structured metadata labels: '
+        "'129', limit: '128'. Please see `limits_config.max_structured_metadata_entries_count` or contact your "
+        "Loki administrator to increase it.\n"
+    )
+    sixteen = {f"l{i}": "v" for i in range(16)}
+    assert _push(loki, _entry({f"l{i}": "v" for i in range(15)})).status_code == 204  # service_name not counted
+    labels_text = ", ".join(f'l{i}="v"' for i in sorted(range(16), key=str))
+    assert _push(loki, _entry(sixteen)).text == (
+        f"entry for stream '{{{labels_text}, service_name=\"unknown_service\"}}' has 16 label names; limit 15\n"
+    )
+    assert _push(loki, _entry({"n" * 1025: "v"})).text == (
+        f"stream '{{{'n' * 1025}=\"v\", service_name=\"unknown_service\"}}' has label name too long: '{'n' * 1025}'\n"
+    )
+    assert _push(loki, _entry({"probe": "v" * 2049})).text == (
+        f'stream \'{{probe="{"v" * 2049}", service_name="unknown_service"}}\' has label value too long: '
+        f"'{'v' * 2049}'\n"
+    )
+    large = _push(loki, _entry({"probe": "b", "service_name": "svc"}, {"k": "v" * 70000}))
+    assert large.text == (
+        "stream '{probe=\"b\", service_name=\"svc\"}' has structured metadata too large: '70001' bytes, limit: "
+        "'65536' bytes. Please see `limits_config.max_structured_metadata_size` or contact your Loki "
+        "administrator to increase it.\n"
+    )
+    # several refusals in one push: one line, grouped by message
+    md129 = {f"k{i}": "v" for i in range(129)}
+    two = _push(
+        loki,
+        {"stream": {"probe": "zz", "service_name": "svc"}, "values": [["1", "a"], [str(EXAMPLE_NOW_NS), "b", md129]]},
+    )
+    assert two.status_code == 400 and two.text.startswith('1 errors like: entry for stream \'{probe="zz"')
+    assert two.text.endswith("; 1 errors like: stream '{probe=\"zz\", service_name=\"svc\"}' has too many "
+                             "structured metadata labels: '129', limit: '128'. Please see "
+                             "`limits_config.max_structured_metadata_entries_count` or contact your Loki "
+                             "administrator to increase it.\n")  # fmt: skip
+
+
+def test_loki_renames_metadata_names_and_cannot_read_some_back(loki: LokiReceiver) -> None:
+    """Loki 3.4.6 stored ``a.b`` as ``a_b``, ``9x`` as ``key_9x``, ``_x`` as ``key_x`` and
+    kept ``__x``; it stored ``é`` as it was, after which its queries of that stream fail."""
+    names = {"a.b": "a_b", "c-d": "c_d", "9x": "key_9x", "_x": "key_x", "__x": "__x", "sp ace": "sp_ace"}
+    assert _push(loki, _entry({"probe": "k"}, dict.fromkeys(names, "v"))).status_code == 204
+    ((_, _, _, md),) = loki.entries()
+    assert md == dict.fromkeys(names.values(), "v")
+    assert _push(loki, _entry({"probe": "e"}, {"é": "v"})).status_code == 204
+    with pytest.raises(AssertionError, match="could not write JSON response"):
+        loki.entries()
+
+
+def test_metadata_names_are_sent_as_loki_stores_them(loki: LokiReceiver, tmp_path: Path) -> None:
+    attributes = {"a.b": "1", "9lives": "2", "_x": "3", "__x": "4", "é1": "5", "a-b c": "6", "": "7", "ok_Name1": "8"}
+    log_file(
+        tmp_path / "l.json", [log_doc(sec=SEC, attributes=attributes, resource={"service.name": "s", "k8s.pod": "p"})]
+    )
+    code, summary = replay_json(str(tmp_path), "--loki-url", loki.url, "--logs-only")
+    assert code == 0, summary
+    sent = {"a_b", "key_9lives", "key_x", "__x", "key_1", "a_b_c", "key_", "ok_Name1", "k8s_pod"}
+    assert loki.sent_metadata_names() == sent
+    ((_, _, _, md),) = loki.entries()  # readable back: no name Loki keeps but cannot query
+    ((_, _, sent_md),) = loki.pushes[0]["streams"][0]["values"]
+    assert md == sent_md  # Loki renamed nothing
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["service.name", "9lives", "_x", "__x", "", "é", "a-b c", "ok_Name1", "٣a", "x" * 300, "_", "__", "a..b"],
+)
+def test_metadata_key_is_a_name_loki_keeps(name: str) -> None:
+    key = metadata_key(name)
+    assert re.fullmatch(r"[a-zA-Z_][a-zA-Z0-9_]*", key), key
+    assert normalize_label(key) == key
+
+
+@pytest.mark.parametrize("value_bytes", [10, 400])
+def test_a_record_over_128_metadata_entries_keeps_them_all_in_fewer(
+    loki: LokiReceiver, tmp_path: Path, value_bytes: int
+) -> None:
+    """200 attributes: trace_id, span_id and 125 of them as they are, the other 75 in one
+    JSON entry; with large values that entry is then cut to Loki's 64KB, and said so."""
+    attributes = {f"attr.{i:03d}": f"{i}:" + "v" * value_bytes for i in range(200)}
+    log_file(tmp_path / "l.json", [log_doc(sec=SEC, attributes={**log_doc()["attributes"], **attributes})])
+    code, summary = replay_json(str(tmp_path), "--loki-url", loki.url, "--logs-only")
+    assert set(loki.answers) == {204}
+    ((_, _, _, md),) = loki.entries()
+    assert len(md) == 128
+    assert (md["trace_id"], md["span_id"]) == ("0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331")
+    assert [k for k in md if k.startswith("attr_")] == [f"attr_{i:03d}" for i in range(125)]
+    lg = summary["signals"]["logs"]
+    assert code == 1 and (lg["sent"], lg["adjusted"]) == (1, 1)
+    (problem,) = summary["problems"]
+    assert "l.json[0]: log record changed to fit: structured metadata of 202 entries is over Loki's 128: " in problem
+    assert "75 of them merged into one, more_attributes (JSON)" in problem
+    if value_bytes == 10:
+        merged = json.loads(md["more_attributes"])
+        assert {**{k: v for k, v in md.items() if k.startswith("attr_")}, **merged} == {
+            k.replace(".", "_"): v for k, v in attributes.items()
+        }
+    else:
+        assert sum(len(k) + len(v.encode()) for k, v in md.items()) <= 64_000
+        assert md["more_attributes"].endswith("bytes truncated]")
+        assert "structured metadata more_attributes shortened to Loki's 64KB limit" in problem
+
+
+def test_fit_metadata_entries_leaves_128_alone() -> None:
+    md = {f"k{i}": "v" for i in range(128)}
+    assert fit_metadata_entries(md) is None
+
+
+def test_ingestion_rate_429_is_retried_until_the_bucket_refills(tmp_path: Path) -> None:
+    """A token bucket of 3000 bytes refilled 1000 bytes a second (each check of it sees one
+    second more, whatever the machine's speed): pushes of ~1 KiB, the fourth is refused."""
+    log_file(tmp_path / "l.json", logs(60, body_bytes=90))
+    ticks = iter(range(10**6))
+    limits = LokiLimits(ingestion_rate_bytes=1000, ingestion_burst_bytes=3000)
+    with LokiReceiver(now_ns=lambda: EXAMPLE_NOW_NS, limits=limits, clock=lambda: float(next(ticks))) as server:
+        code, summary = replay_json(
+            str(tmp_path), "--loki-url", server.url, "--logs-only", "--loki-batch-bytes", "2KiB", "--concurrency", "1"
+        )
+        assert 429 in server.answers and server.answers[-1] == 204
+        assert Counter(line for _, _, line, _ in server.entries()) == Counter(f"line {i}" + "b" * 90 for i in range(60))
+    assert code == 0, summary
+    assert summary["signals"]["logs"]["sent"] == 60
+
+
+def test_the_rate_limit_answer_is_lokis() -> None:
+    limits = LokiLimits(ingestion_rate_bytes=1, ingestion_burst_bytes=3000)
+    with LokiReceiver(now_ns=lambda: EXAMPLE_NOW_NS, limits=limits) as server:
+        push = {
+            "stream": {"probe": "rate"},
+            "values": [[str(EXAMPLE_NOW_NS + i), "x" * 200, {"mdkey": "y"}] for i in range(10)],
+        }
+        assert _push(server, push).status_code == 204  # 10 x (200 + 6) = 2060 of 3000
+        refused = _push(server, push)
+        assert (refused.status_code, refused.headers["Content-Type"]) == (429, "text/plain; charset=utf-8")
+        assert refused.text == (
+            "Ingestion rate limit exceeded for user fake (limit: 1 bytes/sec) while attempting to ingest '10' lines "
+            "totaling '2060' bytes, reduce log volume or contact your Loki administrator to see if the limit can be "
+            "increased\n"
+        )
+        assert len(server.entries()) == 10

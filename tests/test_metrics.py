@@ -20,8 +20,7 @@ from otel_replay.sources.codemachine_metrics import (
     metric_definition,
     point_from_codemachine,
 )
-from tests.fakes.otlp import OtlpReceiver, _json
-from tests.fakes.server import Answer
+from tests.fakes.otlp import OtlpReceiver, PartialSuccess, tempo_error
 from tests.helpers import EXAMPLE, replay_json, write_json
 from tests.otlp_samples import (
     T0,
@@ -130,13 +129,13 @@ def test_a_point_with_end_before_start_is_invalid() -> None:
 
 
 # -- CodeMachine sessions over the wire -------------------------------------------------------
-def test_codemachine_metrics_arrive_as_otlp_metrics(otlp: OtlpReceiver) -> None:
-    code, summary = replay_json(str(EXAMPLE), "--otlp-endpoint", otlp.url, "--signals", "metrics")
+def test_codemachine_metrics_arrive_as_otlp_metrics(collector: OtlpReceiver) -> None:
+    code, summary = replay_json(str(EXAMPLE), "--otlp-endpoint", collector.url, "--signals", "metrics")
     assert code == 0, summary["problems"]
     stats = summary["signals"]["metrics"]
     assert (stats["read"], stats["sent"], stats["duplicates"]) == (24, 12, 12)  # latest-metrics.json is a copy
-    reqs = otlp.requests["/v1/metrics"]
-    assert otlp.requests["/v1/traces"] == [] and otlp.requests["/v1/logs"] == []
+    reqs = collector.requests["/v1/metrics"]
+    assert collector.requests["/v1/traces"] == [] and collector.requests["/v1/logs"] == []
     rm = reqs[0].resource_metrics[0]
     assert {a.key: a.value.string_value for a in rm.resource.attributes} == {
         "service.name": "codemachine",
@@ -158,20 +157,21 @@ def test_codemachine_metrics_arrive_as_otlp_metrics(otlp: OtlpReceiver) -> None:
     assert any("only the sum of its histograms" in h for h in summary["hints"])
 
 
-def test_metrics_go_to_their_own_endpoint(otlp: OtlpReceiver) -> None:
+def test_metrics_go_to_their_own_endpoint(collector: OtlpReceiver) -> None:
     with OtlpReceiver() as metrics_backend:
         url = metrics_backend.url + "/api/v1/otlp/v1/metrics"
         code, summary = replay_json(
-            str(EXAMPLE), "--otlp-endpoint", otlp.url, "--otlp-metrics-endpoint", url, "--signals", "traces,metrics"
-        )
+            str(EXAMPLE), "--otlp-endpoint", collector.url, "--otlp-metrics-endpoint", url,
+            "--signals", "traces,metrics",
+        )  # fmt: skip
     assert code == 0, summary["problems"]
     assert summary["destinations"]["metrics"] == url
-    assert otlp.requests["/v1/metrics"] == [] and len(otlp.spans()) == 24
+    assert collector.requests["/v1/metrics"] == [] and len(collector.spans()) == 24
     assert metrics_backend.paths == ["/api/v1/otlp/v1/metrics"] * len(metrics_backend.paths)
 
 
 def test_a_traces_only_backend_gets_a_hint_and_the_run_says_so() -> None:
-    with OtlpReceiver(accepts=("/v1/traces",)) as tempo:  # Tempo: 404 on /v1/metrics
+    with OtlpReceiver.tempo() as tempo:  # Tempo: 404 on /v1/metrics
         code, summary = replay_json(str(EXAMPLE), "--otlp-endpoint", tempo.url, "--signals", "traces,metrics")
         assert code == 1
         assert summary["signals"]["metrics"]["rejected"] == 12 and summary["signals"]["traces"]["sent"] == 24
@@ -181,7 +181,7 @@ def test_a_traces_only_backend_gets_a_hint_and_the_run_says_so() -> None:
         assert code == 0 and tempo.attempts - attempts == len(tempo.paths) - accepted > 0  # no metrics request
 
 
-def test_bad_metrics_are_named_and_the_rest_still_replays(tmp_path: Path, otlp: OtlpReceiver) -> None:
+def test_bad_metrics_are_named_and_the_rest_still_replays(tmp_path: Path, collector: OtlpReceiver) -> None:
     _session(
         tmp_path / "a-metrics.json",
         [
@@ -191,95 +191,95 @@ def test_bad_metrics_are_named_and_the_rest_still_replays(tmp_path: Path, otlp: 
         ],
     )
     write_json(tmp_path / "b-metrics.json", {"type": "metrics", "metrics": ["not an export"]})
-    code, summary = replay_json(str(tmp_path), "--otlp-endpoint", otlp.url)
+    code, summary = replay_json(str(tmp_path), "--otlp-endpoint", collector.url)
     assert code == 1
     assert summary["signals"]["metrics"]["sent"] == 2 and summary["signals"]["metrics"]["invalid"] == 3
     problems = "\n".join(summary["problems"])
     assert "a-metrics.json[2]: invalid metric data point: export 0: metric 'strange': type '9' is not 0" in problems
     assert "a-metrics.json[3]: invalid metric data point: startTime 'x' is not an ISO-8601 time" in problems
     assert "b-metrics.json[0]: invalid metric data point: export 0: export is a string" in problems
-    assert [p.as_int for _, _, p in _points(otlp.requests["/v1/metrics"])] == [1, 2]
+    assert [p.as_int for _, _, p in _points(collector.requests["/v1/metrics"])] == [1, 2]
 
 
-def test_time_shift_moves_every_point_time(otlp: OtlpReceiver) -> None:
-    code, _ = replay_json(str(EXAMPLE), "--otlp-endpoint", otlp.url, "--signals", "metrics", "--time-offset", "1h")
+def test_time_shift_moves_every_point_time(collector: OtlpReceiver) -> None:
+    code, _ = replay_json(str(EXAMPLE), "--otlp-endpoint", collector.url, "--signals", "metrics", "--time-offset", "1h")
     assert code == 0
-    times = {(p.start_time_unix_nano, p.time_unix_nano) for name, kind, p in _points(otlp.requests["/v1/metrics"])}
+    times = {(p.start_time_unix_nano, p.time_unix_nano) for name, kind, p in _points(collector.requests["/v1/metrics"])}
     hour = 3600 * 10**9
     assert (T0 + hour, T0 + 15 * 10**9 + hour) in times  # sums keep their start, moved
     assert (0, T0 + 15 * 10**9 + hour) in times  # gauges have none
 
 
-def test_filters_apply_to_points(otlp: OtlpReceiver) -> None:
+def test_filters_apply_to_points(collector: OtlpReceiver) -> None:
     code, summary = replay_json(
-        str(EXAMPLE), "--otlp-endpoint", otlp.url, "--signals", "metrics", "--until", "2026-11-24T17:00:31Z"
+        str(EXAMPLE), "--otlp-endpoint", collector.url, "--signals", "metrics", "--until", "2026-11-24T17:00:31Z"
     )
     assert code == 0
     assert summary["signals"]["metrics"]["sent"] == 6  # the exports at :15 and :30, three metrics each
     code, summary = replay_json(
-        str(EXAMPLE), "--otlp-endpoint", otlp.url, "--signals", "metrics", "--trace-id", "a" * 32
+        str(EXAMPLE), "--otlp-endpoint", collector.url, "--signals", "metrics", "--trace-id", "a" * 32
     )
     assert summary["signals"]["metrics"]["sent"] == 0  # points belong to no trace
 
 
-def test_resume_does_not_resend_points(tmp_path: Path, otlp: OtlpReceiver) -> None:
+def test_resume_does_not_resend_points(tmp_path: Path, collector: OtlpReceiver) -> None:
     state = str(tmp_path / "state")
-    args = (str(EXAMPLE), "--otlp-endpoint", otlp.url, "--signals", "metrics", "--resume", state)
+    args = (str(EXAMPLE), "--otlp-endpoint", collector.url, "--signals", "metrics", "--resume", state)
     code, _ = replay_json(*args)
-    assert code == 0 and len(_points(otlp.requests["/v1/metrics"])) == 12
+    assert code == 0 and len(_points(collector.requests["/v1/metrics"])) == 12
     code, summary = replay_json(*args)
-    assert code == 0 and len(_points(otlp.requests["/v1/metrics"])) == 12
+    assert code == 0 and len(_points(collector.requests["/v1/metrics"])) == 12
     assert summary["signals"]["metrics"]["dropped"] == {"already delivered (--resume)": 12}
 
 
-def test_requests_stay_under_the_byte_limit(tmp_path: Path, otlp: OtlpReceiver) -> None:
+def test_requests_stay_under_the_byte_limit(tmp_path: Path, collector: OtlpReceiver) -> None:
     values = list(range(3000))
     _session(tmp_path / "big-metrics.json", [{**_metric("many", "3", *values), "description": "d" * 200}])
-    code, summary = replay_json(str(tmp_path), "--otlp-endpoint", otlp.url, "--max-request-bytes", "16KiB")
+    code, summary = replay_json(str(tmp_path), "--otlp-endpoint", collector.url, "--max-request-bytes", "16KiB")
     assert code == 0, summary["problems"]
-    assert len(otlp.requests["/v1/metrics"]) > 6
-    assert max(otlp.sizes) <= 16 * 1024
-    assert sorted(p.as_int for _, _, p in _points(otlp.requests["/v1/metrics"])) == values
+    assert len(collector.requests["/v1/metrics"]) > 6
+    assert max(collector.sizes) <= 16 * 1024
+    assert sorted(p.as_int for _, _, p in _points(collector.requests["/v1/metrics"])) == values
 
 
-def test_partial_success_counts_rejected_points(otlp: OtlpReceiver) -> None:
-    otlp.scripted = [_json(200, {"partialSuccess": {"rejectedDataPoints": "2", "errorMessage": "too old"}})]
-    code, summary = replay_json(str(EXAMPLE), "--otlp-endpoint", otlp.url, "--signals", "metrics")
+def test_partial_success_counts_rejected_points(collector: OtlpReceiver) -> None:
+    collector.scripted = [PartialSuccess(2, "too old")]
+    code, summary = replay_json(str(EXAMPLE), "--otlp-endpoint", collector.url, "--signals", "metrics")
     assert code == 1
     assert summary["signals"]["metrics"]["rejected"] == 2 and summary["signals"]["metrics"]["sent"] == 10
     assert "partial success: too old" in summary["signals"]["metrics"]["rejected_reasons"]
 
 
-def test_output_writes_metrics_jsonl_that_replays_the_same(tmp_path: Path, otlp: OtlpReceiver) -> None:
+def test_output_writes_metrics_jsonl_that_replays_the_same(tmp_path: Path, collector: OtlpReceiver) -> None:
     code, _ = replay_json(str(EXAMPLE), "--output", str(tmp_path / "out"), "--signals", "metrics")
     assert code == 0
-    code, summary = replay_json(str(tmp_path / "out" / "metrics.jsonl"), "--otlp-endpoint", otlp.url)
+    code, summary = replay_json(str(tmp_path / "out" / "metrics.jsonl"), "--otlp-endpoint", collector.url)
     assert code == 0 and summary["signals"]["metrics"]["sent"] == 12
     with OtlpReceiver() as direct:
         replay_json(str(EXAMPLE), "--otlp-endpoint", direct.url, "--signals", "metrics")
-        assert flatten_points(otlp.requests["/v1/metrics"]) == flatten_points(direct.requests["/v1/metrics"])
+        assert flatten_points(collector.requests["/v1/metrics"]) == flatten_points(direct.requests["/v1/metrics"])
 
 
 # -- OTLP/JSON metrics: lossless ----------------------------------------------------------------
 @pytest.mark.parametrize("form", ["document", "lines"])
-def test_otlp_metrics_round_trip_proto_for_proto(tmp_path: Path, otlp: OtlpReceiver, form: str) -> None:
+def test_otlp_metrics_round_trip_proto_for_proto(tmp_path: Path, collector: OtlpReceiver, form: str) -> None:
     req = metrics_request()
     if form == "document":
         path = tmp_path / "metrics.json"
         path.write_text(json.dumps(to_otlp_json(req), indent=2))
     else:
         path = write_lines(tmp_path / "metrics.jsonl", [req, req])  # OTLP input: not deduplicated
-    code, summary = replay_json(str(path), "--otlp-endpoint", otlp.url)
+    code, summary = replay_json(str(path), "--otlp-endpoint", collector.url)
     assert code == 0, summary["problems"]
     expected = flatten_points([req] if form == "document" else [req, req])
     assert summary["signals"]["metrics"]["sent"] == len(expected) == (9 if form == "document" else 18)
-    assert flatten_points(otlp.requests["/v1/metrics"]) == expected
+    assert flatten_points(collector.requests["/v1/metrics"]) == expected
 
 
-def test_otlp_metrics_time_offset_moves_only_times(tmp_path: Path, otlp: OtlpReceiver) -> None:
+def test_otlp_metrics_time_offset_moves_only_times(tmp_path: Path, collector: OtlpReceiver) -> None:
     req = metrics_request()
     path = write_lines(tmp_path / "m.jsonl", [req])
-    code, _ = replay_json(str(path), "--otlp-endpoint", otlp.url, "--time-offset", "-90m")
+    code, _ = replay_json(str(path), "--otlp-endpoint", collector.url, "--time-offset", "-90m")
     assert code == 0
     shift = -90 * 60 * 10**9
     for m in metrics_of([req]):
@@ -289,10 +289,10 @@ def test_otlp_metrics_time_offset_moves_only_times(tmp_path: Path, otlp: OtlpRec
                 p.start_time_unix_nano += shift
             for ex in p.exemplars:
                 ex.time_unix_nano += shift
-    assert flatten_points(otlp.requests["/v1/metrics"]) == flatten_points([req])
+    assert flatten_points(collector.requests["/v1/metrics"]) == flatten_points([req])
 
 
-def test_what_the_sdk_cannot_carry_is_reported(tmp_path: Path, otlp: OtlpReceiver) -> None:
+def test_what_the_sdk_cannot_carry_is_reported(tmp_path: Path, collector: OtlpReceiver) -> None:
     req = ExportMetricsServiceRequest()
     sm = req.resource_metrics.add().scope_metrics.add()
     summary_metric = sm.metrics.add(name="rpc.latency")
@@ -302,7 +302,7 @@ def test_what_the_sdk_cannot_carry_is_reported(tmp_path: Path, otlp: OtlpReceive
     gauge.gauge.data_points.add(start_time_unix_nano=T0 - 5, time_unix_nano=T0, as_double=21.5)
     gauge.gauge.data_points.add(time_unix_nano=T0 + 1, flags=1)
     path = write_lines(tmp_path / "m.jsonl", [req])
-    code, summary = replay_json(str(path), "--otlp-endpoint", otlp.url)
+    code, summary = replay_json(str(path), "--otlp-endpoint", collector.url)
     assert code == 1
     stats = summary["signals"]["metrics"]
     assert (stats["invalid"], stats["adjusted"], stats["sent"]) == (2, 1, 1)
@@ -311,12 +311,12 @@ def test_what_the_sdk_cannot_carry_is_reported(tmp_path: Path, otlp: OtlpReceive
     assert "2 data point(s) are not sent" in problems
     assert "m.jsonl[2]: metric data point changed to fit: gauge startTimeUnixNano dropped" in problems
     assert "m.jsonl[3]: invalid metric data point: data point has neither asInt nor asDouble" in problems
-    [(name, _, point)] = _points(otlp.requests["/v1/metrics"])
+    [(name, _, point)] = _points(collector.requests["/v1/metrics"])
     assert (name, point.as_double, point.start_time_unix_nano) == ("temp", 21.5, 0)
 
 
-def test_a_slow_metrics_backend_is_retried(otlp: OtlpReceiver) -> None:
-    otlp.scripted = [Answer(503, b"busy", headers={"Retry-After": "0"})]
-    code, summary = replay_json(str(EXAMPLE), "--otlp-endpoint", otlp.url, "--signals", "metrics")
+def test_a_slow_metrics_backend_is_retried(collector: OtlpReceiver) -> None:
+    collector.scripted = [tempo_error("busy", 503, {"Retry-After": "0"})]
+    code, summary = replay_json(str(EXAMPLE), "--otlp-endpoint", collector.url, "--signals", "metrics")
     assert code == 0, summary["problems"]
-    assert otlp.attempts == 2 and summary["signals"]["metrics"]["sent"] == 12
+    assert collector.attempts == 2 and summary["signals"]["metrics"]["sent"] == 12

@@ -11,42 +11,45 @@ import pytest
 
 from tests.fakes.otlp import OtlpReceiver
 from tests.helpers import EXAMPLE, replay_json
-from tests.otlp_samples import flatten_logs, flatten_spans, logs_request, to_otlp_json, trace_request, write_lines
+from tests.otlp_samples import (
+    flatten_logs,
+    flatten_spans,
+    logs_request,
+    renumbered,
+    to_otlp_json,
+    trace_request,
+    write_lines,
+)
 
 
 def _replay_traces(path: Path, otlp: OtlpReceiver, *extra: str) -> tuple[int, dict]:
     return replay_json(str(path), "--otlp-endpoint", otlp.url, "--traces-only", *extra)
 
 
-def test_pretty_printed_request_round_trips(tmp_path: Path, otlp: OtlpReceiver) -> None:
+def test_pretty_printed_request_round_trips(tmp_path: Path, tempo: OtlpReceiver) -> None:
     req = trace_request()
     path = tmp_path / "request.json"
     path.write_text(json.dumps(to_otlp_json(req), indent=2))
-    code, summary = _replay_traces(path, otlp)
+    code, summary = _replay_traces(path, tempo)
     assert code == 0, summary["problems"]
     assert summary["signals"]["traces"]["sent"] == 12
-    assert flatten_spans(otlp.requests["/v1/traces"]) == flatten_spans([req])
+    assert flatten_spans(tempo.requests["/v1/traces"]) == flatten_spans([req])
 
 
 @pytest.mark.parametrize("compress", [False, True])
-def test_json_lines_round_trip(tmp_path: Path, otlp: OtlpReceiver, compress: bool) -> None:
-    reqs = [trace_request(1, 2), trace_request(2, 1)]
-    for i, req in enumerate(reqs[1:], 1):  # distinct span ids per line
-        for rs in req.resource_spans:
-            for ss in rs.scope_spans:
-                for span in ss.spans:
-                    span.span_id = (int.from_bytes(span.span_id, "big") + 100 * i).to_bytes(8, "big")
+def test_json_lines_round_trip(tmp_path: Path, tempo: OtlpReceiver, compress: bool) -> None:
+    reqs = [trace_request(1, 2), renumbered(trace_request(2, 1), 1)]  # distinct span ids per line
     path = write_lines(tmp_path / "traces.jsonl", reqs)
     if compress:
         path = tmp_path / "traces.jsonl.gz"
         path.write_bytes(gzip.compress((tmp_path / "traces.jsonl").read_bytes()))
         (tmp_path / "traces.jsonl").unlink()
-    code, summary = _replay_traces(path, otlp)
+    code, summary = _replay_traces(path, tempo)
     assert code == 0, summary["problems"]
-    assert flatten_spans(otlp.requests["/v1/traces"]) == flatten_spans(reqs)
+    assert flatten_spans(tempo.requests["/v1/traces"]) == flatten_spans(reqs)
 
 
-def test_int64_as_numbers_and_enums_as_ints_are_read(tmp_path: Path, otlp: OtlpReceiver) -> None:
+def test_int64_as_numbers_and_enums_as_ints_are_read(tmp_path: Path, tempo: OtlpReceiver) -> None:
     req = trace_request(1, 1)
     doc = to_otlp_json(req)
     for ss in doc["resourceSpans"][0]["scopeSpans"]:
@@ -57,15 +60,15 @@ def test_int64_as_numbers_and_enums_as_ints_are_read(tmp_path: Path, otlp: OtlpR
             span["someFutureField"] = {"ignored": True}
     path = tmp_path / "r.json"
     path.write_text(json.dumps(doc))
-    code, summary = _replay_traces(path, otlp)
+    code, summary = _replay_traces(path, tempo)
     assert code == 0, summary["problems"]
-    assert flatten_spans(otlp.requests["/v1/traces"]) == flatten_spans([req])
+    assert flatten_spans(tempo.requests["/v1/traces"]) == flatten_spans([req])
 
 
-def test_time_shift_moves_only_the_times(tmp_path: Path, otlp: OtlpReceiver) -> None:
+def test_time_shift_moves_only_the_times(tmp_path: Path, tempo: OtlpReceiver) -> None:
     req = trace_request(1, 2)
     path = write_lines(tmp_path / "t.jsonl", [req])
-    code, _ = _replay_traces(path, otlp, "--time-offset", "1h")
+    code, _ = _replay_traces(path, tempo, "--time-offset", "1h")
     assert code == 0
     hour = 3600 * 10**9
     for rs in req.resource_spans:
@@ -75,32 +78,32 @@ def test_time_shift_moves_only_the_times(tmp_path: Path, otlp: OtlpReceiver) -> 
                 span.end_time_unix_nano += hour
                 for ev in span.events:
                     ev.time_unix_nano += hour
-    assert flatten_spans(otlp.requests["/v1/traces"]) == flatten_spans([req])
+    assert flatten_spans(tempo.requests["/v1/traces"]) == flatten_spans([req])
 
 
-def test_base64_ids_are_refused_with_the_reason(tmp_path: Path, otlp: OtlpReceiver) -> None:
+def test_base64_ids_are_refused_with_the_reason(tmp_path: Path, tempo: OtlpReceiver) -> None:
     doc = to_otlp_json(trace_request(1, 1))
     doc["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["traceId"] = "AAAAAAAAAAAAAAAAAAAAoA=="
     path = tmp_path / "b64.json"
     path.write_text(json.dumps(doc))
-    code, summary = _replay_traces(path, otlp)
+    code, summary = _replay_traces(path, tempo)
     assert code == 1 and summary["signals"]["traces"]["invalid"] == 1
     (line,) = summary["problems"]
     assert line.startswith(f"{path}[0]: invalid span: traceId") and "looks like base64" in line
     assert summary["signals"]["traces"]["sent"] == 1
 
 
-def test_bad_line_is_reported_and_the_other_lines_replay(tmp_path: Path, otlp: OtlpReceiver) -> None:
+def test_bad_line_is_reported_and_the_other_lines_replay(tmp_path: Path, tempo: OtlpReceiver) -> None:
     path = write_lines(tmp_path / "t.jsonl", [trace_request(1, 1)])
     with path.open("a") as fh:
         fh.write('{"resourceSpans": [ truncated\n')
         fh.write('{"somethingElse": 1}\n')
-    code, summary = _replay_traces(path, otlp)
+    code, summary = _replay_traces(path, tempo)
     assert code == 1 and summary["signals"]["traces"]["sent"] == 2
     assert [p.split(": ")[0] for p in summary["problems"]] == [f"{path}:2", f"{path}:3"]
 
 
-def test_what_the_sdk_cannot_carry_is_reported(tmp_path: Path, otlp: OtlpReceiver) -> None:
+def test_what_the_sdk_cannot_carry_is_reported(tmp_path: Path, tempo: OtlpReceiver) -> None:
     doc = to_otlp_json(trace_request(1, 1))
     span = doc["resourceSpans"][0]["scopeSpans"][0]["spans"][0]
     span["kind"] = "SPAN_KIND_UNSPECIFIED"
@@ -108,28 +111,28 @@ def test_what_the_sdk_cannot_carry_is_reported(tmp_path: Path, otlp: OtlpReceive
     span["links"][0]["traceState"] = "k=v"
     path = tmp_path / "lossy.json"
     path.write_text(json.dumps(doc))
-    code, summary = _replay_traces(path, otlp)
+    code, summary = _replay_traces(path, tempo)
     assert code == 1 and summary["signals"]["traces"]["adjusted"] == 1
     (line,) = summary["problems"]
     assert "kind UNSPECIFIED sent as INTERNAL" in line and "status message dropped" in line
     assert "link 0 traceState dropped" in line
 
 
-def test_otlp_logs_round_trip_through_the_log_exporter(tmp_path: Path, otlp: OtlpReceiver) -> None:
+def test_otlp_logs_round_trip_through_the_log_exporter(tmp_path: Path, collector: OtlpReceiver) -> None:
     req = logs_request()
     path = write_lines(tmp_path / "logs.jsonl", [req])
-    code, summary = replay_json(str(path), "--otlp-endpoint", otlp.url, "--logs-to", "otlp")
+    code, summary = replay_json(str(path), "--otlp-endpoint", collector.url, "--logs-to", "otlp")
     assert code == 0, summary["problems"]
-    assert summary["destinations"]["logs"] == f"{otlp.url}/v1/logs"
+    assert summary["destinations"]["logs"] == f"{collector.url}/v1/logs"
     assert summary["signals"]["logs"]["sent"] == 4
-    assert flatten_logs(otlp.requests["/v1/logs"]) == flatten_logs([req])
+    assert flatten_logs(collector.requests["/v1/logs"]) == flatten_logs([req])
 
 
-def test_codemachine_logs_as_otlp_keep_severity_body_ids_and_resource(tmp_path: Path, otlp: OtlpReceiver) -> None:
-    code, summary = replay_json(str(EXAMPLE), "--otlp-endpoint", otlp.url, "--logs-to", "otlp", "--logs-only")
+def test_codemachine_logs_as_otlp_keep_severity_body_ids_and_resource(tmp_path: Path, collector: OtlpReceiver) -> None:
+    code, summary = replay_json(str(EXAMPLE), "--otlp-endpoint", collector.url, "--logs-to", "otlp", "--logs-only")
     assert code == 0, summary["problems"]
     records = [
-        (rl.resource, rec) for req in otlp.requests["/v1/logs"] for rl in req.resource_logs
+        (rl.resource, rec) for req in collector.requests["/v1/logs"] for rl in req.resource_logs
         for sl in rl.scope_logs for rec in sl.log_records
     ]  # fmt: skip
     assert len(records) == summary["signals"]["logs"]["sent"] == 26
@@ -141,20 +144,20 @@ def test_codemachine_logs_as_otlp_keep_severity_body_ids_and_resource(tmp_path: 
     assert all(kv.key not in ("trace.id", "span.id") for _, r in records for kv in r.attributes)
 
 
-def test_a_json_lines_file_may_mix_signals(tmp_path: Path, otlp: OtlpReceiver) -> None:
+def test_a_json_lines_file_may_mix_signals(tmp_path: Path, collector: OtlpReceiver) -> None:
     path = write_lines(tmp_path / "mixed.jsonl", [trace_request(1, 1), logs_request()])
-    code, summary = replay_json(str(path), "--otlp-endpoint", otlp.url, "--logs-to", "otlp")
+    code, summary = replay_json(str(path), "--otlp-endpoint", collector.url, "--logs-to", "otlp")
     assert code == 0, summary["problems"]
     assert summary["signals"]["traces"]["sent"] == 2 and summary["signals"]["logs"]["sent"] == 4
-    code, summary = replay_json(str(path), "--otlp-endpoint", otlp.url, "--traces-only")
+    code, summary = replay_json(str(path), "--otlp-endpoint", collector.url, "--traces-only")
     assert code == 0 and summary["signals"]["logs"]["read"] == 0
     assert summary["signals"]["traces"]["sent"] == 2
 
 
-def test_otlp_input_is_not_deduplicated(tmp_path: Path, otlp: OtlpReceiver) -> None:
+def test_otlp_input_is_not_deduplicated(tmp_path: Path, tempo: OtlpReceiver) -> None:
     # Lossless: the file's records go out as they are, a repeated span included (and no
     # per-span memory is kept for a many-GB dump).
     path = write_lines(tmp_path / "twice.jsonl", [trace_request(1, 1), trace_request(1, 1)])
-    code, summary = _replay_traces(path, otlp)
+    code, summary = _replay_traces(path, tempo)
     assert code == 0 and summary["signals"]["traces"]["sent"] == 4
     assert summary["signals"]["traces"]["duplicates"] == 0

@@ -18,7 +18,7 @@ from otel_replay.sources.otlp_json import lines_before
 from tests.fakes.loki import LokiReceiver
 from tests.fakes.otlp import OtlpReceiver
 from tests.helpers import EXAMPLE_NOW_NS, replay_json
-from tests.otlp_samples import flatten_spans, logs_request, to_otlp_json, trace_request, write_lines
+from tests.otlp_samples import flatten_spans, logs_request, renumbered, to_otlp_json, trace_request, write_lines
 
 BROKEN = "not valid JSON: JSON is malformed: object keys must be strings (byte 2); the line is skipped"
 
@@ -67,29 +67,17 @@ def test_a_bad_line_in_a_later_part_is_named_by_its_line_in_the_file(tmp_path: P
     assert problems[0].source == f"{path}:501"
 
 
-def _numbered_spans(n_lines: int) -> list:
-    reqs = []
-    for i in range(n_lines):
-        req = trace_request(1, 2)
-        for rs in req.resource_spans:
-            for ss in rs.scope_spans:
-                for span in ss.spans:
-                    span.span_id = (int.from_bytes(span.span_id, "big") + 100 * i).to_bytes(8, "big")
-        reqs.append(req)
-    return reqs
-
-
 def test_workers_share_one_large_file_and_deliver_it_as_one_process_would(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    reqs = _numbered_spans(120)
+    reqs = [renumbered(trace_request(1, 2), i) for i in range(120)]
     path = write_lines(tmp_path / "dump.jsonl", reqs)
     with path.open("a") as fh:
         fh.write("{ broken\n")  # the last line, in the last part
     monkeypatch.setattr(runner, "PART_BYTES", path.stat().st_size // 5)
     runs = []
     for workers in ("1", "2"):
-        with OtlpReceiver() as otlp:
+        with OtlpReceiver.tempo() as otlp:
             code, summary = replay_json(str(path), "--otlp-endpoint", otlp.url, "--workers", workers)
             runs.append((code, summary["problems"], summary["files_read"], summary["signals"]["traces"]["files"]))
             assert sorted(flatten_spans(otlp.requests["/v1/traces"])) == sorted(flatten_spans(reqs))

@@ -46,16 +46,16 @@ def expected_ns(ms: float) -> int:
     return whole * 1_000_000 + round((ms - whole) * 1_000_000)
 
 
-def run_both(otlp: OtlpReceiver, loki: LokiReceiver, *extra: str) -> dict[str, Any]:
-    code, summary = replay_json(str(EXAMPLE), "--otlp-endpoint", otlp.url, "--loki-url", loki.url, *extra)
+def run_both(collector: OtlpReceiver, loki: LokiReceiver, *extra: str) -> dict[str, Any]:
+    code, summary = replay_json(str(EXAMPLE), "--otlp-endpoint", collector.url, "--loki-url", loki.url, *extra)
     assert code == 0, summary
     return summary
 
 
-def test_every_span_arrives_once_field_by_field(otlp: OtlpReceiver, loki: LokiReceiver) -> None:
-    summary = run_both(otlp, loki)
+def test_every_span_arrives_once_field_by_field(collector: OtlpReceiver, loki: LokiReceiver) -> None:
+    summary = run_both(collector, loki)
     source = dated_docs("spans")
-    received = otlp.spans()
+    received = collector.spans()
     assert len(received) == len(source) == summary["signals"]["traces"]["sent"]
     by_id = {span.span_id.hex(): (res, scope, span) for res, scope, span in received}
     assert len(by_id) == len(received), "a span arrived twice"
@@ -79,8 +79,8 @@ def test_every_span_arrives_once_field_by_field(otlp: OtlpReceiver, loki: LokiRe
     assert summary["signals"]["traces"]["duplicates"] == len(json.loads((EXAMPLE / "latest.json").read_text())["spans"])
 
 
-def test_every_log_record_arrives_once_with_labels_and_metadata(otlp: OtlpReceiver, loki: LokiReceiver) -> None:
-    summary = run_both(otlp, loki)
+def test_every_log_record_arrives_once_with_labels_and_metadata(collector: OtlpReceiver, loki: LokiReceiver) -> None:
+    summary = run_both(collector, loki)
     source = dated_docs("logs")
     stored = loki.entries()
     assert len(stored) == len(source) == summary["signals"]["logs"]["sent"]
@@ -100,16 +100,16 @@ def test_every_log_record_arrives_once_with_labels_and_metadata(otlp: OtlpReceiv
     assert len(streams) == len({e[0]["severity_text"] for e in expected})
 
 
-def test_logs_correlate_with_spans(otlp: OtlpReceiver, loki: LokiReceiver) -> None:
-    run_both(otlp, loki)
-    span_ids = {(s.trace_id.hex(), s.span_id.hex()) for _, _, s in otlp.spans()}
+def test_logs_correlate_with_spans(collector: OtlpReceiver, loki: LokiReceiver) -> None:
+    run_both(collector, loki)
+    span_ids = {(s.trace_id.hex(), s.span_id.hex()) for _, _, s in collector.spans()}
     for _, _, _, md in loki.entries():
         assert (md["trace_id"], md["span_id"]) in span_ids
 
 
-def test_service_name_and_resource_attrs_override(otlp: OtlpReceiver, loki: LokiReceiver) -> None:
+def test_service_name_and_resource_attrs_override(collector: OtlpReceiver, loki: LokiReceiver) -> None:
     run_both(
-        otlp,
+        collector,
         loki,
         "--service-name",
         "bug-1234",
@@ -118,7 +118,7 @@ def test_service_name_and_resource_attrs_override(otlp: OtlpReceiver, loki: Loki
         "--loki-label",
         "ticket=BUG-1234",
     )
-    for res, _, _ in otlp.spans():
+    for res, _, _ in collector.spans():
         assert attrs(res.attributes) == {"service.name": "bug-1234", "deployment.environment": "repro"}
     for labels, *_rest, md in loki.entries():
         assert labels["service_name"] == "bug-1234" and labels["ticket"] == "BUG-1234"
@@ -126,9 +126,9 @@ def test_service_name_and_resource_attrs_override(otlp: OtlpReceiver, loki: Loki
 
 
 def test_second_run_of_same_folder_sends_again_but_each_once(
-    otlp: OtlpReceiver, loki: LokiReceiver, tmp_path: Path
+    collector: OtlpReceiver, loki: LokiReceiver, tmp_path: Path
 ) -> None:
     # Two copies of the folder in one run: dedup spans the whole run, not one folder.
-    summary = run_both(otlp, loki, str(EXAMPLE))
+    summary = run_both(collector, loki, str(EXAMPLE))
     assert summary["signals"]["traces"]["sent"] == len(dated_docs("spans"))
-    assert len(otlp.spans()) == len(dated_docs("spans"))
+    assert len(collector.spans()) == len(dated_docs("spans"))

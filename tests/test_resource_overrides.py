@@ -8,25 +8,25 @@ from tests.fakes.otlp import OtlpReceiver
 from tests.helpers import EXAMPLE, replay_json
 
 
-def _resources(otlp: OtlpReceiver) -> dict[str, list[dict[str, Any]]]:
+def _resources(collector: OtlpReceiver) -> dict[str, list[dict[str, Any]]]:
     lists = {"/v1/traces": "resource_spans", "/v1/logs": "resource_logs", "/v1/metrics": "resource_metrics"}
     out: dict[str, list[dict[str, Any]]] = {}
     for path, field in lists.items():
         out[path] = [
             {kv.key: kv.value.string_value for kv in group.resource.attributes}
-            for request in otlp.requests[path]
+            for request in collector.requests[path]
             for group in getattr(request, field)
         ]
     return out
 
 
-def test_overrides_reach_spans_log_records_and_metric_points(otlp: OtlpReceiver) -> None:
+def test_overrides_reach_spans_log_records_and_metric_points(collector: OtlpReceiver) -> None:
     code, summary = replay_json(
-        str(EXAMPLE), "--otlp-endpoint", otlp.url, "--logs-to", "otlp",
+        str(EXAMPLE), "--otlp-endpoint", collector.url, "--logs-to", "otlp",
         "--service-name", "bug-1234", "--resource-attr", "team=agents",
     )  # fmt: skip
     assert code == 0, summary
-    resources = _resources(otlp)
+    resources = _resources(collector)
     for path, found in resources.items():
         assert found, f"nothing arrived on {path}"
         for attrs in found:

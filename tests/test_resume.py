@@ -7,8 +7,6 @@ import json
 import os
 import select
 import signal
-import subprocess
-import sys
 import threading
 from collections import Counter
 from pathlib import Path
@@ -21,10 +19,19 @@ from otel_replay.resume import ResumeState, StateFileError
 from tests.fakes.loki import LokiReceiver
 from tests.fakes.otlp import OtlpReceiver
 from tests.fakes.server import Answer
-from tests.helpers import EXAMPLE_NOW_NS, ROOT, replay_json, span_doc, trace_file
-from tests.test_faults import N_LOGS, N_SPANS, write_input
-
-RETRY_NOW = {"Retry-After": "0"}
+from tests.helpers import (
+    EXAMPLE_NOW_NS,
+    Children,
+    assert_each_once,
+    line_counts,
+    read_line,
+    replay_command,
+    replay_json,
+    span_counts,
+    span_doc,
+    trace_file,
+)
+from tests.test_faults import N_LOGS, N_SPANS, RETRY_LATER, write_input
 
 
 # -- the journal ---------------------------------------------------------------------------
@@ -75,7 +82,7 @@ def _run(folder: Path, otlp: OtlpReceiver, loki: LokiReceiver, state: Path, *ext
     return replay_json(
         str(folder),
         *("--otlp-endpoint", otlp.url, "--loki-url", loki.url, "--resume", str(state)),
-        *("--batch-size", "50", "--loki-batch-bytes", "8KiB", "--max-retry-time", "0.3", *extra),
+        *("--batch-size", "50", "--loki-batch-bytes", "8KiB", "--max-retry-time", "20", *extra),
     )
 
 
@@ -84,17 +91,15 @@ def spans_of(otlp: OtlpReceiver) -> list:
 
 
 def _exactly_once(otlp: OtlpReceiver, loki: LokiReceiver) -> None:
-    spans = Counter(s.span_id for _, _, s in otlp.spans())
-    lines = Counter(line for _, _, line, _ in loki.entries())
-    assert len(spans) == N_SPANS and set(spans.values()) == {1}
-    assert len(lines) == N_LOGS and set(lines.values()) == {1}
+    assert_each_once(span_counts(otlp), N_SPANS)
+    assert_each_once(line_counts(loki), N_LOGS)
 
 
 def test_rerun_with_the_state_file_completes_the_set(tmp_path: Path) -> None:
     write_input(tmp_path / "in")
     state = tmp_path / "state"
-    with OtlpReceiver() as otlp, LokiReceiver(now_ns=lambda: EXAMPLE_NOW_NS) as loki:
-        otlp.fault = loki.fault = lambda n: Answer(503, b"down", headers=RETRY_NOW) if n > 4 else None
+    with OtlpReceiver.tempo() as otlp, LokiReceiver(now_ns=lambda: EXAMPLE_NOW_NS) as loki:
+        otlp.fault = loki.fault = lambda n: Answer(503, b"down", headers=RETRY_LATER) if n > 4 else None
         code, first = _run(tmp_path / "in", otlp, loki, state)
         assert code == 1 and 0 < first["signals"]["traces"]["sent"] < N_SPANS
         otlp.fault = loki.fault = None
@@ -113,8 +118,8 @@ def test_rerun_with_the_state_file_completes_the_set(tmp_path: Path) -> None:
 def test_the_first_runs_time_offset_is_kept(tmp_path: Path) -> None:
     write_input(tmp_path / "in")
     state = tmp_path / "state"
-    with OtlpReceiver() as otlp, LokiReceiver() as loki:
-        otlp.fault = lambda n: Answer(503, b"down", headers=RETRY_NOW) if n > 2 else None
+    with OtlpReceiver.tempo() as otlp, LokiReceiver() as loki:
+        otlp.fault = lambda n: Answer(503, b"down", headers=RETRY_LATER) if n > 2 else None
         _, first = _run(tmp_path / "in", otlp, loki, state, "--shift-to-now", "--traces-only")
         otlp.fault = None
         _, second = _run(tmp_path / "in", otlp, loki, state, "--shift-to-now", "--traces-only")
@@ -127,19 +132,15 @@ def test_the_first_runs_time_offset_is_kept(tmp_path: Path) -> None:
 
 # -- stopping the process -------------------------------------------------------------------
 def _command(folder: Path, otlp: OtlpReceiver, loki: LokiReceiver, state: Path, *extra: str) -> list[str]:
-    return [
-        sys.executable, "-m", "otel_replay", "replay", str(folder), "--json",
-        "--otlp-endpoint", otlp.url, "--loki-url", loki.url, "--resume", str(state),
+    return replay_command(
+        str(folder), "--json", "--otlp-endpoint", otlp.url, "--loki-url", loki.url, "--resume", str(state),
         "--batch-size", "50", "--loki-batch-bytes", "8KiB", *extra,
-    ]  # fmt: skip
+    )  # fmt: skip
 
 
 def _traces_command(folder: Path, otlp: OtlpReceiver, *extra: str) -> list[str]:
     """A traces-only replay into ``otlp`` (no state file)."""
-    return [
-        sys.executable, "-m", "otel_replay", "replay", str(folder), "--json", "--traces-only",
-        "--otlp-endpoint", otlp.url, *extra,
-    ]  # fmt: skip
+    return replay_command(str(folder), "--json", "--traces-only", "--otlp-endpoint", otlp.url, *extra)
 
 
 def _stall_from(otlp: OtlpReceiver, first: int, arrivals: int = 1) -> threading.Event:
@@ -161,16 +162,8 @@ def _stall_from(otlp: OtlpReceiver, first: int, arrivals: int = 1) -> threading.
     return enough
 
 
-def _env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
-
-
-def _start(command: list[str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(command, cwd=ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-
-
-def _rerun_completes(command: list[str], otlp: OtlpReceiver, loki: LokiReceiver) -> None:
-    rerun = subprocess.run(command, cwd=ROOT, env=_env(), capture_output=True, timeout=120)
+def _rerun_completes(children: Children, command: list[str], otlp: OtlpReceiver, loki: LokiReceiver) -> None:
+    rerun = children.run(command)
     assert rerun.returncode == 0, rerun.stderr
     _exactly_once(otlp, loki)
 
@@ -179,7 +172,7 @@ def _rerun_completes(command: list[str], otlp: OtlpReceiver, loki: LokiReceiver)
     ("signum", "status", "concurrency"), [(signal.SIGINT, 130, 1), (signal.SIGTERM, 143, 1), (signal.SIGINT, 130, 2)]
 )
 def test_interrupt_finishes_the_request_in_flight_prints_the_summary_and_resumes(
-    tmp_path: Path, signum: int, status: int, concurrency: int
+    tmp_path: Path, children: Children, signum: int, status: int, concurrency: int
 ) -> None:
     """The requests in flight when the signal comes finish and count; none starts after it.
     With --concurrency 2 the sixth request may have been in flight beside the held fifth."""
@@ -193,10 +186,10 @@ def test_interrupt_finishes_the_request_in_flight_prints_the_summary_and_resumes
             proceed.wait(30)  # answered normally once the signal has been sent
         return None
 
-    with OtlpReceiver() as otlp, LokiReceiver(now_ns=lambda: EXAMPLE_NOW_NS) as loki:
+    with OtlpReceiver.tempo() as otlp, LokiReceiver(now_ns=lambda: EXAMPLE_NOW_NS) as loki:
         otlp.fault = hold_the_fifth
         command = _command(tmp_path / "in", otlp, loki, state, "--workers", "1", "--concurrency", str(concurrency))
-        proc = _start(command)
+        proc = children.start(command)
         assert arrived.wait(60)
         proc.send_signal(signum)
         proceed.set()
@@ -210,11 +203,13 @@ def test_interrupt_finishes_the_request_in_flight_prints_the_summary_and_resumes
         assert sent in ((5 * 50,) if concurrency == 1 else (5 * 50, 6 * 50)), sent
         assert otlp.attempts == sent // 50  # no request started after the signal
         otlp.fault = None
-        _rerun_completes(_command(tmp_path / "in", otlp, loki, state), otlp, loki)
+        _rerun_completes(children, _command(tmp_path / "in", otlp, loki, state), otlp, loki)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGKILL])
-def test_workers_stop_with_the_parent_and_the_rerun_sends_the_rest_exactly_once(tmp_path: Path, signum: int) -> None:
+def test_workers_stop_with_the_parent_and_the_rerun_sends_the_rest_exactly_once(
+    tmp_path: Path, children: Children, signum: int
+) -> None:
     """Two worker processes: on SIGINT each finishes its request in flight, every span the
     backend got is counted and journaled; on SIGKILL the workers die with the parent. Either
     way the rerun delivers everything exactly once (journaled means stored)."""
@@ -229,9 +224,9 @@ def test_workers_stop_with_the_parent_and_the_rerun_sends_the_rest_exactly_once(
             return "stall" if signum == signal.SIGKILL else None
         return None
 
-    with OtlpReceiver() as otlp, LokiReceiver(now_ns=lambda: EXAMPLE_NOW_NS) as loki:
+    with OtlpReceiver.tempo() as otlp, LokiReceiver(now_ns=lambda: EXAMPLE_NOW_NS) as loki:
         otlp.fault = hold_the_fifth
-        proc = _start(_command(tmp_path / "in", otlp, loki, state, "--workers", "2"))
+        proc = children.start(_command(tmp_path / "in", otlp, loki, state, "--workers", "2"))
         assert arrived.wait(60)
         proc.send_signal(signum)
         if signum == signal.SIGKILL:
@@ -241,9 +236,9 @@ def test_workers_stop_with_the_parent_and_the_rerun_sends_the_rest_exactly_once(
             stored = {int.from_bytes(s.trace_id + s.span_id, "big") for s in spans_of(otlp)}
             assert journaled <= stored  # journaled means stored
             otlp.fault = None
-            rerun = subprocess.run(_command(tmp_path / "in", otlp, loki, state), cwd=ROOT, env=_env(), timeout=120)
+            rerun = children.run(_command(tmp_path / "in", otlp, loki, state))
             assert rerun.returncode == 0
-            spans = Counter(s.span_id for s in spans_of(otlp))
+            spans = span_counts(otlp)
             # at least once: only batches whose answers the killed parent never journaled come twice
             # (2 workers x 2 requests in flight, one of them the stalled one, never stored)
             assert len(spans) == N_SPANS and sum(spans.values()) - N_SPANS <= 3 * 50
@@ -256,10 +251,10 @@ def test_workers_stop_with_the_parent_and_the_rerun_sends_the_rest_exactly_once(
             assert summary["interrupted"] is True
             assert summary["signals"]["traces"]["sent"] == len(otlp.spans()) == len(ResumeState(str(state)).spans)
         otlp.fault = None
-        _rerun_completes(_command(tmp_path / "in", otlp, loki, state, "--workers", "2"), otlp, loki)
+        _rerun_completes(children, _command(tmp_path / "in", otlp, loki, state, "--workers", "2"), otlp, loki)
 
 
-def test_sigkill_mid_request_leaves_a_state_file_the_rerun_completes(tmp_path: Path) -> None:
+def test_sigkill_mid_request_leaves_a_state_file_the_rerun_completes(tmp_path: Path, children: Children) -> None:
     """One request in flight (the stalled one, never stored): the rerun sends exactly the rest."""
     write_input(tmp_path / "in")
     state = tmp_path / "state"
@@ -271,9 +266,9 @@ def test_sigkill_mid_request_leaves_a_state_file_the_rerun_completes(tmp_path: P
             return "stall"  # never stored, never answered
         return None
 
-    with OtlpReceiver() as otlp, LokiReceiver(now_ns=lambda: EXAMPLE_NOW_NS) as loki:
+    with OtlpReceiver.tempo() as otlp, LokiReceiver(now_ns=lambda: EXAMPLE_NOW_NS) as loki:
         otlp.fault = stall_the_sixth
-        proc = _start(_command(tmp_path / "in", otlp, loki, state, "--workers", "1", "--concurrency", "1"))
+        proc = children.start(_command(tmp_path / "in", otlp, loki, state, "--workers", "1", "--concurrency", "1"))
         assert arrived.wait(60)
         proc.kill()
         proc.communicate(timeout=60)
@@ -281,24 +276,26 @@ def test_sigkill_mid_request_leaves_a_state_file_the_rerun_completes(tmp_path: P
         journaled = ResumeState(str(state))
         assert len(journaled.spans) == len(otlp.spans()) == 5 * 50
         otlp.fault = None
-        _rerun_completes(_command(tmp_path / "in", otlp, loki, state), otlp, loki)
+        _rerun_completes(children, _command(tmp_path / "in", otlp, loki, state), otlp, loki)
 
 
 @pytest.mark.parametrize("concurrency", ["1", "3"])
-def test_a_second_interrupt_quits_without_waiting_for_requests_in_flight(tmp_path: Path, concurrency: str) -> None:
+def test_a_second_interrupt_quits_without_waiting_for_requests_in_flight(
+    tmp_path: Path, children: Children, concurrency: str
+) -> None:
     """Every request after the first stalls for two minutes: the first Ctrl-C waits for
     the ones in flight, the second quits at once, counting them as not sent."""
     write_input(tmp_path / "in")
-    with OtlpReceiver() as otlp:
+    with OtlpReceiver.tempo() as otlp:
         arrived = _stall_from(otlp, 2)
-        proc = _start(
+        proc = children.start(
             _traces_command(tmp_path / "in", otlp, "--batch-size", "50", "--timeout", "60", "--workers", "1",
                             "--concurrency", concurrency)
         )  # fmt: skip
         assert proc.stderr is not None
         assert arrived.wait(60)
         proc.send_signal(signal.SIGINT)
-        assert b"stopping" in proc.stderr.readline()  # the first was handled: now the second
+        assert b"stopping" in read_line(proc.stderr, 60)  # the first was handled: now the second
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)  # long before any stalled request ends
         assert proc.returncode == 130 and b"Traceback" not in err, err
@@ -311,20 +308,20 @@ def test_a_second_interrupt_quits_without_waiting_for_requests_in_flight(tmp_pat
         assert traces["sent"] + traces["not_sent_interrupted"] == traces["read"]  # every record accounted for
 
 
-def test_a_second_interrupt_with_workers_counts_what_they_finished(tmp_path: Path) -> None:
+def test_a_second_interrupt_with_workers_counts_what_they_finished(tmp_path: Path, children: Children) -> None:
     """Quitting at once ends the workers before they report: the summary still counts the
     inputs they had finished, and says that the rest is not counted. Ten small inputs,
     one request per worker at its end (both stall): every input is read before."""
     for f in range(10):
         spans = [span_doc(span_id=f"{f + 1:02x}{i + 1:014x}") for i in range(10)]
         trace_file(tmp_path / "in" / f"17-00-{f:02d}.json", spans)
-    with OtlpReceiver() as otlp:
+    with OtlpReceiver.tempo() as otlp:
         both_arrived = _stall_from(otlp, 1, arrivals=2)
-        proc = _start(_traces_command(tmp_path / "in", otlp, "--batch-size", "1000", "--workers", "2"))
+        proc = children.start(_traces_command(tmp_path / "in", otlp, "--batch-size", "1000", "--workers", "2"))
         assert proc.stderr is not None
         assert both_arrived.wait(60)
         proc.send_signal(signal.SIGINT)
-        assert b"stopping" in proc.stderr.readline()
+        assert b"stopping" in read_line(proc.stderr, 60)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)  # long before any stalled request ends
         assert proc.returncode == 130 and b"Traceback" not in err, err
@@ -349,13 +346,13 @@ def _children(pid: int) -> list[int]:
 
 
 @pytest.mark.skipif(not hasattr(os, "pidfd_open"), reason="needs pidfd (Linux)")
-def test_workers_exit_when_the_parent_is_killed(tmp_path: Path) -> None:
+def test_workers_exit_when_the_parent_is_killed(tmp_path: Path, children: Children) -> None:
     """SIGKILL gives the parent no chance to stop its workers: they notice on their own
     (their lifeline pipe closes) and exit, instead of running on as orphans."""
     write_input(tmp_path / "in")
-    with OtlpReceiver() as otlp:
+    with OtlpReceiver.tempo() as otlp:
         arrived = _stall_from(otlp, 1)
-        proc = _start(_traces_command(tmp_path / "in", otlp, "--batch-size", "50", "--workers", "2"))
+        proc = children.start(_traces_command(tmp_path / "in", otlp, "--batch-size", "50", "--workers", "2"))
         assert arrived.wait(60)
         workers = _children(proc.pid)
         assert len(workers) >= 2, workers

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from otel_replay.config import parse_duration, parse_instant
 from otel_replay.model import LogRecord, Origin, SpanEvent, SpanRecord
@@ -15,7 +16,7 @@ from otel_replay.transforms.timeshift import TimeShift, newest_ns
 from tests.fakes.loki import LokiReceiver
 from tests.fakes.otlp import OtlpReceiver
 from tests.helpers import EXAMPLE, log_doc, log_file, replay_json, span_doc, trace_file
-from tests.otlp_samples import metrics_of, points_of
+from tests.otlp_samples import metrics_of, points_of, read_lines, spans_in
 
 S = 10**9
 TRACE_A, TRACE_B = "0af7651916cd43dd8448eb211c80319c", "1bf7651916cd43dd8448eb211c80319d"
@@ -115,19 +116,20 @@ def test_trace_and_service_filters() -> None:
 # -- the flags, end to end ------------------------------------------------------------------
 @pytest.mark.parametrize("workers", ["1", "2"])  # with 2, workers share the first pass too
 def test_shift_to_now_lands_the_newest_record_now_and_keeps_relative_timing(
-    otlp: OtlpReceiver, tmp_path: Path, workers: str
+    collector: OtlpReceiver, tmp_path: Path, workers: str
 ) -> None:
     with LokiReceiver() as loki:  # Loki's real clock: unshifted, these entries are days old
         before = time.time_ns()
         code, summary = replay_json(
-            str(EXAMPLE), "--otlp-endpoint", otlp.url, "--loki-url", loki.url, "--shift-to-now", "--workers", workers
-        )
+            str(EXAMPLE), "--otlp-endpoint", collector.url, "--loki-url", loki.url, "--shift-to-now",
+            "--workers", workers,
+        )  # fmt: skip
         after = time.time_ns()
         assert code == 0, summary
         entries = loki.entries()
     offset = summary["time_offset_ns"]
-    spans = [s for _, _, s in otlp.spans()]
-    points = [p for m in metrics_of(otlp.requests["/v1/metrics"]) for p in points_of(m)]
+    spans = [s for _, _, s in collector.spans()]
+    points = [p for m in metrics_of(collector.requests["/v1/metrics"]) for p in points_of(m)]
     assert len(points) == summary["signals"]["metrics"]["sent"] == 12
     newest = max([s.end_time_unix_nano for s in spans] + [e[1] for e in entries] + [p.time_unix_nano for p in points])
     assert before <= newest <= after
@@ -140,25 +142,18 @@ def test_shift_to_now_lands_the_newest_record_now_and_keeps_relative_timing(
 
 
 def _spans_from(out: Path) -> list:
-    import json
-
-    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-
-    from otel_replay.sinks.sdk import otlp_json_to_proto
-
-    reqs = [otlp_json_to_proto(json.loads(x), ExportTraceServiceRequest()) for x in (out / "traces.jsonl").open()]
-    return [s for r in reqs for rs in r.resource_spans for ss in rs.scope_spans for s in ss.spans]
+    return spans_in(read_lines(out / "traces.jsonl", ExportTraceServiceRequest))
 
 
-def test_time_offset_moves_by_the_given_amount(otlp: OtlpReceiver, tmp_path: Path) -> None:
+def test_time_offset_moves_by_the_given_amount(tempo: OtlpReceiver, tmp_path: Path) -> None:
     trace_file(tmp_path / "t.json", [span_doc()])
-    code, summary = replay_json(str(tmp_path), "--otlp-endpoint", otlp.url, "--traces-only", "--time-offset", "-1d")
+    code, summary = replay_json(str(tmp_path), "--otlp-endpoint", tempo.url, "--traces-only", "--time-offset", "-1d")
     assert code == 0 and summary["time_offset_ns"] == -86400 * S
-    ((_, _, s),) = otlp.spans()
+    ((_, _, s),) = tempo.spans()
     assert s.start_time_unix_nano == 1_795_539_600_000_500_000 - 86400 * S
 
 
-def test_trace_id_filter_keeps_that_trace_and_its_logs(otlp: OtlpReceiver, tmp_path: Path) -> None:
+def test_trace_id_filter_keeps_that_trace_and_its_logs(tempo: OtlpReceiver, tmp_path: Path) -> None:
     trace_file(tmp_path / "t.json", [span_doc(TRACE_A, "00000000000000a1"), span_doc(TRACE_B, "00000000000000b1")])
     log_file(
         tmp_path / "t-logs.json",
@@ -190,12 +185,12 @@ def test_service_and_window_filters_from_the_command_line(tmp_path: Path) -> Non
     assert (traces["sent"], traces["dropped"]) == (0, {"outside --since/--until": 2})
 
 
-def test_shift_to_now_reads_stdin_twice(otlp: OtlpReceiver, tmp_path: Path) -> None:
+def test_shift_to_now_reads_stdin_twice(tempo: OtlpReceiver, tmp_path: Path) -> None:
     data = trace_file(tmp_path / "t.json", [span_doc()]).read_bytes()
     before = time.time_ns()
-    code, summary = replay_json("-", "--otlp-endpoint", otlp.url, "--traces-only", "--shift-to-now", input=data)
+    code, summary = replay_json("-", "--otlp-endpoint", tempo.url, "--traces-only", "--shift-to-now", input=data)
     assert code == 0 and summary["signals"]["traces"]["sent"] == 1
-    ((_, _, s),) = otlp.spans()
+    ((_, _, s),) = tempo.spans()
     assert before <= s.end_time_unix_nano <= time.time_ns()
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import os
 import pty
-import subprocess
-import sys
+import select
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -14,7 +14,17 @@ import pytest
 
 from tests.fakes.loki import LokiReceiver
 from tests.fakes.otlp import OtlpReceiver
-from tests.helpers import EXAMPLE, EXAMPLE_NOW_NS, ROOT, log_doc, log_file, replay_json, span_doc, trace_file
+from tests.helpers import (
+    EXAMPLE,
+    EXAMPLE_NOW_NS,
+    Children,
+    log_doc,
+    log_file,
+    replay_command,
+    replay_json,
+    span_doc,
+    trace_file,
+)
 from tests.otlp_samples import flatten_points, flatten_spans
 
 HOUR = 3600
@@ -33,7 +43,7 @@ def _sessions(folder: Path, n: int = 6, per_file: int = 300) -> Path:
 
 def test_loki_gets_each_stream_oldest_first_across_workers(tmp_path: Path) -> None:
     folder = _sessions(tmp_path / "in")
-    with OtlpReceiver() as otlp, LokiReceiver(now_ns=lambda: EXAMPLE_NOW_NS) as loki:
+    with OtlpReceiver.tempo() as otlp, LokiReceiver(now_ns=lambda: EXAMPLE_NOW_NS) as loki:
         code, summary = replay_json(
             str(folder), "--workers", "2", "--otlp-endpoint", otlp.url, "--loki-url", loki.url,
             "--loki-batch-bytes", "8KiB",
@@ -47,16 +57,16 @@ def test_loki_gets_each_stream_oldest_first_across_workers(tmp_path: Path) -> No
 def test_workers_deliver_what_one_process_delivers(tmp_path: Path) -> None:
     runs = []
     for workers in ("1", "2"):
-        with OtlpReceiver() as otlp, LokiReceiver(now_ns=lambda: EXAMPLE_NOW_NS) as loki:
+        with OtlpReceiver() as collector, LokiReceiver(now_ns=lambda: EXAMPLE_NOW_NS) as loki:
             code, summary = replay_json(
-                str(EXAMPLE), "--workers", workers, "--otlp-endpoint", otlp.url, "--loki-url", loki.url
+                str(EXAMPLE), "--workers", workers, "--otlp-endpoint", collector.url, "--loki-url", loki.url
             )
             assert code == 0, summary["problems"]
             lines = Counter((ts, line) for _, ts, line, _ in loki.entries())
             runs.append(
                 (
-                    flatten_spans(otlp.requests["/v1/traces"]),
-                    flatten_points(otlp.requests["/v1/metrics"]),
+                    flatten_spans(collector.requests["/v1/traces"]),
+                    flatten_points(collector.requests["/v1/metrics"]),
                     lines,
                     {s: (v["sent"], v["duplicates"]) for s, v in summary["signals"].items()},
                 )
@@ -65,7 +75,7 @@ def test_workers_deliver_what_one_process_delivers(tmp_path: Path) -> None:
     assert runs[1][3] == {"traces": (24, 12), "logs": (26, 13), "metrics": (12, 12)}  # copies skipped once
 
 
-def test_bad_input_in_a_worker_is_reported_like_in_one_process(tmp_path: Path, otlp: OtlpReceiver) -> None:
+def test_bad_input_in_a_worker_is_reported_like_in_one_process(tmp_path: Path) -> None:
     folder = _sessions(tmp_path / "in", n=3, per_file=5)
     (folder / "broken.json").write_text("{ not json")
     code, summary = replay_json(str(folder), "--workers", "2", "--dry-run")
@@ -76,26 +86,28 @@ def test_bad_input_in_a_worker_is_reported_like_in_one_process(tmp_path: Path, o
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])
-def test_progress_line_on_a_terminal_counts_every_worker(tmp_path: Path, workers: str) -> None:
+def test_progress_line_on_a_terminal_counts_every_worker(tmp_path: Path, children: Children, workers: str) -> None:
     """On a terminal, stderr shows a progress line rewritten after each input; with
     workers it sums what every worker has done so far."""
     folder = _sessions(tmp_path / "in", n=4, per_file=25)
     main_end, term = pty.openpty()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "otel_replay", "replay", str(folder), "--dry-run", "--workers", workers],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=term,
-    )  # fmt: skip
+    proc = children.start(replay_command(str(folder), "--dry-run", "--workers", workers), stderr=term)
     os.close(term)
     shown = b""
-    while True:
-        try:
-            chunk = os.read(main_end, 4096)
-        except OSError:  # EIO: the replay closed the terminal
-            break
-        if not chunk:
-            break
-        shown += chunk
-    os.close(main_end)
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            ready, _, _ = select.select([main_end], [], [], max(deadline - time.monotonic(), 0))
+            assert ready, f"the replay neither wrote nor closed the terminal within 60 s: {shown!r}"
+            try:
+                chunk = os.read(main_end, 4096)
+            except OSError:  # EIO: the replay closed the terminal
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(main_end)
     assert proc.wait(60) == 0
     lines = [part for part in shown.decode().split("\r") if part.startswith("[otel-replay]")]
     assert lines, shown

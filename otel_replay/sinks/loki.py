@@ -39,6 +39,10 @@ MAX_CACHED_STREAMS = 4096
 #: (Loki reads "KB" as 1000 bytes).
 DEFAULT_MAX_LINE_BYTES = 256_000
 MAX_METADATA_BYTES = 64_000
+#: Loki's ``max_structured_metadata_entries_count`` (128 by default): an entry with more
+#: is refused. Over it, the entries beyond the first are merged into one under this key.
+MAX_METADATA_ENTRIES = 128
+OVERFLOW_KEY = "more_attributes"
 _BAD_LABEL_CHARS = re.compile(r"[^a-zA-Z0-9_]")
 _encode = msgspec.json.Encoder().encode
 SEVERITY_TEXTS = ((1, "TRACE"), (5, "DEBUG"), (9, "INFO"), (13, "WARN"), (17, "ERROR"), (21, "FATAL"))
@@ -50,6 +54,21 @@ def sanitize_label_name(name: str) -> str:
     clean = _BAD_LABEL_CHARS.sub("_", name)
     if not clean or clean[0].isdigit():
         clean = "_" + clean
+    return clean
+
+
+@functools.lru_cache(maxsize=8192)
+def metadata_key(name: str) -> str:
+    """A structured metadata name Loki stores as it is: ``[a-zA-Z][a-zA-Z0-9_]*`` (or
+    ``__…``). Loki renames others on push (``a.b`` → ``a_b``, a leading digit or single
+    ``_`` gets ``key``) and keeps a non-ASCII letter, after which no query of that stream
+    can be answered; so every other character becomes ``_`` here, and the name starts as
+    Loki would start it."""
+    clean = _BAD_LABEL_CHARS.sub("_", name) or "_"
+    if clean[0].isdigit():
+        return "key_" + clean
+    if clean[0] == "_" and not clean.startswith("__"):
+        return "key" + clean
     return clean
 
 
@@ -88,6 +107,24 @@ def fit_metadata(md: dict[str, str], limit: int = MAX_METADATA_BYTES) -> list[st
     return shortened
 
 
+def fit_metadata_entries(md: dict[str, str], limit: int = MAX_METADATA_ENTRIES) -> dict[str, str] | None:
+    """Structured metadata of at most ``limit`` entries: trace_id and span_id, then the
+    others in order as long as they fit, the rest merged into one JSON object (their
+    names to their values) under :data:`OVERFLOW_KEY`; None when it fits already."""
+    if len(md) <= limit:
+        return None
+    first = {k: md[k] for k in ("trace_id", "span_id") if k in md}
+    others = [(k, v) for k, v in md.items() if k not in first and k != OVERFLOW_KEY]
+    room = limit - len(first) - 1
+    kept = dict(first)
+    kept.update(others[:room])
+    rest = dict(others[room:])
+    if OVERFLOW_KEY in md:  # a record attribute of that very name is kept inside
+        rest = {OVERFLOW_KEY: md[OVERFLOW_KEY], **rest}
+    kept[OVERFLOW_KEY] = _encode(rest).decode()
+    return kept
+
+
 def body_line(body: object) -> str:
     """The line: a string body as it is, anything else as compact JSON."""
     if body is None:
@@ -98,7 +135,7 @@ def body_line(body: object) -> str:
 def resource_metadata(resource: ResourceAttrs) -> dict[str, str]:
     """The resource attributes that are not labels (all but ``service.name``), as
     structured metadata."""
-    return {sanitize_label_name(k): _as_text(v) for k, v in resource if k != "service.name"}
+    return {metadata_key(k): _as_text(v) for k, v in resource if k != "service.name"}
 
 
 def structured_metadata(rec: LogRecord, resource_md: dict[str, str] | None = None) -> dict[str, str]:
@@ -106,7 +143,7 @@ def structured_metadata(rec: LogRecord, resource_md: dict[str, str] | None = Non
     (``resource_md``: :func:`resource_metadata` of its resource, when already known)."""
     md = dict(resource_metadata(rec.resource) if resource_md is None else resource_md)
     for key, value in rec.attributes.items():
-        md[sanitize_label_name(key)] = value if type(value) is str else _as_text(value)
+        md[metadata_key(key)] = value if type(value) is str else _as_text(value)
     if rec.scope is not None and rec.scope.name:  # as Loki's own OTLP ingestion names them
         md["scope_name"] = rec.scope.name
         if rec.scope.version:
@@ -260,7 +297,7 @@ class LokiSink(InFlightSink):
         value = _encode((str(record.time_ns), line, md) if md else (str(record.time_ns), line))
         # The encoded entry is at least as long as its line and its metadata in UTF-8:
         # only a longer one can be over a limit (rare: then measure and cut).
-        if len(value) > self._fits_bytes:
+        if len(value) > self._fits_bytes or len(md) > MAX_METADATA_ENTRIES:
             value = self._fit(record, line, md)
         group_bytes = stream.group_bytes
         size = len(value) + 1
@@ -273,8 +310,15 @@ class LokiSink(InFlightSink):
 
     def _fit(self, record: LogRecord, line: str, md: dict[str, str]) -> bytes:
         """The entry with its line cut to ``--loki-max-line-bytes`` and its structured
-        metadata to Loki's 64KB, reported as adjusted when either changed."""
+        metadata to Loki's 128 entries and 64KB, reported as adjusted when any changed."""
         changes = []
+        if (fewer := fit_metadata_entries(md)) is not None:
+            merged = len(md) - len(fewer) + 1
+            changes.append(
+                f"structured metadata of {len(md)} entries is over Loki's {MAX_METADATA_ENTRIES}: "
+                f"{merged} of them merged into one, {OVERFLOW_KEY} (JSON)"
+            )
+            md = fewer
         limit = self._config.max_line_bytes
         if len(line) * 4 > limit:  # only then can it be over the limit in bytes
             size = len(line.encode("utf-8", "surrogatepass"))

@@ -40,7 +40,8 @@ ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 STDIN_SPOOL_BYTES = 64 * 1024 * 1024
 DEFAULT_MAX_ARCHIVE_BYTES = 2 * 1024**3
 #: An archive (or zip member) that expands more than this many times over is refused as a
-#: decompression bomb, once it expands past RATIO_FLOOR bytes (JSON compresses ~10-50x).
+#: decompression bomb, once it expands past RATIO_FLOOR bytes (JSON compresses ~10-50x;
+#: ``ArchiveLimits.ratio_floor``).
 MAX_RATIO = 1000
 RATIO_FLOOR = 16 * 1024 * 1024
 #: With workers, a plain JSON Lines file over twice this size is read in parts of about
@@ -56,6 +57,8 @@ class ArchiveLimits:
 
     max_bytes: int = DEFAULT_MAX_ARCHIVE_BYTES  # --max-archive-bytes: all members together
     max_ratio: int = MAX_RATIO
+    #: The ratio is judged once this many bytes have come out (a small file may compress well).
+    ratio_floor: int = RATIO_FLOOR
     #: Real paths of folders never read (the run's own --output folder, which a walk of
     #: ``.`` would otherwise find filling up with .jsonl files as it goes).
     exclude_dirs: frozenset[str] = frozenset()
@@ -67,7 +70,7 @@ class ArchiveLimits:
         """Why an archive that has expanded to ``expanded`` bytes so far must stop, or None."""
         if expanded > self.max_bytes:
             return f"expands beyond --max-archive-bytes ({self.max_bytes} bytes); the rest is not read"
-        if compressed and expanded > RATIO_FLOOR and expanded > compressed * self.max_ratio:
+        if compressed and expanded > self.ratio_floor and expanded > compressed * self.max_ratio:
             return (
                 f"expands more than {self.max_ratio} times over ({expanded} bytes from {compressed}): "
                 "looks like a decompression bomb; the rest is not read"
@@ -313,7 +316,7 @@ class _Decompressed(io.RawIOBase):
         n = len(data)
         buf[:n] = data
         self._out += n
-        if self._out > RATIO_FLOOR and self._out > self._counter.count * self._limits.max_ratio:
+        if self._out > self._limits.ratio_floor and self._out > self._counter.count * self._limits.max_ratio:
             raise DecompressionBomb(
                 f"expands more than {self._limits.max_ratio} times over ({self._out} bytes from "
                 f"{self._counter.count}): looks like a decompression bomb; the rest is not read"

@@ -2,24 +2,34 @@
 
 ``fault(n)`` is asked about the n-th request (from 1) before the backend sees it and may
 answer it instead: an :class:`Answer` (a 429 or 503), ``"reset"`` (the connection is
-dropped without an answer), ``"stall"`` (no answer until the client gives up), or
+dropped without an answer), ``"stall"`` (no answer until the client gives up and closes
+the connection, or ``stall_seconds`` pass), or
 ``"down"`` (the server stops listening for ``outage_seconds`` and then comes back on the
 same port). A faulted request is never stored, so a record that arrives twice is a bug.
+
+``OTEL_REPLAY_FAKE_LATENCY=SECONDS`` (or ``latency`` on an instance) delays every answer by
+that much, as a slow network or a loaded backend would: the suite must pass with it too.
+Each request's arrival time (``time.monotonic()``) is kept in ``arrivals``.
 """
 
 from __future__ import annotations
 
 import gzip
+import os
+import select
 import socket
 import ssl
 import struct
 import threading
+import time
 import zlib
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 Fault = Any  # Answer | "reset" | "stall" | "down"
+#: Read once, on import: the tests' own fixture clears every OTEL_* variable before each test.
+LATENCY = float(os.environ.get("OTEL_REPLAY_FAKE_LATENCY") or 0)
 
 
 class Answer:
@@ -52,13 +62,27 @@ class FakeServer:
                 self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 self.close_connection = True
 
+            def _hold(self) -> None:
+                """No answer until the client closes the connection (it gave up: a client
+                sends nothing more on it before an answer), ``stall_seconds`` pass, or the
+                server stops."""
+                deadline = time.monotonic() + fake.stall_seconds
+                while not fake._released.is_set() and (left := deadline - time.monotonic()) > 0:
+                    readable, _, _ = select.select([self.connection], [], [], min(left, 0.1))
+                    if readable:  # end of stream or a reset: the client is gone
+                        return
+
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
+                with fake.lock:
+                    fake.arrivals.append(time.monotonic())
+                if fake.latency > 0:
+                    time.sleep(fake.latency)  # simulated latency, not synchronisation
                 fault = fake._next_fault()
                 if isinstance(fault, str):
                     if fault == "stall":
-                        fake._released.wait(fake.stall_seconds)
+                        self._hold()
                     elif fault == "down":
                         fake._go_down()
                     self._drop()
@@ -82,6 +106,8 @@ class FakeServer:
         self.stall_seconds = 10.0
         self.outage_seconds = 0.5
         self.requests_seen = 0
+        self.arrivals: list[float] = []
+        self.latency = LATENCY
         self.faults_served: list[str] = []
         self._released = threading.Event()
         self._restart: threading.Timer | None = None
