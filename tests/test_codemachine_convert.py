@@ -9,15 +9,14 @@ import pytest
 
 from otel_replay.model import Origin
 from otel_replay.sources.codemachine import (
-    InvalidInput,
     clean_value,
     hrtime_to_ns,
     log_from_codemachine,
     ms_to_ns,
-    parse_hex_id,
     span_from_codemachine,
     span_kind,
 )
+from otel_replay.sources.common import InvalidInput, parse_hex_id
 from tests.helpers import log_doc, span_doc
 
 ORIGIN = Origin("f.json", 0)

@@ -13,13 +13,13 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from opentelemetry.proto.metrics.v1 import metrics_pb2 as mpb
 
 from otel_replay.model import CUMULATIVE, MetricKind, Origin, Scope
-from otel_replay.sources.codemachine import InvalidInput
 from otel_replay.sources.codemachine_metrics import (
     histogram_value,
     iso_to_ns,
     metric_definition,
     point_from_codemachine,
 )
+from otel_replay.sources.common import InvalidInput
 from tests.fakes.otlp import OtlpReceiver, _json
 from tests.fakes.server import Answer
 from tests.helpers import EXAMPLE, replay_json, write_json

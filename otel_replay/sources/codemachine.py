@@ -1,20 +1,18 @@
 """CodeMachine CLI telemetry sessions: trace, log and metrics documents.
 
 The functions that turn one serialized record into an internal record are pure and
-raise :class:`InvalidInput` with a one-line reason; :func:`read_codemachine` streams a
+raise :class:`~otel_replay.sources.common.InvalidInput` with a one-line reason; :func:`read_codemachine` streams a
 classified document through them.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from otel_replay.model import (
-    Adjusted,
     FileStart,
-    InvalidRecord,
     LogRecord,
     Origin,
     ResourceAttrs,
@@ -25,10 +23,17 @@ from otel_replay.model import (
     resource_from_mapping,
     truncate_utf8,
 )
+from otel_replay.sources.common import (
+    INT64_MAX,
+    INT64_MIN,
+    InvalidInput,
+    checked,
+    finite_number,
+    parse_hex_id,
+)
 from otel_replay.sources.jsondoc import Document, describe_json
 
 DEFAULT_SERVICE = "codemachine"
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 #: ``span.kind`` attribute values → opentelemetry.trace.SpanKind values.
 SPAN_KINDS = {"internal": 0, "server": 1, "client": 2, "producer": 3, "consumer": 4}
 TRACE_ID_KEY, SPAN_ID_KEY = "trace.id", "span.id"
@@ -36,58 +41,6 @@ TRACE_ID_KEY, SPAN_ID_KEY = "trace.id", "span.id"
 #: Tempo's max_bytes_per_trace (5 MB by default), which would drop the whole trace. Tempo
 #: itself then cuts values to its max_attribute_bytes (2 KiB by default) when it stores them.
 MAX_ATTRIBUTE_BYTES = 256_000
-
-
-class InvalidInput(ValueError):
-    """A record that cannot be replayed faithfully; the message is the reason."""
-
-
-def parse_hex_id(value: Any, nbytes: int, field: str) -> int:
-    """A lowercase or uppercase hex id of exactly ``nbytes`` bytes, not all zeros."""
-    if type(value) is str and len(value) == nbytes * 2:
-        try:
-            raw = bytes.fromhex(value)  # skips whitespace: then it holds fewer bytes
-        except ValueError:
-            raw = b""
-        if len(raw) == nbytes:
-            number = int.from_bytes(raw)
-            if number == 0:
-                raise InvalidInput(f"{field} is all zeros")
-            return number
-    if not isinstance(value, str):
-        raise InvalidInput(f"{field} is {describe_json(value)}, expected {nbytes * 2} hex characters")
-    if len(value) != nbytes * 2:
-        raise InvalidInput(f"{field} {value[:40]!r} has {len(value)} characters, expected {nbytes * 2}")
-    raise InvalidInput(f"{field} {value!r} is not hexadecimal")
-
-
-def json_array(value: Any, field: str) -> list[Any]:
-    """An optional JSON array field (absent or null: empty)."""
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise InvalidInput(f"{field} is {describe_json(value)}, expected an array")
-    return value
-
-
-def scope_name_version(obj: Any) -> tuple[str, str | None]:
-    """An instrumentation scope object's name and version (missing: "" and None)."""
-    if not isinstance(obj, dict):
-        raise InvalidInput(f"scope is {describe_json(obj)}, expected an object")
-    name, version = obj.get("name") or "", obj.get("version") or None
-    if not isinstance(name, str) or (version is not None and not isinstance(version, str)):
-        raise InvalidInput("scope name and version must be strings")
-    return name, version
-
-
-def finite_number(value: Any, field: str) -> float | int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        if value is None:
-            raise InvalidInput(f"missing {field}")
-        raise InvalidInput(f"{field} is {describe_json(value)}, expected a number")
-    if isinstance(value, float) and not math.isfinite(value):
-        raise InvalidInput(f"{field} is not a finite number")
-    return value
 
 
 def ms_to_ns(value: Any, field: str) -> int:
@@ -373,21 +326,3 @@ def read_codemachine(doc: Document, source: str, signal: Signal) -> Iterator[Sou
     for index, obj in enumerate(doc.items):
         origin = Origin(source, index)
         yield from checked(signal, origin, notes, convert, obj, resource, origin, notes)
-
-
-def checked(
-    signal: Signal, origin: Origin, notes: list[str], convert: Callable[..., SourceItem], *args: Any
-) -> tuple[SourceItem, ...]:
-    """``convert(*args)`` as source items: the record, preceded by an :class:`Adjusted` item
-    when ``notes`` received lines, or an :class:`InvalidRecord` when it raised. (A tuple,
-    not a generator: this runs once per record.)"""
-    try:
-        record = convert(*args)
-    except InvalidInput as exc:
-        notes.clear()
-        return (InvalidRecord(signal, origin, str(exc)),)
-    if notes:
-        adjusted = Adjusted(signal, origin, "; ".join(notes))
-        notes.clear()
-        return adjusted, record
-    return (record,)

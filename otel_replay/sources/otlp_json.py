@@ -33,7 +33,7 @@ from otel_replay.model import (
     SpanLink,
     SpanRecord,
 )
-from otel_replay.sources.codemachine import InvalidInput, checked, json_array, scope_name_version
+from otel_replay.sources.common import InvalidInput, checked, json_array, scope_name_version
 from otel_replay.sources.discover import Part
 from otel_replay.sources.jsondoc import Document, describe_json
 from otel_replay.sources.otlp_metrics import metric_items

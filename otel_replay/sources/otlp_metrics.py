@@ -25,7 +25,7 @@ from otel_replay.model import (
     Signal,
     SourceItem,
 )
-from otel_replay.sources.codemachine import INT64_MAX, INT64_MIN, InvalidInput, checked, json_array
+from otel_replay.sources.common import INT64_MAX, INT64_MIN, InvalidInput, checked, json_array
 from otel_replay.sources.jsondoc import describe_json
 from otel_replay.sources.otlp_values import (
     double,

@@ -14,7 +14,7 @@ import math
 from typing import Any
 
 from otel_replay.model import ResourceAttrs, freeze
-from otel_replay.sources.codemachine import INT64_MAX, INT64_MIN, InvalidInput, parse_hex_id
+from otel_replay.sources.common import INT64_MAX, INT64_MIN, InvalidInput, parse_hex_id
 from otel_replay.sources.jsondoc import describe_json
 
 NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
