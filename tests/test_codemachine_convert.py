@@ -8,15 +8,8 @@ from typing import Any
 import pytest
 
 from otel_replay.model import Origin
-from otel_replay.sources.codemachine import (
-    clean_value,
-    hrtime_to_ns,
-    log_from_codemachine,
-    ms_to_ns,
-    span_from_codemachine,
-    span_kind,
-)
-from otel_replay.sources.common import InvalidInput, parse_hex_id
+from otel_replay.sources.codemachine import log_from_codemachine, span_from_codemachine, span_kind
+from otel_replay.sources.common import InvalidInput, clean_value, hrtime_to_ns, ms_to_ns, parse_hex_id
 from tests.helpers import log_doc, span_doc
 
 ORIGIN = Origin("f.json", 0)

@@ -1,13 +1,12 @@
 """CodeMachine CLI telemetry sessions: trace, log and metrics documents.
 
 The functions that turn one serialized record into an internal record are pure and
-raise :class:`~otel_replay.sources.common.InvalidInput` with a one-line reason; :func:`read_codemachine` streams a
-classified document through them.
+raise :class:`~otel_replay.sources.common.InvalidInput` with a one-line reason;
+:func:`read_codemachine` streams a classified document through them.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,16 +19,16 @@ from otel_replay.model import (
     SourceItem,
     SpanEvent,
     SpanRecord,
-    resource_from_mapping,
-    truncate_utf8,
 )
 from otel_replay.sources.common import (
-    INT64_MAX,
-    INT64_MIN,
     InvalidInput,
     checked,
-    finite_number,
+    clean_attributes,
+    clean_value,
+    hrtime_to_ns,
+    ms_to_ns,
     parse_hex_id,
+    record_resource,
 )
 from otel_replay.sources.jsondoc import Document, describe_json
 
@@ -37,112 +36,6 @@ DEFAULT_SERVICE = "codemachine"
 #: ``span.kind`` attribute values → opentelemetry.trace.SpanKind values.
 SPAN_KINDS = {"internal": 0, "server": 1, "client": 2, "producer": 3, "consumer": 4}
 TRACE_ID_KEY, SPAN_ID_KEY = "trace.id", "span.id"
-#: Longer attribute strings are cut with a marker: one value must not push a trace past
-#: Tempo's max_bytes_per_trace (5 MB by default), which would drop the whole trace. Tempo
-#: itself then cuts values to its max_attribute_bytes (2 KiB by default) when it stores them.
-MAX_ATTRIBUTE_BYTES = 256_000
-
-
-def ms_to_ns(value: Any, field: str) -> int:
-    """Float milliseconds since the epoch → integer nanoseconds, rounded, not truncated.
-
-    ``value * 1e6`` in floating point would lose up to ~128 ns near 1.8e18; splitting
-    off the whole milliseconds first keeps the result within 0.5 ns of the float.
-    """
-    ms = finite_number(value, field)
-    if ms < 0:
-        raise InvalidInput(f"{field} is negative")
-    if isinstance(ms, int):
-        return ms * 1_000_000
-    whole = math.floor(ms)
-    return int(whole) * 1_000_000 + round((ms - whole) * 1_000_000)
-
-
-def clean_value(value: Any, notes: list[str] | None = None, where: str = "value") -> Any:
-    """Map a JSON value to an OTLP AnyValue-compatible one (see README, "Attribute values").
-
-    Strings, booleans, doubles, arrays and objects (kvlist) pass through as the OTLP
-    AnyValue mapping says; an integer outside int64 becomes its decimal string, so no
-    digit is lost and the batch still encodes.
-    """
-    if isinstance(value, int) and not isinstance(value, bool):
-        if INT64_MIN <= value <= INT64_MAX:
-            return value
-        if notes is not None:
-            notes.append(f"{where}: integer beyond 64 bits sent as its decimal string")
-        return str(value)
-    if isinstance(value, list):
-        cleaned = [clean_value(v, notes, where) for v in value]
-        return value if all(a is b for a, b in zip(cleaned, value, strict=True)) else cleaned
-    if isinstance(value, dict):
-        out = value
-        for key, item in value.items():
-            new = clean_value(item, notes, f"{where} {key!r}" if notes is not None else "")
-            if new is not item:
-                if out is value:
-                    out = dict(value)
-                out[key] = new
-        return out
-    return value
-
-
-def _type_name(value: Any) -> str:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, (int, float)):
-        return "number"  # JavaScript has one number type; 1 and 2.5 are the same kind there
-    return type(value).__name__
-
-
-def attribute_value(
-    value: Any, notes: list[str] | None, where: str, max_bytes: int | None = MAX_ATTRIBUTE_BYTES
-) -> Any:
-    """An attribute value as OTLP carries it, with a note for each value the recording
-    SDK would never have written (the OpenTelemetry JS SDK keeps only primitives and
-    arrays of one primitive type) or that is cut to ``max_bytes``."""
-    if value is None:
-        if notes is not None:
-            notes.append(f"{where}: null sent as an empty value (attribute values cannot be null)")
-        return None
-    if isinstance(value, str):
-        if max_bytes is None or len(value) * 4 <= max_bytes:  # cheap: no string this short can be over
-            return value
-        cut_text, cut = truncate_utf8(value, max_bytes)
-        if cut and notes is not None:
-            size = len(value.encode("utf-8", "surrogatepass"))
-            notes.append(f"{where}: string of {size} bytes cut to {max_bytes}, marker appended")
-        return cut_text
-    if notes is not None:
-        if isinstance(value, dict):
-            notes.append(f"{where}: object sent as a key-value list (attribute values are primitives or arrays)")
-        elif isinstance(value, list) and len({_type_name(v) for v in value if v is not None}) > 1:
-            notes.append(f"{where}: array of mixed types sent as a list of typed values (arrays hold one type)")
-    return clean_value(value, notes, where)
-
-
-def clean_attributes(
-    attrs: Any, field: str = "attributes", notes: list[str] | None = None, max_bytes: int | None = MAX_ATTRIBUTE_BYTES
-) -> dict[str, Any]:
-    """Attributes as OTLP carries them (see :func:`attribute_value`). Log records pass
-    ``max_bytes=None``: their sinks apply the backend's own limits (Loki's metadata size)."""
-    if attrs is None:
-        return {}
-    if not isinstance(attrs, dict):
-        raise InvalidInput(f"{field} is {describe_json(attrs)}, expected an object")
-    out = attrs
-    for key, value in attrs.items():
-        kind = type(value)  # the common cases first, kept cheap
-        if kind is str:
-            if max_bytes is None or len(value) * 4 <= max_bytes:
-                continue
-        elif kind is bool or kind is float or (kind is int and INT64_MIN <= value <= INT64_MAX):
-            continue
-        new = attribute_value(value, notes, f"{field} {key!r}" if notes is not None else "", max_bytes)
-        if new is not value:
-            if out is attrs:
-                out = dict(attrs)
-            out[key] = new
-    return out
 
 
 def span_kind(attrs: dict[str, Any]) -> int:
@@ -230,27 +123,6 @@ def _events(events: Any, notes: list[str] | None) -> list[SpanEvent]:
     return out
 
 
-def hrtime_to_ns(value: Any) -> int:
-    """OTel JS ``HrTime`` ``[seconds, nanoseconds]`` → integer nanoseconds."""
-    if type(value) is list and len(value) == 2:
-        sec, nanos = value
-        if type(sec) is int and type(nanos) is int and sec >= 0 and 0 <= nanos <= 999_999_999:
-            return sec * 1_000_000_000 + nanos
-    if not isinstance(value, list) or len(value) != 2:
-        if value is None:
-            raise InvalidInput("missing timestamp")
-        raise InvalidInput(f"timestamp is {describe_json(value)}, expected [seconds, nanoseconds]")
-    sec, nanos = value
-    for part, label in ((sec, "seconds"), (nanos, "nanoseconds")):
-        if isinstance(part, bool) or not isinstance(part, int):
-            raise InvalidInput(f"timestamp {label} is {describe_json(part)}, expected an integer")
-    if sec < 0:
-        raise InvalidInput("timestamp seconds are negative")
-    if not 0 <= nanos <= 999_999_999:
-        raise InvalidInput(f"timestamp nanoseconds {nanos} outside 0..999999999")
-    return sec * 1_000_000_000 + nanos  # integers of a subclass: the fast path above takes only int
-
-
 def log_from_codemachine(
     obj: Any, default_resource: ResourceAttrs, origin: Origin, notes: list[str] | None = None
 ) -> LogRecord:
@@ -278,15 +150,6 @@ def log_from_codemachine(
     body = _body(obj.get("body"), notes)
     # positional: twice as fast as keywords, and this runs for every record
     return LogRecord(time_ns, sev, sev_text, body, attributes, trace_id, span_id, resource, origin)
-
-
-def record_resource(res: Any, default: ResourceAttrs, notes: list[str] | None = None) -> ResourceAttrs:
-    """A record's own ``resource`` (attributes as an object), or the session's default."""
-    if res is None:
-        return default
-    if not isinstance(res, dict):
-        raise InvalidInput(f"resource is {describe_json(res)}, expected an object")
-    return resource_from_mapping(clean_attributes(res, "resource", notes, None))
 
 
 def _body(body: Any, notes: list[str] | None) -> Any:

@@ -34,14 +34,18 @@ from otel_replay.model import (
     Signal,
     SourceItem,
 )
-from otel_replay.sources.codemachine import (
+from otel_replay.sources.codemachine import session_resource
+from otel_replay.sources.common import (
+    InvalidInput,
+    checked,
     clean_attributes,
+    finite_number,
     hrtime_to_ns,
+    json_array,
     ms_to_ns,
     record_resource,
-    session_resource,
+    scope_name_version,
 )
-from otel_replay.sources.common import InvalidInput, checked, finite_number, json_array, scope_name_version
 from otel_replay.sources.jsondoc import Document, describe_json
 
 #: JS SDK DataPointType → what the points become.
