@@ -197,3 +197,49 @@ def test_logs_read_from_stdin_stream() -> None:
 def test_targz_on_stdin(tmp_path: Path) -> None:
     archive = _targz(tmp_path / "r.tgz", {"a.json": _doc_bytes([span_doc()])})
     assert kinds(read_all("-", io.BytesIO(archive.read_bytes()))) == ["FileStart", "SpanRecord"]
+
+
+_SESSIONS = {
+    "spans": span_doc(),
+    "logs": log_doc(),
+    "metrics": {"scopeMetrics": [{"metrics": [{"name": "g", "type": "2", "dataPoints": [
+        {"value": 1, "startTime": "2026-11-24T17:00:00Z", "endTime": "2026-11-24T17:00:01Z"}]}]}]},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+@pytest.mark.parametrize("service", [5, True, ["svc"], {"name": "svc"}])
+@pytest.mark.parametrize("array", _SESSIONS)
+def test_a_service_that_is_not_a_string_is_reported_and_the_file_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, array: str, service: object, streamed: bool
+) -> None:
+    if streamed:
+        monkeypatch.setattr(jsondoc, "WHOLE_DOCUMENT_BYTES", 16)
+    (tmp_path / "s.json").write_text(json.dumps({"version": 1, "service": service, array: [_SESSIONS[array]]}))
+    items = read_all(tmp_path / "s.json")
+    assert kinds(items) == [
+        "FileStart",
+        "FileProblem",
+        {"spans": "SpanRecord", "logs": "LogRecord"}.get(array, "MetricPoint"),
+    ]
+    (problem,) = [i for i in items if isinstance(i, FileProblem)]
+    assert problem.reason.startswith("'service' is a") and "read as service 'codemachine'" in problem.reason
+    if array != "logs":  # a log record names its own resource
+        record = items[-1]
+        assert dict(record.resource)["service.name"] == "codemachine"  # type: ignore[attr-defined]
+
+
+def test_a_histogram_point_without_a_value_is_refused_alone(tmp_path: Path) -> None:
+    times = {"startTime": "2026-11-24T17:00:00Z", "endTime": "2026-11-24T17:00:01Z"}
+    whole = {"count": 1, "sum": 2.5, "buckets": {"boundaries": [10], "counts": [1, 0]}}
+    metric = {"name": "h", "type": "0", "dataPoints": [{"value": None, **times}, {"value": whole, **times}]}
+    broken = {"resource": {"attributes": ["host.name"]}, "scopeMetrics": [{"metrics": [metric]}]}
+    doc = {"type": "metrics", "metrics": [{"scopeMetrics": [{"metrics": [metric]}]}, broken]}
+    (tmp_path / "m.json").write_text(json.dumps(doc))
+    items = read_all(tmp_path / "m.json")
+    assert kinds(items) == ["FileStart", "InvalidRecord", "MetricPoint", "InvalidRecord"]
+    first, second = (i for i in items if isinstance(i, InvalidRecord))
+    assert (str(first.origin), first.reason) == (f"{tmp_path / 'm.json'}[0]", "missing value")
+    assert second.reason == "export 1: resource attributes is an array, expected an object; not read"
+    point = next(i for i in items if isinstance(i, MetricPoint))
+    assert point.metric.kind is MetricKind.HISTOGRAM and point.value.count == 1  # type: ignore[union-attr]

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from otel_replay.model import (
+    FileProblem,
     FileStart,
     LogRecord,
     Origin,
@@ -29,6 +30,7 @@ from otel_replay.sources.common import (
     ms_to_ns,
     parse_hex_id,
     record_resource,
+    shown,
 )
 from otel_replay.sources.jsondoc import Document, describe_json
 
@@ -90,11 +92,11 @@ def _status(status: Any) -> tuple[int, str | None]:
     if not isinstance(status, dict):
         raise InvalidInput(f"status is {describe_json(status)}, expected an object")
     code = status.get("code", 0)
-    if isinstance(code, bool) or not isinstance(code, int) or code not in (0, 1, 2):
-        raise InvalidInput(f"status code {code!r} is not 0 (UNSET), 1 (OK) or 2 (ERROR)")
+    if type(code) is not int or code not in (0, 1, 2):
+        raise InvalidInput(f"status code {shown(code)} is not 0 (UNSET), 1 (OK) or 2 (ERROR)")
     message = status.get("message")
     if message is not None and not isinstance(message, str):
-        message = str(message)
+        raise InvalidInput(f"status message is {describe_json(message)}, expected a string")
     # The SDK keeps a description only for ERROR (the OTel spec says so); so do we.
     return code, (message if code == 2 else None)
 
@@ -110,9 +112,9 @@ def _events(events: Any, notes: list[str] | None) -> list[SpanEvent]:
             raise InvalidInput(f"event {i} is {describe_json(ev)}, expected an object")
         name = ev.get("name")
         if not isinstance(name, str):
-            raise InvalidInput(f"event {i} has no name")
+            raise InvalidInput(f"event {i} has no name" if name is None else f"event {i} name is {describe_json(name)}")
         if ev.get("time") is None:
-            raise InvalidInput(f"event {i} ({name!r}) has no time")
+            raise InvalidInput(f"event {i} ({name[:40]!r}) has no time")
         out.append(
             SpanEvent(
                 name,
@@ -133,7 +135,7 @@ def log_from_codemachine(
     if sev is None:
         sev = 0
     if type(sev) is not int or not 0 <= sev <= 24:
-        raise InvalidInput(f"severityNumber {sev!r} outside 0..24")
+        raise InvalidInput(f"severityNumber {shown(sev)} outside 0..24")
     sev_text = obj.get("severityText")
     if sev_text is not None and type(sev_text) is not str:
         raise InvalidInput(f"severityText is {describe_json(sev_text)}, expected a string")
@@ -179,11 +181,25 @@ def session_resource(doc: Document) -> ResourceAttrs:
     return (("service.name", service),)
 
 
+def session_problems(doc: Document, source: str, signal: Signal) -> tuple[FileProblem, ...]:
+    """A ``service`` that is not a string (the header keeps only scalars: an array or an
+    object is in ``keys`` but not in ``header``)."""
+    if "service" not in doc.keys:
+        return ()
+    service = doc.header.get("service")
+    if "service" in doc.header and (service is None or isinstance(service, str)):
+        return ()
+    what = describe_json(service) if "service" in doc.header else "an array or an object"
+    reason = f"'service' is {what}, expected a string; read as service {DEFAULT_SERVICE!r}"
+    return (FileProblem(source, reason, signal),)
+
+
 def read_codemachine(doc: Document, source: str, signal: Signal) -> Iterator[SourceItem]:
     """Stream the records of a classified CodeMachine trace or log document (metrics
     documents: :mod:`otel_replay.sources.codemachine_metrics`)."""
     resource = session_resource(doc)
     yield FileStart(source, signal, "codemachine")
+    yield from session_problems(doc, source, signal)
     notes: list[str] = []
     convert = span_from_codemachine if signal is Signal.TRACES else log_from_codemachine
     for index, obj in enumerate(doc.items):

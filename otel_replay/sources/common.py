@@ -24,6 +24,10 @@ from otel_replay.model import (
 from otel_replay.sources.jsondoc import describe_json
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+UINT64_MAX = 2**64 - 1
+#: Values nested deeper than this (arrays and objects in one another) are refused: no
+#: telemetry nests so deep, and protobuf parsers limit nesting (Python's to 100 messages).
+MAX_VALUE_DEPTH = 32
 #: Longer attribute strings are cut with a marker: one value must not push a trace past
 #: Tempo's max_bytes_per_trace (5 MB by default), which would drop the whole trace. Tempo
 #: itself then cuts values to its max_attribute_bytes (2 KiB by default) when it stores them.
@@ -32,6 +36,16 @@ MAX_ATTRIBUTE_BYTES = 256_000
 
 class InvalidInput(ValueError):
     """A record that cannot be replayed faithfully; the message is the reason."""
+
+
+def shown(value: Any) -> str:
+    """A value in a one-line reason: a short scalar as it is (``7``, ``'x'``), anything
+    else by its JSON kind in parentheses."""
+    if isinstance(value, (bool, int, float, str)):
+        text = repr(value)
+        if len(text) <= 40:
+            return text
+    return f"({describe_json(value)})"
 
 
 def parse_hex_id(value: Any, nbytes: int, field: str) -> int:
@@ -62,14 +76,30 @@ def json_array(value: Any, field: str) -> list[Any]:
     return value
 
 
+def json_object(value: Any, field: str) -> dict[str, Any]:
+    """An optional JSON object field (absent or null: empty)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidInput(f"{field} is {describe_json(value)}, expected an object")
+    return value
+
+
+def json_string(value: Any, field: str, default: str = "") -> str:
+    """An optional JSON string field (absent or null: ``default``)."""
+    if value is None:
+        return default
+    if not isinstance(value, str):
+        raise InvalidInput(f"{field} is {describe_json(value)}, expected a string")
+    return value
+
+
 def scope_name_version(obj: Any) -> tuple[str, str | None]:
     """An instrumentation scope object's name and version (missing: "" and None)."""
     if not isinstance(obj, dict):
         raise InvalidInput(f"scope is {describe_json(obj)}, expected an object")
-    name, version = obj.get("name") or "", obj.get("version") or None
-    if not isinstance(name, str) or (version is not None and not isinstance(version, str)):
-        raise InvalidInput("scope name and version must be strings")
-    return name, version
+    name = json_string(obj.get("name"), "scope name")
+    return name, json_string(obj.get("version"), "scope version") or None
 
 
 def finite_number(value: Any, field: str) -> float | int:
@@ -82,6 +112,21 @@ def finite_number(value: Any, field: str) -> float | int:
     return value
 
 
+def double_value(value: Any, field: str) -> float:
+    """A finite JSON number as a double (an integer of hundreds of digits is none)."""
+    try:
+        return float(finite_number(value, field))
+    except OverflowError:
+        raise InvalidInput(f"{field} is beyond the range of a double") from None
+
+
+def epoch_ns(ns: int, field: str) -> int:
+    """``ns`` since the epoch, if OTLP's unsigned 64-bit nanoseconds can hold it."""
+    if ns > UINT64_MAX:
+        raise InvalidInput(f"{field} is after the year 2554 (beyond 64-bit nanoseconds since 1970)")
+    return ns
+
+
 def ms_to_ns(value: Any, field: str) -> int:
     """Float milliseconds since the epoch → integer nanoseconds, rounded, not truncated.
 
@@ -92,17 +137,18 @@ def ms_to_ns(value: Any, field: str) -> int:
     if ms < 0:
         raise InvalidInput(f"{field} is negative")
     if isinstance(ms, int):
-        return ms * 1_000_000
+        return epoch_ns(ms * 1_000_000, field)
     whole = math.floor(ms)
-    return int(whole) * 1_000_000 + round((ms - whole) * 1_000_000)
+    return epoch_ns(int(whole) * 1_000_000 + round((ms - whole) * 1_000_000), field)
 
 
-def clean_value(value: Any, notes: list[str] | None = None, where: str = "value") -> Any:
+def clean_value(value: Any, notes: list[str] | None = None, where: str = "value", depth: int = 0) -> Any:
     """Map a JSON value to an OTLP AnyValue-compatible one (see README, "Attribute values").
 
     Strings, booleans, doubles, arrays and objects (kvlist) pass through as the OTLP
     AnyValue mapping says; an integer outside int64 becomes its decimal string, so no
-    digit is lost and the batch still encodes.
+    digit is lost and the batch still encodes. Nesting beyond :data:`MAX_VALUE_DEPTH`
+    is refused.
     """
     if isinstance(value, int) and not isinstance(value, bool):
         if INT64_MIN <= value <= INT64_MAX:
@@ -110,13 +156,15 @@ def clean_value(value: Any, notes: list[str] | None = None, where: str = "value"
         if notes is not None:
             notes.append(f"{where}: integer beyond 64 bits sent as its decimal string")
         return str(value)
+    if isinstance(value, (list, dict)) and depth >= MAX_VALUE_DEPTH:
+        raise InvalidInput(f"{where} nests arrays and objects more than {MAX_VALUE_DEPTH} levels deep")
     if isinstance(value, list):
-        cleaned = [clean_value(v, notes, where) for v in value]
+        cleaned = [clean_value(v, notes, where, depth + 1) for v in value]
         return value if all(a is b for a, b in zip(cleaned, value, strict=True)) else cleaned
     if isinstance(value, dict):
         out = value
         for key, item in value.items():
-            new = clean_value(item, notes, f"{where} {key!r}" if notes is not None else "")
+            new = clean_value(item, notes, f"{where} {key!r}", depth + 1)
             if new is not item:
                 if out is value:
                     out = dict(value)
@@ -176,7 +224,7 @@ def clean_attributes(
                 continue
         elif kind is bool or kind is float or (kind is int and INT64_MIN <= value <= INT64_MAX):
             continue
-        new = attribute_value(value, notes, f"{field} {key!r}" if notes is not None else "", max_bytes)
+        new = attribute_value(value, notes, f"{field} {key!r}", max_bytes)
         if new is not value:
             if out is attrs:
                 out = dict(attrs)
@@ -184,11 +232,14 @@ def clean_attributes(
     return out
 
 
+_MAX_SECONDS = UINT64_MAX // 1_000_000_000  # below it, any nanoseconds fit
+
+
 def hrtime_to_ns(value: Any) -> int:
     """OTel JS ``HrTime`` ``[seconds, nanoseconds]`` → integer nanoseconds."""
     if type(value) is list and len(value) == 2:
         sec, nanos = value
-        if type(sec) is int and type(nanos) is int and sec >= 0 and 0 <= nanos <= 999_999_999:
+        if type(sec) is int and type(nanos) is int and 0 <= sec < _MAX_SECONDS and 0 <= nanos <= 999_999_999:
             return sec * 1_000_000_000 + nanos
     if not isinstance(value, list) or len(value) != 2:
         if value is None:
@@ -202,7 +253,7 @@ def hrtime_to_ns(value: Any) -> int:
         raise InvalidInput("timestamp seconds are negative")
     if not 0 <= nanos <= 999_999_999:
         raise InvalidInput(f"timestamp nanoseconds {nanos} outside 0..999999999")
-    return sec * 1_000_000_000 + nanos  # integers of a subclass: the fast path above takes only int
+    return epoch_ns(sec * 1_000_000_000 + nanos, "timestamp")  # past the fast path: a subclass, or huge
 
 
 def record_resource(res: Any, default: ResourceAttrs, notes: list[str] | None = None) -> ResourceAttrs:
