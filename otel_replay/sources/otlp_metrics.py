@@ -25,7 +25,7 @@ from otel_replay.model import (
     Signal,
     SourceItem,
 )
-from otel_replay.sources.common import INT64_MAX, INT64_MIN, InvalidInput, checked, json_array
+from otel_replay.sources.common import INT64_MAX, INT64_MIN, InvalidInput, checked, json_array, json_object, json_string
 from otel_replay.sources.jsondoc import describe_json
 from otel_replay.sources.otlp_values import (
     double,
@@ -68,9 +68,7 @@ def _counts(value: Any, field: str) -> list[int]:
 
 
 def _buckets(obj: dict[str, Any], side: str) -> tuple[int, list[int]]:
-    buckets = obj.get(side) or {}
-    if not isinstance(buckets, dict):
-        raise InvalidInput(f"{side} is {describe_json(buckets)}, expected an object")
+    buckets = json_object(obj.get(side), side)
     offset = integer(buckets.get("offset", 0), f"{side}.offset", -(2**31), 2**31 - 1)
     return offset, _counts(buckets.get("bucketCounts"), f"{side}.bucketCounts")
 
@@ -86,7 +84,7 @@ def _exemplar(obj: Any, i: int, notes: list[str]) -> Exemplar:
     return Exemplar(
         integer(obj.get("timeUnixNano", 0), f"exemplar {i} timeUnixNano"),
         _number_value(obj, f"exemplar {i}"),
-        key_values(obj.get("filteredAttributes"), f"exemplar {i} filteredAttributes"),
+        key_values(obj.get("filteredAttributes"), f"exemplar {i} filteredAttributes", notes),
         trace_id,
         span_id,
     )
@@ -113,7 +111,7 @@ def point_from_otlp(
         value = _number_value(obj, "data point")
     elif kind is MetricKind.HISTOGRAM:
         counts = _counts(obj.get("bucketCounts"), "bucketCounts")
-        bounds = [double(b, "explicitBounds") for b in obj.get("explicitBounds") or ()]
+        bounds = [double(b, "explicitBounds") for b in json_array(obj.get("explicitBounds"), "explicitBounds")]
         value = HistogramValue(
             integer(obj.get("count", 0), "count"),
             _optional_double(obj, "sum"),
@@ -123,7 +121,7 @@ def point_from_otlp(
             _optional_double(obj, "max"),
         )
     else:
-        if obj.get("zeroThreshold"):
+        if obj.get("zeroThreshold") is not None and double(obj["zeroThreshold"], "zeroThreshold"):
             notes.append("zeroThreshold dropped: the SDK's exponential histogram has none")
         positive, negative = _buckets(obj, "positive"), _buckets(obj, "negative")
         value = ExponentialHistogramValue(
@@ -146,7 +144,7 @@ def point_from_otlp(
     exemplars = json_array(obj.get("exemplars"), "exemplars")
     return MetricPoint(
         metric,
-        key_values(obj.get("attributes")),
+        key_values(obj.get("attributes"), "attributes", notes),
         start,
         integer(obj.get("timeUnixNano", 0), "timeUnixNano"),
         value,
@@ -161,23 +159,24 @@ def point_from_otlp(
 
 def metric_definition(obj: dict[str, Any]) -> tuple[Metric, list[Any]]:
     """The metric's definition and its raw data points."""
-    name = obj.get("name", "")
-    description, unit = obj.get("description") or "", obj.get("unit") or ""
-    if not all(isinstance(v, str) for v in (name, description, unit)):
-        raise InvalidInput("metric name, description and unit must be strings")
-    if isinstance(obj.get("summary"), dict):
-        raise InvalidInput(f"metric {name!r} is a summary: the OpenTelemetry SDK has no summary type to send it as")
-    field = next((f for f in KINDS if isinstance(obj.get(f), dict)), None)
+    name = json_string(obj.get("name"), "metric name")
+    description = json_string(obj.get("description"), f"metric {name!r} description")
+    unit = json_string(obj.get("unit"), f"metric {name!r} unit")
+    field = next((f for f in ("summary", *KINDS) if obj.get(f) is not None), None)
     if field is None:
         raise InvalidInput(f"metric {name!r} has no gauge, sum, histogram or exponentialHistogram")
-    data = obj[field]
+    data = json_object(obj[field], f"metric {name!r} {field}")
+    if field == "summary":
+        raise InvalidInput(f"metric {name!r} is a summary: the OpenTelemetry SDK has no summary type to send it as")
     points = json_array(data.get("dataPoints"), f"metric {name!r} dataPoints")
     kind = KINDS[field]
     temporality = enum(data.get("aggregationTemporality"), _TEMPORALITY, "aggregationTemporality")
     if kind is MetricKind.GAUGE:
         temporality = 0
-    monotonic = kind is MetricKind.SUM and data.get("isMonotonic") is True
-    return Metric(name, kind, description, unit, temporality, monotonic), points
+    monotonic = data.get("isMonotonic")
+    if monotonic is not None and not isinstance(monotonic, bool):
+        raise InvalidInput(f"metric {name!r} isMonotonic is {describe_json(monotonic)}, expected true or false")
+    return Metric(name, kind, description, unit, temporality, kind is MetricKind.SUM and monotonic is True), points
 
 
 def metric_items(
