@@ -6,11 +6,13 @@ import io
 import json
 import tarfile
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from otel_replay.model import FileProblem, FileStart, InvalidRecord, MetricKind, MetricPoint, SpanRecord
+from otel_replay import sources
+from otel_replay.model import FileProblem, FileStart, InvalidRecord, MetricKind, MetricPoint, Signal, SpanRecord
 from otel_replay.sources import jsondoc, read_input
 from otel_replay.sources.discover import InputFile, SkippedFile, discover
 from tests.helpers import EXAMPLE, log_doc, log_file, span_doc, trace_file
@@ -243,3 +245,21 @@ def test_a_histogram_point_without_a_value_is_refused_alone(tmp_path: Path) -> N
     assert second.reason == "export 1: resource attributes is an array, expected an object; not read"
     point = next(i for i in items if isinstance(i, MetricPoint))
     assert point.metric.kind is MetricKind.HISTOGRAM and point.value.count == 1  # type: ignore[union-attr]
+
+
+def test_an_exception_a_reader_lets_out_is_one_problem_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Defence in depth (tests/test_wrong_types.py shows no input gets there): the records
+    before it are kept and the run goes on with the next file."""
+    real = sources.read_codemachine
+
+    def broken(doc: jsondoc.Document, source: str, signal: Signal) -> Iterator[object]:
+        items = real(doc, source, signal)
+        yield next(items)  # FileStart
+        yield next(items)  # the first span
+        raise ValueError("boom\nsecond line")
+
+    monkeypatch.setattr(sources, "read_codemachine", broken)
+    trace_file(tmp_path / "t.json", [span_doc(spanId=f"{i + 1:016x}") for i in range(3)])
+    items = read_all(tmp_path / "t.json")
+    assert kinds(items) == ["FileStart", "SpanRecord", "FileProblem"]
+    assert items[-1].reason == f"{sources.INTERNAL_ERROR} (ValueError: boom); please report it"  # type: ignore[attr-defined]
