@@ -90,6 +90,48 @@ def _exemplar(obj: Any, i: int, notes: list[str]) -> Exemplar:
     )
 
 
+def _histogram(obj: dict[str, Any]) -> HistogramValue:
+    counts = _counts(obj.get("bucketCounts"), "bucketCounts")
+    bounds = [double(b, "explicitBounds") for b in json_array(obj.get("explicitBounds"), "explicitBounds")]
+    return HistogramValue(
+        integer(obj.get("count", 0), "count"),
+        _optional_double(obj, "sum"),
+        counts,
+        bounds,
+        _optional_double(obj, "min"),
+        _optional_double(obj, "max"),
+    )
+
+
+def _exponential_histogram(obj: dict[str, Any], flags: int, notes: list[str]) -> ExponentialHistogramValue:
+    if obj.get("zeroThreshold") is not None and double(obj["zeroThreshold"], "zeroThreshold"):
+        notes.append("zeroThreshold dropped: the SDK's exponential histogram has none")
+    positive, negative = _buckets(obj, "positive"), _buckets(obj, "negative")
+    return ExponentialHistogramValue(
+        integer(obj.get("count", 0), "count"),
+        _optional_double(obj, "sum"),
+        integer(obj.get("scale", 0), "scale", -(2**31), 2**31 - 1),
+        integer(obj.get("zeroCount", 0), "zeroCount"),
+        positive[0],
+        positive[1],
+        negative[0],
+        negative[1],
+        _optional_double(obj, "min"),
+        _optional_double(obj, "max"),
+        flags,
+    )
+
+
+def _point_value(
+    obj: dict[str, Any], kind: MetricKind, flags: int, notes: list[str]
+) -> int | float | HistogramValue | ExponentialHistogramValue:
+    if kind is MetricKind.GAUGE or kind is MetricKind.SUM:
+        return _number_value(obj, "data point")
+    if kind is MetricKind.HISTOGRAM:
+        return _histogram(obj)
+    return _exponential_histogram(obj, flags, notes)
+
+
 def point_from_otlp(
     obj: Any,
     metric: Metric,
@@ -106,37 +148,7 @@ def point_from_otlp(
     if flags and kind is not MetricKind.EXPONENTIAL_HISTOGRAM:
         what = "no recorded value" if flags & _NO_RECORDED_VALUE else f"{flags:#x}"
         notes.append(f"data point flags ({what}) dropped: the exporter encodes flags only for exponential histograms")
-    value: int | float | HistogramValue | ExponentialHistogramValue
-    if kind is MetricKind.GAUGE or kind is MetricKind.SUM:
-        value = _number_value(obj, "data point")
-    elif kind is MetricKind.HISTOGRAM:
-        counts = _counts(obj.get("bucketCounts"), "bucketCounts")
-        bounds = [double(b, "explicitBounds") for b in json_array(obj.get("explicitBounds"), "explicitBounds")]
-        value = HistogramValue(
-            integer(obj.get("count", 0), "count"),
-            _optional_double(obj, "sum"),
-            counts,
-            bounds,
-            _optional_double(obj, "min"),
-            _optional_double(obj, "max"),
-        )
-    else:
-        if obj.get("zeroThreshold") is not None and double(obj["zeroThreshold"], "zeroThreshold"):
-            notes.append("zeroThreshold dropped: the SDK's exponential histogram has none")
-        positive, negative = _buckets(obj, "positive"), _buckets(obj, "negative")
-        value = ExponentialHistogramValue(
-            integer(obj.get("count", 0), "count"),
-            _optional_double(obj, "sum"),
-            integer(obj.get("scale", 0), "scale", -(2**31), 2**31 - 1),
-            integer(obj.get("zeroCount", 0), "zeroCount"),
-            positive[0],
-            positive[1],
-            negative[0],
-            negative[1],
-            _optional_double(obj, "min"),
-            _optional_double(obj, "max"),
-            flags,
-        )
+    value = _point_value(obj, kind, flags, notes)
     start = integer(obj.get("startTimeUnixNano", 0), "startTimeUnixNano")
     if start and kind is MetricKind.GAUGE:
         notes.append("gauge startTimeUnixNano dropped: the exporter does not encode it for gauges")
