@@ -252,7 +252,7 @@ def hrtime_to_ns(value: Any) -> int:
     if sec < 0:
         raise InvalidInput("timestamp seconds are negative")
     if not 0 <= nanos <= 999_999_999:
-        raise InvalidInput(f"timestamp nanoseconds {nanos} outside 0..999999999")
+        raise InvalidInput(f"timestamp nanoseconds {shown(nanos)} outside 0..999999999")
     return epoch_ns(sec * 1_000_000_000 + nanos, "timestamp")  # past the fast path: a subclass, or huge
 
 
