@@ -40,7 +40,7 @@ from otel_replay.sinks.otlp_config import (
     DEFAULT_MAX_RETRY_TIME,
     OtlpConfig,
 )
-from otel_replay.sources.codemachine import parse_hex_id
+from otel_replay.sources.common import parse_hex_id
 from otel_replay.sources.discover import DEFAULT_MAX_ARCHIVE_BYTES, ArchiveLimits
 
 

@@ -8,20 +8,20 @@ from typing import Any
 import pytest
 
 from otel_replay.model import Origin
-from otel_replay.sources.codemachine import (
-    InvalidInput,
-    clean_value,
-    hrtime_to_ns,
-    log_from_codemachine,
-    ms_to_ns,
-    parse_hex_id,
-    span_from_codemachine,
-    span_kind,
-)
+from otel_replay.sources.codemachine import log_from_codemachine, span_from_codemachine, span_kind
+from otel_replay.sources.common import InvalidInput, clean_value, hrtime_to_ns, ms_to_ns, parse_hex_id
 from tests.helpers import log_doc, span_doc
 
 ORIGIN = Origin("f.json", 0)
 RES = (("service.name", "codemachine"),)
+
+
+def _nested(levels: int) -> Any:
+    """``levels`` arrays in one another."""
+    value: Any = 1
+    for _ in range(levels):
+        value = [value]
+    return value
 
 
 @pytest.mark.parametrize(
@@ -126,6 +126,18 @@ def test_span_kind_from_attribute(value: Any, kind: int) -> None:
         ({"events": [{"name": "e"}]}, "event 0 .* has no time"),
         ({"attributes": [1, 2]}, "attributes is an array"),
         ({"name": None}, "missing name"),
+        ({"name": {"n": 1}}, "name is an object, expected a string"),
+        ({"parentSpanId": ["b7ad6b7169203331"]}, "parentSpanId is an array"),
+        ({"status": "ok"}, "status is a string, expected an object"),
+        ({"status": {"code": [2]}}, "status code \\(an array\\) is not 0"),
+        ({"status": {"code": 2, "message": {"m": 1}}}, "status message is an object, expected a string"),
+        ({"events": {"e": 1}}, "events is an object, expected an array"),
+        ({"events": [{"name": 5, "time": 1}]}, "event 0 name is a number"),
+        ({"events": [{"name": "e", "time": [1]}]}, "event 0 time is an array, expected a number"),
+        ({"startTime": 2**70}, "startTime is after the year 2554"),
+        ({"startTime": 1e300, "endTime": 1e300}, "startTime is after the year 2554"),
+        ({"attributes": {"a": _nested(33)}}, "attributes 'a' nests arrays and objects more than 32 levels deep"),
+        ({"events": [{"name": "e", "time": 1, "attributes": {"b": _nested(40)}}]}, "event 0 attributes 'b' nests"),
     ],
 )
 def test_invalid_spans_are_rejected_with_a_reason(patch: dict[str, Any], reason: str) -> None:
@@ -145,6 +157,18 @@ def test_integers_beyond_int64_become_strings_without_losing_digits() -> None:
     assert clean_value({"a": {"b": -(2**63) - 1}}) == {"a": {"b": str(-(2**63) - 1)}}
     plain = {"a": [1, 2]}
     assert clean_value(plain) is plain  # nothing to change: no copy
+
+
+def test_values_nested_as_deep_as_allowed_are_kept() -> None:
+    rec = span_from_codemachine(span_doc(attributes={"a": _nested(32), "b": {"k": _nested(31)}}), RES, ORIGIN)
+    assert rec.attributes == {"a": _nested(32), "b": {"k": _nested(31)}}
+
+
+def test_a_time_as_late_as_64_bits_hold_is_kept() -> None:
+    assert hrtime_to_ns([18446744073, 709551615]) == 2**64 - 1
+    assert ms_to_ns(18446744073709, "t") == 18446744073709 * 10**6
+    with pytest.raises(InvalidInput, match="timestamp is after the year 2554"):
+        hrtime_to_ns([18446744073, 709551616])
 
 
 def test_log_record_lifts_correlation_ids_and_keeps_the_rest() -> None:
@@ -176,6 +200,13 @@ def test_log_record_lifts_correlation_ids_and_keeps_the_rest() -> None:
         ({"severityNumber": 25}, "severityNumber 25"),
         ({"attributes": {"trace.id": "nothex"}}, "trace.id"),
         ({"resource": "svc"}, "resource is a string"),
+        ({"timestamp": [2**40, 0]}, "timestamp is after the year 2554"),
+        ({"timestamp": {"s": 1}}, "timestamp is an object"),
+        ({"severityNumber": [9]}, "severityNumber \\(an array\\) outside 0..24"),
+        ({"attributes": {"span.id": {"id": 1}}}, "attribute span.id is an object"),
+        ({"attributes": "x"}, "attributes is a string, expected an object"),
+        ({"body": _nested(33)}, "body nests arrays and objects more than 32 levels deep"),
+        ({"resource": {"a": _nested(33)}}, "resource 'a' nests arrays and objects"),
     ],
 )
 def test_invalid_log_records_are_rejected_with_a_reason(patch: dict[str, Any], reason: str) -> None:

@@ -13,13 +13,14 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from opentelemetry.proto.metrics.v1 import metrics_pb2 as mpb
 
 from otel_replay.model import CUMULATIVE, MetricKind, Origin, Scope
-from otel_replay.sources.codemachine import InvalidInput
 from otel_replay.sources.codemachine_metrics import (
+    exponential_value,
     histogram_value,
     iso_to_ns,
     metric_definition,
     point_from_codemachine,
 )
+from otel_replay.sources.common import InvalidInput
 from tests.fakes.otlp import OtlpReceiver, PartialSuccess, tempo_error
 from tests.helpers import EXAMPLE, replay_json, write_json
 from tests.otlp_samples import (
@@ -77,7 +78,10 @@ def test_times_are_exact_to_the_nanosecond(text: Any, expected: int) -> None:
     assert iso_to_ns(text, "endTime") == expected
 
 
-@pytest.mark.parametrize("bad", ["yesterday", "2026-13-01T00:00:00Z", None, True, "1969-12-31T23:59:59Z"])
+@pytest.mark.parametrize(
+    "bad",
+    ["yesterday", "2026-13-01T00:00:00Z", None, True, "1969-12-31T23:59:59Z", "9999-12-31T00:00:00Z", {}, [2**40, 0]],
+)
 def test_a_bad_time_is_refused_with_the_field_named(bad: Any) -> None:
     with pytest.raises(InvalidInput, match="endTime"):
         iso_to_ns(bad, "endTime")
@@ -114,11 +118,58 @@ def test_a_whole_js_histogram_is_kept_whole() -> None:
         ({"type": "2", "dataPoints": []}, "metric has no name"),
         ({"name": "x", "type": "7", "dataPoints": []}, "type '7' is not 0"),
         ({"name": "x", "type": "0", "dataPoints": [{"value": 1}, {"value": {"sum": 1}}]}, "some values are histograms"),
+        ({"name": 5, "type": "2", "dataPoints": []}, "metric name is a number"),
+        ({"name": "x", "type": ["2"], "dataPoints": []}, "type \\(an array\\) is not 0"),
+        ({"name": "x", "type": True, "dataPoints": []}, "type True is not 0"),
+        ({"name": "x", "type": "2", "unit": 5, "dataPoints": []}, "unit is a number, expected a string"),
+        ({"name": "x", "type": "3", "isMonotonic": "true", "dataPoints": []}, "isMonotonic is a string"),
     ],
 )
 def test_a_broken_metric_definition_is_named(metric: dict[str, Any], message: str) -> None:
     with pytest.raises(InvalidInput, match=message):
         metric_definition(metric, [p.get("value") for p in metric["dataPoints"]])
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (None, "missing value"),
+        (5, "value is a number, expected an object"),
+        ({"count": 0, "buckets": []}, "value buckets is an array, expected an object"),
+        ({"count": 0, "buckets": {"boundaries": {}}}, "value buckets.boundaries is an object, expected an array"),
+        ({"count": 0, "buckets": {"boundaries": [10**400], "counts": []}}, "value boundary is beyond the range of a"),
+        ({"count": 2**64}, "value count 18446744073709551616 is not an integer in 0..2\\^64-1"),
+        ({"count": "1"}, "value count '1' is not an integer"),
+        ({"count": 1, "sum": 10**400}, "value sum is beyond the range of a double"),
+    ],
+)
+def test_a_histogram_value_of_the_wrong_shape_is_named(value: Any, message: str) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        histogram_value(value)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ([1], "value is an array, expected an object"),
+        ({"count": 1, "positive": "x"}, "value positive is a string, expected an object"),
+        ({"count": 1, "negative": {"offset": 2**40}}, "value negative.offset 1099511627776 is not a 32-bit integer"),
+        ({"count": 1, "positive": {"bucketCounts": {}}}, "value positive.bucketCounts is an object"),
+        ({"count": 1, "scale": [1]}, "value scale \\(an array\\) is outside -10..20"),
+    ],
+)
+def test_an_exponential_value_of_the_wrong_shape_is_named(value: Any, message: str) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        exponential_value(value)
+
+
+def test_a_number_beyond_64_bits_is_the_double_javascript_wrote() -> None:
+    metric = metric_definition(_metric("g", "2", 2**64), [2**64])
+    raw = _metric("g", "2", 2**64)["dataPoints"][0]
+    point = point_from_codemachine(raw, metric, (), Scope("s"), Origin("f", 0), [])
+    assert point.value == 2.0**64 and isinstance(point.value, float)
+    with pytest.raises(InvalidInput, match="value is beyond the range of a double"):
+        point_from_codemachine({**raw, "value": 10**400}, metric, (), Scope("s"), Origin("f", 0), [])
 
 
 def test_a_point_with_end_before_start_is_invalid() -> None:

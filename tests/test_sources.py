@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from otel_replay.model import FileProblem, FileStart, InvalidRecord, MetricKind, MetricPoint, SpanRecord
+from otel_replay import sources
+from otel_replay.model import FileProblem, FileStart, InvalidRecord, MetricKind, MetricPoint, Signal, SpanRecord
 from otel_replay.sources import jsondoc, read_input
 from otel_replay.sources.discover import ArchiveLimits, InputFile, SkippedFile, discover
 from tests.helpers import EXAMPLE, log_doc, log_file, span_doc, tar_archive, trace_file, zip_archive
@@ -157,3 +159,67 @@ def test_logs_read_from_stdin_stream() -> None:
 def test_targz_on_stdin(tmp_path: Path) -> None:
     archive = tar_archive(tmp_path / "r.tgz", {"a.json": _doc_bytes([span_doc()])})
     assert kinds(read_all("-", io.BytesIO(archive.read_bytes()))) == ["FileStart", "SpanRecord"]
+
+
+_SESSIONS = {
+    "spans": span_doc(),
+    "logs": log_doc(),
+    "metrics": {"scopeMetrics": [{"metrics": [{"name": "g", "type": "2", "dataPoints": [
+        {"value": 1, "startTime": "2026-11-24T17:00:00Z", "endTime": "2026-11-24T17:00:01Z"}]}]}]},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+@pytest.mark.parametrize("service", [5, True, ["svc"], {"name": "svc"}])
+@pytest.mark.parametrize("array", _SESSIONS)
+def test_a_service_that_is_not_a_string_is_reported_and_the_file_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, array: str, service: object, streamed: bool
+) -> None:
+    if streamed:
+        monkeypatch.setattr(jsondoc, "WHOLE_DOCUMENT_BYTES", 16)
+    (tmp_path / "s.json").write_text(json.dumps({"version": 1, "service": service, array: [_SESSIONS[array]]}))
+    items = read_all(tmp_path / "s.json")
+    assert kinds(items) == [
+        "FileStart",
+        "FileProblem",
+        {"spans": "SpanRecord", "logs": "LogRecord"}.get(array, "MetricPoint"),
+    ]
+    (problem,) = [i for i in items if isinstance(i, FileProblem)]
+    assert problem.reason.startswith("'service' is a") and "read as service 'codemachine'" in problem.reason
+    if array != "logs":  # a log record names its own resource
+        record = items[-1]
+        assert dict(record.resource)["service.name"] == "codemachine"  # type: ignore[attr-defined]
+
+
+def test_a_histogram_point_without_a_value_is_refused_alone(tmp_path: Path) -> None:
+    times = {"startTime": "2026-11-24T17:00:00Z", "endTime": "2026-11-24T17:00:01Z"}
+    whole = {"count": 1, "sum": 2.5, "buckets": {"boundaries": [10], "counts": [1, 0]}}
+    metric = {"name": "h", "type": "0", "dataPoints": [{"value": None, **times}, {"value": whole, **times}]}
+    broken = {"resource": {"attributes": ["host.name"]}, "scopeMetrics": [{"metrics": [metric]}]}
+    doc = {"type": "metrics", "metrics": [{"scopeMetrics": [{"metrics": [metric]}]}, broken]}
+    (tmp_path / "m.json").write_text(json.dumps(doc))
+    items = read_all(tmp_path / "m.json")
+    assert kinds(items) == ["FileStart", "InvalidRecord", "MetricPoint", "InvalidRecord"]
+    first, second = (i for i in items if isinstance(i, InvalidRecord))
+    assert (str(first.origin), first.reason) == (f"{tmp_path / 'm.json'}[0]", "missing value")
+    assert second.reason == "export 1: resource attributes is an array, expected an object; not read"
+    point = next(i for i in items if isinstance(i, MetricPoint))
+    assert point.metric.kind is MetricKind.HISTOGRAM and point.value.count == 1  # type: ignore[union-attr]
+
+
+def test_an_exception_a_reader_lets_out_is_one_problem_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Defence in depth (tests/test_wrong_types.py shows no input gets there): the records
+    before it are kept and the run goes on with the next file."""
+    real = sources.read_codemachine
+
+    def broken(doc: jsondoc.Document, source: str, signal: Signal) -> Iterator[object]:
+        items = real(doc, source, signal)
+        yield next(items)  # FileStart
+        yield next(items)  # the first span
+        raise ValueError("boom\nsecond line")
+
+    monkeypatch.setattr(sources, "read_codemachine", broken)
+    trace_file(tmp_path / "t.json", [span_doc(spanId=f"{i + 1:016x}") for i in range(3)])
+    items = read_all(tmp_path / "t.json")
+    assert kinds(items) == ["FileStart", "SpanRecord", "FileProblem"]
+    assert items[-1].reason == f"{sources.INTERNAL_ERROR} (ValueError: boom); please report it"  # type: ignore[attr-defined]

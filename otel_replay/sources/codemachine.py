@@ -1,20 +1,18 @@
 """CodeMachine CLI telemetry sessions: trace, log and metrics documents.
 
 The functions that turn one serialized record into an internal record are pure and
-raise :class:`InvalidInput` with a one-line reason; :func:`read_codemachine` streams a
-classified document through them.
+raise :class:`~otel_replay.sources.common.InvalidInput` with a one-line reason;
+:func:`read_codemachine` streams a classified document through them.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from otel_replay.model import (
-    Adjusted,
+    FileProblem,
     FileStart,
-    InvalidRecord,
     LogRecord,
     Origin,
     ResourceAttrs,
@@ -22,174 +20,24 @@ from otel_replay.model import (
     SourceItem,
     SpanEvent,
     SpanRecord,
-    resource_from_mapping,
-    truncate_utf8,
+)
+from otel_replay.sources.common import (
+    InvalidInput,
+    checked,
+    clean_attributes,
+    clean_value,
+    hrtime_to_ns,
+    ms_to_ns,
+    parse_hex_id,
+    record_resource,
+    shown,
 )
 from otel_replay.sources.jsondoc import Document, describe_json
 
 DEFAULT_SERVICE = "codemachine"
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 #: ``span.kind`` attribute values → opentelemetry.trace.SpanKind values.
 SPAN_KINDS = {"internal": 0, "server": 1, "client": 2, "producer": 3, "consumer": 4}
 TRACE_ID_KEY, SPAN_ID_KEY = "trace.id", "span.id"
-#: Longer attribute strings are cut with a marker: one value must not push a trace past
-#: Tempo's max_bytes_per_trace (5 MB by default), which would drop the whole trace. Tempo
-#: itself then cuts values to its max_attribute_bytes (2 KiB by default) when it stores them.
-MAX_ATTRIBUTE_BYTES = 256_000
-
-
-class InvalidInput(ValueError):
-    """A record that cannot be replayed faithfully; the message is the reason."""
-
-
-def parse_hex_id(value: Any, nbytes: int, field: str) -> int:
-    """A lowercase or uppercase hex id of exactly ``nbytes`` bytes, not all zeros."""
-    if type(value) is str and len(value) == nbytes * 2:
-        try:
-            raw = bytes.fromhex(value)  # skips whitespace: then it holds fewer bytes
-        except ValueError:
-            raw = b""
-        if len(raw) == nbytes:
-            number = int.from_bytes(raw)
-            if number == 0:
-                raise InvalidInput(f"{field} is all zeros")
-            return number
-    if not isinstance(value, str):
-        raise InvalidInput(f"{field} is {describe_json(value)}, expected {nbytes * 2} hex characters")
-    if len(value) != nbytes * 2:
-        raise InvalidInput(f"{field} {value[:40]!r} has {len(value)} characters, expected {nbytes * 2}")
-    raise InvalidInput(f"{field} {value!r} is not hexadecimal")
-
-
-def json_array(value: Any, field: str) -> list[Any]:
-    """An optional JSON array field (absent or null: empty)."""
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise InvalidInput(f"{field} is {describe_json(value)}, expected an array")
-    return value
-
-
-def scope_name_version(obj: Any) -> tuple[str, str | None]:
-    """An instrumentation scope object's name and version (missing: "" and None)."""
-    if not isinstance(obj, dict):
-        raise InvalidInput(f"scope is {describe_json(obj)}, expected an object")
-    name, version = obj.get("name") or "", obj.get("version") or None
-    if not isinstance(name, str) or (version is not None and not isinstance(version, str)):
-        raise InvalidInput("scope name and version must be strings")
-    return name, version
-
-
-def finite_number(value: Any, field: str) -> float | int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        if value is None:
-            raise InvalidInput(f"missing {field}")
-        raise InvalidInput(f"{field} is {describe_json(value)}, expected a number")
-    if isinstance(value, float) and not math.isfinite(value):
-        raise InvalidInput(f"{field} is not a finite number")
-    return value
-
-
-def ms_to_ns(value: Any, field: str) -> int:
-    """Float milliseconds since the epoch → integer nanoseconds, rounded, not truncated.
-
-    ``value * 1e6`` in floating point would lose up to ~128 ns near 1.8e18; splitting
-    off the whole milliseconds first keeps the result within 0.5 ns of the float.
-    """
-    ms = finite_number(value, field)
-    if ms < 0:
-        raise InvalidInput(f"{field} is negative")
-    if isinstance(ms, int):
-        return ms * 1_000_000
-    whole = math.floor(ms)
-    return int(whole) * 1_000_000 + round((ms - whole) * 1_000_000)
-
-
-def clean_value(value: Any, notes: list[str] | None = None, where: str = "value") -> Any:
-    """Map a JSON value to an OTLP AnyValue-compatible one (see README, "Attribute values").
-
-    Strings, booleans, doubles, arrays and objects (kvlist) pass through as the OTLP
-    AnyValue mapping says; an integer outside int64 becomes its decimal string, so no
-    digit is lost and the batch still encodes.
-    """
-    if isinstance(value, int) and not isinstance(value, bool):
-        if INT64_MIN <= value <= INT64_MAX:
-            return value
-        if notes is not None:
-            notes.append(f"{where}: integer beyond 64 bits sent as its decimal string")
-        return str(value)
-    if isinstance(value, list):
-        cleaned = [clean_value(v, notes, where) for v in value]
-        return value if all(a is b for a, b in zip(cleaned, value, strict=True)) else cleaned
-    if isinstance(value, dict):
-        out = value
-        for key, item in value.items():
-            new = clean_value(item, notes, f"{where} {key!r}" if notes is not None else "")
-            if new is not item:
-                if out is value:
-                    out = dict(value)
-                out[key] = new
-        return out
-    return value
-
-
-def _type_name(value: Any) -> str:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, (int, float)):
-        return "number"  # JavaScript has one number type; 1 and 2.5 are the same kind there
-    return type(value).__name__
-
-
-def attribute_value(
-    value: Any, notes: list[str] | None, where: str, max_bytes: int | None = MAX_ATTRIBUTE_BYTES
-) -> Any:
-    """An attribute value as OTLP carries it, with a note for each value the recording
-    SDK would never have written (the OpenTelemetry JS SDK keeps only primitives and
-    arrays of one primitive type) or that is cut to ``max_bytes``."""
-    if value is None:
-        if notes is not None:
-            notes.append(f"{where}: null sent as an empty value (attribute values cannot be null)")
-        return None
-    if isinstance(value, str):
-        if max_bytes is None or len(value) * 4 <= max_bytes:  # cheap: no string this short can be over
-            return value
-        cut_text, cut = truncate_utf8(value, max_bytes)
-        if cut and notes is not None:
-            size = len(value.encode("utf-8", "surrogatepass"))
-            notes.append(f"{where}: string of {size} bytes cut to {max_bytes}, marker appended")
-        return cut_text
-    if notes is not None:
-        if isinstance(value, dict):
-            notes.append(f"{where}: object sent as a key-value list (attribute values are primitives or arrays)")
-        elif isinstance(value, list) and len({_type_name(v) for v in value if v is not None}) > 1:
-            notes.append(f"{where}: array of mixed types sent as a list of typed values (arrays hold one type)")
-    return clean_value(value, notes, where)
-
-
-def clean_attributes(
-    attrs: Any, field: str = "attributes", notes: list[str] | None = None, max_bytes: int | None = MAX_ATTRIBUTE_BYTES
-) -> dict[str, Any]:
-    """Attributes as OTLP carries them (see :func:`attribute_value`). Log records pass
-    ``max_bytes=None``: their sinks apply the backend's own limits (Loki's metadata size)."""
-    if attrs is None:
-        return {}
-    if not isinstance(attrs, dict):
-        raise InvalidInput(f"{field} is {describe_json(attrs)}, expected an object")
-    out = attrs
-    for key, value in attrs.items():
-        kind = type(value)  # the common cases first, kept cheap
-        if kind is str:
-            if max_bytes is None or len(value) * 4 <= max_bytes:
-                continue
-        elif kind is bool or kind is float or (kind is int and INT64_MIN <= value <= INT64_MAX):
-            continue
-        new = attribute_value(value, notes, f"{field} {key!r}" if notes is not None else "", max_bytes)
-        if new is not value:
-            if out is attrs:
-                out = dict(attrs)
-            out[key] = new
-    return out
 
 
 def span_kind(attrs: dict[str, Any]) -> int:
@@ -244,11 +92,11 @@ def _status(status: Any) -> tuple[int, str | None]:
     if not isinstance(status, dict):
         raise InvalidInput(f"status is {describe_json(status)}, expected an object")
     code = status.get("code", 0)
-    if isinstance(code, bool) or not isinstance(code, int) or code not in (0, 1, 2):
-        raise InvalidInput(f"status code {code!r} is not 0 (UNSET), 1 (OK) or 2 (ERROR)")
+    if type(code) is not int or code not in (0, 1, 2):
+        raise InvalidInput(f"status code {shown(code)} is not 0 (UNSET), 1 (OK) or 2 (ERROR)")
     message = status.get("message")
     if message is not None and not isinstance(message, str):
-        message = str(message)
+        raise InvalidInput(f"status message is {describe_json(message)}, expected a string")
     # The SDK keeps a description only for ERROR (the OTel spec says so); so do we.
     return code, (message if code == 2 else None)
 
@@ -264,9 +112,9 @@ def _events(events: Any, notes: list[str] | None) -> list[SpanEvent]:
             raise InvalidInput(f"event {i} is {describe_json(ev)}, expected an object")
         name = ev.get("name")
         if not isinstance(name, str):
-            raise InvalidInput(f"event {i} has no name")
+            raise InvalidInput(f"event {i} has no name" if name is None else f"event {i} name is {describe_json(name)}")
         if ev.get("time") is None:
-            raise InvalidInput(f"event {i} ({name!r}) has no time")
+            raise InvalidInput(f"event {i} ({name[:40]!r}) has no time")
         out.append(
             SpanEvent(
                 name,
@@ -275,27 +123,6 @@ def _events(events: Any, notes: list[str] | None) -> list[SpanEvent]:
             )
         )
     return out
-
-
-def hrtime_to_ns(value: Any) -> int:
-    """OTel JS ``HrTime`` ``[seconds, nanoseconds]`` → integer nanoseconds."""
-    if type(value) is list and len(value) == 2:
-        sec, nanos = value
-        if type(sec) is int and type(nanos) is int and sec >= 0 and 0 <= nanos <= 999_999_999:
-            return sec * 1_000_000_000 + nanos
-    if not isinstance(value, list) or len(value) != 2:
-        if value is None:
-            raise InvalidInput("missing timestamp")
-        raise InvalidInput(f"timestamp is {describe_json(value)}, expected [seconds, nanoseconds]")
-    sec, nanos = value
-    for part, label in ((sec, "seconds"), (nanos, "nanoseconds")):
-        if isinstance(part, bool) or not isinstance(part, int):
-            raise InvalidInput(f"timestamp {label} is {describe_json(part)}, expected an integer")
-    if sec < 0:
-        raise InvalidInput("timestamp seconds are negative")
-    if not 0 <= nanos <= 999_999_999:
-        raise InvalidInput(f"timestamp nanoseconds {nanos} outside 0..999999999")
-    return sec * 1_000_000_000 + nanos  # integers of a subclass: the fast path above takes only int
 
 
 def log_from_codemachine(
@@ -308,7 +135,7 @@ def log_from_codemachine(
     if sev is None:
         sev = 0
     if type(sev) is not int or not 0 <= sev <= 24:
-        raise InvalidInput(f"severityNumber {sev!r} outside 0..24")
+        raise InvalidInput(f"severityNumber {shown(sev)} outside 0..24")
     sev_text = obj.get("severityText")
     if sev_text is not None and type(sev_text) is not str:
         raise InvalidInput(f"severityText is {describe_json(sev_text)}, expected a string")
@@ -325,15 +152,6 @@ def log_from_codemachine(
     body = _body(obj.get("body"), notes)
     # positional: twice as fast as keywords, and this runs for every record
     return LogRecord(time_ns, sev, sev_text, body, attributes, trace_id, span_id, resource, origin)
-
-
-def record_resource(res: Any, default: ResourceAttrs, notes: list[str] | None = None) -> ResourceAttrs:
-    """A record's own ``resource`` (attributes as an object), or the session's default."""
-    if res is None:
-        return default
-    if not isinstance(res, dict):
-        raise InvalidInput(f"resource is {describe_json(res)}, expected an object")
-    return resource_from_mapping(clean_attributes(res, "resource", notes, None))
 
 
 def _body(body: Any, notes: list[str] | None) -> Any:
@@ -363,31 +181,27 @@ def session_resource(doc: Document) -> ResourceAttrs:
     return (("service.name", service),)
 
 
+def session_problems(doc: Document, source: str, signal: Signal) -> tuple[FileProblem, ...]:
+    """A ``service`` that is not a string (the header keeps only scalars: an array or an
+    object is in ``keys`` but not in ``header``)."""
+    if "service" not in doc.keys:
+        return ()
+    service = doc.header.get("service")
+    if "service" in doc.header and (service is None or isinstance(service, str)):
+        return ()
+    what = describe_json(service) if "service" in doc.header else "an array or an object"
+    reason = f"'service' is {what}, expected a string; read as service {DEFAULT_SERVICE!r}"
+    return (FileProblem(source, reason, signal),)
+
+
 def read_codemachine(doc: Document, source: str, signal: Signal) -> Iterator[SourceItem]:
     """Stream the records of a classified CodeMachine trace or log document (metrics
     documents: :mod:`otel_replay.sources.codemachine_metrics`)."""
     resource = session_resource(doc)
     yield FileStart(source, signal, "codemachine")
+    yield from session_problems(doc, source, signal)
     notes: list[str] = []
     convert = span_from_codemachine if signal is Signal.TRACES else log_from_codemachine
     for index, obj in enumerate(doc.items):
         origin = Origin(source, index)
         yield from checked(signal, origin, notes, convert, obj, resource, origin, notes)
-
-
-def checked(
-    signal: Signal, origin: Origin, notes: list[str], convert: Callable[..., SourceItem], *args: Any
-) -> tuple[SourceItem, ...]:
-    """``convert(*args)`` as source items: the record, preceded by an :class:`Adjusted` item
-    when ``notes`` received lines, or an :class:`InvalidRecord` when it raised. (A tuple,
-    not a generator: this runs once per record.)"""
-    try:
-        record = convert(*args)
-    except InvalidInput as exc:
-        notes.clear()
-        return (InvalidRecord(signal, origin, str(exc)),)
-    if notes:
-        adjusted = Adjusted(signal, origin, "; ".join(notes))
-        notes.clear()
-        return adjusted, record
-    return (record,)

@@ -33,7 +33,7 @@ from otel_replay.model import (
     SpanLink,
     SpanRecord,
 )
-from otel_replay.sources.codemachine import InvalidInput, checked, json_array, scope_name_version
+from otel_replay.sources.common import InvalidInput, checked, json_array, json_object, json_string, scope_name_version
 from otel_replay.sources.discover import Part
 from otel_replay.sources.jsondoc import Document, describe_json
 from otel_replay.sources.otlp_metrics import metric_items
@@ -71,10 +71,9 @@ _LINE_DECODER = msgspec.json.Decoder()
 
 
 def _trace_state(value: Any, notes: list[str]) -> str:
+    value = json_string(value, "traceState")
     if not value:
         return ""
-    if not isinstance(value, str):
-        raise InvalidInput(f"traceState is {describe_json(value)}, expected a string")
     parsed = ",".join(f"{k}={v}" for k, v in TraceState.from_header([value]).items())
     if parsed != ",".join(part.strip() for part in value.split(",") if part.strip()):
         notes.append(f"traceState {value[:60]!r} is not a valid W3C tracestate: sent as {parsed!r}")
@@ -90,9 +89,7 @@ def span_from_otlp(
     trace_id = hex_id(obj.get("traceId"), 16, "traceId")
     span_id = hex_id(obj.get("spanId"), 8, "spanId")
     parent_id = optional_hex_id(obj.get("parentSpanId"), 8, "parentSpanId")
-    name = obj.get("name", "")
-    if not isinstance(name, str):
-        raise InvalidInput(f"name is {describe_json(name)}, expected a string")
+    name = json_string(obj.get("name"), "name")
     kind = enum(obj.get("kind"), _SPAN_KINDS, "kind")
     if kind == 0:
         notes.append("kind UNSPECIFIED sent as INTERNAL (the SDK has no unspecified kind)")
@@ -101,13 +98,9 @@ def span_from_otlp(
     end = integer(obj.get("endTimeUnixNano", 0), "endTimeUnixNano")
     if end < start:
         raise InvalidInput("endTimeUnixNano is before startTimeUnixNano")
-    status = obj.get("status") or {}
-    if not isinstance(status, dict):
-        raise InvalidInput(f"status is {describe_json(status)}, expected an object")
+    status = json_object(obj.get("status"), "status")
     code = enum(status.get("code"), _STATUS_CODES, "status code")
-    message = status.get("message") or None
-    if message is not None and not isinstance(message, str):
-        raise InvalidInput(f"status message is {describe_json(message)}, expected a string")
+    message = json_string(status.get("message"), "status message") or None
     if message and code != 2:
         notes.append("status message dropped: the SDK keeps a status message only for ERROR")
     return SpanRecord(
@@ -120,8 +113,8 @@ def span_from_otlp(
         end_ns=end,
         status_code=code,
         status_message=message if code == 2 else None,
-        attributes=key_values(obj.get("attributes")),
-        events=[_event(ev, i) for i, ev in enumerate(json_array(obj.get("events"), "events"))],
+        attributes=key_values(obj.get("attributes"), "attributes", notes),
+        events=[_event(ev, i, notes) for i, ev in enumerate(json_array(obj.get("events"), "events"))],
         resource=resource,
         origin=origin,
         scope=scope,
@@ -136,16 +129,13 @@ def span_from_otlp(
     )
 
 
-def _event(ev: Any, i: int) -> SpanEvent:
+def _event(ev: Any, i: int, notes: list[str]) -> SpanEvent:
     if not isinstance(ev, dict):
         raise InvalidInput(f"event {i} is {describe_json(ev)}, expected an object")
-    name = ev.get("name", "")
-    if not isinstance(name, str):
-        raise InvalidInput(f"event {i} name is {describe_json(name)}, expected a string")
     return SpanEvent(
-        name,
+        json_string(ev.get("name"), f"event {i} name"),
         integer(ev.get("timeUnixNano", 0), f"event {i} timeUnixNano"),
-        key_values(ev.get("attributes"), f"event {i} attributes"),
+        key_values(ev.get("attributes"), f"event {i} attributes", notes),
         optional_int(ev, "droppedAttributesCount"),
     )
 
@@ -153,14 +143,13 @@ def _event(ev: Any, i: int) -> SpanEvent:
 def _link(ln: Any, i: int, notes: list[str]) -> SpanLink:
     if not isinstance(ln, dict):
         raise InvalidInput(f"link {i} is {describe_json(ln)}, expected an object")
-    state = ln.get("traceState") or ""
-    if state:
+    if json_string(ln.get("traceState"), f"link {i} traceState"):
         notes.append(f"link {i} traceState dropped: the OTLP exporter does not encode a link's trace state")
     return SpanLink(
         hex_id(ln.get("traceId"), 16, f"link {i} traceId"),
         hex_id(ln.get("spanId"), 8, f"link {i} spanId"),
         "",
-        key_values(ln.get("attributes"), f"link {i} attributes"),
+        key_values(ln.get("attributes"), f"link {i} attributes", notes),
         optional_int(ln, "droppedAttributesCount"),
         optional_int(ln, "flags"),
     )
@@ -171,18 +160,14 @@ def log_from_otlp(
 ) -> LogRecord:
     if not isinstance(obj, dict):
         raise InvalidInput(f"log record is {describe_json(obj)}, expected an object")
-    text = obj.get("severityText") or None
-    if text is not None and not isinstance(text, str):
-        raise InvalidInput(f"severityText is {describe_json(text)}, expected a string")
-    event_name = obj.get("eventName") or None
-    if event_name is not None and not isinstance(event_name, str):
-        raise InvalidInput(f"eventName is {describe_json(event_name)}, expected a string")
+    text = json_string(obj.get("severityText"), "severityText") or None
+    event_name = json_string(obj.get("eventName"), "eventName") or None
     return LogRecord(
         time_ns=integer(obj.get("timeUnixNano", 0), "timeUnixNano"),
         severity_number=enum(obj.get("severityNumber"), _SEVERITIES, "severityNumber"),
         severity_text=text,
-        body=any_value(obj.get("body"), "body"),
-        attributes=key_values(obj.get("attributes")),
+        body=any_value(obj.get("body"), "body", notes),
+        attributes=key_values(obj.get("attributes"), "attributes", notes),
         trace_id=optional_hex_id(obj.get("traceId"), 16, "traceId"),
         span_id=optional_hex_id(obj.get("spanId"), 8, "spanId"),
         resource=resource,
@@ -197,18 +182,14 @@ def log_from_otlp(
     )
 
 
-def _scope(block: dict[str, Any]) -> Scope:
+def _scope(block: dict[str, Any], notes: list[str]) -> Scope:
     """The scope of a ``ScopeSpans``/``ScopeLogs`` block, with the block's schema URL."""
-    obj, schema_url = block.get("scope"), _schema_url(block)
+    obj, schema_url = block.get("scope"), json_string(block.get("schemaUrl"), "schemaUrl")
     if obj is None:
         return Scope("", None, schema_url)
     name, version = scope_name_version(obj)
-    return Scope(name, version, schema_url, frozen_attrs(key_values(obj.get("attributes"), "scope attributes")))
-
-
-def _schema_url(obj: dict[str, Any]) -> str:
-    url = obj.get("schemaUrl") or ""
-    return url if isinstance(url, str) else ""
+    attributes = frozen_attrs(key_values(obj.get("attributes"), "scope attributes", notes))
+    return Scope(name, version, schema_url, attributes)
 
 
 # -- documents -------------------------------------------------------------------------
@@ -217,45 +198,79 @@ def read_otlp(doc: Document, source: str) -> Iterator[SourceItem]:
     assert doc.array_key is not None
     yield FileStart(source, OTLP_ARRAYS[doc.array_key], "otlp-json")
     counter = [0]
-    for group in doc.items:
-        yield from _request_items(doc.array_key, group, source, counter)
+    for number, group in enumerate(doc.items):
+        yield from _request_items(doc.array_key, number, group, source, counter)
 
 
-def _request_items(array_key: str, group: Any, source: str | PartLine, counter: list[int]) -> Iterator[SourceItem]:
-    """The records of one ``ResourceSpans`` / ``ResourceLogs`` / ``ResourceMetrics``."""
+def _request_items(
+    array_key: str, number: int, group: Any, source: str | PartLine, counter: list[int]
+) -> Iterator[SourceItem]:
+    """The records of entry ``number`` of ``array_key``: one ``ResourceSpans`` /
+    ``ResourceLogs`` / ``ResourceMetrics``. ``counter`` numbers the records of the file."""
     signal = OTLP_ARRAYS[array_key]
-    where = Origin(source, counter[0])
-    try:
-        if not isinstance(group, dict):
-            raise InvalidInput(f"{array_key} entry is {describe_json(group)}, expected an object")
-        res = group.get("resource") or {}
-        if not isinstance(res, dict):
-            raise InvalidInput(f"resource is {describe_json(res)}, expected an object")
-        resource = frozen_attrs(key_values(res.get("attributes"), "resource attributes"))
-        schema_url = _schema_url(group)
-        scoped_key, records_key = _SCOPED[array_key]
-        scoped = json_array(group.get(scoped_key), scoped_key)
-    except InvalidInput as exc:
-        yield InvalidRecord(signal, where, f"{exc}; its records are not read")
-        return
-    convert = span_from_otlp if signal is Signal.TRACES else log_from_otlp
+    scoped_key, records_key = _SCOPED[array_key]
     notes: list[str] = []
-    for block in scoped:
+    try:
+        resource, schema_url, scoped = _resource_group(group, array_key, scoped_key, notes)
+    except InvalidInput as exc:
+        yield InvalidRecord(signal, Origin(source, counter[0]), f"{exc}; its records are not read")
+        return
+    yield from _read_anyway(notes, source, signal, f"{array_key}[{number}]")
+    for index, block in enumerate(scoped):
         try:
             if not isinstance(block, dict):
                 raise InvalidInput(f"{scoped_key} entry is {describe_json(block)}, expected an object")
-            scope = _scope(block)
+            scope = _scope(block, notes)
             records = json_array(block.get(records_key), records_key)
         except InvalidInput as exc:
+            notes.clear()
             yield InvalidRecord(signal, Origin(source, counter[0]), f"{exc}; its records are not read")
             continue
-        for obj in records:
-            if signal is Signal.METRICS:
+        yield from _read_anyway(notes, source, signal, f"{array_key}[{number}] {scoped_key}[{index}]")
+        if signal is Signal.METRICS:
+            for obj in records:
                 yield from metric_items(obj, resource, schema_url, scope, source, counter)
-                continue
-            origin = Origin(source, counter[0])
-            counter[0] += 1
-            yield from checked(signal, origin, notes, convert, obj, resource, schema_url, scope, origin, notes)
+        else:
+            yield from _records(signal, records, (resource, schema_url, scope), source, counter)
+
+
+def _resource_group(
+    group: Any, array_key: str, scoped_key: str, notes: list[str]
+) -> tuple[ResourceAttrs, str, list[Any]]:
+    """A resource group's resource, schema URL and scope blocks."""
+    if not isinstance(group, dict):
+        raise InvalidInput(f"{array_key} entry is {describe_json(group)}, expected an object")
+    res = json_object(group.get("resource"), "resource")
+    resource = frozen_attrs(key_values(res.get("attributes"), "resource attributes", notes))
+    schema_url = json_string(group.get("schemaUrl"), "schemaUrl")
+    return resource, schema_url, json_array(group.get(scoped_key), scoped_key)
+
+
+def _read_anyway(notes: list[str], source: str | PartLine, signal: Signal, where: str) -> tuple[FileProblem, ...]:
+    """The notes about a resource or scope (read in a shape OTLP/JSON does not write) as
+    one problem line: they concern every record of the group, so no record is named."""
+    if not notes:
+        return ()
+    problem = FileProblem(str(source), f"{where}: {'; '.join(notes)}", signal)
+    notes.clear()
+    return (problem,)
+
+
+def _records(
+    signal: Signal,
+    records: list[Any],
+    context: tuple[ResourceAttrs, str, Scope],
+    source: str | PartLine,
+    counter: list[int],
+) -> Iterator[SourceItem]:
+    """The spans or log records of one scope block."""
+    convert = span_from_otlp if signal is Signal.TRACES else log_from_otlp
+    resource, schema_url, scope = context
+    notes: list[str] = []
+    for obj in records:
+        origin = Origin(source, counter[0])
+        counter[0] += 1
+        yield from checked(signal, origin, notes, convert, obj, resource, schema_url, scope, origin, notes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,5 +347,5 @@ def read_otlp_lines(stream: BinaryIO, source: str, part: Part | None = None) -> 
             yield FileProblem(str(name), f"'{key}' is {describe_json(obj[key])}, expected an array; skipped")
             continue
         counter = [0]
-        for group in obj[key]:
-            yield from _request_items(key, group, name, counter)
+        for number, group in enumerate(obj[key]):
+            yield from _request_items(key, number, group, name, counter)

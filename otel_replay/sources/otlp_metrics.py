@@ -25,7 +25,7 @@ from otel_replay.model import (
     Signal,
     SourceItem,
 )
-from otel_replay.sources.codemachine import INT64_MAX, INT64_MIN, InvalidInput, checked, json_array
+from otel_replay.sources.common import INT64_MAX, INT64_MIN, InvalidInput, checked, json_array, json_object, json_string
 from otel_replay.sources.jsondoc import describe_json
 from otel_replay.sources.otlp_values import (
     double,
@@ -68,9 +68,7 @@ def _counts(value: Any, field: str) -> list[int]:
 
 
 def _buckets(obj: dict[str, Any], side: str) -> tuple[int, list[int]]:
-    buckets = obj.get(side) or {}
-    if not isinstance(buckets, dict):
-        raise InvalidInput(f"{side} is {describe_json(buckets)}, expected an object")
+    buckets = json_object(obj.get(side), side)
     offset = integer(buckets.get("offset", 0), f"{side}.offset", -(2**31), 2**31 - 1)
     return offset, _counts(buckets.get("bucketCounts"), f"{side}.bucketCounts")
 
@@ -86,10 +84,52 @@ def _exemplar(obj: Any, i: int, notes: list[str]) -> Exemplar:
     return Exemplar(
         integer(obj.get("timeUnixNano", 0), f"exemplar {i} timeUnixNano"),
         _number_value(obj, f"exemplar {i}"),
-        key_values(obj.get("filteredAttributes"), f"exemplar {i} filteredAttributes"),
+        key_values(obj.get("filteredAttributes"), f"exemplar {i} filteredAttributes", notes),
         trace_id,
         span_id,
     )
+
+
+def _histogram(obj: dict[str, Any]) -> HistogramValue:
+    counts = _counts(obj.get("bucketCounts"), "bucketCounts")
+    bounds = [double(b, "explicitBounds") for b in json_array(obj.get("explicitBounds"), "explicitBounds")]
+    return HistogramValue(
+        integer(obj.get("count", 0), "count"),
+        _optional_double(obj, "sum"),
+        counts,
+        bounds,
+        _optional_double(obj, "min"),
+        _optional_double(obj, "max"),
+    )
+
+
+def _exponential_histogram(obj: dict[str, Any], flags: int, notes: list[str]) -> ExponentialHistogramValue:
+    if obj.get("zeroThreshold") is not None and double(obj["zeroThreshold"], "zeroThreshold"):
+        notes.append("zeroThreshold dropped: the SDK's exponential histogram has none")
+    positive, negative = _buckets(obj, "positive"), _buckets(obj, "negative")
+    return ExponentialHistogramValue(
+        integer(obj.get("count", 0), "count"),
+        _optional_double(obj, "sum"),
+        integer(obj.get("scale", 0), "scale", -(2**31), 2**31 - 1),
+        integer(obj.get("zeroCount", 0), "zeroCount"),
+        positive[0],
+        positive[1],
+        negative[0],
+        negative[1],
+        _optional_double(obj, "min"),
+        _optional_double(obj, "max"),
+        flags,
+    )
+
+
+def _point_value(
+    obj: dict[str, Any], kind: MetricKind, flags: int, notes: list[str]
+) -> int | float | HistogramValue | ExponentialHistogramValue:
+    if kind is MetricKind.GAUGE or kind is MetricKind.SUM:
+        return _number_value(obj, "data point")
+    if kind is MetricKind.HISTOGRAM:
+        return _histogram(obj)
+    return _exponential_histogram(obj, flags, notes)
 
 
 def point_from_otlp(
@@ -108,37 +148,7 @@ def point_from_otlp(
     if flags and kind is not MetricKind.EXPONENTIAL_HISTOGRAM:
         what = "no recorded value" if flags & _NO_RECORDED_VALUE else f"{flags:#x}"
         notes.append(f"data point flags ({what}) dropped: the exporter encodes flags only for exponential histograms")
-    value: int | float | HistogramValue | ExponentialHistogramValue
-    if kind is MetricKind.GAUGE or kind is MetricKind.SUM:
-        value = _number_value(obj, "data point")
-    elif kind is MetricKind.HISTOGRAM:
-        counts = _counts(obj.get("bucketCounts"), "bucketCounts")
-        bounds = [double(b, "explicitBounds") for b in obj.get("explicitBounds") or ()]
-        value = HistogramValue(
-            integer(obj.get("count", 0), "count"),
-            _optional_double(obj, "sum"),
-            counts,
-            bounds,
-            _optional_double(obj, "min"),
-            _optional_double(obj, "max"),
-        )
-    else:
-        if obj.get("zeroThreshold"):
-            notes.append("zeroThreshold dropped: the SDK's exponential histogram has none")
-        positive, negative = _buckets(obj, "positive"), _buckets(obj, "negative")
-        value = ExponentialHistogramValue(
-            integer(obj.get("count", 0), "count"),
-            _optional_double(obj, "sum"),
-            integer(obj.get("scale", 0), "scale", -(2**31), 2**31 - 1),
-            integer(obj.get("zeroCount", 0), "zeroCount"),
-            positive[0],
-            positive[1],
-            negative[0],
-            negative[1],
-            _optional_double(obj, "min"),
-            _optional_double(obj, "max"),
-            flags,
-        )
+    value = _point_value(obj, kind, flags, notes)
     start = integer(obj.get("startTimeUnixNano", 0), "startTimeUnixNano")
     if start and kind is MetricKind.GAUGE:
         notes.append("gauge startTimeUnixNano dropped: the exporter does not encode it for gauges")
@@ -146,7 +156,7 @@ def point_from_otlp(
     exemplars = json_array(obj.get("exemplars"), "exemplars")
     return MetricPoint(
         metric,
-        key_values(obj.get("attributes")),
+        key_values(obj.get("attributes"), "attributes", notes),
         start,
         integer(obj.get("timeUnixNano", 0), "timeUnixNano"),
         value,
@@ -161,23 +171,24 @@ def point_from_otlp(
 
 def metric_definition(obj: dict[str, Any]) -> tuple[Metric, list[Any]]:
     """The metric's definition and its raw data points."""
-    name = obj.get("name", "")
-    description, unit = obj.get("description") or "", obj.get("unit") or ""
-    if not all(isinstance(v, str) for v in (name, description, unit)):
-        raise InvalidInput("metric name, description and unit must be strings")
-    if isinstance(obj.get("summary"), dict):
-        raise InvalidInput(f"metric {name!r} is a summary: the OpenTelemetry SDK has no summary type to send it as")
-    field = next((f for f in KINDS if isinstance(obj.get(f), dict)), None)
+    name = json_string(obj.get("name"), "metric name")
+    description = json_string(obj.get("description"), f"metric {name!r} description")
+    unit = json_string(obj.get("unit"), f"metric {name!r} unit")
+    field = next((f for f in ("summary", *KINDS) if obj.get(f) is not None), None)
     if field is None:
         raise InvalidInput(f"metric {name!r} has no gauge, sum, histogram or exponentialHistogram")
-    data = obj[field]
+    data = json_object(obj[field], f"metric {name!r} {field}")
+    if field == "summary":
+        raise InvalidInput(f"metric {name!r} is a summary: the OpenTelemetry SDK has no summary type to send it as")
     points = json_array(data.get("dataPoints"), f"metric {name!r} dataPoints")
     kind = KINDS[field]
     temporality = enum(data.get("aggregationTemporality"), _TEMPORALITY, "aggregationTemporality")
     if kind is MetricKind.GAUGE:
         temporality = 0
-    monotonic = kind is MetricKind.SUM and data.get("isMonotonic") is True
-    return Metric(name, kind, description, unit, temporality, monotonic), points
+    monotonic = data.get("isMonotonic")
+    if monotonic is not None and not isinstance(monotonic, bool):
+        raise InvalidInput(f"metric {name!r} isMonotonic is {describe_json(monotonic)}, expected true or false")
+    return Metric(name, kind, description, unit, temporality, kind is MetricKind.SUM and monotonic is True), points
 
 
 def metric_items(

@@ -14,11 +14,19 @@ import math
 from typing import Any
 
 from otel_replay.model import ResourceAttrs, freeze
-from otel_replay.sources.codemachine import INT64_MAX, INT64_MIN, InvalidInput, parse_hex_id
+from otel_replay.sources.common import (
+    INT64_MAX,
+    INT64_MIN,
+    MAX_VALUE_DEPTH,
+    UINT64_MAX,
+    InvalidInput,
+    json_array,
+    parse_hex_id,
+    shown,
+)
 from otel_replay.sources.jsondoc import describe_json
 
 NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
-UINT64_MAX = 2**64 - 1
 
 
 def double(value: Any, field: str) -> float:
@@ -27,7 +35,10 @@ def double(value: Any, field: str) -> float:
         return NON_FINITE[value]
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidInput(f"{field} is {describe_json(value)}, expected a number")
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:  # an integer of hundreds of digits
+        raise InvalidInput(f"{field} is beyond the range of a double") from None
 
 
 def integer(value: Any, field: str, low: int = 0, high: int = UINT64_MAX) -> int:
@@ -44,7 +55,7 @@ def integer(value: Any, field: str, low: int = 0, high: int = UINT64_MAX) -> int
     else:
         raise InvalidInput(f"{field} is {describe_json(value)}, expected an integer")
     if not low <= number <= high:
-        raise InvalidInput(f"{field} {number} is outside {low}..{high}")
+        raise InvalidInput(f"{field} {shown(number)} is outside {low}..{high}")
     return number
 
 
@@ -60,12 +71,14 @@ def enum(value: Any, names: dict[str, int], field: str) -> int:
         return names[value]
     if isinstance(value, int) and not isinstance(value, bool) and value in names.values():
         return value
-    raise InvalidInput(f"{field} {value!r} is not one of {min(names.values())}..{max(names.values())} or their names")
+    low, high = min(names.values()), max(names.values())
+    raise InvalidInput(f"{field} {shown(value)} is not one of {low}..{high} or their names")
 
 
-def any_value(value: Any, field: str) -> Any:
+def any_value(value: Any, field: str, notes: list[str], depth: int = 0) -> Any:
     """An OTLP/JSON ``AnyValue`` → the Python value the SDK encodes back to the same
-    ``AnyValue`` (``None`` for an empty one, ``bytes`` for ``bytesValue``)."""
+    ``AnyValue`` (``None`` for an empty one, ``bytes`` for ``bytesValue``). ``notes``
+    receives a line for each value read in a shape OTLP/JSON does not write."""
     if value is None or value == {}:
         return None
     if not isinstance(value, dict):
@@ -73,22 +86,19 @@ def any_value(value: Any, field: str) -> Any:
     if "stringValue" in value:
         text = value["stringValue"]
         if not isinstance(text, str):
-            raise InvalidInput(f"{field} stringValue is {describe_json(text)}")
+            raise InvalidInput(f"{field} stringValue is {describe_json(text)}, expected a string")
         return text
     if "boolValue" in value:
         flag = value["boolValue"]
         if not isinstance(flag, bool):
-            raise InvalidInput(f"{field} boolValue is {describe_json(flag)}")
+            raise InvalidInput(f"{field} boolValue is {describe_json(flag)}, expected true or false")
         return flag
     if "intValue" in value:
         return integer(value["intValue"], f"{field} intValue", INT64_MIN, INT64_MAX)
     if "doubleValue" in value:
         return double(value["doubleValue"], f"{field} doubleValue")
-    if "arrayValue" in value:
-        items = (value["arrayValue"] or {}).get("values") or []
-        return [any_value(v, field) for v in items]
-    if "kvlistValue" in value:
-        return key_values((value["kvlistValue"] or {}).get("values"), field)
+    if "arrayValue" in value or "kvlistValue" in value:
+        return _nested(value, field, notes, depth)
     if "bytesValue" in value:
         try:
             return base64.b64decode(value["bytesValue"], validate=True)
@@ -97,17 +107,46 @@ def any_value(value: Any, field: str) -> Any:
     return None  # a value kind newer than this reader: unknown fields are ignored
 
 
-def key_values(items: Any, field: str = "attributes") -> dict[str, Any]:
-    if not items:
+def _nested(value: dict[str, Any], field: str, notes: list[str], depth: int) -> list[Any] | dict[str, Any]:
+    """An ``arrayValue`` or ``kvlistValue``."""
+    if depth >= MAX_VALUE_DEPTH:
+        raise InvalidInput(f"{field} nests arrays and key-value lists more than {MAX_VALUE_DEPTH} levels deep")
+    if "arrayValue" in value:
+        items = wrapped_values(value["arrayValue"], f"{field} arrayValue", notes)
+        return [any_value(v, field, notes, depth + 1) for v in items]
+    return key_values(wrapped_values(value["kvlistValue"], f"{field} kvlistValue", notes), field, notes, depth + 1)
+
+
+def wrapped_values(wrapper: Any, field: str, notes: list[str]) -> list[Any]:
+    """The ``values`` of an ``ArrayValue`` or ``KeyValueList``. Written as a bare list
+    (``{"arrayValue": [...]}``, a shape published examples use), the list is what it
+    plainly means: it is read as the values and reported (see README, "OTLP/JSON input")."""
+    if isinstance(wrapper, list):
+        note = f'{field} is a bare list: read as {{"values": [...]}}'
+        if note not in notes:  # once per field of a record, however often it nests
+            notes.append(note)
+        return wrapper
+    if wrapper is None:
+        return []
+    if not isinstance(wrapper, dict):
+        raise InvalidInput(f"{field} is {describe_json(wrapper)}, expected an object with 'values'")
+    return json_array(wrapper.get("values"), f"{field} values")
+
+
+def key_values(items: Any, field: str, notes: list[str], depth: int = 0) -> dict[str, Any]:
+    """A list of OTLP/JSON ``KeyValue`` objects (absent or null: none)."""
+    if items is None:
         return {}
     if not isinstance(items, list):
         raise InvalidInput(f"{field} is {describe_json(items)}, expected an array of key-value objects")
     out: dict[str, Any] = {}
-    for kv in items:
-        if not isinstance(kv, dict) or not isinstance(kv.get("key"), str):
-            raise InvalidInput(f"{field}: an entry has no string 'key'")
-        key = kv["key"]
-        out[key] = any_value(kv.get("value"), f"{field} {key!r}")
+    for i, kv in enumerate(items):
+        if not isinstance(kv, dict):
+            raise InvalidInput(f"{field} entry {i} is {describe_json(kv)}, expected a key-value object")
+        key = kv.get("key")
+        if not isinstance(key, str):
+            raise InvalidInput(f"{field} entry {i} key is {describe_json(key)}, expected a string")
+        out[key] = any_value(kv.get("value"), f"{field} {key[:40]!r}", notes, depth)
     return out
 
 

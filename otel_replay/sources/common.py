@@ -1,0 +1,283 @@
+"""Value checks more than one reader shares: ids, numbers, times, attribute values.
+
+The conversion functions of the readers are pure: they raise :class:`InvalidInput` with
+a one-line reason naming the field, and :func:`checked` turns that into an
+:class:`~otel_replay.model.InvalidRecord` item, so a reader never raises on its input.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from otel_replay.model import (
+    Adjusted,
+    InvalidRecord,
+    Origin,
+    ResourceAttrs,
+    Signal,
+    SourceItem,
+    resource_from_mapping,
+    truncate_utf8,
+)
+from otel_replay.sources.jsondoc import describe_json
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+UINT64_MAX = 2**64 - 1
+#: Values nested deeper than this (arrays and objects in one another) are refused: no
+#: telemetry nests so deep, and protobuf parsers limit nesting (Python's to 100 messages).
+MAX_VALUE_DEPTH = 32
+#: Longer attribute strings are cut with a marker: one value must not push a trace past
+#: Tempo's max_bytes_per_trace (5 MB by default), which would drop the whole trace. Tempo
+#: itself then cuts values to its max_attribute_bytes (2 KiB by default) when it stores them.
+MAX_ATTRIBUTE_BYTES = 256_000
+
+
+class InvalidInput(ValueError):
+    """A record that cannot be replayed faithfully; the message is the reason."""
+
+
+def shown(value: Any) -> str:
+    """A value in a one-line reason: a short scalar as it is (``7``, ``'x'``), anything
+    else by its JSON kind in parentheses."""
+    if isinstance(value, (bool, int, float, str)):
+        text = repr(value)
+        if len(text) <= 40:
+            return text
+    return f"({describe_json(value)})"
+
+
+def parse_hex_id(value: Any, nbytes: int, field: str) -> int:
+    """A lowercase or uppercase hex id of exactly ``nbytes`` bytes, not all zeros."""
+    if type(value) is str and len(value) == nbytes * 2:
+        try:
+            raw = bytes.fromhex(value)  # skips whitespace: then it holds fewer bytes
+        except ValueError:
+            raw = b""
+        if len(raw) == nbytes:
+            number = int.from_bytes(raw)
+            if number == 0:
+                raise InvalidInput(f"{field} is all zeros")
+            return number
+    if not isinstance(value, str):
+        raise InvalidInput(f"{field} is {describe_json(value)}, expected {nbytes * 2} hex characters")
+    if len(value) != nbytes * 2:
+        raise InvalidInput(f"{field} {value[:40]!r} has {len(value)} characters, expected {nbytes * 2}")
+    raise InvalidInput(f"{field} {value!r} is not hexadecimal")
+
+
+def json_array(value: Any, field: str) -> list[Any]:
+    """An optional JSON array field (absent or null: empty)."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InvalidInput(f"{field} is {describe_json(value)}, expected an array")
+    return value
+
+
+def json_object(value: Any, field: str) -> dict[str, Any]:
+    """An optional JSON object field (absent or null: empty)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidInput(f"{field} is {describe_json(value)}, expected an object")
+    return value
+
+
+def json_string(value: Any, field: str, default: str = "") -> str:
+    """An optional JSON string field (absent or null: ``default``)."""
+    if value is None:
+        return default
+    if not isinstance(value, str):
+        raise InvalidInput(f"{field} is {describe_json(value)}, expected a string")
+    return value
+
+
+def scope_name_version(obj: Any) -> tuple[str, str | None]:
+    """An instrumentation scope object's name and version (missing: "" and None)."""
+    if not isinstance(obj, dict):
+        raise InvalidInput(f"scope is {describe_json(obj)}, expected an object")
+    name = json_string(obj.get("name"), "scope name")
+    return name, json_string(obj.get("version"), "scope version") or None
+
+
+def finite_number(value: Any, field: str) -> float | int:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if value is None:
+            raise InvalidInput(f"missing {field}")
+        raise InvalidInput(f"{field} is {describe_json(value)}, expected a number")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InvalidInput(f"{field} is not a finite number")
+    return value
+
+
+def double_value(value: Any, field: str) -> float:
+    """A finite JSON number as a double (an integer of hundreds of digits is none)."""
+    try:
+        return float(finite_number(value, field))
+    except OverflowError:
+        raise InvalidInput(f"{field} is beyond the range of a double") from None
+
+
+def epoch_ns(ns: int, field: str) -> int:
+    """``ns`` since the epoch, if OTLP's unsigned 64-bit nanoseconds can hold it."""
+    if ns > UINT64_MAX:
+        raise InvalidInput(f"{field} is after the year 2554 (beyond 64-bit nanoseconds since 1970)")
+    return ns
+
+
+def ms_to_ns(value: Any, field: str) -> int:
+    """Float milliseconds since the epoch → integer nanoseconds, rounded, not truncated.
+
+    ``value * 1e6`` in floating point would lose up to ~128 ns near 1.8e18; splitting
+    off the whole milliseconds first keeps the result within 0.5 ns of the float.
+    """
+    ms = finite_number(value, field)
+    if ms < 0:
+        raise InvalidInput(f"{field} is negative")
+    if isinstance(ms, int):
+        return epoch_ns(ms * 1_000_000, field)
+    whole = math.floor(ms)
+    return epoch_ns(int(whole) * 1_000_000 + round((ms - whole) * 1_000_000), field)
+
+
+def clean_value(value: Any, notes: list[str] | None = None, where: str = "value", depth: int = 0) -> Any:
+    """Map a JSON value to an OTLP AnyValue-compatible one (see README, "Attribute values").
+
+    Strings, booleans, doubles, arrays and objects (kvlist) pass through as the OTLP
+    AnyValue mapping says; an integer outside int64 becomes its decimal string, so no
+    digit is lost and the batch still encodes. Nesting beyond :data:`MAX_VALUE_DEPTH`
+    is refused.
+    """
+    if isinstance(value, int) and not isinstance(value, bool):
+        if INT64_MIN <= value <= INT64_MAX:
+            return value
+        if notes is not None:
+            notes.append(f"{where}: integer beyond 64 bits sent as its decimal string")
+        return str(value)
+    if isinstance(value, (list, dict)) and depth >= MAX_VALUE_DEPTH:
+        raise InvalidInput(f"{where} nests arrays and objects more than {MAX_VALUE_DEPTH} levels deep")
+    if isinstance(value, list):
+        cleaned = [clean_value(v, notes, where, depth + 1) for v in value]
+        return value if all(a is b for a, b in zip(cleaned, value, strict=True)) else cleaned
+    if isinstance(value, dict):
+        out = value
+        for key, item in value.items():
+            new = clean_value(item, notes, f"{where} {key!r}", depth + 1)
+            if new is not item:
+                if out is value:
+                    out = dict(value)
+                out[key] = new
+        return out
+    return value
+
+
+def _type_name(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"  # JavaScript has one number type; 1 and 2.5 are the same kind there
+    return type(value).__name__
+
+
+def attribute_value(
+    value: Any, notes: list[str] | None, where: str, max_bytes: int | None = MAX_ATTRIBUTE_BYTES
+) -> Any:
+    """An attribute value as OTLP carries it, with a note for each value the recording
+    SDK would never have written (the OpenTelemetry JS SDK keeps only primitives and
+    arrays of one primitive type) or that is cut to ``max_bytes``."""
+    if value is None:
+        if notes is not None:
+            notes.append(f"{where}: null sent as an empty value (attribute values cannot be null)")
+        return None
+    if isinstance(value, str):
+        if max_bytes is None or len(value) * 4 <= max_bytes:  # cheap: no string this short can be over
+            return value
+        cut_text, cut = truncate_utf8(value, max_bytes)
+        if cut and notes is not None:
+            size = len(value.encode("utf-8", "surrogatepass"))
+            notes.append(f"{where}: string of {size} bytes cut to {max_bytes}, marker appended")
+        return cut_text
+    if notes is not None:
+        if isinstance(value, dict):
+            notes.append(f"{where}: object sent as a key-value list (attribute values are primitives or arrays)")
+        elif isinstance(value, list) and len({_type_name(v) for v in value if v is not None}) > 1:
+            notes.append(f"{where}: array of mixed types sent as a list of typed values (arrays hold one type)")
+    return clean_value(value, notes, where)
+
+
+def clean_attributes(
+    attrs: Any, field: str = "attributes", notes: list[str] | None = None, max_bytes: int | None = MAX_ATTRIBUTE_BYTES
+) -> dict[str, Any]:
+    """Attributes as OTLP carries them (see :func:`attribute_value`). Log records pass
+    ``max_bytes=None``: their sinks apply the backend's own limits (Loki's metadata size)."""
+    if attrs is None:
+        return {}
+    if not isinstance(attrs, dict):
+        raise InvalidInput(f"{field} is {describe_json(attrs)}, expected an object")
+    out = attrs
+    for key, value in attrs.items():
+        kind = type(value)  # the common cases first, kept cheap
+        if kind is str:
+            if max_bytes is None or len(value) * 4 <= max_bytes:
+                continue
+        elif kind is bool or kind is float or (kind is int and INT64_MIN <= value <= INT64_MAX):
+            continue
+        new = attribute_value(value, notes, f"{field} {key!r}", max_bytes)
+        if new is not value:
+            if out is attrs:
+                out = dict(attrs)
+            out[key] = new
+    return out
+
+
+_MAX_SECONDS = UINT64_MAX // 1_000_000_000  # below it, any nanoseconds fit
+
+
+def hrtime_to_ns(value: Any) -> int:
+    """OTel JS ``HrTime`` ``[seconds, nanoseconds]`` → integer nanoseconds."""
+    if type(value) is list and len(value) == 2:
+        sec, nanos = value
+        if type(sec) is int and type(nanos) is int and 0 <= sec < _MAX_SECONDS and 0 <= nanos <= 999_999_999:
+            return sec * 1_000_000_000 + nanos
+    if not isinstance(value, list) or len(value) != 2:
+        if value is None:
+            raise InvalidInput("missing timestamp")
+        raise InvalidInput(f"timestamp is {describe_json(value)}, expected [seconds, nanoseconds]")
+    sec, nanos = value
+    for part, label in ((sec, "seconds"), (nanos, "nanoseconds")):
+        if isinstance(part, bool) or not isinstance(part, int):
+            raise InvalidInput(f"timestamp {label} is {describe_json(part)}, expected an integer")
+    if sec < 0:
+        raise InvalidInput("timestamp seconds are negative")
+    if not 0 <= nanos <= 999_999_999:
+        raise InvalidInput(f"timestamp nanoseconds {shown(nanos)} outside 0..999999999")
+    return epoch_ns(sec * 1_000_000_000 + nanos, "timestamp")  # past the fast path: a subclass, or huge
+
+
+def record_resource(res: Any, default: ResourceAttrs, notes: list[str] | None = None) -> ResourceAttrs:
+    """A record's own ``resource`` (attributes as an object), or the session's default."""
+    if res is None:
+        return default
+    if not isinstance(res, dict):
+        raise InvalidInput(f"resource is {describe_json(res)}, expected an object")
+    return resource_from_mapping(clean_attributes(res, "resource", notes, None))
+
+
+def checked(
+    signal: Signal, origin: Origin, notes: list[str], convert: Callable[..., SourceItem], *args: Any
+) -> tuple[SourceItem, ...]:
+    """``convert(*args)`` as source items: the record, preceded by an :class:`Adjusted` item
+    when ``notes`` received lines, or an :class:`InvalidRecord` when it raised. (A tuple,
+    not a generator: this runs once per record.)"""
+    try:
+        record = convert(*args)
+    except InvalidInput as exc:
+        notes.clear()
+        return (InvalidRecord(signal, origin, str(exc)),)
+    if notes:
+        adjusted = Adjusted(signal, origin, "; ".join(notes))
+        notes.clear()
+        return adjusted, record
+    return (record,)

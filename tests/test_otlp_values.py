@@ -1,0 +1,239 @@
+"""OTLP/JSON values and records of the wrong shape, table by table: each becomes a reason
+naming the field (the record is invalid), or, for the bare-list ``arrayValue`` /
+``kvlistValue`` that published examples use, the list it plainly means plus a note."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from otel_replay.model import Adjusted, FileProblem, InvalidRecord, Metric, MetricKind, Origin, Scope, SpanRecord
+from otel_replay.sources import read_input
+from otel_replay.sources.common import InvalidInput
+from otel_replay.sources.discover import InputFile, discover
+from otel_replay.sources.otlp_json import log_from_otlp, span_from_otlp
+from otel_replay.sources.otlp_metrics import metric_definition, point_from_otlp
+from otel_replay.sources.otlp_values import any_value, key_values
+from tests.otlp_samples import logs_request, to_otlp_json, trace_request
+
+ORIGIN = Origin("f.json", 0)
+SCOPE = Scope("s")
+BARE = 'is a bare list: read as {"values": [...]}'
+
+
+def _deep(levels: int) -> dict[str, Any]:
+    value: dict[str, Any] = {"intValue": "1"}
+    for _ in range(levels):
+        value = {"arrayValue": {"values": [value]}}
+    return value
+
+
+def _nested_list(levels: int) -> Any:
+    value: Any = 1
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    ("value", "expected", "notes"),
+    [
+        ({"arrayValue": [{"stringValue": "a"}, {"intValue": "2"}]}, ["a", 2], ["v arrayValue " + BARE]),
+        ({"kvlistValue": [{"key": "k", "value": {"boolValue": True}}]}, {"k": True}, ["v kvlistValue " + BARE]),
+        ({"arrayValue": [{"arrayValue": [{"doubleValue": 1.5}]}]}, [[1.5]], ["v arrayValue " + BARE]),  # noted once
+        ({"arrayValue": []}, [], ["v arrayValue " + BARE]),
+        ({"arrayValue": {"values": [{"stringValue": "a"}]}}, ["a"], []),  # as OTLP/JSON writes it
+        ({"kvlistValue": {"values": []}}, {}, []),
+        ({"arrayValue": None}, [], []),
+        ({"arrayValue": {}}, [], []),
+        (_deep(32), _nested_list(32), []),  # as deep as allowed
+    ],
+)
+def test_array_and_kvlist_values(value: Any, expected: Any, notes: list[str]) -> None:
+    got: list[str] = []
+    assert any_value(value, "v", got) == expected
+    assert got == notes
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ({"arrayValue": "a"}, "v arrayValue is a string, expected an object with 'values'"),
+        ({"arrayValue": 5}, "v arrayValue is a number, expected an object with 'values'"),
+        ({"arrayValue": True}, "v arrayValue is a boolean"),
+        ({"arrayValue": {"values": {"a": 1}}}, "v arrayValue values is an object, expected an array"),
+        ({"arrayValue": {"values": 3}}, "v arrayValue values is a number, expected an array"),
+        ({"arrayValue": [["stringValue", "a"]]}, "v is an array, expected an AnyValue object"),
+        ({"kvlistValue": "k"}, "v kvlistValue is a string"),
+        ({"kvlistValue": [1]}, "v entry 0 is a number, expected a key-value object"),
+        ({"kvlistValue": {"values": [{"key": 1}]}}, "v entry 0 key is a number, expected a string"),
+        ({"kvlistValue": {"values": [{"value": {}}]}}, "v entry 0 key is null, expected a string"),
+        ({"stringValue": {"s": "a"}}, "v stringValue is an object, expected a string"),
+        ({"boolValue": 1}, "v boolValue is a number, expected true or false"),
+        ({"intValue": [1]}, "v intValue is an array, expected an integer"),
+        ({"intValue": 2**63}, "v intValue 9223372036854775808 is outside"),
+        ({"doubleValue": 10**400}, "v doubleValue is beyond the range of a double"),
+        ({"doubleValue": True}, "v doubleValue is a boolean, expected a number"),
+        ({"bytesValue": ["AA=="]}, "v bytesValue is not base64"),
+        (_deep(33), "v nests arrays and key-value lists more than 32 levels deep"),
+        ("text", "v is a string, expected an AnyValue object"),
+        ([{"stringValue": "a"}], "v is an array, expected an AnyValue object"),
+    ],
+)
+def test_wrong_values_are_refused_with_the_field_named(value: Any, reason: str) -> None:
+    with pytest.raises(InvalidInput, match="^" + re.escape(reason)):
+        any_value(value, "v", [])
+
+
+@pytest.mark.parametrize(
+    ("items", "reason"),
+    [
+        ({}, "attributes is an object, expected an array of key-value objects"),
+        ({"a": {"stringValue": "x"}}, "attributes is an object"),
+        ("", "attributes is a string"),
+        (0, "attributes is a number"),
+        ([None], "attributes entry 0 is null, expected a key-value object"),
+        ([{"key": "a", "value": "x"}], "attributes 'a' is a string, expected an AnyValue object"),
+    ],
+)
+def test_wrong_attribute_lists_are_refused(items: Any, reason: str) -> None:
+    with pytest.raises(InvalidInput, match="^" + re.escape(reason)):
+        key_values(items, "attributes", [])
+
+
+def _span() -> dict[str, Any]:
+    return copy.deepcopy(to_otlp_json(trace_request(1, 1))["resourceSpans"][0]["scopeSpans"][0]["spans"][0])
+
+
+@pytest.mark.parametrize(
+    ("patch", "reason"),
+    [
+        ({"name": ["op"]}, "name is an array, expected a string"),
+        ({"kind": [2]}, "kind (an array) is not one of 0..5 or their names"),
+        ({"kind": "x" * 100}, "kind (a string) is not one of 0..5"),
+        ({"status": []}, "status is an array, expected an object"),
+        ({"status": {"code": 2, "message": 5}}, "status message is a number, expected a string"),
+        ({"status": {"code": {}}}, "status code (an object) is not one of 0..2"),
+        ({"traceState": 0}, "traceState is a number, expected a string"),
+        ({"traceState": []}, "traceState is an array, expected a string"),
+        ({"events": {}}, "events is an object, expected an array"),
+        ({"events": [{"name": {}}]}, "event 0 name is an object, expected a string"),
+        ({"links": [{"traceState": ["k=v"]}]}, "link 0 traceState is an array, expected a string"),
+        ({"attributes": [{"key": "a", "value": {"arrayValue": 3}}]}, "attributes 'a' arrayValue is a number"),
+        ({"startTimeUnixNano": [1]}, "startTimeUnixNano is an array, expected an integer"),
+        ({"startTimeUnixNano": 1e300}, "startTimeUnixNano (a number) is outside 0..18446744073709551615"),
+        ({"startTimeUnixNano": -1}, "startTimeUnixNano -1 is outside 0..18446744073709551615"),
+        ({"droppedEventsCount": 2**32}, "droppedEventsCount 4294967296 is outside 0..4294967295"),
+        ({"flags": "x"}, "flags 'x' is not an integer"),
+    ],
+)
+def test_wrong_span_fields_make_the_span_invalid(patch: dict[str, Any], reason: str) -> None:
+    with pytest.raises(InvalidInput, match="^" + re.escape(reason)):
+        span_from_otlp({**_span(), **patch}, (), "", SCOPE, ORIGIN, [])
+
+
+@pytest.mark.parametrize(
+    ("patch", "reason"),
+    [
+        ({"severityText": 0}, "severityText is a number, expected a string"),
+        ({"severityText": []}, "severityText is an array, expected a string"),
+        ({"eventName": False}, "eventName is a boolean, expected a string"),
+        ({"body": {"arrayValue": "x"}}, "body arrayValue is a string"),
+        ({"body": "plain text"}, "body is a string, expected an AnyValue object"),
+        ({"severityNumber": None, "timeUnixNano": {}}, "timeUnixNano is an object, expected an integer"),
+    ],
+)
+def test_wrong_log_fields_make_the_record_invalid(patch: dict[str, Any], reason: str) -> None:
+    record = to_otlp_json(logs_request())["resourceLogs"][0]["scopeLogs"][0]["logRecords"][0]
+    with pytest.raises(InvalidInput, match="^" + re.escape(reason)):
+        log_from_otlp({**record, **patch}, (), "", SCOPE, ORIGIN, [])
+
+
+@pytest.mark.parametrize(
+    ("metric", "reason"),
+    [
+        ({"name": 5, "gauge": {}}, "metric name is a number, expected a string"),
+        ({"name": "m", "unit": ["s"], "gauge": {}}, "metric 'm' unit is an array, expected a string"),
+        ({"name": "m", "gauge": []}, "metric 'm' gauge is an array, expected an object"),
+        ({"name": "m", "sum": "x"}, "metric 'm' sum is a string, expected an object"),
+        ({"name": "m", "summary": []}, "metric 'm' summary is an array, expected an object"),
+        ({"name": "m", "summary": {}}, "metric 'm' is a summary"),
+        ({"name": "m", "gauge": {"dataPoints": {}}}, "metric 'm' dataPoints is an object, expected an array"),
+        ({"name": "m", "sum": {"isMonotonic": "true"}}, "metric 'm' isMonotonic is a string, expected true or false"),
+        ({"name": "m", "sum": {"aggregationTemporality": [2]}}, "aggregationTemporality (an array) is not one of"),
+    ],
+)
+def test_wrong_metric_definitions_are_refused(metric: dict[str, Any], reason: str) -> None:
+    with pytest.raises(InvalidInput, match="^" + re.escape(reason)):
+        metric_definition(metric)
+
+
+@pytest.mark.parametrize(
+    ("kind", "point", "reason"),
+    [
+        (MetricKind.HISTOGRAM, {"explicitBounds": 5}, "explicitBounds is a number, expected an array"),
+        (MetricKind.HISTOGRAM, {"explicitBounds": {"a": 1.0}}, "explicitBounds is an object, expected an array"),
+        (MetricKind.HISTOGRAM, {"bucketCounts": "1"}, "bucketCounts is a string, expected an array"),
+        (MetricKind.HISTOGRAM, {"sum": 10**400}, "sum is beyond the range of a double"),
+        (MetricKind.EXPONENTIAL_HISTOGRAM, {"positive": []}, "positive is an array, expected an object"),
+        (MetricKind.EXPONENTIAL_HISTOGRAM, {"zeroThreshold": "x"}, "zeroThreshold is a string, expected a number"),
+        (MetricKind.GAUGE, {"asDouble": [1.0]}, "data point asDouble is an array, expected a number"),
+        (MetricKind.GAUGE, {"asInt": "1", "exemplars": {}}, "exemplars is an object, expected an array"),
+        (MetricKind.GAUGE, {"asInt": "1", "attributes": {"a": 1}}, "attributes is an object, expected an array"),
+    ],
+)
+def test_wrong_data_point_fields_make_the_point_invalid(kind: MetricKind, point: Any, reason: str) -> None:
+    with pytest.raises(InvalidInput, match="^" + re.escape(reason)):
+        point_from_otlp(point, Metric("m", kind), (), "", SCOPE, ORIGIN, [])
+
+
+def _read(path: Path) -> list[object]:
+    return [item for found in discover([str(path)]) if isinstance(found, InputFile) for item in read_input(found)]
+
+
+def test_bare_lists_are_read_and_reported_once_per_record_resource_and_scope(tmp_path: Path) -> None:
+    doc = to_otlp_json(trace_request(1, 1))
+    group = doc["resourceSpans"][0]
+    group["resource"]["attributes"].append({"key": "tags", "value": {"arrayValue": [{"stringValue": "a"}]}})
+    group["scopeSpans"][1]["scope"]["attributes"] = [{"key": "kv", "value": {"kvlistValue": []}}]
+    span = group["scopeSpans"][0]["spans"][0]
+    span["attributes"] = [{"key": "arr", "value": {"arrayValue": [{"intValue": "1"}, {"arrayValue": []}]}}]
+    path = tmp_path / "bare.json"
+    path.write_text(json.dumps(doc))
+    items = _read(path)
+    problems = [(i.source, i.reason) for i in items if isinstance(i, FileProblem)]
+    assert problems == [
+        (str(path), f"resourceSpans[0]: resource attributes 'tags' arrayValue {BARE}"),
+        (str(path), f"resourceSpans[0] scopeSpans[1]: scope attributes 'kv' kvlistValue {BARE}"),
+    ]
+    adjusted = [i for i in items if isinstance(i, Adjusted)]
+    assert [(str(a.origin), a.reason) for a in adjusted] == [(f"{path}[0]", f"attributes 'arr' arrayValue {BARE}")]
+    spans = [i for i in items if isinstance(i, SpanRecord)]
+    assert len(spans) == 2 and not any(isinstance(i, InvalidRecord) for i in items)
+    assert spans[0].attributes == {"arr": [1, []]}
+    assert dict(spans[0].resource)["tags"] == ("a",)
+    assert dict(spans[1].scope.attributes) == {"kv": ()}  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("patch", "reason"),
+    [
+        ({"schemaUrl": 5}, "schemaUrl is a number, expected a string; its records are not read"),
+        ({"resource": []}, "resource is an array, expected an object; its records are not read"),
+        ({"resource": {"attributes": {"a": 1}}}, "resource attributes is an object, expected an array"),
+        ({"scopeSpans": {}}, "scopeSpans is an object, expected an array; its records are not read"),
+    ],
+)
+def test_a_wrong_resource_group_is_one_invalid_item(tmp_path: Path, patch: dict[str, Any], reason: str) -> None:
+    doc = to_otlp_json(trace_request(1, 1))
+    doc["resourceSpans"][0].update(patch)
+    path = tmp_path / "group.json"
+    path.write_text(json.dumps(doc))
+    items = _read(path)
+    (invalid,) = [i for i in items if isinstance(i, (InvalidRecord, Adjusted, SpanRecord, FileProblem))]
+    assert isinstance(invalid, InvalidRecord) and invalid.reason.startswith(reason)
