@@ -30,6 +30,7 @@ from multiprocessing import forkserver
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
+from otel_replay.assemble import build_sinks, filters, final_transforms
 from otel_replay.model import Record, Signal
 from otel_replay.pipeline import Pipeline, newest_timestamp
 from otel_replay.report import Report
@@ -250,7 +251,7 @@ def _newest_worker(
 
 
 def _newest(plan: Any, claim: _Claims | None = None) -> int | None:
-    return newest_timestamp(plan.paths, None, plan.signals, plan.selection.filters(), plan.limits, claim)
+    return newest_timestamp(plan.paths, None, plan.signals, filters(plan.selection), plan.limits, claim)
 
 
 def newest_in_workers(plan: Any, workers: int) -> int | None:
@@ -296,8 +297,6 @@ def _worker(
 
 
 def _work(plan: Any, offset_ns: int, counter: Any, stop: Any, conn: Connection, verbose: bool) -> None:
-    from otel_replay.runner import build_sinks, final_transforms
-
     client = _Client(conn)
     report = Report(plan.mode, {s: plan.destinations[s] for s in plan.signals}, plan.redact)
     if verbose:
@@ -308,7 +307,7 @@ def _work(plan: Any, offset_ns: int, counter: Any, stop: Any, conn: Connection, 
     )
     pipeline = Pipeline(
         sinks,
-        plan.selection.filters(),
+        filters(plan.selection),
         report,
         stop=stop,
         limits=plan.limits,
