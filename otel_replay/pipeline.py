@@ -28,6 +28,7 @@ from otel_replay.model import (
 )
 from otel_replay.report import Report
 from otel_replay.sinks import Sink
+from otel_replay.sinks.loki import LokiSink
 from otel_replay.sources import read_input
 from otel_replay.sources.discover import ArchiveLimits, InputFile, SkippedFile, discover
 from otel_replay.transforms import Transform
@@ -172,10 +173,9 @@ class Pipeline:
     def _push_logs(self) -> None:
         """A worker pushes an input's log entries before the input counts as done (Loki
         takes each stream oldest first)."""
-        for sink in self.sinks.values():
-            flush = getattr(sink, "flush", None)
-            if flush is not None and not self.stop.is_set():
-                flush()
+        logs = self.sinks.get(Signal.LOGS)
+        if isinstance(logs, LokiSink) and not self.stop.is_set():
+            logs.flush()
 
     def _read(self, items: Iterator[SourceItem]) -> None:
         report, stop = self.report, self.stop

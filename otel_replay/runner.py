@@ -71,9 +71,7 @@ def stop_on_signals(
         received.append(signum)
         stop.set()
         for sink in sinks.values():
-            interrupt = getattr(sink, "interrupt", None)
-            if interrupt is not None:
-                interrupt()
+            sink.interrupt()
         notify("stopping: finishing the request in flight (interrupt again to quit at once)")
 
     if threading.current_thread() is not threading.main_thread():  # e.g. under a test runner thread

@@ -412,11 +412,6 @@ class LokiSink(InFlightSink):
         if self._on_delivered is not None:
             self._on_delivered(self.signal, [e.key for e in entries])
 
-    def flush(self) -> None:
-        """Push what is batched and wait until every push is answered."""
-        self._batcher.flush()
-        self._inflight.wait()
-
     def _release(self) -> None:
         for session in self._inflight.lanes:
             session.close()
