@@ -74,11 +74,7 @@ def new_report(plan: RunPlan, verbose: Callable[[str], None] | None = None) -> R
 
 
 def build_sinks(
-    plan: RunPlan,
-    report: Report,
-    stop: threading.Event,
-    ack: Acknowledge | None = None,
-    before_push: Callable[[], None] | None = None,
+    plan: RunPlan, report: Report, stop: threading.Event, ack: Acknowledge | None = None
 ) -> dict[Signal, Sink]:
     """One sink per selected signal; ``ack`` journals delivered records for --resume.
 
@@ -96,7 +92,7 @@ def build_sinks(
                 sig, plan.output_dir, report, plan.otlp.batch_size, plan.otlp.max_request_bytes
             )
         elif sig is Signal.LOGS and plan.logs_to == "loki":
-            sinks[sig] = LokiSink(plan.loki, report, stop=stop, on_delivered=ack, before_push=before_push)
+            sinks[sig] = LokiSink(plan.loki, report, stop=stop, on_delivered=ack)
         else:
             from otel_replay.sinks.otlp import OtlpSink
 

@@ -15,7 +15,6 @@ import gzip
 import re
 import threading
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -253,12 +252,8 @@ class LokiSink(InFlightSink):
         report: Report,
         stop: threading.Event | None = None,
         on_delivered: Acknowledge | None = None,
-        before_push: Callable[[], None] | None = None,
     ) -> None:
-        """``before_push`` is called before each push (a worker process waits there until
-        the files before its own are pushed: Loki takes each stream oldest first)."""
         self._config = config
-        self._before_push = before_push
         self._report = report
         self._on_delivered = on_delivered
         self._stop = stop
@@ -360,8 +355,6 @@ class LokiSink(InFlightSink):
     def _push(self, entries: list[_Entry]) -> None:
         """Send a batch once the pushes before it that share a stream are done (Loki
         takes each stream oldest first); pushes of other streams may be in flight."""
-        if self._before_push is not None:
-            self._before_push()
         body = gzip.compress(self.encode_push(entries), compresslevel=1)
         streams = frozenset(e.stream for e in entries)
         self._inflight.submit(lambda session: self._send(session, entries, body), streams)

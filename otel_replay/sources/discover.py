@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from otel_replay.model import FileProblem
 from otel_replay.sources.jsondoc import is_json_lines
@@ -83,10 +83,13 @@ class ArchiveLimits:
         return None
 
 
+Opener = Callable[[], AbstractContextManager[BinaryIO]]
+
+
 @dataclass(frozen=True, slots=True)
 class InputFile:
     name: str
-    open: Callable[[], AbstractContextManager[BinaryIO]]
+    open: Opener
     size: int | None = None
     #: Set when this input is one part of a JSON Lines file split for the workers.
     part: Part | None = None
@@ -282,7 +285,7 @@ def _zip_members(label: str, file: str | BinaryIO, limits: ArchiveLimits) -> Ite
             location = None
             if isinstance(file, str):
                 location = Location(file, info.filename, compressed=info.compress_type != zipfile.ZIP_STORED)
-            yield InputFile(name, functools.partial(zf.open, info), info.file_size, location=location)
+            yield InputFile(name, cast(Opener, functools.partial(zf.open, info)), info.file_size, location=location)
 
 
 def _tar_members(
@@ -324,7 +327,7 @@ def _tar_members(
                 location = None
                 if path is not None and not member.issparse():
                     location = Location(path, offset=member.offset_data, length=member.size)
-                yield InputFile(name, functools.partial(nullcontext, fh), member.size, location=location)
+                yield InputFile(name, cast(Opener, functools.partial(nullcontext, fh)), member.size, location=location)
         except DecompressionBomb as exc:
             yield FileProblem(label, f"refused: {exc}")
         except (tarfile.TarError, *DECOMPRESS_ERRORS) as exc:
@@ -335,7 +338,7 @@ def _from_stdin(stdin: BinaryIO | None, limits: ArchiveLimits) -> Iterator[Disco
     if stdin is None:
         yield FileProblem("<stdin>", "standard input is not available")
         return
-    reader = stdin if hasattr(stdin, "peek") else io.BufferedReader(stdin)  # type: ignore[arg-type]
+    reader = stdin if hasattr(stdin, "peek") else io.BufferedReader(cast(io.RawIOBase, stdin))
     head = reader.peek(512)[:512]  # type: ignore[attr-defined]
     if head.startswith(ZIP_MAGIC):
         # zip needs random access: spool (to memory, then a temporary file when large).

@@ -14,7 +14,7 @@ import zlib
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO, cast
 
 import zstandard
 
@@ -129,7 +129,9 @@ class _Decompressed(io.RawIOBase):
         self._max_ratio = max_ratio
         self._out = 0
         self._inner: Any = (
-            zstandard.ZstdDecompressor().stream_reader(self._counter, read_across_frames=True, closefd=False)
+            zstandard.ZstdDecompressor().stream_reader(
+                cast("IO[bytes]", self._counter), read_across_frames=True, closefd=False
+            )
             if zstd
             else gzip.GzipFile(fileobj=self._counter, mode="rb")
         )
@@ -150,10 +152,11 @@ class _Decompressed(io.RawIOBase):
         return n
 
 
-def decompressed(raw: BinaryIO, max_ratio: int = MAX_RATIO) -> io.BufferedReader:
+def decompressed(raw: BinaryIO, max_ratio: int = MAX_RATIO) -> io.BufferedReader[Any]:
     """``raw`` decompressed when it starts with gzip or zstandard magic bytes (``raw`` must
     support ``peek``), else ``raw`` itself buffered."""
-    reader = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[arg-type]
+    reader: io.BufferedReader[Any]
+    reader = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(cast(io.RawIOBase, raw))
     head = reader.peek(4)[:4]
     if head.startswith((GZIP_MAGIC, ZSTD_MAGIC)):
         inner = _Decompressed(reader, head.startswith(ZSTD_MAGIC), max_ratio)
