@@ -121,10 +121,10 @@ class InTurn:
     def start(self, index: int) -> None:
         """Records from now on belong to input ``index``."""
         self._index = index
-        self._ours = self._turn.value >= index
+        self._ours = False  # its turn is taken at its first record (or its end)
 
     def write(self, record: Record) -> None:
-        if not self._ours and self._turn.value >= self._index:
+        if not self._ours and self._turn.value >= self._index:  # every input before is done
             self._ours = True
             self._forward_held()
         if self._ours:
@@ -147,9 +147,11 @@ class InTurn:
             self._sink.write(record)
 
     def flush(self) -> None:
-        """The input is read: its entries are pushed (and answered) before it is done."""
-        self._take_turn()
-        self._sink.flush()
+        """The input is read: its entries are pushed (and answered) before it is done. An
+        input without log records waits for nobody."""
+        if self._held or self._ours:
+            self._take_turn()
+            self._sink.flush()
 
     def close(self) -> None:
         self._take_turn()
