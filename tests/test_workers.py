@@ -109,11 +109,13 @@ def test_progress_line_on_a_terminal_counts_every_worker(tmp_path: Path, workers
     assert " ".join(lines[-1].split()) == "[otel-replay] files 8 spans 4 read / 4 sent logs 100 read / 100 sent"
 
 
-def test_a_worker_killed_mid_run_is_counted_and_the_others_finish(tmp_path: Path) -> None:
-    """SIGKILL one of two workers while both hold a request at the backend: the parent
-    notices, counts what the dead one had read and not reported delivered as not sent
-    (with the reason), hands it no more work, the other finishes every other input, and
-    the run exits 1. Every record read is accounted for."""
+@pytest.mark.parametrize("killed", [1, 2])
+def test_a_worker_killed_mid_run_is_counted_and_the_others_finish(tmp_path: Path, killed: int) -> None:
+    """SIGKILL one of two workers (or both) while both hold a request at the backend: the
+    parent notices, counts what a dead one had read and not reported delivered as not sent
+    (with the reason), hands it no more work, the other finishes every other input (none
+    left: the inputs not read are said), and the run exits 1. Every record read is
+    accounted for."""
     for f in range(8):
         spans = [span_doc(span_id=f"{f + 1:02x}{i + 1:014x}") for i in range(100)]
         trace_file(tmp_path / "in" / f"17-00-{f:02d}.json", spans)
@@ -138,7 +140,8 @@ def test_a_worker_killed_mid_run_is_counted_and_the_others_finish(tmp_path: Path
         assert both_held.wait(60)  # each worker is in the middle of its first input
         workers = _children(proc.pid)
         assert len(workers) == 2, workers
-        os.kill(workers[0], signal.SIGKILL)
+        for pid in workers[:killed]:
+            os.kill(pid, signal.SIGKILL)
         release.set()
         out, err = proc.communicate(timeout=60)
         stored = len(otlp.spans())
@@ -146,12 +149,17 @@ def test_a_worker_killed_mid_run_is_counted_and_the_others_finish(tmp_path: Path
     summary = json.loads(out)
     traces = summary["signals"]["traces"]
     reason = "worker process died (killed by SIGKILL)"
-    assert traces["read"] == 800  # the dead worker's first input was read whole before its request
-    assert traces["not_sent_reasons"] == {reason: 100}
-    assert traces["sent"] == 700 <= stored  # the other worker read and delivered all the rest
+    assert traces["not_sent_reasons"] == {reason: 100 * killed}  # each had read its first input whole
+    if killed == 1:
+        assert traces["read"] == 800
+        assert traces["sent"] == 700 <= stored  # the other worker read and delivered all the rest
+    else:
+        assert traces["read"] == 200 and traces["sent"] == 0
+        assert any(p.startswith("every worker process died: ") for p in summary["problems"])
     outcomes = traces["sent"] + traces["not_sent_interrupted"] + traces["rejected"] + traces["failed"]
     assert outcomes + traces["duplicates"] + sum(traces["dropped"].values()) == traces["read"]
-    assert any(p.endswith(f": not read to the end: {reason}") for p in summary["problems"])
+    dead_inputs = [p for p in summary["problems"] if p.endswith(f": not read to the end: {reason}")]
+    assert len(dead_inputs) == killed
     assert summary["interrupted"] is False
 
 
