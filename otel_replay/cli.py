@@ -19,7 +19,6 @@ from otel_replay.config import (
     METRICS_PATH,
     Redactor,
     basic_auth_secret,
-    effective_endpoint,
     env_header_secrets,
     parse_duration,
     parse_instant,
@@ -29,9 +28,10 @@ from otel_replay.config import (
     url_secrets,
 )
 from otel_replay.model import ResourceOverrides, Signal
+from otel_replay.plan import PlanError, RunPlan, Selection
 from otel_replay.report import EXIT_USAGE, Report
 from otel_replay.resume import StateFileError
-from otel_replay.runner import RunPlan, Selection, SetupError, execute, output_destinations
+from otel_replay.runner import SetupError, execute
 from otel_replay.sinks.loki import DEFAULT_BATCH_BYTES, DEFAULT_MAX_LINE_BYTES, DEFAULT_URL, LokiConfig
 from otel_replay.sinks.otlp_config import (
     DEFAULT_BATCH_SIZE,
@@ -318,8 +318,6 @@ def replay(
     Exit status: 0 all delivered, 1 something invalid, rejected or failed, 2 usage.
     """
     signals = _signals(signal_list, traces_only, logs_only)
-    if dry_run and output_dir:
-        raise click.UsageError("--dry-run and --output exclude each other")
     missing = [p for p in paths if p != "-" and not os.path.lexists(p)]
     if missing:
         raise click.UsageError(f"no such file or folder: {missing[0]}")
@@ -330,8 +328,6 @@ def replay(
         warnings.filterwarnings("ignore", category=InsecureRequestWarning)  # said once above
     if shift_to_now and time_offset:
         raise click.UsageError("--shift-to-now and --time-offset exclude each other")
-    if resume and (dry_run or output_dir):
-        raise click.UsageError("--resume applies to sending (not to --dry-run or --output)")
     selection = _selection(shift_to_now, time_offset, since, until, trace_ids, services)
     otlp_headers = _pairs(headers, "--header")
     loki_header_map = _pairs(loki_headers, "--loki-header")
@@ -386,30 +382,24 @@ def replay(
         max_request_bytes,
         concurrency,
     )
-    mode = "dry-run" if dry_run else ("output" if output_dir else "send")
-    destinations = {
-        Signal.TRACES: effective_endpoint(explicit_traces),
-        Signal.LOGS: effective_endpoint(explicit_logs, path=LOGS_PATH) if logs_to == "otlp" else loki.push_url(),
-        Signal.METRICS: effective_endpoint(explicit_metrics, path=METRICS_PATH),
-    }
-    if output_dir:
-        destinations = output_destinations(output_dir, signals)
-    plan = RunPlan(
-        paths,
-        signals,
-        mode,
-        otlp,
-        loki,
-        selection,
-        overrides,
-        destinations,
-        redact,
-        output_dir,
-        resume,
-        ArchiveLimits(max_archive_bytes),
-        logs_to,
-        workers,
-    )
+    try:
+        plan = RunPlan.from_options(
+            paths=paths,
+            signals=signals,
+            otlp=otlp,
+            loki=loki,
+            selection=selection,
+            overrides=overrides,
+            redact=redact,
+            dry_run=dry_run,
+            output_dir=output_dir,
+            resume_path=resume,
+            limits=ArchiveLimits(max_archive_bytes),
+            logs_to=logs_to,
+            workers=workers,
+        )
+    except PlanError as exc:
+        raise click.UsageError(str(exc)) from None
     progress = _Progress() if sys.stderr.isatty() and not as_json else None
 
     def notify(message: str) -> None:
@@ -475,7 +465,15 @@ def _selection(
     if since_ns is not None and until_ns is not None and until_ns <= since_ns:
         raise click.UsageError("--until must be later than --since")
     ids = [parse("--trace-id", lambda t=t: parse_hex_id(t.strip(), 16, "trace id")) for t in trace_ids]
-    return Selection(now_ns, offset, shift_to_now, since_ns, until_ns, ids, services)
+    return Selection(
+        now_ns=now_ns,
+        offset_ns=offset,
+        shift_to_now=shift_to_now,
+        since_ns=since_ns,
+        until_ns=until_ns,
+        trace_ids=tuple(ids),
+        services=services,
+    )
 
 
 def _print_report(report: Report, as_json: bool) -> None:

@@ -231,6 +231,11 @@ class FileStart:
     signal: Signal
     fmt: str
 
+    @property
+    def one_signal(self) -> bool:
+        """Whether the file holds records of this signal only (JSON Lines may mix them)."""
+        return self.fmt != "otlp-jsonl"
+
 
 Record = SpanRecord | LogRecord | MetricPoint
 SIGNAL_OF: dict[type, Signal] = {SpanRecord: Signal.TRACES, LogRecord: Signal.LOGS, MetricPoint: Signal.METRICS}

@@ -30,12 +30,14 @@ class SignalStats:
     failed: int = 0
     adjusted: int = 0  # replayed with a value changed (see adjusted_reasons)
     not_selected_files: int = 0
-    unsent: int = 0  # read and accepted, but the run was interrupted before sending them
+    unsent: int = 0  # read and accepted, but not sent: the run was interrupted (or see unsent_reasons)
     dropped: Counter[str] = field(default_factory=Counter)
     rejected_reasons: Counter[str] = field(default_factory=Counter)
     failed_reasons: Counter[str] = field(default_factory=Counter)
     invalid_reasons: Counter[str] = field(default_factory=Counter)
     adjusted_reasons: Counter[str] = field(default_factory=Counter)
+    #: Part of ``unsent`` with a reason other than an interruption (a worker process died).
+    unsent_reasons: Counter[str] = field(default_factory=Counter)
 
     @property
     def duplicates(self) -> int:
@@ -52,6 +54,7 @@ class SignalStats:
             "failed": self.failed,
             "files_not_selected": self.not_selected_files,
             "not_sent_interrupted": self.unsent,
+            "not_sent_reasons": {redact(k): v for k, v in self.unsent_reasons.items()},
             "dropped": {k: v for k, v in self.dropped.items() if k != DUPLICATES},
             "invalid_reasons": dict(self.invalid_reasons),
             "adjusted": self.adjusted,
@@ -138,6 +141,14 @@ class Report:
         with self._lock:
             for s in self.stats.values():
                 s.unsent = max(0, s.read - s.sent - s.rejected - s.failed - sum(s.dropped.values()))
+
+    def not_sent(self, signal: Signal, n: int, reason: str) -> None:
+        """``n`` records read and accepted will not be sent, for ``reason``."""
+        if n <= 0:
+            return
+        with self._lock:
+            self.stats[signal].unsent += n
+            self.stats[signal].unsent_reasons[reason] += n
 
     def sent(self, signal: Signal, n: int) -> None:
         with self._lock:
@@ -234,7 +245,7 @@ class Report:
                 if label != DUPLICATES:
                     parts.append(f"{n} {label}")
             if st.unsent:
-                parts.append(f"{st.unsent} not sent (interrupted)")
+                parts.append(f"{st.unsent} not sent" + ("" if st.unsent_reasons else " (interrupted)"))
             dest = self.destinations.get(sig)
             tail = f" → {self.redact(dest)}" if dest and self.mode != "dry-run" else ""
             lines.append(f"  {sig.value:<7} {st.files} file(s): " + ", ".join(parts) + tail)
@@ -244,6 +255,11 @@ class Report:
                 lines.append(f"          rejected {n}: {self.redact(reason)}")
             for reason, n in st.failed_reasons.most_common():
                 lines.append(f"          failed {n}: {self.redact(reason)}")
+            if st.unsent_reasons:
+                for reason, n in st.unsent_reasons.most_common():
+                    lines.append(f"          not sent {n}: {self.redact(reason)}")
+                if (interrupted := st.unsent - sum(st.unsent_reasons.values())) > 0:
+                    lines.append(f"          not sent {interrupted}: interrupted")
         if self.time_offset_ns:
             lines.append(f"  timestamps moved by {format_duration(self.time_offset_ns)}")
         if self.problem_count:

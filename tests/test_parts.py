@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from otel_replay import runner
+from otel_replay import execute
 from otel_replay.model import FileProblem
 from otel_replay.sources import read_input
 from otel_replay.sources.discover import ArchiveLimits, InputFile, discover
@@ -74,7 +74,7 @@ def test_workers_share_one_large_file_and_deliver_it_as_one_process_would(
     path = write_lines(tmp_path / "dump.jsonl", reqs)
     with path.open("a") as fh:
         fh.write("{ broken\n")  # the last line, in the last part
-    monkeypatch.setattr(runner, "PART_BYTES", path.stat().st_size // 5)
+    monkeypatch.setattr(execute, "PART_BYTES", path.stat().st_size // 5)
     runs = []
     for workers in ("1", "2"):
         with OtlpReceiver.tempo() as otlp:
@@ -97,7 +97,7 @@ def test_log_lines_reach_loki_oldest_first_across_parts(tmp_path: Path, monkeypa
         docs.append(doc)
     path = tmp_path / "logs.jsonl"
     path.write_text("".join(json.dumps(d) + "\n" for d in docs))
-    monkeypatch.setattr(runner, "PART_BYTES", path.stat().st_size // 8)
+    monkeypatch.setattr(execute, "PART_BYTES", path.stat().st_size // 8)
     with LokiReceiver(now_ns=lambda: EXAMPLE_NOW_NS) as loki:
         code, summary = replay_json(str(path), "--loki-url", loki.url, "--workers", "2", "--loki-batch-bytes", "4KiB")
         entries = loki.entries()

@@ -3,9 +3,16 @@ order (each stream oldest first) kept across inputs read in parallel."""
 
 from __future__ import annotations
 
+import gzip
+import io
+import json
 import os
 import pty
 import select
+import signal
+import sys
+import tarfile
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -26,6 +33,7 @@ from tests.helpers import (
     trace_file,
 )
 from tests.otlp_samples import flatten_points, flatten_spans
+from tests.test_resume import _children
 
 HOUR = 3600
 
@@ -112,3 +120,93 @@ def test_progress_line_on_a_terminal_counts_every_worker(tmp_path: Path, childre
     lines = [part for part in shown.decode().split("\r") if part.startswith("[otel-replay]")]
     assert lines, shown
     assert " ".join(lines[-1].split()) == "[otel-replay] files 8 spans 4 read / 4 sent logs 100 read / 100 sent"
+
+
+@pytest.mark.parametrize("killed", [1, 2])
+def test_a_worker_killed_mid_run_is_counted_and_the_others_finish(
+    tmp_path: Path, children: Children, killed: int
+) -> None:
+    """SIGKILL one of two workers (or both) while both hold a request at the backend: the
+    parent notices, counts what a dead one had read and not reported delivered as not sent
+    (with the reason), hands it no more work, the other finishes every other input (none
+    left: the inputs not read are said), and the run exits 1. Every record read is
+    accounted for."""
+    for f in range(8):
+        spans = [span_doc(span_id=f"{f + 1:02x}{i + 1:014x}") for i in range(100)]
+        trace_file(tmp_path / "in" / f"17-00-{f:02d}.json", spans)
+    arrived: list[int] = []
+    both_held, release = threading.Event(), threading.Event()
+
+    def hold_the_first_two(n: int) -> None:
+        if n <= 2:
+            arrived.append(n)
+            if len(arrived) == 2:
+                both_held.set()
+            release.wait(60)
+        return None
+
+    with OtlpReceiver() as otlp:
+        otlp.fault = hold_the_first_two
+        proc = children.start(
+            replay_command(str(tmp_path / "in"), "--json", "--traces-only", "--otlp-endpoint", otlp.url,
+                           "--batch-size", "50", "--concurrency", "1", "--workers", "2"),
+        )  # fmt: skip
+        assert both_held.wait(60)  # each worker is in the middle of its first input
+        workers = _children(proc.pid)
+        assert len(workers) == 2, workers
+        for pid in workers[:killed]:
+            os.kill(pid, signal.SIGKILL)
+        release.set()
+        out, err = proc.communicate(timeout=60)
+        stored = len(otlp.spans())
+    assert proc.returncode == 1, err
+    summary = json.loads(out)
+    traces = summary["signals"]["traces"]
+    reason = "worker process died (killed by SIGKILL)"
+    assert traces["not_sent_reasons"] == {reason: 100 * killed}  # each had read its first input whole
+    if killed == 1:
+        assert traces["read"] == 800
+        assert traces["sent"] == 700 <= stored  # the other worker read and delivered all the rest
+    else:
+        assert traces["read"] == 200 and traces["sent"] == 0
+        assert any(p.startswith("every worker process died: ") for p in summary["problems"])
+    outcomes = traces["sent"] + traces["not_sent_interrupted"] + traces["rejected"] + traces["failed"]
+    assert outcomes + traces["duplicates"] + sum(traces["dropped"].values()) == traces["read"]
+    dead_inputs = [p for p in summary["problems"] if p.endswith(f": not read to the end: {reason}")]
+    assert len(dead_inputs) == killed
+    assert summary["interrupted"] is False
+
+
+def test_a_tar_gz_is_decompressed_once_whatever_the_workers_and_passes(tmp_path: Path, children: Children) -> None:
+    """--workers 2 and --shift-to-now: the parent decompresses the archive once, copying
+    its members out; the workers read the copies (first pass and replay), and nothing is
+    decompressed twice."""
+    members = []
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        for f in range(4):
+            spans = [span_doc(span_id=f"{f + 1:02x}{i + 1:014x}", attributes={"pad": "x" * 200}) for i in range(2000)]
+            data = trace_file(tmp_path / "docs" / f"{f}.json", spans).read_bytes()
+            members.append(len(data))
+            info = tarfile.TarInfo(f"session/17-00-{f:02d}.json")
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    archive = tmp_path / "bundle.tar.gz"
+    archive.write_bytes(gzip.compress(buf.getvalue()))
+    counts = tmp_path / "counts"
+    proc = children.run(
+        [sys.executable, "-m", "tests.counting_cli", str(counts), "replay", str(archive), "--dry-run", "--json",
+         "--shift-to-now", "--workers", "2"],
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["signals"]["traces"]["sent"] == 8000 and summary["time_offset_ns"] != 0
+    lines = [line.split(" ", 2) for line in counts.read_text().splitlines()]
+    decompressed = [(int(pid), int(n)) for kind, pid, n in lines if kind == "decompressed"]
+    readers = [(int(pid), name) for kind, pid, name in lines if kind == "read"]
+    parent = {pid for pid, _ in decompressed}
+    assert len(parent) == 1  # one process decompresses: the parent (not a worker)
+    assert sum(members) <= sum(n for _, n in decompressed) <= len(buf.getvalue())  # each member once
+    assert parent.isdisjoint(pid for pid, _ in readers)  # the workers read the inputs (the copies)
+    # each member read twice (first pass and replay), by whichever worker it was handed to
+    assert sorted(Counter(name for _, name in readers).values()) == [2, 2, 2, 2]

@@ -12,12 +12,23 @@ from otel_replay.model import Record, Signal
 
 
 class Sink(Protocol):
+    """A sink's life: ``write`` any number of times, ``flush`` whenever everything written
+    so far must be delivered before going on, then ``close`` (or, when the run is stopped,
+    ``interrupt`` as soon as the stop comes and ``abandon`` instead of ``close``)."""
+
     signal: Signal
 
     def write(self, record: Record) -> None: ...
 
+    def flush(self) -> None:
+        """Send what is buffered and wait until every request is answered."""
+
     def close(self) -> None:
         """Flush what is buffered and release connections."""
+
+    def interrupt(self) -> None:
+        """The run is being stopped (a first Ctrl-C): cut short any wait between retries.
+        Called from a signal handler: it must not block."""
 
     def abandon(self, wait: bool = True) -> None:
         """The run was interrupted: drop what is buffered, release connections. The

@@ -14,7 +14,13 @@ class DryRunSink:
     def write(self, record: Record) -> None:
         self._report.sent(self.signal, 1)
 
+    def flush(self) -> None:
+        pass
+
     def close(self) -> None:
+        pass
+
+    def interrupt(self) -> None:
         pass
 
     def abandon(self, wait: bool = True) -> None:

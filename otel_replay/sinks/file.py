@@ -53,11 +53,17 @@ class OtlpJsonFileSink:
             return
         self._report.sent(self.signal, len(batch))
 
+    def flush(self) -> None:
+        self._batcher.flush()
+
     def close(self) -> None:
         try:
             self._batcher.flush()
         finally:
             self._fh.close()
+
+    def interrupt(self) -> None:
+        pass  # nothing waits: a local file
 
     def abandon(self, wait: bool = True) -> None:
         self.close()  # a local file: finishing the batch in hand costs nothing

@@ -87,14 +87,23 @@ class InFlight(Generic[L]):
 
 
 class InFlightSink:
-    """``close`` and ``abandon`` of a sink that batches (``_batcher``), sends each batch
-    through an :class:`InFlight` (``_inflight``) and then lets its lanes go (``_release``)."""
+    """``flush``, ``close`` and ``abandon`` of a sink that batches (``_batcher``), sends
+    each batch through an :class:`InFlight` (``_inflight``) and then lets its lanes go
+    (``_release``)."""
 
     _batcher: Batcher[Any]
     _inflight: InFlight[Any]
 
     def _release(self) -> None:
         raise NotImplementedError
+
+    def flush(self) -> None:
+        """Send what is batched and wait until every request is answered."""
+        self._batcher.flush()
+        self._inflight.wait()
+
+    def interrupt(self) -> None:
+        """Nothing to cut short by default (a sink whose retries watch the run's stop event)."""
 
     def close(self) -> None:
         try:

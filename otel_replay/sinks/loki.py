@@ -15,7 +15,6 @@ import gzip
 import re
 import threading
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -236,12 +235,8 @@ class LokiSink(InFlightSink):
         report: Report,
         stop: threading.Event | None = None,
         on_delivered: Acknowledge | None = None,
-        before_push: Callable[[], None] | None = None,
     ) -> None:
-        """``before_push`` is called before each push (a worker process waits there until
-        the files before its own are pushed: Loki takes each stream oldest first)."""
         self._config = config
-        self._before_push = before_push
         self._report = report
         self._stop = stop
         self._url = config.push_url()
@@ -350,8 +345,6 @@ class LokiSink(InFlightSink):
     def _push(self, entries: list[_Entry]) -> None:
         """Send a batch once the pushes before it that share a stream are done (Loki
         takes each stream oldest first); pushes of other streams may be in flight."""
-        if self._before_push is not None:
-            self._before_push()
         body = gzip.compress(self.encode_push(entries), compresslevel=1)
         streams = frozenset(e.stream for e in entries)
         self._inflight.submit(lambda session: self._send(session, entries, body), streams)
@@ -378,11 +371,6 @@ class LokiSink(InFlightSink):
             f"logs {where}: {n} entries, {len(body)} bytes → {self._url}: {answers[-1]} ({attempts} attempt(s))"
         )
         self._account.settle(outcome, attempts, n, where, lambda: [e.key for e in entries])
-
-    def flush(self) -> None:
-        """Push what is batched and wait until every push is answered."""
-        self._batcher.flush()
-        self._inflight.wait()
 
     def _release(self) -> None:
         for session in self._inflight.lanes:

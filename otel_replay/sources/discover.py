@@ -8,42 +8,50 @@ or ``-`` for standard input (any of these). Every kind is recognised by its magi
 never by its name alone.
 
 Streams are handed out one at a time and must be consumed before the next is asked
-for: a tar archive read from a pipe can only go forwards.
+for: a tar archive read from a pipe can only go forwards. An input that can be opened
+again on its own — a file, a part of one, a zip member, a member of a plain tar file, a
+compressed file — also carries its :class:`Location`, which another process (or a second
+pass) opens with :func:`open_location` without reading anything else; the others (a
+member of a compressed tar, anything on stdin) must be copied out as they go by.
 """
 
 from __future__ import annotations
 
-import gzip
+import functools
 import io
 import os
 import stat
 import tarfile
 import tempfile
 import zipfile
-import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import Any, BinaryIO
-
-import zstandard
+from typing import BinaryIO, cast
 
 from otel_replay.model import FileProblem
 from otel_replay.sources.jsondoc import is_json_lines
+from otel_replay.sources.streams import (
+    DECOMPRESS_ERRORS,
+    GZIP_MAGIC,
+    MAX_RATIO,
+    RATIO_FLOOR,
+    ZSTD_MAGIC,
+    DecompressionBomb,
+    Location,
+    Part,
+    RatioCap,
+    decompressed,
+    open_location,
+    open_part,
+)
 
 #: Names read from folders and archives; a file named on the command line is always read.
 DATA_SUFFIXES = tuple(base + comp for base in (".json", ".jsonl", ".ndjson") for comp in ("", ".gz", ".zst", ".zstd"))
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
-GZIP_MAGIC = b"\x1f\x8b"
-ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 STDIN_SPOOL_BYTES = 64 * 1024 * 1024
 DEFAULT_MAX_ARCHIVE_BYTES = 2 * 1024**3
-#: An archive (or zip member) that expands more than this many times over is refused as a
-#: decompression bomb, once it expands past RATIO_FLOOR bytes (JSON compresses ~10-50x;
-#: ``ArchiveLimits.ratio_floor``).
-MAX_RATIO = 1000
-RATIO_FLOOR = 16 * 1024 * 1024
 #: With workers, a plain JSON Lines file over twice this size is read in parts of about
 #: this size, shared among them (a Collector dump is often one large file).
 PART_BYTES = 32 * 1024 * 1024
@@ -56,7 +64,7 @@ class ArchiveLimits:
     """How far discovery may go: archive caps, and folders it must not walk into."""
 
     max_bytes: int = DEFAULT_MAX_ARCHIVE_BYTES  # --max-archive-bytes: all members together
-    max_ratio: int = MAX_RATIO
+    max_ratio: int = MAX_RATIO  # an archive (or zip member) expanding more is a decompression bomb
     #: The ratio is judged once this many bytes have come out (a small file may compress well).
     ratio_floor: int = RATIO_FLOOR
     #: Real paths of folders never read (the run's own --output folder, which a walk of
@@ -65,6 +73,10 @@ class ArchiveLimits:
     #: Hand out a plain JSON Lines file larger than this as parts of about this size, so
     #: that several workers can share it (None: every file is one input).
     part_bytes: int | None = None
+
+    @property
+    def ratio_cap(self) -> RatioCap:
+        return RatioCap(self.max_ratio, self.ratio_floor)
 
     def check(self, expanded: int, compressed: int | None) -> str | None:
         """Why an archive that has expanded to ``expanded`` bytes so far must stop, or None."""
@@ -78,22 +90,18 @@ class ArchiveLimits:
         return None
 
 
+Opener = Callable[[], AbstractContextManager[BinaryIO]]
+
+
 @dataclass(frozen=True, slots=True)
 class InputFile:
     name: str
-    open: Callable[[], AbstractContextManager[BinaryIO]]
+    open: Opener
     size: int | None = None
     #: Set when this input is one part of a JSON Lines file split for the workers.
     part: Part | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Part:
-    """Part ``index`` of a JSON Lines file: the lines that start in ``[start, end)``."""
-
-    index: int
-    start: int
-    end: int
+    #: How to open it again elsewhere; None when it can only be read now, as it goes by.
+    location: Location | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,13 +206,14 @@ def _from_file(path: str, size: int, limits: ArchiveLimits) -> Iterator[Discover
             yield FileProblem(path, f"cannot read: {exc.strerror or exc}")
             return
         with raw:
-            yield from _compressed(path, raw, size, limits)
+            yield from _compressed(path, raw, size, limits, Location(path, compressed=True))
     elif _is_tar(head):
-        yield from _tar_members(path, lambda: tarfile.open(path, mode="r:"), limits, size)  # noqa: SIM115
+        yield from _tar_members(path, lambda: tarfile.open(path, mode="r:"), limits, size, path)  # noqa: SIM115
     elif limits.part_bytes and size > 2 * limits.part_bytes and _json_lines(path):
         yield from _parts(path, size, limits.part_bytes)
     else:
-        yield InputFile(path, lambda: open(path, "rb"), size)  # noqa: SIM115 - an opener, used in a with
+        location = Location(path)
+        yield InputFile(path, lambda: open_location(location), size, location=location)
 
 
 def _json_lines(path: str) -> bool:
@@ -220,129 +229,17 @@ def _parts(path: str, size: int, part_bytes: int) -> Iterator[InputFile]:
     bounds = [size * i // n for i in range(n + 1)]
     for i in range(n):
         part = Part(i, bounds[i], bounds[i + 1])
-        yield InputFile(path, lambda part=part: _open_part(path, part), part.end - part.start, part)  # type: ignore[misc]
+        opener = functools.partial(open_part, path, part)
+        yield InputFile(path, opener, part.end - part.start, part, Location(path))
 
 
-def _open_part(path: str, part: Part) -> AbstractContextManager[BinaryIO]:
-    """The whole lines that start in the part's byte range, as a stream."""
-    fh = open(path, "rb")  # noqa: SIM115 - returned, closed by the caller's with
+def _compressed(
+    label: str, raw: BinaryIO, size: int | None, limits: ArchiveLimits, location: Location | None = None
+) -> Iterator[Discovered]:
+    """A gzip or zstandard file: a compressed tar archive, or one compressed document
+    (``location``: where it is opened again, when it is a file)."""
     try:
-        start, end = _line_start(fh, part.start), _line_start(fh, part.end)
-        fh.seek(start)
-        return io.BufferedReader(_Window(fh, end - start), 1 << 16)  # type: ignore[return-value]
-    except BaseException:
-        fh.close()
-        raise
-
-
-def _line_start(fh: BinaryIO, offset: int) -> int:
-    """The offset of the first line that starts at or after ``offset``."""
-    if offset == 0:
-        return 0
-    position = offset - 1  # the rest of the line that this byte is in (or just its newline)
-    fh.seek(position)
-    while chunk := fh.read(1 << 16):  # in chunks: a line may be far longer than memory should hold
-        newline = chunk.find(b"\n")
-        if newline >= 0:
-            return position + newline + 1
-        position += len(chunk)
-    return position
-
-
-class _Window(io.RawIOBase):
-    """The next ``length`` bytes of ``raw``; closes ``raw`` when closed."""
-
-    def __init__(self, raw: BinaryIO, length: int) -> None:
-        self._raw, self._left = raw, length
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buf: Any) -> int:
-        if self._left <= 0:
-            return 0
-        view = memoryview(buf)[: self._left]
-        n = self._raw.readinto(view)  # type: ignore[attr-defined]
-        self._left -= n
-        return n
-
-    def close(self) -> None:
-        if not self.closed:
-            self._raw.close()
-        super().close()
-
-
-class DecompressionBomb(OSError):
-    """A compressed stream expanded far more than data ever does."""
-
-
-class _Counting(io.RawIOBase):
-    """Counts the compressed bytes a decompressor has taken (works for pipes too)."""
-
-    def __init__(self, raw: BinaryIO) -> None:
-        self._raw = raw
-        self.count = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buf: Any) -> int:
-        data = self._raw.read(len(buf))
-        buf[: len(data)] = data
-        self.count += len(data)
-        return len(data)
-
-
-class _Decompressed(io.RawIOBase):
-    """A gzip or zstandard stream, decompressed as it is read, stopped as a decompression
-    bomb when it expands past the ratio cap (memory stays flat either way: nothing is
-    held, so the size cap of archives does not apply to a single compressed file)."""
-
-    def __init__(self, raw: BinaryIO, zstd: bool, limits: ArchiveLimits) -> None:
-        self._counter = _Counting(raw)
-        self._limits = limits
-        self._out = 0
-        self._inner: Any = (
-            zstandard.ZstdDecompressor().stream_reader(self._counter, read_across_frames=True, closefd=False)
-            if zstd
-            else gzip.GzipFile(fileobj=self._counter, mode="rb")
-        )
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buf: Any) -> int:
-        data = self._inner.read(len(buf))
-        n = len(data)
-        buf[:n] = data
-        self._out += n
-        if self._out > self._limits.ratio_floor and self._out > self._counter.count * self._limits.max_ratio:
-            raise DecompressionBomb(
-                f"expands more than {self._limits.max_ratio} times over ({self._out} bytes from "
-                f"{self._counter.count}): looks like a decompression bomb; the rest is not read"
-            )
-        return n
-
-
-def decompressed(raw: BinaryIO, limits: ArchiveLimits | None = None) -> io.BufferedReader:
-    """``raw`` decompressed when it starts with gzip or zstandard magic bytes (``raw`` must
-    support ``peek``), else ``raw`` itself buffered."""
-    reader = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[arg-type]
-    head = reader.peek(4)[:4]
-    if head.startswith((GZIP_MAGIC, ZSTD_MAGIC)):
-        inner = _Decompressed(reader, head.startswith(ZSTD_MAGIC), limits or ArchiveLimits())
-        return io.BufferedReader(inner, 1 << 16)
-    return reader
-
-
-#: What reading a compressed stream may raise (a damaged or truncated file).
-DECOMPRESS_ERRORS = (OSError, EOFError, zlib.error, zstandard.ZstdError)
-
-
-def _compressed(label: str, raw: BinaryIO, size: int | None, limits: ArchiveLimits) -> Iterator[Discovered]:
-    """A gzip or zstandard file: a compressed tar archive, or one compressed document."""
-    try:
-        stream = decompressed(raw, limits)
+        stream = decompressed(raw, limits.ratio_cap)
         head = stream.peek(512)[:512]
     except DECOMPRESS_ERRORS as exc:
         yield FileProblem(label, f"cannot decompress: {exc}")
@@ -350,7 +247,7 @@ def _compressed(label: str, raw: BinaryIO, size: int | None, limits: ArchiveLimi
     if _is_tar(head):
         yield from _tar_members(label, lambda: tarfile.open(fileobj=stream, mode="r|"), limits, size)  # noqa: SIM115
     else:
-        yield InputFile(label, lambda: nullcontext(stream), None)
+        yield InputFile(label, lambda: nullcontext(stream), None, location=location)
 
 
 def _safe_member(name: str) -> str | None:
@@ -364,6 +261,8 @@ def _safe_member(name: str) -> str | None:
 
 
 def _zip_members(label: str, file: str | BinaryIO, limits: ArchiveLimits) -> Iterator[Discovered]:
+    """The members of a zip archive (located when ``file`` is a path: each is compressed
+    on its own, so another process can read one without the others)."""
     try:
         zf = zipfile.ZipFile(file)
     except (zipfile.BadZipFile, OSError) as exc:
@@ -390,12 +289,21 @@ def _zip_members(label: str, file: str | BinaryIO, limits: ArchiveLimits) -> Ite
             if not wanted(info.filename):
                 yield SkippedFile(name, "not a .json/.jsonl file")
                 continue
-            yield InputFile(name, lambda info=info: zf.open(info), info.file_size)
+            location = None
+            if isinstance(file, str):
+                location = Location(file, info.filename, compressed=info.compress_type != zipfile.ZIP_STORED)
+            yield InputFile(name, cast(Opener, functools.partial(zf.open, info)), info.file_size, location=location)
 
 
 def _tar_members(
-    label: str, opener: Callable[[], tarfile.TarFile], limits: ArchiveLimits, compressed: int | None
+    label: str,
+    opener: Callable[[], tarfile.TarFile],
+    limits: ArchiveLimits,
+    compressed: int | None,
+    path: str | None = None,
 ) -> Iterator[Discovered]:
+    """The members of a tar archive; ``path``: the archive is this plain (uncompressed)
+    file, in which each member's data is one byte range."""
     try:
         tf = opener()
     except (tarfile.TarError, OSError, EOFError) as exc:
@@ -423,7 +331,10 @@ def _tar_members(
                 fh = tf.extractfile(member)
                 if fh is None:
                     continue
-                yield InputFile(name, lambda fh=fh: nullcontext(fh), member.size)
+                location = None
+                if path is not None and not member.issparse():
+                    location = Location(path, offset=member.offset_data, length=member.size)
+                yield InputFile(name, cast(Opener, functools.partial(nullcontext, fh)), member.size, location=location)
         except DecompressionBomb as exc:
             yield FileProblem(label, f"refused: {exc}")
         except (tarfile.TarError, *DECOMPRESS_ERRORS) as exc:
@@ -434,7 +345,7 @@ def _from_stdin(stdin: BinaryIO | None, limits: ArchiveLimits) -> Iterator[Disco
     if stdin is None:
         yield FileProblem("<stdin>", "standard input is not available")
         return
-    reader = stdin if hasattr(stdin, "peek") else io.BufferedReader(stdin)  # type: ignore[arg-type]
+    reader = stdin if hasattr(stdin, "peek") else io.BufferedReader(cast(io.RawIOBase, stdin))
     head = reader.peek(512)[:512]  # type: ignore[attr-defined]
     if head.startswith(ZIP_MAGIC):
         # zip needs random access: spool (to memory, then a temporary file when large).

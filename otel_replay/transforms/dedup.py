@@ -58,7 +58,7 @@ def identify(record: Record) -> int | bytes:
 class SeenCheck:
     """Dedup and ``--resume`` for a whole run, on record keys: the one place that decides
     whether a record is sent. Used in-process by a one-process run and by the parent for
-    all worker processes (which send the keys, see :mod:`otel_replay.parallel`)."""
+    all worker processes (which send the keys, see :mod:`otel_replay.execute.workers`)."""
 
     def __init__(self, state: ResumeState | None = None) -> None:
         self._seen: dict[Signal, set[int | bytes]] = {s: set() for s in Signal}

@@ -1,0 +1,100 @@
+"""A :class:`RunPlan` → what one process runs: the report it counts on, the stages a
+record goes through and the sinks it ends in. Both executors build theirs here (the
+in-process one once, each worker process its own), so a run reads, filters, rewrites and
+sends the same way whatever ``--workers`` is.
+
+The stages, in order: the filters (``--since``/``--until``, ``--trace-id``,
+``--service``), then the run's dedup and ``--resume`` check (:class:`Check`, decided in
+one place for the whole run), then what changes a record (``--service-name``,
+``--resource-attr``, the time shift).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from otel_replay.model import Record, Signal
+from otel_replay.plan import RunPlan, Selection
+from otel_replay.report import Report
+from otel_replay.resume import Acknowledge
+from otel_replay.sinks import Sink
+from otel_replay.sinks.dryrun import DryRunSink
+from otel_replay.sinks.loki import LokiSink
+from otel_replay.transforms import Transform
+from otel_replay.transforms.filters import ServiceFilter, TimeWindow, TraceIdFilter
+from otel_replay.transforms.resource import ResourceRewrite
+from otel_replay.transforms.timeshift import TimeShift
+
+#: Dedup and --resume on a batch of records (in this process, or asked of the parent by a
+#: worker): for each record, the label it is dropped with, or None to send it.
+Check = Callable[[Signal, list[Record]], list[str | None]]
+
+
+@dataclass(frozen=True)
+class Stages:
+    """What a record goes through between its reader and its sink."""
+
+    filters: list[Transform] = field(default_factory=list)
+    check: Check | None = None
+    after: list[Transform] = field(default_factory=list)
+
+
+def filters(selection: Selection) -> list[Transform]:
+    """The transforms that only keep or drop a record (they see it as recorded)."""
+    out: list[Transform] = []
+    if selection.since_ns is not None or selection.until_ns is not None:
+        out.append(TimeWindow(selection.since_ns, selection.until_ns))
+    if selection.trace_ids:
+        out.append(TraceIdFilter(list(selection.trace_ids)))
+    if selection.services:
+        out.append(ServiceFilter(selection.services))
+    return out
+
+
+def final_transforms(plan: RunPlan, offset_ns: int) -> list[Transform]:
+    """What changes a record after dedup and --resume have seen it as recorded."""
+    out: list[Transform] = []
+    if plan.overrides.service_name or plan.overrides.attributes:
+        out.append(ResourceRewrite(plan.overrides))
+    if offset_ns:
+        out.append(TimeShift(offset_ns))
+    return out
+
+
+def stages(plan: RunPlan, offset_ns: int, check: Check | None) -> Stages:
+    return Stages(filters(plan.selection), check, final_transforms(plan, offset_ns))
+
+
+def new_report(plan: RunPlan, verbose: Callable[[str], None] | None = None) -> Report:
+    report = Report(plan.mode, {s: plan.destinations[s] for s in plan.signals}, plan.redact)
+    report.verbose = verbose
+    return report
+
+
+def build_sinks(
+    plan: RunPlan, report: Report, stop: threading.Event, ack: Acknowledge | None = None
+) -> dict[Signal, Sink]:
+    """One sink per selected signal; ``ack`` journals delivered records for --resume.
+
+    The OTLP sinks are imported only when a run uses them: the exporters, the SDK and
+    protobuf take longer to import than a small replay takes to run."""
+    sinks: dict[Signal, Sink] = {}
+    for sig in plan.signals:
+        if plan.mode == "dry-run":
+            sinks[sig] = DryRunSink(sig, report)
+        elif plan.mode == "output":
+            assert plan.output_dir is not None
+            from otel_replay.sinks.file import OtlpJsonFileSink
+
+            sinks[sig] = OtlpJsonFileSink(
+                sig, plan.output_dir, report, plan.otlp.batch_size, plan.otlp.max_request_bytes
+            )
+        elif sig is Signal.LOGS and plan.logs_to == "loki":
+            sinks[sig] = LokiSink(plan.loki, report, stop=stop, on_delivered=ack)
+        else:
+            from otel_replay.sinks.otlp import OtlpSink
+
+            sinks[sig] = OtlpSink(plan.otlp, report, on_delivered=ack, signal=sig, stop=stop)
+    return sinks

@@ -1,0 +1,51 @@
+"""Executors: what runs a plan's inputs, in this process (inprocess.py) or in worker
+processes (workers.py), behind one interface (base.py). :func:`choose` is the one place
+that decides which."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import BinaryIO
+
+from otel_replay.execute.base import Executor, Job, SetupError
+from otel_replay.execute.inprocess import InProcess
+from otel_replay.execute.inputs import Entry, Spool, WorkItem
+from otel_replay.execute.workers import Workers
+from otel_replay.plan import RunPlan
+from otel_replay.sources.discover import PART_BYTES, discover
+
+__all__ = ["Executor", "Job", "SetupError", "choose"]
+
+
+def choose(plan: RunPlan, stdin: BinaryIO | None, reads_twice: bool, verbose: bool = False) -> Executor:
+    """The executor for this run. Worker processes (``--workers``) read the inputs, but
+    one process reads stdin and writes ``--output`` (one file per signal), and one process
+    is enough when discovery finds fewer than two inputs to share. ``reads_twice``: the
+    run makes ``--shift-to-now``'s first pass."""
+    if plan.workers <= 1 or stdin is not None or plan.mode == "output":
+        if not reads_twice:
+            return InProcess(plan, discover(plan.paths, stdin, plan.limits))
+        spool = Spool(plan.limits, copy_compressed=True)
+        return InProcess(plan, spool.items(discover(plan.paths, stdin, plan.limits)), spool)
+    plan = replace(plan, limits=replace(plan.limits, part_bytes=PART_BYTES))  # a large JSON Lines file is shared
+    spool = Spool(plan.limits, copy_compressed=reads_twice)
+    entries = spool.items(discover(plan.paths, None, plan.limits))
+    ahead, inputs = _look_ahead(entries, plan.workers)
+    if inputs < 2:
+        return InProcess(plan, ahead, spool)  # discovery is over: these are all
+    return Workers(plan, itertools.chain(ahead, entries), inputs, spool, reads_twice, verbose)
+
+
+def _look_ahead(entries: Iterator[Entry], wanted: int) -> tuple[list[Entry], int]:
+    """The entries up to the ``wanted``-th work item (or all), and how many work items."""
+    ahead: list[Entry] = []
+    inputs = 0
+    for entry in entries:
+        ahead.append(entry)
+        if isinstance(entry, WorkItem):
+            inputs += 1
+            if inputs >= wanted:
+                break
+    return ahead, inputs

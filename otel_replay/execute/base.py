@@ -1,0 +1,55 @@
+"""What every executor is: the one interface the run uses, whichever runs the inputs.
+
+The run asks an executor for ``--shift-to-now``'s first pass (:meth:`Executor.newest`),
+then to replay (:meth:`Executor.replay`) with what must be decided once for the whole
+run (:class:`Job`: the report, the time offset, dedup and ``--resume``), and closes it.
+A first Ctrl-C calls :meth:`Executor.interrupt` from the signal handler.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from otel_replay.report import Report
+from otel_replay.resume import Acknowledge
+from otel_replay.transforms.dedup import SeenCheck
+
+
+class SetupError(Exception):
+    """The run cannot start (an output folder or state file is unusable); one line."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Job:
+    """What a replay needs beyond the plan, decided once for the whole run."""
+
+    report: Report
+    offset_ns: int
+    #: Dedup and --resume: whether each record is sent (asked of this process by workers).
+    check: SeenCheck
+    #: Journals acknowledged records for --resume (in this process: workers ask it).
+    ack: Acknowledge | None = None
+    on_progress: Callable[[Report], None] | None = None
+
+
+class Executor(Protocol):
+    def newest(self) -> int | None:
+        """``--shift-to-now``'s first pass: the newest instant among the records the run
+        will replay (each input read once more than otherwise, decompressed once)."""
+
+    def replay(self, job: Job) -> None:
+        """Read every input into the sinks, counting on ``job.report``. A second Ctrl-C
+        (KeyboardInterrupt) ends it at once and is raised again."""
+
+    def interrupt(self) -> None:
+        """Stop: requests in flight finish, none starts, nothing more is read. Called from a
+        signal handler: it must not block."""
+
+    @property
+    def stopped(self) -> bool:
+        """Whether :meth:`interrupt` was called."""
+
+    def close(self) -> None:
+        """Release what the executor holds (worker processes, the spool folder)."""

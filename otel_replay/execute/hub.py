@@ -1,0 +1,250 @@
+"""The parent's side of every worker's pipe (one thread per worker, :meth:`Hub.serve`):
+it hands out the queued tasks, answers dedup and ``--resume`` for all workers, journals
+what they acknowledge, keeps Loki's turns (:class:`Turns`), collects their counts, and
+counts a worker that dies (see workers.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+from otel_replay.execute.base import Job
+from otel_replay.execute.inputs import Spool, WorkItem
+from otel_replay.execute.procs import Started, exit_reason
+from otel_replay.execute.worker import FirstPass, Replay, SharedInt, Task
+from otel_replay.report import Report, SignalStats
+
+#: Work items queued ahead per worker (more only fills the spool folder sooner).
+QUEUED_PER_WORKER = 2
+#: How often a waiting parent wakes up for signal handlers and dead workers (seconds).
+POLL = 0.5
+
+
+class Turns:
+    """Loki's order across workers: input ``i``'s turn comes once every input before it
+    is done. ``shared`` mirrors the first input not done yet (workers read it)."""
+
+    def __init__(self, shared: SharedInt) -> None:
+        self._shared = shared
+        self._cond = threading.Condition()
+        self._done: set[int] = set()
+        self._turn = 0
+
+    def done(self, index: int) -> None:
+        with self._cond:
+            self._done.add(index)
+            while self._turn in self._done:
+                self._done.discard(self._turn)
+                self._turn += 1
+            self._shared.value = max(self._shared.value, self._turn)
+            self._cond.notify_all()
+
+    def wait(self, index: int) -> None:
+        with self._cond:
+            self._cond.wait_for(lambda: self._shared.value >= index)
+
+    def release(self) -> None:
+        """Nobody waits for a turn any more (the run stops)."""
+        with self._cond:
+            self._shared.value = 1 << 62
+            self._cond.notify_all()
+
+
+@dataclass
+class _Peer:
+    """The parent's view of one worker."""
+
+    number: int
+    conn: Connection
+    process: BaseProcess
+    task: Task | None = None  # the work item it is reading
+    latest: dict[str, Any] | None = None  # its counts as of its last message that had them
+    finished: bool = False  # its last report is counted
+    died: str | None = None  # why it is gone
+
+
+class Hub:
+    """The parent's side of every worker's pipe."""
+
+    def __init__(self, started: Started, turns: Turns, spool: Spool, reads_twice: bool) -> None:
+        self.peers = [_Peer(n, c, p) for n, (c, p) in enumerate(zip(started.conns, started.processes, strict=True))]
+        self.tasks: queue.Queue[Task | None] = queue.Queue(maxsize=QUEUED_PER_WORKER * len(self.peers))
+        self.turns = turns
+        self._spool = spool
+        self._reads_twice = reads_twice
+        self._lock = threading.Lock()  # dedup, counts, the peers' state
+        self._first = threading.Condition(self._lock)
+        self.newest: list[int | None] = []
+        self.lost: list[WorkItem] = []  # first-pass items whose worker died
+        self.first_pending = 0
+        #: What the parent counts itself (found by discovery, deaths before the replay).
+        self.own = Report()
+        self.job: Job | None = None
+
+    @property
+    def report(self) -> Report:
+        return self.own if self.job is None else self.job.report
+
+    def begin_replay(self, job: Job) -> None:
+        with self._lock:
+            self.job = job
+
+    def alive(self) -> bool:
+        return any(p.died is None and not p.finished for p in self.peers)
+
+    def serve(self, peer: _Peer) -> None:
+        """Answer one worker until it sends its report, or dies."""
+        try:
+            while self._answer(peer, peer.conn.recv()):
+                pass
+        except (EOFError, OSError):
+            self._died(peer)
+        finally:
+            peer.conn.close()
+
+    def _answer(self, peer: _Peer, message: tuple[Any, ...]) -> bool:
+        kind = message[0]
+        if kind == "next":
+            peer.conn.send(self._next(peer))
+        elif kind == "check":
+            assert self.job is not None
+            with self._lock:
+                if message[4] is not None:
+                    peer.latest = message[4]
+                verdicts = self.job.check.verdicts(message[1], message[2], message[3])
+            peer.conn.send(verdicts)
+        elif kind == "ack":
+            assert self.job is not None and self.job.ack is not None
+            self.job.ack(message[1], message[2])
+            peer.conn.send(True)
+        elif kind == "turn":
+            self.turns.wait(message[1])
+            peer.conn.send(True)
+        elif kind == "newest":
+            with self._first:
+                self.newest.append(message[1])
+                self._first_done(peer)
+        elif kind == "done":
+            self._done(peer, message[1], message[2])
+        elif kind == "report":
+            with self._lock:
+                self.report.merge(message[1])
+                peer.finished = True
+                peer.task = None
+            return False
+        return True
+
+    def _next(self, peer: _Peer) -> Task | None:
+        task = self.tasks.get()
+        if task is None:
+            self.tasks.put(None)  # the end, for every worker
+        peer.task = task
+        return task
+
+    def _first_done(self, peer: _Peer) -> None:
+        peer.task = None
+        self.first_pending -= 1
+        self._first.notify_all()
+
+    def first_pass(self, item: WorkItem) -> FirstPass:
+        with self._first:
+            self.first_pending += 1
+        return FirstPass(item)
+
+    def not_handed_out(self, item: WorkItem) -> None:
+        with self._first:
+            self.first_pending -= 1
+            self.lost.append(item)
+
+    def wait_first_pass(self) -> None:
+        """Until every first-pass item has its answer (or is lost: its worker died)."""
+        with self._first:
+            while self.first_pending > 0:
+                self._first.wait(POLL)  # wakes up for signal handlers
+                if not self.alive():
+                    for task in self.drain():
+                        if isinstance(task, FirstPass):
+                            self.first_pending -= 1
+                            self.lost.append(task.item)
+
+    def drain(self) -> list[Task]:
+        """The tasks no worker took."""
+        left = []
+        with contextlib.suppress(queue.Empty):
+            while True:
+                task = self.tasks.get_nowait()
+                if task is not None:
+                    left.append(task)
+        return left
+
+    def _done(self, peer: _Peer, index: int, snapshot: dict[str, Any]) -> None:
+        self.turns.done(index)
+        with self._lock:
+            peer.latest = snapshot
+            task, peer.task = peer.task, None
+            if isinstance(task, Replay) and not self._reads_twice:
+                self._spool.discard(task.item)
+        job = self.job
+        if job is not None and job.on_progress is not None:
+            job.on_progress(self.progress())
+
+    def progress(self) -> Report:
+        """Every worker's counts as of its last finished input."""
+        with self._lock:
+            view = Report()
+            for peer in self.peers:
+                if peer.latest is not None:
+                    view.merge(peer.latest)
+        return view
+
+    def _died(self, peer: _Peer) -> None:
+        """Count a dead worker's share (see the module's docstring)."""
+        peer.process.join(10)
+        reason = f"worker process died ({exit_reason(peer.process)})"
+        with self._first:
+            if peer.finished or peer.died is not None:
+                return  # counted already (a second Ctrl-C: see unreported)
+            peer.died = reason
+            task, peer.task = peer.task, None
+            if isinstance(task, FirstPass):
+                self.lost.append(task.item)
+                self._first_done(peer)
+                self.report.problem(f"{task.item.name}: {reason} in the first pass; read again by the parent")
+                return
+            report = self.report
+            if isinstance(task, Replay):
+                report.problem(f"{task.item.name}: not read to the end: {reason}")
+                self.turns.done(task.item.index)
+            latest = peer.latest if self.job is not None else None
+            if latest is None:
+                report.problem(reason)
+                return
+            report.merge(latest)
+            for signal, stats in latest["stats"].items():
+                report.not_sent(signal, _without_outcome(stats), reason)
+            report.problem(f"{reason}; what it had read and not reported delivered is counted as not sent")
+
+    def unreported(self) -> None:
+        """The run quit at once (a second Ctrl-C): count what the workers that sent no last
+        report had done as of their last message."""
+        with self._lock:
+            for peer in self.peers:
+                if not peer.finished and peer.died is None:
+                    peer.died = "ended at once"
+                    if peer.latest is not None:
+                        self.report.merge(peer.latest)
+        self.report.problem(
+            "stopped at once: what the workers did with the inputs they were reading then is not counted"
+        )
+
+
+def _without_outcome(stats: SignalStats) -> int:
+    """Records read and accepted that were neither sent, refused nor dropped."""
+    dropped = sum(stats.dropped.values())
+    return stats.read - stats.sent - stats.rejected - stats.failed - dropped - stats.unsent

@@ -1,0 +1,72 @@
+"""The whole run in this process: the inputs in discovery order through one pipeline."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator
+
+from otel_replay.assemble import build_sinks, filters, stages
+from otel_replay.execute.base import Job, SetupError
+from otel_replay.execute.inputs import Entry, Spool, as_input
+from otel_replay.model import Signal
+from otel_replay.pipeline import Pipeline, newest_in
+from otel_replay.plan import RunPlan
+from otel_replay.sinks import Sink
+from otel_replay.sources.discover import Discovered
+
+
+class InProcess:
+    """``inputs``: as discovered, or (from ``spool``) as work items, which a run that
+    reads twice needs: the first pass records them and the replay reads them again."""
+
+    def __init__(self, plan: RunPlan, inputs: Iterable[Entry | Discovered], spool: Spool | None = None) -> None:
+        self._plan = plan
+        self._inputs = inputs
+        self._spool = spool
+        self._stop = threading.Event()
+        self._sinks: dict[Signal, Sink] = {}
+
+    def _entries(self) -> Iterator[Discovered]:
+        cap = self._plan.limits.ratio_cap
+        return (as_input(entry, cap) for entry in self._inputs)
+
+    def newest(self) -> int | None:
+        assert self._spool is not None, "read twice: work items only"
+        recorded: list[Entry | Discovered] = []
+        signals, keep = frozenset(self._plan.signals), filters(self._plan.selection)
+        newest: int | None = None
+        for entry in self._inputs:
+            recorded.append(entry)
+            t = newest_in(as_input(entry, self._plan.limits.ratio_cap), signals, keep)
+            if t is not None and (newest is None or t > newest):
+                newest = t
+        self._inputs = recorded
+        return newest
+
+    def replay(self, job: Job) -> None:
+        plan = self._plan
+        try:
+            self._sinks = sinks = build_sinks(plan, job.report, self._stop, job.ack)
+        except OSError as exc:
+            raise SetupError(plan.redact(f"cannot prepare the output: {exc}")) from None
+        pipeline = Pipeline(
+            sinks=sinks,
+            stages=stages(plan, job.offset_ns, job.check.records),
+            report=job.report,
+            on_progress=job.on_progress,
+            stop=self._stop,
+        )
+        pipeline.run(self._entries())
+
+    def interrupt(self) -> None:
+        self._stop.set()
+        for sink in list(self._sinks.values()):
+            sink.interrupt()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    def close(self) -> None:
+        if self._spool is not None:
+            self._spool.close()

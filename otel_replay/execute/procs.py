@@ -1,0 +1,109 @@
+"""Worker processes: how they start, and how they die with the parent.
+
+The command line runs a single thread: its workers are forked from it, so they start at
+once with everything imported and share its memory pages. A process with other threads
+running (a program that embeds the replay, the tests) must not fork — a child could
+inherit a lock one of them held — so its workers come from a fork server, started with
+the modules they need already imported.
+
+Every worker holds the read end of a *lifeline* pipe whose write end only the parent
+holds: when the parent is gone (killed), the pipe closes and the worker exits at once —
+nothing may be sent that the parent can no longer journal or count.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing import forkserver
+from multiprocessing.connection import Connection
+from multiprocessing.context import ForkContext, ForkServerContext, SpawnContext
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+#: A worker's exit status when its parent went away.
+EXIT_ORPHANED = 3
+
+Context = ForkContext | ForkServerContext | SpawnContext
+
+
+def context(modules: list[str]) -> Context:
+    """How this run's workers start; call it before the run starts any thread of its own.
+    With a fork server, it is started now with ``modules`` imported, so that its start-up
+    overlaps the parent's discovery."""
+    if sys.platform.startswith("linux") and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(modules)
+    forkserver.ensure_running()
+    return ctx
+
+
+@dataclass
+class Started:
+    """The parent's side of the workers it started."""
+
+    conns: list[Connection]  # one duplex pipe each
+    processes: list[BaseProcess]
+    #: The lifelines' write ends: held open as long as the workers may live.
+    lifelines: list[Connection]
+
+
+def start(ctx: Context, workers: int, target: Callable[..., None], args: tuple[Any, ...]) -> Started:
+    """Start ``workers`` processes running ``target(*args, conn, lifeline, inherited)``
+    (``inherited``: the parent's pipe ends a forked child holds copies of and closes)."""
+    for stream in (sys.stdout, sys.stderr):  # a forked child would write out a copy of what is buffered
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    started = Started([], [], [])
+    for _ in range(workers):
+        parent_end, child_end = ctx.Pipe()
+        watch, hold = ctx.Pipe(duplex=False)  # the child reads, only the parent holds the write end
+        # A forked child holds copies of the parent's ends too (its own lifeline's among them,
+        # which would keep that from ever closing): it closes them first.
+        held = [*started.conns, *started.lifelines, parent_end, hold] if isinstance(ctx, ForkContext) else []
+        process = ctx.Process(target=target, args=(*args, child_end, watch, held), daemon=True)
+        process.start()
+        child_end.close()
+        watch.close()
+        started.conns.append(parent_end)
+        started.lifelines.append(hold)
+        started.processes.append(process)
+    return started
+
+
+def begin_worker(lifeline: Connection, inherited: list[Connection]) -> None:
+    """A worker's first steps: the parent decides when to stop (Ctrl-C reaches the whole
+    process group), the parent's pipe ends go, and the lifeline is watched."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    for conn in inherited:
+        conn.close()
+    threading.Thread(target=_die_with_parent, args=(lifeline,), daemon=True).start()
+
+
+def _die_with_parent(lifeline: Connection) -> None:
+    with contextlib.suppress(EOFError, OSError):
+        lifeline.recv()
+    os._exit(EXIT_ORPHANED)
+
+
+def exit_reason(process: BaseProcess) -> str:
+    """How a worker process ended, for a person: ``killed by SIGKILL``, ``exit code 1``."""
+    code = process.exitcode
+    if code is None:
+        return "still running"
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"

@@ -1,0 +1,251 @@
+"""A worker process: asks the parent for work items, one at a time, and reads each
+through its own stages and sinks — its own official OTLP exporters, its own Loki
+session — so that parsing, conversion, encoding and HTTP run in parallel. What must be
+decided once for the whole run is asked of the parent over the pipe: dedup and
+``--resume`` (a batch of record keys at a time), the journal of acknowledged records,
+and whose turn it is to push to Loki.
+
+Messages to the parent are tuples: ``("next",)`` → a :data:`Task` or None (no more
+work); ``("newest", t)``; ``("check", signal, keys, as_is, snapshot)`` → verdicts;
+``("ack", signal, keys)``; ``("turn", index)`` → once every input before ``index`` is
+done; ``("done", index, snapshot)``; ``("report", snapshot)``, the last. A snapshot
+(:meth:`Report.snapshot`) rides along with a check now and then, so that the parent
+knows what this worker has read should it die.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from multiprocessing.synchronize import Event as SharedEvent
+from typing import Any, Protocol, cast
+
+from otel_replay.assemble import build_sinks, filters, new_report, stages
+from otel_replay.execute.inputs import WorkItem
+from otel_replay.execute.procs import EXIT_ORPHANED, begin_worker
+from otel_replay.model import Record, Signal
+from otel_replay.pipeline import Pipeline, newest_in
+from otel_replay.plan import RunPlan
+from otel_replay.report import Report
+from otel_replay.sinks import Sink
+from otel_replay.sources.discover import Discovered
+from otel_replay.transforms.dedup import record_keys
+
+#: How often a check carries this worker's counts to the parent, at most (seconds).
+SNAPSHOT_EVERY = 0.2
+#: Log records a worker holds while an earlier input is not done yet; then it waits.
+HOLD_RECORDS = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class FirstPass:
+    """``--shift-to-now``: the newest instant in ``item``."""
+
+    item: WorkItem
+
+
+@dataclass(frozen=True, slots=True)
+class Replay:
+    item: WorkItem
+    offset_ns: int
+
+
+Task = FirstPass | Replay
+
+
+class SharedInt(Protocol):
+    """A number in shared memory (``multiprocessing.RawValue``)."""
+
+    value: int
+
+
+class Client:
+    """The worker's side of its pipe (sink threads ask too: one question at a time)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._lock = threading.Lock()
+        self.report: Report | None = None
+        self._shown = 0.0
+
+    def ask(self, *message: object) -> object:
+        with self._lock:
+            self._conn.send(message)
+            return self._conn.recv()
+
+    def tell(self, *message: object) -> None:
+        with self._lock:
+            self._conn.send(message)
+
+    def next(self) -> Task | None:
+        return cast("Task | None", self.ask("next"))
+
+    def check(self, signal: Signal, records: list[Record]) -> list[str | None]:
+        keys, as_is = record_keys(records)
+        return cast("list[str | None]", self.ask("check", signal, keys, as_is, self._progress()))
+
+    def ack(self, signal: Signal, keys: Any) -> None:
+        self.ask("ack", signal, list(keys))
+
+    def wait_turn(self, index: int) -> None:
+        self.ask("turn", index)
+
+    def _progress(self) -> dict[str, Any] | None:
+        now = time.monotonic()
+        if self.report is None or now - self._shown < SNAPSHOT_EVERY:
+            return None
+        self._shown = now
+        return self.report.snapshot()
+
+
+class InTurn:
+    """A worker's Loki sink: the entries of input ``i`` are pushed only once every input
+    before ``i`` is done, so that each stream still gets its entries oldest first, as from
+    one process. Until then this worker goes on reading and holds the records (up to
+    :data:`HOLD_RECORDS`, then it waits for its turn)."""
+
+    def __init__(self, sink: Sink, turn: SharedInt, wait_turn: Callable[[int], None]) -> None:
+        self.signal = sink.signal
+        self._sink = sink
+        self._turn = turn  # every input before this one is done (the parent keeps it)
+        self._wait_turn = wait_turn
+        self._index = 0
+        self._ours = True
+        self._held: list[Record] = []
+
+    def start(self, index: int) -> None:
+        """Records from now on belong to input ``index``."""
+        self._index = index
+        self._ours = False  # its turn is taken at its first record (or its end)
+
+    def write(self, record: Record) -> None:
+        if not self._ours and self._turn.value >= self._index:  # every input before is done
+            self._ours = True
+            self._forward_held()
+        if self._ours:
+            self._sink.write(record)
+            return
+        self._held.append(record)
+        if len(self._held) >= HOLD_RECORDS:
+            self._take_turn()
+
+    def _take_turn(self) -> None:
+        if not self._ours:
+            if self._turn.value < self._index:
+                self._wait_turn(self._index)
+            self._ours = True
+        self._forward_held()
+
+    def _forward_held(self) -> None:
+        held, self._held = self._held, []
+        for record in held:
+            self._sink.write(record)
+
+    def flush(self) -> None:
+        """The input is read: its entries are pushed (and answered) before it is done. An
+        input without log records waits for nobody."""
+        if self._held or self._ours:
+            self._take_turn()
+            self._sink.flush()
+
+    def close(self) -> None:
+        self._take_turn()
+        self._sink.close()
+
+    def interrupt(self) -> None:
+        self._sink.interrupt()
+
+    def abandon(self, wait: bool = True) -> None:
+        self._held.clear()
+        self._sink.abandon(wait)
+
+
+def work(
+    plan: RunPlan,
+    stop: SharedEvent,
+    turn: SharedInt,
+    verbose: bool,
+    conn: Connection,
+    lifeline: Connection,
+    inherited: list[Connection],
+) -> None:
+    """A worker process's life."""
+    begin_worker(lifeline, inherited)
+    try:
+        _Worker(plan, stop, turn, Client(conn), verbose).run()
+    except (EOFError, OSError):  # the pipe to the parent broke: the parent is gone
+        os._exit(EXIT_ORPHANED)
+    finally:
+        conn.close()
+
+
+class _Worker:
+    def __init__(self, plan: RunPlan, shared_stop: SharedEvent, turn: SharedInt, client: Client, verbose: bool) -> None:
+        self._plan = plan
+        self._shared_stop = shared_stop
+        self._stop = threading.Event()  # this process's view of the run's stop
+        self._turn = turn
+        self._client = client
+        self._verbose = verbose
+        self._sinks: dict[Signal, Sink] = {}
+        self._in_turn: InTurn | None = None
+
+    def run(self) -> None:
+        signals, keep = frozenset(self._plan.signals), filters(self._plan.selection)
+        task = self._client.next()
+        while isinstance(task, FirstPass):
+            self._client.tell("newest", newest_in(self._input(task.item), signals, keep))
+            task = self._client.next()
+        report = new_report(self._plan, _say if self._verbose else None)
+        try:
+            if task is not None:
+                self._replay(task, report)
+        finally:
+            self._client.tell("report", report.snapshot())
+
+    def _input(self, item: WorkItem) -> Discovered:
+        return item.input(self._plan.limits.ratio_cap)
+
+    def _replay(self, first: Replay, report: Report) -> None:
+        plan, client = self._plan, self._client
+        client.report = report
+        self._sinks = build_sinks(plan, report, self._stop, client.ack if plan.resume_path else None)
+        if plan.ordered_logs:
+            self._in_turn = InTurn(self._sinks[Signal.LOGS], self._turn, client.wait_turn)
+            self._sinks[Signal.LOGS] = self._in_turn
+        threading.Thread(target=self._watch_stop, daemon=True).start()
+        pipeline = Pipeline(
+            sinks=self._sinks, stages=stages(plan, first.offset_ns, client.check), report=report, stop=self._stop
+        )
+        pipeline.run(self._inputs(first, report))
+
+    def _inputs(self, task: Replay | FirstPass | None, report: Report) -> Iterator[Discovered]:
+        """The work items the parent hands out, as the pipeline asks for them: asking for
+        the next one means this one is read; its log entries are pushed, then it is done."""
+        while isinstance(task, Replay):
+            index = task.item.index
+            if self._in_turn is not None:
+                self._in_turn.start(index)
+            yield self._input(task.item)
+            if self._in_turn is not None and not self._stop.is_set():
+                self._in_turn.flush()
+            self._client.tell("done", index, report.snapshot())
+            if self._stop.is_set():
+                return
+            task = self._client.next()
+
+    def _watch_stop(self) -> None:
+        """The parent's stop (a first Ctrl-C) reaches this process's pipeline and sinks."""
+        self._shared_stop.wait()
+        self._stop.set()
+        for sink in list(self._sinks.values()):
+            sink.interrupt()
+
+
+def _say(line: str) -> None:
+    print(f"otel-replay: {line}", file=sys.stderr, flush=True)

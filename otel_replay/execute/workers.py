@@ -1,0 +1,158 @@
+"""``--workers N``: read, convert, encode and export in N worker processes.
+
+The parent discovers the inputs once and hands them out as work items through a queue,
+one at a time to whichever worker asks next (see inputs.py: an input that can only be
+read as it goes by is copied out once first); no worker walks discovery or reads what
+another one reads. ``--shift-to-now``'s first pass is handed out the same way, then the
+replay. What must be decided once for the whole run stays in the parent, which answers
+each worker over its own pipe (one thread per worker, :class:`Hub`): dedup and
+``--resume``, the journal, and Loki's order — input ``i``'s turn to push comes once
+every input before it is done (:class:`Turns`, kept in shared memory too so that a
+worker sees it without asking).
+
+A worker that dies (a crash, the OOM killer, SIGKILL) is an outcome: its pipe closes,
+the input it was reading is said not to be read to the end, what it had read and not
+reported delivered counts as not sent with the reason, and the others go on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+from collections.abc import Iterator
+
+from otel_replay.assemble import filters
+from otel_replay.execute.base import Job
+from otel_replay.execute.hub import POLL, Hub, Turns
+from otel_replay.execute.inputs import Entry, Spool, WorkItem
+from otel_replay.execute.procs import context, exit_reason, start
+from otel_replay.execute.worker import Replay, SharedInt, Task, work
+from otel_replay.model import FileProblem
+from otel_replay.pipeline import newest_in
+from otel_replay.plan import RunPlan
+from otel_replay.sources.discover import SkippedFile
+
+
+class Workers:
+    """The executor that hands the inputs out to ``count`` worker processes."""
+
+    def __init__(
+        self, plan: RunPlan, entries: Iterator[Entry], count: int, spool: Spool, reads_twice: bool, verbose: bool
+    ) -> None:
+        self._plan = plan
+        self._entries: Iterator[Entry] = entries
+        self._spool = spool
+        self._not_read: list[str] = []
+        ctx = context(["otel_replay.execute.worker", *(["otel_replay.sinks.otlp"] if plan.sends_otlp else [])])
+        self._stop = ctx.Event()
+        turn: SharedInt = ctx.RawValue("q", 0)
+        # every worker starts before any thread of this process does (a forked child must not inherit one)
+        self._started = start(ctx, count, work, (plan, self._stop, turn, verbose))
+        self._hub = hub = Hub(self._started, Turns(turn), spool, reads_twice)
+        self._threads = [threading.Thread(target=hub.serve, args=(peer,), daemon=True) for peer in hub.peers]
+        for thread in self._threads:
+            thread.start()
+
+    # -- the run's steps ----------------------------------------------------------------
+    def newest(self) -> int | None:
+        hub, recorded = self._hub, []
+        try:
+            for entry in self._entries:
+                recorded.append(entry)
+                if isinstance(entry, WorkItem) and not self._put(hub.first_pass(entry)):
+                    hub.not_handed_out(entry)
+            hub.wait_first_pass()
+        except KeyboardInterrupt:
+            self._kill()  # they only read so far
+            raise
+        self._entries = iter(recorded)
+        keep, signals = filters(self._plan.selection), frozenset(self._plan.signals)
+        found = hub.newest + [newest_in(item.input(self._plan.limits.ratio_cap), signals, keep) for item in hub.lost]
+        return max((t for t in found if t is not None), default=None)
+
+    def replay(self, job: Job) -> None:
+        hub = self._hub
+        hub.begin_replay(job)
+        try:
+            self._feed(job.offset_ns)
+            self._wait()
+            self._unread()
+        except KeyboardInterrupt:  # a second Ctrl-C: quit at once
+            hub.unreported()
+            self._kill()
+            raise
+        finally:
+            job.report.merge(hub.own.snapshot())
+            if self.stopped:
+                job.report.settle_unsent()
+
+    def _feed(self, offset_ns: int) -> None:
+        """Hand out the replay's work items; count what discovery found that is not read."""
+        own = self._hub.own
+        for entry in self._entries:
+            if isinstance(entry, SkippedFile):
+                own.files_ignored += 1
+            elif isinstance(entry, FileProblem):
+                own.problem(f"{entry.source}: {entry.reason}")
+            elif self.stopped:
+                break
+            elif not self._put(Replay(entry, offset_ns)):
+                self._not_read.append(entry.name)
+                break
+        self._put(None)
+
+    def _unread(self) -> None:
+        """Say what no worker read (every one died) and which worker ended badly after its
+        last report (an error, on its stderr)."""
+        hub = self._hub
+        left = [task.item.name for task in hub.drain() if isinstance(task, Replay)] + self._not_read
+        if left:
+            hub.own.problem(f"every worker process died: {left[0]} and the inputs after it are not read")
+        for peer in hub.peers:
+            peer.process.join(POLL)
+            if peer.finished and peer.process.exitcode:
+                hub.own.problem(f"a worker process ended badly after its last report ({exit_reason(peer.process)})")
+
+    def _put(self, task: Task | None) -> bool:
+        """Queue ``task``; False once no worker is left to take it."""
+        while True:
+            try:
+                self._hub.tasks.put(task, timeout=POLL)
+                return True
+            except queue.Full:
+                if not self._hub.alive():
+                    return False
+
+    def _wait(self) -> None:
+        """Until every worker has sent its report or died."""
+        for thread in self._threads:
+            while thread.is_alive():
+                thread.join(POLL)  # wakes up for signal handlers (they run in this thread)
+                if self.stopped:
+                    self._hub.turns.release()
+
+    # -- stopping ---------------------------------------------------------------------------
+    def interrupt(self) -> None:
+        self._stop.set()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    def _kill(self) -> None:
+        for process in self._started.processes:
+            if process.is_alive():
+                process.kill()
+
+    def close(self) -> None:
+        with contextlib.suppress(queue.Full):
+            self._hub.tasks.put_nowait(None)
+        for hold in self._started.lifelines:  # a worker still running exits (it is orphaned)
+            hold.close()
+        for process in self._started.processes:
+            process.join(10)
+            if process.is_alive():
+                process.kill()
+                process.join()
+        self._spool.close()

@@ -1,0 +1,146 @@
+"""What one run is to do: the user's choices, validated and derived once.
+
+The command line parses flags into plain values and builds a :class:`RunPlan` through
+:meth:`RunPlan.from_options` (keyword-only); everything after that reads the plan and
+never looks at a flag again: the mode, where each signal goes and how far discovery may
+go are worked out here, once.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+
+from otel_replay.config import LOGS_PATH, METRICS_PATH, effective_endpoint
+from otel_replay.model import ResourceOverrides, Signal
+from otel_replay.sinks.loki import LokiConfig
+from otel_replay.sinks.otlp_config import OtlpConfig
+from otel_replay.sources.discover import ArchiveLimits
+
+MODES = ("send", "dry-run", "output")
+LOGS_TO = ("loki", "otlp")
+
+
+class PlanError(ValueError):
+    """The options contradict each other; the message says how (one line)."""
+
+
+def _no_redaction(text: str) -> str:
+    return text
+
+
+@dataclass(frozen=True, kw_only=True)
+class Selection:
+    """Which records, and when they should appear to have happened."""
+
+    now_ns: int
+    offset_ns: int = 0  # --time-offset
+    shift_to_now: bool = False
+    since_ns: int | None = None
+    until_ns: int | None = None
+    trace_ids: tuple[int, ...] = ()
+    services: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunPlan:
+    paths: tuple[str, ...]
+    signals: tuple[Signal, ...]
+    mode: str  # "send", "dry-run" or "output"
+    otlp: OtlpConfig
+    loki: LokiConfig
+    selection: Selection
+    overrides: ResourceOverrides = field(default_factory=ResourceOverrides)
+    #: Where each selected signal goes, as the summary shows it (not redacted here).
+    destinations: dict[Signal, str]
+    redact: Callable[[str], str] = _no_redaction
+    output_dir: str | None = None
+    resume_path: str | None = None
+    limits: ArchiveLimits = field(default_factory=ArchiveLimits)
+    logs_to: str = "loki"  # or "otlp": log records through the official OTLPLogExporter
+    workers: int = 1  # --workers: processes that read, convert and export (see execute/workers.py)
+
+    @classmethod
+    def from_options(
+        cls,
+        *,
+        paths: Sequence[str],
+        signals: Sequence[Signal],
+        otlp: OtlpConfig,
+        loki: LokiConfig,
+        selection: Selection,
+        overrides: ResourceOverrides | None = None,
+        redact: Callable[[str], str] = _no_redaction,
+        dry_run: bool = False,
+        output_dir: str | None = None,
+        resume_path: str | None = None,
+        limits: ArchiveLimits | None = None,
+        logs_to: str = "loki",
+        workers: int = 1,
+    ) -> RunPlan:
+        """The plan for these options; :class:`PlanError` when they contradict each other."""
+        if dry_run and output_dir:
+            raise PlanError("--dry-run and --output exclude each other")
+        if resume_path and (dry_run or output_dir):
+            raise PlanError("--resume applies to sending (not to --dry-run or --output)")
+        if not paths:
+            raise PlanError("no input given")
+        if not signals:
+            raise PlanError("no signal selected")
+        if logs_to not in LOGS_TO:
+            raise PlanError(f"--logs-to must be one of {', '.join(LOGS_TO)}")
+        if workers < 1:
+            raise PlanError("--workers must be at least 1")
+        ordered = tuple(s for s in Signal if s in signals)
+        limits = limits or ArchiveLimits()
+        if output_dir is not None:  # a walk of "." must not read the files this run writes
+            excluded = limits.exclude_dirs | {os.path.realpath(output_dir)}
+            limits = replace(limits, exclude_dirs=frozenset(excluded))
+        return cls(
+            paths=tuple(paths),
+            signals=ordered,
+            mode="dry-run" if dry_run else ("output" if output_dir else "send"),
+            otlp=otlp,
+            loki=loki,
+            selection=selection,
+            overrides=overrides or ResourceOverrides(),
+            destinations=_destinations(ordered, otlp, loki, logs_to, output_dir),
+            redact=redact,
+            output_dir=output_dir,
+            resume_path=resume_path,
+            limits=limits,
+            logs_to=logs_to,
+            workers=workers,
+        )
+
+    @property
+    def sends_otlp(self) -> bool:
+        """Whether a sink of this run uses the official OTLP exporters."""
+        return self.mode == "send" and (self.logs_to == "otlp" or any(s is not Signal.LOGS for s in self.signals))
+
+    @property
+    def ordered_logs(self) -> bool:
+        """Log records go to Loki, which takes each stream oldest first (workers must push
+        an input's entries only after every earlier input's)."""
+        return self.mode == "send" and self.logs_to == "loki" and Signal.LOGS in self.signals
+
+    @property
+    def reads_twice(self) -> bool:
+        """``--shift-to-now`` reads what it replays once before, for the newest instant."""
+        return self.selection.shift_to_now
+
+
+def _destinations(
+    signals: tuple[Signal, ...], otlp: OtlpConfig, loki: LokiConfig, logs_to: str, output_dir: str | None
+) -> dict[Signal, str]:
+    if output_dir is not None:
+        from otel_replay.sinks.file import FILE_NAMES  # the OTLP encoders: only a run that writes files
+
+        return {s: os.path.join(output_dir, FILE_NAMES[s]) for s in signals}
+    every = {
+        Signal.TRACES: effective_endpoint(otlp.traces_endpoint),
+        Signal.LOGS: effective_endpoint(otlp.logs_endpoint, path=LOGS_PATH) if logs_to == "otlp" else loki.push_url(),
+        Signal.METRICS: effective_endpoint(otlp.metrics_endpoint, path=METRICS_PATH),
+    }
+    return {s: every[s] for s in signals}

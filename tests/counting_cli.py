@@ -1,0 +1,48 @@
+"""``python -m tests.counting_cli COUNT_FILE replay ARGS…``: the command line with its
+decompressor and its readers instrumented. Each process of the run (its workers are
+forked from this one, so they are instrumented too) appends to COUNT_FILE one line
+``decompressed PID BYTES`` for every read of a gzip/zstandard stream, and one line
+``read PID NAME`` for every input a pipeline or a first pass opens."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+from otel_replay import pipeline
+from otel_replay.cli import main
+from otel_replay.sources import streams
+from otel_replay.sources.discover import InputFile
+
+COUNT_FILE = sys.argv[1]
+
+
+def _log(line: str) -> None:
+    with open(COUNT_FILE, "a", encoding="utf-8") as fh:  # one short append per line: never interleaved
+        fh.write(line + "\n")
+
+
+_decompress = streams._Decompressed.readinto
+
+
+def _counting_readinto(self: Any, buf: Any) -> int:
+    n = _decompress(self, buf)
+    if n:
+        _log(f"decompressed {os.getpid()} {n}")
+    return n
+
+
+_read_input = pipeline.read_input
+
+
+def _logging_read_input(item: InputFile) -> Any:
+    _log(f"read {os.getpid()} {item.name}")
+    return _read_input(item)
+
+
+streams._Decompressed.readinto = _counting_readinto  # type: ignore[method-assign]
+pipeline.read_input = _logging_read_input  # type: ignore[assignment]
+
+if __name__ == "__main__":
+    main(sys.argv[2:])
