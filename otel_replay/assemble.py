@@ -1,4 +1,4 @@
-"""A :class:`RunPlan` → what one process runs: the report it counts on, the stages a
+"""A :class:`RunPlan` → what one process runs: the statistics it counts on, the stages a
 record goes through and the sinks it ends in. Both executors build theirs here (the
 in-process one once, each worker process its own), so a run reads, filters, rewrites and
 sends the same way whatever ``--workers`` is.
@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 
 from otel_replay.model import Record, Signal
 from otel_replay.plan import RunPlan, Selection
-from otel_replay.report import Report
 from otel_replay.resume import Acknowledge
 from otel_replay.sinks import Sink
 from otel_replay.sinks.dryrun import DryRunSink
 from otel_replay.sinks.loki import LokiSink
+from otel_replay.stats import RunStats
 from otel_replay.transforms import Transform
 from otel_replay.transforms.filters import ServiceFilter, TimeWindow, TraceIdFilter
 from otel_replay.transforms.resource import ResourceRewrite
@@ -67,14 +67,16 @@ def stages(plan: RunPlan, offset_ns: int, check: Check | None) -> Stages:
     return Stages(filters(plan.selection), check, final_transforms(plan, offset_ns))
 
 
-def new_report(plan: RunPlan, verbose: Callable[[str], None] | None = None) -> Report:
-    report = Report(plan.mode, {s: plan.destinations[s] for s in plan.signals}, plan.redact)
-    report.verbose = verbose
-    return report
+def new_stats(plan: RunPlan, verbose: Callable[[str], None] | None = None) -> RunStats:
+    """The statistics one process counts on; ``verbose`` receives its --verbose lines,
+    redacted."""
+    if verbose is None:
+        return RunStats()
+    return RunStats(lambda text: verbose(plan.redact(text)))
 
 
 def build_sinks(
-    plan: RunPlan, report: Report, stop: threading.Event, ack: Acknowledge | None = None
+    plan: RunPlan, stats: RunStats, stop: threading.Event, ack: Acknowledge | None = None
 ) -> dict[Signal, Sink]:
     """One sink per selected signal; ``ack`` journals delivered records for --resume.
 
@@ -83,18 +85,18 @@ def build_sinks(
     sinks: dict[Signal, Sink] = {}
     for sig in plan.signals:
         if plan.mode == "dry-run":
-            sinks[sig] = DryRunSink(sig, report)
+            sinks[sig] = DryRunSink(sig, stats)
         elif plan.mode == "output":
             assert plan.output_dir is not None
             from otel_replay.sinks.file import OtlpJsonFileSink
 
             sinks[sig] = OtlpJsonFileSink(
-                sig, plan.output_dir, report, plan.otlp.batch_size, plan.otlp.max_request_bytes
+                sig, plan.output_dir, stats, plan.otlp.batch_size, plan.otlp.max_request_bytes
             )
         elif sig is Signal.LOGS and plan.logs_to == "loki":
-            sinks[sig] = LokiSink(plan.loki, report, stop=stop, on_delivered=ack)
+            sinks[sig] = LokiSink(plan.loki, stats, stop=stop, on_delivered=ack)
         else:
             from otel_replay.sinks.otlp import OtlpSink
 
-            sinks[sig] = OtlpSink(plan.otlp, report, on_delivered=ack, signal=sig, stop=stop)
+            sinks[sig] = OtlpSink(plan.otlp, stats, on_delivered=ack, signal=sig, stop=stop)
     return sinks

@@ -42,6 +42,7 @@ from otel_replay.sinks.otlp_config import (
 )
 from otel_replay.sources.common import parse_hex_id
 from otel_replay.sources.discover import DEFAULT_MAX_ARCHIVE_BYTES, ArchiveLimits
+from otel_replay.stats import RunStats
 
 
 class SizeType(click.ParamType):
@@ -489,10 +490,10 @@ class _Progress:
     def __init__(self) -> None:
         self._shown = False
 
-    def __call__(self, report: Report) -> None:
-        t, lg, m = (report.stats[s] for s in (Signal.TRACES, Signal.LOGS, Signal.METRICS))
+    def __call__(self, stats: RunStats) -> None:
+        t, lg, m = (stats.signals[s] for s in (Signal.TRACES, Signal.LOGS, Signal.METRICS))
         text = (
-            f"\r[otel-replay] files {report.files_read}  spans {t.read} read / {t.sent} sent  "
+            f"\r[otel-replay] files {stats.files_read}  spans {t.read} read / {t.sent} sent  "
             f"logs {lg.read} read / {lg.sent} sent" + (f"  points {m.read} read / {m.sent} sent" if m.read else "")
         )
         click.echo(text, err=True, nl=False)

@@ -4,7 +4,7 @@ Inputs are read one at a time, in the order given, each streamed record by recor
 record goes through the filters, then the run's dedup and --resume check (a batch at a
 time, so that a worker process can ask the parent), then the transforms that change it,
 then to its signal's sink (see assemble.py). Nothing here raises for bad input or an
-unwilling backend: each outcome is a count (with a reason) on the Report.
+unwilling backend: each outcome is a count (with a reason) on the run's statistics.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -27,10 +28,10 @@ from otel_replay.model import (
     Signal,
     SourceItem,
 )
-from otel_replay.report import Report
 from otel_replay.sinks import Sink
 from otel_replay.sources import read_input
 from otel_replay.sources.discover import Discovered, InputFile, SkippedFile
+from otel_replay.stats import RunStats
 from otel_replay.transforms import Transform
 from otel_replay.transforms.timeshift import newest_ns
 
@@ -93,86 +94,84 @@ class Pipeline:
     #: Records pass the filters, then the check in batches, then what changes them
     #: (resource rewrite, time shift), then go to their sink.
     stages: Stages
-    report: Report
-    on_progress: Callable[[Report], None] | None = None
+    stats: RunStats
+    on_progress: Callable[[RunStats], None] | None = None
     #: Set (by a signal handler) to stop reading; what was sent is kept, the rest is not sent.
     stop: threading.Event = field(default_factory=threading.Event)
     _closed: bool = field(default=False, init=False)
     _quit_now: bool = field(default=False, init=False)
     _pending: dict[Signal, list[Record]] = field(default_factory=dict, init=False)
 
-    def run(self, inputs: Iterable[Discovered]) -> Report:
+    def run(self, inputs: Iterable[Discovered]) -> RunStats:
         """Read ``inputs`` (in order, each to its end) into the sinks, then close them."""
         try:
             with few_collections():
                 self._run(inputs)
         except KeyboardInterrupt:  # a second Ctrl-C: quit without waiting for the requests in flight
-            self.report.interrupted = True
             self.stop.set()
             self._quit_now = True
             raise
         finally:
             self.close()
-        if self.stop.is_set():
-            self.report.interrupted = True
-        return self.report
+        return self.stats
 
     def _run(self, inputs: Iterable[Discovered]) -> None:
-        report = self.report
+        stats = self.stats
         for found in inputs:
             if self.stop.is_set():
                 return
             if isinstance(found, SkippedFile):
-                report.files_ignored += 1
+                stats.file_ignored()
             elif isinstance(found, FileProblem):
-                report.problem(f"{found.source}: {found.reason}")
+                stats.problem(f"{found.source}: {found.reason}")
             else:
                 if found.part is None or found.part.index == 0:
-                    report.files_read += 1  # a file split into parts counts once
+                    stats.file_read()  # a file split into parts counts once
                 self._read(read_input(found))
                 for signal in list(self._pending):
                     self._checked(signal)
                 if self.on_progress is not None:
-                    self.on_progress(report)
+                    self.on_progress(stats)
 
     def _read(self, items: Iterator[SourceItem]) -> None:
-        report, stop = self.report, self.stop
-        for item in items:
-            if stop.is_set():
-                break
-            signal = SIGNAL_OF.get(type(item))
-            if signal is not None:
-                stats = report.stats[signal]
-                sink = self.sinks.get(signal)
-                if sink is None:
-                    continue  # a signal not selected (a JSON Lines file may mix signals)
-                stats.read += 1
-                record, dropped_by = apply_transforms(item, self.stages.filters)  # type: ignore[arg-type]
-                if record is None:
-                    report.dropped(signal, dropped_by)
-                else:
-                    pending = self._pending.setdefault(signal, [])
-                    pending.append(record)
-                    if len(pending) >= CHECK_BATCH:
-                        self._checked(signal)
-            elif isinstance(item, FileStart):
-                stats = report.stats[item.signal]
-                if item.signal not in self.sinks:
-                    stats.not_selected_files += 1
-                    if item.one_signal:
+        stats, stop = self.stats, self.stop
+        read: Counter[Signal] = Counter()
+        try:
+            for item in items:
+                if stop.is_set():
+                    break
+                signal = SIGNAL_OF.get(type(item))
+                if signal is not None:
+                    if signal not in self.sinks:
+                        continue  # a signal not selected (a JSON Lines file may mix signals)
+                    read[signal] += 1
+                    record, dropped_by = apply_transforms(item, self.stages.filters)  # type: ignore[arg-type]
+                    if record is None:
+                        stats.dropped(signal, dropped_by)
+                    else:
+                        pending = self._pending.setdefault(signal, [])
+                        pending.append(record)
+                        if len(pending) >= CHECK_BATCH:
+                            stats.read(signal, read.pop(signal))
+                            self._checked(signal)
+                elif isinstance(item, FileStart):
+                    selected = item.signal in self.sinks
+                    stats.file_of(item.signal, selected)
+                    if not selected and item.one_signal:
                         break  # the file holds nothing else: do not even parse it
-                    continue
-                stats.files += 1
-            elif isinstance(item, InvalidRecord):
-                if item.signal in self.sinks:
-                    report.invalid(item.signal, str(item.origin), item.reason)
-            elif isinstance(item, Adjusted):
-                if item.signal in self.sinks:
-                    report.adjusted(item.signal, str(item.origin), item.reason)
-            elif isinstance(item, FileProblem):
-                report.problem(f"{item.source}: {item.reason}")
-            elif isinstance(item, Notice):
-                report.hint(item.text)
+                elif isinstance(item, InvalidRecord):
+                    if item.signal in self.sinks:
+                        stats.invalid(item.signal, str(item.origin), item.reason)
+                elif isinstance(item, Adjusted):
+                    if item.signal in self.sinks:
+                        stats.adjusted(item.signal, str(item.origin), item.reason)
+                elif isinstance(item, FileProblem):
+                    stats.problem(f"{item.source}: {item.reason}")
+                elif isinstance(item, Notice):
+                    stats.hint(item.text)
+        finally:  # counted however the input ends (a second Ctrl-C included)
+            for signal, n in read.items():
+                stats.read(signal, n)
         items.close()  # type: ignore[attr-defined]
 
     def _checked(self, signal: Signal) -> None:
@@ -192,7 +191,7 @@ class Pipeline:
             if label is None:
                 record, label = apply_transforms(record, after)  # type: ignore[assignment]
             if label:
-                self.report.dropped(signal, label)
+                self.stats.dropped(signal, label)
             else:
                 sink.write(record)
 
@@ -209,4 +208,4 @@ class Pipeline:
                     sink.close()
         finally:
             if self.stop.is_set():  # a stop cuts batches off anywhere: count what was not sent by difference
-                self.report.settle_unsent()
+                self.stats.settle_unsent()

@@ -14,11 +14,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import BinaryIO
 
-from otel_replay.assemble import new_report
+from otel_replay.assemble import new_stats
 from otel_replay.execute import Executor, Job, SetupError, choose
 from otel_replay.plan import RunPlan
 from otel_replay.report import Report, format_duration
 from otel_replay.resume import ResumeState
+from otel_replay.stats import RunStats
 from otel_replay.transforms.dedup import SeenCheck
 
 __all__ = ["EXIT_SIGNALLED", "SetupError", "execute"]
@@ -29,12 +30,12 @@ EXIT_SIGNALLED = {signal.SIGINT: 130, signal.SIGTERM: 143}
 def execute(
     plan: RunPlan,
     stdin: BinaryIO | None,
-    on_progress: Callable[[Report], None] | None = None,
+    on_progress: Callable[[RunStats], None] | None = None,
     notify: Callable[[str], None] = lambda _: None,
     verbose: Callable[[str], None] | None = None,
 ) -> tuple[Report, int]:
     """Run the plan; returns the report and the exit status."""
-    report = new_report(plan, verbose)
+    report = Report(new_stats(plan, verbose), plan.mode, {s: plan.destinations[s] for s in plan.signals}, plan.redact)
     state = None if plan.resume_path is None else ResumeState(plan.resume_path)  # StateFileError: one line
     received: list[int] = []
     try:
@@ -45,7 +46,7 @@ def execute(
             if state is not None:
                 state.start(offset, {s.value: plan.redact(d) for s, d in report.destinations.items()})
             job = Job(
-                report=report,
+                stats=report.stats,
                 offset_ns=offset,
                 check=SeenCheck(state),
                 ack=None if state is None else state.acknowledge,

@@ -2,7 +2,7 @@
 
 The run asks an executor for ``--shift-to-now``'s first pass (:meth:`Executor.newest`),
 then to replay (:meth:`Executor.replay`) with what must be decided once for the whole
-run (:class:`Job`: the report, the time offset, dedup and ``--resume``), and closes it.
+run (:class:`Job`: the statistics, the time offset, dedup and ``--resume``), and closes it.
 A first Ctrl-C calls :meth:`Executor.interrupt` from the signal handler.
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from otel_replay.report import Report
 from otel_replay.resume import Acknowledge
+from otel_replay.stats import RunStats
 from otel_replay.transforms.dedup import SeenCheck
 
 
@@ -25,13 +25,13 @@ class SetupError(Exception):
 class Job:
     """What a replay needs beyond the plan, decided once for the whole run."""
 
-    report: Report
+    stats: RunStats
     offset_ns: int
     #: Dedup and --resume: whether each record is sent (asked of this process by workers).
     check: SeenCheck
     #: Journals acknowledged records for --resume (in this process: workers ask it).
     ack: Acknowledge | None = None
-    on_progress: Callable[[Report], None] | None = None
+    on_progress: Callable[[RunStats], None] | None = None
 
 
 class Executor(Protocol):
@@ -40,7 +40,7 @@ class Executor(Protocol):
         will replay (each input read once more than otherwise, decompressed once)."""
 
     def replay(self, job: Job) -> None:
-        """Read every input into the sinks, counting on ``job.report``. A second Ctrl-C
+        """Read every input into the sinks, counting on ``job.stats``. A second Ctrl-C
         (KeyboardInterrupt) ends it at once and is raised again."""
 
     def interrupt(self) -> None:

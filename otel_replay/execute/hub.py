@@ -18,7 +18,7 @@ from otel_replay.execute.base import Job
 from otel_replay.execute.inputs import Spool, WorkItem
 from otel_replay.execute.procs import Started, exit_reason
 from otel_replay.execute.worker import FirstPass, Replay, SharedInt, Task
-from otel_replay.report import Report, SignalStats
+from otel_replay.stats import RunStats, SignalStats
 
 #: Work items queued ahead per worker (more only fills the spool folder sooner).
 QUEUED_PER_WORKER = 2
@@ -84,12 +84,12 @@ class Hub:
         self.lost: list[WorkItem] = []  # first-pass items whose worker died
         self.first_pending = 0
         #: What the parent counts itself (found by discovery, deaths before the replay).
-        self.own = Report()
+        self.own = RunStats()
         self.job: Job | None = None
 
     @property
-    def report(self) -> Report:
-        return self.own if self.job is None else self.job.report
+    def stats(self) -> RunStats:
+        return self.own if self.job is None else self.job.stats
 
     def begin_replay(self, job: Job) -> None:
         with self._lock:
@@ -134,7 +134,7 @@ class Hub:
             self._done(peer, message[1], message[2])
         elif kind == "report":
             with self._lock:
-                self.report.merge(message[1])
+                self.stats.merge(message[1])
                 peer.finished = True
                 peer.task = None
             return False
@@ -194,10 +194,10 @@ class Hub:
         if job is not None and job.on_progress is not None:
             job.on_progress(self.progress())
 
-    def progress(self) -> Report:
+    def progress(self) -> RunStats:
         """Every worker's counts as of its last finished input."""
         with self._lock:
-            view = Report()
+            view = RunStats()
             for peer in self.peers:
                 if peer.latest is not None:
                     view.merge(peer.latest)
@@ -215,20 +215,20 @@ class Hub:
             if isinstance(task, FirstPass):
                 self.lost.append(task.item)
                 self._first_done(peer)
-                self.report.problem(f"{task.item.name}: {reason} in the first pass; read again by the parent")
+                self.stats.problem(f"{task.item.name}: {reason} in the first pass; read again by the parent")
                 return
-            report = self.report
+            stats = self.stats
             if isinstance(task, Replay):
-                report.problem(f"{task.item.name}: not read to the end: {reason}")
+                stats.problem(f"{task.item.name}: not read to the end: {reason}")
                 self.turns.done(task.item.index)
             latest = peer.latest if self.job is not None else None
             if latest is None:
-                report.problem(reason)
+                stats.problem(reason)
                 return
-            report.merge(latest)
-            for signal, stats in latest["stats"].items():
-                report.not_sent(signal, _without_outcome(stats), reason)
-            report.problem(f"{reason}; what it had read and not reported delivered is counted as not sent")
+            stats.merge(latest)
+            for signal, theirs in latest["stats"].items():
+                stats.not_sent(signal, _without_outcome(theirs), reason)
+            stats.problem(f"{reason}; what it had read and not reported delivered is counted as not sent")
 
     def unreported(self) -> None:
         """The run quit at once (a second Ctrl-C): count what the workers that sent no last
@@ -238,8 +238,8 @@ class Hub:
                 if not peer.finished and peer.died is None:
                     peer.died = "ended at once"
                     if peer.latest is not None:
-                        self.report.merge(peer.latest)
-        self.report.problem(
+                        self.stats.merge(peer.latest)
+        self.stats.problem(
             "stopped at once: what the workers did with the inputs they were reading then is not counted"
         )
 

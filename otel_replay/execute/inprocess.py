@@ -46,13 +46,13 @@ class InProcess:
     def replay(self, job: Job) -> None:
         plan = self._plan
         try:
-            self._sinks = sinks = build_sinks(plan, job.report, self._stop, job.ack)
+            self._sinks = sinks = build_sinks(plan, job.stats, self._stop, job.ack)
         except OSError as exc:
             raise SetupError(plan.redact(f"cannot prepare the output: {exc}")) from None
         pipeline = Pipeline(
             sinks=sinks,
             stages=stages(plan, job.offset_ns, job.check.records),
-            report=job.report,
+            stats=job.stats,
             on_progress=job.on_progress,
             stop=self._stop,
         )

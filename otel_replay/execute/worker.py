@@ -9,7 +9,7 @@ Messages to the parent are tuples: ``("next",)`` → a :data:`Task` or None (no 
 work); ``("newest", t)``; ``("check", signal, keys, as_is, snapshot)`` → verdicts;
 ``("ack", signal, keys)``; ``("turn", index)`` → once every input before ``index`` is
 done; ``("done", index, snapshot)``; ``("report", snapshot)``, the last. A snapshot
-(:meth:`Report.snapshot`) rides along with a check now and then, so that the parent
+(:meth:`RunStats.snapshot`) rides along with a check now and then, so that the parent
 knows what this worker has read should it die.
 """
 
@@ -25,15 +25,15 @@ from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Event as SharedEvent
 from typing import Any, Protocol, cast
 
-from otel_replay.assemble import build_sinks, filters, new_report, stages
+from otel_replay.assemble import build_sinks, filters, new_stats, stages
 from otel_replay.execute.inputs import WorkItem
 from otel_replay.execute.procs import EXIT_ORPHANED, begin_worker
 from otel_replay.model import Record, Signal
 from otel_replay.pipeline import Pipeline, newest_in
 from otel_replay.plan import RunPlan
-from otel_replay.report import Report
 from otel_replay.sinks import Sink
 from otel_replay.sources.discover import Discovered
+from otel_replay.stats import RunStats
 from otel_replay.transforms.dedup import record_keys
 
 #: How often a check carries this worker's counts to the parent, at most (seconds).
@@ -70,7 +70,7 @@ class Client:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
         self._lock = threading.Lock()
-        self.report: Report | None = None
+        self.stats: RunStats | None = None
         self._shown = 0.0
 
     def ask(self, *message: object) -> object:
@@ -97,10 +97,10 @@ class Client:
 
     def _progress(self) -> dict[str, Any] | None:
         now = time.monotonic()
-        if self.report is None or now - self._shown < SNAPSHOT_EVERY:
+        if self.stats is None or now - self._shown < SNAPSHOT_EVERY:
             return None
         self._shown = now
-        return self.report.snapshot()
+        return self.stats.snapshot()
 
 
 class InTurn:
@@ -201,30 +201,30 @@ class _Worker:
         while isinstance(task, FirstPass):
             self._client.tell("newest", newest_in(self._input(task.item), signals, keep))
             task = self._client.next()
-        report = new_report(self._plan, _say if self._verbose else None)
+        stats = new_stats(self._plan, _say if self._verbose else None)
         try:
             if task is not None:
-                self._replay(task, report)
+                self._replay(task, stats)
         finally:
-            self._client.tell("report", report.snapshot())
+            self._client.tell("report", stats.snapshot())
 
     def _input(self, item: WorkItem) -> Discovered:
         return item.input(self._plan.limits.ratio_cap)
 
-    def _replay(self, first: Replay, report: Report) -> None:
+    def _replay(self, first: Replay, stats: RunStats) -> None:
         plan, client = self._plan, self._client
-        client.report = report
-        self._sinks = build_sinks(plan, report, self._stop, client.ack if plan.resume_path else None)
+        client.stats = stats
+        self._sinks = build_sinks(plan, stats, self._stop, client.ack if plan.resume_path else None)
         if plan.ordered_logs:
             self._in_turn = InTurn(self._sinks[Signal.LOGS], self._turn, client.wait_turn)
             self._sinks[Signal.LOGS] = self._in_turn
         threading.Thread(target=self._watch_stop, daemon=True).start()
         pipeline = Pipeline(
-            sinks=self._sinks, stages=stages(plan, first.offset_ns, client.check), report=report, stop=self._stop
+            sinks=self._sinks, stages=stages(plan, first.offset_ns, client.check), stats=stats, stop=self._stop
         )
-        pipeline.run(self._inputs(first, report))
+        pipeline.run(self._inputs(first, stats))
 
-    def _inputs(self, task: Replay | FirstPass | None, report: Report) -> Iterator[Discovered]:
+    def _inputs(self, task: Replay | FirstPass | None, stats: RunStats) -> Iterator[Discovered]:
         """The work items the parent hands out, as the pipeline asks for them: asking for
         the next one means this one is read; its log entries are pushed, then it is done."""
         while isinstance(task, Replay):
@@ -234,7 +234,7 @@ class _Worker:
             yield self._input(task.item)
             if self._in_turn is not None and not self._stop.is_set():
                 self._in_turn.flush()
-            self._client.tell("done", index, report.snapshot())
+            self._client.tell("done", index, stats.snapshot())
             if self._stop.is_set():
                 return
             task = self._client.next()

@@ -83,16 +83,16 @@ class Workers:
             self._kill()
             raise
         finally:
-            job.report.merge(hub.own.snapshot())
+            job.stats.merge(hub.own.snapshot())
             if self.stopped:
-                job.report.settle_unsent()
+                job.stats.settle_unsent()
 
     def _feed(self, offset_ns: int) -> None:
         """Hand out the replay's work items; count what discovery found that is not read."""
         own = self._hub.own
         for entry in self._entries:
             if isinstance(entry, SkippedFile):
-                own.files_ignored += 1
+                own.file_ignored()
             elif isinstance(entry, FileProblem):
                 own.problem(f"{entry.source}: {entry.reason}")
             elif self.stopped:

@@ -1,7 +1,8 @@
 """Sinks: destinations that take records in batches and report each batch's outcome.
 
 A sink never raises for a backend problem: it counts the records as sent, rejected
-(the backend said no) or failed (it could not be reached in time) on the run's Report.
+(the backend said no) or failed (it could not be reached in time) on the run's
+statistics (:class:`~otel_replay.stats.RunStats`).
 """
 
 from __future__ import annotations

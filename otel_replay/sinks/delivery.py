@@ -21,8 +21,8 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from otel_replay.model import Signal
-from otel_replay.report import Report
 from otel_replay.resume import Acknowledge
+from otel_replay.stats import RunStats
 
 #: What the OTLP specification (and so the official exporters) retries; every other
 #: status is final.
@@ -137,33 +137,33 @@ class Account:
     ``--resume`` journal."""
 
     signal: Signal
-    report: Report
+    stats: RunStats
     journal: Acknowledge | None = None
 
     def settle(self, outcome: Outcome, attempts: int, n: int, where: str, keys: Callable[[], Sequence[Any]]) -> None:
-        report, signal = self.report, self.signal
+        stats, signal = self.stats, self.signal
         if isinstance(outcome, Delivered):
-            report.sent(signal, n)
+            stats.sent(signal, n)
         elif isinstance(outcome, Partial):
             left = n
             for reason, count in sorted(outcome.refused.items(), key=lambda kv: -kv[1]):
                 taken = min(count, left)
-                report.rejected(signal, taken, reason)
+                stats.rejected(signal, taken, reason)
                 left -= taken
-            report.sent(signal, left)
+            stats.sent(signal, left)
             for hint in outcome.hints:
-                report.hint(hint)
+                stats.hint(hint)
         elif isinstance(outcome, Permanent):
             reason = outcome.reason if attempts <= 1 else with_attempts(outcome.reason, attempts)
             if outcome.refused:
-                report.rejected(signal, n, reason)
+                stats.rejected(signal, n, reason)
             else:
-                report.failed(signal, n, reason, where)
+                stats.failed(signal, n, reason, where)
             if outcome.hint:
-                report.hint(outcome.hint)
+                stats.hint(outcome.hint)
             return
         else:  # still retryable when the policy gave up
-            report.failed(signal, n, with_attempts(outcome.reason, attempts), where)
+            stats.failed(signal, n, with_attempts(outcome.reason, attempts), where)
             return
         if self.journal is not None:
             self.journal(signal, keys())

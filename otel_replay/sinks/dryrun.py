@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from otel_replay.model import Record, Signal
-from otel_replay.report import Report
+from otel_replay.stats import RunStats
 
 
 class DryRunSink:
-    def __init__(self, signal: Signal, report: Report) -> None:
+    def __init__(self, signal: Signal, stats: RunStats) -> None:
         self.signal = signal
-        self._report = report
+        self._stats = stats
 
     def write(self, record: Record) -> None:
-        self._report.sent(self.signal, 1)
+        self._stats.sent(self.signal, 1)
 
     def flush(self) -> None:
         pass

@@ -18,10 +18,10 @@ from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metr
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 
 from otel_replay.model import Record, Signal
-from otel_replay.report import Report
 from otel_replay.sinks.batching import Batcher
 from otel_replay.sinks.sdk import ResourceCache, proto_to_otlp_json
 from otel_replay.sinks.sizes import REQUEST_OVERHEAD, add_to_request
+from otel_replay.stats import RunStats
 
 FILE_NAMES = {Signal.TRACES: "traces.jsonl", Signal.LOGS: "logs.jsonl", Signal.METRICS: "metrics.jsonl"}
 #: The official exporters' own encoders: the file holds exactly what would have been sent.
@@ -32,9 +32,11 @@ _encode_json = msgspec.json.Encoder().encode
 class OtlpJsonFileSink:
     """One signal's JSON Lines file under the output folder."""
 
-    def __init__(self, signal: Signal, directory: str, report: Report, batch_size: int, max_request_bytes: int) -> None:
+    def __init__(
+        self, signal: Signal, directory: str, stats: RunStats, batch_size: int, max_request_bytes: int
+    ) -> None:
         self.signal = signal
-        self._report = report
+        self._stats = stats
         self._resources = ResourceCache()
         os.makedirs(directory, exist_ok=True)
         self.path = os.path.join(directory, FILE_NAMES[signal])
@@ -42,16 +44,16 @@ class OtlpJsonFileSink:
         self._batcher: Batcher[Record] = Batcher(self._write_batch, batch_size, max_request_bytes, REQUEST_OVERHEAD)
 
     def write(self, record: Record) -> None:
-        add_to_request(self._batcher, record, self._report, self.signal)
+        add_to_request(self._batcher, record, self._stats, self.signal, "written")
 
     def _write_batch(self, batch: list[Record]) -> None:
         message = _ENCODERS[self.signal](self._resources.export_items(batch))
         try:
             self._fh.write(_encode_json(proto_to_otlp_json(message)) + b"\n")
         except OSError as exc:
-            self._report.failed(self.signal, len(batch), f"cannot write {self.path}: {exc.strerror or exc}")
+            self._stats.failed(self.signal, len(batch), f"cannot write {self.path}: {exc.strerror or exc}")
             return
-        self._report.sent(self.signal, len(batch))
+        self._stats.sent(self.signal, len(batch))
 
     def flush(self) -> None:
         self._batcher.flush()

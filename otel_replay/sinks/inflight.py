@@ -117,7 +117,7 @@ class InFlightSink:
     def abandon(self, wait: bool = True) -> None:
         """Send nothing more. The requests in flight finish, unless ``wait`` is False (or
         the waiting is interrupted): then they are left behind. What is not sent is
-        counted by the pipeline (``Report.settle_unsent``)."""
+        counted by the pipeline (``RunStats.settle_unsent``)."""
         self._batcher.discard()
         try:
             if wait:

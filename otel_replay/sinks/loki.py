@@ -21,13 +21,13 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import msgspec
 
 from otel_replay.model import LogRecord, Origin, Record, ResourceAttrs, Signal, thaw, truncate_utf8
-from otel_replay.report import Report, batch_span
 from otel_replay.resume import Acknowledge
 from otel_replay.sinks.batching import Batcher
 from otel_replay.sinks.delivery import Account, Outcome, RetryPolicy
 from otel_replay.sinks.http import VerifyingSession, post_once
 from otel_replay.sinks.inflight import InFlight, InFlightSink
 from otel_replay.sinks.loki_answers import classify, label_string
+from otel_replay.stats import RunStats, batch_span
 
 PUSH_PATH = "/loki/api/v1/push"
 DEFAULT_URL = "http://localhost:3100"
@@ -232,12 +232,12 @@ class LokiSink(InFlightSink):
     def __init__(
         self,
         config: LokiConfig,
-        report: Report,
+        stats: RunStats,
         stop: threading.Event | None = None,
         on_delivered: Acknowledge | None = None,
     ) -> None:
         self._config = config
-        self._report = report
+        self._stats = stats
         self._stop = stop
         self._url = config.push_url()
         self._extra_labels = {sanitize_label_name(k): v for k, v in config.labels.items()}
@@ -247,7 +247,7 @@ class LokiSink(InFlightSink):
         if config.tenant:
             self._headers["X-Scope-OrgID"] = config.tenant
         self._policy = RetryPolicy(config.max_retry_time, config.timeout, base_backoff=config.backoff)
-        self._account = Account(self.signal, report, on_delivered)
+        self._account = Account(self.signal, stats, on_delivered)
         self._stream_json: dict[tuple[tuple[str, str], ...], bytes] = {}
         self._streams: dict[tuple[ResourceAttrs, str], _Stream] = {}
         self._fits_bytes = min(config.max_line_bytes, MAX_METADATA_BYTES)
@@ -297,7 +297,7 @@ class LokiSink(InFlightSink):
         group_bytes = stream.group_bytes
         size = len(value) + 1
         if not self._batcher.fits_alone(size, group_bytes):
-            self._report.too_large(
+            self._stats.too_large(
                 self.signal, str(record.origin), size + group_bytes, "--loki-batch-bytes", self._config.batch_bytes
             )
             return
@@ -323,7 +323,7 @@ class LokiSink(InFlightSink):
         if md and (shortened := fit_metadata(md)):
             changes.append(f"structured metadata {', '.join(shortened)} shortened to Loki's 64KB limit")
         if changes:
-            self._report.adjusted(self.signal, str(record.origin), "; ".join(changes))
+            self._stats.adjusted(self.signal, str(record.origin), "; ".join(changes))
         return _encode((str(record.time_ns), line, md) if md else (str(record.time_ns), line))
 
     def encode_push(self, entries: list[_Entry]) -> bytes:
@@ -367,7 +367,7 @@ class LokiSink(InFlightSink):
             return
         n = len(entries)
         where = batch_span(entries[0].origin, entries[-1].origin)
-        self._report.note(
+        self._stats.note(
             f"logs {where}: {n} entries, {len(body)} bytes → {self._url}: {answers[-1]} ({attempts} attempt(s))"
         )
         self._account.settle(outcome, attempts, n, where, lambda: [e.key for e in entries])

@@ -32,7 +32,6 @@ from opentelemetry.sdk.metrics.export import MetricExportResult
 from opentelemetry.sdk.trace.export import SpanExportResult
 
 from otel_replay.model import Record, Signal, record_key
-from otel_replay.report import Report, batch_span
 from otel_replay.resume import Acknowledge
 from otel_replay.sinks.batching import Batcher
 from otel_replay.sinks.delivery import Account, Delivered, Outcome, Partial, Permanent, Retryable, status_outcome
@@ -41,6 +40,7 @@ from otel_replay.sinks.inflight import InFlight, InFlightSink
 from otel_replay.sinks.otlp_config import OtlpConfig, export_deadline
 from otel_replay.sinks.sdk import ResourceCache
 from otel_replay.sinks.sizes import REQUEST_OVERHEAD, add_to_request
+from otel_replay.stats import RunStats, batch_span
 
 _COMPRESSION = {"gzip": Compression.Gzip, "none": Compression.NoCompression, "deflate": Compression.Deflate}
 
@@ -131,10 +131,10 @@ class _ExporterLog(logging.Handler):
     errors themselves are seen by :class:`_ObservedSession`). Per thread: with
     ``--concurrency``, each request runs its exporter in a thread of its own."""
 
-    def __init__(self, report: Report, module: str) -> None:
+    def __init__(self, stats: RunStats, module: str) -> None:
         super().__init__(logging.WARNING)
         self._local = threading.local()
-        self._report = report
+        self._stats = stats
         self._module = module  # its exporter's: another sink's exporter is that sink's business
 
     @property
@@ -150,7 +150,7 @@ class _ExporterLog(logging.Handler):
         if not mine and record.name.startswith(_EXPORTER_MODULES):
             return
         message = record.getMessage()
-        self._report.note(f"exporter: {one_line(message)}")
+        self._stats.note(f"exporter: {one_line(message)}")
         if mine:
             self.last_error = describe_exception(message)
 
@@ -285,7 +285,7 @@ class OtlpSink(InFlightSink):
     def __init__(
         self,
         config: OtlpConfig,
-        report: Report,
+        stats: RunStats,
         on_delivered: Acknowledge | None = None,
         signal: Signal = Signal.TRACES,
         stop: threading.Event | None = None,
@@ -294,7 +294,7 @@ class OtlpSink(InFlightSink):
         self.signal = signal
         self._stop = stop
         self._config = config
-        self._report = report
+        self._stats = stats
         self._resources = ResourceCache()
         self._parts = _PARTS[signal]
         endpoint = {
@@ -303,8 +303,8 @@ class OtlpSink(InFlightSink):
             Signal.METRICS: config.metrics_endpoint,
         }[signal]
         self._inflight = InFlight(_Lane(self._parts, endpoint, config, signal) for _ in range(config.concurrency))
-        self._account = Account(signal, report, on_delivered)
-        self._log = _ExporterLog(report, self._parts.exporter.__module__)
+        self._account = Account(signal, stats, on_delivered)
+        self._log = _ExporterLog(stats, self._parts.exporter.__module__)
         self._exporter_logger = logging.getLogger("opentelemetry")
         _QuietLogger.attach(self._exporter_logger, self._log)
         self._batcher: Batcher[Record] = Batcher(
@@ -312,7 +312,7 @@ class OtlpSink(InFlightSink):
         )
 
     def write(self, record: Record) -> None:
-        add_to_request(self._batcher, record, self._report, self.signal)
+        add_to_request(self._batcher, record, self._stats, self.signal)
 
     def _export(self, batch: list[Record]) -> None:
         items = self._resources.export_items(batch)  # here: the cache is not shared with the lanes
@@ -330,7 +330,7 @@ class OtlpSink(InFlightSink):
         n = len(batch)
         where = batch_span(batch[0].origin, batch[-1].origin)
         answer = f"HTTP {last.status}" if last else describe_exception(session.last_error or "no answer")
-        self._report.note(
+        self._stats.note(
             f"{self.signal.value} {where}: {n} records → {session.last_url}: {answer} ({session.attempts} attempt(s))"
         )
         self._account.settle(outcome, session.attempts, n, where, lambda: [record_key(r) for r in batch])

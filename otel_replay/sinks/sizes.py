@@ -20,15 +20,17 @@ from otel_replay.model import (
     SpanRecord,
     thaw,
 )
-from otel_replay.report import Report
 from otel_replay.sinks.batching import Batcher
 from otel_replay.sinks.sdk import SCOPE
+from otel_replay.stats import RunStats
 
 #: The fixed bytes of an export request around its resources.
 REQUEST_OVERHEAD = 64
 
 
-def add_to_request(batcher: Batcher[Record], record: Record, report: Report, signal: Signal) -> None:
+def add_to_request(
+    batcher: Batcher[Record], record: Record, stats: RunStats, signal: Signal, verb: str = "sent"
+) -> None:
     """Batch a record for an OTLP request, bounded by its encoded size; a record that
     cannot fit in a request even alone is refused here (the exporter would drop it)."""
     size = estimate_bytes(record)
@@ -36,7 +38,7 @@ def add_to_request(batcher: Batcher[Record], record: Record, report: Report, sig
     if batcher.fits_alone(size, group_bytes):
         batcher.add(record, size, group, group_bytes)
     else:
-        report.too_large(signal, str(record.origin), size + group_bytes, "--max-request-bytes", batcher.max_bytes)
+        stats.too_large(signal, str(record.origin), size + group_bytes, "--max-request-bytes", batcher.max_bytes, verb)
 
 
 def _value_bytes(value: Any) -> int:

@@ -14,8 +14,8 @@ from typing import Any
 import msgspec
 
 from otel_replay.model import LogRecord, MetricPoint, Record, Signal, record_key
-from otel_replay.report import DELIVERED, DUPLICATES
 from otel_replay.resume import ResumeState
+from otel_replay.stats import DELIVERED, DUPLICATES
 
 _encode = msgspec.json.Encoder().encode
 

@@ -1,0 +1,206 @@
+"""Plain, mergeable statistics of a run: what happened to its records, per signal and
+reason, and the problems and hints found on the way. Stages and sinks report events
+here; turning them into a summary and an exit status is :mod:`otel_replay.report`'s job."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from otel_replay.model import Signal
+
+#: How many individual problem lines are kept (the rest are counted).
+MAX_LISTED_PROBLEMS = 20
+#: The drop label of the dedup stage; shown as its own count.
+DUPLICATES = "duplicates skipped"
+#: The drop label of records an earlier run delivered (--resume).
+DELIVERED = "already delivered (--resume)"
+
+
+@dataclass
+class SignalStats:
+    files: int = 0
+    read: int = 0
+    sent: int = 0
+    invalid: int = 0
+    rejected: int = 0
+    failed: int = 0
+    adjusted: int = 0  # replayed with a value changed (see adjusted_reasons)
+    not_selected_files: int = 0
+    unsent: int = 0  # read and accepted, but not sent: the run was interrupted (or see unsent_reasons)
+    dropped: Counter[str] = field(default_factory=Counter)
+    rejected_reasons: Counter[str] = field(default_factory=Counter)
+    failed_reasons: Counter[str] = field(default_factory=Counter)
+    invalid_reasons: Counter[str] = field(default_factory=Counter)
+    adjusted_reasons: Counter[str] = field(default_factory=Counter)
+    #: Part of ``unsent`` with a reason other than an interruption (a worker process died).
+    unsent_reasons: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def duplicates(self) -> int:
+        return self.dropped.get(DUPLICATES, 0)
+
+
+class RunStats:
+    """What happened to a run's records, as the stages and sinks report it: counts per
+    signal and reason, problems and hints. Every update takes the lock (sinks report from
+    the threads their requests run in); a worker process's stats merge into the run's."""
+
+    def __init__(self, notes: Callable[[str], None] | None = None) -> None:
+        self.signals = {s: SignalStats() for s in Signal}
+        self.problems: list[str] = []
+        self.problem_count = 0
+        self.files_read = 0
+        self.files_ignored = 0
+        self.hints: list[str] = []
+        #: --verbose: receives one line per batch outcome (the receiver redacts it).
+        self.notes = notes
+        self._lock = threading.Lock()
+
+    # -- what the reading stage reports ------------------------------------------------
+    def file_read(self) -> None:
+        with self._lock:
+            self.files_read += 1
+
+    def file_ignored(self) -> None:
+        with self._lock:
+            self.files_ignored += 1
+
+    def file_of(self, signal: Signal, selected: bool = True) -> None:
+        """A file holding ``signal``'s records, replayed or (not ``selected``) passed over."""
+        with self._lock:
+            if selected:
+                self.signals[signal].files += 1
+            else:
+                self.signals[signal].not_selected_files += 1
+
+    def read(self, signal: Signal, n: int) -> None:
+        if n:
+            with self._lock:
+                self.signals[signal].read += n
+
+    # -- updates ---------------------------------------------------------------------
+    def problem(self, message: str) -> None:
+        with self._lock:
+            self.problem_count += 1
+            if len(self.problems) < MAX_LISTED_PROBLEMS:
+                self.problems.append(message)
+
+    def invalid(self, signal: Signal, where: str, reason: str) -> None:
+        s = self.signals[signal]
+        with self._lock:
+            s.invalid += 1
+            s.invalid_reasons[_reason_kind(reason)] += 1
+        self.problem(f"{where}: invalid {_noun(signal)}: {reason}")
+
+    def hint(self, text: str) -> None:
+        with self._lock:
+            if text not in self.hints:
+                self.hints.append(text)
+
+    def note(self, text: str) -> None:
+        """A --verbose line."""
+        if self.notes is not None:
+            self.notes(text)
+
+    def adjusted(self, signal: Signal, where: str, reason: str) -> None:
+        s = self.signals[signal]
+        with self._lock:
+            s.adjusted += 1
+            s.adjusted_reasons[_reason_kind(reason)] += 1
+        self.problem(f"{where}: {_noun(signal)} changed to fit: {reason}")
+
+    def too_large(self, signal: Signal, where: str, size: int, flag: str, limit: int, verb: str = "sent") -> None:
+        """A record that cannot fit in one request under ``flag`` even alone: refused here."""
+        noun = _noun(signal)
+        self.rejected(signal, 1, f"{noun} larger than {flag} on its own")
+        self.problem(f"{where}: {noun} of about {size} bytes is larger than {flag} ({limit}); not {verb}")
+
+    def dropped(self, signal: Signal, label: str) -> None:
+        with self._lock:
+            self.signals[signal].dropped[label] += 1
+
+    def settle_unsent(self) -> None:
+        """A stopped run: every record read that has no other outcome was not sent (read
+        but not yet checked, checked but not yet batched, batched, or in a request left
+        behind by a second Ctrl-C)."""
+        with self._lock:
+            for s in self.signals.values():
+                s.unsent = max(0, s.read - s.sent - s.rejected - s.failed - sum(s.dropped.values()))
+
+    def not_sent(self, signal: Signal, n: int, reason: str) -> None:
+        """``n`` records read and accepted will not be sent, for ``reason``."""
+        if n <= 0:
+            return
+        with self._lock:
+            self.signals[signal].unsent += n
+            self.signals[signal].unsent_reasons[reason] += n
+
+    def sent(self, signal: Signal, n: int) -> None:
+        with self._lock:
+            self.signals[signal].sent += n
+
+    def rejected(self, signal: Signal, n: int, reason: str) -> None:
+        if n <= 0:
+            return
+        with self._lock:
+            self.signals[signal].rejected += n
+            self.signals[signal].rejected_reasons[reason] += n
+
+    def failed(self, signal: Signal, n: int, reason: str, where: str | None = None) -> None:
+        """``n`` records could not be delivered; ``where`` names the batch (its first and last
+        records) for the problem list."""
+        if n <= 0:
+            return
+        with self._lock:
+            self.signals[signal].failed += n
+            self.signals[signal].failed_reasons[reason] += n
+        if where is not None:
+            self.problem(f"{where}: {n} {_noun(signal)}(s) not delivered: {reason}")
+
+    # -- across processes ------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        """What a worker process found, to be :meth:`merge`-d into the run's stats."""
+        with self._lock:
+            return {
+                "stats": self.signals,
+                "problems": self.problems,
+                "problem_count": self.problem_count,
+                "files_read": self.files_read,
+                "files_ignored": self.files_ignored,
+                "hints": self.hints,
+            }
+
+    def merge(self, snap: dict[str, Any]) -> None:
+        with self._lock:
+            for sig, theirs in snap["stats"].items():
+                mine = self.signals[sig]
+                for name, value in vars(theirs).items():
+                    if isinstance(value, Counter):
+                        getattr(mine, name).update(value)
+                    else:
+                        setattr(mine, name, getattr(mine, name) + value)
+            room = MAX_LISTED_PROBLEMS - len(self.problems)
+            self.problems += snap["problems"][: max(room, 0)]
+            self.problem_count += snap["problem_count"]
+            self.files_read += snap["files_read"]
+            self.files_ignored += snap["files_ignored"]
+            self.hints += [h for h in snap["hints"] if h not in self.hints]
+
+
+def _noun(signal: Signal) -> str:
+    return {Signal.TRACES: "span", Signal.LOGS: "log record", Signal.METRICS: "metric data point"}[signal]
+
+
+def _reason_kind(reason: str) -> str:
+    """Group reasons that differ only in the offending value ("traceId 'xyz' is not …")."""
+    words = reason.split()
+    return " ".join(w for w in words if not (w.startswith("'") or w[:1].isdigit()))[:80]
+
+
+def batch_span(first: object, last: object) -> str:
+    """How a batch is named in problem lines: ``a.json[0] … b.json[511]``."""
+    return str(first) if first == last else f"{first} … {last}"
