@@ -29,7 +29,7 @@ from otel_replay.transforms.timeshift import TimeShift
 
 #: Dedup and --resume on a batch of records (in this process, or asked of the parent by a
 #: worker): for each record, the label it is dropped with, or None to send it.
-Check = Callable[[Signal, list[Record]], list[str | None]]
+Check = Callable[[Signal, list[Record], bool], list[str | None]]
 
 
 @dataclass(frozen=True)

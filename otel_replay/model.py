@@ -86,7 +86,6 @@ class SpanRecord:
     dropped_attributes: int = 0
     dropped_events: int = 0
     dropped_links: int = 0
-    from_otlp: bool = False  # OTLP input: replayed as it is, never deduplicated
 
 
 @dataclass(slots=True)
@@ -108,7 +107,6 @@ class LogRecord:
     resource_schema_url: str = ""
     event_name: str | None = None
     dropped_attributes: int = 0
-    from_otlp: bool = False
 
 
 class MetricKind(str, Enum):
@@ -183,7 +181,6 @@ class MetricPoint:
     resource_schema_url: str = ""
     exemplars: list[Exemplar] = field(default_factory=list)
     key: bytes = b""  # content digest, set by dedup (identifies the point across runs)
-    from_otlp: bool = False  # OTLP input: replayed as it is, never deduplicated
 
 
 @dataclass(slots=True)
@@ -235,6 +232,12 @@ class FileStart:
     def one_signal(self) -> bool:
         """Whether the file holds records of this signal only (JSON Lines may mix them)."""
         return self.fmt != "otlp-jsonl"
+
+    @property
+    def as_recorded(self) -> bool:
+        """Whether its records replay as recorded, never deduplicated: OTLP input has no
+        copies to skip (CodeMachine folders hold each newest session twice)."""
+        return self.fmt.startswith("otlp")
 
 
 Record = SpanRecord | LogRecord | MetricPoint

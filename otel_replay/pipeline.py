@@ -101,6 +101,8 @@ class Pipeline:
     _closed: bool = field(default=False, init=False)
     _quit_now: bool = field(default=False, init=False)
     _pending: dict[Signal, list[Record]] = field(default_factory=dict, init=False)
+    #: The input being read replays as recorded (OTLP: see :attr:`FileStart.as_recorded`).
+    _as_recorded: bool = field(default=False, init=False)
 
     def run(self, inputs: Iterable[Discovered]) -> RunStats:
         """Read ``inputs`` (in order, each to its end) into the sinks, then close them."""
@@ -125,6 +127,7 @@ class Pipeline:
             elif isinstance(found, FileProblem):
                 stats.problem(f"{found.source}: {found.reason}")
             else:
+                self._as_recorded = False
                 if found.part is None or found.part.index == 0:
                     stats.file_read()  # a file split into parts counts once
                 self._read(read_input(found))
@@ -155,6 +158,7 @@ class Pipeline:
                             stats.read(signal, read.pop(signal))
                             self._checked(signal)
                 elif isinstance(item, FileStart):
+                    self._as_recorded = item.as_recorded
                     selected = item.signal in self.sinks
                     stats.file_of(item.signal, selected)
                     if not selected and item.one_signal:
@@ -184,7 +188,7 @@ class Pipeline:
             return
         sink = self.sinks[signal]
         check, after = self.stages.check, self.stages.after
-        labels = check(signal, records) if check is not None else [None] * len(records)
+        labels = check(signal, records, self._as_recorded) if check is not None else [None] * len(records)
         for record, label in zip(records, labels, strict=True):
             if label is None and self.stop.is_set():  # stopped while a batch was in flight: not sent
                 continue

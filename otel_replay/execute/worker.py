@@ -6,7 +6,7 @@ decided once for the whole run is asked of the parent over the pipe: dedup and
 and whose turn it is to push to Loki.
 
 Messages to the parent are tuples: ``("next",)`` → a :data:`Task` or None (no more
-work); ``("newest", t)``; ``("check", signal, keys, as_is, snapshot)`` → verdicts;
+work); ``("newest", t)``; ``("check", signal, keys, as_recorded, snapshot)`` → verdicts;
 ``("ack", signal, keys)``; ``("turn", index)`` → once every input before ``index`` is
 done; ``("done", index, snapshot)``; ``("report", snapshot)``, the last. A snapshot
 (:meth:`RunStats.snapshot`) rides along with a check now and then, so that the parent
@@ -85,9 +85,9 @@ class Client:
     def next(self) -> Task | None:
         return cast("Task | None", self.ask("next"))
 
-    def check(self, signal: Signal, records: list[Record]) -> list[str | None]:
-        keys, as_is = record_keys(records)
-        return cast("list[str | None]", self.ask("check", signal, keys, as_is, self._progress()))
+    def check(self, signal: Signal, records: list[Record], as_recorded: bool) -> list[str | None]:
+        keys = record_keys(records)
+        return cast("list[str | None]", self.ask("check", signal, keys, as_recorded, self._progress()))
 
     def ack(self, signal: Signal, keys: Any) -> None:
         self.ask("ack", signal, list(keys))

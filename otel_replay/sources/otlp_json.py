@@ -125,7 +125,6 @@ def span_from_otlp(
         dropped_attributes=optional_int(obj, "droppedAttributesCount"),
         dropped_events=optional_int(obj, "droppedEventsCount"),
         dropped_links=optional_int(obj, "droppedLinksCount"),
-        from_otlp=True,
     )
 
 
@@ -178,7 +177,6 @@ def log_from_otlp(
         resource_schema_url=schema_url,
         event_name=event_name,
         dropped_attributes=optional_int(obj, "droppedAttributesCount"),
-        from_otlp=True,
     )
 
 

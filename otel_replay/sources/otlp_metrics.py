@@ -165,7 +165,6 @@ def point_from_otlp(
         scope,
         schema_url,
         [_exemplar(e, i, notes) for i, e in enumerate(exemplars)],
-        from_otlp=True,
     )
 
 

@@ -64,26 +64,26 @@ class SeenCheck:
         self._seen: dict[Signal, set[int | bytes]] = {s: set() for s in Signal}
         self._state = state
 
-    def verdicts(self, signal: Signal, keys: list[Any], replay_as_is: list[bool]) -> list[str | None]:
+    def verdicts(self, signal: Signal, keys: list[Any], as_recorded: bool = False) -> list[str | None]:
         """Per key: the label it is dropped with, or None to send it. OTLP input replays
-        as it is, duplicates included (``replay_as_is``): it has no copies to skip, and
+        as recorded, duplicates included (``as_recorded``): it has no copies to skip, and
         keeping every key of a many-GB dump would make memory grow with the input."""
         seen, state = self._seen[signal], self._state
         out: list[str | None] = []
-        for key, as_is in zip(keys, replay_as_is, strict=True):
-            if not as_is and key in seen:
-                out.append(DUPLICATES)
-                continue
-            if not as_is:
+        for key in keys:
+            if not as_recorded:
+                if key in seen:
+                    out.append(DUPLICATES)
+                    continue
                 seen.add(key)
             out.append(DELIVERED if state is not None and state.delivered(signal, key) else None)
         return out
 
-    def records(self, signal: Signal, records: list[Record]) -> list[str | None]:
+    def records(self, signal: Signal, records: list[Record], as_recorded: bool = False) -> list[str | None]:
         """:meth:`verdicts` for records (their keys computed here)."""
-        return self.verdicts(signal, *record_keys(records))
+        return self.verdicts(signal, record_keys(records), as_recorded)
 
 
-def record_keys(records: list[Record]) -> tuple[list[Any], list[bool]]:
-    """The records' keys (digests computed and set) and which replay as they are."""
-    return [identify(r) for r in records], [r.from_otlp for r in records]
+def record_keys(records: list[Record]) -> list[Any]:
+    """The records' keys (digests computed and set)."""
+    return [identify(r) for r in records]
