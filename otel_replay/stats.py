@@ -133,33 +133,30 @@ class RunStats:
 
     def not_sent(self, signal: Signal, n: int, reason: str) -> None:
         """``n`` records read and accepted will not be sent, for ``reason``."""
-        if n <= 0:
-            return
-        with self._lock:
-            self.signals[signal].unsent += n
-            self.signals[signal].unsent_reasons[reason] += n
+        self._count(signal, "unsent", n, reason)
 
     def sent(self, signal: Signal, n: int) -> None:
         with self._lock:
             self.signals[signal].sent += n
 
     def rejected(self, signal: Signal, n: int, reason: str) -> None:
-        if n <= 0:
-            return
-        with self._lock:
-            self.signals[signal].rejected += n
-            self.signals[signal].rejected_reasons[reason] += n
+        self._count(signal, "rejected", n, reason)
 
     def failed(self, signal: Signal, n: int, reason: str, where: str | None = None) -> None:
         """``n`` records could not be delivered; ``where`` names the batch (its first and last
         records) for the problem list."""
+        self._count(signal, "failed", n, reason)
+        if where is not None and n > 0:
+            self.problem(f"{where}: {n} {_noun(signal)}(s) not delivered: {reason}")
+
+    def _count(self, signal: Signal, outcome: str, n: int, reason: str) -> None:
+        """``n`` more records with ``outcome`` (a SignalStats count) for ``reason``."""
         if n <= 0:
             return
+        stats = self.signals[signal]
         with self._lock:
-            self.signals[signal].failed += n
-            self.signals[signal].failed_reasons[reason] += n
-        if where is not None:
-            self.problem(f"{where}: {n} {_noun(signal)}(s) not delivered: {reason}")
+            setattr(stats, outcome, getattr(stats, outcome) + n)
+            getattr(stats, f"{outcome}_reasons")[reason] += n
 
     # -- across processes ------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
