@@ -104,6 +104,56 @@ def log_file(path: Path, logs: list[dict[str, Any]]) -> Path:
     )
 
 
+#: The resource of a CodeMachine metrics export: the OpenTelemetry JS SDK's Node resource.
+NODE_RESOURCE: dict[str, Any] = {
+    "host.name": "dev-laptop",
+    "host.arch": "amd64",
+    "process.pid": 4242,
+    "process.executable.name": "bun",
+    "process.command_args": [
+        "/home/dev/.bun/bin/bun",
+        "/home/dev/.bun/install/global/node_modules/codemachine/dist/index.js",
+    ],
+    "process.runtime.version": "24.3.0",
+    "process.runtime.name": "nodejs",
+    "service.name": "codemachine",
+    "service.version": "unknown",
+    "telemetry.sdk.language": "nodejs",
+    "telemetry.sdk.name": "opentelemetry",
+    "telemetry.sdk.version": "2.5.0",
+}
+
+
+def data_point(value: Any, start: str, end: str, **attributes: Any) -> dict[str, Any]:
+    """A CodeMachine metric data point; ``start``/``end`` are ISO-8601 times with ms."""
+    return {"attributes": attributes, "value": value, "startTime": start, "endTime": end}
+
+
+def metric_doc(name: str, kind: str, points: list[dict[str, Any]], unit: str = "") -> dict[str, Any]:
+    """A metric of a CodeMachine export; ``kind`` is the JS DataPointType as a string."""
+    return {"name": name, "description": f"{name} description", "unit": unit, "type": kind, "dataPoints": points}
+
+
+def metrics_export(scopes: dict[str, list[dict[str, Any]]], resource: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One periodic export: scope name → its metrics (scope versions are "" in CodeMachine's files)."""
+    blocks = [{"scope": {"name": name, "version": ""}, "metrics": metrics} for name, metrics in scopes.items()]
+    return {"resource": NODE_RESOURCE if resource is None else resource, "scopeMetrics": blocks}
+
+
+def metrics_file(path: Path, exports: list[dict[str, Any]]) -> Path:
+    return write_json(
+        path,
+        {
+            "version": 1,
+            "service": "codemachine",
+            "type": "metrics",
+            "exportedAt": "2026-11-24T17:00:02.000Z",
+            "exportCount": len(exports),
+            "metrics": exports,
+        },
+    )
+
+
 # -- archives ---------------------------------------------------------------------------------
 def zip_archive(path: Path, members: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED) -> Path:
     with zipfile.ZipFile(path, "w", compression) as zf:
