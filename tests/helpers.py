@@ -50,13 +50,15 @@ def write_json(path: Path, doc: Any) -> Path:
 def span_doc(
     trace_id: str = "0af7651916cd43dd8448eb211c80319c", span_id: str = "b7ad6b7169203331", **extra: Any
 ) -> dict[str, Any]:
+    """A span as CodeMachine's exporter writes it: an integer ``startTime`` (ms), a float
+    ``endTime`` with a sub-ms fraction, keys in its order."""
     doc: dict[str, Any] = {
         "name": "op",
         "traceId": trace_id,
         "spanId": span_id,
-        "startTime": 1795539600000.5,
+        "startTime": 1795539600000,
         "endTime": 1795539600100.25,
-        "duration": 99.75,
+        "duration": 100.25,
         "status": {"code": 0},
         "attributes": {},
         "events": [],
@@ -78,14 +80,20 @@ def trace_file(path: Path, spans: list[dict[str, Any]], service: str = "codemach
     )
 
 
-def log_doc(sec: int = 1795539600, nanos: int = 5, body: Any = "hello", **extra: Any) -> dict[str, Any]:
+#: A CodeMachine log record's resource: exactly these three keys.
+LOG_RESOURCE = {"service.name": "codemachine", "service.version": "unknown", "deployment.environment": "development"}
+
+
+def log_doc(sec: int = 1795539600, nanos: int = 0, body: Any = "hello", **extra: Any) -> dict[str, Any]:
+    """A log record as CodeMachine's exporter writes it: an HrTime of whole milliseconds,
+    a string body, the trace and span ids as attributes, the three-key resource."""
     doc: dict[str, Any] = {
         "timestamp": [sec, nanos],
         "severityNumber": 9,
         "severityText": "INFO",
         "body": body,
         "attributes": {"trace.id": "0af7651916cd43dd8448eb211c80319c", "span.id": "b7ad6b7169203331"},
-        "resource": {"service.name": "codemachine"},
+        "resource": dict(LOG_RESOURCE),
     }
     doc.update(extra)
     return doc

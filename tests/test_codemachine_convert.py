@@ -100,7 +100,7 @@ def test_span_carries_every_field() -> None:
     assert rec.trace_id == 0x0AF7651916CD43DD8448EB211C80319C
     assert rec.span_id == 0xB7AD6B7169203331
     assert rec.parent_span_id == 0x00F067AA0BA902B7
-    assert (rec.start_ns, rec.end_ns) == (1795539600000500000, 1795539600100250000)
+    assert (rec.start_ns, rec.end_ns) == (1795539600000000000, 1795539600100250000)  # integer start, float end
     assert (rec.status_code, rec.status_message) == (2, "boom")
     assert rec.attributes == doc["attributes"]
     assert [(e.name, e.time_ns, e.attributes) for e in rec.events] == [
@@ -183,12 +183,13 @@ def test_a_time_as_late_as_64_bits_hold_is_kept() -> None:
 
 def test_log_record_lifts_correlation_ids_and_keeps_the_rest() -> None:
     doc = log_doc(
+        nanos=123_000_000,
         body={"k": 1},
         attributes={"trace.id": "0AF7651916CD43DD8448EB211C80319C", "span.id": "b7ad6b7169203331", "logger.name": "x"},
         resource={"service.name": "svc", "host.name": "h"},
     )
     rec = log_from_codemachine(doc, RES, ORIGIN)
-    assert rec.time_ns == 1795539600_000000005
+    assert rec.time_ns == 1795539600_123000000
     assert rec.trace_id == 0x0AF7651916CD43DD8448EB211C80319C and rec.span_id == 0xB7AD6B7169203331
     assert rec.attributes == {"logger.name": "x"}
     assert dict(rec.resource) == {"service.name": "svc", "host.name": "h"}

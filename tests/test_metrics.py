@@ -23,7 +23,7 @@ from otel_replay.sources.codemachine_metrics import (
 )
 from otel_replay.sources.common import InvalidInput
 from tests.fakes.otlp import OtlpReceiver, PartialSuccess, tempo_error
-from tests.helpers import EXAMPLE, replay_json, write_json
+from tests.helpers import EXAMPLE, metrics_export, metrics_file, replay_json, write_json
 from tests.otlp_samples import (
     T0,
     flatten_points,
@@ -46,12 +46,8 @@ def _metrics(reqs: list[ExportMetricsServiceRequest]) -> dict[str, Any]:
     return {m.name: m for m in metrics_of(reqs)}
 
 
-def _session(path: Path, metrics: list[dict[str, Any]], resource: dict[str, Any] | None = None) -> Path:
-    export = {"scopeMetrics": [{"scope": {"name": "codemachine.process", "version": "0.8.1"}, "metrics": metrics}]}
-    if resource is not None:
-        export["resource"] = resource
-    doc = {"version": 1, "service": "codemachine", "type": "metrics", "exportCount": 1, "metrics": [export]}
-    return write_json(path, doc)
+def _session(path: Path, metrics: list[dict[str, Any]]) -> Path:
+    return metrics_file(path, [metrics_export({"codemachine.process": metrics})])
 
 
 def _metric(name: str, kind: str, *values: Any, **extra: Any) -> dict[str, Any]:

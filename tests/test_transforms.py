@@ -150,7 +150,7 @@ def test_time_offset_moves_by_the_given_amount(tempo: OtlpReceiver, tmp_path: Pa
     code, summary = replay_json(str(tmp_path), "--otlp-endpoint", tempo.url, "--traces-only", "--time-offset", "-1d")
     assert code == 0 and summary["time_offset_ns"] == -86400 * S
     ((_, _, s),) = tempo.spans()
-    assert s.start_time_unix_nano == 1_795_539_600_000_500_000 - 86400 * S
+    assert s.start_time_unix_nano == 1_795_539_600_000_000_000 - 86400 * S
 
 
 def test_trace_id_filter_keeps_that_trace_and_its_logs(tempo: OtlpReceiver, tmp_path: Path) -> None:
