@@ -19,7 +19,7 @@ from otel_replay.sources.codemachine_metrics import (
     iso_to_ns,
     metric_definition,
     point_from_codemachine,
-    sum_only_notice,
+    unrecorded_notice,
 )
 from otel_replay.sources.common import InvalidInput
 from tests.fakes.otlp import OtlpReceiver, PartialSuccess, tempo_error
@@ -177,32 +177,68 @@ def test_a_point_with_end_before_start_is_invalid() -> None:
 
 
 # -- CodeMachine sessions over the wire -------------------------------------------------------
+def _by_session(reqs: list[ExportMetricsServiceRequest]) -> dict[tuple[int, str], list[tuple[Any, Any]]]:
+    """(process.pid of the resource, metric name) → [(metric, point)] in the order received."""
+    out: dict[tuple[int, str], list[tuple[Any, Any]]] = {}
+    for req in reqs:
+        for rm in req.resource_metrics:
+            pid = next(a.value.int_value for a in rm.resource.attributes if a.key == "process.pid")
+            for sm in rm.scope_metrics:
+                for m in sm.metrics:
+                    out.setdefault((pid, m.name), []).extend((m, p) for p in points_of(m))
+    return out
+
+
+EXAMPLE_METRICS = {
+    "engine.llm.calls", "engine.llm.tokens", "agent.active", "session.context_window.used_ratio", "mcp.tool.calls",
+    "process.memory.heap_used", "process.memory.heap_total", "process.memory.rss", "process.memory.external",
+    "process.cpu.user", "process.cpu.system", "process.eventloop.lag", "process.uptime",
+}  # fmt: skip
+FIRST_EXPORT = T0 + 1_082_000_000  # session 1 (pid 4242): exports at 17:00:01.082, .581, .722, .728
+
+
 def test_codemachine_metrics_arrive_as_otlp_metrics(collector: OtlpReceiver) -> None:
     code, summary = replay_json(str(EXAMPLE), "--otlp-endpoint", collector.url, "--signals", "metrics")
     assert code == 0, summary["problems"]
     stats = summary["signals"]["metrics"]
-    assert (stats["read"], stats["sent"], stats["duplicates"]) == (24, 12, 12)  # latest-metrics.json is a copy
+    # latest-metrics.json is a copy of session 2; the 12 histogram points (value 0) are not records
+    assert (stats["read"], stats["sent"], stats["duplicates"]) == (149, 111, 38)
     reqs = collector.requests["/v1/metrics"]
     assert collector.requests["/v1/traces"] == [] and collector.requests["/v1/logs"] == []
-    rm = reqs[0].resource_metrics[0]
-    assert {a.key: a.value.string_value for a in rm.resource.attributes} == {
-        "service.name": "codemachine",
-        "service.version": "0.8.1",
+    resources = {rm.resource.SerializeToString(): rm.resource for req in reqs for rm in req.resource_metrics}
+    assert len(resources) == 2  # one Node resource per CLI run
+    for resource in resources.values():
+        attrs = {a.key: a.value for a in resource.attributes}
+        assert (attrs["service.name"].string_value, attrs["service.version"].string_value) == ("codemachine", "unknown")
+        assert attrs["telemetry.sdk.language"].string_value == "nodejs" and len(attrs) == 18
+    scopes = {
+        (sm.scope.name, sm.scope.version) for req in reqs for rm in req.resource_metrics for sm in rm.scope_metrics
     }
-    assert (rm.scope_metrics[0].scope.name, rm.scope_metrics[0].scope.version) == ("codemachine.process", "0.8.1")
-    metrics = _metrics(reqs)
-    assert set(metrics) == {"process.memory.heap_used", "codemachine.engine.calls", "codemachine.step.duration.sum"}
-    heap = metrics["process.memory.heap_used"]
-    assert heap.unit == "By" and [p.as_int for p in heap.gauge.data_points] == [(100 + i) * 1048576 for i in range(4)]
-    assert heap.gauge.data_points[0].time_unix_nano == T0 + 15 * 10**9
-    calls = metrics["codemachine.engine.calls"].sum
-    assert calls.is_monotonic and calls.aggregation_temporality == mpb.AGGREGATION_TEMPORALITY_CUMULATIVE
-    assert [(p.start_time_unix_nano, p.as_int) for p in calls.data_points] == [(T0, i + 1) for i in range(4)]
-    assert calls.data_points[0].attributes[0].value.string_value == "claude"
-    step = metrics["codemachine.step.duration.sum"]
-    assert [p.as_double for p in step.sum.data_points] == [412.5 * (i + 1) for i in range(4)]
-    assert step.unit == "ms" and step.sum.aggregation_temporality == mpb.AGGREGATION_TEMPORALITY_CUMULATIVE
-    assert sum_only_notice("codemachine.step.duration") in summary["hints"]
+    assert scopes == {(f"codemachine.{s}", "") for s in ("engine", "agent", "session", "mcp", "process")}
+    series = _by_session(reqs)
+    assert {name for _, name in series} == EXAMPLE_METRICS  # engine.llm.duration recorded nothing: not sent
+    heap = series[(4242, "process.memory.heap_used")]
+    assert [p.as_int for _, p in heap] == [7_340_032 + 65_536 * i for i in range(4)] and heap[0][0].unit == "bytes"
+    assert heap[0][1].time_unix_nano == FIRST_EXPORT and heap[0][1].start_time_unix_nano == 0
+    calls = [(m, p) for m, p in series[(4242, "engine.llm.calls")] if p.attributes[0].value.string_value == "claude"]
+    assert {(m.sum.is_monotonic, m.sum.aggregation_temporality) for m, _ in calls} == {
+        (True, mpb.AGGREGATION_TEMPORALITY_CUMULATIVE)
+    }
+    assert [(p.start_time_unix_nano, p.as_int) for _, p in calls] == [(T0 + 889_000_000, n) for n in (1, 2, 2, 2)]
+    active = series[(4242, "agent.active")]  # an up-down counter: planner 1, then back to 0
+    assert {m.sum.is_monotonic for m, _ in active} | {
+        m.sum.is_monotonic for m, _ in series[(5151, "agent.active")]
+    } == {False}
+    planner = [p.as_int for _, p in active if p.attributes[0].value.string_value == "planner"]
+    assert planner == [1, 0, 0, 0]
+    assert all(
+        m.sum.is_monotonic
+        for key, pts in series.items()
+        if key[1] != "agent.active"
+        for m, _ in pts
+        if m.HasField("sum")
+    )
+    assert summary["hints"] == [unrecorded_notice("engine.llm.duration")]  # said once, for both sessions
 
 
 def test_metrics_go_to_their_own_endpoint(collector: OtlpReceiver) -> None:
@@ -214,7 +250,7 @@ def test_metrics_go_to_their_own_endpoint(collector: OtlpReceiver) -> None:
         )  # fmt: skip
     assert code == 0, summary["problems"]
     assert summary["destinations"]["metrics"] == url
-    assert collector.requests["/v1/metrics"] == [] and len(collector.spans()) == 24
+    assert collector.requests["/v1/metrics"] == [] and len(collector.spans()) == 21
     assert metrics_backend.paths == ["/api/v1/otlp/v1/metrics"] * len(metrics_backend.paths)
 
 
@@ -222,7 +258,7 @@ def test_a_traces_only_backend_gets_a_hint_and_the_run_says_so() -> None:
     with OtlpReceiver.tempo() as tempo:  # Tempo: 404 on /v1/metrics
         code, summary = replay_json(str(EXAMPLE), "--otlp-endpoint", tempo.url, "--signals", "traces,metrics")
         assert code == 1
-        assert summary["signals"]["metrics"]["rejected"] == 12 and summary["signals"]["traces"]["sent"] == 24
+        assert summary["signals"]["metrics"]["rejected"] == 111 and summary["signals"]["traces"]["sent"] == 21
         assert any("takes no OTLP metrics" in h and "--otlp-metrics-endpoint" in h for h in summary["hints"])
         attempts, accepted = tempo.attempts, len(tempo.paths)
         code, summary = replay_json(str(EXAMPLE), "--otlp-endpoint", tempo.url, "--signals", "traces")
@@ -254,16 +290,17 @@ def test_time_shift_moves_every_point_time(collector: OtlpReceiver) -> None:
     assert code == 0
     times = {(p.start_time_unix_nano, p.time_unix_nano) for name, kind, p in _points(collector.requests["/v1/metrics"])}
     hour = 3600 * 10**9
-    assert (T0 + hour, T0 + 15 * 10**9 + hour) in times  # sums keep their start, moved
-    assert (0, T0 + 15 * 10**9 + hour) in times  # gauges have none
+    assert (T0 + 889_000_000 + hour, FIRST_EXPORT + hour) in times  # sums keep their start, moved
+    assert (0, FIRST_EXPORT + hour) in times  # gauges have none
+    assert all(end >= FIRST_EXPORT + hour for _, end in times)  # every point moved
 
 
 def test_filters_apply_to_points(collector: OtlpReceiver) -> None:
     code, summary = replay_json(
-        str(EXAMPLE), "--otlp-endpoint", collector.url, "--signals", "metrics", "--until", "2026-11-24T17:00:31Z"
+        str(EXAMPLE), "--otlp-endpoint", collector.url, "--signals", "metrics", "--until", "2026-11-24T17:00:01.600Z"
     )
     assert code == 0
-    assert summary["signals"]["metrics"]["sent"] == 6  # the exports at :15 and :30, three metrics each
+    assert summary["signals"]["metrics"]["sent"] == 33  # the exports at 17:00:01.082 and .581: 13 and 20 points
     code, summary = replay_json(
         str(EXAMPLE), "--otlp-endpoint", collector.url, "--signals", "metrics", "--trace-id", "a" * 32
     )
@@ -274,10 +311,10 @@ def test_resume_does_not_resend_points(tmp_path: Path, collector: OtlpReceiver) 
     state = str(tmp_path / "state")
     args = (str(EXAMPLE), "--otlp-endpoint", collector.url, "--signals", "metrics", "--resume", state)
     code, _ = replay_json(*args)
-    assert code == 0 and len(_points(collector.requests["/v1/metrics"])) == 12
+    assert code == 0 and len(_points(collector.requests["/v1/metrics"])) == 111
     code, summary = replay_json(*args)
-    assert code == 0 and len(_points(collector.requests["/v1/metrics"])) == 12
-    assert summary["signals"]["metrics"]["dropped"] == {"already delivered (--resume)": 12}
+    assert code == 0 and len(_points(collector.requests["/v1/metrics"])) == 111
+    assert summary["signals"]["metrics"]["dropped"] == {"already delivered (--resume)": 111}
 
 
 def test_requests_stay_under_the_byte_limit(tmp_path: Path, collector: OtlpReceiver) -> None:
@@ -294,7 +331,7 @@ def test_partial_success_counts_rejected_points(collector: OtlpReceiver) -> None
     collector.scripted = [PartialSuccess(2, "too old")]
     code, summary = replay_json(str(EXAMPLE), "--otlp-endpoint", collector.url, "--signals", "metrics")
     assert code == 1
-    assert summary["signals"]["metrics"]["rejected"] == 2 and summary["signals"]["metrics"]["sent"] == 10
+    assert summary["signals"]["metrics"]["rejected"] == 2 and summary["signals"]["metrics"]["sent"] == 109
     assert "partial success: too old" in summary["signals"]["metrics"]["rejected_reasons"]
 
 
@@ -302,7 +339,7 @@ def test_output_writes_metrics_jsonl_that_replays_the_same(tmp_path: Path, colle
     code, _ = replay_json(str(EXAMPLE), "--output", str(tmp_path / "out"), "--signals", "metrics")
     assert code == 0
     code, summary = replay_json(str(tmp_path / "out" / "metrics.jsonl"), "--otlp-endpoint", collector.url)
-    assert code == 0 and summary["signals"]["metrics"]["sent"] == 12
+    assert code == 0 and summary["signals"]["metrics"]["sent"] == 111
     with OtlpReceiver() as direct:
         replay_json(str(EXAMPLE), "--otlp-endpoint", direct.url, "--signals", "metrics")
         assert flatten_points(collector.requests["/v1/metrics"]) == flatten_points(direct.requests["/v1/metrics"])
@@ -367,4 +404,7 @@ def test_a_slow_metrics_backend_is_retried(collector: OtlpReceiver) -> None:
     collector.scripted = [tempo_error("busy", 503, {"Retry-After": "0"})]
     code, summary = replay_json(str(EXAMPLE), "--otlp-endpoint", collector.url, "--signals", "metrics")
     assert code == 0, summary["problems"]
-    assert collector.attempts == 2 and summary["signals"]["metrics"]["sent"] == 12
+    assert summary["signals"]["metrics"]["sent"] == 111
+    # the one refused request was sent again; the 111 points may go in one request or two (one per session)
+    assert [status for status, _ in collector.answers].count(503) == 1
+    assert collector.attempts == len(collector.requests["/v1/metrics"]) + 1

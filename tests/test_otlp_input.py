@@ -136,12 +136,14 @@ def test_codemachine_logs_as_otlp_keep_severity_body_ids_and_resource(tmp_path: 
         (rl.resource, rec) for req in collector.requests["/v1/logs"] for rl in req.resource_logs
         for sl in rl.scope_logs for rec in sl.log_records
     ]  # fmt: skip
-    assert len(records) == summary["signals"]["logs"]["sent"] == 26
+    assert len(records) == summary["signals"]["logs"]["sent"] == 44
     resource, first = records[0]
-    assert {kv.key for kv in resource.attributes} >= {"service.name"}
+    assert {kv.key: kv.value.string_value for kv in resource.attributes} == {
+        "service.name": "codemachine", "service.version": "unknown", "deployment.environment": "development"
+    }  # fmt: skip
     assert first.severity_number > 0 and first.severity_text and first.body.WhichOneof("value")
     correlated = [rec for _, rec in records if rec.trace_id]
-    assert correlated and all(len(r.trace_id) == 16 and len(r.span_id) == 8 for r in correlated)
+    assert len(correlated) == 34 and all(len(r.trace_id) == 16 and len(r.span_id) == 8 for r in correlated)
     assert all(kv.key not in ("trace.id", "span.id") for _, r in records for kv in r.attributes)
     assert {r.flags for _, r in records} == {0}  # the file records no trace flags: none is claimed (not SAMPLED)
 
