@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
-from opentelemetry.proto.metrics.v1 import metrics_pb2 as mpb
 
 from otel_replay.model import CUMULATIVE, MetricKind, Origin, Scope
 from otel_replay.sources.codemachine_metrics import (
@@ -19,7 +18,6 @@ from otel_replay.sources.codemachine_metrics import (
     iso_to_ns,
     metric_definition,
     point_from_codemachine,
-    unrecorded_notice,
 )
 from otel_replay.sources.common import InvalidInput
 from tests.fakes.otlp import OtlpReceiver, PartialSuccess, tempo_error
@@ -33,6 +31,7 @@ from tests.otlp_samples import (
     to_otlp_json,
     write_lines,
 )
+from tests.test_codemachine_metrics import FIRST_EXPORT
 
 T0_ISO = "2026-11-24T17:00:00"
 
@@ -177,70 +176,6 @@ def test_a_point_with_end_before_start_is_invalid() -> None:
 
 
 # -- CodeMachine sessions over the wire -------------------------------------------------------
-def _by_session(reqs: list[ExportMetricsServiceRequest]) -> dict[tuple[int, str], list[tuple[Any, Any]]]:
-    """(process.pid of the resource, metric name) → [(metric, point)] in the order received."""
-    out: dict[tuple[int, str], list[tuple[Any, Any]]] = {}
-    for req in reqs:
-        for rm in req.resource_metrics:
-            pid = next(a.value.int_value for a in rm.resource.attributes if a.key == "process.pid")
-            for sm in rm.scope_metrics:
-                for m in sm.metrics:
-                    out.setdefault((pid, m.name), []).extend((m, p) for p in points_of(m))
-    return out
-
-
-EXAMPLE_METRICS = {
-    "engine.llm.calls", "engine.llm.tokens", "agent.active", "session.context_window.used_ratio", "mcp.tool.calls",
-    "process.memory.heap_used", "process.memory.heap_total", "process.memory.rss", "process.memory.external",
-    "process.cpu.user", "process.cpu.system", "process.eventloop.lag", "process.uptime",
-}  # fmt: skip
-FIRST_EXPORT = T0 + 1_082_000_000  # session 1 (pid 4242): exports at 17:00:01.082, .581, .722, .728
-
-
-def test_codemachine_metrics_arrive_as_otlp_metrics(collector: OtlpReceiver) -> None:
-    code, summary = replay_json(str(EXAMPLE), "--otlp-endpoint", collector.url, "--signals", "metrics")
-    assert code == 0, summary["problems"]
-    stats = summary["signals"]["metrics"]
-    # latest-metrics.json is a copy of session 2; the 12 histogram points (value 0) are not records
-    assert (stats["read"], stats["sent"], stats["duplicates"]) == (149, 111, 38)
-    reqs = collector.requests["/v1/metrics"]
-    assert collector.requests["/v1/traces"] == [] and collector.requests["/v1/logs"] == []
-    resources = {rm.resource.SerializeToString(): rm.resource for req in reqs for rm in req.resource_metrics}
-    assert len(resources) == 2  # one Node resource per CLI run
-    for resource in resources.values():
-        attrs = {a.key: a.value for a in resource.attributes}
-        assert (attrs["service.name"].string_value, attrs["service.version"].string_value) == ("codemachine", "unknown")
-        assert attrs["telemetry.sdk.language"].string_value == "nodejs" and len(attrs) == 18
-    scopes = {
-        (sm.scope.name, sm.scope.version) for req in reqs for rm in req.resource_metrics for sm in rm.scope_metrics
-    }
-    assert scopes == {(f"codemachine.{s}", "") for s in ("engine", "agent", "session", "mcp", "process")}
-    series = _by_session(reqs)
-    assert {name for _, name in series} == EXAMPLE_METRICS  # engine.llm.duration recorded nothing: not sent
-    heap = series[(4242, "process.memory.heap_used")]
-    assert [p.as_int for _, p in heap] == [7_340_032 + 65_536 * i for i in range(4)] and heap[0][0].unit == "bytes"
-    assert heap[0][1].time_unix_nano == FIRST_EXPORT and heap[0][1].start_time_unix_nano == 0
-    calls = [(m, p) for m, p in series[(4242, "engine.llm.calls")] if p.attributes[0].value.string_value == "claude"]
-    assert {(m.sum.is_monotonic, m.sum.aggregation_temporality) for m, _ in calls} == {
-        (True, mpb.AGGREGATION_TEMPORALITY_CUMULATIVE)
-    }
-    assert [(p.start_time_unix_nano, p.as_int) for _, p in calls] == [(T0 + 889_000_000, n) for n in (1, 2, 2, 2)]
-    active = series[(4242, "agent.active")]  # an up-down counter: planner 1, then back to 0
-    assert {m.sum.is_monotonic for m, _ in active} | {
-        m.sum.is_monotonic for m, _ in series[(5151, "agent.active")]
-    } == {False}
-    planner = [p.as_int for _, p in active if p.attributes[0].value.string_value == "planner"]
-    assert planner == [1, 0, 0, 0]
-    assert all(
-        m.sum.is_monotonic
-        for key, pts in series.items()
-        if key[1] != "agent.active"
-        for m, _ in pts
-        if m.HasField("sum")
-    )
-    assert summary["hints"] == [unrecorded_notice("engine.llm.duration")]  # said once, for both sessions
-
-
 def test_metrics_go_to_their_own_endpoint(collector: OtlpReceiver) -> None:
     with OtlpReceiver() as metrics_backend:
         url = metrics_backend.url + "/api/v1/otlp/v1/metrics"
