@@ -102,7 +102,7 @@ class LogRecord:
     key: bytes = b""  # content digest, set by dedup (identifies the record across runs)
     # Fields only OTLP input carries:
     observed_ns: int | None = None  # None: the same as time_ns
-    flags: int | None = None  # OTLP LogRecord.flags (W3C trace flags); None: sampled when correlated
+    flags: int | None = None  # OTLP LogRecord.flags (W3C trace flags); None: not recorded (sent as 0)
     scope: Scope | None = None
     resource_schema_url: str = ""
     event_name: str | None = None

@@ -50,13 +50,15 @@ def write_json(path: Path, doc: Any) -> Path:
 def span_doc(
     trace_id: str = "0af7651916cd43dd8448eb211c80319c", span_id: str = "b7ad6b7169203331", **extra: Any
 ) -> dict[str, Any]:
+    """A span as CodeMachine's exporter writes it: an integer ``startTime`` (ms), a float
+    ``endTime`` with a sub-ms fraction, keys in its order."""
     doc: dict[str, Any] = {
         "name": "op",
         "traceId": trace_id,
         "spanId": span_id,
-        "startTime": 1795539600000.5,
+        "startTime": 1795539600000,
         "endTime": 1795539600100.25,
-        "duration": 99.75,
+        "duration": 100.25,
         "status": {"code": 0},
         "attributes": {},
         "events": [],
@@ -78,14 +80,20 @@ def trace_file(path: Path, spans: list[dict[str, Any]], service: str = "codemach
     )
 
 
-def log_doc(sec: int = 1795539600, nanos: int = 5, body: Any = "hello", **extra: Any) -> dict[str, Any]:
+#: A CodeMachine log record's resource: exactly these three keys.
+LOG_RESOURCE = {"service.name": "codemachine", "service.version": "unknown", "deployment.environment": "development"}
+
+
+def log_doc(sec: int = 1795539600, nanos: int = 0, body: Any = "hello", **extra: Any) -> dict[str, Any]:
+    """A log record as CodeMachine's exporter writes it: an HrTime of whole milliseconds,
+    a string body, the trace and span ids as attributes, the three-key resource."""
     doc: dict[str, Any] = {
         "timestamp": [sec, nanos],
         "severityNumber": 9,
         "severityText": "INFO",
         "body": body,
         "attributes": {"trace.id": "0af7651916cd43dd8448eb211c80319c", "span.id": "b7ad6b7169203331"},
-        "resource": {"service.name": "codemachine"},
+        "resource": dict(LOG_RESOURCE),
     }
     doc.update(extra)
     return doc
@@ -100,6 +108,56 @@ def log_file(path: Path, logs: list[dict[str, Any]]) -> Path:
             "exportedAt": "2026-11-24T17:00:00.000Z",
             "logCount": len(logs),
             "logs": logs,
+        },
+    )
+
+
+#: The resource of a CodeMachine metrics export: the OpenTelemetry JS SDK's Node resource.
+NODE_RESOURCE: dict[str, Any] = {
+    "host.name": "dev-laptop",
+    "host.arch": "amd64",
+    "process.pid": 4242,
+    "process.executable.name": "bun",
+    "process.command_args": [
+        "/home/dev/.bun/bin/bun",
+        "/home/dev/.bun/install/global/node_modules/codemachine/dist/index.js",
+    ],
+    "process.runtime.version": "24.3.0",
+    "process.runtime.name": "nodejs",
+    "service.name": "codemachine",
+    "service.version": "unknown",
+    "telemetry.sdk.language": "nodejs",
+    "telemetry.sdk.name": "opentelemetry",
+    "telemetry.sdk.version": "2.5.0",
+}
+
+
+def data_point(value: Any, start: str, end: str, **attributes: Any) -> dict[str, Any]:
+    """A CodeMachine metric data point; ``start``/``end`` are ISO-8601 times with ms."""
+    return {"attributes": attributes, "value": value, "startTime": start, "endTime": end}
+
+
+def metric_doc(name: str, kind: str, points: list[dict[str, Any]], unit: str = "") -> dict[str, Any]:
+    """A metric of a CodeMachine export; ``kind`` is the JS DataPointType as a string."""
+    return {"name": name, "description": f"{name} description", "unit": unit, "type": kind, "dataPoints": points}
+
+
+def metrics_export(scopes: dict[str, list[dict[str, Any]]], resource: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One periodic export: scope name → its metrics (scope versions are "" in CodeMachine's files)."""
+    blocks = [{"scope": {"name": name, "version": ""}, "metrics": metrics} for name, metrics in scopes.items()]
+    return {"resource": NODE_RESOURCE if resource is None else resource, "scopeMetrics": blocks}
+
+
+def metrics_file(path: Path, exports: list[dict[str, Any]]) -> Path:
+    return write_json(
+        path,
+        {
+            "version": 1,
+            "service": "codemachine",
+            "type": "metrics",
+            "exportedAt": "2026-11-24T17:00:02.000Z",
+            "exportCount": len(exports),
+            "metrics": exports,
         },
     )
 

@@ -4,10 +4,11 @@ Each case is written next to a good trace file and a good log file and replayed 
 loopback Tempo and Loki. A broken file or record gets one line naming the file (and the
 record index) with the reason, the good files still arrive, the exit status is 1, and
 no traceback escapes (``catch_exceptions=False`` would re-raise it). Values OTLP can carry
-as they are but that the recording SDK never writes (null, object and mixed-array
-attribute values, a BOM) are replayed and reported; values that must change to fit
-(integers beyond int64, strings over the size rules) are replayed changed and reported.
-Either way the exit status is 1.
+as they are but that the recording SDK never writes (object and mixed-array attribute
+values, a BOM) are replayed and reported; values that must change to fit (integers
+beyond int64, strings over the size rules) are replayed changed and reported. Either way
+the exit status is 1. A null attribute value is none of these: the JS SDK writes NaN and
+±Infinity that way, so it is replayed as an empty value with one hint, exit status 0.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 import pytest
 
 from otel_replay.model import FileProblem
+from otel_replay.sources.common import NULL_NOTICE
 from otel_replay.sources.discover import ArchiveLimits, discover
 from tests.fakes.loki import LokiReceiver
 from tests.fakes.otlp import OtlpReceiver
@@ -141,11 +143,20 @@ def test_utf8_bom_is_reported_and_the_file_read(tmp_path: Path, tempo: OtlpRecei
     assert "byte order mark" in _changed_line(summary, path)
 
 
-def test_null_attribute_is_an_empty_value(tmp_path: Path, tempo: OtlpReceiver, loki: LokiReceiver) -> None:
-    path = _setup(tmp_path, "null", bad_span(attributes={"a": None}))
+def test_null_attribute_is_an_empty_value_and_one_hint(tmp_path: Path, tempo: OtlpReceiver, loki: LokiReceiver) -> None:
+    # The JS SDK keeps NaN and ±Infinity; JSON.stringify writes them as null: normal data.
+    spans = [
+        span_doc(spanId=BAD_SPAN_ID, attributes={"a": None, "ratio": [0.5, None]}),
+        span_doc(spanId="00000000000000c1", events=[{"name": "e", "time": 1795539600050.5, "attributes": {"x": None}}]),
+    ]
+    _setup(tmp_path, "null", spans_doc(*spans))
+    trace_file(tmp_path / "latest.json", spans)  # a second file with the same nulls: still one hint
     code, summary = _replay(tmp_path, tempo, loki)
-    assert code == 1 and _attr(_span(tempo), "a").WhichOneof("value") is None
-    assert "[0]: span changed to fit: attributes 'a': null sent as an empty value" in _changed_line(summary, path)
+    assert code == 0 and summary["problems"] == [] and summary["signals"]["traces"]["adjusted"] == 0
+    assert _attr(_span(tempo), "a").WhichOneof("value") is None
+    assert [v.WhichOneof("value") for v in _attr(_span(tempo), "ratio").array_value.values] == ["double_value", None]
+    assert summary["hints"] == [NULL_NOTICE]
+    assert summary["signals"]["traces"]["sent"] == 3 and summary["signals"]["traces"]["duplicates"] == 2
 
 
 def test_nested_object_attribute_is_a_kvlist(tmp_path: Path, tempo: OtlpReceiver, loki: LokiReceiver) -> None:

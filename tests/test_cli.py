@@ -36,24 +36,25 @@ def test_output_files_are_otlp_json_and_equal_what_is_sent(tempo: OtlpReceiver, 
     assert written == tempo.requests["/v1/traces"]
     logs = read_lines(tmp_path / "out" / "logs.jsonl", ExportLogsServiceRequest)
     records = [r for req in logs for rl in req.resource_logs for sl in rl.scope_logs for r in sl.log_records]
-    assert len(records) == summary["signals"]["logs"]["sent"] > 0
-    assert all(len(r.trace_id) == 16 and len(r.span_id) == 8 for r in records)
+    assert len(records) == summary["signals"]["logs"]["sent"] == 44
+    correlated = [r for r in records if r.trace_id]  # the 10 boot messages are logged before any span
+    assert len(correlated) == 34 and all(len(r.trace_id) == 16 and len(r.span_id) == 8 for r in correlated)
 
 
 def test_dry_run_sends_nothing_and_counts(collector: OtlpReceiver) -> None:
     code, summary = replay_json(str(EXAMPLE), "--dry-run", "--otlp-endpoint", collector.url)
     assert code == 0
     assert collector.attempts == 0
-    assert summary["signals"]["traces"]["sent"] == 24 and summary["signals"]["logs"]["sent"] > 0
-    assert summary["signals"]["metrics"]["sent"] == 12 == summary["signals"]["metrics"]["duplicates"]
+    assert summary["signals"]["traces"]["sent"] == 21 and summary["signals"]["logs"]["sent"] == 44
+    assert (summary["signals"]["metrics"]["sent"], summary["signals"]["metrics"]["duplicates"]) == (111, 38)
 
 
 def test_metrics_never_reach_the_traces_endpoint(collector: OtlpReceiver) -> None:
     code, summary = replay_json(str(EXAMPLE), "--otlp-endpoint", collector.url, "--traces-only")
     assert code == 0
-    assert summary["signals"]["metrics"]["files_not_selected"] == 2
+    assert summary["signals"]["metrics"]["files_not_selected"] == 3  # two sessions and latest-metrics.json
     assert collector.requests["/v1/metrics"] == []
-    assert len(collector.spans()) == 24 == summary["signals"]["traces"]["sent"]
+    assert len(collector.spans()) == 21 == summary["signals"]["traces"]["sent"]
 
 
 @pytest.mark.parametrize(
@@ -91,7 +92,7 @@ def test_stdin_and_zip(tempo: OtlpReceiver, tmp_path: Path) -> None:
     members = {p.relative_to(EXAMPLE.parent).as_posix(): p.read_bytes() for p in sorted(EXAMPLE.rglob("*.json"))}
     archive = zip_archive(tmp_path / "report.zip", members)
     code, summary = replay_json(str(archive), "--dry-run")
-    assert code == 0 and summary["signals"]["traces"]["sent"] == 24
+    assert code == 0 and summary["signals"]["traces"]["sent"] == 21
 
 
 def test_installed_command_prints_no_traceback_for_bad_input(tmp_path: Path, children: Children) -> None:

@@ -7,9 +7,19 @@ from typing import Any
 
 import pytest
 
-from otel_replay.model import Origin
+from otel_replay.model import Adjusted, InvalidRecord, Notice, Origin, Signal
 from otel_replay.sources.codemachine import log_from_codemachine, span_from_codemachine, span_kind
-from otel_replay.sources.common import InvalidInput, clean_value, hrtime_to_ns, ms_to_ns, parse_hex_id
+from otel_replay.sources.common import (
+    NULL_NOTE,
+    NULL_NOTICE,
+    InvalidInput,
+    checked,
+    clean_attributes,
+    clean_value,
+    hrtime_to_ns,
+    ms_to_ns,
+    parse_hex_id,
+)
 from tests.helpers import log_doc, span_doc
 
 ORIGIN = Origin("f.json", 0)
@@ -90,7 +100,7 @@ def test_span_carries_every_field() -> None:
     assert rec.trace_id == 0x0AF7651916CD43DD8448EB211C80319C
     assert rec.span_id == 0xB7AD6B7169203331
     assert rec.parent_span_id == 0x00F067AA0BA902B7
-    assert (rec.start_ns, rec.end_ns) == (1795539600000500000, 1795539600100250000)
+    assert (rec.start_ns, rec.end_ns) == (1795539600000000000, 1795539600100250000)  # integer start, float end
     assert (rec.status_code, rec.status_message) == (2, "boom")
     assert rec.attributes == doc["attributes"]
     assert [(e.name, e.time_ns, e.attributes) for e in rec.events] == [
@@ -173,12 +183,13 @@ def test_a_time_as_late_as_64_bits_hold_is_kept() -> None:
 
 def test_log_record_lifts_correlation_ids_and_keeps_the_rest() -> None:
     doc = log_doc(
+        nanos=123_000_000,
         body={"k": 1},
         attributes={"trace.id": "0AF7651916CD43DD8448EB211C80319C", "span.id": "b7ad6b7169203331", "logger.name": "x"},
         resource={"service.name": "svc", "host.name": "h"},
     )
     rec = log_from_codemachine(doc, RES, ORIGIN)
-    assert rec.time_ns == 1795539600_000000005
+    assert rec.time_ns == 1795539600_123000000
     assert rec.trace_id == 0x0AF7651916CD43DD8448EB211C80319C and rec.span_id == 0xB7AD6B7169203331
     assert rec.attributes == {"logger.name": "x"}
     assert dict(rec.resource) == {"service.name": "svc", "host.name": "h"}
@@ -216,3 +227,63 @@ def test_invalid_log_records_are_rejected_with_a_reason(patch: dict[str, Any], r
 
 def test_hrtime() -> None:
     assert hrtime_to_ns([1, 999_999_999]) == 1_999_999_999
+
+
+# -- null values (NaN and ±Infinity, as JSON.stringify writes them) ---------------------------
+@pytest.mark.parametrize(
+    ("attrs", "notes"),
+    [
+        ({"cost_per_step": None}, [NULL_NOTE]),
+        ({"weights": [0.5, None, 1.5]}, [NULL_NOTE]),
+        ({"a": None, "b": [None]}, [NULL_NOTE, NULL_NOTE]),
+        ({"a": 0.5, "b": [1, 2], "c": "x"}, []),
+        (
+            {"a": [1, "x", None]},
+            ["attributes 'a': array of mixed types sent as a list of typed values (arrays hold one type)", NULL_NOTE],
+        ),
+    ],
+)
+def test_a_null_value_is_kept_as_empty_and_noted_as_null_only(attrs: dict[str, Any], notes: list[str]) -> None:
+    found: list[str] = []
+    assert clean_attributes(attrs, "attributes", found) == attrs
+    assert found == notes
+
+
+def _record(notes: list[str], add: list[str]) -> str:
+    notes.extend(add)
+    return "record"
+
+
+@pytest.mark.parametrize(
+    ("add", "expected"),
+    [
+        ([], ["record"]),
+        ([NULL_NOTE], [Notice(NULL_NOTICE), "record"]),
+        ([NULL_NOTE, NULL_NOTE], [Notice(NULL_NOTICE), "record"]),
+        (["x cut"], [Adjusted(Signal.TRACES, ORIGIN, "x cut"), "record"]),
+        (
+            [NULL_NOTE, "x cut", NULL_NOTE, "y"],
+            [Notice(NULL_NOTICE), Adjusted(Signal.TRACES, ORIGIN, "x cut; y"), "record"],
+        ),
+    ],
+)
+def test_checked_makes_nulls_a_notice_and_changes_an_adjusted_item(add: list[str], expected: list[Any]) -> None:
+    notes: list[str] = []
+    assert list(checked(Signal.TRACES, ORIGIN, notes, _record, notes, add)) == expected
+    assert notes == []
+
+
+def test_checked_makes_an_invalid_record_and_forgets_the_notes() -> None:
+    notes = [NULL_NOTE]
+
+    def refuse() -> None:
+        raise InvalidInput("bad")
+
+    assert checked(Signal.LOGS, ORIGIN, notes, refuse) == (InvalidRecord(Signal.LOGS, ORIGIN, "bad"),)
+    assert notes == []
+
+
+def test_a_span_with_a_nan_attribute_is_read_unchanged() -> None:
+    notes: list[str] = []
+    rec = span_from_codemachine(span_doc(attributes={"workflow.cost_per_step": None}), RES, ORIGIN, notes)
+    assert rec.attributes == {"workflow.cost_per_step": None} and notes == [NULL_NOTE]

@@ -223,7 +223,10 @@ def test_no_structured_metadata_puts_logfmt_in_the_line(loki: LokiReceiver, tmp_
     assert code == 0
     ((_, _, line, md),) = loki.entries()
     assert md == {}
-    assert line == "line 0 trace_id=0af7651916cd43dd8448eb211c80319c span_id=b7ad6b7169203331"
+    assert line == (
+        "line 0 deployment_environment=development service_version=unknown"
+        " trace_id=0af7651916cd43dd8448eb211c80319c span_id=b7ad6b7169203331"
+    )
 
 
 def test_example_logs_land_in_one_stream_per_severity(loki: LokiReceiver) -> None:
@@ -349,8 +352,9 @@ def test_metadata_key_is_a_name_loki_keeps(name: str) -> None:
 def test_a_record_over_128_metadata_entries_keeps_them_all_in_fewer(
     loki: LokiReceiver, tmp_path: Path, value_bytes: int
 ) -> None:
-    """200 attributes: trace_id, span_id and 125 of them as they are, the other 75 in one
-    JSON entry; with large values that entry is then cut to Loki's 64KB, and said so."""
+    """200 attributes: trace_id, span_id, the two resource entries and 123 of them as they
+    are, the other 77 in one JSON entry; with large values that entry is then cut to Loki's
+    64KB, and said so."""
     attributes = {f"attr.{i:03d}": f"{i}:" + "v" * value_bytes for i in range(200)}
     log_file(tmp_path / "l.json", [log_doc(sec=SEC, attributes={**log_doc()["attributes"], **attributes})])
     code, summary = replay_json(str(tmp_path), "--loki-url", loki.url, "--logs-only")
@@ -358,12 +362,13 @@ def test_a_record_over_128_metadata_entries_keeps_them_all_in_fewer(
     ((_, _, _, md),) = loki.entries()
     assert len(md) == 128
     assert (md["trace_id"], md["span_id"]) == ("0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331")
-    assert [k for k in md if k.startswith("attr_")] == [f"attr_{i:03d}" for i in range(125)]
+    assert (md["service_version"], md["deployment_environment"]) == ("unknown", "development")
+    assert [k for k in md if k.startswith("attr_")] == [f"attr_{i:03d}" for i in range(123)]
     lg = summary["signals"]["logs"]
     assert code == 1 and (lg["sent"], lg["adjusted"]) == (1, 1)
     (problem,) = summary["problems"]
-    assert "l.json[0]: log record changed to fit: structured metadata of 202 entries is over Loki's 128: " in problem
-    assert "75 of them merged into one, more_attributes (JSON)" in problem
+    assert "l.json[0]: log record changed to fit: structured metadata of 204 entries is over Loki's 128: " in problem
+    assert "77 of them merged into one, more_attributes (JSON)" in problem
     if value_bytes == 10:
         merged = json.loads(md["more_attributes"])
         assert {**{k: v for k, v in md.items() if k.startswith("attr_")}, **merged} == {

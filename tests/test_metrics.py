@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
-from opentelemetry.proto.metrics.v1 import metrics_pb2 as mpb
 
 from otel_replay.model import CUMULATIVE, MetricKind, Origin, Scope
 from otel_replay.sources.codemachine_metrics import (
@@ -22,7 +21,7 @@ from otel_replay.sources.codemachine_metrics import (
 )
 from otel_replay.sources.common import InvalidInput
 from tests.fakes.otlp import OtlpReceiver, PartialSuccess, tempo_error
-from tests.helpers import EXAMPLE, replay_json, write_json
+from tests.helpers import EXAMPLE, metrics_export, metrics_file, replay_json, write_json
 from tests.otlp_samples import (
     T0,
     flatten_points,
@@ -32,6 +31,7 @@ from tests.otlp_samples import (
     to_otlp_json,
     write_lines,
 )
+from tests.test_codemachine_metrics import FIRST_EXPORT
 
 T0_ISO = "2026-11-24T17:00:00"
 
@@ -45,12 +45,8 @@ def _metrics(reqs: list[ExportMetricsServiceRequest]) -> dict[str, Any]:
     return {m.name: m for m in metrics_of(reqs)}
 
 
-def _session(path: Path, metrics: list[dict[str, Any]], resource: dict[str, Any] | None = None) -> Path:
-    export = {"scopeMetrics": [{"scope": {"name": "codemachine.process", "version": "0.8.1"}, "metrics": metrics}]}
-    if resource is not None:
-        export["resource"] = resource
-    doc = {"version": 1, "service": "codemachine", "type": "metrics", "exportCount": 1, "metrics": [export]}
-    return write_json(path, doc)
+def _session(path: Path, metrics: list[dict[str, Any]]) -> Path:
+    return metrics_file(path, [metrics_export({"codemachine.process": metrics})])
 
 
 def _metric(name: str, kind: str, *values: Any, **extra: Any) -> dict[str, Any]:
@@ -87,11 +83,11 @@ def test_a_bad_time_is_refused_with_the_field_named(bad: Any) -> None:
         iso_to_ns(bad, "endTime")
 
 
-def test_gauge_and_sum_keep_their_kind_sums_are_monotonic_unless_negative() -> None:
+def test_gauge_and_sum_keep_their_kind_sums_are_monotonic_unless_the_file_says_not() -> None:
+    # (a sum that goes down or is negative is judged over the whole file: test_codemachine_metrics.py)
     assert metric_definition(_metric("g", "2", 1), [1]).kind is MetricKind.GAUGE
     counter = metric_definition(_metric("c", "3", 1, 2), [1, 2])
     assert (counter.kind, counter.temporality, counter.monotonic) == (MetricKind.SUM, CUMULATIVE, True)
-    assert metric_definition(_metric("u", "3", 1, -2), [1, -2]).monotonic is False
     assert metric_definition(_metric("f", "3", 1, isMonotonic=False), [1]).monotonic is False
 
 
@@ -180,34 +176,6 @@ def test_a_point_with_end_before_start_is_invalid() -> None:
 
 
 # -- CodeMachine sessions over the wire -------------------------------------------------------
-def test_codemachine_metrics_arrive_as_otlp_metrics(collector: OtlpReceiver) -> None:
-    code, summary = replay_json(str(EXAMPLE), "--otlp-endpoint", collector.url, "--signals", "metrics")
-    assert code == 0, summary["problems"]
-    stats = summary["signals"]["metrics"]
-    assert (stats["read"], stats["sent"], stats["duplicates"]) == (24, 12, 12)  # latest-metrics.json is a copy
-    reqs = collector.requests["/v1/metrics"]
-    assert collector.requests["/v1/traces"] == [] and collector.requests["/v1/logs"] == []
-    rm = reqs[0].resource_metrics[0]
-    assert {a.key: a.value.string_value for a in rm.resource.attributes} == {
-        "service.name": "codemachine",
-        "service.version": "0.8.1",
-    }
-    assert (rm.scope_metrics[0].scope.name, rm.scope_metrics[0].scope.version) == ("codemachine.process", "0.8.1")
-    metrics = _metrics(reqs)
-    assert set(metrics) == {"process.memory.heap_used", "codemachine.engine.calls", "codemachine.step.duration.sum"}
-    heap = metrics["process.memory.heap_used"]
-    assert heap.unit == "By" and [p.as_int for p in heap.gauge.data_points] == [(100 + i) * 1048576 for i in range(4)]
-    assert heap.gauge.data_points[0].time_unix_nano == T0 + 15 * 10**9
-    calls = metrics["codemachine.engine.calls"].sum
-    assert calls.is_monotonic and calls.aggregation_temporality == mpb.AGGREGATION_TEMPORALITY_CUMULATIVE
-    assert [(p.start_time_unix_nano, p.as_int) for p in calls.data_points] == [(T0, i + 1) for i in range(4)]
-    assert calls.data_points[0].attributes[0].value.string_value == "claude"
-    step = metrics["codemachine.step.duration.sum"]
-    assert [p.as_double for p in step.sum.data_points] == [412.5 * (i + 1) for i in range(4)]
-    assert step.unit == "ms" and step.sum.aggregation_temporality == mpb.AGGREGATION_TEMPORALITY_CUMULATIVE
-    assert any("only the sum of its histograms" in h for h in summary["hints"])
-
-
 def test_metrics_go_to_their_own_endpoint(collector: OtlpReceiver) -> None:
     with OtlpReceiver() as metrics_backend:
         url = metrics_backend.url + "/api/v1/otlp/v1/metrics"
@@ -217,7 +185,7 @@ def test_metrics_go_to_their_own_endpoint(collector: OtlpReceiver) -> None:
         )  # fmt: skip
     assert code == 0, summary["problems"]
     assert summary["destinations"]["metrics"] == url
-    assert collector.requests["/v1/metrics"] == [] and len(collector.spans()) == 24
+    assert collector.requests["/v1/metrics"] == [] and len(collector.spans()) == 21
     assert metrics_backend.paths == ["/api/v1/otlp/v1/metrics"] * len(metrics_backend.paths)
 
 
@@ -225,7 +193,7 @@ def test_a_traces_only_backend_gets_a_hint_and_the_run_says_so() -> None:
     with OtlpReceiver.tempo() as tempo:  # Tempo: 404 on /v1/metrics
         code, summary = replay_json(str(EXAMPLE), "--otlp-endpoint", tempo.url, "--signals", "traces,metrics")
         assert code == 1
-        assert summary["signals"]["metrics"]["rejected"] == 12 and summary["signals"]["traces"]["sent"] == 24
+        assert summary["signals"]["metrics"]["rejected"] == 111 and summary["signals"]["traces"]["sent"] == 21
         assert any("takes no OTLP metrics" in h and "--otlp-metrics-endpoint" in h for h in summary["hints"])
         attempts, accepted = tempo.attempts, len(tempo.paths)
         code, summary = replay_json(str(EXAMPLE), "--otlp-endpoint", tempo.url, "--signals", "traces")
@@ -257,16 +225,17 @@ def test_time_shift_moves_every_point_time(collector: OtlpReceiver) -> None:
     assert code == 0
     times = {(p.start_time_unix_nano, p.time_unix_nano) for name, kind, p in _points(collector.requests["/v1/metrics"])}
     hour = 3600 * 10**9
-    assert (T0 + hour, T0 + 15 * 10**9 + hour) in times  # sums keep their start, moved
-    assert (0, T0 + 15 * 10**9 + hour) in times  # gauges have none
+    assert (T0 + 889_000_000 + hour, FIRST_EXPORT + hour) in times  # sums keep their start, moved
+    assert (0, FIRST_EXPORT + hour) in times  # gauges have none
+    assert all(end >= FIRST_EXPORT + hour for _, end in times)  # every point moved
 
 
 def test_filters_apply_to_points(collector: OtlpReceiver) -> None:
     code, summary = replay_json(
-        str(EXAMPLE), "--otlp-endpoint", collector.url, "--signals", "metrics", "--until", "2026-11-24T17:00:31Z"
+        str(EXAMPLE), "--otlp-endpoint", collector.url, "--signals", "metrics", "--until", "2026-11-24T17:00:01.600Z"
     )
     assert code == 0
-    assert summary["signals"]["metrics"]["sent"] == 6  # the exports at :15 and :30, three metrics each
+    assert summary["signals"]["metrics"]["sent"] == 33  # the exports at 17:00:01.082 and .581: 13 and 20 points
     code, summary = replay_json(
         str(EXAMPLE), "--otlp-endpoint", collector.url, "--signals", "metrics", "--trace-id", "a" * 32
     )
@@ -277,10 +246,10 @@ def test_resume_does_not_resend_points(tmp_path: Path, collector: OtlpReceiver) 
     state = str(tmp_path / "state")
     args = (str(EXAMPLE), "--otlp-endpoint", collector.url, "--signals", "metrics", "--resume", state)
     code, _ = replay_json(*args)
-    assert code == 0 and len(_points(collector.requests["/v1/metrics"])) == 12
+    assert code == 0 and len(_points(collector.requests["/v1/metrics"])) == 111
     code, summary = replay_json(*args)
-    assert code == 0 and len(_points(collector.requests["/v1/metrics"])) == 12
-    assert summary["signals"]["metrics"]["dropped"] == {"already delivered (--resume)": 12}
+    assert code == 0 and len(_points(collector.requests["/v1/metrics"])) == 111
+    assert summary["signals"]["metrics"]["dropped"] == {"already delivered (--resume)": 111}
 
 
 def test_requests_stay_under_the_byte_limit(tmp_path: Path, collector: OtlpReceiver) -> None:
@@ -297,7 +266,7 @@ def test_partial_success_counts_rejected_points(collector: OtlpReceiver) -> None
     collector.scripted = [PartialSuccess(2, "too old")]
     code, summary = replay_json(str(EXAMPLE), "--otlp-endpoint", collector.url, "--signals", "metrics")
     assert code == 1
-    assert summary["signals"]["metrics"]["rejected"] == 2 and summary["signals"]["metrics"]["sent"] == 10
+    assert summary["signals"]["metrics"]["rejected"] == 2 and summary["signals"]["metrics"]["sent"] == 109
     assert "partial success: too old" in summary["signals"]["metrics"]["rejected_reasons"]
 
 
@@ -305,7 +274,7 @@ def test_output_writes_metrics_jsonl_that_replays_the_same(tmp_path: Path, colle
     code, _ = replay_json(str(EXAMPLE), "--output", str(tmp_path / "out"), "--signals", "metrics")
     assert code == 0
     code, summary = replay_json(str(tmp_path / "out" / "metrics.jsonl"), "--otlp-endpoint", collector.url)
-    assert code == 0 and summary["signals"]["metrics"]["sent"] == 12
+    assert code == 0 and summary["signals"]["metrics"]["sent"] == 111
     with OtlpReceiver() as direct:
         replay_json(str(EXAMPLE), "--otlp-endpoint", direct.url, "--signals", "metrics")
         assert flatten_points(collector.requests["/v1/metrics"]) == flatten_points(direct.requests["/v1/metrics"])
@@ -370,4 +339,7 @@ def test_a_slow_metrics_backend_is_retried(collector: OtlpReceiver) -> None:
     collector.scripted = [tempo_error("busy", 503, {"Retry-After": "0"})]
     code, summary = replay_json(str(EXAMPLE), "--otlp-endpoint", collector.url, "--signals", "metrics")
     assert code == 0, summary["problems"]
-    assert collector.attempts == 2 and summary["signals"]["metrics"]["sent"] == 12
+    assert summary["signals"]["metrics"]["sent"] == 111
+    # the one refused request was sent again; the 111 points may go in one request or two (one per session)
+    assert [status for status, _ in collector.answers].count(503) == 1
+    assert collector.attempts == len(collector.requests["/v1/metrics"]) + 1

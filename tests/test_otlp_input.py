@@ -16,6 +16,7 @@ from tests.otlp_samples import (
     flatten_spans,
     logs_request,
     renumbered,
+    spans_in,
     to_otlp_json,
     trace_request,
     write_lines,
@@ -135,13 +136,16 @@ def test_codemachine_logs_as_otlp_keep_severity_body_ids_and_resource(tmp_path: 
         (rl.resource, rec) for req in collector.requests["/v1/logs"] for rl in req.resource_logs
         for sl in rl.scope_logs for rec in sl.log_records
     ]  # fmt: skip
-    assert len(records) == summary["signals"]["logs"]["sent"] == 26
+    assert len(records) == summary["signals"]["logs"]["sent"] == 44
     resource, first = records[0]
-    assert {kv.key for kv in resource.attributes} >= {"service.name"}
+    assert {kv.key: kv.value.string_value for kv in resource.attributes} == {
+        "service.name": "codemachine", "service.version": "unknown", "deployment.environment": "development"
+    }  # fmt: skip
     assert first.severity_number > 0 and first.severity_text and first.body.WhichOneof("value")
     correlated = [rec for _, rec in records if rec.trace_id]
-    assert correlated and all(len(r.trace_id) == 16 and len(r.span_id) == 8 for r in correlated)
+    assert len(correlated) == 34 and all(len(r.trace_id) == 16 and len(r.span_id) == 8 for r in correlated)
     assert all(kv.key not in ("trace.id", "span.id") for _, r in records for kv in r.attributes)
+    assert {r.flags for _, r in records} == {0}  # the file records no trace flags: none is claimed (not SAMPLED)
 
 
 def test_a_json_lines_file_may_mix_signals(tmp_path: Path, collector: OtlpReceiver) -> None:
@@ -161,3 +165,49 @@ def test_otlp_input_is_not_deduplicated(tmp_path: Path, tempo: OtlpReceiver) -> 
     code, summary = _replay_traces(path, tempo)
     assert code == 0 and summary["signals"]["traces"]["sent"] == 4
     assert summary["signals"]["traces"]["duplicates"] == 0
+
+
+# -- what the SDK path cannot carry exactly (the README's lossless table) ---------------------
+SPAN_FLAGS = [  # (span flags in the file, span flags on the wire): bit 8 always, bit 9 kept, bits 0-7 not encoded
+    (0, 0x100),  # no flags at all (a root span, or a writer that predates the field)
+    (0x001, 0x100),
+    (0x100, 0x100),
+    (0x301, 0x300),
+    (0x200, 0x300),
+]
+LINK_FLAGS = [(0, 0x100), (0x001, 0x100), (0x201, 0x300)]
+LOG_FLAGS = [(0, 0), (0x01, 0x01), (0x101, 0x01)]  # log flags: bits 0-7 kept, reserved bits 8-31 dropped
+
+
+def test_span_and_link_flags_come_out_as_the_lossless_table_says(tmp_path: Path, tempo: OtlpReceiver) -> None:
+    req = trace_request(1, len(SPAN_FLAGS))
+    spans = spans_in([req])[: len(SPAN_FLAGS)]
+    for span, (flags, _) in zip(spans, SPAN_FLAGS, strict=True):
+        span.flags = flags
+        del span.links[:]
+        for i, (link_flags, _) in enumerate(LINK_FLAGS):
+            span.links.add(trace_id=span.trace_id, span_id=(0xE0 + i).to_bytes(8, "big"), flags=link_flags)
+    code, summary = _replay_traces(write_lines(tmp_path / "flags.jsonl", [req]), tempo)
+    assert code == 0, summary["problems"]
+    for span, (_, wire) in zip(spans, SPAN_FLAGS, strict=True):  # what the table says comes out
+        span.flags = wire
+        for link, (_, link_wire) in zip(span.links, LINK_FLAGS, strict=True):
+            link.flags = link_wire
+    assert flatten_spans(tempo.requests["/v1/traces"]) == flatten_spans([req])
+
+
+def test_log_flags_come_out_as_the_lossless_table_says(tmp_path: Path, collector: OtlpReceiver) -> None:
+    req = logs_request()
+    records = [r for rl in req.resource_logs for sl in rl.scope_logs for r in sl.log_records]
+    for rec, (flags, _) in zip(records, LOG_FLAGS, strict=False):
+        rec.flags = flags
+        rec.trace_id, rec.span_id = (
+            (0xA0).to_bytes(16, "big"),
+            (0xB0).to_bytes(8, "big"),
+        )  # correlated: no SAMPLED added
+    path = write_lines(tmp_path / "logs.jsonl", [req])
+    code, summary = replay_json(str(path), "--otlp-endpoint", collector.url, "--logs-to", "otlp")
+    assert code == 0, summary["problems"]
+    for rec, (_, wire) in zip(records, LOG_FLAGS, strict=False):
+        rec.flags = wire
+    assert flatten_logs(collector.requests["/v1/logs"]) == flatten_logs([req])

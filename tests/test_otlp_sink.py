@@ -19,7 +19,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 
 from otel_replay.model import Origin, Signal
 from otel_replay.sinks.otlp import partial_rejections
-from otel_replay.sinks.sdk import ResourceCache, to_readable_span
+from otel_replay.sinks.sdk import ResourceCache, log_trace_flags, to_readable_span
 from otel_replay.sinks.sizes import estimate_resource_bytes, estimate_span_bytes
 from otel_replay.sources.codemachine import span_from_codemachine
 from tests.fakes.otlp import OtlpReceiver, PartialSuccess, tempo_error
@@ -50,6 +50,14 @@ def test_batches_stay_under_batch_size(tempo: OtlpReceiver, tmp_path: Path) -> N
         sum(len(ss.spans) for rs in r.resource_spans for ss in rs.scope_spans) for r in tempo.requests["/v1/traces"]
     ]
     assert sorted(sizes) == [5, 10, 10]  # in any order: two requests may be in flight at once
+
+
+@pytest.mark.parametrize(
+    ("flags", "sent"),
+    [(None, 0), (0, 0), (1, 1), (0x101, 1), (0xFFFF_FF00, 0)],  # None: not recorded (CodeMachine)
+)
+def test_a_log_record_carries_the_trace_flags_it_recorded_and_no_others(flags: int | None, sent: int) -> None:
+    assert int(log_trace_flags(flags)) == sent
 
 
 def test_size_estimate_is_an_upper_bound() -> None:

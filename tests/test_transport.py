@@ -42,7 +42,7 @@ def test_private_ca_with_certificate(tmp_path: Path, ca: trustme.CA, tls_servers
     ca.cert_pem.write_to_path(str(pem))
     code, summary = replay_json(*_args(otlp, loki), "--certificate", str(pem))
     assert code == 0, summary
-    assert len(otlp.spans()) == 24 and len(loki.entries()) == 26
+    assert len(otlp.spans()) == 21 and len(loki.entries()) == 44
 
 
 def test_unknown_ca_fails_verification_by_default(tls_servers: tuple) -> None:
@@ -61,7 +61,7 @@ def test_insecure_skips_verification_with_a_warning(tls_servers: tuple) -> None:
     result = CliRunner().invoke(main, ["replay", *_args(otlp, loki), "--insecure", "--json"], catch_exceptions=False)
     assert result.exit_code == 0
     assert "warning: --insecure: TLS certificates are not verified" in result.stderr
-    assert len(otlp.spans()) == 24 and len(loki.entries()) == 26
+    assert len(otlp.spans()) == 21 and len(loki.entries()) == 44
 
 
 def test_insecure_and_certificate_exclude_each_other(tmp_path: Path) -> None:

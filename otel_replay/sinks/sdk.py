@@ -55,6 +55,7 @@ from otel_replay.model import (
 
 SCOPE = InstrumentationScope("otel-replay", __version__)
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
+_NO_FLAGS = TraceFlags(0)
 _REMOTE = 0x200  # SPAN_FLAGS_CONTEXT_IS_REMOTE_MASK
 _KINDS = {k.value: k for k in SpanKind}
 _STATUS = {0: Status(StatusCode.UNSET), 1: Status(StatusCode.OK)}
@@ -214,9 +215,16 @@ def to_readable_span(rec: SpanRecord, resource: Resource, scope: Instrumentation
     )
 
 
+def log_trace_flags(flags: int | None) -> TraceFlags:
+    """The W3C trace flags a log record is sent with: those the file recorded (OTLP
+    ``flags`` bits 0-7; bits 8-31 are reserved), else none. A CodeMachine log record records
+    no flags, and its span may be one the recording sampler dropped (at trace level 1):
+    nothing says it was sampled, so it is not marked so."""
+    return _NO_FLAGS if not flags else TraceFlags(flags & 0xFF)
+
+
 def to_readable_log(rec: LogRecord, resource: Resource, scope: InstrumentationScope = SCOPE) -> ReadableLogRecord:
-    default = _SAMPLED if rec.trace_id else TraceFlags(0)
-    flags = default if rec.flags is None else TraceFlags(rec.flags & 0xFF)
+    flags = log_trace_flags(rec.flags)
     log = ApiLogRecord(
         timestamp=rec.time_ns,
         observed_timestamp=rec.time_ns if rec.observed_ns is None else rec.observed_ns,

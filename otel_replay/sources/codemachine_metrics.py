@@ -3,18 +3,24 @@ the OpenTelemetry JS SDK (``ResourceMetrics``) with ISO-8601 times and the JS
 ``DataPointType`` as a string ("0" histogram, "1" exponential histogram, "2" gauge,
 "3" sum). Temporality is cumulative.
 
-The exporter kept only the *sum* of a histogram in ``value``. A sum alone is not a
-histogram (no count, no buckets), so such a point is replayed as what it is: a
-cumulative sum named ``<name>.sum`` (see README, "Metrics"). Where a file does carry the
-JS SDK's whole histogram value (``{count, sum, min, max, buckets}``), the histogram is
-replayed whole.
+What the file cannot tell is judged from the whole file (see README, "Metrics"):
+
+- Histograms: CodeMachine's file exporter writes ``value: 0`` for every histogram point
+  (it reads a field the SDK does not have) and no count or buckets. Such points carry
+  nothing that was recorded: they are not replayed, and a :class:`Notice` names the
+  metric once. A non-zero number is a recorded sum, replayed as a cumulative sum named
+  ``<name>.sum``; the JS SDK's whole histogram object is replayed whole.
+- Sums: counters and up-down counters are both type "3". A sum's points wait until the
+  file is read; then every stream with a series that goes down is sent non-monotonic
+  (:mod:`otel_replay.sources.monotonic`). A session's series all live in its one metrics
+  file (the resource names its process), so the file is the whole evidence there is.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Generator, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -38,7 +44,6 @@ from otel_replay.sources.codemachine import session_problems, session_resource
 from otel_replay.sources.common import (
     INT64_MAX,
     INT64_MIN,
-    UINT64_MAX,
     InvalidInput,
     checked,
     clean_attributes,
@@ -54,16 +59,38 @@ from otel_replay.sources.common import (
     scope_name_version,
     shown,
 )
-from otel_replay.sources.jsondoc import Document, describe_json
+from otel_replay.sources.histograms import exponential_value, histogram_value
+from otel_replay.sources.jsondoc import Document, DocumentError, describe_json
+from otel_replay.sources.monotonic import settle_monotonic
+
+__all__ = ["exponential_value", "histogram_value", "iso_to_ns", "metric_definition", "point_from_codemachine"]
 
 #: JS SDK DataPointType → what the points become.
 TYPES = {"0": MetricKind.HISTOGRAM, "1": MetricKind.EXPONENTIAL_HISTOGRAM, "2": MetricKind.GAUGE, "3": MetricKind.SUM}
 SUM_SUFFIX = ".sum"
-SUM_ONLY_NOTICE = (
-    "CodeMachine recorded only the sum of its histograms: they were replayed as cumulative "
-    f"sums named <histogram>{SUM_SUFFIX} (no count, no buckets; see README, Metrics)"
-)
 _ISO = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:[.,](\d{1,9}))?(Z|[+-]\d\d:?\d\d)?", re.IGNORECASE | re.ASCII)
+
+
+def unrecorded_notice(name: str) -> str:
+    """The hint for histogram ``name`` whose points carried no recorded value."""
+    return (
+        f"{name}: histogram points not replayed: CodeMachine's file exporter records no histogram "
+        "values (value 0, no count or buckets)"
+    )
+
+
+def sum_only_notice(name: str) -> str:
+    """The hint for histogram ``name`` replayed as its sum."""
+    return (
+        f"{name}: histogram replayed as the cumulative sum {name}{SUM_SUFFIX}: the file records only "
+        "its sum (no count, no buckets; see README, Metrics)"
+    )
+
+
+def unrecorded(value: Any) -> bool:
+    """Whether a histogram point's ``value`` is a number that records nothing: the ``0``
+    CodeMachine's file exporter writes for every histogram point."""
+    return type(value) in (int, float) and value == 0
 
 
 def iso_to_ns(value: Any, field: str) -> int:
@@ -94,19 +121,6 @@ def iso_to_ns(value: Any, field: str) -> int:
     return epoch_ns(ns, field)
 
 
-def _optional_float(obj: dict[str, Any], key: str) -> float | None:
-    value = obj.get(key)
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return None  # JS writes Infinity/-Infinity (an empty min/max) as null
-    return double_value(value, f"value {key}")
-
-
-def _count(value: Any, field: str) -> int:
-    if type(value) is not int or not 0 <= value <= UINT64_MAX:
-        raise InvalidInput(f"{field} {shown(value)} is not an integer in 0..2^64-1")
-    return value
-
-
 def _number(value: Any) -> int | float:
     """A gauge or sum value. JavaScript numbers are doubles: an integer beyond 64 bits is
     the double that JSON.stringify wrote in full (``2**64`` as 18446744073709552000)."""
@@ -116,66 +130,10 @@ def _number(value: Any) -> int | float:
     return number
 
 
-def _counts(value: Any, field: str) -> list[int]:
-    return [_count(v, field) for v in json_array(value, field)]
-
-
-def _histogram_object(value: Any) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise InvalidInput("missing value" if value is None else f"value is {describe_json(value)}, expected an object")
-    return value
-
-
-def histogram_value(value: Any) -> HistogramValue:
-    """The JS SDK's ``Histogram`` value: ``{buckets: {boundaries, counts}, sum, count, min, max}``."""
-    value = _histogram_object(value)
-    buckets = json_object(value.get("buckets"), "value buckets")
-    bounds = json_array(buckets.get("boundaries"), "value buckets.boundaries")
-    counts = _counts(buckets.get("counts"), "value buckets.counts")
-    if counts and len(counts) != len(bounds) + 1:
-        raise InvalidInput(f"value has {len(counts)} bucket counts for {len(bounds)} boundaries (expected one more)")
-    count = _count(value.get("count"), "value count")
-    return HistogramValue(
-        count,
-        _optional_float(value, "sum"),
-        counts,
-        [double_value(b, "value boundary") for b in bounds],
-        _optional_float(value, "min"),
-        _optional_float(value, "max"),
-    )
-
-
-def exponential_value(value: Any) -> ExponentialHistogramValue:
-    """The JS SDK's ``ExponentialHistogram`` value: ``{count, sum, scale, zeroCount,
-    positive: {offset, bucketCounts}, negative: {…}, min, max}``."""
-    value = _histogram_object(value)
-    sides = []
-    for side in ("positive", "negative"):
-        buckets = json_object(value.get(side), f"value {side}")
-        offset = buckets.get("offset", 0)
-        if type(offset) is not int or not -(2**31) <= offset < 2**31:
-            raise InvalidInput(f"value {side}.offset {shown(offset)} is not a 32-bit integer")
-        sides.append((offset, _counts(buckets.get("bucketCounts"), f"value {side}.bucketCounts")))
-    scale = value.get("scale", 0)
-    if type(scale) is not int or not -10 <= scale <= 20:
-        raise InvalidInput(f"value scale {shown(scale)} is outside -10..20")
-    return ExponentialHistogramValue(
-        _count(value.get("count"), "value count"),
-        _optional_float(value, "sum"),
-        scale,
-        _count(value.get("zeroCount", 0), "value zeroCount"),
-        sides[0][0],
-        sides[0][1],
-        sides[1][0],
-        sides[1][1],
-        _optional_float(value, "min"),
-        _optional_float(value, "max"),
-    )
-
-
 def metric_definition(obj: dict[str, Any], values: list[Any]) -> Metric:
     """What the points of one serialized metric become. ``values`` are their raw values
-    (a sum is monotonic unless one of them is negative or the file says otherwise)."""
+    (whether a histogram's are whole histograms or numbers). A sum is monotonic unless the
+    file says ``isMonotonic: false``; the reader clears it for a stream that goes down."""
     name = obj.get("name")
     if not isinstance(name, str) or not name:
         raise InvalidInput("metric has no name" if name in (None, "") else f"metric name is {describe_json(name)}")
@@ -188,19 +146,17 @@ def metric_definition(obj: dict[str, Any], values: list[Any]) -> Metric:
     flag = obj.get("isMonotonic")
     if flag is not None and not isinstance(flag, bool):
         raise InvalidInput(f"metric {name!r}: isMonotonic is {describe_json(flag)}, expected true or false")
-    values = [v for v in values if v is not None]  # a point without a value is refused on its own
-    negative = any(isinstance(v, (int, float)) and v < 0 for v in values)
-    monotonic = flag if flag is not None else not negative
     if kind is MetricKind.GAUGE:
         return Metric(name, kind, description, unit, 0)
     if kind is MetricKind.SUM:
-        return Metric(name, kind, description, unit, CUMULATIVE, monotonic)
+        return Metric(name, kind, description, unit, CUMULATIVE, flag is not False)
+    values = [v for v in values if v is not None]  # a point without a value is refused on its own
     if all(isinstance(v, dict) for v in values):
         return Metric(name, kind, description, unit, CUMULATIVE)
     if any(isinstance(v, dict) for v in values):
         raise InvalidInput(f"metric {name!r}: some values are histograms, some numbers")
     what = f"{description} (sum of the histogram; count and buckets were not recorded)".lstrip()
-    return Metric(name + SUM_SUFFIX, MetricKind.SUM, what, unit, CUMULATIVE, not negative)
+    return Metric(name + SUM_SUFFIX, MetricKind.SUM, what, unit, CUMULATIVE, True)
 
 
 def point_from_codemachine(
@@ -239,35 +195,83 @@ def _scope(obj: Any) -> Scope:
     return Scope(name, version, json_string(obj.get("schemaUrl"), "scope schemaUrl"))
 
 
+@dataclass
+class _MetricsFile:
+    """What reading one metrics file keeps until its end: the running point number, the
+    sums awaiting their monotonicity, and what the closing hints say."""
+
+    source: str
+    counter: int = 0
+    sums: list[MetricPoint] = field(default_factory=list)
+    unrecorded: dict[str, None] = field(default_factory=dict)  # histograms whose points recorded nothing
+    sum_only: dict[str, None] = field(default_factory=dict)  # histograms replayed as <name>.sum, in order
+    notes: list[str] = field(default_factory=list)
+
+    def origin(self) -> Origin:
+        return Origin(self.source, self.counter)
+
+    def invalid(self, number: int, reason: str) -> InvalidRecord:
+        return InvalidRecord(Signal.METRICS, self.origin(), f"export {number}: {reason}")
+
+    def route(self, item: SourceItem, histogram: str | None, judged: bool) -> tuple[SourceItem, ...]:
+        """An item of one converted point, to yield now; a sum whose monotonicity is
+        ``judged`` is kept for :meth:`finish` instead. ``histogram``: the name of the
+        histogram a ``<name>.sum`` point comes from."""
+        if isinstance(item, MetricPoint):
+            if histogram is not None:
+                self.sum_only[histogram] = None
+            if judged:
+                self.sums.append(item)
+                return ()
+        return (item,)
+
+    def finish(self) -> Iterator[SourceItem]:
+        """The sums, settled, then the hints about the histograms."""
+        yield from settle_monotonic(self.sums)
+        self.sums = []
+        for name in self.unrecorded:
+            yield Notice(unrecorded_notice(name))
+        for name in self.sum_only:
+            yield Notice(sum_only_notice(name))
+
+
 def read_metrics(doc: Document, source: str) -> Iterator[SourceItem]:
-    """Stream the data points of a CodeMachine metrics document's exports. Points are
-    named ``file[n]`` by their running number in the file; a broken export or metric is
-    one problem naming its export and metric."""
+    """Stream the data points of a CodeMachine metrics document's exports (sums at the
+    end of the file, see the module's description). Points are named ``file[n]`` by their
+    running number in the file; a broken export or metric is one problem naming its
+    export and metric."""
     default_resource = session_resource(doc)
     yield FileStart(source, Signal.METRICS, "codemachine")
     yield from session_problems(doc, source, Signal.METRICS)
-    counter = [0]
-    sums_only = False
-    for number, export in enumerate(doc.items):
+    state = _MetricsFile(source)
+    try:
+        for number, export in enumerate(doc.items):
+            yield from _export_points(export, number, default_resource, state)
+    except DocumentError:  # the rest of the file is unreadable: what was read still goes out
+        yield from state.finish()
+        raise
+    yield from state.finish()
+
+
+def _export_points(
+    export: Any, number: int, default_resource: ResourceAttrs, state: _MetricsFile
+) -> Iterator[SourceItem]:
+    try:
+        resource, blocks = _export(export, default_resource)
+    except InvalidInput as exc:
+        yield state.invalid(number, f"{exc}; not read")
+        return
+    for block in blocks:
         try:
-            resource, blocks = _export(export, default_resource)
+            if not isinstance(block, dict):
+                raise InvalidInput(f"scopeMetrics entry is {describe_json(block)}, expected an object")
+            scope = _scope(block.get("scope"))
+            metrics = json_array(block.get("metrics"), "metrics")
         except InvalidInput as exc:
-            yield InvalidRecord(Signal.METRICS, Origin(source, counter[0]), f"export {number}: {exc}; not read")
+            yield state.invalid(number, f"{exc}; not read")
             continue
-        for block in blocks:
-            try:
-                if not isinstance(block, dict):
-                    raise InvalidInput(f"scopeMetrics entry is {describe_json(block)}, expected an object")
-                scope = _scope(block.get("scope"))
-                metrics = json_array(block.get("metrics"), "metrics")
-            except InvalidInput as exc:
-                yield InvalidRecord(Signal.METRICS, Origin(source, counter[0]), f"export {number}: {exc}; not read")
-                continue
-            for obj in metrics:
-                renamed = yield from _metric_points(obj, number, (resource, scope), source, counter)
-                sums_only = sums_only or renamed
-    if sums_only:
-        yield Notice(SUM_ONLY_NOTICE)
+        for obj in metrics:
+            yield from _metric_points(obj, number, (resource, scope), state)
 
 
 def _export(export: Any, default_resource: ResourceAttrs) -> tuple[ResourceAttrs, list[Any]]:
@@ -281,10 +285,10 @@ def _export(export: Any, default_resource: ResourceAttrs) -> tuple[ResourceAttrs
 
 
 def _metric_points(
-    obj: Any, number: int, context: tuple[ResourceAttrs, Scope], source: str, counter: list[int]
-) -> Generator[SourceItem, None, bool]:
-    """The data points of one serialized metric of export ``number``; returns whether the
-    metric was renamed (a histogram of sums only)."""
+    obj: Any, number: int, context: tuple[ResourceAttrs, Scope], state: _MetricsFile
+) -> Generator[SourceItem, None, None]:
+    """The data points of one serialized metric of export ``number``: yielded, or kept
+    in ``state`` (sums, histogram points that record nothing)."""
     points = obj.get("dataPoints") if isinstance(obj, dict) else None
     try:
         if not isinstance(obj, dict):
@@ -293,15 +297,18 @@ def _metric_points(
         metric = metric_definition(obj, [p.get("value") for p in points if isinstance(p, dict)])
     except InvalidInput as exc:
         n = len(points) if isinstance(points, list) else 0
-        reason = f"export {number}: {exc}; its {n} data point(s) are not read"
-        yield InvalidRecord(Signal.METRICS, Origin(source, counter[0]), reason)
-        counter[0] += n
-        return False
+        yield state.invalid(number, f"{exc}; its {n} data point(s) are not read")
+        state.counter += n
+        return
     resource, scope = context
-    notes: list[str] = []
+    judged = metric.kind is MetricKind.SUM and obj.get("isMonotonic") is None
+    sum_only = metric.name != obj["name"]
     for point in points:
-        origin = Origin(source, counter[0])
-        counter[0] += 1
-        args = (point, metric, resource, scope, origin, notes)
-        yield from checked(Signal.METRICS, origin, notes, point_from_codemachine, *args)
-    return metric.name != obj["name"]
+        origin = state.origin()
+        state.counter += 1
+        if sum_only and isinstance(point, dict) and unrecorded(point.get("value")):
+            state.unrecorded[obj["name"]] = None
+            continue
+        args = (point, metric, resource, scope, origin, state.notes)
+        for item in checked(Signal.METRICS, origin, state.notes, point_from_codemachine, *args):
+            yield from state.route(item, obj["name"] if sum_only else None, judged)

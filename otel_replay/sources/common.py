@@ -14,6 +14,7 @@ from typing import Any
 from otel_replay.model import (
     Adjusted,
     InvalidRecord,
+    Notice,
     Origin,
     ResourceAttrs,
     Signal,
@@ -32,6 +33,15 @@ MAX_VALUE_DEPTH = 32
 #: Tempo's max_bytes_per_trace (5 MB by default), which would drop the whole trace. Tempo
 #: itself then cuts values to its max_attribute_bytes (2 KiB by default) when it stores them.
 MAX_ATTRIBUTE_BYTES = 256_000
+#: What :func:`attribute_value` puts in ``notes`` for a ``null`` attribute value (or a
+#: ``null`` in an array). It marks no change: the OpenTelemetry JS SDK keeps NaN and
+#: ±Infinity, and ``JSON.stringify`` writes them as ``null``. :func:`checked` turns it
+#: into :data:`NULL_NOTICE` (a hint), never into an :class:`Adjusted` item.
+NULL_NOTE = "null attribute value"
+NULL_NOTICE = (
+    "attribute values written as null (NaN or ±Infinity in the recording JavaScript SDK: "
+    "JSON has no such numbers) were sent as empty values (see README, Attribute values)"
+)
 
 
 class InvalidInput(ValueError):
@@ -189,7 +199,7 @@ def attribute_value(
     arrays of one primitive type) or that is cut to ``max_bytes``."""
     if value is None:
         if notes is not None:
-            notes.append(f"{where}: null sent as an empty value (attribute values cannot be null)")
+            notes.append(NULL_NOTE)
         return None
     if isinstance(value, str):
         if max_bytes is None or len(value) * 4 <= max_bytes:  # cheap: no string this short can be over
@@ -202,8 +212,11 @@ def attribute_value(
     if notes is not None:
         if isinstance(value, dict):
             notes.append(f"{where}: object sent as a key-value list (attribute values are primitives or arrays)")
-        elif isinstance(value, list) and len({_type_name(v) for v in value if v is not None}) > 1:
-            notes.append(f"{where}: array of mixed types sent as a list of typed values (arrays hold one type)")
+        elif isinstance(value, list):
+            if len({_type_name(v) for v in value if v is not None}) > 1:
+                notes.append(f"{where}: array of mixed types sent as a list of typed values (arrays hold one type)")
+            if any(v is None for v in value):
+                notes.append(NULL_NOTE)
     return clean_value(value, notes, where)
 
 
@@ -269,15 +282,27 @@ def checked(
     signal: Signal, origin: Origin, notes: list[str], convert: Callable[..., SourceItem], *args: Any
 ) -> tuple[SourceItem, ...]:
     """``convert(*args)`` as source items: the record, preceded by an :class:`Adjusted` item
-    when ``notes`` received lines, or an :class:`InvalidRecord` when it raised. (A tuple,
-    not a generator: this runs once per record.)"""
+    when ``notes`` received lines (and by the :data:`NULL_NOTICE` when one of them was
+    :data:`NULL_NOTE`), or an :class:`InvalidRecord` when it raised. (A tuple, not a
+    generator: this runs once per record.)"""
     try:
         record = convert(*args)
     except InvalidInput as exc:
         notes.clear()
         return (InvalidRecord(signal, origin, str(exc)),)
     if notes:
-        adjusted = Adjusted(signal, origin, "; ".join(notes))
-        notes.clear()
-        return adjusted, record
+        return (*noted(signal, origin, notes), record)
     return (record,)
+
+
+def noted(signal: Signal, origin: Origin, notes: list[str]) -> tuple[Notice | Adjusted, ...]:
+    """What ``notes`` about one record amount to (emptying it): the :data:`NULL_NOTICE`
+    for null values, an :class:`Adjusted` item for the changes."""
+    changes = [n for n in notes if n != NULL_NOTE]
+    items: list[Notice | Adjusted] = []
+    if len(changes) < len(notes):
+        items.append(Notice(NULL_NOTICE))
+    if changes:
+        items.append(Adjusted(signal, origin, "; ".join(changes)))
+    notes.clear()
+    return tuple(items)
