@@ -2,20 +2,29 @@
 decompressor and its readers instrumented. Each process of the run (its workers are
 forked from this one, so they are instrumented too) appends to COUNT_FILE one line
 ``decompressed PID BYTES`` for every read of a gzip/zstandard stream, and one line
-``read PID NAME`` for every input a pipeline or a first pass opens."""
+``read PID NAME`` for every input a pipeline or a first pass opens.
+
+With ``OTEL_REPLAY_TEST_HOLD=FOLDER`` (holding a FIFO ``arrived``), the first worker
+process to start ``--shift-to-now``'s first pass on an input writes its pid into
+``arrived`` and stops there for good (the test kills it).
+"""
 
 from __future__ import annotations
 
 import os
 import sys
+import threading
 from typing import Any
 
 from otel_replay import pipeline
 from otel_replay.cli import main
+from otel_replay.execute import worker
 from otel_replay.sources import streams
 from otel_replay.sources.discover import InputFile
 
 COUNT_FILE = sys.argv[1]
+HOLD = os.environ.get("OTEL_REPLAY_TEST_HOLD")
+PARENT = os.getpid()  # forked workers inherit it
 
 
 def _log(line: str) -> None:
@@ -41,8 +50,24 @@ def _logging_read_input(item: InputFile) -> Any:
     return _read_input(item)
 
 
+_newest_in = worker.newest_in
+
+
+def _holding_newest_in(*args: Any) -> int | None:
+    if HOLD and os.getpid() != PARENT:
+        try:
+            os.close(os.open(os.path.join(HOLD, "claimed"), os.O_CREAT | os.O_EXCL))
+        except FileExistsError:
+            return _newest_in(*args)  # another worker is the one held
+        with open(os.path.join(HOLD, "arrived"), "w") as fh:
+            fh.write(f"{os.getpid()}\n")
+        threading.Event().wait()
+    return _newest_in(*args)
+
+
 streams._Decompressed.readinto = _counting_readinto  # type: ignore[method-assign]
 pipeline.read_input = _logging_read_input  # type: ignore[assignment]
+worker.newest_in = _holding_newest_in  # type: ignore[assignment]
 
 if __name__ == "__main__":
     main(sys.argv[2:])

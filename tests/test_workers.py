@@ -210,3 +210,32 @@ def test_a_tar_gz_is_decompressed_once_whatever_the_workers_and_passes(tmp_path:
     assert parent.isdisjoint(pid for pid, _ in readers)  # the workers read the inputs (the copies)
     # each member read twice (first pass and replay), by whichever worker it was handed to
     assert sorted(Counter(name for _, name in readers).values()) == [2, 2, 2, 2]
+
+
+def test_a_worker_killed_in_the_first_pass_has_its_input_read_again(tmp_path: Path) -> None:
+    """--shift-to-now's first pass: a worker killed while it reads an input (held there
+    by tests/counting_cli.py) loses nothing: the parent reads that input's newest instant
+    itself, the other worker replays everything, and the death is said (exit 1)."""
+    for f in range(4):
+        trace_file(tmp_path / "in" / f"17-00-{f:02d}.json", [span_doc(span_id=f"{f + 1:016x}")])
+    hold = tmp_path / "hold"
+    hold.mkdir()
+    os.mkfifo(hold / "arrived")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.counting_cli", str(tmp_path / "counts"), "replay", str(tmp_path / "in"),
+         "--dry-run", "--json", "--shift-to-now", "--workers", "2"],
+        cwd=ROOT, env={**_env(), "OTEL_REPLAY_TEST_HOLD": str(hold)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    with open(hold / "arrived") as arrived:
+        victim = int(arrived.readline())  # a worker holds its first first-pass input
+    os.kill(victim, signal.SIGKILL)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1, err
+    summary = json.loads(out)
+    assert summary["signals"]["traces"]["sent"] == 4 and summary["time_offset_ns"] != 0
+    lost = ": worker process died (killed by SIGKILL) in the first pass; read again by the parent"
+    died = [p.removesuffix(lost) for p in summary["problems"] if p.endswith(lost)]
+    assert len(died) == 1, summary["problems"]
+    reads = [line.split(" ", 2) for line in (tmp_path / "counts").read_text().splitlines() if line.startswith("read")]
+    assert [name for _, pid, name in reads if int(pid) == proc.pid] == died  # the lost input, by the parent, once
+    assert len(reads) == 4 + 4  # every input read in each pass: the lost one by the parent
