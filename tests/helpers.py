@@ -220,10 +220,11 @@ class Children:
     def __init__(self) -> None:
         self._procs: list[subprocess.Popen[bytes]] = []
 
-    def start(self, command: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
+    def start(self, command: list[str], env: dict[str, str] | None = None, **kwargs: Any) -> subprocess.Popen[bytes]:
+        """Start ``command`` (``env``: variables to set on top of the clean environment)."""
         kwargs.setdefault("stdout", subprocess.PIPE)
         kwargs.setdefault("stderr", subprocess.PIPE)
-        proc = subprocess.Popen(command, cwd=ROOT, env=child_env(), start_new_session=True, **kwargs)
+        proc = subprocess.Popen(command, cwd=ROOT, env={**child_env(), **(env or {})}, start_new_session=True, **kwargs)
         self._procs.append(proc)
         return proc
 

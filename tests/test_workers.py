@@ -212,7 +212,7 @@ def test_a_tar_gz_is_decompressed_once_whatever_the_workers_and_passes(tmp_path:
     assert sorted(Counter(name for _, name in readers).values()) == [2, 2, 2, 2]
 
 
-def test_a_worker_killed_in_the_first_pass_has_its_input_read_again(tmp_path: Path) -> None:
+def test_a_worker_killed_in_the_first_pass_has_its_input_read_again(tmp_path: Path, children: Children) -> None:
     """--shift-to-now's first pass: a worker killed while it reads an input (held there
     by tests/counting_cli.py) loses nothing: the parent reads that input's newest instant
     itself, the other worker replays everything, and the death is said (exit 1)."""
@@ -221,10 +221,10 @@ def test_a_worker_killed_in_the_first_pass_has_its_input_read_again(tmp_path: Pa
     hold = tmp_path / "hold"
     hold.mkdir()
     os.mkfifo(hold / "arrived")
-    proc = subprocess.Popen(
+    proc = children.start(
         [sys.executable, "-m", "tests.counting_cli", str(tmp_path / "counts"), "replay", str(tmp_path / "in"),
          "--dry-run", "--json", "--shift-to-now", "--workers", "2"],
-        cwd=ROOT, env={**_env(), "OTEL_REPLAY_TEST_HOLD": str(hold)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env={"OTEL_REPLAY_TEST_HOLD": str(hold)},
     )  # fmt: skip
     with open(hold / "arrived") as arrived:
         victim = int(arrived.readline())  # a worker holds its first first-pass input

@@ -79,6 +79,7 @@ class Hub:
         self._spool = spool
         self._reads_twice = reads_twice
         self._lock = threading.Lock()  # dedup, counts, the peers' state
+        self._showing = threading.Lock()  # the progress line
         self._first = threading.Condition(self._lock)
         self.newest: list[int | None] = []
         self.lost: list[WorkItem] = []  # first-pass items whose worker died
@@ -192,7 +193,8 @@ class Hub:
                 self._spool.discard(task.item)
         job = self.job
         if job is not None and job.on_progress is not None:
-            job.on_progress(self.progress())
+            with self._showing:  # one thread per worker: the line shown last is the newest
+                job.on_progress(self.progress())
 
     def progress(self) -> RunStats:
         """Every worker's counts as of its last finished input."""
