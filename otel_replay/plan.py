@@ -1,9 +1,9 @@
 """What one run is to do: the user's choices, validated and derived once.
 
-The command line parses flags into plain values and builds a :class:`RunPlan` through
-:meth:`RunPlan.from_options` (keyword-only); everything after that reads the plan and
-never looks at a flag again: the mode, where each signal goes and how far discovery may
-go are worked out here, once.
+:mod:`otel_replay.options` turns the command's flag values into plain values and builds
+a :class:`RunPlan` through :meth:`RunPlan.from_options` (keyword-only); everything after
+that reads the plan and never looks at a flag again: the mode, where each signal goes
+and how far discovery may go are worked out here, once.
 """
 
 from __future__ import annotations

@@ -1,0 +1,318 @@
+"""The replay command's flag values → one validated :class:`RunPlan`, without click.
+
+The command hands every flag over as one :class:`ReplayOptions` and calls
+:func:`build_plan`. What a flag means is decided here, once: the signals, the selection
+(which records, and when they should appear to have happened), the ``KEY=VALUE`` pairs,
+each backend's settings, the retry deadline's default, and the redactor that knows every
+secret given. A wrong value or a contradiction raises :class:`PlanError` with one line
+naming the flag (:class:`FlagError` when it is one flag's value).
+
+Importing this module stays cheap: nothing here loads the OTLP exporters, the SDK or
+protobuf (see sinks/otlp_config.py). Apart from reading the environment (for the secrets
+in ``OTEL_EXPORTER_OTLP_*HEADERS``, overridable) and checking that each input path
+exists, it is a pure function of the values given.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import NamedTuple, TypeVar
+
+from otel_replay.config import (
+    LOGS_PATH,
+    METRICS_PATH,
+    Redactor,
+    basic_auth_secret,
+    env_header_secrets,
+    parse_duration,
+    parse_instant,
+    parse_pairs,
+    signal_endpoint,
+    url_secrets,
+)
+from otel_replay.model import ResourceOverrides, Signal
+from otel_replay.plan import PlanError, RunPlan, Selection
+from otel_replay.sinks.loki import DEFAULT_BATCH_BYTES, DEFAULT_MAX_LINE_BYTES, DEFAULT_URL, LokiConfig
+from otel_replay.sinks.otlp_config import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_CONCURRENCY,
+    DEFAULT_MAX_REQUEST_BYTES,
+    DEFAULT_MAX_RETRY_TIME,
+    OtlpConfig,
+)
+from otel_replay.sources.common import parse_hex_id
+from otel_replay.sources.discover import DEFAULT_MAX_ARCHIVE_BYTES, ArchiveLimits
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "FlagError",
+    "PlanError",
+    "ReplayOptions",
+    "RetryDeadlines",
+    "build_plan",
+    "loki_config",
+    "otlp_config",
+    "parse_selection",
+    "parse_signals",
+    "redactor",
+    "retry_deadlines",
+]
+
+#: One request attempt, OTLP and Loki (``--timeout``).
+DEFAULT_TIMEOUT = 10.0
+
+T = TypeVar("T")
+
+
+class FlagError(PlanError):
+    """One flag's value is wrong: ``flag`` names it, ``reason`` says why (one line)."""
+
+    def __init__(self, flag: str, reason: str) -> None:
+        super().__init__(f"invalid value for {flag}: {reason}")
+        self.flag = flag
+        self.reason = reason
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReplayOptions:
+    """The values of ``otel-replay replay``'s flags, under the names the command gives
+    them (so ``ReplayOptions(**flags)``), already converted by their types (seconds,
+    bytes) but not yet interpreted. The defaults are the command's, except ``workers``
+    (1 here: no worker processes unless asked for)."""
+
+    paths: tuple[str, ...]
+    # OTLP: where to, and how
+    otlp_endpoint: str | None = None
+    otlp_traces_endpoint: str | None = None
+    logs_to: str = "loki"
+    otlp_logs_endpoint: str | None = None
+    otlp_metrics_endpoint: str | None = None
+    headers: tuple[str, ...] = ()
+    compression: str | None = None
+    # both backends
+    timeout: float = DEFAULT_TIMEOUT
+    max_retry_time: float | None = None
+    certificate: str | None = None
+    insecure: bool = False
+    # OTLP requests
+    batch_size: int = DEFAULT_BATCH_SIZE
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+    # every resource
+    service_name: str | None = None
+    resource_attrs: tuple[str, ...] = ()
+    # Loki
+    loki_url: str = DEFAULT_URL
+    loki_tenant: str | None = None
+    loki_headers: tuple[str, ...] = ()
+    loki_user: str | None = None
+    loki_password: str | None = None
+    loki_labels: tuple[str, ...] = ()
+    no_structured_metadata: bool = False
+    loki_batch_bytes: int = DEFAULT_BATCH_BYTES
+    loki_max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+    # mode
+    output_dir: str | None = None
+    dry_run: bool = False
+    # selection
+    signal_list: str | None = None
+    traces_only: bool = False
+    logs_only: bool = False
+    shift_to_now: bool = False
+    time_offset: str | None = None
+    since: str | None = None
+    until: str | None = None
+    trace_ids: tuple[str, ...] = ()
+    services: tuple[str, ...] = ()
+    # the run
+    max_archive_bytes: int = DEFAULT_MAX_ARCHIVE_BYTES
+    resume: str | None = None
+    workers: int = 1
+    concurrency: int = DEFAULT_CONCURRENCY
+
+
+def build_plan(options: ReplayOptions, *, env: Mapping[str, str] | None = None, now_ns: int | None = None) -> RunPlan:
+    """The validated plan for these flags; :class:`PlanError` (one line naming the flag)
+    when a value is wrong or flags contradict each other.
+
+    ``env`` (default: the process's) is read for the OTLP header secrets to redact;
+    ``now_ns`` (default: now) is what ``--since 2h`` and ``--shift-to-now`` count from.
+    """
+    o = options
+    signals = parse_signals(o.signal_list, traces_only=o.traces_only, logs_only=o.logs_only)
+    _check_paths(o.paths)
+    _exclusive(("--insecure", o.insecure), ("--certificate", o.certificate))
+    selection = parse_selection(o, now_ns=time.time_ns() if now_ns is None else now_ns)
+    otlp = otlp_config(o)
+    loki = loki_config(o)
+    return RunPlan.from_options(
+        paths=o.paths,
+        signals=signals,
+        otlp=otlp,
+        loki=loki,
+        selection=selection,
+        overrides=ResourceOverrides(o.service_name, _pairs(o.resource_attrs, "--resource-attr")),
+        redact=redactor(o, otlp, loki, env),
+        dry_run=o.dry_run,
+        output_dir=o.output_dir,
+        resume_path=o.resume,
+        limits=ArchiveLimits(o.max_archive_bytes),
+        logs_to=o.logs_to,
+        workers=o.workers,
+    )
+
+
+def parse_signals(signal_list: str | None, *, traces_only: bool = False, logs_only: bool = False) -> tuple[Signal, ...]:
+    """The signals to replay, in pipeline order, from ``--signals`` / ``--traces-only`` /
+    ``--logs-only`` (all three when none is given)."""
+    _exclusive(("--signals", signal_list), ("--traces-only", traces_only), ("--logs-only", logs_only))
+    if traces_only:
+        return (Signal.TRACES,)
+    if logs_only:
+        return (Signal.LOGS,)
+    if not signal_list:
+        return tuple(Signal)
+    names = {part.strip().lower() for part in signal_list.split(",") if part.strip()}
+    unknown = sorted(names - {s.value for s in Signal})
+    if unknown or not names:
+        what = repr(unknown[0] if unknown else signal_list)
+        raise FlagError("--signals", f"{what} is not a signal (traces, logs, metrics)")
+    return tuple(s for s in Signal if s.value in names)
+
+
+def parse_selection(options: ReplayOptions, *, now_ns: int) -> Selection:
+    """Which records (``--since``, ``--until``, ``--trace-id``, ``--service``) and when
+    they should appear to have happened (``--time-offset``, ``--shift-to-now``)."""
+    o = options
+    _exclusive(("--shift-to-now", o.shift_to_now), ("--time-offset", o.time_offset))
+    offset = _parsed("--time-offset", parse_duration, o.time_offset) if o.time_offset else 0
+    since_ns = _parsed("--since", lambda text: parse_instant(text, now_ns), o.since) if o.since else None
+    until_ns = _parsed("--until", lambda text: parse_instant(text, now_ns), o.until) if o.until else None
+    if since_ns is not None and until_ns is not None and until_ns <= since_ns:
+        raise PlanError("--until must be later than --since")
+    ids = tuple(_parsed("--trace-id", _trace_id, text) for text in o.trace_ids)
+    return Selection(
+        now_ns=now_ns,
+        offset_ns=offset,
+        shift_to_now=o.shift_to_now,
+        since_ns=since_ns,
+        until_ns=until_ns,
+        trace_ids=ids,
+        services=tuple(o.services),
+    )
+
+
+class RetryDeadlines(NamedTuple):
+    """How long one batch may be retried, per backend (``--max-retry-time``)."""
+
+    #: None: the OTLP sink decides per signal, by :func:`~otel_replay.sinks.otlp_config.export_deadline`:
+    #: OTEL_EXPORTER_OTLP_[SIGNAL_]TIMEOUT when set, else ``DEFAULT_MAX_RETRY_TIME``.
+    otlp: float | None
+    loki: float
+
+
+def retry_deadlines(max_retry_time: float | None) -> RetryDeadlines:
+    """``--max-retry-time`` for both backends, decided here once: the flag's value when
+    given; without it Loki waits ``DEFAULT_MAX_RETRY_TIME`` and OTLP leaves the choice
+    to the OTEL_EXPORTER_OTLP timeout variables, falling back to the same default."""
+    if max_retry_time is not None:
+        return RetryDeadlines(otlp=max_retry_time, loki=max_retry_time)
+    return RetryDeadlines(otlp=None, loki=DEFAULT_MAX_RETRY_TIME)
+
+
+def otlp_config(options: ReplayOptions) -> OtlpConfig:
+    """The OTLP sinks' settings: full URLs per signal (None lets OTEL_EXPORTER_OTLP_*
+    decide), ``--header`` pairs, transport and request limits."""
+    o = options
+    headers = _pairs(o.headers, "--header")
+    return OtlpConfig(
+        traces_endpoint=signal_endpoint(o.otlp_endpoint, o.otlp_traces_endpoint),
+        logs_endpoint=signal_endpoint(o.otlp_endpoint, o.otlp_logs_endpoint, LOGS_PATH),
+        metrics_endpoint=signal_endpoint(o.otlp_endpoint, o.otlp_metrics_endpoint, METRICS_PATH),
+        headers=headers or None,
+        compression=o.compression,
+        timeout=o.timeout,
+        max_retry_time=retry_deadlines(o.max_retry_time).otlp,
+        certificate=o.certificate,
+        verify=not o.insecure,
+        batch_size=o.batch_size,
+        max_request_bytes=o.max_request_bytes,
+        concurrency=o.concurrency,
+    )
+
+
+def loki_config(options: ReplayOptions) -> LokiConfig:
+    """The Loki sink's settings: URL, tenant, ``--loki-header`` and ``--loki-label``
+    pairs, basic auth, line and push limits, transport."""
+    o = options
+    headers = _pairs(o.loki_headers, "--loki-header")
+    return LokiConfig(
+        url=o.loki_url,
+        tenant=o.loki_tenant,
+        headers=headers,
+        user=o.loki_user,
+        password=o.loki_password,
+        labels=_pairs(o.loki_labels, "--loki-label"),
+        structured_metadata=not o.no_structured_metadata,
+        batch_bytes=o.loki_batch_bytes,
+        max_line_bytes=o.loki_max_line_bytes,
+        timeout=o.timeout,
+        max_retry_time=retry_deadlines(o.max_retry_time).loki,
+        certificate=o.certificate,
+        verify=not o.insecure,
+        concurrency=o.concurrency,
+    )
+
+
+def redactor(
+    options: ReplayOptions, otlp: OtlpConfig, loki: LokiConfig, env: Mapping[str, str] | None = None
+) -> Redactor:
+    """Hides every secret given: OTLP and Loki header values, the Loki password and the
+    basic-auth credential made from it, passwords in any URL's user info, and header
+    values from OTEL_EXPORTER_OTLP_*HEADERS (read from ``env``, default the process's)."""
+    o = options
+    auth = loki.auth()
+    urls = (o.loki_url, o.otlp_endpoint, o.otlp_traces_endpoint, o.otlp_logs_endpoint, o.otlp_metrics_endpoint)
+    return Redactor(
+        [
+            basic_auth_secret(*auth) if auth else None,
+            *(otlp.headers or {}).values(),
+            *loki.headers.values(),
+            loki.password,
+            *env_header_secrets(None if env is None else dict(env)),
+            *(secret for url in urls for secret in url_secrets(url)),
+        ]
+    )
+
+
+def _check_paths(paths: Iterable[str]) -> None:
+    missing = [p for p in paths if p != "-" and not os.path.lexists(p)]
+    if missing:
+        raise PlanError(f"no such file or folder: {missing[0]}")
+
+
+def _exclusive(*given: tuple[str, object]) -> None:
+    """Refuses more than one of these flags being given (set, or true)."""
+    chosen = [flag for flag, value in given if value]
+    if len(chosen) > 1:
+        raise PlanError(f"{chosen[0]} and {chosen[1]} exclude each other")
+
+
+def _parsed(flag: str, parse: Callable[[str], T], text: str) -> T:
+    try:
+        return parse(text)
+    except ValueError as exc:
+        raise FlagError(flag, str(exc)) from None
+
+
+def _pairs(values: Iterable[str], flag: str) -> dict[str, str]:
+    try:
+        return parse_pairs(values, flag)
+    except ValueError as exc:
+        raise FlagError(flag, str(exc)) from None
+
+
+def _trace_id(text: str) -> int:
+    return parse_hex_id(text.strip(), 16, "trace id")
