@@ -21,11 +21,11 @@ from otel_replay.resume import Acknowledge
 from otel_replay.sinks import Sink
 from otel_replay.sinks.dryrun import DryRunSink
 from otel_replay.sinks.loki import LokiSink
+from otel_replay.stages import Transform
+from otel_replay.stages.filters import ServiceFilter, TimeWindow, TraceIdFilter
+from otel_replay.stages.resource import ResourceRewrite
+from otel_replay.stages.timeshift import TimeShift
 from otel_replay.stats import RunStats
-from otel_replay.transforms import Transform
-from otel_replay.transforms.filters import ServiceFilter, TimeWindow, TraceIdFilter
-from otel_replay.transforms.resource import ResourceRewrite
-from otel_replay.transforms.timeshift import TimeShift
 
 #: Dedup and --resume on a batch of records (in this process, or asked of the parent by a
 #: worker): for each record, the label it is dropped with, or None to send it.

@@ -31,9 +31,9 @@ from otel_replay.model import (
 from otel_replay.sinks import Sink
 from otel_replay.sources import read_input
 from otel_replay.sources.discover import Discovered, InputFile, SkippedFile
+from otel_replay.stages import Transform
+from otel_replay.stages.timeshift import newest_ns
 from otel_replay.stats import RunStats
-from otel_replay.transforms import Transform
-from otel_replay.transforms.timeshift import newest_ns
 
 
 def apply_transforms(record: Record, transforms: Sequence[Transform]) -> tuple[Record | None, str]:

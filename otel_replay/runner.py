@@ -19,8 +19,8 @@ from otel_replay.execute import Executor, Job, SetupError, choose
 from otel_replay.plan import RunPlan
 from otel_replay.report import Report, format_duration
 from otel_replay.resume import ResumeState
+from otel_replay.stages.dedup import SeenCheck
 from otel_replay.stats import RunStats
-from otel_replay.transforms.dedup import SeenCheck
 
 __all__ = ["EXIT_SIGNALLED", "SetupError", "execute"]
 

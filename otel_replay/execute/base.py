@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from otel_replay.resume import Acknowledge
+from otel_replay.stages.dedup import SeenCheck
 from otel_replay.stats import RunStats
-from otel_replay.transforms.dedup import SeenCheck
 
 
 class SetupError(Exception):

@@ -33,8 +33,8 @@ from otel_replay.pipeline import Pipeline, newest_in
 from otel_replay.plan import RunPlan
 from otel_replay.sinks import Sink
 from otel_replay.sources.discover import Discovered
+from otel_replay.stages.dedup import record_keys
 from otel_replay.stats import RunStats
-from otel_replay.transforms.dedup import record_keys
 
 #: How often a check carries this worker's counts to the parent, at most (seconds).
 SNAPSHOT_EVERY = 0.2

@@ -1,4 +1,4 @@
-"""Time shift and filters: the pure parts by table, and the flags end to end."""
+"""Stages — time shift and filters: the pure parts by table, and the flags end to end."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from otel_replay.config import parse_duration, parse_instant
 from otel_replay.model import LogRecord, Origin, SpanEvent, SpanRecord
 from otel_replay.report import format_duration
-from otel_replay.transforms.filters import ServiceFilter, TimeWindow, TraceIdFilter
-from otel_replay.transforms.timeshift import TimeShift, newest_ns
+from otel_replay.stages.filters import ServiceFilter, TimeWindow, TraceIdFilter
+from otel_replay.stages.timeshift import TimeShift, newest_ns
 from tests.fakes.loki import LokiReceiver
 from tests.fakes.otlp import OtlpReceiver
 from tests.helpers import EXAMPLE, log_doc, log_file, replay_json, span_doc, trace_file
