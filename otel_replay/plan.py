@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from otel_replay.config import LOGS_PATH, METRICS_PATH, effective_endpoint
 from otel_replay.model import ResourceOverrides, Signal
 from otel_replay.sinks.loki import LokiConfig
 from otel_replay.sinks.otlp_config import OtlpConfig
-from otel_replay.sources.discover import ArchiveLimits
+from otel_replay.sources.discover import ArchiveLimits, Walk
 
 MODES = ("send", "dry-run", "output")
 LOGS_TO = ("loki", "otlp")
@@ -58,6 +58,7 @@ class RunPlan:
     output_dir: str | None = None
     resume_path: str | None = None
     limits: ArchiveLimits = field(default_factory=ArchiveLimits)
+    walk: Walk = field(default_factory=Walk)
     logs_to: str = "loki"  # or "otlp": log records through the official OTLPLogExporter
     workers: int = 1  # --workers: processes that read, convert and export (see execute/workers.py)
 
@@ -93,10 +94,8 @@ class RunPlan:
         if workers < 1:
             raise PlanError("--workers must be at least 1")
         ordered = tuple(s for s in Signal if s in signals)
-        limits = limits or ArchiveLimits()
-        if output_dir is not None:  # a walk of "." must not read the files this run writes
-            excluded = limits.exclude_dirs | {os.path.realpath(output_dir)}
-            limits = replace(limits, exclude_dirs=frozenset(excluded))
+        # a walk of "." must not read the files this run writes
+        walk = Walk(exclude_dirs=frozenset() if output_dir is None else frozenset({os.path.realpath(output_dir)}))
         return cls(
             paths=tuple(paths),
             signals=ordered,
@@ -109,7 +108,8 @@ class RunPlan:
             redact=redact,
             output_dir=output_dir,
             resume_path=resume_path,
-            limits=limits,
+            limits=limits or ArchiveLimits(),
+            walk=walk,
             logs_to=logs_to,
             workers=workers,
         )

@@ -16,7 +16,7 @@ import pytest
 import zstandard
 
 from otel_replay.execute.inputs import Spool, WorkItem
-from otel_replay.sources.discover import ArchiveLimits, InputFile, discover
+from otel_replay.sources.discover import ArchiveLimits, InputFile, Walk, discover
 from otel_replay.sources.streams import Location, open_location
 from tests.helpers import replay_json, span_doc, trace_file
 
@@ -37,10 +37,10 @@ def _tar(tmp_path: Path, n: int = 3, spans: int = 1) -> bytes:
     return buf.getvalue()
 
 
-def _inputs(path: Path, limits: ArchiveLimits | None = None) -> list[tuple[InputFile, bytes]]:
+def _inputs(path: Path, walk: Walk | None = None) -> list[tuple[InputFile, bytes]]:
     """Every input discovery finds, with what its own stream reads (read as it goes by)."""
     out = []
-    for found in discover([str(path)], None, limits):
+    for found in discover([str(path)], None, walk=walk):
         assert isinstance(found, InputFile), found
         with found.open() as stream:
             out.append((found, stream.read()))
@@ -57,7 +57,7 @@ def _zip(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize("kind", ["file", "zip", "tar", "gzip", "zstd", "parts"])
 def test_a_located_input_reads_again_what_discovery_read(tmp_path: Path, kind: str) -> None:
-    limits = None
+    walk = None
     if kind == "file":
         path = tmp_path / "plain.json"
         path.write_bytes(_doc(tmp_path, 0))
@@ -73,8 +73,8 @@ def test_a_located_input_reads_again_what_discovery_read(tmp_path: Path, kind: s
     else:
         path = tmp_path / "dump.jsonl"
         path.write_bytes(b"".join(b'{"resourceSpans":[]}' + b" " * (i % 7) + b"\n" for i in range(300)))
-        limits = ArchiveLimits(part_bytes=997)
-    found = _inputs(path, limits)
+        walk = Walk(part_bytes=997)
+    found = _inputs(path, walk)
     assert len(found) >= (3 if kind in ("tar", "parts") else 2 if kind == "zip" else 1)
     for item, data in found:
         assert item.location is not None, item.name

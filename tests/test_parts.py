@@ -13,7 +13,7 @@ import pytest
 from otel_replay import execute
 from otel_replay.model import FileProblem
 from otel_replay.sources import read_input
-from otel_replay.sources.discover import ArchiveLimits, InputFile, discover
+from otel_replay.sources.discover import InputFile, Walk, discover
 from otel_replay.sources.otlp_json import lines_before
 from tests.fakes.loki import LokiReceiver
 from tests.fakes.otlp import OtlpReceiver
@@ -24,7 +24,7 @@ BROKEN = "not valid JSON: JSON is malformed: object keys must be strings (byte 2
 
 
 def _parts(path: Path, part_bytes: int) -> list[InputFile]:
-    found = list(discover([str(path)], None, ArchiveLimits(part_bytes=part_bytes)))
+    found = list(discover([str(path)], None, walk=Walk(part_bytes=part_bytes)))
     assert all(isinstance(f, InputFile) for f in found)
     return found  # type: ignore[return-value]
 

@@ -26,12 +26,12 @@ def choose(plan: RunPlan, stdin: BinaryIO | None, reads_twice: bool, verbose: bo
     run makes ``--shift-to-now``'s first pass."""
     if plan.workers <= 1 or stdin is not None or plan.mode == "output":
         if not reads_twice:
-            return InProcess(plan, discover(plan.paths, stdin, plan.limits))
+            return InProcess(plan, discover(plan.paths, stdin, plan.limits, plan.walk))
         spool = Spool(plan.limits, copy_compressed=True)
-        return InProcess(plan, spool.items(discover(plan.paths, stdin, plan.limits)), spool)
-    plan = replace(plan, limits=replace(plan.limits, part_bytes=PART_BYTES))  # a large JSON Lines file is shared
+        return InProcess(plan, spool.items(discover(plan.paths, stdin, plan.limits, plan.walk)), spool)
+    plan = replace(plan, walk=replace(plan.walk, part_bytes=PART_BYTES))  # a large JSON Lines file is shared
     spool = Spool(plan.limits, copy_compressed=reads_twice)
-    entries = spool.items(discover(plan.paths, None, plan.limits))
+    entries = spool.items(discover(plan.paths, None, plan.limits, plan.walk))
     ahead, inputs = _look_ahead(entries, plan.workers)
     if inputs < 2:
         return InProcess(plan, ahead, spool)  # discovery is over: these are all

@@ -61,18 +61,12 @@ PART_SNIFF_BYTES = 1024 * 1024
 
 @dataclass(frozen=True, slots=True)
 class ArchiveLimits:
-    """How far discovery may go: archive caps, and folders it must not walk into."""
+    """How far discovery may go into archives and compressed streams."""
 
     max_bytes: int = DEFAULT_MAX_ARCHIVE_BYTES  # --max-archive-bytes: all members together
     max_ratio: int = MAX_RATIO  # an archive (or zip member) expanding more is a decompression bomb
     #: The ratio is judged once this many bytes have come out (a small file may compress well).
     ratio_floor: int = RATIO_FLOOR
-    #: Real paths of folders never read (the run's own --output folder, which a walk of
-    #: ``.`` would otherwise find filling up with .jsonl files as it goes).
-    exclude_dirs: frozenset[str] = frozenset()
-    #: Hand out a plain JSON Lines file larger than this as parts of about this size, so
-    #: that several workers can share it (None: every file is one input).
-    part_bytes: int | None = None
 
     @property
     def ratio_cap(self) -> RatioCap:
@@ -88,6 +82,18 @@ class ArchiveLimits:
                 "looks like a decompression bomb; the rest is not read"
             )
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class Walk:
+    """What discovery passes by, and how it hands out what it finds."""
+
+    #: Real paths of folders never read (the run's own --output folder, which a walk of
+    #: ``.`` would otherwise find filling up with .jsonl files as it goes).
+    exclude_dirs: frozenset[str] = frozenset()
+    #: Hand out a plain JSON Lines file larger than this as parts of about this size, so
+    #: that several workers can share it (None: every file is one input).
+    part_bytes: int | None = None
 
 
 Opener = Callable[[], AbstractContextManager[BinaryIO]]
@@ -118,29 +124,29 @@ def wanted(name: str) -> bool:
 
 
 def discover(
-    paths: Sequence[str], stdin: BinaryIO | None = None, limits: ArchiveLimits | None = None
+    paths: Sequence[str], stdin: BinaryIO | None = None, limits: ArchiveLimits | None = None, walk: Walk | None = None
 ) -> Iterator[Discovered]:
-    limits = limits or ArchiveLimits()
+    limits, walk = limits or ArchiveLimits(), walk or Walk()
     for path in paths:
         if path == "-":
             yield from _from_stdin(stdin, limits)
         else:
-            yield from _from_path(path, limits)
+            yield from _from_path(path, limits, walk)
 
 
-def _from_path(path: str, limits: ArchiveLimits) -> Iterator[Discovered]:
+def _from_path(path: str, limits: ArchiveLimits, walk: Walk) -> Iterator[Discovered]:
     try:
         st = os.stat(path)
     except OSError as exc:
         yield FileProblem(path, f"cannot read: {exc.strerror or exc}")
         return
     if stat.S_ISDIR(st.st_mode):
-        yield from _walk(path, limits)
+        yield from _walk(path, limits, walk)
         return
-    yield from _from_file(path, st.st_size, limits)
+    yield from _from_file(path, st.st_size, limits, walk)
 
 
-def _walk(root: str, limits: ArchiveLimits) -> Iterator[Discovered]:
+def _walk(root: str, limits: ArchiveLimits, walk: Walk) -> Iterator[Discovered]:
     """Files in sorted order, but CodeMachine's ``latest*.json`` copies after everything
     else: the dated originals then come first, oldest session first (which is the order
     Loki needs within a stream), and the copies are dropped as duplicates."""
@@ -157,7 +163,7 @@ def _walk(root: str, limits: ArchiveLimits) -> Iterator[Discovered]:
             dirnames[:] = []
             continue
         seen_dirs.add((st.st_dev, st.st_ino))
-        if limits.exclude_dirs and os.path.realpath(dirpath) in limits.exclude_dirs:
+        if walk.exclude_dirs and os.path.realpath(dirpath) in walk.exclude_dirs:
             dirnames[:] = []
             continue
         dirnames.sort()
@@ -176,10 +182,10 @@ def _walk(root: str, limits: ArchiveLimits) -> Iterator[Discovered]:
             if fname.lower().startswith("latest"):
                 copies.append((full, size))
                 continue
-            yield from _from_file(full, size, limits)
+            yield from _from_file(full, size, limits, walk)
     yield from problems
     for full, size in copies:
-        yield from _from_file(full, size, limits)
+        yield from _from_file(full, size, limits, walk)
 
 
 def _sniff(path: str) -> bytes:
@@ -191,7 +197,7 @@ def _is_tar(head: bytes) -> bool:
     return len(head) >= 262 and head[257:262] == b"ustar"
 
 
-def _from_file(path: str, size: int, limits: ArchiveLimits) -> Iterator[Discovered]:
+def _from_file(path: str, size: int, limits: ArchiveLimits, walk: Walk) -> Iterator[Discovered]:
     try:
         head = _sniff(path)
     except OSError as exc:
@@ -209,8 +215,8 @@ def _from_file(path: str, size: int, limits: ArchiveLimits) -> Iterator[Discover
             yield from _compressed(path, raw, size, limits, Location(path, compressed=True))
     elif _is_tar(head):
         yield from _tar_members(path, lambda: tarfile.open(path, mode="r:"), limits, size, path)  # noqa: SIM115
-    elif limits.part_bytes and size > 2 * limits.part_bytes and _json_lines(path):
-        yield from _parts(path, size, limits.part_bytes)
+    elif walk.part_bytes and size > 2 * walk.part_bytes and _json_lines(path):
+        yield from _parts(path, size, walk.part_bytes)
     else:
         location = Location(path)
         yield InputFile(path, lambda: open_location(location), size, location=location)
