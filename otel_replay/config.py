@@ -102,13 +102,18 @@ def url_secrets(url: str | None) -> list[str]:
 _USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
 
 
+#: A secret shorter than this is not looked for in free text: replacing every "p" or "ab"
+#: would mangle every line (``htt***://``), while user info in a URL is hidden anyway.
+MIN_FREE_TEXT_SECRET = 4
+
+
 class Redactor:
     """Replaces every known secret (header values, passwords, URL user info) with ``***``."""
 
     def __init__(self, secrets: Iterable[str | None]) -> None:
         found: set[str] = set()
         for secret in secrets:
-            if not secret:
+            if not secret or len(secret.strip()) < MIN_FREE_TEXT_SECRET:
                 continue
             found.add(secret)
             # "Bearer <token>", "Basic <b64>": a backend may echo the credential alone

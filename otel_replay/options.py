@@ -35,12 +35,12 @@ from otel_replay.config import (
 )
 from otel_replay.model import ResourceOverrides, Signal
 from otel_replay.plan import PlanError, RunPlan, Selection
+from otel_replay.sinks.delivery import DEFAULT_MAX_RETRY_TIME
 from otel_replay.sinks.loki import DEFAULT_BATCH_BYTES, DEFAULT_MAX_LINE_BYTES, DEFAULT_URL, LokiConfig
 from otel_replay.sinks.otlp_config import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_CONCURRENCY,
     DEFAULT_MAX_REQUEST_BYTES,
-    DEFAULT_MAX_RETRY_TIME,
     OtlpConfig,
 )
 from otel_replay.sources.common import parse_hex_id

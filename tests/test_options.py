@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from otel_replay.cli import replay as replay_command
+from otel_replay.config import Redactor
 from otel_replay.model import Signal
 from otel_replay.options import (
     FlagError,
@@ -23,8 +24,9 @@ from otel_replay.options import (
     retry_deadlines,
 )
 from otel_replay.plan import Selection
+from otel_replay.sinks.delivery import DEFAULT_MAX_RETRY_TIME
 from otel_replay.sinks.loki import LokiConfig
-from otel_replay.sinks.otlp_config import DEFAULT_MAX_RETRY_TIME, OtlpConfig, export_deadline
+from otel_replay.sinks.otlp_config import OtlpConfig, export_deadline
 from tests.helpers import EXAMPLE, Children
 
 NOW = 1_795_543_200 * 10**9  # 2026-11-24T18:00:00Z
@@ -252,7 +254,7 @@ BASIC = base64.b64encode(b"me:pw-2bd8").decode()
         ({"otlp_traces_endpoint": "http://u:tr-1d2c@h/v1/traces"}, {}, ["tr-1d2c"]),
         ({"otlp_logs_endpoint": "http://u:lg-3f4e@h/v1/logs"}, {}, ["lg-3f4e"]),
         ({"otlp_metrics_endpoint": "http://u:mt-5a6b@h/v1/metrics"}, {}, ["mt-5a6b"]),
-        ({}, {"OTEL_EXPORTER_OTLP_HEADERS": "api-key=env-8c7d,x=y%20z"}, ["env-8c7d", "y z"]),
+        ({}, {"OTEL_EXPORTER_OTLP_HEADERS": "api-key=env-8c7d,x=y%20z9"}, ["env-8c7d", "y z9"]),
         ({}, {"OTEL_EXPORTER_OTLP_TRACES_HEADERS": "authorization=Basic%20dHJhY2Vz"}, ["Basic dHJhY2Vz"]),
         ({}, {"OTEL_EXPORTER_OTLP_LOGS_HEADERS": "k=logs-4e5f"}, ["logs-4e5f"]),
         ({}, {"OTEL_EXPORTER_OTLP_METRICS_HEADERS": "k=met-6a7b"}, ["met-6a7b"]),
@@ -298,3 +300,11 @@ def test_planning_a_logs_dry_run_loads_no_sdk(children: Children) -> None:
     proc = children.run([sys.executable, "-c", code], timeout=60)
     assert proc.returncode == 0, proc.stderr.decode()
     assert proc.stdout.decode().strip() == "[]"
+
+
+def test_a_short_secret_is_not_hunted_through_every_line() -> None:
+    """A one-letter password hidden everywhere would mangle the summary (``htt***://``):
+    it is hidden where it stands in a URL, and long secrets everywhere."""
+    redact = Redactor(["p", "Bearer tok-123456"])
+    assert redact("http://u:p@h:1/v1/logs failed") == "http://***@h:1/v1/logs failed"
+    assert redact("echoed: tok-123456, Bearer tok-123456") == "echoed: ***, ***"

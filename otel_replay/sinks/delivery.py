@@ -28,6 +28,9 @@ from otel_replay.stats import RunStats
 #: status is final.
 RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
 MAX_ATTEMPTS = 6
+#: How long one batch may take, retries included, unless --max-retry-time (or for OTLP an
+#: OTEL_EXPORTER_OTLP_*TIMEOUT variable) says otherwise.
+DEFAULT_MAX_RETRY_TIME = 300.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +95,7 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
 
 @dataclass(slots=True)
 class RetryPolicy:
-    deadline_seconds: float = 300.0  # the whole batch, retries included (--max-retry-time)
+    deadline_seconds: float = DEFAULT_MAX_RETRY_TIME  # the whole batch, retries included (--max-retry-time)
     attempt_timeout: float = 10.0  # one attempt (--timeout)
     max_attempts: int = MAX_ATTEMPTS
     base_backoff: float = 1.0

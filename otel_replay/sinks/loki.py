@@ -23,7 +23,7 @@ import msgspec
 from otel_replay.model import LogRecord, Origin, Record, ResourceAttrs, Signal, thaw, truncate_utf8
 from otel_replay.resume import Acknowledge
 from otel_replay.sinks.batching import Batcher
-from otel_replay.sinks.delivery import Account, Outcome, RetryPolicy
+from otel_replay.sinks.delivery import DEFAULT_MAX_RETRY_TIME, Account, Outcome, RetryPolicy
 from otel_replay.sinks.http import VerifyingSession, post_once
 from otel_replay.sinks.inflight import InFlight, InFlightSink
 from otel_replay.sinks.loki_answers import classify, label_string
@@ -186,7 +186,7 @@ class LokiConfig:
     batch_bytes: int = DEFAULT_BATCH_BYTES
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
     timeout: float = 10.0  # one attempt
-    max_retry_time: float = 300.0  # one batch, retries included
+    max_retry_time: float = DEFAULT_MAX_RETRY_TIME  # one batch, retries included
     certificate: str | None = None
     verify: bool = True
     backoff: float = 1.0  # the first retry's wait; then twice as long each time (see sinks/delivery.py)

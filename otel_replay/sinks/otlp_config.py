@@ -8,10 +8,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from otel_replay.model import Signal
+from otel_replay.sinks.delivery import DEFAULT_MAX_RETRY_TIME
 
 DEFAULT_BATCH_SIZE = 512
 DEFAULT_MAX_REQUEST_BYTES = 4 * 1024 * 1024
-DEFAULT_MAX_RETRY_TIME = 300.0
 #: Requests in flight per sink (and per worker process); see sinks/inflight.py.
 DEFAULT_CONCURRENCY = 2
 

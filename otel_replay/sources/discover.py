@@ -266,6 +266,15 @@ def _safe_member(name: str) -> str | None:
     return None
 
 
+def _passed_member(name: str, member: str) -> Discovered | None:
+    """Why an archive member is not read (an unsafe path, not a data file), or None."""
+    if (why := _safe_member(member)) is not None:
+        return FileProblem(name, f"refused: {why}")
+    if not wanted(member):
+        return SkippedFile(name, "not a .json/.jsonl file")
+    return None
+
+
 def _zip_members(label: str, file: str | BinaryIO, limits: ArchiveLimits) -> Iterator[Discovered]:
     """The members of a zip archive (located when ``file`` is a path: each is compressed
     on its own, so another process can read one without the others)."""
@@ -289,11 +298,8 @@ def _zip_members(label: str, file: str | BinaryIO, limits: ArchiveLimits) -> Ite
                 if (why := limits.check(info.file_size, info.compress_size)) is not None:
                     yield FileProblem(name, f"refused: {why.split(';')[0]}")
                     continue
-            if (why := _safe_member(info.filename)) is not None:
-                yield FileProblem(name, f"refused: {why}")
-                continue
-            if not wanted(info.filename):
-                yield SkippedFile(name, "not a .json/.jsonl file")
+            if (passed := _passed_member(name, info.filename)) is not None:
+                yield passed
                 continue
             location = None
             if isinstance(file, str):
@@ -328,11 +334,8 @@ def _tar_members(
                     if not member.isdir():
                         yield SkippedFile(name, "not a regular file")
                     continue
-                if (why := _safe_member(member.name)) is not None:
-                    yield FileProblem(name, f"refused: {why}")
-                    continue
-                if not wanted(member.name):
-                    yield SkippedFile(name, "not a .json/.jsonl file")
+                if (passed := _passed_member(name, member.name)) is not None:
+                    yield passed
                     continue
                 fh = tf.extractfile(member)
                 if fh is None:
