@@ -90,10 +90,7 @@ class RunStats:
                 self.problems.append(message)
 
     def invalid(self, signal: Signal, where: str, reason: str) -> None:
-        s = self.signals[signal]
-        with self._lock:
-            s.invalid += 1
-            s.invalid_reasons[_reason_kind(reason)] += 1
+        self._count(signal, "invalid", 1, _reason_kind(reason))
         self.problem(f"{where}: invalid {_noun(signal)}: {reason}")
 
     def hint(self, text: str) -> None:
@@ -107,10 +104,7 @@ class RunStats:
             self.notes(text)
 
     def adjusted(self, signal: Signal, where: str, reason: str) -> None:
-        s = self.signals[signal]
-        with self._lock:
-            s.adjusted += 1
-            s.adjusted_reasons[_reason_kind(reason)] += 1
+        self._count(signal, "adjusted", 1, _reason_kind(reason))
         self.problem(f"{where}: {_noun(signal)} changed to fit: {reason}")
 
     def too_large(self, signal: Signal, where: str, size: int, flag: str, limit: int, verb: str = "sent") -> None:
