@@ -125,11 +125,6 @@ class RunPlan:
         an input's entries only after every earlier input's)."""
         return self.mode == "send" and self.logs_to == "loki" and Signal.LOGS in self.signals
 
-    @property
-    def reads_twice(self) -> bool:
-        """``--shift-to-now`` reads what it replays once before, for the newest instant."""
-        return self.selection.shift_to_now
-
 
 def _destinations(
     signals: tuple[Signal, ...], otlp: OtlpConfig, loki: LokiConfig, logs_to: str, output_dir: str | None

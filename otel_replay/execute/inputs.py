@@ -94,7 +94,7 @@ class Spool:
         error = None
         size = 0
         try:
-            with entry.open() as stream, open(path, "wb") as out:
+            with open(path, "wb") as out, entry.open() as stream:
                 while chunk := stream.read(_CHUNK):
                     if size + len(chunk) > limit:
                         out.write(chunk[: limit - size])
