@@ -51,7 +51,7 @@ def test_output_writes_files_and_is_never_read_back(tmp_path: Path) -> None:
     plan = _plan(output_dir=str(tmp_path / "out"))
     assert plan.mode == "output" and not plan.ordered_logs and not plan.sends_otlp
     assert plan.destinations[Signal.METRICS] == os.path.join(str(tmp_path / "out"), "metrics.jsonl")
-    assert os.path.realpath(tmp_path / "out") in plan.limits.exclude_dirs
+    assert os.path.realpath(tmp_path / "out") in plan.walk.exclude_dirs
     assert _plan(dry_run=True).mode == "dry-run"
 
 
