@@ -19,7 +19,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Event as SharedEvent
@@ -89,7 +89,7 @@ class Client:
         keys = record_keys(records)
         return cast("list[str | None]", self.ask("check", signal, keys, as_recorded, self._progress()))
 
-    def ack(self, signal: Signal, keys: Any) -> None:
+    def ack(self, signal: Signal, keys: Sequence[int | bytes]) -> None:
         self.ask("ack", signal, list(keys))
 
     def wait_turn(self, index: int) -> None:
