@@ -119,3 +119,11 @@ def replay(*args: str, timeout: float = 300) -> Run:
     except ValueError:
         raise AssertionError(f"no JSON summary (exit {proc.returncode}); stderr:\n{stderr[-3000:]}") from None
     return Run(proc.returncode, summary, stderr)
+
+
+def replay_human(*args: str, timeout: float = 300) -> tuple[int, str]:
+    """``otel-replay replay ARGS`` without --json: its exit status and what it printed."""
+    proc = subprocess.run(
+        [*otel_replay(), "replay", *args], cwd=ROOT, env=clean_env(), capture_output=True, timeout=timeout
+    )
+    return proc.returncode, (proc.stdout + proc.stderr).decode(errors="replace")
