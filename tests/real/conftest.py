@@ -56,5 +56,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 @pytest.fixture
 def run_id() -> str:
-    """A label value of this test's own (``--loki-label run=…``), so its Loki queries see only its entries."""
+    """A label value of this test's own (``--loki-label run=…``), so its Loki queries see
+    only its entries; as a number, the seed of its report's ids (unique in Tempo too)."""
     return uuid.uuid4().hex[:12]

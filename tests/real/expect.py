@@ -22,18 +22,24 @@ def parse_trace(trace: dict[str, Any]) -> list[tuple[Any, Any, Span]]:
     return [(rs.resource, ss.scope, span) for rs in data.resource_spans for ss in rs.scope_spans for span in ss.spans]
 
 
+def fetch_span_copies(stack: Stack, spans_per_trace: dict[str, int]) -> dict[str, list[tuple[Any, Any, Span]]]:
+    """Every span of those traces as Tempo returns them, by hex span id, each with all the
+    copies Tempo returns; fails if a trace does not reach its span count in time."""
+    out: dict[str, list[tuple[Any, Any, Span]]] = {}
+    for trace_id, n in spans_per_trace.items():
+        for res, scope, span in parse_trace(wait_for_trace(stack, trace_id, n)):
+            out.setdefault(span.span_id.hex(), []).append((res, scope, span))
+    return out
+
+
 def fetch_spans(stack: Stack, spans_per_trace: dict[str, int]) -> dict[str, tuple[Any, Any, Span]]:
     """Every span of those traces as Tempo returns them, by hex span id; fails if a trace
-    does not reach its span count within the deadline or a span id comes twice."""
-    out: dict[str, tuple[Any, Any, Span]] = {}
-    for trace_id, n in spans_per_trace.items():
-        spans = parse_trace(wait_for_trace(stack, trace_id, n))
-        assert len(spans) == n, f"trace {trace_id}: {len(spans)} spans in Tempo, {n} replayed"
-        for res, scope, span in spans:
-            key = span.span_id.hex()
-            assert key not in out, f"span {key} twice"
-            out[key] = (res, scope, span)
-    return out
+    does not reach its span count within the deadline or a span comes back twice."""
+    copies = fetch_span_copies(stack, spans_per_trace)
+    twice = sorted(k for k, v in copies.items() if len(v) > 1)
+    assert not twice, f"{len(twice)} spans come back more than once from Tempo, e.g. {twice[:3]}"
+    assert len(copies) == sum(spans_per_trace.values())
+    return {k: v[0] for k, v in copies.items()}
 
 
 def assert_codemachine_span(

@@ -72,7 +72,7 @@ def test_twenty_sessions_stay_within_lokis_stream_limit(stack: Stack, run_id: st
     below Loki's 5000 active streams per tenant; every span is in Tempo."""
     start_ms = time.time() * 1000 - 2 * 3600 * 1000 + 5 * 60 * 1000  # the oldest session 1 h 55 min ago
     report = write_report(
-        tmp_path / "report", start_ms, sessions=20, traces_per_session=3, gap_ms=6 * 60 * 1000, seed=20
+        tmp_path / "report", start_ms, sessions=20, traces_per_session=3, gap_ms=6 * 60 * 1000, seed=int(run_id, 16)
     )
     run = replay(
         str(report.folder), "--otlp-endpoint", stack.otlp_url, "--loki-url", stack.loki_url,

@@ -22,7 +22,7 @@ def test_without_shift_loki_refuses_a_ten_day_old_report_and_the_summary_says_wh
 ) -> None:
     """Every log record is counted rejected as too old, with a hint naming --shift-to-now.
     Tempo takes spans of any age: they are found by id at their recorded times."""
-    report = write_report(tmp_path / "report", time.time() * 1000 - 10 * DAY_MS, seed=10)
+    report = write_report(tmp_path / "report", time.time() * 1000 - 10 * DAY_MS, seed=int(run_id, 16))
     run = replay(
         str(report.folder), "--otlp-endpoint", stack.otlp_url, "--loki-url", stack.loki_url,
         "--loki-label", f"run={run_id}",
@@ -52,7 +52,7 @@ def test_without_shift_loki_refuses_a_ten_day_old_report_and_the_summary_says_wh
 def test_with_shift_to_now_a_ten_day_old_report_lands(stack: Stack, run_id: str, tmp_path: Path) -> None:
     """Moved by one offset so that its newest record is now: every span and every log
     record is there, at its recorded time plus that offset."""
-    report = write_report(tmp_path / "report", time.time() * 1000 - 10 * DAY_MS, seed=11)
+    report = write_report(tmp_path / "report", time.time() * 1000 - 10 * DAY_MS, seed=int(run_id, 16))
     run = replay(
         str(report.folder), "--shift-to-now", "--otlp-endpoint", stack.otlp_url, "--loki-url", stack.loki_url,
         "--loki-label", f"run={run_id}",
