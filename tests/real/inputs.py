@@ -151,20 +151,22 @@ def replay_human(*args: str, timeout: float = 300) -> tuple[int, str]:
 
 # -- large files -------------------------------------------------------------------------------
 def write_big_trace_file(path: Path, target_bytes: int, start_ms: float, spans_per_trace: int = 500) -> Counter[str]:
-    """One CodeMachine trace session of about ``target_bytes`` (~2 KB a span: attributes
-    under Tempo's 2048-byte cut, traces well under its 5 MB max_bytes_per_trace), written
-    as it is built; returns its span count per trace id."""
+    """One CodeMachine trace session of about ``target_bytes`` (~2 KB a span: attribute
+    values under Tempo's 2048-byte cut, traces well under its 5 MB max_bytes_per_trace),
+    written as it is built; returns its span count per trace id."""
     rng = random.Random(target_bytes)
     counts: Counter[str] = Counter()
     padding = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz ") for _ in range(600))
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as fh:
-        fh.write('{"version": 1, "service": "codemachine", "exportedAt": "2026-11-24T17:00:00.000Z", "spans": [\n')
+    with path.open("w", encoding="ascii") as fh:
+        written = fh.write(
+            '{"version": 1, "service": "codemachine", "exportedAt": "2026-11-24T17:00:00.000Z", "spans": [\n'
+        )
         i = 0
         trace_id = root = ""
-        while fh.tell() < target_bytes:
+        while written < target_bytes:
             if i % spans_per_trace == 0:
-                trace_id, root = f"{rng.getrandbits(128):032x}", ""
+                trace_id, root = f"{rng.getrandbits(128) | 1:032x}", ""
             span_id = f"{rng.getrandbits(64) | 1:016x}"
             t = start_ms + i * 0.5
             span: dict[str, Any] = {
@@ -182,25 +184,27 @@ def write_big_trace_file(path: Path, target_bytes: int, start_ms: float, spans_p
                 span["parentSpanId"] = root
             else:
                 root = span_id
-            fh.write(("," if i else "") + json.dumps(span) + "\n")
+            written += fh.write(("," if i else "") + json.dumps(span) + "\n")
             counts[trace_id] += 1
             i += 1
         fh.write("]}\n")
     return counts
 
 
-def write_big_log_file(path: Path, target_bytes: int, start_ns: int) -> int:
-    """One CodeMachine log session of about ``target_bytes`` (~1 KB a record, four
-    severities: four Loki streams), written as it is built; returns its record count.
-    Every record has its own time (1 µs apart) and line."""
+def write_big_log_file(path: Path, target_bytes: int, start_ns: int, line_bytes: int = 1000) -> int:
+    """One CodeMachine log session of about ``target_bytes`` (records of about
+    ``line_bytes``, four severities: four Loki streams), written as it is built; returns
+    its record count. Every record has a time (1 µs apart) and a line of its own."""
     rng = random.Random(target_bytes)
-    padding = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz ") for _ in range(800))
+    padding = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz ") for _ in range(line_bytes))
     severities = [(9, "INFO"), (13, "WARN"), (17, "ERROR"), (5, "DEBUG")]
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as fh:
-        fh.write('{"version": 1, "service": "codemachine", "exportedAt": "2026-11-24T17:00:00.000Z", "logs": [\n')
+    with path.open("w", encoding="ascii") as fh:
+        written = fh.write(
+            '{"version": 1, "service": "codemachine", "exportedAt": "2026-11-24T17:00:00.000Z", "logs": [\n'
+        )
         i = 0
-        while fh.tell() < target_bytes:
+        while written < target_bytes:
             ts = start_ns + i * 1000
             number, text = severities[i % 4]
             record = {
@@ -211,7 +215,7 @@ def write_big_log_file(path: Path, target_bytes: int, start_ns: int) -> int:
                 "attributes": {"trace.id": f"{i + 1:032x}", "span.id": f"{i + 1:016x}"},
                 "resource": {"service.name": "codemachine"},
             }
-            fh.write(("," if i else "") + json.dumps(record) + "\n")
+            written += fh.write(("," if i else "") + json.dumps(record) + "\n")
             i += 1
         fh.write("]}\n")
     return i
