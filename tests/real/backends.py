@@ -85,12 +85,20 @@ def http(
     method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None, timeout: float = 30.0
 ) -> tuple[int, bytes]:
     """One request; any HTTP status is an answer (no exception), a connection error raises OSError."""
+    status, _, payload = http_answer(method, url, body, headers, timeout)
+    return status, payload
+
+
+def http_answer(
+    method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None, timeout: float = 30.0
+) -> tuple[int, str, bytes]:
+    """As :func:`http`, with the answer's Content-Type too."""
     req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
-            return resp.status, resp.read()
+            return resp.status, resp.headers.get("Content-Type", ""), resp.read()
     except urllib.error.HTTPError as err:
-        return err.code, err.read()
+        return err.code, err.headers.get("Content-Type", ""), err.read()
 
 
 def poll(what: str, probe: Callable[[], T | None], deadline_s: float, interval_s: float = 0.2) -> T:
