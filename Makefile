@@ -28,8 +28,8 @@ test: install
 BACKENDS_UNPACK ?= ../shared/backends/unpack
 
 test-real: install
-	@if [ -z "$$TEMPO_BIN" ] && [ -z "$$LOKI_BIN" ] && [ -x "$(BACKENDS_UNPACK)" ]; then \
-		eval "$$("$(BACKENDS_UNPACK)")" && export TEMPO_BIN LOKI_BIN; \
+	@if [ -z "$$TEMPO_BIN" ] && [ -z "$$LOKI_BIN" ] && [ -e "$(BACKENDS_UNPACK)" ]; then \
+		paths="$$(bash "$(BACKENDS_UNPACK)")" || exit 1; eval "$$paths"; export TEMPO_BIN LOKI_BIN; \
 	fi; \
 	$(PY) -m pytest -q tests/real
 
