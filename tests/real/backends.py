@@ -30,9 +30,9 @@ ROOT = Path(__file__).resolve().parents[2]
 DOCKER = ROOT / "docker"
 READY_DEADLINE_S = 120.0
 #: SIGTERM, then SIGKILL after this long. Tempo 2.7.2 exits within ~2 s when idle, but once
-#: it has answered a trace-by-id query it does not exit on SIGTERM at all (observed: still
-#: running 300 s later, its query frontend's request queue waiting in stopping()), so the
-#: suite's Tempo is always killed after this grace. Loki exits within a second or two.
+#: it has answered a trace-by-id query it mostly does not exit on SIGTERM at all (observed:
+#: still running 300 s later, its query frontend's request queue waiting in stopping()), so
+#: the suite's Tempo is usually killed after this grace. Loki exits within a second or two.
 STOP_GRACE_S = 30.0
 T = TypeVar("T")
 
@@ -329,7 +329,8 @@ def wait_until_tempo_cut_its_live_traces(stack: Stack, deadline_s: float = 90.0)
     (before cutting). So: wait for a sweep that counts live traces, then for one that
     finds none left. Before the cut, trace-by-id answers from the live trace, where a
     span pushed twice shows once; after it, from the block, where both copies show. A
-    duplicate check must read after this."""
+    duplicate check must read after this, called right after the push (the traces then
+    stay live for at least trace_idle_period, so a sweep is bound to count them)."""
     seen_live = False
 
     def cut() -> bool | None:
