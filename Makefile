@@ -8,7 +8,7 @@ LOKI_URL ?= http://localhost:3100
 OTLP_ENDPOINT ?= http://localhost:4318
 METRICS_ENDPOINT ?= http://localhost:9090/api/v1/otlp/v1/metrics
 
-.PHONY: install test lint demo replay up down bench examples clean
+.PHONY: install test test-real lint demo replay up down bench examples clean
 
 install: $(VENV)/.installed
 
@@ -20,6 +20,18 @@ $(VENV)/.installed: pyproject.toml
 
 test: install
 	$(PY) -m pytest -q
+
+# The real-backend suite (tests/real/, not part of `make test`): starts its own Tempo and
+# Loki from docker/tempo.yaml and docker/loki.yaml on free loopback ports. It uses
+# TEMPO_BIN and LOKI_BIN when set (your own binaries); else it unpacks them from
+# $(BACKENDS_UNPACK) when that exists; else its tests are skipped, saying why.
+BACKENDS_UNPACK ?= ../shared/backends/unpack
+
+test-real: install
+	@if [ -z "$$TEMPO_BIN" ] && [ -z "$$LOKI_BIN" ] && [ -e "$(BACKENDS_UNPACK)" ]; then \
+		paths="$$(bash "$(BACKENDS_UNPACK)")" || exit 1; eval "$$paths"; export TEMPO_BIN LOKI_BIN; \
+	fi; \
+	$(PY) -m pytest -q tests/real
 
 lint: install
 	$(BIN)/ruff check otel_replay tests examples bench
