@@ -139,6 +139,16 @@ def line_counts(loki: LokiReceiver) -> Counter[str]:
     return Counter(line for _, _, line, _ in loki.entries())
 
 
+def assert_streams_oldest_first(loki: LokiReceiver, tenant: str = "fake") -> None:
+    """Each stream Loki stored got its entries oldest first (the fake keeps them in the
+    order they arrived)."""
+    streams = loki.tenants.get(tenant, {})
+    assert streams, "no stream was stored"
+    for key, stream in streams.items():
+        times = [ts for ts, _, _ in stream.entries]
+        assert times == sorted(times), f"{key}: entries arrived out of order"
+
+
 def assert_each_once(counts: Counter[Any], expected: int) -> None:
     """``expected`` distinct items arrived, each exactly once."""
     assert len(counts) == expected, f"{len(counts)} distinct, expected {expected}"
