@@ -104,6 +104,16 @@ def log_file(path: Path, logs: list[dict[str, Any]]) -> Path:
     )
 
 
+def spans_bytes(*spans: dict[str, Any]) -> bytes:
+    """A CodeMachine trace document of ``spans`` as bytes (for archives, stdin, damaged files)."""
+    return json.dumps({"version": 1, "service": "codemachine", "spans": list(spans)}).encode()
+
+
+def logs_bytes(*logs: dict[str, Any]) -> bytes:
+    """A CodeMachine log document of ``logs`` as bytes."""
+    return json.dumps({"version": 1, "service": "codemachine", "logs": list(logs)}).encode()
+
+
 # -- archives ---------------------------------------------------------------------------------
 def zip_archive(path: Path, members: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED) -> Path:
     with zipfile.ZipFile(path, "w", compression) as zf:
