@@ -162,6 +162,16 @@ def metrics_file(path: Path, exports: list[dict[str, Any]]) -> Path:
     )
 
 
+def spans_bytes(*spans: dict[str, Any]) -> bytes:
+    """A CodeMachine trace document of ``spans`` as bytes (for archives, stdin, damaged files)."""
+    return json.dumps({"version": 1, "service": "codemachine", "spans": list(spans)}).encode()
+
+
+def logs_bytes(*logs: dict[str, Any]) -> bytes:
+    """A CodeMachine log document of ``logs`` as bytes."""
+    return json.dumps({"version": 1, "service": "codemachine", "logs": list(logs)}).encode()
+
+
 # -- archives ---------------------------------------------------------------------------------
 def zip_archive(path: Path, members: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED) -> Path:
     with zipfile.ZipFile(path, "w", compression) as zf:
@@ -195,6 +205,16 @@ def span_counts(otlp: OtlpReceiver) -> Counter[bytes]:
 def line_counts(loki: LokiReceiver) -> Counter[str]:
     """How many times each log line was stored."""
     return Counter(line for _, _, line, _ in loki.entries())
+
+
+def assert_streams_oldest_first(loki: LokiReceiver, tenant: str = "fake") -> None:
+    """Each stream Loki stored got its entries oldest first (the fake keeps them in the
+    order they arrived)."""
+    streams = loki.tenants.get(tenant, {})
+    assert streams, "no stream was stored"
+    for key, stream in streams.items():
+        times = [ts for ts, _, _ in stream.entries]
+        assert times == sorted(times), f"{key}: entries arrived out of order"
 
 
 def assert_each_once(counts: Counter[Any], expected: int) -> None:

@@ -13,7 +13,6 @@ the exit status is 1. A null attribute value is none of these: the JS SDK writes
 
 from __future__ import annotations
 
-import json
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -25,32 +24,34 @@ from otel_replay.sources.common import NULL_NOTICE
 from otel_replay.sources.discover import ArchiveLimits, discover
 from tests.fakes.loki import LokiReceiver
 from tests.fakes.otlp import OtlpReceiver
-from tests.helpers import log_doc, log_file, replay_json, span_doc, tar_archive, trace_file, write_json, zip_archive
+from tests.helpers import (
+    log_doc,
+    log_file,
+    logs_bytes,
+    replay_json,
+    span_doc,
+    spans_bytes,
+    tar_archive,
+    trace_file,
+    zip_archive,
+)
 
 GOOD_SPAN_ID, BAD_SPAN_ID = "00000000000000a1", "00000000000000b1"
 MB = 1_000_000
 
 
-def spans_doc(*spans: Any) -> bytes:
-    return json.dumps({"version": 1, "service": "codemachine", "spans": list(spans)}).encode()
-
-
-def logs_doc(*logs: Any) -> bytes:
-    return json.dumps({"version": 1, "service": "codemachine", "logs": list(logs)}).encode()
-
-
 def bad_span(**fields: Any) -> bytes:
-    return spans_doc(span_doc(**{"spanId": BAD_SPAN_ID, **fields}))
+    return spans_bytes(span_doc(**{"spanId": BAD_SPAN_ID, **fields}))
 
 
 def bad_log(**fields: Any) -> bytes:
-    return logs_doc(log_doc(sec=1795539601, body="bad one", **fields))
+    return logs_bytes(log_doc(sec=1795539601, body="bad one", **fields))
 
 
 # (file content, what the problem line must say; "[0]" when a record index applies)
 REFUSED: dict[str, tuple[bytes, str]] = {
     "empty file": (b"", ": empty file"),
-    "truncated JSON": (spans_doc(span_doc())[:-7], "truncated JSON"),
+    "truncated JSON": (spans_bytes(span_doc())[:-7], "truncated JSON"),
     "top-level array": (b"[1, 2]", "top-level JSON is an array, expected an object"),
     "top-level scalar": (b"42", "top-level JSON is a number, expected an object"),
     "top-level string": (b'"str"', "top-level JSON is a string, expected an object"),
@@ -149,7 +150,7 @@ def test_null_attribute_is_an_empty_value_and_one_hint(tmp_path: Path, tempo: Ot
         span_doc(spanId=BAD_SPAN_ID, attributes={"a": None, "ratio": [0.5, None]}),
         span_doc(spanId="00000000000000c1", events=[{"name": "e", "time": 1795539600050.5, "attributes": {"x": None}}]),
     ]
-    _setup(tmp_path, "null", spans_doc(*spans))
+    _setup(tmp_path, "null", spans_bytes(*spans))
     trace_file(tmp_path / "latest.json", spans)  # a second file with the same nulls: still one hint
     code, summary = _replay(tmp_path, tempo, loki)
     assert code == 0 and summary["problems"] == [] and summary["signals"]["traces"]["adjusted"] == 0
@@ -200,7 +201,7 @@ def test_integer_beyond_int64_is_sent_as_a_string_and_reported(
 
 def test_null_body_is_an_empty_line_and_reported(tmp_path: Path, loki: LokiReceiver) -> None:
     path = tmp_path / "in" / "null-logs.json"
-    write_json(path, json.loads(logs_doc(log_doc(sec=1795539601, body=None))))
+    log_file(path, [log_doc(sec=1795539601, body=None)])
     code, summary = replay_json(str(tmp_path / "in"), "--loki-url", loki.url, "--logs-only")
     assert code == 1 and [line for _, _, line, _ in loki.entries()] == [""]
     assert "[0]: log record changed to fit: body is null" in _changed_line(summary, path)
@@ -208,14 +209,14 @@ def test_null_body_is_an_empty_line_and_reported(tmp_path: Path, loki: LokiRecei
 
 def test_object_body_is_its_json_text(tmp_path: Path, loki: LokiReceiver) -> None:
     # CodeMachine writes object bodies routinely (the format allows any JSON): not a problem.
-    write_json(tmp_path / "in" / "obj-logs.json", json.loads(logs_doc(log_doc(sec=1795539602, body={"k": [1, 2]}))))
+    log_file(tmp_path / "in" / "obj-logs.json", [log_doc(sec=1795539602, body={"k": [1, 2]})])
     code, summary = replay_json(str(tmp_path / "in"), "--loki-url", loki.url, "--logs-only")
     assert code == 0 and summary["problems"] == []
     assert [line for _, _, line, _ in loki.entries()] == ['{"k":[1,2]}']
 
 
 def test_1mb_log_line_is_cut_with_a_marker(tmp_path: Path, tempo: OtlpReceiver, loki: LokiReceiver) -> None:
-    path = _setup(tmp_path, "long-line", logs_doc(log_doc(sec=1795539601, body="é" * MB)))
+    path = _setup(tmp_path, "long-line", logs_bytes(log_doc(sec=1795539601, body="é" * MB)))
     code, summary = _replay(tmp_path, tempo, loki)
     line, _ = _entry(loki)
     assert code == 1 and len(line.encode()) <= 256_000
@@ -226,7 +227,7 @@ def test_1mb_log_line_is_cut_with_a_marker(tmp_path: Path, tempo: OtlpReceiver, 
 
 
 def test_1mb_log_attribute_fits_structured_metadata(tmp_path: Path, tempo: OtlpReceiver, loki: LokiReceiver) -> None:
-    _setup(tmp_path, "long-attr", logs_doc(log_doc(sec=1795539601, body="bad one", attributes={"big": "y" * MB})))
+    _setup(tmp_path, "long-attr", logs_bytes(log_doc(sec=1795539601, body="bad one", attributes={"big": "y" * MB})))
     code, summary = _replay(tmp_path, tempo, loki)
     _, md = _entry(loki)
     assert code == 1 and md["big"].endswith("bytes truncated]") and len(md["big"]) < 64_000
@@ -237,7 +238,7 @@ def test_1mb_log_attribute_fits_structured_metadata(tmp_path: Path, tempo: OtlpR
 # -- archives ------------------------------------------------------------------------------------
 @pytest.mark.parametrize(("member", "why"), [("../evil.json", "'..' in archive path"), ("/etc/x.json", "absolute")])
 def test_archive_members_outside_the_archive_are_refused(tmp_path: Path, member: str, why: str) -> None:
-    good = spans_doc(span_doc(spanId=GOOD_SPAN_ID))
+    good = spans_bytes(span_doc(spanId=GOOD_SPAN_ID))
     path = zip_archive(tmp_path / "report.zip", {member: bad_span(), "ok/good.json": good})
     code, summary = replay_json(str(path), "--dry-run")
     assert code == 1 and summary["signals"]["traces"]["sent"] == 1
@@ -246,8 +247,8 @@ def test_archive_members_outside_the_archive_are_refused(tmp_path: Path, member:
 
 
 def test_archive_beyond_max_archive_bytes_is_stopped(tmp_path: Path) -> None:
-    small = spans_doc(span_doc(spanId=GOOD_SPAN_ID))
-    big = spans_doc(*[span_doc(spanId=f"{i + 1:016x}", attributes={"pad": "z" * 1000}) for i in range(2000)])
+    small = spans_bytes(span_doc(spanId=GOOD_SPAN_ID))
+    big = spans_bytes(*[span_doc(spanId=f"{i + 1:016x}", attributes={"pad": "z" * 1000}) for i in range(2000)])
     path = zip_archive(tmp_path / "report.zip", {"a/first.json": small, "b/second.json": big})
     code, summary = replay_json(str(path), "--dry-run", "--max-archive-bytes", "1MiB")
     assert code == 1 and summary["signals"]["traces"]["sent"] == 1  # what came before the cap is read

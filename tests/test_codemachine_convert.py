@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from otel_replay.model import Adjusted, InvalidRecord, Notice, Origin, Signal
+from otel_replay.model import Adjusted, InvalidRecord, Notice, Origin, Signal, SpanEvent, SpanRecord
 from otel_replay.sources.codemachine import log_from_codemachine, span_from_codemachine, span_kind
 from otel_replay.sources.common import (
     NULL_NOTE,
@@ -90,23 +90,30 @@ def test_hex_ids_reject(value: Any, reason: str) -> None:
 
 
 def test_span_carries_every_field() -> None:
+    attributes = {"s": "x", "i": 7, "f": 1.5, "b": True, "arr": [1, 2], "mixed": [1, "a"], "obj": {"k": [True]}}
     doc = span_doc(
+        name="checkout",
         parentSpanId="00f067aa0ba902b7",
         status={"code": 2, "message": "boom"},
-        attributes={"s": "x", "i": 7, "f": 1.5, "b": True, "arr": [1, 2], "mixed": [1, "a"], "obj": {"k": [True]}},
+        attributes={**attributes, "span.kind": "client"},
         events=[{"name": "exception", "time": 1795539600050.25, "attributes": {"exception.type": "E"}}],
     )
     rec = span_from_codemachine(doc, RES, ORIGIN)
-    assert rec.trace_id == 0x0AF7651916CD43DD8448EB211C80319C
-    assert rec.span_id == 0xB7AD6B7169203331
-    assert rec.parent_span_id == 0x00F067AA0BA902B7
-    assert (rec.start_ns, rec.end_ns) == (1795539600000000000, 1795539600100250000)  # integer start, float end
-    assert (rec.status_code, rec.status_message) == (2, "boom")
-    assert rec.attributes == doc["attributes"]
-    assert [(e.name, e.time_ns, e.attributes) for e in rec.events] == [
-        ("exception", 1795539600050250000, {"exception.type": "E"})
-    ]
-    assert rec.kind == 0 and rec.resource == RES
+    assert rec == SpanRecord(
+        trace_id=0x0AF7651916CD43DD8448EB211C80319C,
+        span_id=0xB7AD6B7169203331,
+        parent_span_id=0x00F067AA0BA902B7,
+        name=doc["name"],
+        kind=2,  # CLIENT, from the span.kind attribute
+        start_ns=1795539600000000000,  # integer start
+        end_ns=1795539600100250000,  # float end
+        status_code=2,
+        status_message="boom",
+        attributes=doc["attributes"],
+        events=[SpanEvent("exception", 1795539600050250000, {"exception.type": "E"})],
+        resource=RES,
+        origin=ORIGIN,
+    )  # every field, the ones only OTLP input carries at their defaults
 
 
 @pytest.mark.parametrize("code", [0, 1])

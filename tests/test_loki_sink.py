@@ -349,7 +349,7 @@ def test_metadata_key_is_a_name_loki_keeps(name: str) -> None:
 
 
 @pytest.mark.parametrize("value_bytes", [10, 400])
-def test_a_record_over_128_metadata_entries_keeps_them_all_in_fewer(
+def test_a_record_over_128_metadata_entries_is_sent_with_128(
     loki: LokiReceiver, tmp_path: Path, value_bytes: int
 ) -> None:
     """200 attributes: trace_id, span_id, the two resource entries and 123 of them as they

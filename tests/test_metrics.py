@@ -31,7 +31,6 @@ from tests.otlp_samples import (
     to_otlp_json,
     write_lines,
 )
-from tests.test_codemachine_metrics import FIRST_EXPORT
 
 T0_ISO = "2026-11-24T17:00:00"
 
@@ -186,7 +185,9 @@ def test_metrics_go_to_their_own_endpoint(collector: OtlpReceiver) -> None:
     assert code == 0, summary["problems"]
     assert summary["destinations"]["metrics"] == url
     assert collector.requests["/v1/metrics"] == [] and len(collector.spans()) == 21
-    assert metrics_backend.paths == ["/api/v1/otlp/v1/metrics"] * len(metrics_backend.paths)
+    points = _points(metrics_backend.requests["/v1/metrics"])
+    assert len(points) == summary["signals"]["metrics"]["sent"] == 111  # every point, and all of them here
+    assert metrics_backend.paths == ["/api/v1/otlp/v1/metrics"] * len(metrics_backend.requests["/v1/metrics"])
 
 
 def test_a_traces_only_backend_gets_a_hint_and_the_run_says_so() -> None:
@@ -220,14 +221,27 @@ def test_bad_metrics_are_named_and_the_rest_still_replays(tmp_path: Path, collec
     assert [p.as_int for _, _, p in _points(collector.requests["/v1/metrics"])] == [1, 2]
 
 
-def test_time_shift_moves_every_point_time(collector: OtlpReceiver) -> None:
-    code, _ = replay_json(str(EXAMPLE), "--otlp-endpoint", collector.url, "--signals", "metrics", "--time-offset", "1h")
-    assert code == 0
-    times = {(p.start_time_unix_nano, p.time_unix_nano) for name, kind, p in _points(collector.requests["/v1/metrics"])}
+def test_time_shift_moves_every_point_time() -> None:
+    """Each point arrives as it does unshifted, with its times (and only they) an hour later."""
     hour = 3600 * 10**9
-    assert (T0 + 889_000_000 + hour, FIRST_EXPORT + hour) in times  # sums keep their start, moved
-    assert (0, FIRST_EXPORT + hour) in times  # gauges have none
-    assert all(end >= FIRST_EXPORT + hour for _, end in times)  # every point moved
+    runs = []
+    for shift in ((), ("--time-offset", "1h")):
+        with OtlpReceiver() as backend:
+            code, _ = replay_json(str(EXAMPLE), "--otlp-endpoint", backend.url, "--signals", "metrics", *shift)
+            assert code == 0
+            points = _points(backend.requests["/v1/metrics"])
+            runs.append(sorted(points, key=lambda p: (p[0], p[2].time_unix_nano, str(p[2].attributes))))
+    unshifted, shifted = runs
+    assert len(shifted) == len(unshifted) == 111
+    for (name, kind, before), (name_after, kind_after, after) in zip(unshifted, shifted, strict=True):
+        moved = type(before)()
+        moved.CopyFrom(before)
+        moved.time_unix_nano += hour
+        if moved.start_time_unix_nano:  # gauges have none, and get none
+            moved.start_time_unix_nano += hour
+        assert (name_after, kind_after, after) == (name, kind, moved)
+    assert any(p.start_time_unix_nano for _, _, p in shifted)  # sums keep their start, moved
+    assert any(not p.start_time_unix_nano for _, _, p in shifted)  # gauges have none
 
 
 def test_filters_apply_to_points(collector: OtlpReceiver) -> None:

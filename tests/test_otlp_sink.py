@@ -248,6 +248,13 @@ def test_the_tempo_fake_answers_what_tempo_answered(tempo: OtlpReceiver) -> None
 
 
 def test_the_collector_fake_takes_every_signal(collector: OtlpReceiver) -> None:
-    for path, response in (("/v1/logs", ExportLogsServiceResponse), ("/v1/metrics", ExportMetricsServiceResponse)):
+    responses = {
+        "/v1/traces": ExportTraceServiceResponse,
+        "/v1/logs": ExportLogsServiceResponse,
+        "/v1/metrics": ExportMetricsServiceResponse,
+    }
+    for path, response in responses.items():
         ok = _post(collector.url + path, b"")
         assert ok.status_code == 200 and response.FromString(ok.content).HasField("partial_success")
+    assert collector.paths == list(responses)  # each stored as a request of its signal
+    assert [len(collector.requests[path]) for path in responses] == [1, 1, 1]

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,9 +19,13 @@ from otel_replay.sources.discover import InputFile, Walk, discover
 from otel_replay.sources.otlp_json import lines_before
 from tests.fakes.loki import LokiReceiver
 from tests.fakes.otlp import OtlpReceiver
-from tests.helpers import EXAMPLE_NOW_NS, replay_json
+from tests.helpers import EXAMPLE_NOW_NS, assert_streams_oldest_first, replay_json
 from tests.otlp_samples import flatten_spans, logs_request, renumbered, to_otlp_json, trace_request, write_lines
 
+#: Seconds a held request waits for a second one (reached only when the file is not shared) …
+WAIT = 30
+#: … well within one attempt's --timeout: the held request is not given up and sent again.
+ATTEMPT = "90"
 BROKEN = "not valid JSON: JSON is malformed: object keys must be strings (byte 2); the line is skipped"
 
 
@@ -67,21 +73,44 @@ def test_a_bad_line_in_a_later_part_is_named_by_its_line_in_the_file(tmp_path: P
     assert problems[0].source == f"{path}:501"
 
 
+def _replay_dump(path: Path, workers: str, expected: list[tuple[bytes, ...]], fault: Any = None) -> tuple[Any, ...]:
+    """A replay of ``path``, one request at a time per process; asserts that ``expected``
+    arrived; returns the exit status, the problems and the counts of files."""
+    with OtlpReceiver.tempo() as otlp:
+        otlp.fault = fault
+        code, summary = replay_json(
+            str(path), "--otlp-endpoint", otlp.url, "--workers", workers, "--concurrency", "1", "--timeout", ATTEMPT
+        )
+        assert sorted(flatten_spans(otlp.requests["/v1/traces"])) == expected
+    return code, summary["problems"], summary["files_read"], summary["signals"]["traces"]["files"]
+
+
 def test_workers_share_one_large_file_and_deliver_it_as_one_process_would(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """With --workers 2 the file's parts are read by both workers at once: the first
+    request is held until a second one arrives, which (one request at a time per process)
+    only another worker reading another part can send. What arrives, and the summary, are
+    those of one process."""
     reqs = [renumbered(trace_request(1, 2), i) for i in range(120)]
     path = write_lines(tmp_path / "dump.jsonl", reqs)
     with path.open("a") as fh:
         fh.write("{ broken\n")  # the last line, in the last part
     monkeypatch.setattr(execute, "PART_BYTES", path.stat().st_size // 5)
-    runs = []
-    for workers in ("1", "2"):
-        with OtlpReceiver.tempo() as otlp:
-            code, summary = replay_json(str(path), "--otlp-endpoint", otlp.url, "--workers", workers)
-            runs.append((code, summary["problems"], summary["files_read"], summary["signals"]["traces"]["files"]))
-            assert sorted(flatten_spans(otlp.requests["/v1/traces"])) == sorted(flatten_spans(reqs))
-    assert runs[0] == runs[1] == (1, [f"{path}:121: {BROKEN}"], 1, 1)
+    expected = sorted(flatten_spans(reqs))
+    one_process = _replay_dump(path, "1", expected)
+    second = threading.Event()
+    overlapped: list[bool] = []
+
+    def first_waits_for_a_second(n: int) -> None:
+        if n == 2:
+            second.set()
+        elif n == 1:
+            overlapped.append(second.wait(WAIT))  # answered either way: asserted below
+
+    workers = _replay_dump(path, "2", expected, first_waits_for_a_second)
+    assert overlapped == [True], "no other part was read while the first part's request was held"
+    assert one_process == workers == (1, [f"{path}:121: {BROKEN}"], 1, 1)
 
 
 def test_log_lines_reach_loki_oldest_first_across_parts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -103,6 +132,7 @@ def test_log_lines_reach_loki_oldest_first_across_parts(tmp_path: Path, monkeypa
         entries = loki.entries()
     assert code == 0, summary["problems"]
     assert summary["signals"]["logs"]["sent"] == len(entries) == 40 * 4
+    assert_streams_oldest_first(loki)
 
 
 def test_lines_before_counts_the_lines_that_start_before_a_part(tmp_path: Path) -> None:

@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 from collections import Counter
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from tests.fakes.loki import LokiReceiver
 from tests.fakes.otlp import OtlpReceiver
-from tests.helpers import EXAMPLE, replay_json
+from tests.helpers import EXAMPLE, assert_each_once, replay_json, span_counts
 
 KINDS = {"server": 2, "client": 3, "producer": 4, "consumer": 5}
 
@@ -135,20 +134,22 @@ def test_service_name_and_resource_attrs_override(collector: OtlpReceiver, loki:
         "--loki-label",
         "ticket=BUG-1234",
     )
-    for res, _, _ in collector.spans():
+    spans, entries = collector.spans(), loki.entries()
+    assert (len(spans), len(entries)) == (len(dated_docs("spans")), len(dated_docs("logs")))
+    for res, _, _ in spans:
         assert attrs(res.attributes) == {"service.name": "bug-1234", "deployment.environment": "repro"}
-    for labels, *_rest, md in loki.entries():
+    for labels, *_rest, md in entries:
         assert labels["service_name"] == "bug-1234" and labels["ticket"] == "BUG-1234"
         assert md["deployment_environment"] == "repro"
 
 
-def test_second_run_of_same_folder_sends_again_but_each_once(
-    collector: OtlpReceiver, loki: LokiReceiver, tmp_path: Path
-) -> None:
-    # Two copies of the folder in one run: dedup spans the whole run, not one folder.
+def test_a_folder_given_twice_sends_each_record_once(collector: OtlpReceiver, loki: LokiReceiver) -> None:
+    """Dedup spans the whole run, not one folder: the second copy sends nothing."""
     summary = run_both(collector, loki, str(EXAMPLE))
-    assert summary["signals"]["traces"]["sent"] == len(dated_docs("spans"))
-    assert len(collector.spans()) == len(dated_docs("spans"))
+    spans, logs = len(dated_docs("spans")), len(dated_docs("logs"))
+    assert summary["signals"]["traces"]["sent"] == spans and summary["signals"]["logs"]["sent"] == logs
+    assert_each_once(span_counts(collector), spans)
+    assert_each_once(Counter((ts, line) for _, ts, line, _ in loki.entries()), logs)
 
 
 def _iso_ns(text: str) -> int:
@@ -189,3 +190,19 @@ def test_every_metric_point_arrives_once_and_only_what_was_recorded(
     assert (histogram_zeros, stats["sent"], sum(expected.values())) == (12, 111, 111)
     for signal, s in summary["signals"].items():  # counts add up: read = sent + duplicates, nothing else
         assert s["read"] == s["sent"] + s["duplicates"] and s["invalid"] == s["adjusted"] == 0, signal
+
+
+def test_a_second_run_of_the_same_folder_sends_everything_again_once(
+    collector: OtlpReceiver, loki: LokiReceiver
+) -> None:
+    """Without --resume a run remembers nothing of the one before: the second run sends
+    every record again, and each run sends each record once (twice in all)."""
+    spans, logs = len(dated_docs("spans")), len(dated_docs("logs"))
+    for run in (1, 2):
+        summary = run_both(collector, loki)
+        assert (summary["signals"]["traces"]["sent"], summary["signals"]["logs"]["sent"]) == (spans, logs), run
+        assert summary["signals"]["traces"]["dropped"] == summary["signals"]["logs"]["dropped"] == {}, run
+        assert Counter(span_counts(collector).values()) == {run: spans}
+    assert Counter(s.span_id.hex() for _, _, s in collector.spans()) == Counter(
+        {doc["spanId"]: 2 for doc in dated_docs("spans")}
+    )

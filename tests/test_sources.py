@@ -13,7 +13,7 @@ from otel_replay import sources
 from otel_replay.model import FileProblem, FileStart, InvalidRecord, MetricKind, MetricPoint, Signal, SpanRecord
 from otel_replay.sources import jsondoc, read_input
 from otel_replay.sources.discover import ArchiveLimits, InputFile, SkippedFile, discover
-from tests.helpers import EXAMPLE, log_doc, log_file, span_doc, tar_archive, trace_file, zip_archive
+from tests.helpers import EXAMPLE, log_doc, log_file, span_doc, spans_bytes, tar_archive, trace_file, zip_archive
 
 
 def read_all(path: Path | str, stdin: io.BytesIO | None = None, limits: ArchiveLimits | None = None) -> list[object]:
@@ -68,13 +68,9 @@ def test_symlink_loop_does_not_hang(tmp_path: Path) -> None:
     assert len(names) == 1
 
 
-def _doc_bytes(spans: list[dict]) -> bytes:
-    return json.dumps({"version": 1, "service": "s", "spans": spans}).encode()
-
-
 @pytest.mark.parametrize("make", [zip_archive, tar_archive])
 def test_archives_are_read_in_place(tmp_path: Path, make) -> None:  # type: ignore[no-untyped-def]
-    archive = make(tmp_path / "report.bin", {"traces/1.json": _doc_bytes([span_doc()]), "traces/readme.md": b"x"})
+    archive = make(tmp_path / "report.bin", {"traces/1.json": spans_bytes(span_doc()), "traces/readme.md": b"x"})
     items = read_all(archive)
     spans = [i for i in items if isinstance(i, SpanRecord)]
     assert len(spans) == 1 and spans[0].origin.source.endswith("report.bin!traces/1.json")
@@ -84,14 +80,14 @@ def test_archives_are_read_in_place(tmp_path: Path, make) -> None:  # type: igno
 
 @pytest.mark.parametrize("make", [zip_archive, tar_archive])
 def test_archive_members_escaping_are_refused(tmp_path: Path, make) -> None:  # type: ignore[no-untyped-def]
-    archive = make(tmp_path / "evil", {"../escape.json": _doc_bytes([span_doc()]), "/abs.json": _doc_bytes([])})
+    archive = make(tmp_path / "evil", {"../escape.json": spans_bytes(span_doc()), "/abs.json": spans_bytes()})
     problems = [i for i in read_all(archive) if isinstance(i, FileProblem)]
     assert sorted(p.reason for p in problems) == ["refused: '..' in archive path", "refused: absolute path in archive"]
 
 
 def test_bom_is_read_past_and_reported(tmp_path: Path) -> None:
     path = tmp_path / "bom.json"
-    path.write_bytes(b"\xef\xbb\xbf" + _doc_bytes([span_doc()]))
+    path.write_bytes(b"\xef\xbb\xbf" + spans_bytes(span_doc()))
     assert kinds(read_all(path)) == ["FileProblem", "FileStart", "SpanRecord"]
 
 
@@ -144,7 +140,7 @@ def test_streaming_reads_every_record_whatever_the_first_read(
 
 def test_streamed_truncation_keeps_records_before_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(jsondoc, "WHOLE_DOCUMENT_BYTES", 1024)
-    data = _doc_bytes([span_doc(spanId=f"{i + 1:016x}") for i in range(50)])
+    data = spans_bytes(*[span_doc(spanId=f"{i + 1:016x}") for i in range(50)])
     (tmp_path / "t.json").write_bytes(data[: len(data) // 2])
     items = read_all(tmp_path / "t.json")
     assert 0 < sum(isinstance(i, SpanRecord) for i in items) < 50
@@ -157,7 +153,7 @@ def test_logs_read_from_stdin_stream() -> None:
 
 
 def test_targz_on_stdin(tmp_path: Path) -> None:
-    archive = tar_archive(tmp_path / "r.tgz", {"a.json": _doc_bytes([span_doc()])})
+    archive = tar_archive(tmp_path / "r.tgz", {"a.json": spans_bytes(span_doc())})
     assert kinds(read_all("-", io.BytesIO(archive.read_bytes()))) == ["FileStart", "SpanRecord"]
 
 

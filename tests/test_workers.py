@@ -16,6 +16,7 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,6 +26,7 @@ from tests.helpers import (
     EXAMPLE,
     EXAMPLE_NOW_NS,
     Children,
+    assert_streams_oldest_first,
     log_doc,
     log_file,
     replay_command,
@@ -60,6 +62,7 @@ def test_loki_gets_each_stream_oldest_first_across_workers(tmp_path: Path) -> No
     assert code == 0, summary["problems"]
     # none refused as "too far behind": no session was pushed after a later one
     assert summary["signals"]["logs"]["sent"] == len(entries) == 6 * 300
+    assert_streams_oldest_first(loki)
 
 
 def test_workers_deliver_what_one_process_delivers(tmp_path: Path) -> None:
@@ -86,11 +89,15 @@ def test_workers_deliver_what_one_process_delivers(tmp_path: Path) -> None:
 def test_bad_input_in_a_worker_is_reported_like_in_one_process(tmp_path: Path) -> None:
     folder = _sessions(tmp_path / "in", n=3, per_file=5)
     (folder / "broken.json").write_text("{ not json")
-    code, summary = replay_json(str(folder), "--workers", "2", "--dry-run")
-    assert code == 1
-    assert summary["files_read"] == 7 and summary["signals"]["traces"]["sent"] == 3
-    assert summary["signals"]["logs"]["sent"] == 15
-    assert any(p.startswith(str(folder / "broken.json")) for p in summary["problems"])
+    runs: dict[str, tuple[Any, ...]] = {}
+    for workers in ("1", "2"):
+        code, summary = replay_json(str(folder), "--workers", workers, "--dry-run")
+        runs[workers] = (code, summary["files_read"], summary["problems"], summary["signals"])
+    assert runs["2"] == runs["1"]
+    code, files_read, problems, signals = runs["2"]
+    assert code == 1 and files_read == 7
+    assert (signals["traces"]["sent"], signals["logs"]["sent"]) == (3, 15)
+    assert [p.split(": ")[0] for p in problems] == [str(folder / "broken.json")]
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])

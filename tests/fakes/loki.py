@@ -1,5 +1,6 @@
 """A Loki push API that validates and answers like Loki 3.4 (checked against a real
-Loki 3.4.6 with its default limits; see input-formats.md §4).
+Loki 3.4.6 with its default limits; README.md, "Development", says what the fakes stand
+for, and tests/test_loki_sink.py holds the answers Loki gave, byte for byte).
 
 The distributor's checks, with Loki's default limits unless a test sets others: label
 names, empty label sets, the number of labels (``max_label_names_per_series`` 15, not
