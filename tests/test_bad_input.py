@@ -219,18 +219,18 @@ def test_1mb_log_line_is_cut_with_a_marker(tmp_path: Path, tempo: OtlpReceiver, 
     path = _setup(tmp_path, "long-line", logs_bytes(log_doc(sec=1795539601, body="é" * MB)))
     code, summary = _replay(tmp_path, tempo, loki)
     line, _ = _entry(loki)
-    assert code == 1 and len(line.encode()) <= 256_000
+    assert code == 1 and len(line.encode()) <= 262_144
     assert line.startswith("éé") and line.endswith("bytes truncated]")
     assert loki.answers and set(loki.answers) == {204}  # never a 400 from Loki
     (problem,) = [p for p in summary["problems"] if p.startswith(str(path))]
-    assert "line of 2000000 bytes cut to --loki-max-line-bytes (256000)" in problem
+    assert "line of 2000000 bytes cut to --loki-max-line-bytes (262144)" in problem
 
 
 def test_1mb_log_attribute_fits_structured_metadata(tmp_path: Path, tempo: OtlpReceiver, loki: LokiReceiver) -> None:
     _setup(tmp_path, "long-attr", logs_bytes(log_doc(sec=1795539601, body="bad one", attributes={"big": "y" * MB})))
     code, summary = _replay(tmp_path, tempo, loki)
     _, md = _entry(loki)
-    assert code == 1 and md["big"].endswith("bytes truncated]") and len(md["big"]) < 64_000
+    assert code == 1 and md["big"].endswith("bytes truncated]") and len(md["big"]) < 65_536
     assert set(loki.answers) == {204}
     assert summary["signals"]["logs"]["adjusted"] == 1
 

@@ -375,7 +375,7 @@ def test_a_record_over_128_metadata_entries_is_sent_with_128(
             k.replace(".", "_"): v for k, v in attributes.items()
         }
     else:
-        assert sum(len(k) + len(v.encode()) for k, v in md.items()) <= 64_000
+        assert sum(len(k) + len(v.encode()) for k, v in md.items()) <= 65_536
         assert md["more_attributes"].endswith("bytes truncated]")
         assert "structured metadata more_attributes shortened to Loki's 64KB limit" in problem
 

@@ -34,10 +34,10 @@ DEFAULT_URL = "http://localhost:3100"
 DEFAULT_BATCH_BYTES = 1024 * 1024
 MAX_ENTRIES_PER_PUSH = 100_000
 MAX_CACHED_STREAMS = 4096
-#: Loki's defaults: ``max_line_size`` 256KB and ``max_structured_metadata_size`` 64KB
-#: (Loki reads "KB" as 1000 bytes).
-DEFAULT_MAX_LINE_BYTES = 256_000
-MAX_METADATA_BYTES = 64_000
+#: Loki's defaults: ``max_line_size`` 256KB and ``max_structured_metadata_size`` 64KB,
+#: which Loki 3.4 reads as 1024-byte KB ("Max entry size '262144' bytes exceeded").
+DEFAULT_MAX_LINE_BYTES = 256 * 1024
+MAX_METADATA_BYTES = 64 * 1024
 #: Loki's ``max_structured_metadata_entries_count`` (128 by default): an entry with more
 #: is refused. Over it, the entries beyond the first are merged into one under this key.
 MAX_METADATA_ENTRIES = 128

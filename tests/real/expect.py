@@ -67,11 +67,17 @@ def assert_codemachine_span(
     assert scope.name == "otel-replay" and scope.version, where
 
 
+def _served_json(value: Any) -> str:
+    """A non-string attribute as Loki 3.4 serves it back: the compact JSON otel-replay
+    sends, its quotes escaped (as the real Loki returned ``["planner","coder"]``)."""
+    return json.dumps(value, separators=(",", ":")).replace('"', '\\"')
+
+
 def expected_entry(doc: dict[str, Any], offset_ns: int, labels: dict[str, str]) -> tuple[Any, ...]:
     """A CodeMachine log record as Loki must serve it: (labels, time, line, structured metadata)."""
     a = dict(doc["attributes"])
-    md = {"trace_id": a.pop("trace.id"), "span_id": a.pop("span.id")}
-    md.update({k.replace(".", "_"): (v if isinstance(v, str) else json.dumps(v)) for k, v in a.items()})
+    md = {name: a.pop(key) for key, name in (("trace.id", "trace_id"), ("span.id", "span_id")) if key in a}
+    md.update({k.replace(".", "_"): (v if isinstance(v, str) else _served_json(v)) for k, v in a.items()})
     md.update({k.replace(".", "_"): str(v) for k, v in doc["resource"].items() if k != "service.name"})
     body = doc["body"]
     line = body if isinstance(body, str) else json.dumps(body, separators=(",", ":"), ensure_ascii=False)

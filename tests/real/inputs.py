@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import random
@@ -15,20 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from tests.helpers import ROOT, write_json
+from tests.real import trace_maker
 
 MS = 1_000_000
 
 
-def _load_example_maker() -> Any:
-    """examples/make_example.py (not a package): its make_trace writes realistic traces."""
-    spec = importlib.util.spec_from_file_location("make_example", ROOT / "examples" / "make_example.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_MAKER = _load_example_maker()
+_MAKER = trace_maker
 
 
 @dataclass

@@ -47,9 +47,17 @@ def test_the_example_report_arrives_span_for_span_and_log_for_log(stack: Stack, 
     served = [served_entry(e) for e in loki_entries(stack, selector, now - HOUR_NS, now + HOUR_NS)]
     expected = [expected_entry(doc, offset, {"run": run_id}) for doc in source_logs]
     assert by_time(served) == by_time(expected)
-    # every log record points at a span Tempo has
-    for _, _, _, md in served:
-        assert md["span_id"] in stored and stored[md["span_id"]][2].trace_id.hex() == md["trace_id"]
+    # a record logged inside a span points at a span Tempo has, or at one in no file (the
+    # recording sampler dropped it: the level-1 session's cli.boot and its kin)
+    named = [md for *_, md in served if "span_id" in md]
+    assert named
+    in_files = {doc["spanId"] for doc in source_spans}
+    for md in named:
+        if md["span_id"] in stored:
+            assert stored[md["span_id"]][2].trace_id.hex() == md["trace_id"]
+        else:
+            assert md["span_id"] not in in_files
+    assert sum(md["span_id"] in stored for md in named) > len(named) // 2
 
 
 def test_metrics_sent_to_tempo_fail_with_a_hint(stack: Stack) -> None:
