@@ -20,12 +20,14 @@ from otel_replay.model import Signal
 from otel_replay.resume import ResumeState, StateFileError
 from tests.fakes.loki import LokiReceiver
 from tests.fakes.otlp import OtlpReceiver
-from tests.fakes.server import Answer
+from tests.fakes.server import Answer, FakeServer
 from tests.helpers import (
     EXAMPLE_NOW_NS,
     Children,
     assert_each_once,
     line_counts,
+    log_doc,
+    log_file,
     read_line,
     replay_command,
     replay_json,
@@ -149,9 +151,9 @@ def _traces_command(folder: Path, otlp: OtlpReceiver, *extra: str) -> list[str]:
     return replay_command(str(folder), "--json", "--traces-only", "--otlp-endpoint", otlp.url, *extra)
 
 
-def _stall_from(otlp: OtlpReceiver, first: int, arrivals: int = 1) -> threading.Event:
-    """From its ``first``-th request on, ``otlp`` answers nothing for two minutes; the
-    Event is set once ``arrivals`` requests are stalled."""
+def _stall_from(backend: FakeServer, first: int, arrivals: int = 1) -> threading.Event:
+    """From its ``first``-th request on, ``backend`` answers nothing for two minutes (or
+    until the client goes); the Event is set once ``arrivals`` requests are stalled."""
     stalled: list[int] = []
     enough = threading.Event()
 
@@ -163,8 +165,8 @@ def _stall_from(otlp: OtlpReceiver, first: int, arrivals: int = 1) -> threading.
             enough.set()
         return "stall"
 
-    otlp.stall_seconds = 120
-    otlp.fault = fault
+    backend.stall_seconds = 120
+    backend.fault = fault
     return enough
 
 
@@ -349,25 +351,33 @@ def test_a_second_interrupt_quits_without_waiting_for_requests_in_flight(
 
 def test_a_second_interrupt_with_workers_counts_what_they_finished(tmp_path: Path, children: Children) -> None:
     """Quitting at once ends the workers before they report: the summary still counts the
-    inputs they had finished, and says that the rest is not counted. Ten small inputs,
-    one request per worker at its end (both stall): every input is read before."""
-    for f in range(10):
+    inputs they had finished, and says that the rest is not counted. The first input's log
+    records are held at Loki (its worker waits for that answer, at the end of the input), so
+    the other worker reads the nine span inputs and sends their one request at its end,
+    which stalls: then every span input is finished, by a worker that will not report."""
+    log_file(tmp_path / "in" / "00-00-00-logs.json", [log_doc(body="held")])
+    for f in range(9):
         spans = [span_doc(span_id=f"{f + 1:02x}{i + 1:014x}") for i in range(10)]
         trace_file(tmp_path / "in" / f"17-00-{f:02d}.json", spans)
-    with OtlpReceiver.tempo() as otlp:
-        both_arrived = _stall_from(otlp, 1, arrivals=2)
-        proc = children.start(_traces_command(tmp_path / "in", otlp, "--batch-size", "1000", "--workers", "2"))
+    with OtlpReceiver.tempo() as otlp, LokiReceiver(now_ns=lambda: EXAMPLE_NOW_NS) as loki:
+        logs_held, spans_stalled = _stall_from(loki, 1), _stall_from(otlp, 1)
+        command = replay_command(
+            str(tmp_path / "in"), "--json", "--otlp-endpoint", otlp.url, "--loki-url", loki.url,
+            "--batch-size", "1000", "--workers", "2",
+        )  # fmt: skip
+        proc = children.start(command)
         assert proc.stderr is not None
-        assert both_arrived.wait(60)
+        assert logs_held.wait(60) and spans_stalled.wait(60)
         proc.send_signal(signal.SIGINT)
         assert b"stopping" in read_line(proc.stderr, 60)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)  # long before any stalled request ends
         assert proc.returncode == 130 and b"Traceback" not in err, err
+        assert loki.requests_seen == otlp.requests_seen == 1
     summary = json.loads(out)
     assert any("stopped at once" in p for p in summary["problems"])
     traces = summary["signals"]["traces"]
-    assert (traces["files"], traces["read"], traces["sent"]) == (10, 100, 0)
+    assert (traces["files"], traces["read"], traces["sent"]) == (9, 90, 0)
 
 
 def _children(pid: int) -> list[int]:
