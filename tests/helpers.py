@@ -278,3 +278,18 @@ def read_line(stream: IO[bytes], timeout: float) -> bytes:
             break
         line += chunk
     return line
+
+
+def child_pids(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (a replay's workers), from /proc."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                out.append(int(entry))
+    return out

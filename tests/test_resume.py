@@ -25,6 +25,7 @@ from tests.helpers import (
     EXAMPLE_NOW_NS,
     Children,
     assert_each_once,
+    child_pids,
     line_counts,
     log_doc,
     log_file,
@@ -380,20 +381,6 @@ def test_a_second_interrupt_with_workers_counts_what_they_finished(tmp_path: Pat
     assert (traces["files"], traces["read"], traces["sent"]) == (9, 90, 0)
 
 
-def _children(pid: int) -> list[int]:
-    out = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as fh:
-                    fields = fh.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                out.append(int(entry))
-    return out
-
-
 @pytest.mark.skipif(not hasattr(os, "pidfd_open"), reason="needs pidfd (Linux)")
 def test_workers_exit_when_the_parent_is_killed(tmp_path: Path, children: Children) -> None:
     """SIGKILL gives the parent no chance to stop its workers: they notice on their own
@@ -403,7 +390,7 @@ def test_workers_exit_when_the_parent_is_killed(tmp_path: Path, children: Childr
         arrived = _stall_from(otlp, 1)
         proc = children.start(_traces_command(tmp_path / "in", otlp, "--batch-size", str(BATCH), "--workers", "2"))
         assert arrived.wait(60)
-        workers = _children(proc.pid)
+        workers = child_pids(proc.pid)
         assert len(workers) >= 2, workers
         pidfds = [os.pidfd_open(w) for w in workers]
         proc.kill()

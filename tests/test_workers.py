@@ -27,6 +27,7 @@ from tests.helpers import (
     EXAMPLE_NOW_NS,
     Children,
     assert_streams_oldest_first,
+    child_pids,
     log_doc,
     log_file,
     replay_command,
@@ -35,7 +36,6 @@ from tests.helpers import (
     trace_file,
 )
 from tests.otlp_samples import flatten_points, flatten_spans
-from tests.test_resume import _children
 
 HOUR = 3600
 
@@ -159,7 +159,7 @@ def test_a_worker_killed_mid_run_is_counted_and_the_others_finish(
                            "--batch-size", "50", "--concurrency", "1", "--workers", "2"),
         )  # fmt: skip
         assert both_held.wait(60)  # each worker is in the middle of its first input
-        workers = _children(proc.pid)
+        workers = child_pids(proc.pid)
         assert len(workers) == 2, workers
         for pid in workers[:killed]:
             os.kill(pid, signal.SIGKILL)

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from tests.helpers import ROOT
+from tests.helpers import ROOT, child_pids
 from tests.real.backends import (
     Stack,
     http,
@@ -59,20 +59,6 @@ def journaled(state: Path) -> tuple[int, int]:
     return sum(line.startswith(b"s ") for line in lines), sum(line.startswith(b"l ") for line in lines)
 
 
-def children(pid: int) -> list[int]:
-    out = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as fh:
-                    fields = fh.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                out.append(int(entry))
-    return out
-
-
 def wait_until_exited(pids: list[int], deadline_s: float = 60) -> None:
     """Block until each process has exited (a pidfd turns readable then)."""
     for pid in pids:
@@ -92,7 +78,7 @@ def kill_when(proc: subprocess.Popen[bytes], condition: str, ready: Callable[[],
     (they notice their parent died and exit; none may still be sending when the rerun starts)."""
     try:
         poll(condition, lambda: ready() or None, 120, 0.005)
-        workers = children(proc.pid)
+        workers = child_pids(proc.pid)
         assert proc.poll() is None, "the replay finished before it could be killed mid-run"
         proc.kill()
     finally:
