@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from multiprocessing import forkserver
 
 import pytest
 
@@ -15,6 +16,21 @@ def _clean_otel_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("OTEL_"):
             monkeypatch.delenv(name)
+
+
+@pytest.fixture(autouse=True)
+def _one_process_under_mutation_testing(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Under mutmut (``make mutants``, which sets MUTANT_UNDER_TEST) a replay's default
+    --workers is 1: mutmut learns which tests run a function only from what runs in the
+    test's own process. A test that asks for workers still gets them, from a fork server
+    that is stopped with the test: mutmut forks each mutant's run from the process that
+    ran the tests before, which must not hold another process's fork server."""
+    if "MUTANT_UNDER_TEST" not in os.environ:
+        yield
+        return
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    yield
+    forkserver._forkserver._stop()  # type: ignore[attr-defined]
 
 
 @pytest.fixture

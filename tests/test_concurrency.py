@@ -56,6 +56,7 @@ def test_a_request_waits_for_a_free_lane() -> None:
     release[1].set()
     assert started[3].wait(WAIT)
     assert seen["first done"], "a third request ran while both lanes were busy"
+    assert seen["lane"] == "a"  # the lane the first one gave back
     release[2].set()
     submitter.join(WAIT)
     inflight.wait()

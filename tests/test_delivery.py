@@ -5,21 +5,30 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+from otel_replay.model import Signal
 from otel_replay.resume import ResumeState
+from otel_replay.sinks import delivery
 from otel_replay.sinks.delivery import (
     MAX_ATTEMPTS,
+    Account,
     Delivered,
     Outcome,
+    Partial,
     Permanent,
     Retryable,
     RetryPolicy,
     retry_after_seconds,
+    status_outcome,
+    with_attempts,
 )
 from otel_replay.sinks.loki_answers import classify, label_string, parse_rejections
+from otel_replay.stats import RunStats
 from tests.fakes.loki import LokiReceiver
 from tests.fakes.otlp import OtlpReceiver, tempo_error
 from tests.fakes.server import Answer
@@ -89,6 +98,58 @@ def test_the_policy_never_waits_past_the_deadline() -> None:
     assert isinstance(outcome, Retryable) and attempts == 1 and stop.waits == []
 
 
+def test_an_attempt_gets_what_is_left_of_the_deadline_and_never_less_than_50_ms() -> None:
+    timeouts, attempt = _attempts(Delivered())
+    RetryPolicy(deadline_seconds=3, attempt_timeout=10).run(attempt, _Waits())  # type: ignore[arg-type]
+    assert 2 < timeouts[0] <= 3
+    timeouts, attempt = _attempts(Delivered())
+    RetryPolicy(deadline_seconds=0.001, attempt_timeout=10).run(attempt, _Waits())  # type: ignore[arg-type]
+    assert timeouts == [0.05]
+
+
+def test_a_wait_as_long_as_the_time_left_is_not_made() -> None:
+    stop = _Waits()
+    _, attempt = _attempts(Retryable("HTTP 429", after=100), Delivered())
+    outcome, attempts = RetryPolicy(deadline_seconds=100).run(attempt, stop)  # type: ignore[arg-type]
+    assert isinstance(outcome, Retryable) and attempts == 1 and stop.waits == []
+
+
+def test_a_stop_during_the_wait_ends_the_retries() -> None:
+    class Stopped(_Waits):
+        def wait(self, timeout: float | None = None) -> bool:
+            super().wait(timeout)
+            return True  # set while waiting
+
+    stop = Stopped()
+    _, attempt = _attempts(Retryable("HTTP 503", after=2), Delivered())
+    outcome, attempts = RetryPolicy(deadline_seconds=60).run(attempt, stop)  # type: ignore[arg-type]
+    assert outcome == Retryable("HTTP 503", after=2) and attempts == 1 and stop.waits == [2]
+
+
+def test_a_wait_that_would_end_at_the_deadline_is_not_made(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(delivery, "time", SimpleNamespace(monotonic=lambda: 100.0))  # no time passes
+    stop = _Waits()
+    _, attempt = _attempts(Retryable("HTTP 429", after=10), Delivered())
+    outcome, attempts = RetryPolicy(deadline_seconds=10).run(attempt, stop)  # type: ignore[arg-type]
+    assert isinstance(outcome, Retryable) and attempts == 1 and stop.waits == []
+    _, attempt = _attempts(Retryable("HTTP 429", after=9.99), Delivered())
+    assert RetryPolicy(deadline_seconds=10).run(attempt, stop) == (Delivered(), 2)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("draw", "factor"), [(min, 0.8), (max, 1.2)])
+def test_the_backoff_is_jittered_20_percent_either_way(
+    monkeypatch: pytest.MonkeyPatch, draw: Callable[[float, float], float], factor: float
+) -> None:
+    monkeypatch.setattr(delivery.random, "uniform", draw)  # the lowest or the highest draw
+    policy = RetryPolicy(base_backoff=0.5)
+    assert [policy.backoff(retry) for retry in range(3)] == pytest.approx([0.5 * factor, 1.0 * factor, 2.0 * factor])
+
+
+def test_without_a_stop_event_the_policy_sleeps_and_tries_again() -> None:
+    _, attempt = _attempts(Retryable("HTTP 503", after=0), Delivered())
+    assert RetryPolicy(deadline_seconds=60).run(attempt) == (Delivered(), 2)  # type: ignore[arg-type]
+
+
 def test_a_final_answer_is_never_retried() -> None:
     stop = _Waits()
     _, attempt = _attempts(Permanent("HTTP 500: boom", refused=False))
@@ -103,6 +164,94 @@ def test_retry_after_is_read_as_seconds(value: str | None, seconds: float | None
 
 def test_retry_after_as_an_http_date() -> None:
     assert retry_after_seconds("Wed, 21 Oct 2015 07:28:10 GMT", now=1445412480.0) == 10.0
+    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:10 GMT", now=1445412500.0) == 0.0  # already past
+    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:10 GMT") == 0.0  # from the clock: long past
+    assert retry_after_seconds("Fri, 21 Oct 2095 07:28:10 GMT", now=3970020480.0) == 10.0
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "", "   "])
+def test_a_retry_after_that_is_no_delay_is_no_hint(value: str) -> None:
+    assert retry_after_seconds(value) is None
+
+
+def test_retry_after_may_be_padded() -> None:
+    assert retry_after_seconds(" 3 ") == 3.0
+    assert retry_after_seconds(" Wed, 21 Oct 2015 07:28:10 GMT ", now=1445412480.0) == 10.0
+
+
+@pytest.mark.parametrize(
+    ("status", "refused"), [(300, False), (400, True), (401, True), (499, True), (500, False), (501, False)]
+)
+def test_a_final_status_refuses_the_records_only_when_it_is_a_4xx(status: int, refused: bool) -> None:
+    assert status_outcome(status, "why", 7.0, "do this") == Permanent("why", refused=refused, hint="do this")
+
+
+@pytest.mark.parametrize("status", [429, 502, 503, 504])
+def test_the_retryable_statuses_carry_retry_after(status: int) -> None:
+    assert status_outcome(status, "busy", 7.0, "ignored") == Retryable("busy", 7.0)
+
+
+def test_attempts_are_said_in_the_singular_and_the_plural() -> None:
+    assert with_attempts("HTTP 503", 1) == "HTTP 503 (after 1 attempt)"
+    assert with_attempts("HTTP 503", 2) == "HTTP 503 (after 2 attempts)"
+
+
+# -- Account: the one place a batch's outcome is counted and journalled ----------------------
+def _account() -> tuple[Account, RunStats, list[tuple[Signal, list[str]]]]:
+    journal: list[tuple[Signal, list[str]]] = []
+    stats = RunStats()
+    return Account(Signal.LOGS, stats, lambda signal, keys: journal.append((signal, list(keys)))), stats, journal
+
+
+def test_delivered_is_counted_sent_and_journalled() -> None:
+    account, stats, journal = _account()
+    account.settle(Delivered(), 1, 3, "f[0] … f[2]", lambda: ["a", "b", "c"])
+    logs = stats.signals[Signal.LOGS]
+    assert (logs.sent, logs.rejected, logs.failed) == (3, 0, 0)
+    assert journal == [(Signal.LOGS, ["a", "b", "c"])]
+
+
+def test_a_partial_success_is_counted_reason_by_reason_largest_first_and_journalled() -> None:
+    account, stats, journal = _account()
+    partial = Partial({"too old": 2, "too long": 5, "labels": 4}, hints=("use --shift-to-now",))
+    account.settle(partial, 1, 8, "f[0] … f[7]", lambda: list("abcdefgh"))
+    logs = stats.signals[Signal.LOGS]
+    # 5 and then 3 of the 4 fill the 8 records; none is left for the 2 nor sent
+    assert logs.rejected_reasons == {"too long": 5, "labels": 3}
+    assert (logs.sent, logs.rejected) == (0, 8)
+    assert stats.hints == ["use --shift-to-now"]
+    assert journal == [(Signal.LOGS, list("abcdefgh"))]  # refused for good: not sent again
+    account.settle(Partial({"too old": 1}), 1, 4, "g[0] … g[3]", lambda: list("wxyz"))
+    assert (logs.sent, logs.rejected, logs.rejected_reasons["too old"]) == (3, 9, 1)
+
+
+@pytest.mark.parametrize(("attempts", "reason"), [(1, "HTTP 400: bad"), (3, "HTTP 400: bad (after 3 attempts)")])
+def test_a_refusal_is_counted_rejected_with_its_hint_and_not_journalled(attempts: int, reason: str) -> None:
+    account, stats, journal = _account()
+    account.settle(Permanent("HTTP 400: bad", refused=True, hint="try this"), attempts, 2, "f[0] … f[1]", list)
+    logs = stats.signals[Signal.LOGS]
+    assert (logs.sent, logs.rejected, logs.failed, dict(logs.rejected_reasons)) == (0, 2, 0, {reason: 2})
+    assert stats.hints == ["try this"] and stats.problems == [] and journal == []
+
+
+def test_a_failure_is_counted_failed_naming_its_batch_and_not_journalled() -> None:
+    account, stats, journal = _account()
+    account.settle(Permanent("HTTP 500: boom", refused=False), 1, 2, "f[0] … f[1]", list)
+    account.settle(Retryable("HTTP 503: busy"), 6, 3, "g[0] … g[2]", list)
+    logs = stats.signals[Signal.LOGS]
+    assert (logs.sent, logs.rejected, logs.failed) == (0, 0, 5)
+    assert logs.failed_reasons == {"HTTP 500: boom": 2, "HTTP 503: busy (after 6 attempts)": 3}
+    assert stats.problems == [
+        "f[0] … f[1]: 2 log record(s) not delivered: HTTP 500: boom",
+        "g[0] … g[2]: 3 log record(s) not delivered: HTTP 503: busy (after 6 attempts)",
+    ]
+    assert stats.hints == [] and journal == []
+
+
+def test_without_a_journal_nothing_is_journalled() -> None:
+    stats = RunStats()
+    Account(Signal.TRACES, stats).settle(Delivered(), 1, 2, "f[0] … f[1]", list)
+    assert stats.signals[Signal.TRACES].sent == 2
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -14,11 +15,21 @@ import pytest
 
 from otel_replay.model import Adjusted, FileProblem, InvalidRecord, Metric, MetricKind, Origin, Scope, SpanRecord
 from otel_replay.sources import read_input
-from otel_replay.sources.common import InvalidInput
+from otel_replay.sources.common import UINT64_MAX, InvalidInput, shown
 from otel_replay.sources.discover import InputFile, discover
 from otel_replay.sources.otlp_json import log_from_otlp, span_from_otlp
 from otel_replay.sources.otlp_metrics import metric_definition, point_from_otlp
-from otel_replay.sources.otlp_values import any_value, key_values
+from otel_replay.sources.otlp_values import (
+    any_value,
+    double,
+    enum,
+    frozen_attrs,
+    hex_id,
+    integer,
+    key_values,
+    optional_hex_id,
+    optional_int,
+)
 from tests.otlp_samples import logs_request, to_otlp_json, trace_request
 
 ORIGIN = Origin("f.json", 0)
@@ -237,3 +248,102 @@ def test_a_wrong_resource_group_is_one_invalid_item(tmp_path: Path, patch: dict[
     items = _read(path)
     (invalid,) = [i for i in items if isinstance(i, (InvalidRecord, Adjusted, SpanRecord, FileProblem))]
     assert isinstance(invalid, InvalidRecord) and invalid.reason.startswith(reason)
+
+
+# -- the scalar rules, at their edges --------------------------------------------------------------
+def _refused(call: Any, *args: Any) -> str:
+    with pytest.raises(InvalidInput) as raised:
+        call(*args)
+    return str(raised.value)
+
+
+def test_doubles_may_be_written_as_their_names() -> None:
+    assert math.isnan(double("NaN", "d"))
+    assert (double("Infinity", "d"), double("-Infinity", "d")) == (math.inf, -math.inf)
+    assert double(2, "d") == 2.0 and isinstance(double(2, "d"), float)
+    assert _refused(double, "nan", "d") == "d is a string, expected a number"  # names are case-sensitive
+
+
+@pytest.mark.parametrize(
+    ("value", "number"), [("42", 42), (42, 42), (42.0, 42), ("0", 0), (str(UINT64_MAX), UINT64_MAX)]
+)
+def test_integers_come_as_strings_or_numbers(value: Any, number: int) -> None:
+    assert integer(value, "n") == number
+
+
+@pytest.mark.parametrize(
+    ("value", "low", "high", "reason"),
+    [
+        ("4.5", 0, 10, "n '4.5' is not an integer"),
+        ("x" * 50, 0, 10, f"n {'x' * 40!r} is not an integer"),
+        ("9" * 50, 0, 10, "n (a number) is outside 0..10"),
+        (4.5, 0, 10, "n is a number, expected an integer"),
+        (True, 0, 10, "n is a boolean, expected an integer"),
+        (None, 0, 10, "n is null, expected an integer"),
+        (-1, 0, 10, "n -1 is outside 0..10"),
+        (11, 0, 10, "n 11 is outside 0..10"),
+    ],
+)
+def test_an_integer_out_of_its_range_or_shape_is_refused(value: Any, low: int, high: int, reason: str) -> None:
+    assert _refused(integer, value, "n", low, high) == reason
+
+
+def test_integer_bounds_are_inclusive() -> None:
+    assert (integer(-5, "n", -5, 5), integer(5, "n", -5, 5)) == (-5, 5)
+
+
+def test_optional_integers_are_0_when_absent_and_32_bits_by_default() -> None:
+    assert optional_int({}, "count") == 0 and optional_int({"count": None}, "count") == 0
+    assert optional_int({"count": "7"}, "count") == 7
+    assert optional_int({"count": 2**32 - 1}, "count") == 2**32 - 1
+    assert _refused(optional_int, {"count": 2**32}, "count") == "count 4294967296 is outside 0..4294967295"
+    assert optional_int({"n": 2**40}, "n", 2**40) == 2**40
+
+
+def test_enums_are_their_numbers_or_names() -> None:
+    names = {"A": 1, "B": 2, "C": 5}
+    assert (enum(None, names, "e"), enum("B", names, "e"), enum(5, names, "e")) == (0, 2, 5)
+    for wrong in (3, "b", True, 2.0):
+        assert _refused(enum, wrong, names, "e") == f"e {shown(wrong)} is not one of 1..5 or their names"
+
+
+def test_an_empty_or_unknown_any_value_is_none() -> None:
+    notes: list[str] = []
+    assert any_value(None, "v", notes) is None and any_value({}, "v", notes) is None
+    assert any_value({"futureValue": 1}, "v", notes) is None and notes == []
+
+
+def test_bytes_values_are_base64() -> None:
+    assert any_value({"bytesValue": "AP8="}, "v", []) == b"\x00\xff"
+    assert _refused(any_value, {"bytesValue": "AP8"}, "v", []) == "v bytesValue is not base64"
+
+
+def test_a_bare_list_is_noted_once_per_field() -> None:
+    notes: list[str] = []
+    value = {"kvlistValue": [{"key": "a", "value": {"arrayValue": []}}, {"key": "b", "value": {"arrayValue": []}}]}
+    assert any_value(value, "v", notes) == {"a": [], "b": []}
+    assert notes == ["v kvlistValue " + BARE, "v 'a' arrayValue " + BARE, "v 'b' arrayValue " + BARE]
+
+
+def test_key_values_keep_their_order_and_name_long_keys_short() -> None:
+    assert key_values(None, "attributes", []) == {}
+    items = [{"key": "z", "value": {"intValue": 1}}, {"key": "a", "value": {"stringValue": "x"}}]
+    assert list(key_values(items, "attributes", []).items()) == [("z", 1), ("a", "x")]
+    assert frozen_attrs({"z": [1], "a": {"k": 2}}) == (("z", (1,)), ("a", (("k", 2),)))
+    long_key = [{"key": "k" * 50, "value": {"boolValue": "yes"}}]
+    reason = _refused(key_values, long_key, "attributes", [])
+    assert reason == f"attributes {'k' * 40!r} boolValue is a string, expected true or false"
+
+
+@pytest.mark.parametrize(("nbytes", "base64_length"), [(16, 24), (8, 12)])
+def test_an_id_of_base64_length_is_said_to_look_like_base64(nbytes: int, base64_length: int) -> None:
+    value = "A" * (base64_length - 2) + "=="
+    reason = _refused(hex_id, value, nbytes, "traceId")
+    assert reason.endswith("(OTLP/JSON ids are hex, this looks like base64)")
+    plain = _refused(hex_id, "A" * (base64_length + 1), nbytes, "traceId")
+    assert "base64" not in plain
+
+
+def test_an_optional_id_is_0_when_absent_or_empty() -> None:
+    assert optional_hex_id(None, 8, "parentSpanId") == 0 and optional_hex_id("", 8, "parentSpanId") == 0
+    assert optional_hex_id("00000000000000ff", 8, "parentSpanId") == 255

@@ -9,10 +9,26 @@ import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from otel_replay.config import parse_duration, parse_instant
-from otel_replay.model import LogRecord, Origin, SpanEvent, SpanRecord
+from otel_replay.model import (
+    Exemplar,
+    LogRecord,
+    Metric,
+    MetricKind,
+    MetricPoint,
+    Origin,
+    ResourceOverrides,
+    Scope,
+    Signal,
+    SpanEvent,
+    SpanRecord,
+)
 from otel_replay.report import format_duration
+from otel_replay.resume import ResumeState
+from otel_replay.stages.dedup import SeenCheck, identify, log_identity, point_identity
 from otel_replay.stages.filters import ServiceFilter, TimeWindow, TraceIdFilter
-from otel_replay.stages.timeshift import TimeShift, newest_ns
+from otel_replay.stages.resource import ResourceRewrite, override_resource
+from otel_replay.stages.timeshift import TimeShift, newest_ns, oldest_ns, shift_record
+from otel_replay.stats import DELIVERED, DUPLICATES
 from tests.fakes.loki import LokiReceiver
 from tests.fakes.otlp import OtlpReceiver
 from tests.helpers import EXAMPLE, log_doc, log_file, replay_json, span_doc, trace_file
@@ -111,6 +127,146 @@ def test_trace_and_service_filters() -> None:
     assert t.apply(log(1, trace=7)) is not None and t.apply(log(1)) is None
     f = ServiceFilter(["a"])
     assert f.apply(log(1, service="a")) is not None and f.apply(log(1, service="b")) is None
+
+
+def point(time: int, start: int = 0, exemplars: tuple[int, ...] = (), service: str = "a") -> MetricPoint:
+    return MetricPoint(
+        Metric("m", MetricKind.SUM), {"k": "v"}, start, time, 1.5, (("service.name", service),), Origin("f", 0),
+        exemplars=[Exemplar(t, 2) for t in exemplars],
+    )  # fmt: skip
+
+
+def test_newest_and_oldest_look_at_every_time_a_record_carries() -> None:
+    assert (oldest_ns(span(10, 20, events=(15,))), newest_ns(span(10, 20, events=(15,)))) == (10, 20)
+    assert (oldest_ns(span(10, 20, events=(5, 25))), newest_ns(span(10, 20, events=(5, 25)))) == (5, 25)
+    assert (oldest_ns(log(7)), newest_ns(log(7))) == (7, 7)
+    assert (oldest_ns(point(50, start=30)), newest_ns(point(50, start=30))) == (30, 50)
+    assert (oldest_ns(point(50)), newest_ns(point(50))) == (50, 50)  # no start: the time
+    assert (oldest_ns(point(50, exemplars=(40, 60))), newest_ns(point(50, exemplars=(40, 60)))) == (40, 60)
+    assert oldest_ns(point(50, exemplars=(0,))) == 50  # an exemplar without a time
+
+
+def test_shift_moves_every_time_and_leaves_the_missing_ones_missing() -> None:
+    s = shift_record(span(10, 20, events=(15,)), 100)
+    assert isinstance(s, SpanRecord) and (s.start_ns, s.end_ns, s.events[0].time_ns) == (110, 120, 115)
+    rec = log(7)
+    rec.observed_ns = 9
+    shifted = shift_record(rec, 100)
+    assert isinstance(shifted, LogRecord) and (shifted.time_ns, shifted.observed_ns) == (107, 109)
+    untimed = log(0)
+    untimed.observed_ns = 0
+    assert (untimed.time_ns, untimed.observed_ns) == (0, 0)
+    shift_record(untimed, 100)
+    assert (untimed.time_ns, untimed.observed_ns) == (0, 0)  # no time: still none
+    p = shift_record(point(50, start=30, exemplars=(40, 0)), 100)
+    assert isinstance(p, MetricPoint)
+    assert (p.start_ns, p.time_ns, [e.time_ns for e in p.exemplars]) == (130, 150, [140, 0])
+    gauge = shift_record(point(50), 100)
+    assert isinstance(gauge, MetricPoint) and (gauge.start_ns, gauge.time_ns) == (0, 150)
+
+
+def test_a_shift_to_exactly_the_epoch_is_kept_one_before_is_dropped() -> None:
+    assert TimeShift(-10).apply(span(10, 20)) is not None
+    assert TimeShift(-11).apply(span(10, 20)) is None
+    assert TimeShift(-5).apply(span(10, 20, events=(4,))) is None  # an event before the start counts
+    assert TimeShift(-30).apply(point(50, start=30)) is not None
+    assert TimeShift(-31).apply(point(50, start=30)) is None
+
+
+def test_the_window_keeps_what_touches_since_and_drops_what_starts_at_until() -> None:
+    w = TimeWindow(10, 20)
+    assert w.apply(span(0, 10)) is not None and w.apply(span(0, 9)) is None
+    assert w.apply(span(19, 30)) is not None and w.apply(span(20, 30)) is None
+    assert w.apply(log(10)) is not None and w.apply(log(9)) is None and w.apply(log(19)) is not None
+    assert w.apply(point(10)) is not None and w.apply(point(20, start=5)) is None  # a point's time counts
+    assert TimeWindow(None, 20).apply(log(0)) is not None and TimeWindow(10, None).apply(log(10**18)) is not None
+    assert TimeWindow(None, None).apply(span(0, 1)) is not None
+
+
+def test_trace_ids_keep_spans_and_logs_of_those_traces_never_points() -> None:
+    t = TraceIdFilter([7, 9])
+    assert t.apply(span(1, 2, trace=9)) is not None and t.apply(log(1, trace=7)) is not None
+    assert t.apply(point(1)) is None and t.apply(log(1, trace=8)) is None
+
+
+def test_services_are_matched_by_service_name_once_per_resource() -> None:
+    f = ServiceFilter(["a", "c"])
+    assert f.apply(log(1, service="a")) is not None and f.apply(point(1, service="c")) is not None
+    assert f.apply(log(1, service="b")) is None and f.apply(log(2, service="b")) is None
+    nameless = log(1)
+    nameless.resource = (("host", "a"),)
+    assert f.apply(nameless) is None  # a resource without service.name matches no name
+    assert f.apply(log(3, service="a")) is not None  # the cached verdict is the resource's own
+
+
+def test_overrides_win_later_keys_first_and_the_resource_stays_sorted() -> None:
+    resource = (("service.name", "codemachine"), ("z", 1))
+    overrides = ResourceOverrides("bug-1", (("a", "x"), ("z", "2"), ("service.name", "ignored")))
+    assert override_resource(resource, overrides) == (("a", "x"), ("service.name", "bug-1"), ("z", "2"))
+    assert override_resource(resource, ResourceOverrides(None, (("z", 3),))) == (
+        ("service.name", "codemachine"), ("z", 3),
+    )  # fmt: skip
+    rewrite = ResourceRewrite(ResourceOverrides("svc", ()))
+    first, second = log(1, service="a"), log(2, service="a")
+    assert rewrite.apply(first) is first and first.resource == (("service.name", "svc"),)
+    assert rewrite.apply(second) is second and second.resource is first.resource  # built once per resource
+
+
+def _with(rec: object, **fields: object) -> object:
+    for name, value in fields.items():
+        setattr(rec, name, value)
+    return rec
+
+
+def test_a_log_records_identity_is_all_it_carries_and_nothing_else() -> None:
+    base = log_identity(log(5, trace=1))
+    assert log_identity(log(5, trace=1)) == base and len(base) == 16
+    for change in (
+        {"time_ns": 6}, {"severity_number": 10}, {"severity_text": "WARN"}, {"body": "y"}, {"attributes": {"a": 1}},
+        {"trace_id": 2}, {"span_id": 3}, {"resource": (("service.name", "b"),)},
+    ):  # fmt: skip
+        assert log_identity(_with(log(5, trace=1), **change)) != base, change  # type: ignore[arg-type]
+    assert log_identity(_with(log(5, trace=1), origin=Origin("g", 9))) == base  # type: ignore[arg-type]
+
+
+def test_a_points_identity_is_all_it_carries_and_nothing_else() -> None:
+    base = point_identity(point(50, start=30, exemplars=(40,)))
+    assert len(base) == 16
+    for change in (
+        {"metric": Metric("n", MetricKind.SUM)}, {"scope": Scope("s")}, {"resource": (("service.name", "b"),)},
+        {"attributes": {"k": "w"}}, {"start_ns": 31}, {"time_ns": 51}, {"value": 2.5}, {"exemplars": []},
+    ):  # fmt: skip
+        assert point_identity(_with(point(50, start=30, exemplars=(40,)), **change)) != base, change  # type: ignore[arg-type]
+    assert point_identity(_with(point(50, start=30, exemplars=(40,)), origin=Origin("g", 9))) == base  # type: ignore[arg-type]
+
+
+def test_identify_sets_the_digest_of_logs_and_points_and_keys_spans_by_their_ids() -> None:
+    rec, p = log(5), point(50)
+    assert identify(rec) == rec.key == log_identity(rec)
+    assert identify(p) == p.key == point_identity(p)
+    assert identify(span(1, 2, trace=3)) == (3 << 64) | 2
+
+
+def test_seen_check_drops_repeats_per_signal_and_what_the_journal_has(tmp_path: Path) -> None:
+    state = ResumeState(str(tmp_path / "state"))
+    state.start(0, {})
+    state.acknowledge(Signal.TRACES, [5])
+    check = SeenCheck(state)
+    assert check.verdicts(Signal.TRACES, [1, 5, 1, 2]) == [None, DELIVERED, DUPLICATES, None]
+    assert check.verdicts(Signal.LOGS, [1, 5]) == [None, None]  # another signal's keys are its own
+    assert check.verdicts(Signal.TRACES, [2, 3]) == [DUPLICATES, None]  # across batches of the run
+    # as recorded (OTLP input): repeats go out, nothing is remembered; the journal still counts
+    assert check.verdicts(Signal.METRICS, [9, 9, 5], as_recorded=True) == [None, None, None]
+    assert check.verdicts(Signal.TRACES, [4, 4, 5], as_recorded=True) == [None, None, DELIVERED]
+    assert check.verdicts(Signal.TRACES, [4]) == [None]  # the as-recorded 4 was not remembered
+    assert SeenCheck().verdicts(Signal.TRACES, [5, 5]) == [None, DUPLICATES]  # no journal
+    state.close()
+
+
+def test_records_are_checked_by_their_keys() -> None:
+    a, b = log(5), log(5)
+    assert SeenCheck().records(Signal.LOGS, [a, b, log(6)]) == [None, DUPLICATES, None]
+    assert a.key == b.key != b""
 
 
 # -- the flags, end to end ------------------------------------------------------------------
