@@ -248,9 +248,7 @@ def test_replay_waits_for_the_stack_and_shifts_the_example_to_now() -> None:
 
 def test_makefile_endpoints_are_the_published_ports() -> None:
     text = (ROOT / "Makefile").read_text(encoding="utf-8")
-    published = {
-        port.split(":")[1] for svc in compose()["services"].values() for port in svc.get("ports", [])
-    }
+    published = {port.split(":")[1] for svc in compose()["services"].values() for port in svc.get("ports", [])}
     for var in ("LOKI_URL", "OTLP_ENDPOINT", "METRICS_ENDPOINT"):
         (url,) = re.findall(rf"^{var} \?= (\S+)$", text, re.MULTILINE)
         port = re.match(r"http://localhost:(\d+)", url)
