@@ -16,6 +16,7 @@ import click
 
 from otel_replay import __version__
 from otel_replay.flags import replay_flags
+from otel_replay.inspect.command import inspect_command
 from otel_replay.model import Signal
 from otel_replay.options import FlagError, PlanError, ReplayOptions, build_plan
 from otel_replay.plan import RunPlan
@@ -29,6 +30,9 @@ from otel_replay.stats import RunStats
 @click.version_option(__version__, prog_name="otel-replay")
 def main() -> None:
     """Replay recorded OpenTelemetry telemetry into Tempo, Loki or any OTLP backend."""
+
+
+main.add_command(inspect_command)
 
 
 @main.command()
