@@ -33,6 +33,7 @@ def _table(block: Table) -> list[str]:
     widths = [max(len(r[i]) for r in rows) for i in range(len(block.headers))]
     out = [block.title]
     for row in rows:
-        cells = [t.rjust(w) if i in block.right else t.ljust(w) for i, (t, w) in enumerate(zip(row, widths, strict=True))]
+        pairs = enumerate(zip(row, widths, strict=True))
+        cells = [t.rjust(w) if i in block.right else t.ljust(w) for i, (t, w) in pairs]
         out.append(("  " + "  ".join(cells)).rstrip())
     return out

@@ -136,10 +136,14 @@ def service_of(record: Record) -> str | None:
 def file_rows(found: Collected) -> list[FileRow]:
     """One row per input, in reading order, with what it holds and when."""
     rows = {name: FileRow(name, {}) for name in found.inputs}
+    row_of: dict[str, FileRow] = {}
     for records, copies in ((found.records, False), (found.copies, True)):
         for record in records:
-            name = str(record.origin.source)
-            row = rows.get(name) or rows.setdefault(name, FileRow(name, {}))
+            source = str(record.origin.source)
+            row = row_of.get(source)
+            if row is None:
+                name = file_of(source, rows)
+                row = row_of[source] = rows.get(name) or rows.setdefault(name, FileRow(name, {}))
             if copies:
                 row.copies += 1
             else:
@@ -149,6 +153,14 @@ def file_rows(found: Collected) -> list[FileRow]:
             row.start_ns = start if row.start_ns is None else min(row.start_ns, start)
             row.end_ns = end if row.end_ns is None else max(row.end_ns, end)
     return list(rows.values())
+
+
+def file_of(source: str, inputs: dict[str, FileRow]) -> str:
+    """The input a record's source names: a JSON Lines record's is ``FILE:LINE``."""
+    if source in inputs:
+        return source
+    head, _, line = source.rpartition(":")
+    return head if line.isdigit() and head in inputs else source
 
 
 def sessions(files: list[FileRow], records: list[Record]) -> list[SessionRow]:
@@ -165,10 +177,11 @@ def sessions(files: list[FileRow], records: list[Record]) -> list[SessionRow]:
             groups.append([f])
             end = f.end_ns
     by_file: dict[str, set[str]] = defaultdict(set)
+    inputs = {f.name: f for f in files}
     for record in records:
         service = service_of(record)
         if service is not None:
-            by_file[str(record.origin.source)].add(service)
+            by_file[file_of(str(record.origin.source), inputs)].add(service)
     out = []
     for number, group in enumerate(groups, 1):
         counts: dict[str, int] = {}

@@ -151,4 +151,3 @@ def _log_line(record: LogRecord, depth: int, start: int) -> TreeLine:
         span_id=span_hex(record.span_id) if record.span_id else None,
         attributes=record.attributes,
     )
-
