@@ -159,3 +159,44 @@ def test_every_value_in_the_summary_text_is_made_visible() -> None:
     found.stats.hint(name)
     text = render(summary_blocks(summarise(found)))
     assert "\x1b" not in text and text.count("\\x1b[31mred\\x1b[0m") >= 4
+
+
+def _terminal_output(blocks: list) -> str:
+    import io
+
+    from rich.console import Console
+
+    from otel_replay.inspect import fancy
+
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, color_system="standard", width=200, highlight=False, markup=False)
+    fancy.show(console, blocks)
+    return out.getvalue()
+
+
+def test_a_large_table_or_tree_on_a_terminal_is_aligned_text_with_the_same_cells() -> None:
+    import re
+
+    from otel_replay.inspect.fancy import RICH_ROWS
+
+    hostile = "[b]x[/b]\x1b]0;t\x07"
+    spans = [span(i, i, 0, f"{hostile}{i}", i, i + 1, status_code=2 if i == 3 else 0) for i in range(1, RICH_ROWS + 2)]
+    blocks = summary_blocks(summarise(Collected(records=list(spans), inputs=["a.json"])))
+    shown = _terminal_output(blocks)
+    assert "\x1b[1;31m" in shown  # the error row in colour
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", shown)
+    assert "\x1b" not in plain and "\x07" not in plain
+    rows = [ln for ln in plain.splitlines() if "[b]x[/b]\\x1b]0;t\\x07" in ln]
+    assert len(rows) == RICH_ROWS + 1
+    assert rows == [ln for ln in render(blocks).splitlines() if "[b]x[/b]" in ln]  # aligned as the plain text
+    deep = [span(1, i, i - 1, f"s{i}", i, 10_000) for i in range(1, RICH_ROWS + 2)]
+    tree = re.sub(r"\x1b\[[0-9;]*m", "", _terminal_output([trace_blocks(trace_view(1, deep, []))]))
+    assert tree.splitlines()[1:] == render([trace_blocks(trace_view(1, deep, []))]).splitlines()[1:]
+
+
+def test_a_small_table_and_tree_on_a_terminal_are_drawn_by_rich() -> None:
+    spans = [span(1, 1, 0, "root", 0, 10), span(1, 2, 1, "child", 1, 2)]
+    shown = _terminal_output(
+        [*summary_blocks(summarise(Collected(records=spans))), trace_blocks(trace_view(1, spans, []))]
+    )
+    assert "─────" in shown and "└── " in shown  # rich's table rule and tree guides
