@@ -22,7 +22,9 @@ from otel_replay.sources.discover import DEFAULT_MAX_ARCHIVE_BYTES
 _encode = msgspec.json.Encoder(enc_hook=str).encode  # NaN and ±Infinity become null
 
 
-@click.command("inspect")
+@click.command(
+    "inspect", short_help="Show what a bug report holds: sessions, traces, metrics, problems (sends nothing)."
+)
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @click.option("--trace", "trace", metavar="ID", help="Show this trace (its id, or the start of it) as a span tree.")
 @click.option("--json", "as_json", is_flag=True, help="Print everything as one JSON object on stdout.")
