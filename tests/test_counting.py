@@ -15,7 +15,9 @@ from typing import Any
 
 import pytest
 
+from otel_replay.execute.inputs import copies_last
 from otel_replay.sources.codemachine_metrics import sum_only_notice
+from otel_replay.sources.discover import InputFile, discover
 from otel_replay.stages.unrecorded import NO_RECORDED_VALUE
 from otel_replay.stats import DELIVERED
 from tests.fakes.otlp import OtlpReceiver
@@ -29,7 +31,10 @@ from tests.helpers import (
     replay_command,
     replay_json,
     span_doc,
+    spans_bytes,
+    tar_archive,
     trace_file,
+    zip_archive,
 )
 
 HUGE = 2**80  # an integer beyond 64 bits: sent as a string, "changed to fit"
@@ -88,6 +93,35 @@ def test_the_dated_file_is_replayed_whatever_order_the_files_are_given_in(
     assert code == 1 and (traces["sent"], traces["duplicates"], traces["adjusted"]) == (2, 2, 1)
     assert _changed_lines(summary) == [f"{dated}[0]: {CHANGED}"]
     assert len(tempo.spans()) == 2
+
+
+def test_with_workers_a_copy_waits_until_its_original_is_read(tmp_path: Path) -> None:
+    """The copy is handed out once the dated file is done: read at once by the other
+    worker, a short copy would otherwise be checked long before the dated file's last
+    span (5000 spans in), and its span would be the one sent and named."""
+    spans = [span_doc(spanId=f"{i + 1:016x}") for i in range(4999)] + [_changed_span("ffff0000000000c1")]
+    dated = trace_file(tmp_path / "in" / "2026-11-24" / "17-00-00.json", spans)
+    trace_file(tmp_path / "in" / "latest.json", [_changed_span("ffff0000000000c1")])
+    code, summary = replay_json(str(tmp_path / "in"), "--traces-only", "--workers", "2", "--dry-run")
+    traces = summary["signals"]["traces"]
+    assert code == 1 and (traces["sent"], traces["duplicates"], traces["adjusted"]) == (5000, 1, 1)
+    assert _changed_lines(summary) == [f"{dated}[4999]: {CHANGED}"]
+
+
+def test_copies_come_last_and_open_after_discovery_is_over(tmp_path: Path) -> None:
+    """A ``latest*`` member of a zip given first waits until the end; its zip is closed by
+    then, so it is opened again where it is. What can be read only as it goes by (a
+    compressed tar's members, stdin) is not held back."""
+    bundle = zip_archive(tmp_path / "bundle.zip", {"a.json": spans_bytes(span_doc()), "latest.json": b"{}"})
+    dated = trace_file(tmp_path / "17-00-00.json", [span_doc()])
+    tgz = tar_archive(tmp_path / "more.tar.gz", {"latest-logs.json": b"[]", "b.json": b"[]"})
+    found = list(copies_last(discover([str(bundle), str(tgz), str(dated)])))
+    names = [f.name for f in found if isinstance(f, InputFile)]
+    assert names == [
+        f"{bundle}!a.json", f"{tgz}!latest-logs.json", f"{tgz}!b.json", str(dated), f"{bundle}!latest.json"
+    ]  # fmt: skip
+    with found[-1].open() as stream:  # type: ignore[union-attr]
+        assert stream.read() == b"{}"
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])
