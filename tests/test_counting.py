@@ -15,7 +15,11 @@ from typing import Any
 
 import pytest
 
+from otel_replay.assemble import first_pass
 from otel_replay.execute.inputs import copies_last
+from otel_replay.model import Signal
+from otel_replay.pipeline import newest_in
+from otel_replay.plan import Selection
 from otel_replay.sources.codemachine_metrics import sum_only_notice
 from otel_replay.sources.discover import InputFile, discover
 from otel_replay.stages.unrecorded import NO_RECORDED_VALUE
@@ -220,6 +224,17 @@ def test_the_sum_hint_is_shown_only_when_a_sum_is_sent(tmp_path: Path) -> None:
     metrics = summary["signals"]["metrics"]
     assert code == 0 and metrics["sent"] == 0 and metrics["dropped"] == {"outside --since/--until": 4}
     assert sum_only_notice("engine.boot.duration") not in summary["hints"]  # nothing was replayed as a sum
+
+
+def test_shift_to_now_ignores_points_that_recorded_nothing(tmp_path: Path) -> None:
+    """The first pass looks for the newest instant among what the replay can send: a
+    histogram zero later than every other point does not move the offset."""
+    gauge = metric_doc("process.uptime", "2", [data_point(1.5, _at(0), _at(1))], "s")
+    zeros = metric_doc("engine.llm.duration", "0", [data_point(0, _at(0), _at(2))], "ms")
+    path = metrics_file(tmp_path / "17-00-00-metrics.json", [metrics_export({"codemachine.process": [gauge, zeros]})])
+    (found,) = discover([str(path)])
+    newest = newest_in(found, frozenset({Signal.METRICS}), first_pass(Selection(now_ns=0)))
+    assert newest == 1_795_539_660 * 10**9  # 17:01, the gauge's time (not the zero's 17:02)
 
 
 def test_the_example_says_per_file_what_it_did_not_send_with_workers() -> None:
