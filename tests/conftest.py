@@ -13,8 +13,9 @@ from tests.helpers import EXAMPLE_NOW_NS, Children
 
 @pytest.fixture(autouse=True)
 def _clean_otel_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No OTEL_* or LOKI_* variable of the developer's shell reaches a test (both are read)."""
     for name in list(os.environ):
-        if name.startswith("OTEL_"):
+        if name.startswith(("OTEL_", "LOKI_")):
             monkeypatch.delenv(name)
 
 

@@ -225,7 +225,7 @@ def assert_each_once(counts: Counter[Any], expected: int) -> None:
 
 # -- child processes -----------------------------------------------------------------------------
 def child_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    return {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "LOKI_"))}
 
 
 def replay_command(*args: str) -> list[str]:
