@@ -316,15 +316,16 @@ _URL_FLAGS = (
 
 def check_urls(options: ReplayOptions, signals: Iterable[Signal], env: Mapping[str, str]) -> None:
     """Every URL given as a flag, and each OTEL_EXPORTER_OTLP_*ENDPOINT variable that a
-    signal of this run would be sent to, is an http:// or https:// URL with a host:
-    else :class:`FlagError` naming the flag or the variable (also under --dry-run)."""
+    signal of this run would be sent to (none with --output), is an http:// or https://
+    URL with a host: else :class:`FlagError` naming the flag or the variable (also under
+    --dry-run, which rehearses the sending)."""
     for flag, field, _ in _URL_FLAGS:
         value = getattr(options, field)
         if value is not None and (reason := url_problem(value)):
             raise FlagError(flag, reason)
+    if options.otlp_endpoint or options.output_dir:
+        return  # every OTLP signal goes to a URL given as a flag, or nothing is sent
     otlp_signals = {s for s in signals if s is not Signal.LOGS or options.logs_to == "otlp"}
-    if options.otlp_endpoint:
-        return  # every OTLP signal goes to a URL given as a flag
     for flag, field, variable in _URL_FLAGS[2:]:
         if not any(flag == f"--otlp-{s.value}-endpoint" for s in otlp_signals) or getattr(options, field):
             continue

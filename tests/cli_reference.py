@@ -52,9 +52,9 @@ Loki. The `OTEL_EXPORTER_OTLP_*` variables are read by the OpenTelemetry exporte
 where no flag is given, as every OpenTelemetry SDK reads them (also the `_TRACES_`, `_LOGS_`
 and `_METRICS_` forms, `OTEL_EXPORTER_OTLP_TIMEOUT` and `OTEL_EXPORTER_OTLP_CLIENT_*`).
 
-Every URL, from a flag or a variable, must start with `http://` or `https://`: anything
-else is a usage error (exit 2) naming the flag or variable, before anything is read or
-sent, also with `--dry-run`.
+Every URL, from a flag or a variable that this run would send to, must start with
+`http://` or `https://` and name a host: anything else is a usage error (exit 2) naming
+the flag or variable, before anything is read or sent, also with `--dry-run`.
 
 ## OTLP compression
 
@@ -70,7 +70,8 @@ so against the local stack `--compression none` is a little faster.
 A flag given on the command line that does nothing in this run is refused (exit 2) when
 it contradicts another flag of the same command, and warned about on stderr when the run
 leaves its signal out (the same command narrowed with `--signals` is an everyday thing to
-do). Values from the environment are never refused or warned about.
+do). Values from the environment are never refused or warned about, and `--dry-run` and
+`--output` keep the destination flags (a dry run checks them as a real run would).
 
 | flags | when | |
 | --- | --- | --- |

@@ -419,3 +419,9 @@ def test_flags_that_do_nothing(flags: dict[str, Any], signals: tuple[Signal, ...
 def test_only_flags_given_count_as_unused() -> None:
     o = options(loki_tenant="from-LOKI_ORG_ID", logs_to="otlp")
     assert unused_flags(o, ALL, NAMES, given={"logs_to"}) == []
+
+
+def test_output_mode_checks_the_flags_but_not_the_otlp_variables() -> None:
+    plan_of(env={"OTEL_EXPORTER_OTLP_ENDPOINT": "c:4318"}, output_dir="out")
+    with pytest.raises(FlagError, match="--loki-url"):
+        plan_of(output_dir="out", loki_url="loki")
