@@ -232,5 +232,16 @@ def test_otlp_requests_are_gzip_by_default_and_the_environment_can_say_otherwise
     assert collector.headers and all(h.get("content-encoding") in (None, "") for h in collector.headers)
 
 
+def test_shell_completion_as_docs_cli_md_sets_it_up() -> None:
+    env = {**child_env(), "_OTEL_REPLAY_COMPLETE": "bash_source"}
+    command = [sys.executable, "-m", "otel_replay"]
+    script = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
+    assert "complete -o nosort -F _otel_replay_completion otel-replay" in script.stdout
+    env.update(_OTEL_REPLAY_COMPLETE="bash_complete", COMP_WORDS="otel-replay replay --logs-to ", COMP_CWORD="3")
+    answer = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
+    assert answer.stdout.split() == ["plain,loki", "plain,otlp"]
+    assert "_OTEL_REPLAY_COMPLETE=bash_source otel-replay" in DOC.read_text(encoding="utf-8")
+
+
 def test_docs_cli_md_is_the_commands_own_reference() -> None:
     assert DOC.read_text(encoding="utf-8") == render(), "docs/cli.md is stale: run python -m tests.cli_reference"
