@@ -2,7 +2,7 @@
 by :mod:`otel_replay.options` (each flag's destination name is a field of
 :class:`~otel_replay.options.ReplayOptions`).
 
-To add a flag: add its ``click.option`` to the list of its group below (``--help`` and
+To add a flag: add its ``option(...)`` to the list of its group below (``--help`` and
 docs/cli.md list the groups of :data:`GROUPS` in order; ``tests/cli_reference.py``
 rewrites docs/cli.md), and a field of the same name to ``ReplayOptions``."""
 
@@ -141,7 +141,7 @@ OTLP: list[Decorator[Any]] = [
         help="Full OTLP metrics URL, used as it is (Tempo takes no metrics; Prometheus: "
         "http://HOST:9090/api/v1/otlp/v1/metrics).",
     ),
-    _pairs("--header", "headers", help="OTLP request header (repeatable)."),
+    _pairs("--header", "headers", help="OTLP request header (repeatable), over those of the variable."),
     option(
         "--compression",
         type=click.Choice(["gzip", "none"]),
