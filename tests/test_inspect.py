@@ -75,7 +75,7 @@ def test_each_input_kind_gives_the_same_traces_metrics_and_counts(kind: str, exa
             {"logs": 18, "spans": 5, "points": 38},
         ]
         copies = {Path(f["name"].split("!")[-1]).name: f["copies"] for f in doc["files"] if f["copies"]}
-        assert copies == {"latest-logs.json": 18, "latest-metrics.json": 38, "latest.json": 5}
+        assert copies == {"latest-logs.json": 18, "latest-metrics.json": 40, "latest.json": 5}
         assert all(Path(n.split("!")[-1]).name.startswith("latest") for n in doc["sessions"][1]["files"][1::2])
 
 
@@ -84,7 +84,8 @@ def test_the_plain_summary_lists_sessions_traces_errors_first_and_metrics() -> N
     assert result.exit_code == 0
     out = result.stdout
     assert out.startswith("9 file(s), 2 session(s), 2026-11-24 17:00:00.412Z → 2026-11-24 17:01:00.933Z (1m 0s)\n")
-    assert "records: 21 spans, 44 logs, 111 points; 61 duplicates skipped" in out
+    assert "records: 21 spans, 44 logs, 111 points; 63 duplicates skipped (copies of records read before); "
+    "12 not replayed: no recorded value" in out
     first, second = out.index(ERRORS_TRACE), out.index(OK_TRACE)
     assert first < second
     assert f"  {ERRORS_TRACE}  cli.boot      2026-11-24 17:00:00.597Z   871.8ms     16       4    21" in out
@@ -118,7 +119,7 @@ def test_the_filters_are_replays(example_inputs: dict[str, Path]) -> None:
     assert code == 0 and [t["trace_id"] for t in doc["traces"]] == [OK_TRACE]
     assert doc["counts"]["logs"]["records"] == 10 and doc["metrics"] == []
     code, doc = inspect_json(str(example_inputs["jsonl"]), "--service", "other", "--signals", "traces")
-    assert code == 0 and doc["traces"] == [] and doc["counts"]["traces"]["filtered"] == {"not in --service": 21}
+    assert code == 0 and doc["traces"] == [] and doc["counts"]["traces"]["dropped"] == {"not in --service": 21}
     assert inspect(str(EXAMPLE), "--since", "yesterday-ish").exit_code == 2
 
 

@@ -57,8 +57,11 @@ def overview(s: Summary) -> Lines:
         extra.append(f"{dup} duplicates skipped (copies of records read before)")
     if bad := sum(c.invalid for c in s.counts.values()):
         extra.append(f"{bad} invalid")
-    if left := sum(sum(c.filtered.values()) for c in s.counts.values()):
-        extra.append(f"{left} left out by the filters")
+    dropped: dict[str, int] = {}
+    for c in s.counts.values():
+        for label, n in c.dropped.items():
+            dropped[label] = dropped.get(label, 0) + n
+    extra += [f"{n} {label}" for label, n in dropped.items()]
     out.lines.append(Cell("records: " + counts_text(kept) + "".join(f"; {e}" for e in extra)))
     for name, per in s.services.items():
         out.lines.append(Cell(f"service {visible(name, WIDTH)}: {counts_text(per)}"))

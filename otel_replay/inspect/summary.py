@@ -67,8 +67,9 @@ class SignalCounts:
     duplicates: int = 0
     invalid: int = 0
     changed_to_fit: int = 0
-    #: Left out by --since/--until, --trace-id, --service (label → count).
-    filtered: dict[str, int] = field(default_factory=dict)
+    #: Not replayed for another reason, as replay counts it: left out by --since/--until,
+    #: --trace-id, --service, or a point with no recorded value (label → count).
+    dropped: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -222,7 +223,7 @@ def signal_counts(found: Collected) -> dict[str, SignalCounts]:
             duplicates=st.duplicates,
             invalid=st.invalid,
             changed_to_fit=st.adjusted,
-            filtered={k: v for k, v in st.dropped.items() if k != DUPLICATES},
+            dropped={k: v for k, v in st.dropped.items() if k != DUPLICATES},
         )
     return out
 

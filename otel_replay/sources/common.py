@@ -301,7 +301,7 @@ def noted(signal: Signal, origin: Origin, notes: list[str]) -> tuple[Notice | Ad
     changes = [n for n in notes if n != NULL_NOTE]
     items: list[Notice | Adjusted] = []
     if len(changes) < len(notes):
-        items.append(Notice(NULL_NOTICE))
+        items.append(Notice(NULL_NOTICE, origin))  # shown if the record is sent
     if changes:
         items.append(Adjusted(signal, origin, "; ".join(changes)))
     notes.clear()
