@@ -84,8 +84,8 @@ def test_the_plain_summary_lists_sessions_traces_errors_first_and_metrics() -> N
     assert result.exit_code == 0
     out = result.stdout
     assert out.startswith("9 file(s), 2 session(s), 2026-11-24 17:00:00.412Z → 2026-11-24 17:01:00.933Z (1m 0s)\n")
-    assert "records: 21 spans, 44 logs, 111 points; 63 duplicates skipped (copies of records read before); "
-    "12 not replayed: no recorded value" in out
+    counts = "records: 21 spans, 44 logs, 111 points; 63 duplicates skipped (copies of records read before); "
+    assert counts + "12 not replayed: no recorded value\n" in out
     first, second = out.index(ERRORS_TRACE), out.index(OK_TRACE)
     assert first < second
     assert f"  {ERRORS_TRACE}  cli.boot      2026-11-24 17:00:00.597Z   871.8ms     16       4    21" in out
