@@ -20,7 +20,18 @@ import pytest
 from click.testing import CliRunner, Result
 
 from otel_replay.cli import main
-from tests.helpers import EXAMPLE, ROOT, Children, child_env, log_doc, log_file, replay_json, span_doc, trace_file
+from tests.helpers import (
+    EXAMPLE,
+    ROOT,
+    Children,
+    child_env,
+    log_doc,
+    log_file,
+    replay,
+    replay_json,
+    span_doc,
+    trace_file,
+)
 
 ERRORS_TRACE, OK_TRACE = "db5b5fab8f4d3e27dda1494c73cf256d", "c7321cc007b37e14998092253deffa38"
 #: What a replay of the example sends (see test_cli's dry run): spans, log records, points.
@@ -226,3 +237,12 @@ def _strip_sgr(text: str) -> str:
 def test_the_package_ships_rich_for_the_terminal() -> None:
     text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     assert '"rich>=' in text
+
+
+def test_the_backends_settings_in_the_environment_do_not_matter(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "garbage")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", "not a header")
+    monkeypatch.setenv("LOKI_ADDR", "not a url")
+    assert replay(str(EXAMPLE), "--dry-run").exit_code == 2  # replay refuses them...
+    code, doc = inspect_json(str(EXAMPLE))  # ...inspect sends nothing
+    assert code == 0 and doc["counts"]["traces"]["records"] == 21

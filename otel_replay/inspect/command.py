@@ -59,8 +59,11 @@ def inspect_command(*, trace: str | None, as_json: bool, **flags: Any) -> None:
 
 
 def _plan(options: ReplayOptions) -> RunPlan:
+    """The dry-run plan for these flags. Nothing is sent, so the environment's OTLP and
+    Loki settings are not read (a wrong ``OTEL_EXPORTER_OTLP_ENDPOINT`` is no reason not
+    to look)."""
     try:
-        return build_plan(options)
+        return build_plan(options, env={})
     except FlagError as exc:
         raise click.BadParameter(exc.reason, param_hint=exc.flag) from None
     except PlanError as exc:
