@@ -132,6 +132,11 @@ def test_the_filters_are_replays(example_inputs: dict[str, Path]) -> None:
     code, doc = inspect_json(str(example_inputs["jsonl"]), "--service", "other", "--signals", "traces")
     assert code == 0 and doc["traces"] == [] and doc["counts"]["traces"]["dropped"] == {"not in --service": 21}
     assert inspect(str(EXAMPLE), "--since", "yesterday-ish").exit_code == 2
+    text = inspect(str(EXAMPLE), "--signals", "metrics").stdout
+    apart = text[text.index("nothing to replay from:") :].split("\n\n")[0].splitlines()[1:]
+    assert sorted(Path(line.strip()).name for line in apart) == sorted(
+        p.name for p in EXAMPLE.rglob("*.json") if not p.name.endswith("metrics.json")
+    )
 
 
 def test_the_problems_are_the_lines_replay_prints(tmp_path: Path) -> None:

@@ -89,7 +89,7 @@ def sessions(s: Summary) -> Lines:
             out.depths.append(1)
     empty = [f for f in s.files if f.start_ns is None]
     if empty:
-        out.lines.append(Cell("nothing read from:"))
+        out.lines.append(Cell("nothing to replay from:"))
         out.depths.append(0)
         for f in empty:
             out.lines.append(Cell(visible(f.name), "dim"))
