@@ -246,6 +246,12 @@ PRINTING: list[Decorator[Any]] = [
         "-v", "--verbose", is_flag=True, help="Print each batch's outcome and the exporter's retries on stderr."
     ),
     click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object on stdout."),
+    click.option(
+        "--problems",
+        type=click.Path(dir_okay=False),
+        metavar="FILE",
+        help="Write every problem here, one JSON object per line (the summary groups them when there are many).",
+    ),
 ]
 
 #: Every group, in the order ``--help`` lists them.

@@ -125,7 +125,7 @@ class Pipeline:
             if isinstance(found, SkippedFile):
                 stats.file_ignored()
             elif isinstance(found, FileProblem):
-                stats.problem(f"{found.source}: {found.reason}")
+                stats.file_problem(found.source, found.reason, found.key, found.signal)
             else:
                 self._as_recorded = False
                 if found.part is None or found.part.index == 0:
@@ -165,12 +165,12 @@ class Pipeline:
                         break  # the file holds nothing else: do not even parse it
                 elif isinstance(item, InvalidRecord):
                     if item.signal in self.sinks:
-                        stats.invalid(item.signal, str(item.origin), item.reason)
+                        stats.invalid(item.signal, item.origin, item.reason, item.key, item.value)
                 elif isinstance(item, Adjusted):
                     if item.signal in self.sinks:
-                        stats.adjusted(item.signal, str(item.origin), item.reason)
+                        stats.adjusted(item.signal, item.origin, item.reason, item.key)
                 elif isinstance(item, FileProblem):
-                    stats.problem(f"{item.source}: {item.reason}")
+                    stats.file_problem(item.source, item.reason, item.key, item.signal)
                 elif isinstance(item, Notice):
                     stats.hint(item.text)
         finally:  # counted however the input ends (a second Ctrl-C included)

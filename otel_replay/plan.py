@@ -61,6 +61,7 @@ class RunPlan:
     walk: Walk = field(default_factory=Walk)
     logs_to: str = "loki"  # or "otlp": log records through the official OTLPLogExporter
     workers: int = 1  # --workers: processes that read, convert and export (see execute/workers.py)
+    problems_path: str | None = None  # --problems: every problem as a JSON line (written by this process)
 
     @classmethod
     def from_options(
@@ -79,6 +80,7 @@ class RunPlan:
         limits: ArchiveLimits | None = None,
         logs_to: str = "loki",
         workers: int = 1,
+        problems_path: str | None = None,
     ) -> RunPlan:
         """The plan for these options; :class:`PlanError` when they contradict each other."""
         if dry_run and output_dir:
@@ -112,6 +114,7 @@ class RunPlan:
             walk=walk,
             logs_to=logs_to,
             workers=workers,
+            problems_path=problems_path,
         )
 
     @property

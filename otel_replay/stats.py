@@ -10,10 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from otel_replay.model import Signal
+from otel_replay.model import Origin, Signal
+from otel_replay.problems import CHANGED, FILE, INVALID, NOT_DELIVERED, RUN, TOO_LARGE, Problem, ProblemLog, noun
 
-#: How many individual problem lines are kept (the rest are counted).
-MAX_LISTED_PROBLEMS = 20
 #: The drop label of the dedup stage; shown as its own count.
 DUPLICATES = "duplicates skipped"
 #: The drop label of records an earlier run delivered (--resume).
@@ -51,8 +50,12 @@ class RunStats:
 
     def __init__(self, notes: Callable[[str], None] | None = None) -> None:
         self.signals = {s: SignalStats() for s in Signal}
-        self.problems: list[str] = []
-        self.problem_count = 0
+        #: Every problem is counted here, and given to ``on_problem`` (the parent writes
+        #: ``--problems``); a worker process sets ``forward`` instead: its problems go to
+        #: the parent as they come, and are not kept here.
+        self.problem_log = ProblemLog()
+        self.on_problem: Callable[[Problem], None] | None = None
+        self.forward: Callable[[Problem], None] | None = None
         self.files_read = 0
         self.files_ignored = 0
         self.hints: list[str] = []
@@ -82,16 +85,38 @@ class RunStats:
             with self._lock:
                 self.signals[signal].read += n
 
-    # -- updates ---------------------------------------------------------------------
-    def problem(self, message: str) -> None:
-        with self._lock:
-            self.problem_count += 1
-            if len(self.problems) < MAX_LISTED_PROBLEMS:
-                self.problems.append(message)
+    # -- problems --------------------------------------------------------------------
+    @property
+    def problem_count(self) -> int:
+        return self.problem_log.count
 
-    def invalid(self, signal: Signal, where: str, reason: str) -> None:
-        self._count(signal, "invalid", 1, _reason_kind(reason))
-        self.problem(f"{where}: invalid {_noun(signal)}: {reason}")
+    @property
+    def problems(self) -> list[Problem]:
+        """The first problems (:data:`~otel_replay.problems.MAX_KEPT`); all are counted."""
+        return self.problem_log.kept
+
+    def add_problem(self, problem: Problem) -> None:
+        if self.forward is not None:
+            self.forward(problem)
+            return
+        with self._lock:
+            self.problem_log.add(problem)
+        if self.on_problem is not None:
+            self.on_problem(problem)
+
+    def problem(self, message: str, key: str | None = None) -> None:
+        """A problem of the run itself (not of one file or record)."""
+        self.add_problem(Problem(RUN, message, key or message))
+
+    def file_problem(self, source: str, reason: str, key: str = "", signal: Signal | None = None) -> None:
+        """A problem with a whole file (see :class:`~otel_replay.model.FileProblem`)."""
+        self.add_problem(Problem(FILE, reason, key or reason, where=source, file=source, signal=signal))
+
+    # -- updates ---------------------------------------------------------------------
+    def invalid(self, signal: Signal, origin: Origin, reason: str, key: str = "", value: str | None = None) -> None:
+        problem = Problem.of_record(INVALID, signal, origin, reason, key, value)
+        self._count(signal, "invalid", 1, problem.key)
+        self.add_problem(problem)
 
     def hint(self, text: str) -> None:
         with self._lock:
@@ -103,15 +128,17 @@ class RunStats:
         if self.notes is not None:
             self.notes(text)
 
-    def adjusted(self, signal: Signal, where: str, reason: str) -> None:
-        self._count(signal, "adjusted", 1, _reason_kind(reason))
-        self.problem(f"{where}: {_noun(signal)} changed to fit: {reason}")
+    def adjusted(self, signal: Signal, origin: Origin, reason: str, key: str = "") -> None:
+        problem = Problem.of_record(CHANGED, signal, origin, reason, key)
+        self._count(signal, "adjusted", 1, problem.key)
+        self.add_problem(problem)
 
-    def too_large(self, signal: Signal, where: str, size: int, flag: str, limit: int, verb: str = "sent") -> None:
+    def too_large(self, signal: Signal, origin: Origin, size: int, flag: str, limit: int, verb: str = "sent") -> None:
         """A record that cannot fit in one request under ``flag`` even alone: refused here."""
-        noun = _noun(signal)
-        self.rejected(signal, 1, f"{noun} larger than {flag} on its own")
-        self.problem(f"{where}: {noun} of about {size} bytes is larger than {flag} ({limit}); not {verb}")
+        key = f"{noun(signal)} larger than {flag} on its own"
+        self.rejected(signal, 1, key)
+        reason = f"{noun(signal)} of about {size} bytes is larger than {flag} ({limit}); not {verb}"
+        self.add_problem(Problem.of_record(TOO_LARGE, signal, origin, reason, key))
 
     def dropped(self, signal: Signal, label: str) -> None:
         with self._lock:
@@ -141,7 +168,7 @@ class RunStats:
         records) for the problem list."""
         self._count(signal, "failed", n, reason)
         if where is not None and n > 0:
-            self.problem(f"{where}: {n} {_noun(signal)}(s) not delivered: {reason}")
+            self.add_problem(Problem(NOT_DELIVERED, reason, reason, where=where, signal=signal, records=n))
 
     def _count(self, signal: Signal, outcome: str, n: int, reason: str) -> None:
         """``n`` more records with ``outcome`` (a SignalStats count) for ``reason``."""
@@ -158,8 +185,8 @@ class RunStats:
         with self._lock:
             return {
                 "stats": self.signals,
-                "problems": self.problems,
-                "problem_count": self.problem_count,
+                "problems": self.problem_log.kept,
+                "problem_count": self.problem_log.count,
                 "files_read": self.files_read,
                 "files_ignored": self.files_ignored,
                 "hints": self.hints,
@@ -174,22 +201,14 @@ class RunStats:
                         getattr(mine, name).update(value)
                     else:
                         setattr(mine, name, getattr(mine, name) + value)
-            room = MAX_LISTED_PROBLEMS - len(self.problems)
-            self.problems += snap["problems"][: max(room, 0)]
-            self.problem_count += snap["problem_count"]
             self.files_read += snap["files_read"]
             self.files_ignored += snap["files_ignored"]
             self.hints += [h for h in snap["hints"] if h not in self.hints]
-
-
-def _noun(signal: Signal) -> str:
-    return {Signal.TRACES: "span", Signal.LOGS: "log record", Signal.METRICS: "metric data point"}[signal]
-
-
-def _reason_kind(reason: str) -> str:
-    """Group reasons that differ only in the offending value ("traceId 'xyz' is not …")."""
-    words = reason.split()
-    return " ".join(w for w in words if not (w.startswith("'") or w[:1].isdigit()))[:80]
+        # problems a process kept (a worker forwards its own as they come: none here)
+        for problem in snap["problems"]:
+            self.add_problem(problem)
+        with self._lock:
+            self.problem_log.count += snap["problem_count"] - len(snap["problems"])  # counted, not listed
 
 
 def batch_span(first: object, last: object) -> str:

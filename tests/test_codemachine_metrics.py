@@ -15,7 +15,16 @@ from otel_replay.sources import jsondoc
 from otel_replay.sources.codemachine_metrics import sum_only_notice, unrecorded, unrecorded_notice
 from otel_replay.sources.monotonic import goes_down, non_monotonic_streams, settle_monotonic
 from tests.fakes.otlp import OtlpReceiver
-from tests.helpers import EXAMPLE, NODE_RESOURCE, data_point, metric_doc, metrics_export, metrics_file, replay_json
+from tests.helpers import (
+    EXAMPLE,
+    NODE_RESOURCE,
+    data_point,
+    metric_doc,
+    metrics_export,
+    metrics_file,
+    problem_lines,
+    replay_json,
+)
 from tests.otlp_samples import T0, points_of
 from tests.test_sources import read_all
 
@@ -230,7 +239,7 @@ FIRST_EXPORT = T0 + 1_082_000_000  # session 1 (pid 4242): exports at 17:00:01.0
 
 def test_codemachine_metrics_arrive_as_otlp_metrics(collector: OtlpReceiver) -> None:
     code, summary = replay_json(str(EXAMPLE), "--otlp-endpoint", collector.url, "--signals", "metrics")
-    assert code == 0, summary["problems"]
+    assert code == 0, problem_lines(summary)
     stats = summary["signals"]["metrics"]
     # latest-metrics.json is a copy of session 2; the 12 histogram points (value 0) are not records
     assert (stats["read"], stats["sent"], stats["duplicates"]) == (149, 111, 38)
