@@ -33,7 +33,7 @@ from otel_replay.sources import read_input
 from otel_replay.sources.discover import Discovered, InputFile, SkippedFile
 from otel_replay.stages import Transform
 from otel_replay.stages.timeshift import newest_ns
-from otel_replay.stats import RunStats
+from otel_replay.stats import RunStats, TimeSpan
 
 
 def apply_transforms(record: Record, transforms: Sequence[Transform]) -> tuple[Record | None, str]:
@@ -139,6 +139,7 @@ class Pipeline:
     def _read(self, items: Iterator[SourceItem]) -> None:
         stats, stop = self.stats, self.stop
         read: Counter[Signal] = Counter()
+        spans: dict[Signal, tuple[TimeSpan, TimeSpan]] = {}  # recorded, kept
         try:
             for item in items:
                 if stop.is_set():
@@ -149,9 +150,13 @@ class Pipeline:
                         continue  # a signal not selected (a JSON Lines file may mix signals)
                     read[signal] += 1
                     record, dropped_by = apply_transforms(item, self.stages.filters)  # type: ignore[arg-type]
+                    first, last = (item.start_ns, item.end_ns) if signal is Signal.TRACES else (item.time_ns,) * 2  # type: ignore[union-attr]
+                    recorded, kept = spans.get(signal) or spans.setdefault(signal, (TimeSpan(), TimeSpan()))
+                    recorded.add(first, last)
                     if record is None:
                         stats.dropped(signal, dropped_by)
                     else:
+                        kept.add(first, last)
                         pending = self._pending.setdefault(signal, [])
                         pending.append(record)
                         if len(pending) >= CHECK_BATCH:
@@ -176,6 +181,8 @@ class Pipeline:
         finally:  # counted however the input ends (a second Ctrl-C included)
             for signal, n in read.items():
                 stats.read(signal, n)
+            for signal, (recorded, kept) in spans.items():
+                stats.times(signal, recorded, kept)
         items.close()  # type: ignore[attr-defined]
 
     def _checked(self, signal: Signal) -> None:

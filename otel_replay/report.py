@@ -4,6 +4,7 @@ value redacted, and the exit status."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 from otel_replay.model import Signal
 from otel_replay.problems import ProblemLog
 from otel_replay.stats import DUPLICATES, RunStats, SignalStats
+from otel_replay.verdict import age_warnings, nothing_replayed
 
 EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE = 0, 1, 2
 #: Up to this many problems, the text summary lists each; beyond, it groups them by reason.
@@ -33,10 +35,24 @@ class Report:
     interrupted: bool = False
     #: ``--problems FILE``: where every problem is written (the summary says so).
     problems_path: str | None = None
+    #: What record ages are measured against (old recordings: see :func:`age_warnings`).
+    now_ns: int = field(default_factory=time.time_ns)
+
+    @property
+    def nothing_replayed(self) -> str | None:
+        """Why the run replayed nothing (then it exits 1), or None."""
+        return None if self.interrupted else nothing_replayed(self.stats)
+
+    @property
+    def warnings(self) -> list[str]:
+        """Old records: only where nothing is sent (a send gets the backend's own answer)."""
+        if self.mode == "send":
+            return []
+        return age_warnings(self.stats, self.time_offset_ns, self.now_ns)
 
     @property
     def exit_status(self) -> int:
-        if self.stats.problem_count:
+        if self.stats.problem_count or self.nothing_replayed:
             return EXIT_INCOMPLETE
         for s in self.stats.signals.values():
             if s.invalid or s.rejected or s.failed or s.unsent or s.adjusted:
@@ -64,6 +80,8 @@ class Report:
             "interrupted": self.interrupted,
             "time_offset_ns": self.time_offset_ns,
             "hints": [self.redact(h) for h in self.stats.hints],
+            "nothing_replayed": self.nothing_replayed,
+            "warnings": self.warnings,
             "exit_status": self.exit_status,
         }
 
@@ -105,6 +123,9 @@ class Report:
             lines.append(f"  timestamps moved by {format_duration(self.time_offset_ns)}")
         lines += problem_lines(self.stats.problem_log, self.redact, self.problems_path)
         lines += [f"hint: {self.redact(h)}" for h in self.stats.hints]
+        lines += [f"warning: {w}" for w in self.warnings]
+        if nothing := self.nothing_replayed:
+            lines.append(nothing)
         if self.interrupted:
             lines.append("interrupted: the counts above are what was done before the stop")
         return "\n".join(lines)

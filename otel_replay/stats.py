@@ -43,6 +43,26 @@ class SignalStats:
         return self.dropped.get(DUPLICATES, 0)
 
 
+class TimeSpan:
+    """The earliest and latest instants seen (nanoseconds since 1970; None: none seen)."""
+
+    __slots__ = ("first", "last")
+
+    def __init__(self) -> None:
+        self.first: int | None = None
+        self.last: int | None = None
+
+    def add(self, first: int, last: int) -> None:
+        if self.first is None or first < self.first:
+            self.first = first
+        if self.last is None or last > self.last:
+            self.last = last
+
+    def update(self, other: TimeSpan) -> None:
+        if other.first is not None and other.last is not None:
+            self.add(other.first, other.last)
+
+
 class RunStats:
     """What happened to a run's records, as the stages and sinks report it: counts per
     signal and reason, problems and hints. Every update takes the lock (sinks report from
@@ -59,6 +79,10 @@ class RunStats:
         self.files_read = 0
         self.files_ignored = 0
         self.hints: list[str] = []
+        #: The time each signal's records cover as recorded: all read, and those the
+        #: filters kept (what the summary says of a run that replayed nothing, or of old records).
+        self.recorded = {s: TimeSpan() for s in Signal}
+        self.kept = {s: TimeSpan() for s in Signal}
         #: --verbose: receives one line per batch outcome (the receiver redacts it).
         self.notes = notes
         self._lock = threading.Lock()
@@ -79,6 +103,11 @@ class RunStats:
                 self.signals[signal].files += 1
             else:
                 self.signals[signal].not_selected_files += 1
+
+    def times(self, signal: Signal, recorded: TimeSpan, kept: TimeSpan) -> None:
+        with self._lock:
+            self.recorded[signal].update(recorded)
+            self.kept[signal].update(kept)
 
     def read(self, signal: Signal, n: int) -> None:
         if n:
@@ -190,6 +219,8 @@ class RunStats:
                 "files_read": self.files_read,
                 "files_ignored": self.files_ignored,
                 "hints": self.hints,
+                "recorded": self.recorded,
+                "kept": self.kept,
             }
 
     def merge(self, snap: dict[str, Any]) -> None:
@@ -204,6 +235,9 @@ class RunStats:
             self.files_read += snap["files_read"]
             self.files_ignored += snap["files_ignored"]
             self.hints += [h for h in snap["hints"] if h not in self.hints]
+            for sig in Signal:
+                self.recorded[sig].update(snap["recorded"][sig])
+                self.kept[sig].update(snap["kept"][sig])
         # problems a process kept (a worker forwards its own as they come: none here)
         for problem in snap["problems"]:
             self.add_problem(problem)
