@@ -15,6 +15,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 from otel_replay.assemble import Stages
 from otel_replay.model import (
@@ -27,6 +28,7 @@ from otel_replay.model import (
     Record,
     Signal,
     SourceItem,
+    SpanRecord,
 )
 from otel_replay.sinks import Sink
 from otel_replay.sources import read_input
@@ -61,6 +63,26 @@ def newest_in(found: Discovered, signals: frozenset[Signal], filters: Sequence[T
         if t is not None and (newest is None or t > newest):
             newest = t
     return newest
+
+
+def _instants(record: Record) -> tuple[int, int]:
+    """When a record begins and ends, as recorded."""
+    if isinstance(record, SpanRecord):
+        return record.start_ns, record.end_ns
+    return record.time_ns, record.time_ns
+
+
+_START, _END, _TIME = attrgetter("start_ns"), attrgetter("end_ns"), attrgetter("time_ns")
+
+
+def _time_span(signal: Signal, records: list[Record]) -> TimeSpan:
+    """The time a batch of records covers (in C loops: this runs for every record)."""
+    span = TimeSpan()
+    if signal is Signal.TRACES:
+        span.add(min(map(_START, records)), max(map(_END, records)))
+    else:
+        span.add(min(map(_TIME, records)), max(map(_TIME, records)))
+    return span
 
 
 #: Allocations between young-generation garbage collections while a pipeline runs
@@ -139,7 +161,7 @@ class Pipeline:
     def _read(self, items: Iterator[SourceItem]) -> None:
         stats, stop = self.stats, self.stop
         read: Counter[Signal] = Counter()
-        spans: dict[Signal, tuple[TimeSpan, TimeSpan]] = {}  # recorded, kept
+        filtered_out: dict[Signal, TimeSpan] = {}
         try:
             for item in items:
                 if stop.is_set():
@@ -150,13 +172,10 @@ class Pipeline:
                         continue  # a signal not selected (a JSON Lines file may mix signals)
                     read[signal] += 1
                     record, dropped_by = apply_transforms(item, self.stages.filters)  # type: ignore[arg-type]
-                    first, last = (item.start_ns, item.end_ns) if signal is Signal.TRACES else (item.time_ns,) * 2  # type: ignore[union-attr]
-                    recorded, kept = spans.get(signal) or spans.setdefault(signal, (TimeSpan(), TimeSpan()))
-                    recorded.add(first, last)
                     if record is None:
                         stats.dropped(signal, dropped_by)
+                        filtered_out.setdefault(signal, TimeSpan()).add(*_instants(item))  # type: ignore[arg-type]
                     else:
-                        kept.add(first, last)
                         pending = self._pending.setdefault(signal, [])
                         pending.append(record)
                         if len(pending) >= CHECK_BATCH:
@@ -181,8 +200,8 @@ class Pipeline:
         finally:  # counted however the input ends (a second Ctrl-C included)
             for signal, n in read.items():
                 stats.read(signal, n)
-            for signal, (recorded, kept) in spans.items():
-                stats.times(signal, recorded, kept)
+            for signal, span in filtered_out.items():
+                stats.times(signal, span, kept=False)
         items.close()  # type: ignore[attr-defined]
 
     def _checked(self, signal: Signal) -> None:
@@ -193,6 +212,7 @@ class Pipeline:
         records = self._pending.pop(signal, [])
         if not records:
             return
+        self.stats.times(signal, _time_span(signal, records), kept=True)
         sink = self.sinks[signal]
         check, after = self.stages.check, self.stages.after
         labels = check(signal, records, self._as_recorded) if check is not None else [None] * len(records)

@@ -97,7 +97,10 @@ class RunPlan:
             raise PlanError("--workers must be at least 1")
         ordered = tuple(s for s in Signal if s in signals)
         # a walk of "." must not read the files this run writes
-        walk = Walk(exclude_dirs=frozenset() if output_dir is None else frozenset({os.path.realpath(output_dir)}))
+        walk = Walk(
+            exclude_dirs=frozenset() if output_dir is None else frozenset({os.path.realpath(output_dir)}),
+            exclude_files=frozenset() if problems_path is None else frozenset({os.path.realpath(problems_path)}),
+        )
         return cls(
             paths=tuple(paths),
             signals=ordered,

@@ -104,10 +104,12 @@ class RunStats:
             else:
                 self.signals[signal].not_selected_files += 1
 
-    def times(self, signal: Signal, recorded: TimeSpan, kept: TimeSpan) -> None:
+    def times(self, signal: Signal, span: TimeSpan, kept: bool) -> None:
+        """Records of ``signal`` recorded over ``span``, that the filters ``kept`` or not."""
         with self._lock:
-            self.recorded[signal].update(recorded)
-            self.kept[signal].update(kept)
+            self.recorded[signal].update(span)
+            if kept:
+                self.kept[signal].update(span)
 
     def read(self, signal: Signal, n: int) -> None:
         if n:

@@ -192,3 +192,11 @@ def test_values_from_input_are_shown_as_text(tmp_path: Path) -> None:
     listed = tmp_path / "p.jsonl"
     replay(str(folder), "--dry-run", "--problems", str(listed))
     assert "\x1b" not in listed.read_text() and "\\u001b" in listed.read_text()
+
+
+def test_the_problems_file_inside_the_input_folder_is_not_read_as_input(tmp_path: Path) -> None:
+    trace_file(tmp_path / "t.json", [span_doc(span_id="1")])
+    listed = tmp_path / "problems.jsonl"
+    code, summary = replay_json(str(tmp_path), "--dry-run", "--problems", str(listed))
+    assert (code, summary["files_read"], summary["problem_count"]) == (1, 1, 1)
+    assert [p["file"] for p in _lines(listed)] == [str(tmp_path / "t.json")]
