@@ -200,3 +200,14 @@ def test_the_problems_file_inside_the_input_folder_is_not_read_as_input(tmp_path
     code, summary = replay_json(str(tmp_path), "--dry-run", "--problems", str(listed))
     assert (code, summary["files_read"], summary["problem_count"]) == (1, 1, 1)
     assert [p["file"] for p in _lines(listed)] == [str(tmp_path / "t.json")]
+
+
+def test_many_files_with_one_flaw_are_one_reason(tmp_path: Path) -> None:
+    for i in range(TEXT_LISTS_UP_TO + 10):
+        (tmp_path / f"other{i:02}.json").write_text(json.dumps({"tool": i, "rows": []}))
+    result = replay(str(tmp_path), "--dry-run")
+    lines = result.stdout.splitlines()
+    assert f"  {TEXT_LISTS_UP_TO + 10} × file: unknown document" in lines
+    example = f"      {tmp_path / 'other00.json'}: unknown document: top-level keys tool, rows; expected"
+    assert any(line.startswith(example) for line in lines), lines
+    assert len(lines) < 15
