@@ -45,10 +45,11 @@ class Report:
 
     @property
     def warnings(self) -> list[str]:
-        """Old records: only where nothing is sent (a send gets the backend's own answer)."""
-        if self.mode == "send":
+        """Old records (see :func:`age_warnings`)."""
+        sent = self.mode == "send"
+        if sent and not any(s.sent for s in self.stats.signals.values()):
             return []
-        return age_warnings(self.stats, self.time_offset_ns, self.now_ns)
+        return age_warnings(self.stats, self.time_offset_ns, self.now_ns, sent)
 
     @property
     def exit_status(self) -> int:

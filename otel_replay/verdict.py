@@ -56,11 +56,12 @@ def nothing_replayed(stats: RunStats) -> str | None:
     return line
 
 
-def age_warnings(stats: RunStats, offset_ns: int, now_ns: int) -> list[str]:
-    """What ``--dry-run`` and ``--output`` say of records that a real send would put
-    where nobody finds them (the times as they would be sent: after any shift)."""
+def age_warnings(stats: RunStats, offset_ns: int, now_ns: int, sent: bool = False) -> list[str]:
+    """What the summary says of records that a send puts where nobody finds them (the
+    times as they are sent: after any shift). A run that ``sent`` them has Loki's own
+    answer for those it refused as too old: only the query window is left to say."""
     logs = stats.kept[Signal.LOGS]
-    if logs.first is not None and now_ns - (logs.first + offset_ns) > LOKI_MAX_AGE_NS:
+    if not sent and logs.first is not None and now_ns - (logs.first + offset_ns) > LOKI_MAX_AGE_NS:
         age = now_ns - (logs.first + offset_ns)
         return [
             f"the oldest log record is {_days(age)} old: Loki refuses entries older than 7 days "

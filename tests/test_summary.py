@@ -13,6 +13,7 @@ from otel_replay.model import Signal
 from otel_replay.report import Report
 from otel_replay.stats import RunStats, TimeSpan
 from otel_replay.verdict import LOKI_MAX_AGE_NS, QUERY_WINDOW_NS, age_warnings, iso, nothing_replayed
+from tests.fakes.loki import LokiReceiver
 from tests.helpers import EXAMPLE, log_doc, log_file, replay, replay_json, span_doc, trace_file
 
 DAY_NS = 24 * 3600 * 10**9
@@ -110,11 +111,28 @@ def test_dry_run_and_output_warn_of_an_old_recording(tmp_path: Path, mode: list[
     assert code == 0 and summary["warnings"] == []
 
 
-def test_a_send_leaves_old_records_to_the_backend_s_answer() -> None:
-    stats = _stats_with_logs(0, 10**9)
-    assert Report(stats, mode="send").warnings == []
-    assert Report(stats, mode="dry-run").warnings != []
+def test_a_send_leaves_records_too_old_to_loki_s_answer_but_warns_of_the_query_window() -> None:
+    now = 1_800_000_000 * 10**9
+    stats = _stats_with_logs(now - 10 * DAY_NS, now - 9 * DAY_NS)
+    (dry,) = Report(stats, mode="dry-run", now_ns=now).warnings
+    assert "Loki refuses entries older than 7 days" in dry
+    assert Report(stats, mode="send", now_ns=now).warnings == []  # nothing was sent
+    stats.sent(Signal.TRACES, 1)
+    (sent,) = Report(stats, mode="send", now_ns=now).warnings
+    assert sent.startswith("the newest record is 9d 0h old: Loki finds entries older than 3 hours only once")
 
 
 def test_times_are_shown_in_utc() -> None:
     assert iso(1795539600 * 10**9 + 999_999_999) == "2026-11-24T17:00:00Z"
+
+
+def test_a_send_of_records_hours_old_warns_that_they_show_up_late(tmp_path: Path) -> None:
+    five_hours_ago = int(time.time()) - 5 * 3600
+    log_file(tmp_path / "l.json", [log_doc(sec=five_hours_ago)])
+    with LokiReceiver() as loki:  # on this machine's clock (the fixture's is the example's)
+        code, summary = replay_json(str(tmp_path), "--logs-only", "--loki-url", loki.url)
+        assert code == 0 and summary["signals"]["logs"]["sent"] == 1
+        (warning,) = summary["warnings"]
+        assert warning.startswith("the newest record is 5h old: Loki finds entries older than 3 hours only once")
+        code, summary = replay_json(str(tmp_path), "--logs-only", "--loki-url", loki.url, "--shift-to-now")
+        assert code == 0 and summary["warnings"] == []
