@@ -3,7 +3,7 @@ the OpenTelemetry JS SDK (``ResourceMetrics``) with ISO-8601 times and the JS
 ``DataPointType`` as a string ("0" histogram, "1" exponential histogram, "2" gauge,
 "3" sum). Temporality is cumulative.
 
-What the file cannot tell is judged from the whole file (see README, "Metrics"):
+What the file cannot tell is judged from the whole file (see docs/mapping.md, "Metrics → OTLP"):
 
 - Histograms: CodeMachine's file exporter writes ``value: 0`` for every histogram point
   (it reads a field the SDK does not have) and no count or buckets. Such points carry
@@ -83,7 +83,7 @@ def sum_only_notice(name: str) -> str:
     """The hint for histogram ``name`` replayed as its sum."""
     return (
         f"{name}: histogram replayed as the cumulative sum {name}{SUM_SUFFIX}: the file records only "
-        "its sum (no count, no buckets; see README, Metrics)"
+        "its sum (no count, no buckets; see docs/mapping.md, Metrics)"
     )
 
 

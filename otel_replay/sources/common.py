@@ -41,7 +41,7 @@ MAX_ATTRIBUTE_BYTES = 256_000
 NULL_NOTE = "null attribute value"
 NULL_NOTICE = (
     "attribute values written as null (NaN or ±Infinity in the recording JavaScript SDK: "
-    "JSON has no such numbers) were sent as empty values (see README, Attribute values)"
+    "JSON has no such numbers) were sent as empty values (see docs/mapping.md, Attribute values)"
 )
 
 
@@ -189,7 +189,7 @@ def ms_to_ns(value: Any, field: str) -> int:
 
 
 def clean_value(value: Any, notes: list[str] | None = None, where: str = "value", depth: int = 0) -> Any:
-    """Map a JSON value to an OTLP AnyValue-compatible one (see README, "Attribute values").
+    """Map a JSON value to an OTLP AnyValue-compatible one (see docs/mapping.md, "Attribute values").
 
     Strings, booleans, doubles, arrays and objects (kvlist) pass through as the OTLP
     AnyValue mapping says; an integer outside int64 becomes its decimal string, so no
