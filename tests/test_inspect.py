@@ -101,7 +101,7 @@ def test_the_plain_summary_lists_sessions_traces_errors_first_and_metrics() -> N
     assert first < second
     assert f"  {ERRORS_TRACE}  cli.boot      2026-11-24 17:00:00.597Z   871.8ms     16       4    21" in out
     assert "engine.llm.tokens                  counter  {token}      18       4  912" in out
-    assert "problems: none (replay would not complain)" in out and "\x1b" not in out
+    assert "\nproblems: none\n" in out and "\x1b" not in out
 
 
 def test_a_trace_as_a_tree_with_its_logs_and_exceptions() -> None:
@@ -115,7 +115,10 @@ def test_a_trace_as_a_tree_with_its_logs_and_exceptions() -> None:
     assert [ln[:14].strip()[:1] for ln in inside] == ["▪", "◆", "▪", "◆"]  # log, event, log, event in time
     assert "◆ exception: EngineError: claude exited with code 1: rate limited (429)" in inside[3]
     code, doc = inspect_json(str(EXAMPLE), "--trace", ERRORS_TRACE)
-    assert code == 0 and doc["trace"]["spans"] == 16 and len(doc["trace"]["lines"]) == len(lines) - 1 - 4
+    tree = lines[1 : lines.index("")]
+    assert (
+        code == 0 and doc["trace"]["spans"] == 16 and len(doc["trace"]["lines"]) == len(tree) == 16 + 21 + 12
+    )  # spans, logs, events
 
 
 def test_an_unknown_or_ambiguous_trace_is_a_usage_error() -> None:
@@ -130,7 +133,8 @@ def test_the_filters_are_replays(example_inputs: dict[str, Path]) -> None:
     assert code == 0 and [t["trace_id"] for t in doc["traces"]] == [OK_TRACE]
     assert doc["counts"]["logs"]["records"] == 10 and doc["metrics"] == []
     code, doc = inspect_json(str(example_inputs["jsonl"]), "--service", "other", "--signals", "traces")
-    assert code == 0 and doc["traces"] == [] and doc["counts"]["traces"]["dropped"] == {"not in --service": 21}
+    assert doc["traces"] == [] and doc["counts"]["traces"]["dropped"] == {"not in --service": 21}
+    assert code == 1 and doc["nothing_replayed"].startswith("nothing replayed: the filters dropped all 21 record(s)")
     assert inspect(str(EXAMPLE), "--since", "yesterday-ish").exit_code == 2
     text = inspect(str(EXAMPLE), "--signals", "metrics").stdout
     apart = text[text.index("nothing to replay from:") :].split("\n\n")[0].splitlines()[1:]
@@ -144,12 +148,17 @@ def test_the_problems_are_the_lines_replay_prints(tmp_path: Path) -> None:
     log_file(tmp_path / "t-logs.json", [log_doc(), log_doc(timestamp="soon")])
     (tmp_path / "broken.json").write_text('{"spans": [', encoding="utf-8")
     code, doc = inspect_json(str(tmp_path))
-    replay_code, replayed = replay_json(str(tmp_path), "--dry-run")
-    assert code == replay_code == 1
-    assert sorted(doc["problems"]) == sorted(replayed["problems"]) and len(doc["problems"]) == 3  # workers: any order
-    assert doc["counts"]["traces"]["invalid"] == 1 and doc["counts"]["traces"]["records"] == 2
+    replay_code, replayed = replay_json(str(tmp_path), "--dry-run", "--workers", "1")
+    assert code == replay_code == doc["exit_status"] == 1
+    for key in ("problems", "problem_count", "problem_reasons", "hints", "warnings", "nothing_replayed"):
+        assert doc[key] == replayed[key], key
+    assert doc["problem_count"] == 3 and doc["counts"]["traces"]["invalid"] == 1
+    assert doc["counts"]["traces"]["records"] == 2
     text = inspect(str(tmp_path)).stdout
-    assert "problems replay would report (3)" in text and all(f"  {p}" in text for p in doc["problems"])
+    replay_text = replay(str(tmp_path), "--dry-run", "--workers", "1").stdout.splitlines()
+    tail = replay_text[next(i for i, ln in enumerate(replay_text) if ln.startswith("problems (")) :]
+    shown = text[text.index("what replay would report\n") :].splitlines()[1:]
+    assert [ln.removeprefix("  ") for ln in shown] == tail and len(tail) >= 4
 
 
 def test_stdin_is_read_like_a_file(example_inputs: dict[str, Path]) -> None:

@@ -4,8 +4,8 @@ The same discovery, readers, filters (``--since``/``--until``, ``--trace-id``,
 ``--service``) and dedup (:class:`~otel_replay.stages.dedup.SeenCheck`: the ``latest*``
 copies of a CodeMachine folder) run here through :class:`~otel_replay.pipeline.Pipeline`
 (assembled by :func:`otel_replay.assemble.stages`); the problems and hints land on the
-same :class:`~otel_replay.stats.RunStats` a replay counts on, so ``inspect`` lists the
-lines ``replay --dry-run`` would print. Nothing is shifted or rewritten (no offset, no
+same :class:`~otel_replay.stats.RunStats` a replay counts on (complaints.py turns them
+into the lines ``replay --dry-run`` would print). Nothing is shifted or rewritten (no offset, no
 resource overrides).
 """
 
@@ -19,7 +19,6 @@ from otel_replay.assemble import stages
 from otel_replay.model import Record, Signal
 from otel_replay.pipeline import Pipeline
 from otel_replay.plan import RunPlan
-from otel_replay.report import Report
 from otel_replay.sources.discover import Discovered, InputFile, discover
 from otel_replay.stages.dedup import SeenCheck
 from otel_replay.stats import DUPLICATES, RunStats
@@ -36,8 +35,6 @@ class Collected:
     #: The inputs discovery found, by name, in the order they were read.
     inputs: list[str] = field(default_factory=list)
     stats: RunStats = field(default_factory=RunStats)
-    #: What ``replay`` would exit with for this input (0, or 1 for problems).
-    exit_status: int = 0
 
 
 class CollectingSink:
@@ -78,7 +75,6 @@ def collect(plan: RunPlan, stdin: BinaryIO | None = None) -> Collected:
     sinks = {s: CollectingSink(s, out.stats, out.records) for s in plan.signals}
     pipeline = Pipeline(sinks=sinks, stages=stages(plan, 0, check), stats=out.stats)  # type: ignore[arg-type]
     pipeline.run(_noting(discover(plan.paths, stdin, plan.limits, plan.walk), out.inputs))
-    out.exit_status = Report(out.stats, "dry-run").exit_status
     return out
 
 

@@ -11,6 +11,7 @@ import msgspec
 
 from otel_replay.flags import SizeType
 from otel_replay.inspect.collect import Collected, collect
+from otel_replay.inspect.complaints import Complaints, complaints
 from otel_replay.inspect.layout import Block, problems, summary_blocks, trace_blocks
 from otel_replay.inspect.summary import summarise
 from otel_replay.inspect.tree import trace_view
@@ -50,12 +51,13 @@ def inspect_command(*, trace: str | None, as_json: bool, **flags: Any) -> None:
     """
     plan = _plan(ReplayOptions(dry_run=True, **flags))
     found = collect(plan, sys.stdin.buffer if "-" in plan.paths else None)
+    said = complaints(found.stats)
     if trace is None:
         summary = summarise(found)
         _print(summary.to_dict(), summary_blocks(summary), as_json)
     else:
-        _print_trace(found, trace, as_json)
-    sys.exit(found.exit_status)
+        _print_trace(found, trace, said, as_json)
+    sys.exit(said.exit_status)
 
 
 def _plan(options: ReplayOptions) -> RunPlan:
@@ -70,19 +72,11 @@ def _plan(options: ReplayOptions) -> RunPlan:
         raise click.UsageError(str(exc)) from None
 
 
-def _print_trace(found: Collected, wanted: str, as_json: bool) -> None:
+def _print_trace(found: Collected, wanted: str, said: Complaints, as_json: bool) -> None:
     spans = [r for r in found.records if isinstance(r, SpanRecord)]
     trace_id = _find_trace(wanted, {s.trace_id for s in spans})
     view = trace_view(trace_id, spans, [r for r in found.records if isinstance(r, LogRecord)])
-    stats = found.stats
-    doc = {
-        "trace": view.to_dict(),
-        "problems": stats.problems,
-        "problem_count": stats.problem_count,
-        "hints": stats.hints,
-        "exit_status": found.exit_status,
-    }
-    _print(doc, [trace_blocks(view), problems(stats.problems, stats.problem_count, stats.hints)], as_json)
+    _print({"trace": view.to_dict()} | said.to_dict(), [trace_blocks(view), problems(said)], as_json)
 
 
 def _find_trace(wanted: str, trace_ids: set[int]) -> int:

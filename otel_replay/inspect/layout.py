@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from otel_replay.inspect.complaints import Complaints
 from otel_replay.inspect.summary import NOUNS, Summary
 from otel_replay.inspect.tree import TraceView
 from otel_replay.inspect.values import format_number, format_span, format_time, visible
@@ -144,15 +145,14 @@ def metrics(s: Summary) -> Table:
     return table
 
 
-def problems(items: list[str], count: int, hints: list[str]) -> Lines:
-    if not count:
-        out = Lines("problems: none (replay would not complain)")
-    else:
-        out = Lines(f"problems replay would report ({count})")
-        out.lines += [Cell(visible(p), "error") for p in items]
-        if count > len(items):
-            out.lines.append(Cell(f"… and {count - len(items)} more (see --json for counts)", "error"))
-    out.lines += [Cell(f"hint: {visible(h)}", "warn") for h in hints]
+def problems(said: Complaints) -> Lines:
+    """What replay would print after its counts, line for line (made visible)."""
+    if not said.lines:
+        return Lines("problems: none (replay would not complain)")
+    out = Lines("what replay would report" if said.exit_status else "problems: none")
+    for line in said.lines:
+        style = "warn" if line.startswith(("hint: ", "warning: ")) else "error"
+        out.lines.append(Cell(visible(line), style))
     return out
 
 
@@ -162,7 +162,7 @@ def summary_blocks(s: Summary) -> list[Block]:
         blocks.append(traces(s))
     if s.metrics:
         blocks.append(metrics(s))
-    blocks.append(problems(s.problems, s.problem_count, s.hints))
+    blocks.append(problems(s.complaints))
     return blocks
 
 

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from otel_replay.inspect.collect import Collected
+from otel_replay.inspect.complaints import Complaints, complaints
 from otel_replay.inspect.metrics import MetricRow, summarise_metrics
 from otel_replay.inspect.values import trace_hex
 from otel_replay.model import SIGNAL_OF, LogRecord, MetricPoint, Record, Signal, SpanRecord
@@ -86,17 +87,17 @@ class Summary:
     #: Errors first, then by start.
     traces: list[TraceRow]
     metrics: list[MetricRow]
-    #: What ``replay`` would print as problems and hints, and exit with.
-    problems: list[str]
-    problem_count: int
-    hints: list[str]
-    exit_status: int
+    #: What ``replay`` would complain about, and exit with.
+    complaints: Complaints
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        del out["complaints"]
+        return out | self.complaints.to_dict()
 
 
-def summarise(found: Collected) -> Summary:
+def summarise(found: Collected, now_ns: int | None = None) -> Summary:
+    """``now_ns``: what the age of the records is measured against (default: now)."""
     files = file_rows(found)
     spans = [r for r in found.records if isinstance(r, SpanRecord)]
     logs = [r for r in found.records if isinstance(r, LogRecord)]
@@ -113,10 +114,7 @@ def summarise(found: Collected) -> Summary:
         counts=signal_counts(found),
         traces=trace_rows(spans, logs),
         metrics=summarise_metrics(r for r in found.records if isinstance(r, MetricPoint)),
-        problems=list(stats.problems),
-        problem_count=stats.problem_count,
-        hints=list(stats.hints),
-        exit_status=found.exit_status,
+        complaints=complaints(stats, now_ns),
     )
 
 
