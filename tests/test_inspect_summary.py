@@ -200,3 +200,19 @@ def test_a_small_table_and_tree_on_a_terminal_are_drawn_by_rich() -> None:
         [*summary_blocks(summarise(Collected(records=spans))), trace_blocks(trace_view(1, spans, []))]
     )
     assert "─────" in shown and "└── " in shown  # rich's table rule and tree guides
+
+
+def test_the_complaints_are_replays_own_lines_and_exit_status() -> None:
+    from otel_replay.inspect.complaints import complaints
+
+    found = Collected(records=[span(1, 1, 0, "a", 0, 1)], inputs=["a.json"])
+    found.stats.file_read()
+    found.stats.sent(Signal.TRACES, 1)
+    assert (complaints(found.stats).lines, complaints(found.stats).exit_status) == ([], 0)
+    found.stats.invalid(Signal.TRACES, Origin("a.json", 3), "spanId 'zz' is not hex", "spanId is not hex")
+    found.stats.hint("a hint")
+    said = complaints(found.stats)
+    assert said.lines == ["problems (1):", "  a.json[3]: invalid span: spanId 'zz' is not hex", "hint: a hint"]
+    assert said.exit_status == 1 and said.problem_count == 1 and said.problems[0]["reason_kind"] == "spanId is not hex"
+    nothing = complaints(Collected().stats)
+    assert nothing.lines == ["nothing replayed: no input files found"] and nothing.exit_status == 1
