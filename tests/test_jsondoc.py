@@ -158,6 +158,24 @@ def test_what_is_no_json_text_at_all_is_said_before_parsing(data: bytes, message
     assert _error(data) == message
 
 
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"hello", "not JSON: the file starts with text 'hello'"),
+        (b"  \n# notes\nmore", "not JSON: the file starts with text '# notes\\nmore'"),
+        (b"x" * 41, "not JSON: the file starts with text '" + "x" * 40 + "'…"),
+        (b"truth", "not JSON: the file starts with text 'truth'"),
+        (b"caf\xc3\xa9 \xe2\x82", "not JSON: the file starts with text 'café '"),  # cut inside a character
+        (b"\x1b]8;;x\x1b\\", "not JSON: the file starts with text '\\x1b]8;;x\\x1b\\\\'"),
+        (b"caf\xe9 latin-1", "not JSON text: the file starts with binary data (bytes 63 61 66 e9)"),
+        (b"abc\x01def", "not JSON text: the file starts with binary data (bytes 61 62 63 01)"),
+        (b"\xef\xbb\xbfhello", "not JSON: the file starts with text 'hello'"),
+    ],
+)
+def test_text_that_is_not_json_is_quoted_as_text(data: bytes, message: str) -> None:
+    assert _error(data) == message
+
+
 def test_a_byte_order_mark_is_read_past_and_noted() -> None:
     doc, items = _read(b'\xef\xbb\xbf{"x": 1, "spans": [1, 2]}')
     assert (doc.header, items) == ({"x": 1}, [1, 2])

@@ -8,7 +8,9 @@ larger ones are streamed item by item with ijson so memory stays flat whatever t
 
 from __future__ import annotations
 
+import codecs
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
@@ -22,6 +24,10 @@ WHOLE_DOCUMENT_BYTES = 8 * 1024 * 1024
 RECORD_ARRAYS = ("spans", "logs", "metrics", "resourceSpans", "resourceLogs", "resourceMetrics")
 BOM = b"\xef\xbb\xbf"  # not allowed in JSON (RFC 8259 §8.1), but parsers may ignore it: we do
 _JSON_STARTS = frozenset(b'{["-0123456789tfn'[i : i + 1] for i in range(16))
+#: How much of the start is looked at to tell text from binary data.
+SNIFF_BYTES = 4096
+#: How many characters of text that is not JSON are quoted.
+SHOWN_CHARS = 40
 _DECODER = msgspec.json.Decoder()
 
 
@@ -66,10 +72,8 @@ def read_document(stream: BinaryIO, size_hint: int | None = None) -> Document:
         head = head[len(BOM) :]
     if not head.strip():
         raise DocumentError("empty file")
-    first = head.lstrip()[:1]
-    if first not in _JSON_STARTS or b"\x00" in head[:4096]:
-        shown = " ".join(f"{b:02x}" for b in head.lstrip()[:4])
-        raise DocumentError(f"not JSON text: the file starts with binary data (bytes {shown})")
+    if not _looks_like_json(head):
+        raise DocumentError(not_json(head))
     if is_json_lines(head):
         doc = Document({}, [], None, lines=io.BufferedReader(_Replay(head, stream), 1 << 16))
     elif len(head) <= WHOLE_DOCUMENT_BYTES:
@@ -79,6 +83,42 @@ def read_document(stream: BinaryIO, size_hint: int | None = None) -> Document:
     if bom:
         doc.notes.append("starts with a UTF-8 byte order mark, which JSON does not allow (RFC 8259 §8.1); ignored")
     return doc
+
+
+def _looks_like_json(head: bytes) -> bool:
+    """Whether the start can be JSON at all: a JSON value's first character, no NUL byte,
+    and a word at the start is one of JSON's (``true``, ``false``, ``null``)."""
+    start = head.lstrip()
+    if start[:1] not in _JSON_STARTS or b"\x00" in head[:SNIFF_BYTES]:
+        return False
+    if start[:1].isalpha():
+        word = re.match(rb"[A-Za-z_]+", start)
+        return word is not None and word.group() in (b"true", b"false", b"null")
+    return True
+
+
+def not_json(head: bytes) -> str:
+    """Why bytes that are not JSON are not: text is quoted (escaped, cut), anything else
+    named binary with its first bytes in hex."""
+    start = head.lstrip()[:SNIFF_BYTES]
+    text = _as_text(start)
+    if text is None:
+        shown = " ".join(f"{b:02x}" for b in start[:4])
+        return f"not JSON text: the file starts with binary data (bytes {shown})"
+    quoted = repr(text[:SHOWN_CHARS]) + ("…" if len(text) > SHOWN_CHARS else "")
+    return f"not JSON: the file starts with text {quoted}"
+
+
+def _as_text(data: bytes) -> str | None:
+    """``data`` as text when it is UTF-8 (perhaps cut in a character at the end) without
+    NUL or other control characters than white space and escape; else None."""
+    try:
+        text = codecs.getincrementaldecoder("utf-8")().decode(data, final=False)
+    except UnicodeDecodeError:
+        return None
+    if any(ord(c) < 32 and c not in "\t\n\r\x0c\x1b" for c in text) or "\x7f" in text:
+        return None
+    return text
 
 
 def is_json_lines(head: bytes) -> bool:
