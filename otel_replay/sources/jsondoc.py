@@ -11,9 +11,10 @@ from __future__ import annotations
 import codecs
 import io
 import re
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO
 
 import ijson
 import msgspec
@@ -23,7 +24,7 @@ WHOLE_DOCUMENT_BYTES = 8 * 1024 * 1024
 #: Top-level arrays that carry records, in the order they are looked for.
 RECORD_ARRAYS = ("spans", "logs", "metrics", "resourceSpans", "resourceLogs", "resourceMetrics")
 BOM = b"\xef\xbb\xbf"  # not allowed in JSON (RFC 8259 §8.1), but parsers may ignore it: we do
-_JSON_STARTS = frozenset(b'{["-0123456789tfn'[i : i + 1] for i in range(16))
+_JSON_STARTS = frozenset(b'{["-0123456789tfn'[i : i + 1] for i in range(17))
 #: How much of the start is looked at to tell text from binary data.
 SNIFF_BYTES = 4096
 #: How many characters of text that is not JSON are quoted.
@@ -68,8 +69,8 @@ def read_document(stream: BinaryIO, size_hint: int | None = None) -> Document:
     """Open a document; its ``items`` iterator may raise :class:`DocumentError` part-way."""
     head = stream.read(WHOLE_DOCUMENT_BYTES + 1)
     bom = head.startswith(BOM)
-    if bom:
-        head = head[len(BOM) :]
+    if bom:  # read as many bytes more, so that the head is WHOLE_DOCUMENT_BYTES + 1 bytes of JSON
+        head = head[len(BOM) :] + stream.read(len(BOM))
     if not head.strip():
         raise DocumentError("empty file")
     if not _looks_like_json(head):
@@ -186,29 +187,48 @@ class _Replay(io.RawIOBase):
 def _streamed(head: bytes, stream: BinaryIO) -> Document:
     """Scan the top level for the header and the record array, then stream that array.
 
-    The scan itself reads through a replaying buffer so no byte is read twice from the
-    source; a non-seekable stream (a pipe, an archive member) works the same.
+    The record array is the one :data:`RECORD_ARRAYS` puts first, as when the document is
+    decoded whole: the scan stops at that array's start, or goes on past an array of lower
+    rank to look for one of higher rank. What the scan read is kept (in memory, on disk
+    past WHOLE_DOCUMENT_BYTES) and read again before the rest, so no byte is read twice
+    from the source; a non-seekable stream (a pipe, an archive member) works the same.
     """
-    recorded = bytearray()
+    spool = tempfile.SpooledTemporaryFile(max_size=WHOLE_DOCUMENT_BYTES)  # noqa: SIM115 - closed by the items
     source = _Replay(head, stream)  # what the scan has not consumed stays in here
+    try:
+        header, keys, array_key = _scan(_Recorder(source, spool))
+    except BaseException:
+        spool.close()
+        raise
+    if array_key is None:
+        spool.close()
+        return Document(header, keys, None)
+    spool.seek(0)
+    return Document(header, keys, array_key, _stream_items(spool, source, array_key))
 
-    class _Recorder(io.RawIOBase):
-        def __init__(self) -> None:
-            self._src = source
 
-        def readable(self) -> bool:
-            return True
+class _Recorder(io.RawIOBase):
+    """Reads ``source`` and keeps a copy of what it read in ``copy``."""
 
-        def readinto(self, buf: Any) -> int:
-            n = self._src.readinto(buf)
-            recorded.extend(memoryview(buf)[:n])
-            return n
+    def __init__(self, source: io.RawIOBase, copy: IO[bytes]) -> None:
+        self._src, self._copy = source, copy
 
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf: Any) -> int:
+        n = self._src.readinto(buf) or 0
+        self._copy.write(memoryview(buf)[:n])
+        return n
+
+
+def _scan(raw: io.RawIOBase) -> tuple[dict[str, Any], list[str], str | None]:
+    """The top level's scalars, keys and record array (see :func:`_streamed`)."""
     header: dict[str, Any] = {}
     keys: list[str] = []
     array_key: str | None = None
     try:
-        events = ijson.parse(_Recorder(), use_float=True)
+        events = ijson.parse(raw, use_float=True)
         prefix, event, value = next(events)
         if event != "start_map":
             raise DocumentError(f"top-level JSON is {_event_kind(event)}, expected an object")
@@ -218,24 +238,30 @@ def _streamed(head: bytes, stream: BinaryIO) -> Document:
                 key = value
                 keys.append(value)
             elif prefix == key and key is not None:
-                if key in RECORD_ARRAYS and array_key is None and event != "start_array":
+                ranked = key in RECORD_ARRAYS and _outranks(key, array_key)
+                if ranked and event != "start_array":
                     raise DocumentError(f"'{key}' is {_event_kind(event)}, expected an array")
-                if event in ("start_array", "start_map"):
-                    if event == "start_array" and key in RECORD_ARRAYS and array_key is None:
-                        array_key = key
+                if ranked:
+                    array_key = key
+                    if key == RECORD_ARRAYS[0]:
                         break
+                if event in ("start_array", "start_map"):
                     _skip(events)
                 else:
                     header[key] = value
             elif prefix == "" and event == "end_map":
                 break
-    except (ijson.JSONError, ijson.IncompleteJSONError, UnicodeDecodeError) as exc:
+    except (ijson.JSONError, ijson.IncompleteJSONError, UnicodeDecodeError, StopIteration) as exc:
+        if array_key is not None:  # a broken or cut document: its records are read up to the break
+            return header, keys, array_key
+        if isinstance(exc, StopIteration):
+            raise DocumentError("truncated JSON (the file ends in the middle of a value)") from None
         raise _stream_error(exc) from None
-    except StopIteration:
-        raise DocumentError("truncated JSON (the file ends in the middle of a value)") from None
-    if array_key is None:
-        return Document(header, keys, None)
-    return Document(header, keys, array_key, _stream_items(bytes(recorded), source, array_key))
+    return header, keys, array_key
+
+
+def _outranks(key: str, found: str | None) -> bool:
+    return found is None or RECORD_ARRAYS.index(key) < RECORD_ARRAYS.index(found)
 
 
 def _event_kind(event: str) -> str:
@@ -261,8 +287,11 @@ def _skip(events: Iterator[tuple[str, str, Any]]) -> None:
 
 
 def _stream_error(exc: Exception) -> DocumentError:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    if isinstance(exc, UnicodeDecodeError):
+    message = exc.args[0] if exc.args else ""
+    if isinstance(message, bytes):  # the C parser's messages are bytes (with the input quoted)
+        message = message.decode("utf-8", "replace")
+    text = str(message).strip().splitlines()[0] if str(message).strip() else type(exc).__name__
+    if isinstance(exc, UnicodeDecodeError) or "invalid bytes in UTF8" in text:
         return DocumentError("not valid UTF-8 text")
     if "premature EOF" in text or ("Incomplete" in type(exc).__name__ and "EOF" in text):
         return DocumentError("truncated JSON (the file ends in the middle of a value)")
@@ -271,8 +300,29 @@ def _stream_error(exc: Exception) -> DocumentError:
     return DocumentError(f"not valid JSON: {text}")
 
 
-def _stream_items(prefix: bytes, stream: BinaryIO | _Replay, array_key: str) -> Iterator[Any]:
+def _stream_items(spool: IO[bytes], rest: io.RawIOBase, array_key: str) -> Iterator[Any]:
     try:
-        yield from ijson.items(_Replay(prefix, stream), f"{array_key}.item", use_float=True)
+        with spool:
+            yield from ijson.items(_Chain(spool, rest), f"{array_key}.item", use_float=True)
     except (ijson.JSONError, ijson.IncompleteJSONError, UnicodeDecodeError) as exc:
         raise _stream_error(exc) from None
+
+
+class _Chain(io.RawIOBase):
+    """``first`` to its end, then ``rest``."""
+
+    def __init__(self, first: IO[bytes], rest: io.RawIOBase) -> None:
+        self._first: IO[bytes] | None = first
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf: Any) -> int:
+        if self._first is not None and len(buf):  # ijson reads 0 bytes to see the type
+            data = self._first.read(len(buf))
+            if data:
+                buf[: len(data)] = data
+                return len(data)
+            self._first = None
+        return self._rest.readinto(buf) or 0
