@@ -60,7 +60,22 @@ def _pairs(*names: str, help: str) -> Decorator[Any]:
     return click.option(*names, multiple=True, metavar="KEY=VALUE", help=help)
 
 
-INPUTS: list[Decorator[Any]] = [click.argument("paths", nargs=-1, required=True, metavar="PATH...")]
+INPUTS: list[Decorator[Any]] = [
+    click.argument("paths", nargs=-1, required=True, metavar="PATH..."),
+    click.option(
+        "--include",
+        multiple=True,
+        metavar="GLOB",
+        help="Also read files of folders and archives that match (packaging noise such as node_modules/ is skipped "
+        "by default; see docs/input-rules.md). Repeatable.",
+    ),
+    click.option(
+        "--exclude",
+        multiple=True,
+        metavar="GLOB",
+        help="Skip files and folders that match (the path in the folder or archive, or its name). Repeatable.",
+    ),
+]
 
 OTLP: list[Decorator[Any]] = [
     click.option(

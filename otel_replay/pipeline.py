@@ -123,7 +123,7 @@ class Pipeline:
             if self.stop.is_set():
                 return
             if isinstance(found, SkippedFile):
-                stats.file_ignored()
+                stats.file_ignored(found.name, found.reason)
             elif isinstance(found, FileProblem):
                 stats.problem(f"{found.source}: {found.reason}")
             else:

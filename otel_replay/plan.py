@@ -17,6 +17,7 @@ from otel_replay.model import ResourceOverrides, Signal
 from otel_replay.sinks.loki import LokiConfig
 from otel_replay.sinks.otlp_config import OtlpConfig
 from otel_replay.sources.discover import ArchiveLimits, Walk
+from otel_replay.sources.names import NameRules
 
 MODES = ("send", "dry-run", "output")
 LOGS_TO = ("loki", "otlp")
@@ -77,6 +78,8 @@ class RunPlan:
         output_dir: str | None = None,
         resume_path: str | None = None,
         limits: ArchiveLimits | None = None,
+        include: Sequence[str] = (),
+        exclude: Sequence[str] = (),
         logs_to: str = "loki",
         workers: int = 1,
     ) -> RunPlan:
@@ -95,7 +98,10 @@ class RunPlan:
             raise PlanError("--workers must be at least 1")
         ordered = tuple(s for s in Signal if s in signals)
         # a walk of "." must not read the files this run writes
-        walk = Walk(exclude_dirs=frozenset() if output_dir is None else frozenset({os.path.realpath(output_dir)}))
+        walk = Walk(
+            exclude_dirs=frozenset() if output_dir is None else frozenset({os.path.realpath(output_dir)}),
+            rules=NameRules(tuple(include), tuple(exclude)),
+        )
         return cls(
             paths=tuple(paths),
             signals=ordered,

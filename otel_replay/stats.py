@@ -55,6 +55,8 @@ class RunStats:
         self.problem_count = 0
         self.files_read = 0
         self.files_ignored = 0
+        #: Why files were ignored, by kind of reason (what is in parentheses left out).
+        self.ignored: Counter[str] = Counter()
         self.hints: list[str] = []
         #: --verbose: receives one line per batch outcome (the receiver redacts it).
         self.notes = notes
@@ -65,9 +67,13 @@ class RunStats:
         with self._lock:
             self.files_read += 1
 
-    def file_ignored(self) -> None:
+    def file_ignored(self, name: str = "", reason: str = "") -> None:
+        """A file not read, or read and found not to be telemetry (not a problem); --verbose names it."""
         with self._lock:
             self.files_ignored += 1
+            self.ignored[reason.split(" (")[0] or "not read"] += 1
+        if name:
+            self.note(f"{name}: ignored: {reason}")
 
     def file_of(self, signal: Signal, selected: bool = True) -> None:
         """A file holding ``signal``'s records, replayed or (not ``selected``) passed over."""
@@ -162,6 +168,7 @@ class RunStats:
                 "problem_count": self.problem_count,
                 "files_read": self.files_read,
                 "files_ignored": self.files_ignored,
+                "ignored": self.ignored,
                 "hints": self.hints,
             }
 
@@ -179,6 +186,7 @@ class RunStats:
             self.problem_count += snap["problem_count"]
             self.files_read += snap["files_read"]
             self.files_ignored += snap["files_ignored"]
+            self.ignored.update(snap["ignored"])
             self.hints += [h for h in snap["hints"] if h not in self.hints]
 
 

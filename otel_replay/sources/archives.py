@@ -17,11 +17,12 @@ import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import BinaryIO, cast
 
 from otel_replay.model import FileProblem
+from otel_replay.sources.names import NameRules, is_archive
 from otel_replay.sources.streams import (
     DECOMPRESS_ERRORS,
     GZIP_MAGIC,
@@ -35,10 +36,6 @@ from otel_replay.sources.streams import (
     decompressed,
 )
 
-#: Names read from folders and archives; a file named on the command line is always read.
-DATA_SUFFIXES = tuple(base + comp for base in (".json", ".jsonl", ".ndjson") for comp in ("", ".gz", ".zst", ".zstd"))
-#: Archives read from folders and from inside other archives (recognised by content when read).
-ARCHIVE_SUFFIXES = (".zip", ".tar", ".tgz", ".tar.gz", ".tar.zst", ".tar.zstd", ".tzst")
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 #: A zip archive read from a stream (stdin, a member of another archive) is copied here
 #: first (zip needs random access): in memory up to this size, then in a temporary file.
@@ -82,6 +79,7 @@ class Budget:
     """What the archives of one input, nested ones included, have expanded to so far."""
 
     limits: ArchiveLimits
+    rules: NameRules = field(default_factory=NameRules)
     expanded: int = 0
     members: int = 0
 
@@ -115,14 +113,6 @@ class SkippedFile:
 
 Discovered = InputFile | SkippedFile | FileProblem
 Opener = Callable[[], AbstractContextManager[BinaryIO]]
-
-
-def wanted(name: str) -> bool:
-    return name.lower().endswith(DATA_SUFFIXES)
-
-
-def is_archive(name: str) -> bool:
-    return name.lower().endswith(ARCHIVE_SUFFIXES)
 
 
 def is_tar(head: bytes) -> bool:
@@ -177,12 +167,13 @@ def _safe_member(name: str) -> str | None:
     return None
 
 
-def _passed_member(name: str, member: str) -> Discovered | None:
-    """Why an archive member is not read (an unsafe path, not a data file), or None."""
+def _passed_member(name: str, member: str, rules: NameRules) -> Discovered | None:
+    """Why an archive member is not read (an unsafe path, packaging noise, not a data
+    file), or None."""
     if (why := _safe_member(member)) is not None:
         return FileProblem(name, f"refused: {why}")
-    if not wanted(member) and not is_archive(member):
-        return SkippedFile(name, "not a .json/.jsonl file")
+    if (why := rules.skip(member)) is not None:
+        return SkippedFile(name, why)
     return None
 
 
@@ -211,7 +202,7 @@ def zip_members(label: str, file: str | BinaryIO, budget: Budget, depth: int = 1
             if info.is_dir():
                 continue
             name = f"{label}!{info.filename}"
-            passed = _passed_member(name, info.filename)
+            passed = _passed_member(name, info.filename, budget.rules)
             # only what is read expands (zip reads stop at the declared size)
             if passed is None:
                 expanded, packed = expanded + info.file_size, packed + info.compress_size
@@ -273,7 +264,7 @@ def _tar_walk(
             if not member.isdir():
                 yield SkippedFile(name, "not a regular file")
             continue
-        if (passed := _passed_member(name, member.name)) is not None:
+        if (passed := _passed_member(name, member.name, budget.rules)) is not None:
             yield passed
             continue
         fh = tf.extractfile(member)

@@ -23,12 +23,11 @@ import os
 import stat
 import tarfile
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import BinaryIO, cast
 
 from otel_replay.model import FileProblem
 from otel_replay.sources.archives import (
-    DATA_SUFFIXES,
     DEFAULT_MAX_ARCHIVE_BYTES,
     ZIP_MAGIC,
     ArchiveLimits,
@@ -38,13 +37,12 @@ from otel_replay.sources.archives import (
     SkippedFile,
     compressed,
     from_stream,
-    is_archive,
     is_tar,
     tar_members,
-    wanted,
     zip_members,
 )
 from otel_replay.sources.jsondoc import is_json_lines
+from otel_replay.sources.names import DATA_SUFFIXES, NameRules
 from otel_replay.sources.streams import (
     DECOMPRESS_ERRORS,
     GZIP_MAGIC,
@@ -84,6 +82,8 @@ class Walk:
     #: Hand out a plain JSON Lines file larger than this as parts of about this size, so
     #: that several workers can share it (None: every file is one input).
     part_bytes: int | None = None
+    #: Which files of folders and archives are read (--include, --exclude, packaging noise).
+    rules: NameRules = field(default_factory=NameRules)
 
 
 def discover(
@@ -92,7 +92,7 @@ def discover(
     limits, walk = limits or ArchiveLimits(), walk or Walk()
     for path in paths:
         if path == "-":
-            yield from _from_stdin(stdin, limits)
+            yield from _from_stdin(stdin, limits, walk)
         else:
             yield from _from_path(path, limits, walk)
 
@@ -129,13 +129,21 @@ def _walk(root: str, limits: ArchiveLimits, walk: Walk) -> Iterator[Discovered]:
         if walk.exclude_dirs and os.path.realpath(dirpath) in walk.exclude_dirs:
             dirnames[:] = []
             continue
-        dirnames.sort()
         yield from problems
         problems.clear()
+        rel = os.path.relpath(dirpath, root).replace(os.sep, "/") + "/"
+        rel = "" if rel == "./" else rel
+        kept = []
+        for dirname in sorted(dirnames):
+            if (why := walk.rules.prune(rel + dirname)) is not None:  # not walked: not even listed
+                yield SkippedFile(os.path.join(dirpath, dirname) + os.sep, why)
+            else:
+                kept.append(dirname)
+        dirnames[:] = kept
         for fname in sorted(filenames):
             full = os.path.join(dirpath, fname)
-            if not wanted(fname) and not is_archive(fname):
-                yield SkippedFile(full, "not a .json/.jsonl file")
+            if (why := walk.rules.skip(rel + fname)) is not None:
+                yield SkippedFile(full, why)
                 continue
             try:
                 size = os.stat(full).st_size
@@ -163,7 +171,7 @@ def _from_file(path: str, size: int, limits: ArchiveLimits, walk: Walk) -> Itera
         yield FileProblem(path, f"cannot read: {exc.strerror or exc}")
         return
     if head.startswith(ZIP_MAGIC):
-        yield from zip_members(path, path, Budget(limits))
+        yield from zip_members(path, path, Budget(limits, walk.rules))
     elif head.startswith((GZIP_MAGIC, ZSTD_MAGIC)):
         try:
             raw = open(path, "rb")  # noqa: SIM115 - held open while the generator hands out its stream
@@ -171,10 +179,10 @@ def _from_file(path: str, size: int, limits: ArchiveLimits, walk: Walk) -> Itera
             yield FileProblem(path, f"cannot read: {exc.strerror or exc}")
             return
         with raw:
-            yield from compressed(path, raw, size, Budget(limits), 1, Location(path, compressed=True))
+            yield from compressed(path, raw, size, Budget(limits, walk.rules), 1, Location(path, compressed=True))
     elif is_tar(head):
         opener = functools.partial(tarfile.open, path, mode="r:")
-        yield from tar_members(path, opener, Budget(limits), size, path)
+        yield from tar_members(path, opener, Budget(limits, walk.rules), size, path)
     elif walk.part_bytes and size > 2 * walk.part_bytes and _json_lines(path):
         yield from _parts(path, size, walk.part_bytes)
     else:
@@ -199,9 +207,9 @@ def _parts(path: str, size: int, part_bytes: int) -> Iterator[InputFile]:
         yield InputFile(path, opener, part.end - part.start, part, Location(path))
 
 
-def _from_stdin(stdin: BinaryIO | None, limits: ArchiveLimits) -> Iterator[Discovered]:
+def _from_stdin(stdin: BinaryIO | None, limits: ArchiveLimits, walk: Walk) -> Iterator[Discovered]:
     if stdin is None:
         yield FileProblem("<stdin>", "standard input is not available")
         return
     reader = stdin if isinstance(stdin, io.BufferedReader) else io.BufferedReader(cast(io.RawIOBase, stdin))
-    yield from from_stream("<stdin>", reader, Budget(limits), 0)
+    yield from from_stream("<stdin>", reader, Budget(limits, walk.rules), 0)
