@@ -136,7 +136,7 @@ class Pipeline:
                 if self.on_progress is not None:
                     self.on_progress(stats)
 
-    def _read(self, items: Iterator[SourceItem]) -> None:
+    def _read(self, items: Iterator[SourceItem | SkippedFile]) -> None:
         stats, stop = self.stats, self.stop
         read: Counter[Signal] = Counter()
         try:
@@ -173,6 +173,8 @@ class Pipeline:
                     stats.problem(f"{item.source}: {item.reason}")
                 elif isinstance(item, Notice):
                     stats.hint(item.text)
+                elif isinstance(item, SkippedFile):  # read, and found not to be telemetry
+                    stats.file_ignored(item.name, item.reason)
         finally:  # counted however the input ends (a second Ctrl-C included)
             for signal, n in read.items():
                 stats.read(signal, n)

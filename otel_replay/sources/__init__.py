@@ -3,7 +3,9 @@
 :func:`read_input` opens one discovered file, works out what it holds from its content
 (never from its name alone) and hands it to the reader for that format. Anything that
 goes wrong becomes a :class:`~otel_replay.model.FileProblem` item (or, for one record,
-an :class:`~otel_replay.model.InvalidRecord`), never an exception.
+an :class:`~otel_replay.model.InvalidRecord`), never an exception. A JSON document that
+is not telemetry at all (:mod:`~otel_replay.sources.claims`) is a
+:class:`~otel_replay.sources.discover.SkippedFile`: ignored, not a problem.
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ import zipfile
 from collections.abc import Iterator
 
 from otel_replay.model import FileProblem, Signal, SourceItem
+from otel_replay.sources.claims import claims_telemetry, not_telemetry
 from otel_replay.sources.codemachine import classify, read_codemachine
 from otel_replay.sources.codemachine_metrics import read_metrics
-from otel_replay.sources.discover import DECOMPRESS_ERRORS, InputFile
+from otel_replay.sources.discover import DECOMPRESS_ERRORS, InputFile, SkippedFile
 from otel_replay.sources.jsondoc import DocumentError, read_document
 from otel_replay.sources.otlp_json import OTLP_ARRAYS, read_otlp, read_otlp_lines
 
@@ -24,7 +27,7 @@ _READ_ERRORS = (*DECOMPRESS_ERRORS, zipfile.BadZipFile, RuntimeError)
 INTERNAL_ERROR = "internal error while reading"
 
 
-def read_input(item: InputFile) -> Iterator[SourceItem]:
+def read_input(item: InputFile) -> Iterator[SourceItem | SkippedFile]:
     try:
         with item.open() as stream:
             yield from _read_stream(item, stream)
@@ -37,7 +40,7 @@ def read_input(item: InputFile) -> Iterator[SourceItem]:
         yield FileProblem(item.name, f"{INTERNAL_ERROR} ({type(exc).__name__}: {text}); please report it")
 
 
-def _read_stream(item: InputFile, stream: object) -> Iterator[SourceItem]:
+def _read_stream(item: InputFile, stream: object) -> Iterator[SourceItem | SkippedFile]:
     if item.part is not None:  # discovery split a JSON Lines file: read its lines straight
         yield from read_otlp_lines(stream, item.name, item.part)  # type: ignore[arg-type]
         return
@@ -45,6 +48,9 @@ def _read_stream(item: InputFile, stream: object) -> Iterator[SourceItem]:
     for note in doc.notes:
         yield FileProblem(item.name, f"{note}; the file was read")
     if doc.lines is not None:
+        if not claims_telemetry(item.name, doc.keys):  # the keys of its first line
+            yield SkippedFile(item.name, not_telemetry(doc.keys))
+            return
         yield from read_otlp_lines(doc.lines, item.name)
         return
     signal = classify(doc)
@@ -62,6 +68,9 @@ def _read_stream(item: InputFile, stream: object) -> Iterator[SourceItem]:
             yield from read_otlp(doc, item.name)
         except DocumentError as exc:
             yield FileProblem(item.name, f"{exc}; the records before it were read", OTLP_ARRAYS[doc.array_key])
+        return
+    if not claims_telemetry(item.name, doc.keys):
+        yield SkippedFile(item.name, not_telemetry(doc.keys))
         return
     keys = ", ".join(doc.keys[:6]) or "none"
     yield FileProblem(

@@ -75,8 +75,8 @@ def read_document(stream: BinaryIO, size_hint: int | None = None) -> Document:
         raise DocumentError("empty file")
     if not _looks_like_json(head):
         raise DocumentError(not_json(head))
-    if is_json_lines(head):
-        doc = Document({}, [], None, lines=io.BufferedReader(_Replay(head, stream), 1 << 16))
+    if (first := _first_line(head)) is not None:  # JSON Lines: keys are its first line's
+        doc = Document({}, list(first), None, lines=io.BufferedReader(_Replay(head, stream), 1 << 16))
     elif len(head) <= WHOLE_DOCUMENT_BYTES:
         doc = _whole(head)
     else:
@@ -125,13 +125,19 @@ def _as_text(data: bytes) -> str | None:
 def is_json_lines(head: bytes) -> bool:
     """JSON Lines: the first line alone is a whole JSON object and more follows it (a
     pretty-printed document's first line is not a whole value)."""
+    return _first_line(head) is not None
+
+
+def _first_line(head: bytes) -> dict[str, Any] | None:
+    """The first line's object when ``head`` starts JSON Lines, else None."""
     first, sep, rest = head.lstrip().partition(b"\n")
     if not sep or not rest.strip() or not first.rstrip().endswith(b"}"):
-        return False
+        return None
     try:
-        return isinstance(_DECODER.decode(first), dict)
+        obj = _DECODER.decode(first)
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError, ValueError):
-        return False
+        return None
+    return obj if isinstance(obj, dict) else None
 
 
 def _decode_error(exc: Exception) -> DocumentError:
