@@ -1,4 +1,4 @@
-"""The members of archives — zip, tar (plain or compressed) — and of archives inside them.
+"""The members of archives — zip, tar (plain or compressed), 7z — and of archives inside them.
 
 Nothing is extracted to disk: a member is handed out as a stream (or, when it can be
 opened again on its own, with its :class:`Location`). An archive found as a member of
@@ -12,107 +12,34 @@ from __future__ import annotations
 
 import functools
 import io
+import shutil
 import tarfile
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
-from pathlib import PurePosixPath
+from contextlib import nullcontext
 from typing import BinaryIO, cast
 
 from otel_replay.model import FileProblem
-from otel_replay.sources.names import NameRules, is_archive
-from otel_replay.sources.streams import (
-    DECOMPRESS_ERRORS,
-    GZIP_MAGIC,
-    MAX_RATIO,
-    RATIO_FLOOR,
-    ZSTD_MAGIC,
-    DecompressionBomb,
-    Location,
-    Part,
-    RatioCap,
-    decompressed,
+from otel_replay.sources.members import (
+    ArchiveLimits,
+    Budget,
+    Discovered,
+    InputFile,
+    Opener,
+    SkippedFile,
+    passed_member,
 )
+from otel_replay.sources.names import is_archive
+from otel_replay.sources.streams import DECOMPRESS_ERRORS, DecompressionBomb, Location, compression, decompressed
+
+__all__ = ["ArchiveLimits", "Budget", "Discovered", "InputFile", "SkippedFile", "from_stream", "zip_members"]
 
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+SEVENZIP_MAGIC = b"7z\xbc\xaf\x27\x1c"
 #: A zip archive read from a stream (stdin, a member of another archive) is copied here
 #: first (zip needs random access): in memory up to this size, then in a temporary file.
 SPOOL_BYTES = 64 * 1024 * 1024
-DEFAULT_MAX_ARCHIVE_BYTES = 2 * 1024**3
-DEFAULT_MAX_MEMBERS = 200_000
-DEFAULT_MAX_DEPTH = 3
-
-
-@dataclass(frozen=True, slots=True)
-class ArchiveLimits:
-    """How far discovery may go into archives and compressed streams."""
-
-    max_bytes: int = DEFAULT_MAX_ARCHIVE_BYTES  # --max-archive-bytes: all members together
-    max_ratio: int = MAX_RATIO  # an archive (or zip member) expanding more is a decompression bomb
-    #: The ratio is judged once this many bytes have come out (a small file may compress well).
-    ratio_floor: int = RATIO_FLOOR
-    #: Members of one input's archives, nested ones included, before the rest is refused.
-    max_members: int = DEFAULT_MAX_MEMBERS
-    #: How many archives deep discovery goes (1: an archive, not the archives inside it).
-    max_depth: int = DEFAULT_MAX_DEPTH
-
-    @property
-    def ratio_cap(self) -> RatioCap:
-        return RatioCap(self.max_ratio, self.ratio_floor)
-
-    def check(self, expanded: int, compressed: int | None) -> str | None:
-        """Why an archive that has expanded to ``expanded`` bytes so far must stop, or None."""
-        if expanded > self.max_bytes:
-            return f"expands beyond --max-archive-bytes ({self.max_bytes} bytes); the rest is not read"
-        if compressed and expanded > self.ratio_floor and expanded > compressed * self.max_ratio:
-            return (
-                f"expands more than {self.max_ratio} times over ({expanded} bytes from {compressed}): "
-                "looks like a decompression bomb; the rest is not read"
-            )
-        return None
-
-
-@dataclass(slots=True)
-class Budget:
-    """What the archives of one input, nested ones included, have expanded to so far."""
-
-    limits: ArchiveLimits
-    rules: NameRules = field(default_factory=NameRules)
-    expanded: int = 0
-    members: int = 0
-
-    def take(self, size: int) -> str | None:
-        """Count one member of ``size`` bytes; why the rest must not be read, or None."""
-        self.members += 1
-        self.expanded += size
-        if self.members > self.limits.max_members:
-            return f"holds more than {self.limits.max_members} archive members; the rest is not read"
-        if self.expanded > self.limits.max_bytes:
-            return f"expands beyond --max-archive-bytes ({self.limits.max_bytes} bytes); the rest is not read"
-        return None
-
-
-@dataclass(frozen=True, slots=True)
-class InputFile:
-    name: str
-    open: Callable[[], AbstractContextManager[BinaryIO]]
-    size: int | None = None
-    #: Set when this input is one part of a JSON Lines file split for the workers.
-    part: Part | None = None
-    #: How to open it again elsewhere; None when it can only be read now, as it goes by.
-    location: Location | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class SkippedFile:
-    name: str
-    reason: str
-
-
-Discovered = InputFile | SkippedFile | FileProblem
-Opener = Callable[[], AbstractContextManager[BinaryIO]]
 
 
 def is_tar(head: bytes) -> bool:
@@ -130,8 +57,16 @@ def from_stream(label: str, reader: io.BufferedReader, budget: Budget, around: i
                 spool.write(chunk)
             spool.seek(0)
             yield from zip_members(label, cast(BinaryIO, spool), budget, depth)
-    elif head.startswith((GZIP_MAGIC, ZSTD_MAGIC)):
+    elif compression(head) is not None:
         yield from compressed(label, reader, None, budget, depth)
+    elif head.startswith(SEVENZIP_MAGIC):
+        from otel_replay.sources.sevenzip import sevenzip_members  # py7zr: only for a 7z archive
+
+        with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
+            shutil.copyfileobj(reader, spool, 1 << 20)
+            size = spool.tell()
+            spool.seek(0)
+            yield from sevenzip_members(label, cast(BinaryIO, spool), size, budget, depth, nested)
     elif is_tar(head):
         opener = functools.partial(tarfile.open, fileobj=reader, mode="r|")
         yield from tar_members(label, opener, budget, None, depth=depth)
@@ -157,27 +92,7 @@ def compressed(
         yield InputFile(label, lambda: nullcontext(stream), None, location=location)
 
 
-def _safe_member(name: str) -> str | None:
-    """Why an archive member name is refused, or None when it is safe."""
-    p = PurePosixPath(name.replace("\\", "/"))
-    if p.is_absolute() or (name[1:3] == ":\\" or name[1:3] == ":/"):
-        return "absolute path in archive"
-    if ".." in p.parts:
-        return "'..' in archive path"
-    return None
-
-
-def _passed_member(name: str, member: str, rules: NameRules) -> Discovered | None:
-    """Why an archive member is not read (an unsafe path, packaging noise, not a data
-    file), or None."""
-    if (why := _safe_member(member)) is not None:
-        return FileProblem(name, f"refused: {why}")
-    if (why := rules.skip(member)) is not None:
-        return SkippedFile(name, why)
-    return None
-
-
-def _nested(name: str, opener: Opener, budget: Budget, around: int) -> Iterator[Discovered]:
+def nested(name: str, opener: Opener, budget: Budget, around: int) -> Iterator[Discovered]:
     """An archive that is a member of another, read in turn (``around``: the archives it is in)."""
     if around >= budget.limits.max_depth:
         yield FileProblem(name, f"refused: an archive nested more than {budget.limits.max_depth} archives deep")
@@ -202,7 +117,7 @@ def zip_members(label: str, file: str | BinaryIO, budget: Budget, depth: int = 1
             if info.is_dir():
                 continue
             name = f"{label}!{info.filename}"
-            passed = _passed_member(name, info.filename, budget.rules)
+            passed = passed_member(name, info.filename, budget.rules)
             # only what is read expands (zip reads stop at the declared size)
             if passed is None:
                 expanded, packed = expanded + info.file_size, packed + info.compress_size
@@ -218,7 +133,7 @@ def zip_members(label: str, file: str | BinaryIO, budget: Budget, depth: int = 1
                 continue
             opener = cast(Opener, functools.partial(zf.open, info))
             if is_archive(info.filename):
-                yield from _nested(name, opener, budget, depth)
+                yield from nested(name, opener, budget, depth)
                 continue
             location = None
             if isinstance(file, str):
@@ -264,14 +179,14 @@ def _tar_walk(
             if not member.isdir():
                 yield SkippedFile(name, "not a regular file")
             continue
-        if (passed := _passed_member(name, member.name, budget.rules)) is not None:
+        if (passed := passed_member(name, member.name, budget.rules)) is not None:
             yield passed
             continue
         fh = tf.extractfile(member)
         if fh is None:
             continue
         if is_archive(member.name):
-            yield from _nested(name, functools.partial(nullcontext, fh), budget, depth)
+            yield from nested(name, functools.partial(nullcontext, fh), budget, depth)
             continue
         location = None
         if path is not None and not member.issparse():

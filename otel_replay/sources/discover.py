@@ -28,7 +28,7 @@ from typing import BinaryIO, cast
 
 from otel_replay.model import FileProblem
 from otel_replay.sources.archives import (
-    DEFAULT_MAX_ARCHIVE_BYTES,
+    SEVENZIP_MAGIC,
     ZIP_MAGIC,
     ArchiveLimits,
     Budget,
@@ -38,17 +38,18 @@ from otel_replay.sources.archives import (
     compressed,
     from_stream,
     is_tar,
+    nested,
     tar_members,
     zip_members,
 )
 from otel_replay.sources.jsondoc import is_json_lines
+from otel_replay.sources.members import DEFAULT_MAX_ARCHIVE_BYTES
 from otel_replay.sources.names import DATA_SUFFIXES, NameRules
 from otel_replay.sources.streams import (
     DECOMPRESS_ERRORS,
-    GZIP_MAGIC,
-    ZSTD_MAGIC,
     Location,
     Part,
+    compression,
     open_location,
     open_part,
 )
@@ -172,7 +173,11 @@ def _from_file(path: str, size: int, limits: ArchiveLimits, walk: Walk) -> Itera
         return
     if head.startswith(ZIP_MAGIC):
         yield from zip_members(path, path, Budget(limits, walk.rules))
-    elif head.startswith((GZIP_MAGIC, ZSTD_MAGIC)):
+    elif head.startswith(SEVENZIP_MAGIC):
+        from otel_replay.sources.sevenzip import sevenzip_members  # py7zr: only for a 7z archive
+
+        yield from sevenzip_members(path, path, size, Budget(limits, walk.rules), 1, nested)
+    elif compression(head) is not None:
         try:
             raw = open(path, "rb")  # noqa: SIM115 - held open while the generator hands out its stream
         except OSError as exc:

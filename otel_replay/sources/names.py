@@ -10,9 +10,14 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
 #: Names read from folders and archives; a file named on the command line is always read.
-DATA_SUFFIXES = tuple(base + comp for base in (".json", ".jsonl", ".ndjson") for comp in ("", ".gz", ".zst", ".zstd"))
+DATA_SUFFIXES = tuple(
+    base + comp for base in (".json", ".jsonl", ".ndjson") for comp in ("", ".gz", ".zst", ".zstd", ".bz2", ".xz")
+)
 #: Archives read from folders and from inside other archives (recognised by content when read).
-ARCHIVE_SUFFIXES = (*(".tar" + comp for comp in ("", ".gz", ".zst", ".zstd")), ".zip", ".tgz", ".tzst")
+ARCHIVE_SUFFIXES = (
+    *(".tar" + comp for comp in ("", ".gz", ".zst", ".zstd", ".bz2", ".xz")),
+    *(".zip", ".7z", ".tgz", ".tzst", ".tbz", ".tbz2", ".txz"),
+)
 #: Folders never walked: packaging and tooling, never telemetry.
 NOISE_DIRS = frozenset(
     {
