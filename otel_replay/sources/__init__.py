@@ -13,12 +13,12 @@ from __future__ import annotations
 import zipfile
 from collections.abc import Iterator
 
-from otel_replay.model import FileProblem, Signal, SourceItem
+from otel_replay.model import SIGNAL_OF, FileProblem, Signal, SourceItem
 from otel_replay.sources.claims import claims_telemetry, not_telemetry
 from otel_replay.sources.codemachine import classify, read_codemachine
 from otel_replay.sources.codemachine_metrics import read_metrics
 from otel_replay.sources.discover import DECOMPRESS_ERRORS, InputFile, SkippedFile
-from otel_replay.sources.jsondoc import DocumentError, read_document
+from otel_replay.sources.jsondoc import CutDocument, DocumentError, read_document
 from otel_replay.sources.otlp_json import OTLP_ARRAYS, read_otlp, read_otlp_lines
 
 _READ_ERRORS = (*DECOMPRESS_ERRORS, zipfile.BadZipFile, RuntimeError)
@@ -31,6 +31,8 @@ def read_input(item: InputFile) -> Iterator[SourceItem | SkippedFile]:
     try:
         with item.open() as stream:
             yield from _read_stream(item, stream)
+    except CutDocument as exc:  # cut before any record
+        yield FileProblem(item.name, cut_reason(exc, 0))
     except DocumentError as exc:
         yield FileProblem(item.name, str(exc))
     except _READ_ERRORS as exc:
@@ -38,6 +40,11 @@ def read_input(item: InputFile) -> Iterator[SourceItem | SkippedFile]:
     except Exception as exc:  # a reader bug must not end the run (tests show no input gets here)
         text = (str(exc).strip().splitlines() or [""])[0][:200]
         yield FileProblem(item.name, f"{INTERNAL_ERROR} ({type(exc).__name__}: {text}); please report it")
+
+
+def cut_reason(exc: CutDocument, recovered: int) -> str:
+    """The one problem line of a file cut short (an exporter killed while writing it)."""
+    return f"{exc}: cut at byte {exc.at}, {recovered} records recovered"
 
 
 def _read_stream(item: InputFile, stream: object) -> Iterator[SourceItem | SkippedFile]:
@@ -54,20 +61,21 @@ def _read_stream(item: InputFile, stream: object) -> Iterator[SourceItem | Skipp
         yield from read_otlp_lines(doc.lines, item.name)
         return
     signal = classify(doc)
+    if signal is None and doc.array_key in OTLP_ARRAYS:
+        signal = OTLP_ARRAYS[doc.array_key]
+        records = read_otlp(doc, item.name)
+    elif signal is not None:
+        records = read_metrics(doc, item.name) if signal is Signal.METRICS else read_codemachine(doc, item.name, signal)
     if signal is not None:
+        read = 0
         try:
-            if signal is Signal.METRICS:
-                yield from read_metrics(doc, item.name)
-            else:
-                yield from read_codemachine(doc, item.name, signal)
+            for record in records:
+                read += type(record) in SIGNAL_OF
+                yield record
+        except CutDocument as exc:
+            yield FileProblem(item.name, cut_reason(exc, read), signal)
         except DocumentError as exc:
             yield FileProblem(item.name, f"{exc}; the records before it were read", signal)
-        return
-    if doc.array_key in OTLP_ARRAYS:
-        try:
-            yield from read_otlp(doc, item.name)
-        except DocumentError as exc:
-            yield FileProblem(item.name, f"{exc}; the records before it were read", OTLP_ARRAYS[doc.array_key])
         return
     if not claims_telemetry(item.name, doc.keys):
         yield SkippedFile(item.name, not_telemetry(doc.keys))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import io
+import itertools
 import re
 import tempfile
 from collections.abc import Iterator
@@ -18,6 +19,8 @@ from typing import IO, Any, BinaryIO
 
 import ijson
 import msgspec
+
+from otel_replay.sources.salvage import salvage
 
 #: Documents up to this size are decoded in one go; larger ones are streamed.
 WHOLE_DOCUMENT_BYTES = 8 * 1024 * 1024
@@ -34,6 +37,18 @@ _DECODER = msgspec.json.Decoder()
 
 class DocumentError(Exception):
     """The document (or what is left of it) cannot be read; the message says why."""
+
+
+TRUNCATED = "truncated JSON (the file ends in the middle of a value)"
+
+
+class CutDocument(DocumentError):
+    """The document ends part-way, after ``at`` bytes (a writer killed mid-write); the
+    records before the cut were read (see :mod:`~otel_replay.sources.salvage`)."""
+
+    def __init__(self, at: int) -> None:
+        super().__init__(TRUNCATED)
+        self.at = at
 
 
 @dataclass(slots=True)
@@ -69,6 +84,7 @@ def read_document(stream: BinaryIO, size_hint: int | None = None) -> Document:
     """Open a document; its ``items`` iterator may raise :class:`DocumentError` part-way."""
     head = stream.read(WHOLE_DOCUMENT_BYTES + 1)
     bom = head.startswith(BOM)
+    base = len(BOM) if bom else 0  # where the JSON text starts in the file
     if bom:  # read as many bytes more, so that the head is WHOLE_DOCUMENT_BYTES + 1 bytes of JSON
         head = head[len(BOM) :] + stream.read(len(BOM))
     if not head.strip():
@@ -78,9 +94,9 @@ def read_document(stream: BinaryIO, size_hint: int | None = None) -> Document:
     if (first := _first_line(head)) is not None:  # JSON Lines: keys are its first line's
         doc = Document({}, list(first), None, lines=io.BufferedReader(_Replay(head, stream), 1 << 16))
     elif len(head) <= WHOLE_DOCUMENT_BYTES:
-        doc = _whole(head)
+        doc = _whole(head, base)
     else:
-        doc = _streamed(head, stream)
+        doc = _streamed(head, stream, base)
     if bom:
         doc.notes.append("starts with a UTF-8 byte order mark, which JSON does not allow (RFC 8259 §8.1); ignored")
     return doc
@@ -140,22 +156,40 @@ def _first_line(head: bytes) -> dict[str, Any] | None:
     return obj if isinstance(obj, dict) else None
 
 
-def _decode_error(exc: Exception) -> DocumentError:
+def _decode_error(exc: Exception, size: int) -> DocumentError:
     text = str(exc)
+    at = re.search(r"invalid number \(byte (\d+)\)$", text)
+    if at is not None and int(at.group(1)) >= size:  # a number cut short: the end is the error
+        return DocumentError(TRUNCATED)
     if isinstance(exc, UnicodeDecodeError) or "utf-8" in text.lower():
         return DocumentError("not valid UTF-8 text")
     if isinstance(exc, RecursionError) or "recursion" in text.lower():
         return DocumentError("JSON nested too deeply")
     if "truncated" in text.lower():
-        return DocumentError("truncated JSON (the file ends in the middle of a value)")
+        return DocumentError(TRUNCATED)
     return DocumentError(f"not valid JSON: {text}")
 
 
-def _whole(data: bytes) -> Document:
+def _decode(data: bytes) -> Any:
     try:
-        doc = _DECODER.decode(data)
+        return _DECODER.decode(data)
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError, ValueError) as exc:
-        raise _decode_error(exc) from None
+        raise _decode_error(exc, len(data)) from None
+
+
+def _whole(data: bytes, base: int = 0) -> Document:
+    try:
+        doc = _decode(data)
+    except DocumentError as exc:
+        if str(exc) != TRUNCATED:
+            raise
+        # cut short: the records written whole before the cut, then the cut is said
+        mended = salvage(data)
+        if mended is None:
+            raise CutDocument(base + len(data)) from None
+        cut = _whole(mended)
+        cut.items = itertools.chain(cut.items, _raising(CutDocument(base + len(data))))
+        return cut
     if not isinstance(doc, dict):
         raise DocumentError(f"top-level JSON is {describe_json(doc)}, expected an object")
     header = {k: v for k, v in doc.items() if not isinstance(v, (list, dict))}
@@ -169,12 +203,19 @@ def _whole(data: bytes) -> Document:
     return Document(header, list(doc), array_key, items)
 
 
+def _raising(exc: Exception) -> Iterator[Any]:
+    raise exc
+    yield  # a generator: raises when the items before it are read
+
+
 class _Replay(io.RawIOBase):
-    """A stream that first yields already-read bytes, then the rest of the original."""
+    """A stream that first yields already-read bytes, then the rest of the original
+    (``count``: the bytes it has handed out)."""
 
     def __init__(self, prefix: bytes, rest: BinaryIO) -> None:
         self._prefix = memoryview(prefix)
         self._rest = rest
+        self.count = 0
 
     def readable(self) -> bool:
         return True
@@ -184,13 +225,15 @@ class _Replay(io.RawIOBase):
             n = min(len(buf), len(self._prefix))
             buf[:n] = self._prefix[:n]
             self._prefix = self._prefix[n:]
+            self.count += n
             return n
         data = self._rest.read(len(buf))
         buf[: len(data)] = data
+        self.count += len(data)
         return len(data)
 
 
-def _streamed(head: bytes, stream: BinaryIO) -> Document:
+def _streamed(head: bytes, stream: BinaryIO, base: int = 0) -> Document:
     """Scan the top level for the header and the record array, then stream that array.
 
     The record array is the one :data:`RECORD_ARRAYS` puts first, as when the document is
@@ -203,6 +246,9 @@ def _streamed(head: bytes, stream: BinaryIO) -> Document:
     source = _Replay(head, stream)  # what the scan has not consumed stays in here
     try:
         header, keys, array_key = _scan(_Recorder(source, spool))
+    except CutDocument:
+        spool.close()
+        raise CutDocument(base + source.count) from None
     except BaseException:
         spool.close()
         raise
@@ -210,7 +256,7 @@ def _streamed(head: bytes, stream: BinaryIO) -> Document:
         spool.close()
         return Document(header, keys, None)
     spool.seek(0)
-    return Document(header, keys, array_key, _stream_items(spool, source, array_key))
+    return Document(header, keys, array_key, _stream_items(spool, source, array_key, base))
 
 
 class _Recorder(io.RawIOBase):
@@ -261,7 +307,7 @@ def _scan(raw: io.RawIOBase) -> tuple[dict[str, Any], list[str], str | None]:
         if array_key is not None:  # a broken or cut document: its records are read up to the break
             return header, keys, array_key
         if isinstance(exc, StopIteration):
-            raise DocumentError("truncated JSON (the file ends in the middle of a value)") from None
+            raise CutDocument(0) from None  # where: said by the caller
         raise _stream_error(exc) from None
     return header, keys, array_key
 
@@ -300,18 +346,19 @@ def _stream_error(exc: Exception) -> DocumentError:
     if isinstance(exc, UnicodeDecodeError) or "invalid bytes in UTF8" in text:
         return DocumentError("not valid UTF-8 text")
     if "premature EOF" in text or ("Incomplete" in type(exc).__name__ and "EOF" in text):
-        return DocumentError("truncated JSON (the file ends in the middle of a value)")
+        return CutDocument(0)  # where: said by the caller
     if "integer overflow" in text:
         return DocumentError("an integer is beyond 64 bits, which the streaming parser cannot read")
     return DocumentError(f"not valid JSON: {text}")
 
 
-def _stream_items(spool: IO[bytes], rest: io.RawIOBase, array_key: str) -> Iterator[Any]:
+def _stream_items(spool: IO[bytes], rest: _Replay, array_key: str, base: int) -> Iterator[Any]:
     try:
         with spool:
             yield from ijson.items(_Chain(spool, rest), f"{array_key}.item", use_float=True)
     except (ijson.JSONError, ijson.IncompleteJSONError, UnicodeDecodeError) as exc:
-        raise _stream_error(exc) from None
+        error = _stream_error(exc)
+        raise (CutDocument(base + rest.count) if isinstance(error, CutDocument) else error) from None
 
 
 class _Chain(io.RawIOBase):
