@@ -112,3 +112,22 @@ def test_json_lines_without_otlp_keys_are_not_telemetry(tmp_path: Path) -> None:
 )
 def test_what_claims_to_be_telemetry(name: str, keys: list[str], claims: bool) -> None:
     assert claims_telemetry(name, keys) is claims
+
+
+def test_a_finder_zip_of_the_codemachine_folder_and_a_project_zip_replay_cleanly(
+    tmp_path: Path, plain: dict[str, Any]
+) -> None:
+    from tests.test_archives import zip_bytes
+    from tests.test_packaging import finder_zip
+
+    root = _project(tmp_path)
+    every = {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    codemachine = {k: v for k, v in every.items() if k.startswith(".codemachine/")}
+    (tmp_path / "codemachine.zip").write_bytes(finder_zip(codemachine))
+    (tmp_path / "project.zip").write_bytes(zip_bytes({f"webapp/{k}": v for k, v in every.items()}))
+    for name in ("codemachine.zip", "project.zip"):
+        code, summary = _summary(str(tmp_path / name))
+        assert (code, summary["problems"], _sent(summary)) == (0, [], plain), name
+        assert summary["ignored"]["not telemetry"] == len(CODEMACHINE_OWN) + (
+            len(PROJECT) if name == "project.zip" else 0
+        )
