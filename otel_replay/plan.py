@@ -62,6 +62,7 @@ class RunPlan:
     walk: Walk = field(default_factory=Walk)
     logs_to: str = "loki"  # or "otlp": log records through the official OTLPLogExporter
     workers: int = 1  # --workers: processes that read, convert and export (see execute/workers.py)
+    problems_path: str | None = None  # --problems: every problem as a JSON line (written by this process)
 
     @classmethod
     def from_options(
@@ -82,6 +83,7 @@ class RunPlan:
         exclude: Sequence[str] = (),
         logs_to: str = "loki",
         workers: int = 1,
+        problems_path: str | None = None,
     ) -> RunPlan:
         """The plan for these options; :class:`PlanError` when they contradict each other."""
         if dry_run and output_dir:
@@ -100,6 +102,7 @@ class RunPlan:
         # a walk of "." must not read the files this run writes
         walk = Walk(
             exclude_dirs=frozenset() if output_dir is None else frozenset({os.path.realpath(output_dir)}),
+            exclude_files=frozenset() if problems_path is None else frozenset({os.path.realpath(problems_path)}),
             rules=NameRules(tuple(include), tuple(exclude)),
         )
         return cls(
@@ -118,6 +121,7 @@ class RunPlan:
             walk=walk,
             logs_to=logs_to,
             workers=workers,
+            problems_path=problems_path,
         )
 
     @property

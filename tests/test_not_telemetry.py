@@ -71,7 +71,7 @@ def test_a_broken_file_that_claims_to_be_a_session_is_still_a_problem(tmp_path: 
     (traces / "cut.json").write_text('{"version": 1, "spans": "none"}')
     code, summary = _summary(str(root))
     assert code == 1 and _sent(summary) == plain
-    assert sorted(p.split(": ", 1)[1] for p in summary["problems"]) == [
+    assert sorted(p["reason"] for p in summary["problems"]) == [
         "'spans' is a string, expected an array",
         "unknown document: top-level keys version, service; expected a CodeMachine session or an OTLP/JSON request",
         "unknown document: top-level keys version, spanCount, span; expected a CodeMachine session or an OTLP/JSON "

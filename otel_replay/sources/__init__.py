@@ -36,10 +36,12 @@ def read_input(item: InputFile) -> Iterator[SourceItem | SkippedFile]:
     except DocumentError as exc:
         yield FileProblem(item.name, str(exc))
     except _READ_ERRORS as exc:
-        yield FileProblem(item.name, f"cannot read: {exc}")
+        yield FileProblem(item.name, f"cannot read: {exc}", key="cannot read")
     except Exception as exc:  # a reader bug must not end the run (tests show no input gets here)
         text = (str(exc).strip().splitlines() or [""])[0][:200]
-        yield FileProblem(item.name, f"{INTERNAL_ERROR} ({type(exc).__name__}: {text}); please report it")
+        yield FileProblem(
+            item.name, f"{INTERNAL_ERROR} ({type(exc).__name__}: {text}); please report it", key=INTERNAL_ERROR
+        )
 
 
 def cut_reason(exc: CutDocument, recovered: int) -> str:
@@ -84,4 +86,5 @@ def _read_stream(item: InputFile, stream: object) -> Iterator[SourceItem | Skipp
     yield FileProblem(
         item.name,
         f"unknown document: top-level keys {keys}; expected a CodeMachine session or an OTLP/JSON request",
+        key="unknown document",
     )

@@ -80,11 +80,19 @@ class Walk:
     #: Real paths of folders never read (the run's own --output folder, which a walk of
     #: ``.`` would otherwise find filling up with .jsonl files as it goes).
     exclude_dirs: frozenset[str] = frozenset()
+    #: Real paths of files never read (the run's own --problems file).
+    exclude_files: frozenset[str] = frozenset()
     #: Hand out a plain JSON Lines file larger than this as parts of about this size, so
     #: that several workers can share it (None: every file is one input).
     part_bytes: int | None = None
     #: Which files of folders and archives are read (--include, --exclude, packaging noise).
     rules: NameRules = field(default_factory=NameRules)
+
+
+def is_latest_copy(filename: str) -> bool:
+    """Whether a file is named like CodeMachine's copies of its newest session
+    (``latest.json``, ``latest-logs.json``, ``latest-metrics.json``): read after the rest."""
+    return filename.lower().startswith("latest")
 
 
 def discover(
@@ -143,6 +151,8 @@ def _walk(root: str, limits: ArchiveLimits, walk: Walk) -> Iterator[Discovered]:
         dirnames[:] = kept
         for fname in sorted(filenames):
             full = os.path.join(dirpath, fname)
+            if walk.exclude_files and os.path.realpath(full) in walk.exclude_files:
+                continue
             if (why := walk.rules.skip(rel + fname)) is not None:
                 yield SkippedFile(full, why)
                 continue
@@ -151,7 +161,7 @@ def _walk(root: str, limits: ArchiveLimits, walk: Walk) -> Iterator[Discovered]:
             except OSError as exc:
                 yield FileProblem(full, f"cannot read: {exc.strerror or exc}")
                 continue
-            if fname.lower().startswith("latest"):
+            if is_latest_copy(fname):
                 copies.append((full, size))
                 continue
             yield from _from_file(full, size, limits, walk)
