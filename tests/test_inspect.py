@@ -136,6 +136,8 @@ def test_the_filters_are_replays(example_inputs: dict[str, Path]) -> None:
     assert doc["traces"] == [] and doc["counts"]["traces"]["dropped"] == {"not in --service": 21}
     assert code == 1 and doc["nothing_replayed"].startswith("nothing replayed: the filters dropped all 21 record(s)")
     assert inspect(str(EXAMPLE), "--since", "yesterday-ish").exit_code == 2
+    code, doc = inspect_json(str(example_inputs["zip"]), "--exclude", "latest*")  # replay's --exclude
+    assert code == 0 and doc["inputs"] == 6 and all(f["copies"] == 0 for f in doc["files"])
     text = inspect(str(EXAMPLE), "--signals", "metrics").stdout
     apart = text[text.index("nothing to replay from:") :].split("\n\n")[0].splitlines()[1:]
     assert sorted(Path(line.strip()).name for line in apart) == sorted(
