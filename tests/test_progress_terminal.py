@@ -17,6 +17,7 @@ import pyte
 import pytest
 
 from tests.fakes.loki import LokiReceiver
+from tests.fakes.otlp import OtlpReceiver, tempo_error
 from tests.fakes.server import Answer
 from tests.helpers import (
     EXAMPLE_NOW_NS,
@@ -28,6 +29,8 @@ from tests.helpers import (
     log_doc,
     log_file,
     replay_command,
+    span_doc,
+    trace_file,
 )
 
 COLUMNS, ROWS = 80, 24
@@ -161,14 +164,16 @@ def test_the_progress_line_on_an_80_column_terminal(tmp_path: Path, loki: LokiRe
     assert_each_once(line_counts(loki), 40)
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
 def test_piped_stderr_has_no_line_and_says_a_retry_once_per_cause(
-    tmp_path: Path, loki: LokiReceiver, children: Children
+    tmp_path: Path, loki: LokiReceiver, children: Children, workers: str
 ) -> None:
     """Loki refuses three pushes in a row (503, asking to retry at once), then accepts:
     stderr (a pipe) says the retry once, with its cause, and carries no progress line."""
     loki.fault = lambda n: Answer(503, b"ingester overloaded", headers={"Retry-After": "0"}) if n <= 3 else None
     folder = _inputs(tmp_path / "in")
-    done = children.run(replay_command(str(folder), "--logs-only", "--loki-url", loki.url, "--concurrency", "1"))
+    command = replay_command(str(folder), "--logs-only", "--loki-url", loki.url, "--workers", workers)
+    done = children.run([*command, "--concurrency", "1"])
     err = done.stderr.decode()
     assert done.returncode == 0, err
     assert loki.faults_served == ["503"] * 3
@@ -177,3 +182,17 @@ def test_piped_stderr_has_no_line_and_says_a_retry_once_per_cause(
     assert said[0].startswith("otel-replay: logs: HTTP 503") and "next attempt in 0 s" in said[0], said
     assert "\r" not in err and "\x1b" not in err and "%" not in err
     assert_each_once(line_counts(loki), 40)
+
+
+def test_the_otlp_exporters_retries_are_said_too(tmp_path: Path, children: Children) -> None:
+    """The official exporter runs its own retries: what it says of them is heard too."""
+    trace_file(tmp_path / "in" / "t.json", [span_doc()])
+    slow_down = tempo_error("rate limited", 429, {"Retry-After": "0"})
+    with OtlpReceiver.tempo(scripted=[slow_down, slow_down]) as tempo:
+        command = replay_command(str(tmp_path / "in"), "--traces-only", "--otlp-endpoint", tempo.url)
+        done = children.run([*command, "--workers", "1"])
+        assert tempo.attempts == 3
+    err = done.stderr.decode()
+    assert done.returncode == 0, err
+    said = [line for line in err.splitlines() if "retrying" in line]
+    assert len(said) == 1 and said[0].startswith("otel-replay: traces: HTTP 429 Too Many Requests; retrying"), err

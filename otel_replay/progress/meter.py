@@ -100,7 +100,6 @@ class Meter:
         self._stats: Callable[[], RunStats] = _no_stats
         self._elsewhere: Callable[[], int] = lambda: 0
         self._reading: Callable[[], list[str]] = lambda: [self.counter.current] if self.counter.current else []
-        self.started: float | None = None
 
     def _add(self, n: int) -> None:  # the reading thread only (one pipeline per process)
         self._done += n
@@ -128,7 +127,6 @@ class Meter:
             self._elsewhere = elsewhere
         if reading is not None:
             self._reading = reading
-        self.started = time.monotonic()
         for callback in self._on_begin:
             callback()
 

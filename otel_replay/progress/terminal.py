@@ -38,7 +38,7 @@ class ProgressLine:
     ) -> None:
         self._meter, self._stream, self._redact = meter, stream, redact
         self._paths, self._exclude = paths, exclude_dirs
-        self._lock = threading.Lock()  # one writer at a time: the redraws, messages, the end
+        self._lock = threading.RLock()  # one writer at a time: redraws, messages (a signal handler too), the end
         self._shown = False
         self._closed = threading.Event()
         self._samples: deque[tuple[float, int]] = deque()

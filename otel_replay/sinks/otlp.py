@@ -174,9 +174,17 @@ class _ExporterLog(logging.Handler):
 _RETRYING = "Transient error"
 
 
+#: The status of the answer this thread's exporter got last (its log gives only the phrase).
+_answered = threading.local()
+
+
 def _cause(cause: object) -> str:
-    """The exporter's cause of a retry (an HTTP reason phrase or a transport error), in a few words."""
-    return describe_exception(cause) if isinstance(cause, BaseException) else one_line(str(cause))
+    """The exporter's cause of a retry (a transport error, or an answer's reason phrase:
+    ``HTTP 429 Too Many Requests``), in a few words."""
+    if isinstance(cause, BaseException):
+        return describe_exception(cause)
+    status = getattr(_answered, "status", None)
+    return one_line(f"HTTP {status} {cause}" if status else str(cause))
 
 
 class _QuietLogger:
@@ -261,6 +269,7 @@ class _Lane:
             session.verify = False  # --insecure: the exporter has no switch for it, the session does
 
     def _on_response(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        _answered.status = response.status_code
         self.last = _Response(response.status_code, response.content[:65536], response.headers.get("content-type", ""))
 
     def export(self, items: Any) -> bool:
