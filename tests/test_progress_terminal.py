@@ -51,6 +51,11 @@ class Terminal:
             command[0], command[1:], cwd=str(ROOT), env=child_env(), dimensions=(ROWS, COLUMNS), timeout=DEADLINE
         )
 
+    def resize(self, columns: int) -> None:
+        """The terminal's width changes (as a window is resized: the child gets SIGWINCH)."""
+        self.screen.resize(ROWS, columns)
+        self.child.setwinsize(ROWS, columns)
+
     def rows(self) -> list[str]:
         return [row.rstrip() for row in self.screen.display]
 
@@ -120,8 +125,9 @@ def _progress_row(rows: list[str]) -> str | None:
 def test_the_progress_line_on_an_80_column_terminal(tmp_path: Path, loki: LokiReceiver, workers: str) -> None:
     """While Loki holds the requests: one line, within 79 columns, with the bar, the
     percentage, the bytes, the records sent and read, and the hostile file name as text
-    (no colour, no window title). While Loki refuses: the line says it retries the logs,
-    when and why. At the end: no trace of the line, the summary, exit 0.
+    (no colour, no window title); at 50 columns, the line fitted again. While Loki
+    refuses: the line says it retries the logs, when and why. At the end: no trace of
+    the line, the summary, exit 0.
 
     The line names the input being read: in one process the last one read (its records
     are the ones held), with workers the earliest one still being read (Loki's turn is
@@ -144,6 +150,12 @@ def test_the_progress_line_on_an_80_column_terminal(tmp_path: Path, loki: LokiRe
         row = rows.index(line)
         assert all(char.fg == "default" for char in term.screen.buffer[row].values())  # the escape did nothing
         assert term.screen.title == ""
+
+        term.resize(50)  # a narrower terminal: the line is fitted again, the file name goes first
+        rows = term.wait_for("the line fitted to 50 columns", lambda r: any(x.endswith("sent 0/40") for x in r))
+        line = next(r for r in rows if r.endswith("sent 0/40"))
+        assert line.startswith("[#") and "]  100%  17" in line and len(line) <= 49, line
+        term.resize(COLUMNS)
 
         held.release.set()
         rows = term.wait_for("the retry", lambda r: any("retrying logs" in x for x in r))
