@@ -333,6 +333,12 @@ PERFORMANCE: list[Decorator[Any]] = [
 PRINTING: list[Decorator[Any]] = [
     option("-v", "--verbose", is_flag=True, help="Print each batch's outcome and the exporter's retries on stderr."),
     option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object on stdout."),
+    option(
+        "--problems",
+        type=click.Path(dir_okay=False),
+        metavar="FILE",
+        help="Write every problem here, one JSON object per line (the summary groups them when there are many).",
+    ),
 ]
 
 #: Every group as ``--help`` and docs/cli.md list them: (title, its options).

@@ -133,6 +133,7 @@ class ReplayOptions:
     resume: str | None = None
     workers: int = 1
     concurrency: int = DEFAULT_CONCURRENCY
+    problems: str | None = None  # --problems FILE
 
 
 def build_plan(options: ReplayOptions, *, env: Mapping[str, str] | None = None, now_ns: int | None = None) -> RunPlan:
@@ -165,6 +166,7 @@ def build_plan(options: ReplayOptions, *, env: Mapping[str, str] | None = None, 
         limits=ArchiveLimits(o.max_archive_bytes),
         logs_to=o.logs_to,
         workers=o.workers,
+        problems_path=o.problems,
     )
 
 

@@ -61,6 +61,7 @@ class RunPlan:
     walk: Walk = field(default_factory=Walk)
     logs_to: str = "loki"  # or "otlp": log records through the official OTLPLogExporter
     workers: int = 1  # --workers: processes that read, convert and export (see execute/workers.py)
+    problems_path: str | None = None  # --problems: every problem as a JSON line (written by this process)
 
     @classmethod
     def from_options(
@@ -79,6 +80,7 @@ class RunPlan:
         limits: ArchiveLimits | None = None,
         logs_to: str = "loki",
         workers: int = 1,
+        problems_path: str | None = None,
     ) -> RunPlan:
         """The plan for these options; :class:`PlanError` when they contradict each other."""
         if dry_run and output_dir:
@@ -95,7 +97,10 @@ class RunPlan:
             raise PlanError("--workers must be at least 1")
         ordered = tuple(s for s in Signal if s in signals)
         # a walk of "." must not read the files this run writes
-        walk = Walk(exclude_dirs=frozenset() if output_dir is None else frozenset({os.path.realpath(output_dir)}))
+        walk = Walk(
+            exclude_dirs=frozenset() if output_dir is None else frozenset({os.path.realpath(output_dir)}),
+            exclude_files=frozenset() if problems_path is None else frozenset({os.path.realpath(problems_path)}),
+        )
         return cls(
             paths=tuple(paths),
             signals=ordered,
@@ -112,6 +117,7 @@ class RunPlan:
             walk=walk,
             logs_to=logs_to,
             workers=workers,
+            problems_path=problems_path,
         )
 
     @property

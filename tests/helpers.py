@@ -41,6 +41,11 @@ def replay_json(*args: str, input: bytes | None = None) -> tuple[int, dict[str, 
     return result.exit_code, json.loads(result.stdout)
 
 
+def problem_lines(summary: dict[str, Any]) -> list[str]:
+    """The problems of a ``--json`` summary as the text summary lines them."""
+    return [p["text"] for p in summary["problems"]]
+
+
 def write_json(path: Path, doc: Any) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(doc, indent=2), encoding="utf-8")
