@@ -285,4 +285,7 @@ class _Worker:
 
 
 def _say(line: str) -> None:
-    print(f"otel-replay: {line}", file=sys.stderr, flush=True)
+    """One line on stderr in one write (print() writes the newline apart: another
+    worker's line could come in between)."""
+    sys.stderr.write(f"otel-replay: {line}\n")
+    sys.stderr.flush()
