@@ -156,7 +156,7 @@ class Pipeline:
             if self.stop.is_set():
                 return
             if isinstance(found, SkippedFile):
-                stats.file_ignored()
+                stats.file_ignored(found.name, found.reason)
             elif isinstance(found, FileProblem):
                 stats.file_problem(found.source, found.reason, found.key, found.signal)
             else:
@@ -174,7 +174,7 @@ class Pipeline:
                 if before is not None:
                     _note_drops(stats, found.name, before)
 
-    def _read(self, items: Iterator[SourceItem]) -> None:
+    def _read(self, items: Iterator[SourceItem | SkippedFile]) -> None:
         stats, stop = self.stats, self.stop
         read: Counter[Signal] = Counter()
         filtered_out: dict[Signal, TimeSpan] = {}
@@ -216,7 +216,7 @@ class Pipeline:
                 stats.times(signal, span, kept=False)
         items.close()  # type: ignore[attr-defined]
 
-    def _other(self, item: SourceItem) -> None:
+    def _other(self, item: SourceItem | SkippedFile) -> None:
         """What a reader says besides records and the start of a file."""
         stats = self.stats
         if isinstance(item, InvalidRecord):
@@ -232,6 +232,8 @@ class Pipeline:
                 stats.hint(item.text)
             else:
                 self._about.setdefault(item.origin, []).append(item)
+        elif isinstance(item, SkippedFile):  # read, and found not to be telemetry
+            stats.file_ignored(item.name, item.reason)
 
     def _checked(self, signal: Signal) -> None:
         """The pending records of ``signal`` through ``check`` and ``after`` to the sink
