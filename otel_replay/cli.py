@@ -95,7 +95,7 @@ def _execute(plan: RunPlan, *, verbose: bool, as_json: bool) -> tuple[Report, in
     meter = Meter()
     line = None
     if sys.stderr.isatty() and not as_json:
-        line = ProgressLine(meter, sys.stderr, plan.redact, list(plan.paths), plan.walk.exclude_dirs)
+        line = ProgressLine(meter, sys.stderr, plan.redact, list(plan.paths), plan.walk)
 
     def notify(message: str) -> None:
         text = f"otel-replay: {plan.redact(message)}"

@@ -5,6 +5,7 @@ observation hook of the retry policy."""
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import io
 import tarfile
@@ -156,8 +157,10 @@ def test_the_total_known_up_front_is_what_the_readers_count(tmp_path: Path) -> N
     assert input_bytes(paths) == sum(counted) > 0
 
 
-def test_standard_input_has_no_total() -> None:
+def test_standard_input_and_a_compression_that_does_not_say_its_size_have_no_total(tmp_path: Path) -> None:
+    (tmp_path / "t.json.bz2").write_bytes(bz2.compress(spans_bytes(span_doc())))
     assert input_bytes(["-"]) is None
+    assert input_bytes([str(tmp_path)]) is None
 
 
 # -- retries, watched ---------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from otel_replay.progress.meter import Meter
 from otel_replay.progress.render import Retrying, View, render, shown
 from otel_replay.progress.sizing import input_bytes
 from otel_replay.sinks.delivery import RetryNews
+from otel_replay.sources.discover import Walk
 
 #: Seconds between two redraws.
 REDRAW = 0.25
@@ -34,10 +35,10 @@ class ProgressLine:
         stream: TextIO,
         redact: Callable[[str], str],
         paths: list[str],
-        exclude_dirs: frozenset[str] = frozenset(),
+        walk: Walk | None = None,
     ) -> None:
         self._meter, self._stream, self._redact = meter, stream, redact
-        self._paths, self._exclude = paths, exclude_dirs
+        self._paths, self._walk = paths, walk
         self._lock = threading.RLock()  # one writer at a time: redraws, messages (a signal handler too), the end
         self._shown = False
         self._closed = threading.Event()
@@ -52,7 +53,7 @@ class ProgressLine:
         self._thread.start()
 
     def _size(self) -> None:
-        self._meter.total = input_bytes(self._paths, self._exclude)
+        self._meter.total = input_bytes(self._paths, self._walk)
 
     def _draw_until_closed(self) -> None:
         while not self._closed.wait(REDRAW):
