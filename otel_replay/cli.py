@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import warnings
 from typing import Any
@@ -22,6 +23,7 @@ from otel_replay.plan import RunPlan
 from otel_replay.report import EXIT_USAGE, Report
 from otel_replay.resume import StateFileError
 from otel_replay.runner import SetupError, execute
+from otel_replay.sinks.preflight import Unreachable
 from otel_replay.stats import RunStats
 
 
@@ -78,9 +80,15 @@ def _execute(plan: RunPlan, *, verbose: bool, as_json: bool) -> tuple[Report, in
     stdin = sys.stdin.buffer if "-" in plan.paths else None
     try:
         return execute(plan, stdin, progress, notify, notify if verbose else None)
+    except Unreachable as exc:  # not a usage mistake: no usage text, one line per destination
+        for line in exc.lines:
+            notify(line)
+        notify("nothing was sent")
+        sys.exit(EXIT_USAGE)
     except (SetupError, StateFileError) as exc:
         raise click.UsageError(str(exc)) from None
-    except KeyboardInterrupt:  # before the replay started (reading for --shift-to-now)
+    except KeyboardInterrupt:  # before the replay started (checks, discovery, --shift-to-now's first pass)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the run is over: a second Ctrl-C must not interrupt this
         click.echo("otel-replay: interrupted before anything was sent", err=True)
         sys.exit(130)
     finally:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import requests
@@ -28,7 +28,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceResponse
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from opentelemetry.sdk._logs.export import LogRecordExportResult
-from opentelemetry.sdk.metrics.export import MetricExportResult
+from opentelemetry.sdk.metrics.export import MetricExportResult, MetricsData
 from opentelemetry.sdk.trace.export import SpanExportResult
 
 from otel_replay.model import Record, Signal, record_key
@@ -191,6 +191,7 @@ class _ObservedSession(VerifyingSession):
     last_url: str | None = None
     attempts: int = 0
     attempt_timeout: float | None = None
+    one_attempt: bool = False  # a probe: end the exporter's retry loop after the first attempt
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         cap = self.attempt_timeout
@@ -200,10 +201,20 @@ class _ObservedSession(VerifyingSession):
         self.attempts += 1
         self.last_url = url.decode() if isinstance(url, bytes) else url
         try:
-            return super().request(method, url, *args, **kwargs)
+            response = super().request(method, url, *args, **kwargs)
         except requests.RequestException as exc:
             self.last_error = exc
+            if self.one_attempt:
+                raise _OneAttempt from exc
             raise
+        if self.one_attempt:
+            raise _OneAttempt
+        return response
+
+
+class _OneAttempt(Exception):
+    """Raised by a probe's session after its attempt: not a transport error, so the
+    exporter neither retries nor waits."""
 
 
 @dataclass(slots=True)
@@ -297,11 +308,7 @@ class OtlpSink(InFlightSink):
         self._stats = stats
         self._resources = ResourceCache()
         self._parts = _PARTS[signal]
-        endpoint = {
-            Signal.TRACES: config.traces_endpoint,
-            Signal.LOGS: config.logs_endpoint,
-            Signal.METRICS: config.metrics_endpoint,
-        }[signal]
+        endpoint = _endpoint(config, signal)
         self._inflight = InFlight(_Lane(self._parts, endpoint, config, signal) for _ in range(config.concurrency))
         self._account = Account(signal, stats, on_delivered)
         self._log = _ExporterLog(stats, self._parts.exporter.__module__)
@@ -346,3 +353,35 @@ class OtlpSink(InFlightSink):
         for lane in self._inflight.lanes:
             lane.shutdown()
         _QuietLogger.detach(self._exporter_logger, self._log)
+
+
+def _endpoint(config: OtlpConfig, signal: Signal) -> str | None:
+    """The signal's URL from our flags (None lets OTEL_EXPORTER_OTLP_* decide)."""
+    return {
+        Signal.TRACES: config.traces_endpoint,
+        Signal.LOGS: config.logs_endpoint,
+        Signal.METRICS: config.metrics_endpoint,
+    }[signal]
+
+
+def probe(signal: Signal, config: OtlpConfig, timeout: float) -> tuple[str | None, int | None, str]:
+    """One empty export request, which OTLP/HTTP servers answer with success ("If the
+    server receives an empty request … the server SHOULD respond with success"), sent by
+    the official exporter as the sink's would be (endpoint, headers, TLS, compression, the
+    OTEL_EXPORTER_OTLP_* variables) but once, without retries: where it went, the HTTP
+    status (None: no answer) and the answer or the transport error in a few words."""
+    lane = _Lane(_PARTS[signal], _endpoint(config, signal), replace(config, timeout=timeout), signal)
+    lane.session.one_attempt = True
+    quiet, logger = logging.NullHandler(), logging.getLogger("opentelemetry")
+    _QuietLogger.attach(logger, quiet)  # the exporter's complaint about the stopped loop
+    try:
+        lane.export(MetricsData(resource_metrics=[]) if signal is Signal.METRICS else [])
+    except _OneAttempt:  # an exporter that does not catch its session's errors
+        pass
+    finally:
+        lane.shutdown()
+        _QuietLogger.detach(logger, quiet)
+    url, last, error = lane.session.last_url, lane.last, lane.session.last_error
+    if last is not None:
+        return url, last.status, describe_response(last.status, last.body, last.content_type)
+    return url, None, describe_exception(error) if error is not None else "no answer"
