@@ -115,6 +115,7 @@ class ReplayOptions:
     loki_max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
     # mode
     output_dir: str | None = None
+    overwrite: bool = False
     dry_run: bool = False
     # selection
     signal_list: str | None = None
@@ -129,6 +130,7 @@ class ReplayOptions:
     # the run
     max_archive_bytes: int = DEFAULT_MAX_ARCHIVE_BYTES
     resume: str | None = None
+    resume_elsewhere: bool = False
     workers: int = 1
     concurrency: int = DEFAULT_CONCURRENCY
 
@@ -157,7 +159,9 @@ def build_plan(options: ReplayOptions, *, env: Mapping[str, str] | None = None, 
         redact=redactor(o, otlp, loki, env),
         dry_run=o.dry_run,
         output_dir=o.output_dir,
+        overwrite=o.overwrite,
         resume_path=o.resume,
+        resume_elsewhere=o.resume_elsewhere,
         limits=ArchiveLimits(o.max_archive_bytes),
         logs_to=o.logs_to,
         workers=o.workers,

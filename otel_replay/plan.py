@@ -56,7 +56,9 @@ class RunPlan:
     destinations: dict[Signal, str]
     redact: Callable[[str], str] = _no_redaction
     output_dir: str | None = None
+    overwrite: bool = False  # --overwrite: an earlier run's files in output_dir are replaced
     resume_path: str | None = None
+    resume_elsewhere: bool = False  # --resume-elsewhere: the state file may name other destinations
     limits: ArchiveLimits = field(default_factory=ArchiveLimits)
     walk: Walk = field(default_factory=Walk)
     logs_to: str = "loki"  # or "otlp": log records through the official OTLPLogExporter
@@ -75,7 +77,9 @@ class RunPlan:
         redact: Callable[[str], str] = _no_redaction,
         dry_run: bool = False,
         output_dir: str | None = None,
+        overwrite: bool = False,
         resume_path: str | None = None,
+        resume_elsewhere: bool = False,
         limits: ArchiveLimits | None = None,
         logs_to: str = "loki",
         workers: int = 1,
@@ -85,6 +89,10 @@ class RunPlan:
             raise PlanError("--dry-run and --output exclude each other")
         if resume_path and (dry_run or output_dir):
             raise PlanError("--resume applies to sending (not to --dry-run or --output)")
+        if overwrite and not output_dir:
+            raise PlanError("--overwrite applies to --output")
+        if resume_elsewhere and not resume_path:
+            raise PlanError("--resume-elsewhere applies to --resume")
         if not paths:
             raise PlanError("no input given")
         if not signals:
@@ -107,7 +115,9 @@ class RunPlan:
             destinations=_destinations(ordered, otlp, loki, logs_to, output_dir),
             redact=redact,
             output_dir=output_dir,
+            overwrite=overwrite,
             resume_path=resume_path,
+            resume_elsewhere=resume_elsewhere,
             limits=limits or ArchiveLimits(),
             walk=walk,
             logs_to=logs_to,

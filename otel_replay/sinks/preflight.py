@@ -180,6 +180,10 @@ def _todo(destination: Destination, status: int | None, answer: str) -> str:
             "pass a private CA with --certificate (or --insecure for a test setup); "
             "use http:// if the backend does not speak TLS"
         )
+    signal = destination.what.split(" ", 1)[0]
     if "refused" in lowered or "timed out" in lowered:
-        return f"is {destination.backend} running there? (`make up` starts the local stack)"
+        return (
+            f"is {destination.backend} running there? (`make up` starts the local stack; "
+            f"--signals without {signal} leaves it out)"
+        )
     return "check the URL"
