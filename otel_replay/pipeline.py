@@ -5,6 +5,11 @@ record goes through the filters, then the run's dedup and --resume check (a batc
 time, so that a worker process can ask the parent), then the transforms that change it,
 then to its signal's sink (see assemble.py). Nothing here raises for bad input or an
 unwilling backend: each outcome is a count (with a reason) on the run's statistics.
+
+What a reader says about one record (a value changed to fit, a hint about it) counts
+only when the record is handed to its sink: a record dropped on the way (a filter, a
+duplicate such as a ``latest*.json`` copy, --resume, a stop) changed nothing that was
+sent, so it adds nothing to "changed to fit" nor to the problem lines.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from otel_replay.model import (
     FileStart,
     InvalidRecord,
     Notice,
+    Origin,
     Record,
     Signal,
     SourceItem,
@@ -101,6 +107,9 @@ class Pipeline:
     _closed: bool = field(default=False, init=False)
     _quit_now: bool = field(default=False, init=False)
     _pending: dict[Signal, list[Record]] = field(default_factory=dict, init=False)
+    #: What the reader said about records of this input not yet sent or dropped, by origin
+    #: (it precedes its record, which a metrics reader may hold to the end of the file).
+    _about: dict[Origin, list[Adjusted | Notice]] = field(default_factory=dict, init=False)
     #: The input being read replays as recorded (OTLP: see :attr:`FileStart.as_recorded`).
     _as_recorded: bool = field(default=False, init=False)
 
@@ -130,9 +139,13 @@ class Pipeline:
                 self._as_recorded = False
                 if found.part is None or found.part.index == 0:
                     stats.file_read()  # a file split into parts counts once
+                before = _drops(stats) if stats.notes is not None else None
                 self._read(read_input(found))
                 for signal in list(self._pending):
                     self._checked(signal)
+                self._about.clear()  # about records never read to the end (a cut file): not sent
+                if before is not None:
+                    _note_drops(stats, found.name, before)
                 if self.on_progress is not None:
                     self.on_progress(stats)
 
@@ -145,12 +158,16 @@ class Pipeline:
                     break
                 signal = SIGNAL_OF.get(type(item))
                 if signal is not None:
-                    if signal not in self.sinks:
-                        continue  # a signal not selected (a JSON Lines file may mix signals)
+                    if signal not in self.sinks:  # a signal not selected (a JSON Lines file may mix signals)
+                        if self._about:
+                            self._about.pop(item.origin, None)  # type: ignore[union-attr]
+                        continue
                     read[signal] += 1
                     record, dropped_by = apply_transforms(item, self.stages.filters)  # type: ignore[arg-type]
                     if record is None:
                         stats.dropped(signal, dropped_by)
+                        if self._about:
+                            self._about.pop(item.origin, None)  # type: ignore[union-attr]
                     else:
                         pending = self._pending.setdefault(signal, [])
                         pending.append(record)
@@ -163,20 +180,29 @@ class Pipeline:
                     stats.file_of(item.signal, selected)
                     if not selected and item.one_signal:
                         break  # the file holds nothing else: do not even parse it
-                elif isinstance(item, InvalidRecord):
-                    if item.signal in self.sinks:
-                        stats.invalid(item.signal, str(item.origin), item.reason)
-                elif isinstance(item, Adjusted):
-                    if item.signal in self.sinks:
-                        stats.adjusted(item.signal, str(item.origin), item.reason)
-                elif isinstance(item, FileProblem):
-                    stats.problem(f"{item.source}: {item.reason}")
-                elif isinstance(item, Notice):
-                    stats.hint(item.text)
+                else:
+                    self._other(item)
         finally:  # counted however the input ends (a second Ctrl-C included)
             for signal, n in read.items():
                 stats.read(signal, n)
         items.close()  # type: ignore[attr-defined]
+
+    def _other(self, item: SourceItem) -> None:
+        """What a reader says besides records and the start of a file."""
+        stats = self.stats
+        if isinstance(item, InvalidRecord):
+            if item.signal in self.sinks:
+                stats.invalid(item.signal, str(item.origin), item.reason)
+        elif isinstance(item, Adjusted):
+            if item.signal in self.sinks:
+                self._about.setdefault(item.origin, []).append(item)
+        elif isinstance(item, FileProblem):
+            stats.problem(f"{item.source}: {item.reason}")
+        elif isinstance(item, Notice):
+            if item.origin is None:
+                stats.hint(item.text)
+            else:
+                self._about.setdefault(item.origin, []).append(item)
 
     def _checked(self, signal: Signal) -> None:
         """The pending records of ``signal`` through ``check`` and ``after`` to the sink
@@ -186,10 +212,11 @@ class Pipeline:
         records = self._pending.pop(signal, [])
         if not records:
             return
-        sink = self.sinks[signal]
+        sink, about = self.sinks[signal], self._about
         check, after = self.stages.check, self.stages.after
         labels = check(signal, records, self._as_recorded) if check is not None else [None] * len(records)
         for record, label in zip(records, labels, strict=True):
+            notes = about.pop(record.origin, None) if about else None
             if label is None and self.stop.is_set():  # stopped while a batch was in flight: not sent
                 continue
             if label is None:
@@ -197,13 +224,24 @@ class Pipeline:
             if label:
                 self.stats.dropped(signal, label)
             else:
+                if notes:
+                    self._sent_with(notes)
                 sink.write(record)
+
+    def _sent_with(self, notes: list[Adjusted | Notice]) -> None:
+        """What the reader said about a record that is now sent."""
+        for note in notes:
+            if isinstance(note, Adjusted):
+                self.stats.adjusted(note.signal, str(note.origin), note.reason)
+            else:
+                self.stats.hint(note.text)
 
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
         self._pending.clear()  # read, not yet checked when the run stopped: not sent
+        self._about.clear()
         try:
             for sink in self.sinks.values():
                 if self.stop.is_set():
@@ -213,3 +251,18 @@ class Pipeline:
         finally:
             if self.stop.is_set():  # a stop cuts batches off anywhere: count what was not sent by difference
                 self.stats.settle_unsent()
+
+
+def _drops(stats: RunStats) -> dict[Signal, Counter[str]]:
+    """The drop counts so far, per signal (the pipeline alone counts drops)."""
+    return {signal: Counter(s.dropped) for signal, s in stats.signals.items()}
+
+
+def _note_drops(stats: RunStats, name: str, before: dict[Signal, Counter[str]]) -> None:
+    """--verbose: what input ``name`` read and did not send (duplicates, filters, points
+    with no recorded value), one line per signal."""
+    for signal, was in before.items():
+        now = stats.signals[signal].dropped
+        parts = [f"{now[label] - was[label]} {label}" for label in now if now[label] > was[label]]
+        if parts:
+            stats.note(f"{signal.value} {name}: " + ", ".join(parts))

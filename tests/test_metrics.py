@@ -20,6 +20,7 @@ from otel_replay.sources.codemachine_metrics import (
     point_from_codemachine,
 )
 from otel_replay.sources.common import InvalidInput
+from otel_replay.stages.unrecorded import NO_RECORDED_VALUE
 from tests.fakes.otlp import OtlpReceiver, PartialSuccess, tempo_error
 from tests.helpers import EXAMPLE, metrics_export, metrics_file, replay_json, write_json
 from tests.otlp_samples import (
@@ -263,7 +264,8 @@ def test_resume_does_not_resend_points(tmp_path: Path, collector: OtlpReceiver) 
     assert code == 0 and len(_points(collector.requests["/v1/metrics"])) == 111
     code, summary = replay_json(*args)
     assert code == 0 and len(_points(collector.requests["/v1/metrics"])) == 111
-    assert summary["signals"]["metrics"]["dropped"] == {"already delivered (--resume)": 111}
+    # the 12 points with no recorded value were never sent: not delivered, not replayed again
+    assert summary["signals"]["metrics"]["dropped"] == {"already delivered (--resume)": 111, NO_RECORDED_VALUE: 12}
 
 
 def test_requests_stay_under_the_byte_limit(tmp_path: Path, collector: OtlpReceiver) -> None:

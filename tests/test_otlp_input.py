@@ -167,7 +167,7 @@ def test_otlp_input_is_not_deduplicated(tmp_path: Path, tempo: OtlpReceiver) -> 
     assert summary["signals"]["traces"]["duplicates"] == 0
 
 
-# -- what the SDK path cannot carry exactly (the README's lossless table) ---------------------
+# -- what the SDK path cannot carry exactly (docs/lossless.md's table) ---------------------
 SPAN_FLAGS = [  # (span flags in the file, span flags on the wire): bit 8 always, bit 9 kept, bits 0-7 not encoded
     (0, 0x100),  # no flags at all (a root span, or a writer that predates the field)
     (0x001, 0x100),

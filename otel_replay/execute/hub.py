@@ -49,6 +49,11 @@ class Turns:
         with self._cond:
             self._cond.wait_for(lambda: self._shared.value >= index)
 
+    def reached(self, index: int, timeout: float) -> bool:
+        """Whether every input before ``index`` is done, waiting up to ``timeout`` seconds."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._shared.value >= index, timeout)
+
     def release(self) -> None:
         """Nobody waits for a turn any more (the run stops)."""
         with self._cond:

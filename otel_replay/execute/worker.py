@@ -25,7 +25,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Event as SharedEvent
 from typing import Any, Protocol, cast
 
-from otel_replay.assemble import build_sinks, filters, new_stats, stages
+from otel_replay.assemble import build_sinks, first_pass, new_stats, stages
 from otel_replay.execute.inputs import WorkItem
 from otel_replay.execute.procs import EXIT_ORPHANED, begin_worker
 from otel_replay.model import Record, Signal
@@ -196,7 +196,7 @@ class _Worker:
         self._in_turn: InTurn | None = None
 
     def run(self) -> None:
-        signals, keep = frozenset(self._plan.signals), filters(self._plan.selection)
+        signals, keep = frozenset(self._plan.signals), first_pass(self._plan.selection)
         task = self._client.next()
         while isinstance(task, FirstPass):
             self._client.tell("newest", newest_in(self._input(task.item), signals, keep))

@@ -3,13 +3,15 @@ the OpenTelemetry JS SDK (``ResourceMetrics``) with ISO-8601 times and the JS
 ``DataPointType`` as a string ("0" histogram, "1" exponential histogram, "2" gauge,
 "3" sum). Temporality is cumulative.
 
-What the file cannot tell is judged from the whole file (see README, "Metrics"):
+What the file cannot tell is judged from the whole file (see docs/mapping.md, "Metrics → OTLP"):
 
 - Histograms: CodeMachine's file exporter writes ``value: 0`` for every histogram point
   (it reads a field the SDK does not have) and no count or buckets. Such points carry
-  nothing that was recorded: they are not replayed, and a :class:`Notice` names the
-  metric once. A non-zero number is a recorded sum, replayed as a cumulative sum named
-  ``<name>.sum``; the JS SDK's whole histogram object is replayed whole.
+  nothing that was recorded: they are read as points with no recorded value (value
+  None: counted, never sent, see :mod:`otel_replay.stages.unrecorded`), and a
+  :class:`Notice` names the metric once. A non-zero number is a recorded sum, replayed
+  as a cumulative sum named ``<name>.sum`` (its hint is about each such point, so it is
+  shown only if one is sent); the JS SDK's whole histogram object is replayed whole.
 - Sums: counters and up-down counters are both type "3". A sum's points wait until the
   file is read; then every stream with a series that goes down is sent non-monotonic
   (:mod:`otel_replay.sources.monotonic`). A session's series all live in its one metrics
@@ -83,7 +85,7 @@ def sum_only_notice(name: str) -> str:
     """The hint for histogram ``name`` replayed as its sum."""
     return (
         f"{name}: histogram replayed as the cumulative sum {name}{SUM_SUFFIX}: the file records only "
-        "its sum (no count, no buckets; see README, Metrics)"
+        "its sum (no count, no buckets; see docs/mapping.md, Metrics)"
     )
 
 
@@ -165,9 +167,9 @@ def point_from_codemachine(
     if not isinstance(obj, dict):
         raise InvalidInput(f"data point is {describe_json(obj)}, expected an object")
     raw = obj.get("value")
-    value: int | float | HistogramValue | ExponentialHistogramValue
+    value: int | float | HistogramValue | ExponentialHistogramValue | None
     if metric.kind is MetricKind.HISTOGRAM:
-        value = histogram_value(raw)
+        value = None if unrecorded(raw) else histogram_value(raw)  # None: never sent (see stages/unrecorded.py)
     elif metric.kind is MetricKind.EXPONENTIAL_HISTOGRAM:
         value = exponential_value(raw)
     else:
@@ -204,7 +206,6 @@ class _MetricsFile:
     counter: int = 0
     sums: list[MetricPoint] = field(default_factory=list)
     unrecorded: dict[str, None] = field(default_factory=dict)  # histograms whose points recorded nothing
-    sum_only: dict[str, None] = field(default_factory=dict)  # histograms replayed as <name>.sum, in order
     notes: list[str] = field(default_factory=list)
 
     def origin(self) -> Origin:
@@ -216,23 +217,21 @@ class _MetricsFile:
     def route(self, item: SourceItem, histogram: str | None, judged: bool) -> tuple[SourceItem, ...]:
         """An item of one converted point, to yield now; a sum whose monotonicity is
         ``judged`` is kept for :meth:`finish` instead. ``histogram``: the name of the
-        histogram a ``<name>.sum`` point comes from."""
+        histogram a ``<name>.sum`` point comes from (its hint goes with the point)."""
         if isinstance(item, MetricPoint):
-            if histogram is not None:
-                self.sum_only[histogram] = None
+            hint = () if histogram is None else (Notice(sum_only_notice(histogram), item.origin),)
             if judged:
                 self.sums.append(item)
-                return ()
+                return hint
+            return (*hint, item)
         return (item,)
 
     def finish(self) -> Iterator[SourceItem]:
-        """The sums, settled, then the hints about the histograms."""
+        """The sums, settled, then the hints about the histograms that recorded nothing."""
         yield from settle_monotonic(self.sums)
         self.sums = []
         for name in self.unrecorded:
             yield Notice(unrecorded_notice(name))
-        for name in self.sum_only:
-            yield Notice(sum_only_notice(name))
 
 
 def read_metrics(doc: Document, source: str) -> Iterator[SourceItem]:
@@ -303,11 +302,14 @@ def _metric_points(
     resource, scope = context
     judged = metric.kind is MetricKind.SUM and obj.get("isMonotonic") is None
     sum_only = metric.name != obj["name"]
+    histogram = Metric(obj["name"], MetricKind.HISTOGRAM, unit=metric.unit)  # its points that recorded nothing
     for point in points:
         origin = state.origin()
         state.counter += 1
         if sum_only and isinstance(point, dict) and unrecorded(point.get("value")):
             state.unrecorded[obj["name"]] = None
+            args = (point, histogram, resource, scope, origin, state.notes)
+            yield from checked(Signal.METRICS, origin, state.notes, point_from_codemachine, *args)
             continue
         args = (point, metric, resource, scope, origin, state.notes)
         for item in checked(Signal.METRICS, origin, state.notes, point_from_codemachine, *args):

@@ -40,7 +40,7 @@ MAX_ATTRIBUTE_BYTES = 256_000
 NULL_NOTE = "null attribute value"
 NULL_NOTICE = (
     "attribute values written as null (NaN or ±Infinity in the recording JavaScript SDK: "
-    "JSON has no such numbers) were sent as empty values (see README, Attribute values)"
+    "JSON has no such numbers) were sent as empty values (see docs/mapping.md, Attribute values)"
 )
 
 
@@ -153,7 +153,7 @@ def ms_to_ns(value: Any, field: str) -> int:
 
 
 def clean_value(value: Any, notes: list[str] | None = None, where: str = "value", depth: int = 0) -> Any:
-    """Map a JSON value to an OTLP AnyValue-compatible one (see README, "Attribute values").
+    """Map a JSON value to an OTLP AnyValue-compatible one (see docs/mapping.md, "Attribute values").
 
     Strings, booleans, doubles, arrays and objects (kvlist) pass through as the OTLP
     AnyValue mapping says; an integer outside int64 becomes its decimal string, so no
@@ -301,7 +301,7 @@ def noted(signal: Signal, origin: Origin, notes: list[str]) -> tuple[Notice | Ad
     changes = [n for n in notes if n != NULL_NOTE]
     items: list[Notice | Adjusted] = []
     if len(changes) < len(notes):
-        items.append(Notice(NULL_NOTICE))
+        items.append(Notice(NULL_NOTICE, origin))  # shown if the record is sent
     if changes:
         items.append(Adjusted(signal, origin, "; ".join(changes)))
     notes.clear()

@@ -123,6 +123,12 @@ def wanted(name: str) -> bool:
     return name.lower().endswith(DATA_SUFFIXES)
 
 
+def is_latest_copy(filename: str) -> bool:
+    """Whether a file is named like CodeMachine's copies of its newest session
+    (``latest.json``, ``latest-logs.json``, ``latest-metrics.json``): read after the rest."""
+    return filename.lower().startswith("latest")
+
+
 def discover(
     paths: Sequence[str], stdin: BinaryIO | None = None, limits: ArchiveLimits | None = None, walk: Walk | None = None
 ) -> Iterator[Discovered]:
@@ -179,7 +185,7 @@ def _walk(root: str, limits: ArchiveLimits, walk: Walk) -> Iterator[Discovered]:
             except OSError as exc:
                 yield FileProblem(full, f"cannot read: {exc.strerror or exc}")
                 continue
-            if fname.lower().startswith("latest"):
+            if is_latest_copy(fname):
                 copies.append((full, size))
                 continue
             yield from _from_file(full, size, limits, walk)

@@ -3,7 +3,7 @@ its data points as :class:`MetricPoint` records.
 
 Lossless for what the OpenTelemetry SDK's metrics data model carries. What it cannot
 carry is reported per point (``Adjusted``: the point is sent without it) or refused
-(``summary``: the SDK has no summary type); see README, "OTLP/JSON input".
+(``summary``: the SDK has no summary type); see docs/lossless.md.
 """
 
 from __future__ import annotations

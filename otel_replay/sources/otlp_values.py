@@ -120,7 +120,7 @@ def _nested(value: dict[str, Any], field: str, notes: list[str], depth: int) -> 
 def wrapped_values(wrapper: Any, field: str, notes: list[str]) -> list[Any]:
     """The ``values`` of an ``ArrayValue`` or ``KeyValueList``. Written as a bare list
     (``{"arrayValue": [...]}``, a shape published examples use), the list is what it
-    plainly means: it is read as the values and reported (see README, "OTLP/JSON input")."""
+    plainly means: it is read as the values and reported (see docs/lossless.md)."""
     if isinstance(wrapper, list):
         note = f'{field} is a bare list: read as {{"values": [...]}}'
         if note not in notes:  # once per field of a record, however often it nests
