@@ -20,7 +20,7 @@ import pytest
 from tests.fakes.otlp import OtlpReceiver
 from tests.helpers import EXAMPLE, Children, read_line, replay_command, span_doc, trace_file
 
-WITHIN = 20.0  # seconds; a stalled check alone would take 5, a stalled request much longer
+WITHIN = 30.0  # seconds; a stalled check alone would take 5, a stalled request much longer
 
 
 def _two_sigints(pid: int) -> None:
