@@ -44,31 +44,32 @@ def execute(
     state: ResumeState | None = None
     executor: Executor | None = None
     received: list[int] = []
-    try:
-        with quit_on_first_signal():
+    with signals_outside_the_replay() as starting:
+        try:
             state, executor, first_pass = _start(plan, stdin, notify, verbose is not None)
             report.time_offset_ns = offset = _offset(plan, state, executor if first_pass else None, notify)
-        if state is not None:
-            state.start(offset, recorded_destinations(plan))
-        job = Job(
-            stats=report.stats,
-            offset_ns=offset,
-            check=SeenCheck(state),
-            ack=None if state is None else state.acknowledge,
-            on_progress=on_progress,
-        )
-        with stop_on_signals(executor, notify) as received:
-            try:
-                executor.replay(job)
-            except KeyboardInterrupt:
-                received.append(signal.SIGINT)
-    finally:
-        try:
-            if executor is not None:
-                executor.close()
-        finally:
+            starting.clear()
             if state is not None:
-                state.close()
+                state.start(offset, recorded_destinations(plan))
+            job = Job(
+                stats=report.stats,
+                offset_ns=offset,
+                check=SeenCheck(state),
+                ack=None if state is None else state.acknowledge,
+                on_progress=on_progress,
+            )
+            with stop_on_signals(executor, notify) as received:
+                try:
+                    executor.replay(job)
+                except KeyboardInterrupt:
+                    received.append(signal.SIGINT)
+        finally:
+            try:
+                if executor is not None:
+                    executor.close()
+            finally:
+                if state is not None:
+                    state.close()
     if executor.stopped or received:
         report.interrupted = True
     if received:
@@ -137,23 +138,26 @@ def _offset(
 
 
 @contextmanager
-def quit_on_first_signal() -> Iterator[None]:
-    """Start-up (the checks, discovery, ``--shift-to-now``'s first pass): nothing has been
-    sent, so SIGINT ends the run at once (KeyboardInterrupt); a second one, as
-    ``timeout -s INT`` sends right after the first, is ignored while the run unwinds."""
+def signals_outside_the_replay() -> Iterator[threading.Event]:
+    """SIGINT before the replay starts (the checks, discovery, ``--shift-to-now``'s first
+    pass), while the event it yields is set: nothing has been sent, so the run ends at once
+    (KeyboardInterrupt). Any other — a second one, as ``timeout -s INT`` sends right after
+    the first, or one while the executor closes after the replay — is ignored, so it
+    cannot cut the cleanup short. (During the replay :func:`stop_on_signals` handles them.)"""
+    starting = threading.Event()
+    starting.set()
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield starting
         return
-    received: list[int] = []
 
     def handler(signum: int, frame: object) -> None:
-        if not received:
-            received.append(signum)
+        if starting.is_set():
+            starting.clear()
             raise KeyboardInterrupt
 
     saved = signal.signal(signal.SIGINT, handler)
     try:
-        yield
+        yield starting
     finally:
         signal.signal(signal.SIGINT, saved)
 
