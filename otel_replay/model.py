@@ -187,11 +187,15 @@ class MetricPoint:
 
 @dataclass(slots=True)
 class InvalidRecord:
-    """A record a source could not turn into a valid one; reported, never sent."""
+    """A record a source could not turn into a valid one; reported, never sent. ``key``
+    is the kind of reason, the same for every record refused for the same sort of fault
+    ("" when the reason is that already); ``value`` the offending value, when known."""
 
     signal: Signal
     origin: Origin
     reason: str
+    key: str = ""
+    value: str | None = None
 
 
 @dataclass(slots=True)
@@ -199,21 +203,25 @@ class Adjusted:
     """A record that is replayed, but with a value changed to fit what OTLP or the backend
     can take (the reason says which and how); reported, and the run exits 1. It precedes
     its record (at ``origin``), and counts only if that record is sent: not when the
-    record is dropped (filters, duplicates, --resume) or the run stops before it."""
+    record is dropped (filters, duplicates, --resume) or the run stops before it.
+    ``key``: the kinds of change, without the values ("" when the reason is that already)."""
 
     signal: Signal
     origin: Origin
     reason: str
+    key: str = ""
 
 
 @dataclass(slots=True)
 class FileProblem:
     """A problem with a whole file: it (or the rest of it) could not be read, or it was
-    read despite a flaw the reason names. Reported; the run exits 1."""
+    read despite a flaw the reason names. Reported; the run exits 1. ``key``: the kind of
+    reason ("" when the reason is that already)."""
 
     source: str
     reason: str
     signal: Signal | None = None
+    key: str = ""
 
 
 @dataclass(slots=True)

@@ -20,6 +20,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 from otel_replay.assemble import Stages
 from otel_replay.model import (
@@ -33,13 +34,14 @@ from otel_replay.model import (
     Record,
     Signal,
     SourceItem,
+    SpanRecord,
 )
 from otel_replay.sinks import Sink
 from otel_replay.sources import read_input
 from otel_replay.sources.discover import Discovered, InputFile, SkippedFile
 from otel_replay.stages import Transform
 from otel_replay.stages.timeshift import newest_ns
-from otel_replay.stats import RunStats
+from otel_replay.stats import RunStats, TimeSpan
 
 
 def apply_transforms(record: Record, transforms: Sequence[Transform]) -> tuple[Record | None, str]:
@@ -67,6 +69,26 @@ def newest_in(found: Discovered, signals: frozenset[Signal], filters: Sequence[T
         if t is not None and (newest is None or t > newest):
             newest = t
     return newest
+
+
+def _instants(record: Record) -> tuple[int, int]:
+    """When a record begins and ends, as recorded."""
+    if isinstance(record, SpanRecord):
+        return record.start_ns, record.end_ns
+    return record.time_ns, record.time_ns
+
+
+_START, _END, _TIME = attrgetter("start_ns"), attrgetter("end_ns"), attrgetter("time_ns")
+
+
+def _time_span(signal: Signal, records: list[Record]) -> TimeSpan:
+    """The time a batch of records covers (in C loops: this runs for every record)."""
+    span = TimeSpan()
+    if signal is Signal.TRACES:
+        span.add(min(map(_START, records)), max(map(_END, records)))
+    else:
+        span.add(min(map(_TIME, records)), max(map(_TIME, records)))
+    return span
 
 
 #: Allocations between young-generation garbage collections while a pipeline runs
@@ -134,7 +156,7 @@ class Pipeline:
             if isinstance(found, SkippedFile):
                 stats.file_ignored()
             elif isinstance(found, FileProblem):
-                stats.problem(f"{found.source}: {found.reason}")
+                stats.file_problem(found.source, found.reason, found.key, found.signal)
             else:
                 self._as_recorded = False
                 if found.part is None or found.part.index == 0:
@@ -152,6 +174,7 @@ class Pipeline:
     def _read(self, items: Iterator[SourceItem]) -> None:
         stats, stop = self.stats, self.stop
         read: Counter[Signal] = Counter()
+        filtered_out: dict[Signal, TimeSpan] = {}
         try:
             for item in items:
                 if stop.is_set():
@@ -168,6 +191,7 @@ class Pipeline:
                         stats.dropped(signal, dropped_by)
                         if self._about:
                             self._about.pop(item.origin, None)  # type: ignore[union-attr]
+                        filtered_out.setdefault(signal, TimeSpan()).add(*_instants(item))  # type: ignore[arg-type]
                     else:
                         pending = self._pending.setdefault(signal, [])
                         pending.append(record)
@@ -185,6 +209,8 @@ class Pipeline:
         finally:  # counted however the input ends (a second Ctrl-C included)
             for signal, n in read.items():
                 stats.read(signal, n)
+            for signal, span in filtered_out.items():
+                stats.times(signal, span, kept=False)
         items.close()  # type: ignore[attr-defined]
 
     def _other(self, item: SourceItem) -> None:
@@ -192,12 +218,12 @@ class Pipeline:
         stats = self.stats
         if isinstance(item, InvalidRecord):
             if item.signal in self.sinks:
-                stats.invalid(item.signal, str(item.origin), item.reason)
+                stats.invalid(item.signal, item.origin, item.reason, item.key, item.value)
         elif isinstance(item, Adjusted):
             if item.signal in self.sinks:
                 self._about.setdefault(item.origin, []).append(item)
         elif isinstance(item, FileProblem):
-            stats.problem(f"{item.source}: {item.reason}")
+            stats.file_problem(item.source, item.reason, item.key, item.signal)
         elif isinstance(item, Notice):
             if item.origin is None:
                 stats.hint(item.text)
@@ -212,6 +238,7 @@ class Pipeline:
         records = self._pending.pop(signal, [])
         if not records:
             return
+        self.stats.times(signal, _time_span(signal, records), kept=True)
         sink, about = self.sinks[signal], self._about
         check, after = self.stages.check, self.stages.after
         labels = check(signal, records, self._as_recorded) if check is not None else [None] * len(records)
@@ -232,7 +259,7 @@ class Pipeline:
         """What the reader said about a record that is now sent."""
         for note in notes:
             if isinstance(note, Adjusted):
-                self.stats.adjusted(note.signal, str(note.origin), note.reason)
+                self.stats.adjusted(note.signal, note.origin, note.reason, note.key)
             else:
                 self.stats.hint(note.text)
 

@@ -63,6 +63,7 @@ class RunPlan:
     walk: Walk = field(default_factory=Walk)
     logs_to: str = "loki"  # or "otlp": log records through the official OTLPLogExporter
     workers: int = 1  # --workers: processes that read, convert and export (see execute/workers.py)
+    problems_path: str | None = None  # --problems: every problem as a JSON line (written by this process)
 
     @classmethod
     def from_options(
@@ -83,16 +84,13 @@ class RunPlan:
         limits: ArchiveLimits | None = None,
         logs_to: str = "loki",
         workers: int = 1,
+        problems_path: str | None = None,
     ) -> RunPlan:
         """The plan for these options; :class:`PlanError` when they contradict each other."""
         if dry_run and output_dir:
             raise PlanError("--dry-run and --output exclude each other")
         if resume_path and (dry_run or output_dir):
             raise PlanError("--resume applies to sending (not to --dry-run or --output)")
-        if overwrite and not output_dir:
-            raise PlanError("--overwrite applies to --output")
-        if resume_elsewhere and not resume_path:
-            raise PlanError("--resume-elsewhere applies to --resume")
         if not paths:
             raise PlanError("no input given")
         if not signals:
@@ -103,7 +101,10 @@ class RunPlan:
             raise PlanError("--workers must be at least 1")
         ordered = tuple(s for s in Signal if s in signals)
         # a walk of "." must not read the files this run writes
-        walk = Walk(exclude_dirs=frozenset() if output_dir is None else frozenset({os.path.realpath(output_dir)}))
+        walk = Walk(
+            exclude_dirs=frozenset() if output_dir is None else frozenset({os.path.realpath(output_dir)}),
+            exclude_files=frozenset() if problems_path is None else frozenset({os.path.realpath(problems_path)}),
+        )
         return cls(
             paths=tuple(paths),
             signals=ordered,
@@ -122,6 +123,7 @@ class RunPlan:
             walk=walk,
             logs_to=logs_to,
             workers=workers,
+            problems_path=problems_path,
         )
 
     @property

@@ -18,6 +18,7 @@ from otel_replay.assemble import new_stats
 from otel_replay.execute import Executor, Job, SetupError, choose
 from otel_replay.model import Signal
 from otel_replay.plan import RunPlan
+from otel_replay.problems import ProblemsFile
 from otel_replay.report import Report, format_duration
 from otel_replay.resume import ResumeState
 from otel_replay.sinks import preflight
@@ -41,6 +42,36 @@ def execute(
     or :class:`StateFileError` when it cannot start; KeyboardInterrupt when interrupted
     before anything was sent."""
     report = Report(new_stats(plan, verbose), plan.mode, {s: plan.destinations[s] for s in plan.signals}, plan.redact)
+    with problems_file(plan, report):
+        return _execute(plan, report, stdin, on_progress, notify, verbose)
+
+
+@contextmanager
+def problems_file(plan: RunPlan, report: Report) -> Iterator[None]:
+    """``--problems FILE``: every problem of the run is written there as it comes."""
+    if plan.problems_path is None:
+        yield
+        return
+    try:
+        written = ProblemsFile.open(plan.problems_path, plan.redact)
+    except OSError as exc:
+        raise SetupError(f"--problems: cannot write {plan.problems_path}: {exc.strerror or exc}") from None
+    report.problems_path = plan.problems_path
+    report.stats.on_problem = written.write
+    try:
+        yield
+    finally:
+        written.close()
+
+
+def _execute(
+    plan: RunPlan,
+    report: Report,
+    stdin: BinaryIO | None,
+    on_progress: Callable[[RunStats], None] | None,
+    notify: Callable[[str], None],
+    verbose: Callable[[str], None] | None,
+) -> tuple[Report, int]:
     state: ResumeState | None = None
     executor: Executor | None = None
     received: list[int] = []

@@ -16,7 +16,16 @@ from otel_replay.sources.codemachine_metrics import sum_only_notice, unrecorded,
 from otel_replay.sources.monotonic import goes_down, non_monotonic_streams, settle_monotonic
 from otel_replay.stages.unrecorded import NO_RECORDED_VALUE
 from tests.fakes.otlp import OtlpReceiver
-from tests.helpers import EXAMPLE, NODE_RESOURCE, data_point, metric_doc, metrics_export, metrics_file, replay_json
+from tests.helpers import (
+    EXAMPLE,
+    NODE_RESOURCE,
+    data_point,
+    metric_doc,
+    metrics_export,
+    metrics_file,
+    problem_lines,
+    replay_json,
+)
 from tests.otlp_samples import T0, points_of
 from tests.test_sources import read_all
 
@@ -237,7 +246,7 @@ FIRST_EXPORT = T0 + 1_082_000_000  # session 1 (pid 4242): exports at 17:00:01.0
 
 def test_codemachine_metrics_arrive_as_otlp_metrics(collector: OtlpReceiver) -> None:
     code, summary = replay_json(str(EXAMPLE), "--otlp-endpoint", collector.url, "--signals", "metrics")
-    assert code == 0, summary["problems"]
+    assert code == 0, problem_lines(summary)
     stats = summary["signals"]["metrics"]
     # latest-metrics.json is a copy of session 2 (40 points); the dated sessions' 12 histogram
     # points (value 0) are read and not replayed, the copy's 2 are duplicates like the rest of it

@@ -32,6 +32,7 @@ from tests.helpers import (
     metric_doc,
     metrics_export,
     metrics_file,
+    problem_lines,
     replay_command,
     replay_json,
     span_doc,
@@ -59,7 +60,7 @@ def _session_with_copy(folder: Path) -> tuple[Path, Path]:
 
 
 def _changed_lines(summary: dict[str, Any]) -> list[str]:
-    return [p for p in summary["problems"] if "changed to fit" in p]
+    return [p for p in problem_lines(summary) if "changed to fit" in p]
 
 
 def _mode_args(mode: str, tmp_path: Path, tempo: OtlpReceiver) -> list[str]:
@@ -177,7 +178,7 @@ def test_workers_and_one_process_count_the_example_alike(tmp_path: Path) -> None
     for workers in ("1", "2", "3"):
         code, summary = replay_json(str(folder), "--dry-run", "--workers", workers)
         assert code == 1
-        summaries.append((summary["signals"], summary["problems"], sorted(summary["hints"])))  # workers: any order
+        summaries.append((summary["signals"], problem_lines(summary), sorted(summary["hints"])))  # workers: any order
     assert summaries[0] == summaries[1] == summaries[2]
     signals, problems, _ = summaries[0]
     assert problems == [f"{folder / 'extra' / '2026-11-24' / '17-00-00.json'}[0]: {CHANGED}"]
@@ -222,7 +223,8 @@ def test_the_sum_hint_is_shown_only_when_a_sum_is_sent(tmp_path: Path) -> None:
     _histograms(tmp_path / "in" / "17-00-00-metrics.json")
     code, summary = replay_json(str(tmp_path / "in"), "--dry-run", "--until", "2026-11-24T17:00:30Z")
     metrics = summary["signals"]["metrics"]
-    assert code == 0 and metrics["sent"] == 0 and metrics["dropped"] == {"outside --since/--until": 4}
+    assert metrics["sent"] == 0 and metrics["dropped"] == {"outside --since/--until": 4}
+    assert code == 1 and summary["nothing_replayed"].startswith("nothing replayed: the filters dropped all 4 record(s)")
     assert sum_only_notice("engine.boot.duration") not in summary["hints"]  # nothing was replayed as a sum
 
 
@@ -259,3 +261,13 @@ def test_the_example_says_per_file_what_it_did_not_send_with_workers() -> None:
         ]
     )
     assert json.loads(result.stdout)["signals"]["metrics"]["dropped"] == {NO_RECORDED_VALUE: 12}
+
+
+def test_a_recording_of_histogram_zeros_alone_replays_nothing_and_says_why(tmp_path: Path) -> None:
+    zeros = metric_doc("engine.llm.duration", "0", [data_point(0, _at(0), _at(1)), data_point(0, _at(1), _at(2))], "ms")
+    metrics_file(tmp_path / "17-00-00-metrics.json", [metrics_export({"codemachine.process": [zeros]})])
+    code, summary = replay_json(str(tmp_path), "--dry-run")
+    assert code == 1 and summary["signals"]["metrics"]["dropped"] == {NO_RECORDED_VALUE: 2}
+    assert summary["nothing_replayed"] == (
+        f"nothing replayed: the 2 record(s) read recorded no values (2 {NO_RECORDED_VALUE})"
+    )

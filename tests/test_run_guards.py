@@ -50,9 +50,11 @@ def test_output_into_an_empty_or_new_folder_needs_nothing(tmp_path: Path) -> Non
         assert replay(str(EXAMPLE), "--output", str(tmp_path / folder), "--signals", "logs").exit_code == 0
 
 
-def test_overwrite_applies_to_output_only() -> None:
+def test_overwrite_and_resume_elsewhere_alone_are_refused() -> None:
     result = replay(str(EXAMPLE), "--dry-run", "--overwrite")
-    assert result.exit_code == 2 and "--overwrite applies to --output" in result.stderr
+    assert result.exit_code == 2 and "--overwrite does nothing in this run: no folder is written" in result.stderr
+    result = replay(str(EXAMPLE), "--dry-run", "--resume-elsewhere")
+    assert result.exit_code == 2 and "--resume-elsewhere does nothing in this run: no state file" in result.stderr
 
 
 def _send(state: Path, otlp: OtlpReceiver, loki: LokiReceiver, *extra: str) -> tuple[int, str]:

@@ -98,7 +98,7 @@ class Workers:
             if isinstance(entry, SkippedFile):
                 own.file_ignored()
             elif isinstance(entry, FileProblem):
-                own.problem(f"{entry.source}: {entry.reason}")
+                self._hub.stats.file_problem(entry.source, entry.reason, entry.key, entry.signal)
             elif self.stopped:
                 break
             else:
@@ -124,11 +124,17 @@ class Workers:
         hub = self._hub
         left = [task.item.name for task in hub.drain() if isinstance(task, Replay)] + self._not_read
         if left:
-            hub.own.problem(f"every worker process died: {left[0]} and the inputs after it are not read")
+            hub.stats.problem(
+                f"every worker process died: {left[0]} and the inputs after it are not read",
+                "every worker process died",
+            )
         for peer in hub.peers:
             peer.process.join(POLL)
             if peer.finished and peer.process.exitcode:
-                hub.own.problem(f"a worker process ended badly after its last report ({exit_reason(peer.process)})")
+                hub.stats.problem(
+                    f"a worker process ended badly after its last report ({exit_reason(peer.process)})",
+                    "a worker process ended badly after its last report",
+                )
 
     def _put(self, task: Task | None) -> bool:
         """Queue ``task``; False once no worker is left to take it."""

@@ -31,10 +31,12 @@ def read_input(item: InputFile) -> Iterator[SourceItem]:
     except DocumentError as exc:
         yield FileProblem(item.name, str(exc))
     except _READ_ERRORS as exc:
-        yield FileProblem(item.name, f"cannot read: {exc}")
+        yield FileProblem(item.name, f"cannot read: {exc}", key="cannot read")
     except Exception as exc:  # a reader bug must not end the run (tests show no input gets here)
         text = (str(exc).strip().splitlines() or [""])[0][:200]
-        yield FileProblem(item.name, f"{INTERNAL_ERROR} ({type(exc).__name__}: {text}); please report it")
+        yield FileProblem(
+            item.name, f"{INTERNAL_ERROR} ({type(exc).__name__}: {text}); please report it", key=INTERNAL_ERROR
+        )
 
 
 def _read_stream(item: InputFile, stream: object) -> Iterator[SourceItem]:
@@ -67,4 +69,5 @@ def _read_stream(item: InputFile, stream: object) -> Iterator[SourceItem]:
     yield FileProblem(
         item.name,
         f"unknown document: top-level keys {keys}; expected a CodeMachine session or an OTLP/JSON request",
+        key="unknown document",
     )

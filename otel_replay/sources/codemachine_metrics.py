@@ -110,16 +110,16 @@ def iso_to_ns(value: Any, field: str) -> int:
         raise InvalidInput(f"missing {field}" if value is None else f"{field} is {describe_json(value)}")
     match = _ISO.fullmatch(value.strip())
     if match is None:
-        raise InvalidInput(f"{field} {value[:40]!r} is not an ISO-8601 time")
+        raise InvalidInput(f"{field} {value[:40]!r} is not an ISO-8601 time", "a time is not ISO-8601", value)
     base, fraction, zone = match.groups()
     zone = "+00:00" if zone in (None, "Z", "z") else zone
     try:
         when = datetime.fromisoformat(base + zone)
     except ValueError:
-        raise InvalidInput(f"{field} {value[:40]!r} is not a valid time") from None
+        raise InvalidInput(f"{field} {value[:40]!r} is not a valid time", "a time is not valid", value) from None
     ns = int(when.timestamp()) * 1_000_000_000 + int((fraction or "0").ljust(9, "0"))
     if ns < 0:
-        raise InvalidInput(f"{field} {value[:40]!r} is before 1970")
+        raise InvalidInput(f"{field} {value[:40]!r} is before 1970", "a time is before 1970", value)
     return epoch_ns(ns, field)
 
 
@@ -142,12 +142,19 @@ def metric_definition(obj: dict[str, Any], values: list[Any]) -> Metric:
     raw_type = obj.get("type", obj.get("dataPointType"))
     kind = TYPES.get(str(raw_type)) if type(raw_type) in (str, int) else None
     if kind is None:
-        raise InvalidInput(f"metric {name!r}: type {shown(raw_type)} is not 0 (histogram), 1, 2 (gauge) or 3 (sum)")
+        raise InvalidInput(
+            f"metric {name!r}: type {shown(raw_type)} is not 0 (histogram), 1, 2 (gauge) or 3 (sum)",
+            "metric type is unknown",
+            raw_type,
+        )
     description = json_string(obj.get("description"), f"metric {name!r}: description")
     unit = json_string(obj.get("unit"), f"metric {name!r}: unit")
     flag = obj.get("isMonotonic")
     if flag is not None and not isinstance(flag, bool):
-        raise InvalidInput(f"metric {name!r}: isMonotonic is {describe_json(flag)}, expected true or false")
+        raise InvalidInput(
+            f"metric {name!r}: isMonotonic is {describe_json(flag)}, expected true or false",
+            "isMonotonic is not true or false",
+        )
     if kind is MetricKind.GAUGE:
         return Metric(name, kind, description, unit, 0)
     if kind is MetricKind.SUM:
@@ -156,7 +163,7 @@ def metric_definition(obj: dict[str, Any], values: list[Any]) -> Metric:
     if all(isinstance(v, dict) for v in values):
         return Metric(name, kind, description, unit, CUMULATIVE)
     if any(isinstance(v, dict) for v in values):
-        raise InvalidInput(f"metric {name!r}: some values are histograms, some numbers")
+        raise InvalidInput(f"metric {name!r}: some values are histograms, some numbers", "values of mixed kinds")
     what = f"{description} (sum of the histogram; count and buckets were not recorded)".lstrip()
     return Metric(name + SUM_SUFFIX, MetricKind.SUM, what, unit, CUMULATIVE, True)
 

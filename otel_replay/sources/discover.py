@@ -91,6 +91,8 @@ class Walk:
     #: Real paths of folders never read (the run's own --output folder, which a walk of
     #: ``.`` would otherwise find filling up with .jsonl files as it goes).
     exclude_dirs: frozenset[str] = frozenset()
+    #: Real paths of files never read (the run's own --problems file).
+    exclude_files: frozenset[str] = frozenset()
     #: Hand out a plain JSON Lines file larger than this as parts of about this size, so
     #: that several workers can share it (None: every file is one input).
     part_bytes: int | None = None
@@ -177,6 +179,8 @@ def _walk(root: str, limits: ArchiveLimits, walk: Walk) -> Iterator[Discovered]:
         problems.clear()
         for fname in sorted(filenames):
             full = os.path.join(dirpath, fname)
+            if walk.exclude_files and os.path.realpath(full) in walk.exclude_files:
+                continue
             if not wanted(fname):
                 yield SkippedFile(full, "not a .json/.jsonl file")
                 continue

@@ -33,7 +33,15 @@ from otel_replay.model import (
     SpanLink,
     SpanRecord,
 )
-from otel_replay.sources.common import InvalidInput, checked, json_array, json_object, json_string, scope_name_version
+from otel_replay.sources.common import (
+    InvalidInput,
+    Note,
+    checked,
+    json_array,
+    json_object,
+    json_string,
+    scope_name_version,
+)
 from otel_replay.sources.discover import Part
 from otel_replay.sources.jsondoc import Document, describe_json
 from otel_replay.sources.otlp_metrics import metric_items
@@ -76,7 +84,9 @@ def _trace_state(value: Any, notes: list[str]) -> str:
         return ""
     parsed = ",".join(f"{k}={v}" for k, v in TraceState.from_header([value]).items())
     if parsed != ",".join(part.strip() for part in value.split(",") if part.strip()):
-        notes.append(f"traceState {value[:60]!r} is not a valid W3C tracestate: sent as {parsed!r}")
+        notes.append(
+            Note(f"traceState {value[:60]!r} is not a valid W3C tracestate: sent as {parsed!r}", "traceState fixed")
+        )
     return parsed
 
 
@@ -130,7 +140,7 @@ def span_from_otlp(
 
 def _event(ev: Any, i: int, notes: list[str]) -> SpanEvent:
     if not isinstance(ev, dict):
-        raise InvalidInput(f"event {i} is {describe_json(ev)}, expected an object")
+        raise InvalidInput(f"event {i} is {describe_json(ev)}, expected an object", "an event is not an object")
     return SpanEvent(
         json_string(ev.get("name"), f"event {i} name"),
         integer(ev.get("timeUnixNano", 0), f"event {i} timeUnixNano"),
@@ -141,9 +151,14 @@ def _event(ev: Any, i: int, notes: list[str]) -> SpanEvent:
 
 def _link(ln: Any, i: int, notes: list[str]) -> SpanLink:
     if not isinstance(ln, dict):
-        raise InvalidInput(f"link {i} is {describe_json(ln)}, expected an object")
+        raise InvalidInput(f"link {i} is {describe_json(ln)}, expected an object", "a link is not an object")
     if json_string(ln.get("traceState"), f"link {i} traceState"):
-        notes.append(f"link {i} traceState dropped: the OTLP exporter does not encode a link's trace state")
+        notes.append(
+            Note(
+                f"link {i} traceState dropped: the OTLP exporter does not encode a link's trace state",
+                "link traceState dropped",
+            )
+        )
     return SpanLink(
         hex_id(ln.get("traceId"), 16, f"link {i} traceId"),
         hex_id(ln.get("spanId"), 8, f"link {i} spanId"),
