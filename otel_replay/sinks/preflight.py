@@ -97,7 +97,10 @@ def _loki(plan: RunPlan, timeout: float) -> Destination:
         finally:
             session.close()
 
-    credentials = "--loki-user and --loki-password (or the URL's user info), --loki-tenant, --loki-header"
+    credentials = (
+        "--loki-user and --loki-password (LOKI_USERNAME, LOKI_PASSWORD) or --loki-bearer-token "
+        "(LOKI_BEARER_TOKEN), --loki-tenant (LOKI_ORG_ID), --loki-header"
+    )
     return Destination("logs → Loki", url, "Loki", credentials, attempt)
 
 
