@@ -131,6 +131,8 @@ class ReplayOptions:
     services: tuple[str, ...] = ()
     # the run
     max_archive_bytes: int = DEFAULT_MAX_ARCHIVE_BYTES
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
     resume: str | None = None
     resume_elsewhere: bool = False
     workers: int = 1
@@ -168,6 +170,8 @@ def build_plan(options: ReplayOptions, *, env: Mapping[str, str] | None = None, 
         resume_path=o.resume,
         resume_elsewhere=o.resume_elsewhere,
         limits=ArchiveLimits(o.max_archive_bytes),
+        include=o.include,
+        exclude=o.exclude,
         logs_to=o.logs_to,
         workers=o.workers,
         problems_path=o.problems,
