@@ -66,6 +66,7 @@ class RunPlan:
     workers: int = 1  # --workers: processes that read, convert and export (see execute/workers.py)
     problems_path: str | None = None  # --problems: every problem as a JSON line (written by this process)
 
+    # Long as its keyword list is: one keyword per user choice, checked and passed on in one place.
     @classmethod
     def from_options(
         cls,
