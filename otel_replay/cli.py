@@ -25,6 +25,7 @@ from otel_replay.resume import StateFileError
 from otel_replay.runner import SetupError, execute
 from otel_replay.stats import RunStats
 from otel_replay.unused import unused_flags
+from otel_replay.view.command import view_command
 
 
 @cloup.group(cls=ReplayGroup, context_settings=CONTEXT_SETTINGS, epilog="Example:  otel-replay replay bug-report.zip")
@@ -39,6 +40,9 @@ from otel_replay.unused import unused_flags
 def main() -> None:
     """Replay recorded OpenTelemetry telemetry (CodeMachine bug reports, OTLP/JSON) into
     Tempo, Loki or any OTLP backend. See `otel-replay replay --help`."""
+
+
+main.add_command(view_command)
 
 
 @main.command(
