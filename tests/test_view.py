@@ -106,13 +106,13 @@ def browser() -> Iterator[Any]:
 class Opened:
     """A page loaded from a file, with every request it made and every script error."""
 
-    def __init__(self, browser: Any, path: Path) -> None:
+    def __init__(self, browser: Any, path: Path, fragment: str = "") -> None:
         self.requests: list[str] = []
         self.errors: list[str] = []
         self.page = browser.new_page(viewport={"width": 1400, "height": 900})
         self.page.on("request", lambda r: self.requests.append(r.url))
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-        self.page.goto(path.as_uri())
+        self.page.goto(path.as_uri() + fragment)
         self.page.wait_for_selector("body[data-ready='1']")
 
     def text(self, selector: str) -> str:
@@ -262,4 +262,14 @@ def test_twenty_thousand_spans_render_lazily(browser: Any, tmp_path: Path) -> No
     page.locator("#waterfall").evaluate("box => { box.scrollTop = box.scrollHeight; }")
     page.wait_for_selector("#waterfall .row.span:has-text('child-19999')")
     assert page.locator("#waterfall .row").count() < 200
+    assert opened.errors == []
+
+
+def test_a_link_to_a_span_opens_it(browser: Any, tmp_path: Path) -> None:
+    out = tmp_path / "r.html"
+    assert view(str(EXAMPLE), "-o", str(out)).exit_code == 0
+    opened = Opened(browser, Path(out), "#trace=db5b5fab&span=bd299753")
+    assert opened.text("#span-detail .span-name") == "engine.claude.invoke"
+    assert "rate limited (429)" in opened.text("#span-detail .exception-message")
+    assert opened.texts("#waterfall .row.sel .nm") == ["engine.claude.invoke"]
     assert opened.errors == []

@@ -122,7 +122,7 @@
     var t = D.traces[ti];
     var row = el("div", "row trace" + (t.errors ? " error" : "") + (ti === current ? " sel" : ""));
     row.setAttribute("data-trace", t.id);
-    add(row, el("span", "c-root", t.root), el("span", "c-service", t.service), el("span", "c-start", fmtTime(t.start)),
+    add(row, el("span", "c-root", t.root), el("span", "c-service", t.service), startCell(t.start),
       el("span", "c-dur", fmtDur(t.duration)), el("span", "c-spans", t.spans.length), el("span", "c-errors", t.errors));
     row.addEventListener("click", function () { selectTrace(ti); });
     return row;
@@ -143,6 +143,11 @@
     });
   })();
 
+  function startCell(ms) {
+    var cell = el("span", "c-start", fmtTime(ms).slice(5));  // the year is in the tooltip
+    cell.title = fmtTime(ms);
+    return cell;
+  }
   function sortValue(t, key) { return key === "spans" ? t.spans.length : t[key]; }
   var hay = null;
   function filterTraces() {
@@ -257,7 +262,7 @@
         .filter(function (x) { return x !== undefined; }).map(text).join(": ")));
     }
     if (a["exception.stacktrace"] !== undefined) add(box, el("pre", "stack", text(a["exception.stacktrace"])));
-    add(box, kvTable(a, STACK_KEYS));
+    if (Object.keys(a).some(function (k) { return STACK_KEYS.indexOf(k) < 0; })) add(box, kvTable(a, STACK_KEYS));
     return box;
   }
 
@@ -270,9 +275,9 @@
     var ids = { "trace id": t.id, "span id": s.id, "parent id": s.parent || "(root)", kind: s.kind,
       start: fmtTime(s.start), duration: fmtDur(s.end - s.start), service: service(s.r), file: s.origin };
     if (s.scope) ids.scope = s.scope;
-    add(box, status, kvTable(ids), el("h3", null, "Attributes"), kvTable(s.attributes));
-    add(box, el("h3", null, plural(s.events.length, "event")));
+    add(box, status, el("h3", null, plural(s.events.length, "event")));
     s.events.forEach(function (ev) { box.appendChild(eventBox(ev, s.start)); });
+    add(box, el("h3", null, "Attributes"), kvTable(s.attributes), el("h3", null, "Span"), kvTable(ids));
     if (s.links) {
       add(box, el("h3", null, "Links"));
       s.links.forEach(function (l) { box.appendChild(el("div", "mono", l.trace + " / " + l.span)); });
@@ -372,6 +377,7 @@
     if (traceList.items.indexOf(ti) < 0) { byId("trace-search").value = ""; filterTraces(); }
     traceList.show(traceList.items.indexOf(ti));
     selectTrace(ti, si);
+    if (si < 0) return;
     var pos = waterfall.items.indexOf(si);
     if (pos >= 0) waterfall.show(pos);
   }
@@ -399,7 +405,11 @@
       var sy = function (y) { return H - 14 - ((y - y0) / (y1 - y0)) * (H - 28); };
       var line = pts.map(function (p) { return sx(p[0]).toFixed(1) + "," + sy(p[1]).toFixed(1); }).join(" ");
       g.appendChild(svg("polyline", { points: line, fill: "none", stroke: "#3b6fc4", "stroke-width": 1.5 }));
-      pts.forEach(function (p) { g.appendChild(svg("circle", { cx: sx(p[0]).toFixed(1), cy: sy(p[1]).toFixed(1), r: 2, fill: "#3b6fc4" })); });
+      pts.forEach(function (p) {
+        var dot = svg("circle", { cx: sx(p[0]).toFixed(1), cy: sy(p[1]).toFixed(1), r: 2, fill: "#3b6fc4" });
+        add(dot, svg("title", {})).lastChild.textContent = fmtTime(p[0]) + "  " + fmtNum(p[1]);
+        g.appendChild(dot);
+      });
       var hi = svg("text", { x: 2, y: 10, "font-size": 10, fill: "#6b7485" }); hi.textContent = "max " + fmtNum(Math.max.apply(null, ys));
       var lo = svg("text", { x: 2, y: H - 2, "font-size": 10, fill: "#6b7485" }); lo.textContent = "last " + fmtNum(ys[ys.length - 1]) + " · " + plural(pts.length, "point");
       add(g, hi, lo);
@@ -454,7 +464,26 @@
   var tabInit = { logs: filterLogs, metrics: filterMetrics, report: report };
   opened.traces = true;
   filterTraces();
-  if (D.traces.length) selectTrace(traceList.items[0]);
-  else byId("trace-title").textContent = "No traces in this report.";
+  // report.html#trace=ID&span=ID opens that span (an id's start is enough).
+  function fromHash() {
+    var want = {};
+    location.hash.replace(/^#/, "").split("&").forEach(function (kv) {
+      var i = kv.indexOf("=");
+      if (i > 0) want[kv.slice(0, i)] = decodeURIComponent(kv.slice(i + 1)).toLowerCase();
+    });
+    if (!want.trace) return false;
+    for (var ti = 0; ti < D.traces.length; ti++) {
+      if (D.traces[ti].id.indexOf(want.trace) !== 0) continue;
+      var spans = D.traces[ti].spans, si = -1;
+      for (var j = 0; want.span && j < spans.length; j++) if (spans[j].id.indexOf(want.span) === 0) { si = j; break; }
+      openSpan(ti, si);
+      return true;
+    }
+    return false;
+  }
+  if (!fromHash()) {
+    if (D.traces.length) selectTrace(traceList.items[0]);
+    else byId("trace-title").textContent = "No traces in this report.";
+  }
   document.body.setAttribute("data-ready", "1");
 })();
