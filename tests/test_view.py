@@ -273,3 +273,10 @@ def test_a_link_to_a_span_opens_it(browser: Any, tmp_path: Path) -> None:
     assert "rate limited (429)" in opened.text("#span-detail .exception-message")
     assert opened.texts("#waterfall .row.sel .nm") == ["engine.claude.invoke"]
     assert opened.errors == []
+
+
+def test_exclude_skips_files_as_replay_does(tmp_path: Path) -> None:
+    out = tmp_path / "r.html"
+    assert view(str(EXAMPLE), "--exclude", "*-logs.json", "--exclude", "latest*", "-o", str(out)).exit_code == 0
+    doc = page_data(out)
+    assert doc["counts"]["logs"] == 0 and doc["counts"]["spans"] == 21

@@ -22,6 +22,10 @@ from otel_replay.view.page import render
 @click.command("view", short_help="Write one self-contained HTML page to look at a bug report offline.")
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @click.option("-o", "--output", required=True, metavar="FILE", help="Write the page here (- for stdout).")
+@click.option(
+    "--include", multiple=True, metavar="GLOB", help="Also read matching files skipped by default (as replay)."
+)
+@click.option("--exclude", multiple=True, metavar="GLOB", help="Skip the files and folders that match (as replay).")
 @click.option("--signals", "signal_list", metavar="LIST", help="Only these signals: traces, logs, metrics.")
 @click.option("--since", metavar="TIME", help="Keep records from TIME on (ISO 8601, epoch, or a duration ago: 2h).")
 @click.option("--until", metavar="TIME", help="Keep records before TIME.")
