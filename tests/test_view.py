@@ -280,3 +280,16 @@ def test_exclude_skips_files_as_replay_does(tmp_path: Path) -> None:
     assert view(str(EXAMPLE), "--exclude", "*-logs.json", "--exclude", "latest*", "-o", str(out)).exit_code == 0
     doc = page_data(out)
     assert doc["counts"]["logs"] == 0 and doc["counts"]["spans"] == 21
+
+
+def test_a_report_without_traces_says_so_and_still_shows_its_logs(browser: Any, tmp_path: Path) -> None:
+    out = tmp_path / "r.html"
+    assert view(str(EXAMPLE), "--signals", "logs", "-o", str(out)).exit_code == 0
+    opened = Opened(browser, out)
+    assert opened.text("#trace-title") == "No traces in this report."
+    assert opened.text("#error-count") == "0"
+    opened.page.click("#tabs [data-tab='logs']")
+    assert opened.text("#log-count") == "44 of 44 log records"
+    opened.page.click("#tabs [data-tab='metrics']")
+    assert opened.text("#metric-count") == "0 of 0 metrics"
+    assert opened.errors == []
