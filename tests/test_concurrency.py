@@ -105,7 +105,7 @@ def test_abandon_leaves_requests_in_flight_behind() -> None:
 
 
 @pytest.mark.parametrize("lanes", [1, 2])
-def test_a_failing_request_raises_in_the_caller(lanes: int) -> None:
+def test_a_failing_request_raises_in_the_caller_and_gives_its_lane_back(lanes: int) -> None:
     inflight = InFlight(range(lanes))
 
     def boom(lane: int) -> None:
@@ -115,6 +115,25 @@ def test_a_failing_request_raises_in_the_caller(lanes: int) -> None:
         inflight.submit(boom)
         inflight.wait()
     inflight.wait()
+    used: list[int] = []
+    for _ in range(3):  # each of them needs a lane from the idle ones: the failed one's is among them
+        inflight.submit(used.append)
+        inflight.wait()
+    assert len(used) == 3 and set(used) <= set(range(lanes))
+
+
+def test_requests_run_in_daemon_threads_named_for_them() -> None:
+    """Daemon threads: a second Ctrl-C exits the process without waiting for them."""
+    inflight = InFlight(["a", "b"])
+    seen: list[tuple[str, bool]] = []
+    inflight.submit(lambda lane: seen.append((threading.current_thread().name, threading.current_thread().daemon)))
+    inflight.wait()
+    assert seen == [("otel-replay-send", True)] and inflight.abandoned is False
+
+
+def test_there_is_at_least_one_lane() -> None:
+    with pytest.raises(ValueError, match=r"^at least one lane$"):
+        InFlight([])
 
 
 # -- on the wire ----------------------------------------------------------------------------
