@@ -259,3 +259,20 @@ def test_checked_says_how_a_record_came_out() -> None:
         InvalidRecord(Signal.TRACES, ORIGIN, "refused: bad"),
     )
     assert notes == []  # the refused record's notes do not go with the next one
+
+
+@pytest.mark.parametrize("wrap", [lambda v: [v], lambda v: {"k": v}], ids=["arrays", "objects"])
+def test_values_nest_32_levels_at_most(wrap: Any) -> None:
+    value: Any = 1
+    for _ in range(32):
+        value = wrap(value)
+    assert clean_value(value, [], "x") is value
+    reason = _refused(clean_value, wrap(value), [], "x")
+    assert reason.startswith("x") and reason.endswith(" nests arrays and objects more than 32 levels deep")
+
+
+def test_a_value_that_changes_is_a_copy_and_the_original_is_left_as_it_was() -> None:
+    original = {"a": 1, "big": 2**64, "l": [2**64]}
+    cleaned = clean_value(original)
+    assert cleaned == {"a": 1, "big": str(2**64), "l": [str(2**64)]}
+    assert original == {"a": 1, "big": 2**64, "l": [2**64]}
