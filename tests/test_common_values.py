@@ -136,6 +136,7 @@ def test_hrtime_is_seconds_and_nanoseconds(value: list[int], ns: int | None) -> 
         ([-1, 0], "timestamp seconds are negative"),
         ([1, -1], "timestamp nanoseconds -1 outside 0..999999999"),
         ([1, 10**9], "timestamp nanoseconds 1000000000 outside 0..999999999"),
+        ([0, 10**9], "timestamp nanoseconds 1000000000 outside 0..999999999"),  # 0 s is not negative
         ([2**64, 0], "timestamp is after the year 2554 (beyond 64-bit nanoseconds since 1970)"),
     ],
 )
