@@ -138,6 +138,7 @@ def test_hrtime_is_seconds_and_nanoseconds(value: list[int], ns: int | None) -> 
         ([1, 10**9], "timestamp nanoseconds 1000000000 outside 0..999999999"),
         ([0, 10**9], "timestamp nanoseconds 1000000000 outside 0..999999999"),  # 0 s is not negative
         ([2**64, 0], "timestamp is after the year 2554 (beyond 64-bit nanoseconds since 1970)"),
+        ([18446744073, 999_999_999], "timestamp is after the year 2554 (beyond 64-bit nanoseconds since 1970)"),
     ],
 )
 def test_a_bad_hrtime_says_which_part(value: Any, reason: str) -> None:
@@ -237,6 +238,14 @@ def test_a_records_resource_is_its_own_or_the_sessions() -> None:
     assert record_resource(None, default) is default
     assert record_resource({"service.name": "s", "big": 2**64}, default) == (("big", str(2**64)), ("service.name", "s"))
     assert _refused(record_resource, "s", default) == "resource is a string, expected an object"
+
+
+def test_a_records_resource_is_noted_where_it_changes_and_never_cut() -> None:
+    notes: list[str] = []
+    long = "x" * (MAX_ATTRIBUTE_BYTES + 1)  # a record's resource goes to Loki, whose sink applies its own limits
+    resource = record_resource({"big": 2**64, "long": long}, (), notes)
+    assert resource == (("big", str(2**64)), ("long", long))
+    assert notes == ["resource 'big': integer beyond 64 bits sent as its decimal string"]
 
 
 def _convert(value: Any, notes: list[str]) -> Any:
