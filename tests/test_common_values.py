@@ -233,6 +233,17 @@ def test_attributes_are_copied_only_when_something_changes() -> None:
     assert _refused(clean_attributes, [1], "attrs") == "attrs is an array, expected an object"
 
 
+def test_every_attribute_is_looked_at_and_cut_to_the_limit_given() -> None:
+    notes: list[str] = []
+    cleaned = clean_attributes({"b": True, "f": 1.5, "i": 1, "big": 2**64, "s": "x" * 200}, "attributes", notes, 100)
+    assert cleaned["big"] == str(2**64) and cleaned["s"].endswith("bytes truncated]") and len(cleaned["s"]) <= 100
+    assert (cleaned["b"], cleaned["f"], cleaned["i"]) == (True, 1.5, 1)
+    assert notes == [
+        "attributes 'big': integer beyond 64 bits sent as its decimal string",
+        "attributes 's': string of 200 bytes cut to 100, marker appended",
+    ]
+
+
 def test_a_records_resource_is_its_own_or_the_sessions() -> None:
     default = (("service.name", "codemachine"),)
     assert record_resource(None, default) is default
