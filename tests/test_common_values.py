@@ -235,7 +235,9 @@ def test_attributes_are_copied_only_when_something_changes() -> None:
 
 def test_every_attribute_is_looked_at_and_cut_to_the_limit_given() -> None:
     notes: list[str] = []
-    cleaned = clean_attributes({"b": True, "f": 1.5, "i": 1, "big": 2**64, "s": "x" * 200}, "attributes", notes, 100)
+    original = {"b": True, "f": 1.5, "i": 1, "big": 2**64, "s": "x" * 200}
+    cleaned = clean_attributes(original, "attributes", notes, 100)
+    assert original == {"b": True, "f": 1.5, "i": 1, "big": 2**64, "s": "x" * 200}  # changed in a copy
     assert cleaned["big"] == str(2**64) and cleaned["s"].endswith("bytes truncated]") and len(cleaned["s"]) <= 100
     assert (cleaned["b"], cleaned["f"], cleaned["i"]) == (True, 1.5, 1)
     assert notes == [
