@@ -181,6 +181,7 @@ def test_a_document_too_large_to_decode_whole_is_streamed_after_a_byte_order_mar
     [
         (b'{"a": 1}\n{"a": 2}\n', True),
         (b'  {"a": 1}  \n{"a": 2}', True),
+        (b'\n\n{"a": 1}\n{"a": 2}\n', True),  # blank lines first
         (b'{"a": 1}\n', False),  # one object: a document
         (b'{"a": 1}\n   \n', False),
         (b"[1]\n[2]\n", False),  # arrays: not a telemetry line
@@ -245,3 +246,10 @@ def test_json_lines_whose_first_line_is_as_long_as_a_whole_document_are_json_lin
     data = b'{"a": 1}\n{"a": 2}\n'  # the first line is STREAMED bytes long
     doc = read_document(io.BytesIO(data))
     assert doc.lines is not None and doc.lines.read() == data
+
+
+def test_a_document_exactly_as_long_as_the_limit_is_decoded_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = b'{"big": 99999999999999999999999, "spans": [1]}'  # streamed, its integer could not be read
+    monkeypatch.setattr(jsondoc, "WHOLE_DOCUMENT_BYTES", len(data))
+    doc, items = _read(data)
+    assert (doc.header, items) == ({"big": 99999999999999999999999}, [1])
