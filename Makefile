@@ -40,21 +40,25 @@ lint: install
 demo: install
 	$(BIN)/otel-replay replay $(EXAMPLE) --output out
 
-# The committed example is dated; Loki refuses entries older than 7 days, so replay a
-# fresh copy of it recorded five minutes ago.
-replay: install
-	$(PY) examples/make_example.py out/example-now --start "$$(date -u -d '-5 min' +%Y-%m-%dT%H:%M:%SZ)"
-	$(BIN)/otel-replay replay out/example-now --otlp-endpoint $(OTLP_ENDPOINT) --loki-url $(LOKI_URL) \
-		--otlp-metrics-endpoint $(METRICS_ENDPOINT)
+# The local stack (docker/): Tempo, Loki, Prometheus and Grafana on 127.0.0.1. `up` returns
+# once every backend answers its readiness check (or fails after 3 minutes, naming it).
+COMPOSE ?= docker compose -f docker/docker-compose.yml
+
+up:
+	$(COMPOSE) up -d --wait --wait-timeout 180
+
+down:
+	$(COMPOSE) down
+
+# Sends the committed example to the local stack (started first if it is not running).
+# The example is dated and Loki refuses entries older than 7 days: --shift-to-now moves
+# every record by one offset so that the newest lands now.
+replay: install up
+	$(BIN)/otel-replay replay $(EXAMPLE) --shift-to-now --otlp-endpoint $(OTLP_ENDPOINT) \
+		--loki-url $(LOKI_URL) --otlp-metrics-endpoint $(METRICS_ENDPOINT)
 
 examples: install
 	$(PY) examples/make_example.py $(EXAMPLE)
-
-up:
-	docker compose -f docker/docker-compose.yml up -d
-
-down:
-	docker compose -f docker/docker-compose.yml down
 
 # Mutation testing (mutmut): slow, not in CI; docs/testing.md has the figures and says when
 # to refresh them. By default the modules the figures cover (about an hour on 2 cores);

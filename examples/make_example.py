@@ -4,7 +4,7 @@
     python examples/make_example.py examples/codemachine [--start 2026-11-24T17:00:00Z]
 
 It holds what a real report holds, in the shape CodeMachine CLI's own exporters write
-(v0.8.0, OpenTelemetry JS SDK 2.5; see README, "CodeMachine bug-report folders"): two CLI
+(v0.8.0, OpenTelemetry JS SDK 2.5; see docs/mapping.md, "CodeMachine bug-report folders"): two CLI
 runs (sessions) in a dated folder, each with a trace, a log and a metrics file, and the
 ``latest*.json`` copies of the newest session with its ``sessionFile``.
 

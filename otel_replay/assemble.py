@@ -5,8 +5,8 @@ sends the same way whatever ``--workers`` is.
 
 The stages, in order: the filters (``--since``/``--until``, ``--trace-id``,
 ``--service``), then the run's dedup and ``--resume`` check (:class:`Check`, decided in
-one place for the whole run), then what changes a record (``--service-name``,
-``--resource-attr``, the time shift).
+one place for the whole run), then the drop of data points with no recorded value, then
+what changes a record (``--service-name``, ``--resource-attr``, the time shift).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from otel_replay.stages import Transform
 from otel_replay.stages.filters import ServiceFilter, TimeWindow, TraceIdFilter
 from otel_replay.stages.resource import ResourceRewrite
 from otel_replay.stages.timeshift import TimeShift
+from otel_replay.stages.unrecorded import NoRecordedValue
 from otel_replay.stats import RunStats
 
 #: Dedup and --resume on a batch of records (in this process, or asked of the parent by a
@@ -53,9 +54,16 @@ def filters(selection: Selection) -> list[Transform]:
     return out
 
 
+def first_pass(selection: Selection) -> list[Transform]:
+    """What ``--shift-to-now``'s first pass keeps: the records the replay can send."""
+    return [*filters(selection), NoRecordedValue()]
+
+
 def final_transforms(plan: RunPlan, offset_ns: int) -> list[Transform]:
-    """What changes a record after dedup and --resume have seen it as recorded."""
-    out: list[Transform] = []
+    """After dedup and --resume have seen a record as recorded: the drop of what was
+    never recorded (counted once, as its own: a copy's points are duplicates), then
+    what changes a record."""
+    out: list[Transform] = [NoRecordedValue()]
     if plan.overrides.service_name or plan.overrides.attributes:
         out.append(ResourceRewrite(plan.overrides))
     if offset_ns:

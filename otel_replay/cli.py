@@ -13,9 +13,11 @@ import warnings
 from typing import Any
 
 import click
+import cloup
 
-from otel_replay import __version__
-from otel_replay.flags import replay_flags
+from otel_replay.command import CONTEXT_SETTINGS, ReplayGroup, flag_hint, flags_given, print_version
+from otel_replay.flags import EXAMPLES, replay_flags
+from otel_replay.inspect.command import inspect_command
 from otel_replay.model import Signal
 from otel_replay.options import FlagError, PlanError, ReplayOptions, build_plan
 from otel_replay.plan import RunPlan
@@ -23,15 +25,30 @@ from otel_replay.report import EXIT_USAGE, Report
 from otel_replay.resume import StateFileError
 from otel_replay.runner import SetupError, execute
 from otel_replay.stats import RunStats
+from otel_replay.unused import unused_flags
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="otel-replay")
+@cloup.group(cls=ReplayGroup, context_settings=CONTEXT_SETTINGS, epilog="Example:  otel-replay replay bug-report.zip")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=print_version,
+    help="Show the version of otel-replay and of the OpenTelemetry SDK and exporter it uses.",
+)
 def main() -> None:
-    """Replay recorded OpenTelemetry telemetry into Tempo, Loki or any OTLP backend."""
+    """Replay recorded OpenTelemetry telemetry (CodeMachine bug reports, OTLP/JSON) into
+    Tempo, Loki or any OTLP backend. See `otel-replay replay --help`."""
 
 
-@main.command()
+main.add_command(inspect_command)
+
+
+@main.command(
+    short_help="Replay files, folders or archives into OTLP and Loki (or check them, or write OTLP/JSON).",
+    epilog=EXAMPLES,
+)
 @replay_flags
 def replay(*, verbose: bool, as_json: bool, **flags: Any) -> None:
     """Replay CodeMachine sessions and OTLP/JSON (documents or JSON Lines) from folders,
@@ -39,9 +56,10 @@ def replay(*, verbose: bool, as_json: bool, **flags: Any) -> None:
 
     Spans and metrics go to an OTLP/HTTP endpoint through the official exporters, log
     records to Loki (or, with --logs-to otlp, through the official OTLP log exporter).
-    Exit status: 0 all delivered, 1 something invalid, rejected or failed, 2 usage.
     """
-    plan = _plan(ReplayOptions(**flags))
+    options = ReplayOptions(**flags)
+    plan = _plan(options)
+    _check_unused(options, plan)
     _warn_if_insecure(plan)
     report, status = _execute(plan, verbose=verbose, as_json=as_json)
     _print_report(report, as_json)
@@ -53,9 +71,19 @@ def _plan(options: ReplayOptions) -> RunPlan:
     try:
         return build_plan(options)
     except FlagError as exc:
-        raise click.BadParameter(exc.reason, param_hint=exc.flag) from None
+        raise click.BadParameter(exc.reason, param_hint=flag_hint(exc.flag)) from None
     except PlanError as exc:
         raise click.UsageError(str(exc)) from None
+
+
+def _check_unused(options: ReplayOptions, plan: RunPlan) -> None:
+    """Refuses a flag that contradicts another, warns about one idle in this run (unused.py)."""
+    given, names = flags_given()
+    found = unused_flags(options, plan.signals, names, given)
+    for refused in (u for u in found if u.refuse):
+        raise click.UsageError(refused.message())
+    for unused in found:
+        click.echo(f"otel-replay: warning: {unused.message()}", err=True)
 
 
 def _warn_if_insecure(plan: RunPlan) -> None:
@@ -117,7 +145,7 @@ class _Progress:
 
 def run() -> None:  # pragma: no cover - console entry with a last-resort guard
     try:
-        main(standalone_mode=True)
+        main(standalone_mode=True, prog_name="otel-replay")
     except SystemExit:
         raise
     except Exception as exc:

@@ -39,17 +39,52 @@ def parse_size(text: str) -> int:
     return int(number * _UNITS[unit])
 
 
-def parse_pairs(values: Iterable[str], what: str) -> dict[str, str]:
-    """``KEY=VALUE`` strings → dict; the error names the offending value's key only."""
+def format_size(size: int) -> str:
+    """Bytes as the shortest exact size ``parse_size`` reads back: ``4MiB``, ``512KiB``, ``1000``."""
+    for unit, factor in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if size >= factor and size % factor == 0:
+            return f"{size // factor}{unit}"
+    return str(size)
+
+
+def parse_pairs(values: Iterable[str]) -> dict[str, str]:
+    """``KEY=VALUE`` strings → dict. The error says what is missing and shows no value
+    (a header's value may be a secret)."""
     out: dict[str, str] = {}
     for raw in values:
         key, sep, value = raw.partition("=")
         key = key.strip()
-        if not sep or not key:
-            shown = key if sep else "(no '=')"
-            raise ValueError(f"{what} must be KEY=VALUE, got {shown}")
+        if not sep:
+            raise ValueError("expected KEY=VALUE, but there is no '=' in it")
+        if not key:
+            raise ValueError("expected KEY=VALUE, but the KEY before '=' is missing")
         out[key] = value
     return out
+
+
+URL_SCHEMES = ("http", "https")
+
+
+def url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be a backend's address (None when it can): an http:// or
+    https:// URL with a host. The reason shows the URL without its user info."""
+    parts = urlsplit(url.strip())
+    shown = _USERINFO.sub("***@", url.strip())
+    if not shown:
+        return "the URL is empty"
+    if "://" not in shown:
+        example = "" if shown.lower().startswith("http") else f" (e.g. http://{shown.lstrip('/')})"
+        return f"{shown!r} is not a URL: it must start with http:// or https://{example}"
+    if parts.scheme.lower() not in URL_SCHEMES:
+        return f"{shown!r}: the scheme {parts.scheme}:// is not supported (http:// or https://)"
+    try:
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError as exc:
+        return f"{shown!r} is not a valid URL ({exc})"
+    if not host:
+        return f"{shown!r} has no host name"
+    return None
 
 
 def signal_endpoint(base: str | None, explicit: str | None, path: str = TRACES_PATH) -> str | None:

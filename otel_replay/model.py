@@ -174,7 +174,9 @@ class MetricPoint:
     attributes: dict[str, Any]
     start_ns: int  # 0 when not recorded (gauges usually)
     time_ns: int
-    value: int | float | HistogramValue | ExponentialHistogramValue
+    #: None: no recorded value (OTLP's ``FLAG_NO_RECORDED_VALUE``; a CodeMachine histogram
+    #: point written as ``value: 0``): read, deduplicated and counted, never sent.
+    value: int | float | HistogramValue | ExponentialHistogramValue | None
     resource: ResourceAttrs
     origin: Origin
     scope: Scope | None = None
@@ -185,39 +187,51 @@ class MetricPoint:
 
 @dataclass(slots=True)
 class InvalidRecord:
-    """A record a source could not turn into a valid one; reported, never sent."""
+    """A record a source could not turn into a valid one; reported, never sent. ``key``
+    is the kind of reason, the same for every record refused for the same sort of fault
+    ("" when the reason is that already); ``value`` the offending value, when known."""
 
     signal: Signal
     origin: Origin
     reason: str
+    key: str = ""
+    value: str | None = None
 
 
 @dataclass(slots=True)
 class Adjusted:
     """A record that is replayed, but with a value changed to fit what OTLP or the backend
-    can take (the reason says which and how); reported, and the run exits 1."""
+    can take (the reason says which and how); reported, and the run exits 1. It precedes
+    its record (at ``origin``), and counts only if that record is sent: not when the
+    record is dropped (filters, duplicates, --resume) or the run stops before it.
+    ``key``: the kinds of change, without the values ("" when the reason is that already)."""
 
     signal: Signal
     origin: Origin
     reason: str
+    key: str = ""
 
 
 @dataclass(slots=True)
 class FileProblem:
     """A problem with a whole file: it (or the rest of it) could not be read, or it was
-    read despite a flaw the reason names. Reported; the run exits 1."""
+    read despite a flaw the reason names. Reported; the run exits 1. ``key``: the kind of
+    reason ("" when the reason is that already)."""
 
     source: str
     reason: str
     signal: Signal | None = None
+    key: str = ""
 
 
 @dataclass(slots=True)
 class Notice:
     """Something the user should know about how a file was replayed that is not a problem
-    (shown once as a hint; the exit status does not change)."""
+    (shown once as a hint; the exit status does not change). With an ``origin`` it is
+    about that one record, and shown only if the record is sent (like :class:`Adjusted`)."""
 
     text: str
+    origin: Origin | None = None
 
 
 @dataclass(slots=True)

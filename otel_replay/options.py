@@ -31,6 +31,7 @@ from otel_replay.config import (
     parse_instant,
     parse_pairs,
     signal_endpoint,
+    url_problem,
     url_secrets,
 )
 from otel_replay.model import ResourceOverrides, Signal
@@ -109,6 +110,7 @@ class ReplayOptions:
     loki_headers: tuple[str, ...] = ()
     loki_user: str | None = None
     loki_password: str | None = None
+    loki_bearer_token: str | None = None
     loki_labels: tuple[str, ...] = ()
     no_structured_metadata: bool = False
     loki_batch_bytes: int = DEFAULT_BATCH_BYTES
@@ -128,9 +130,12 @@ class ReplayOptions:
     services: tuple[str, ...] = ()
     # the run
     max_archive_bytes: int = DEFAULT_MAX_ARCHIVE_BYTES
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
     resume: str | None = None
     workers: int = 1
     concurrency: int = DEFAULT_CONCURRENCY
+    problems: str | None = None  # --problems FILE
 
 
 def build_plan(options: ReplayOptions, *, env: Mapping[str, str] | None = None, now_ns: int | None = None) -> RunPlan:
@@ -144,8 +149,10 @@ def build_plan(options: ReplayOptions, *, env: Mapping[str, str] | None = None, 
     signals = parse_signals(o.signal_list, traces_only=o.traces_only, logs_only=o.logs_only)
     _check_paths(o.paths)
     _exclusive(("--insecure", o.insecure), ("--certificate", o.certificate))
+    _exclusive(("--loki-user", o.loki_user), ("--loki-bearer-token", o.loki_bearer_token))
+    check_urls(o, signals, os.environ if env is None else env)
     selection = parse_selection(o, now_ns=time.time_ns() if now_ns is None else now_ns)
-    otlp = otlp_config(o)
+    otlp = otlp_config(o, os.environ if env is None else env)
     loki = loki_config(o)
     return RunPlan.from_options(
         paths=o.paths,
@@ -159,26 +166,30 @@ def build_plan(options: ReplayOptions, *, env: Mapping[str, str] | None = None, 
         output_dir=o.output_dir,
         resume_path=o.resume,
         limits=ArchiveLimits(o.max_archive_bytes),
+        include=o.include,
+        exclude=o.exclude,
         logs_to=o.logs_to,
         workers=o.workers,
+        problems_path=o.problems,
     )
 
 
 def parse_signals(signal_list: str | None, *, traces_only: bool = False, logs_only: bool = False) -> tuple[Signal, ...]:
     """The signals to replay, in pipeline order, from ``--signals`` / ``--traces-only`` /
     ``--logs-only`` (all three when none is given)."""
-    _exclusive(("--signals", signal_list), ("--traces-only", traces_only), ("--logs-only", logs_only))
+    _exclusive(("--signals", signal_list is not None), ("--traces-only", traces_only), ("--logs-only", logs_only))
     if traces_only:
         return (Signal.TRACES,)
     if logs_only:
         return (Signal.LOGS,)
-    if not signal_list:
+    if signal_list is None:
         return tuple(Signal)
     names = {part.strip().lower() for part in signal_list.split(",") if part.strip()}
     unknown = sorted(names - {s.value for s in Signal})
-    if unknown or not names:
-        what = repr(unknown[0] if unknown else signal_list)
-        raise FlagError("--signals", f"{what} is not a signal (traces, logs, metrics)")
+    if not names:
+        raise FlagError("--signals", f"{signal_list!r} names no signal: give one or more of traces, logs, metrics")
+    if unknown:
+        raise FlagError("--signals", f"{unknown[0]!r} is not a signal (traces, logs, metrics)")
     return tuple(s for s in Signal if s.value in names)
 
 
@@ -222,17 +233,26 @@ def retry_deadlines(max_retry_time: float | None) -> RetryDeadlines:
     return RetryDeadlines(otlp=None, loki=DEFAULT_MAX_RETRY_TIME)
 
 
-def otlp_config(options: ReplayOptions) -> OtlpConfig:
+#: What ``--compression`` is when neither it nor an OTEL_EXPORTER_OTLP_*COMPRESSION variable is set.
+DEFAULT_COMPRESSION = "gzip"
+
+
+def otlp_config(options: ReplayOptions, env: Mapping[str, str] | None = None) -> OtlpConfig:
     """The OTLP sinks' settings: full URLs per signal (None lets OTEL_EXPORTER_OTLP_*
-    decide), ``--header`` pairs, transport and request limits."""
+    decide), ``--header`` pairs, transport and request limits. Compression: the flag,
+    else the OTEL_EXPORTER_OTLP_*COMPRESSION variables when one is set (the exporter
+    reads them), else gzip (``env``: default the process's)."""
     o = options
+    env = os.environ if env is None else env
+    from_env = any(name.startswith("OTEL_EXPORTER_OTLP_") and name.endswith("COMPRESSION") for name in env)
+    compression = o.compression or (None if from_env else DEFAULT_COMPRESSION)
     headers = _pairs(o.headers, "--header")
     return OtlpConfig(
         traces_endpoint=signal_endpoint(o.otlp_endpoint, o.otlp_traces_endpoint),
         logs_endpoint=signal_endpoint(o.otlp_endpoint, o.otlp_logs_endpoint, LOGS_PATH),
         metrics_endpoint=signal_endpoint(o.otlp_endpoint, o.otlp_metrics_endpoint, METRICS_PATH),
         headers=headers or None,
-        compression=o.compression,
+        compression=compression,
         timeout=o.timeout,
         max_retry_time=retry_deadlines(o.max_retry_time).otlp,
         certificate=o.certificate,
@@ -248,6 +268,8 @@ def loki_config(options: ReplayOptions) -> LokiConfig:
     pairs, basic auth, line and push limits, transport."""
     o = options
     headers = _pairs(o.loki_headers, "--loki-header")
+    if o.loki_bearer_token:
+        headers["Authorization"] = f"Bearer {o.loki_bearer_token}"
     return LokiConfig(
         url=o.loki_url,
         tenant=o.loki_tenant,
@@ -281,10 +303,43 @@ def redactor(
             *(otlp.headers or {}).values(),
             *loki.headers.values(),
             loki.password,
+            o.loki_bearer_token,
             *env_header_secrets(None if env is None else dict(env)),
             *(secret for url in urls for secret in url_secrets(url)),
         ]
     )
+
+
+#: Each URL flag, the ReplayOptions field it sets, and the OTLP variable the exporter reads in its place.
+_URL_FLAGS = (
+    ("--loki-url", "loki_url", None),
+    ("--otlp-endpoint", "otlp_endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT"),
+    ("--otlp-traces-endpoint", "otlp_traces_endpoint", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
+    ("--otlp-logs-endpoint", "otlp_logs_endpoint", "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"),
+    ("--otlp-metrics-endpoint", "otlp_metrics_endpoint", "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"),
+)
+
+
+def check_urls(options: ReplayOptions, signals: Iterable[Signal], env: Mapping[str, str]) -> None:
+    """Every URL given as a flag, and each OTEL_EXPORTER_OTLP_*ENDPOINT variable that a
+    signal of this run would be sent to (none with --output), is an http:// or https://
+    URL with a host: else :class:`FlagError` naming the flag or the variable (also under
+    --dry-run, which rehearses the sending)."""
+    for flag, field, _ in _URL_FLAGS:
+        value = getattr(options, field)
+        if value is not None and (reason := url_problem(value)):
+            raise FlagError(flag, reason)
+    if options.otlp_endpoint or options.output_dir:
+        return  # every OTLP signal goes to a URL given as a flag, or nothing is sent
+    otlp_signals = {s for s in signals if s is not Signal.LOGS or options.logs_to == "otlp"}
+    for flag, field, variable in _URL_FLAGS[2:]:
+        if not any(flag == f"--otlp-{s.value}-endpoint" for s in otlp_signals) or getattr(options, field):
+            continue
+        for name in (variable, "OTEL_EXPORTER_OTLP_ENDPOINT"):
+            if env.get(name):
+                if reason := url_problem(env[name]):
+                    raise FlagError(str(name), reason)
+                break
 
 
 def _check_paths(paths: Iterable[str]) -> None:
@@ -309,7 +364,7 @@ def _parsed(flag: str, parse: Callable[[str], T], text: str) -> T:
 
 def _pairs(values: Iterable[str], flag: str) -> dict[str, str]:
     try:
-        return parse_pairs(values, flag)
+        return parse_pairs(values)
     except ValueError as exc:
         raise FlagError(flag, str(exc)) from None
 

@@ -5,6 +5,11 @@ record goes through the filters, then the run's dedup and --resume check (a batc
 time, so that a worker process can ask the parent), then the transforms that change it,
 then to its signal's sink (see assemble.py). Nothing here raises for bad input or an
 unwilling backend: each outcome is a count (with a reason) on the run's statistics.
+
+What a reader says about one record (a value changed to fit, a hint about it) counts
+only when the record is handed to its sink: a record dropped on the way (a filter, a
+duplicate such as a ``latest*.json`` copy, --resume, a stop) changed nothing that was
+sent, so it adds nothing to "changed to fit" nor to the problem lines.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 from otel_replay.assemble import Stages
 from otel_replay.model import (
@@ -24,16 +30,18 @@ from otel_replay.model import (
     FileStart,
     InvalidRecord,
     Notice,
+    Origin,
     Record,
     Signal,
     SourceItem,
+    SpanRecord,
 )
 from otel_replay.sinks import Sink
 from otel_replay.sources import read_input
 from otel_replay.sources.discover import Discovered, InputFile, SkippedFile
 from otel_replay.stages import Transform
 from otel_replay.stages.timeshift import newest_ns
-from otel_replay.stats import RunStats
+from otel_replay.stats import RunStats, TimeSpan
 
 
 def apply_transforms(record: Record, transforms: Sequence[Transform]) -> tuple[Record | None, str]:
@@ -61,6 +69,26 @@ def newest_in(found: Discovered, signals: frozenset[Signal], filters: Sequence[T
         if t is not None and (newest is None or t > newest):
             newest = t
     return newest
+
+
+def _instants(record: Record) -> tuple[int, int]:
+    """When a record begins and ends, as recorded."""
+    if isinstance(record, SpanRecord):
+        return record.start_ns, record.end_ns
+    return record.time_ns, record.time_ns
+
+
+_START, _END, _TIME = attrgetter("start_ns"), attrgetter("end_ns"), attrgetter("time_ns")
+
+
+def _time_span(signal: Signal, records: list[Record]) -> TimeSpan:
+    """The time a batch of records covers (in C loops: this runs for every record)."""
+    span = TimeSpan()
+    if signal is Signal.TRACES:
+        span.add(min(map(_START, records)), max(map(_END, records)))
+    else:
+        span.add(min(map(_TIME, records)), max(map(_TIME, records)))
+    return span
 
 
 #: Allocations between young-generation garbage collections while a pipeline runs
@@ -101,6 +129,9 @@ class Pipeline:
     _closed: bool = field(default=False, init=False)
     _quit_now: bool = field(default=False, init=False)
     _pending: dict[Signal, list[Record]] = field(default_factory=dict, init=False)
+    #: What the reader said about records of this input not yet sent or dropped, by origin
+    #: (it precedes its record, which a metrics reader may hold to the end of the file).
+    _about: dict[Origin, list[Adjusted | Notice]] = field(default_factory=dict, init=False)
     #: The input being read replays as recorded (OTLP: see :attr:`FileStart.as_recorded`).
     _as_recorded: bool = field(default=False, init=False)
 
@@ -123,34 +154,44 @@ class Pipeline:
             if self.stop.is_set():
                 return
             if isinstance(found, SkippedFile):
-                stats.file_ignored()
+                stats.file_ignored(found.name, found.reason)
             elif isinstance(found, FileProblem):
-                stats.problem(f"{found.source}: {found.reason}")
+                stats.file_problem(found.source, found.reason, found.key, found.signal)
             else:
                 self._as_recorded = False
                 if found.part is None or found.part.index == 0:
                     stats.file_read()  # a file split into parts counts once
+                before = _drops(stats) if stats.notes is not None else None
                 self._read(read_input(found))
                 for signal in list(self._pending):
                     self._checked(signal)
+                self._about.clear()  # about records never read to the end (a cut file): not sent
+                if before is not None:
+                    _note_drops(stats, found.name, before)
                 if self.on_progress is not None:
                     self.on_progress(stats)
 
-    def _read(self, items: Iterator[SourceItem]) -> None:
+    def _read(self, items: Iterator[SourceItem | SkippedFile]) -> None:
         stats, stop = self.stats, self.stop
         read: Counter[Signal] = Counter()
+        filtered_out: dict[Signal, TimeSpan] = {}
         try:
             for item in items:
                 if stop.is_set():
                     break
                 signal = SIGNAL_OF.get(type(item))
                 if signal is not None:
-                    if signal not in self.sinks:
-                        continue  # a signal not selected (a JSON Lines file may mix signals)
+                    if signal not in self.sinks:  # a signal not selected (a JSON Lines file may mix signals)
+                        if self._about:
+                            self._about.pop(item.origin, None)  # type: ignore[union-attr]
+                        continue
                     read[signal] += 1
                     record, dropped_by = apply_transforms(item, self.stages.filters)  # type: ignore[arg-type]
                     if record is None:
                         stats.dropped(signal, dropped_by)
+                        if self._about:
+                            self._about.pop(item.origin, None)  # type: ignore[union-attr]
+                        filtered_out.setdefault(signal, TimeSpan()).add(*_instants(item))  # type: ignore[arg-type]
                     else:
                         pending = self._pending.setdefault(signal, [])
                         pending.append(record)
@@ -163,20 +204,33 @@ class Pipeline:
                     stats.file_of(item.signal, selected)
                     if not selected and item.one_signal:
                         break  # the file holds nothing else: do not even parse it
-                elif isinstance(item, InvalidRecord):
-                    if item.signal in self.sinks:
-                        stats.invalid(item.signal, str(item.origin), item.reason)
-                elif isinstance(item, Adjusted):
-                    if item.signal in self.sinks:
-                        stats.adjusted(item.signal, str(item.origin), item.reason)
-                elif isinstance(item, FileProblem):
-                    stats.problem(f"{item.source}: {item.reason}")
-                elif isinstance(item, Notice):
-                    stats.hint(item.text)
+                else:
+                    self._other(item)
         finally:  # counted however the input ends (a second Ctrl-C included)
             for signal, n in read.items():
                 stats.read(signal, n)
+            for signal, span in filtered_out.items():
+                stats.times(signal, span, kept=False)
         items.close()  # type: ignore[attr-defined]
+
+    def _other(self, item: SourceItem | SkippedFile) -> None:
+        """What a reader says besides records and the start of a file."""
+        stats = self.stats
+        if isinstance(item, InvalidRecord):
+            if item.signal in self.sinks:
+                stats.invalid(item.signal, item.origin, item.reason, item.key, item.value)
+        elif isinstance(item, Adjusted):
+            if item.signal in self.sinks:
+                self._about.setdefault(item.origin, []).append(item)
+        elif isinstance(item, FileProblem):
+            stats.file_problem(item.source, item.reason, item.key, item.signal)
+        elif isinstance(item, Notice):
+            if item.origin is None:
+                stats.hint(item.text)
+            else:
+                self._about.setdefault(item.origin, []).append(item)
+        elif isinstance(item, SkippedFile):  # read, and found not to be telemetry
+            stats.file_ignored(item.name, item.reason)
 
     def _checked(self, signal: Signal) -> None:
         """The pending records of ``signal`` through ``check`` and ``after`` to the sink
@@ -186,10 +240,12 @@ class Pipeline:
         records = self._pending.pop(signal, [])
         if not records:
             return
-        sink = self.sinks[signal]
+        self.stats.times(signal, _time_span(signal, records), kept=True)
+        sink, about = self.sinks[signal], self._about
         check, after = self.stages.check, self.stages.after
         labels = check(signal, records, self._as_recorded) if check is not None else [None] * len(records)
         for record, label in zip(records, labels, strict=True):
+            notes = about.pop(record.origin, None) if about else None
             if label is None and self.stop.is_set():  # stopped while a batch was in flight: not sent
                 continue
             if label is None:
@@ -197,13 +253,24 @@ class Pipeline:
             if label:
                 self.stats.dropped(signal, label)
             else:
+                if notes:
+                    self._sent_with(notes)
                 sink.write(record)
+
+    def _sent_with(self, notes: list[Adjusted | Notice]) -> None:
+        """What the reader said about a record that is now sent."""
+        for note in notes:
+            if isinstance(note, Adjusted):
+                self.stats.adjusted(note.signal, note.origin, note.reason, note.key)
+            else:
+                self.stats.hint(note.text)
 
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
         self._pending.clear()  # read, not yet checked when the run stopped: not sent
+        self._about.clear()
         try:
             for sink in self.sinks.values():
                 if self.stop.is_set():
@@ -213,3 +280,18 @@ class Pipeline:
         finally:
             if self.stop.is_set():  # a stop cuts batches off anywhere: count what was not sent by difference
                 self.stats.settle_unsent()
+
+
+def _drops(stats: RunStats) -> dict[Signal, Counter[str]]:
+    """The drop counts so far, per signal (the pipeline alone counts drops)."""
+    return {signal: Counter(s.dropped) for signal, s in stats.signals.items()}
+
+
+def _note_drops(stats: RunStats, name: str, before: dict[Signal, Counter[str]]) -> None:
+    """--verbose: what input ``name`` read and did not send (duplicates, filters, points
+    with no recorded value), one line per signal."""
+    for signal, was in before.items():
+        now = stats.signals[signal].dropped
+        parts = [f"{now[label] - was[label]} {label}" for label in now if now[label] > was[label]]
+        if parts:
+            stats.note(f"{signal.value} {name}: " + ", ".join(parts))

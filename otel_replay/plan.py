@@ -17,6 +17,7 @@ from otel_replay.model import ResourceOverrides, Signal
 from otel_replay.sinks.loki import LokiConfig
 from otel_replay.sinks.otlp_config import OtlpConfig
 from otel_replay.sources.discover import ArchiveLimits, Walk
+from otel_replay.sources.names import NameRules
 
 MODES = ("send", "dry-run", "output")
 LOGS_TO = ("loki", "otlp")
@@ -61,6 +62,7 @@ class RunPlan:
     walk: Walk = field(default_factory=Walk)
     logs_to: str = "loki"  # or "otlp": log records through the official OTLPLogExporter
     workers: int = 1  # --workers: processes that read, convert and export (see execute/workers.py)
+    problems_path: str | None = None  # --problems: every problem as a JSON line (written by this process)
 
     @classmethod
     def from_options(
@@ -77,8 +79,11 @@ class RunPlan:
         output_dir: str | None = None,
         resume_path: str | None = None,
         limits: ArchiveLimits | None = None,
+        include: Sequence[str] = (),
+        exclude: Sequence[str] = (),
         logs_to: str = "loki",
         workers: int = 1,
+        problems_path: str | None = None,
     ) -> RunPlan:
         """The plan for these options; :class:`PlanError` when they contradict each other."""
         if dry_run and output_dir:
@@ -95,7 +100,11 @@ class RunPlan:
             raise PlanError("--workers must be at least 1")
         ordered = tuple(s for s in Signal if s in signals)
         # a walk of "." must not read the files this run writes
-        walk = Walk(exclude_dirs=frozenset() if output_dir is None else frozenset({os.path.realpath(output_dir)}))
+        walk = Walk(
+            exclude_dirs=frozenset() if output_dir is None else frozenset({os.path.realpath(output_dir)}),
+            exclude_files=frozenset() if problems_path is None else frozenset({os.path.realpath(problems_path)}),
+            rules=NameRules(tuple(include), tuple(exclude)),
+        )
         return cls(
             paths=tuple(paths),
             signals=ordered,
@@ -112,6 +121,7 @@ class RunPlan:
             walk=walk,
             logs_to=logs_to,
             workers=workers,
+            problems_path=problems_path,
         )
 
     @property

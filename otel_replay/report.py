@@ -4,14 +4,22 @@ value redacted, and the exit status."""
 
 from __future__ import annotations
 
+import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from otel_replay.model import Signal
+from otel_replay.problems import ProblemLog
 from otel_replay.stats import DUPLICATES, RunStats, SignalStats
+from otel_replay.verdict import age_warnings, nothing_replayed
 
 EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE = 0, 1, 2
+#: Up to this many problems, the text summary lists each; beyond, it groups them by reason.
+TEXT_LISTS_UP_TO = 50
+#: Reasons the grouped text summary shows (the rest are counted on one line).
+TEXT_REASONS = 20
 
 
 def _no_redaction(text: str) -> str:
@@ -26,10 +34,27 @@ class Report:
     redact: Callable[[str], str] = _no_redaction
     time_offset_ns: int = 0
     interrupted: bool = False
+    #: ``--problems FILE``: where every problem is written (the summary says so).
+    problems_path: str | None = None
+    #: What record ages are measured against (old recordings: see :func:`age_warnings`).
+    now_ns: int = field(default_factory=time.time_ns)
+
+    @property
+    def nothing_replayed(self) -> str | None:
+        """Why the run replayed nothing (then it exits 1), or None."""
+        return None if self.interrupted else nothing_replayed(self.stats)
+
+    @property
+    def warnings(self) -> list[str]:
+        """Old records (see :func:`age_warnings`)."""
+        sent = self.mode == "send"
+        if sent and not any(s.sent for s in self.stats.signals.values()):
+            return []
+        return age_warnings(self.stats, self.time_offset_ns, self.now_ns, sent)
 
     @property
     def exit_status(self) -> int:
-        if self.stats.problem_count:
+        if self.stats.problem_count or self.nothing_replayed:
             return EXIT_INCOMPLETE
         for s in self.stats.signals.values():
             if s.invalid or s.rejected or s.failed or s.unsent or s.adjusted:
@@ -42,12 +67,24 @@ class Report:
             "destinations": {k.value: self.redact(v) for k, v in self.destinations.items()},
             "files_read": self.stats.files_read,
             "files_ignored": self.stats.files_ignored,
+            "ignored": dict(self.stats.ignored),
             "signals": {sig.value: signal_dict(st, self.redact) for sig, st in self.stats.signals.items()},
-            "problems": [self.redact(p) for p in self.stats.problems],
+            "problems": [p.to_dict(self.redact) for p in self.stats.problems],
             "problem_count": self.stats.problem_count,
+            "problem_reasons": [
+                {
+                    "kind": g.kind,
+                    "signal": None if g.signal is None else g.signal.value,
+                    "reason_kind": self.redact(g.key),
+                    "count": g.count,
+                }
+                for g in self.stats.problem_log.by_count()
+            ],
             "interrupted": self.interrupted,
             "time_offset_ns": self.time_offset_ns,
             "hints": [self.redact(h) for h in self.stats.hints],
+            "nothing_replayed": self.nothing_replayed,
+            "warnings": self.warnings,
             "exit_status": self.exit_status,
         }
 
@@ -55,7 +92,7 @@ class Report:
         verb = {"send": "sent", "dry-run": "would send", "output": "written"}[self.mode]
         lines = [
             f"otel-replay: {self.stats.files_read} file(s) read"
-            + (f", {self.stats.files_ignored} ignored (not .json)" if self.stats.files_ignored else "")
+            + _ignored(self.stats.files_ignored, self.stats.ignored)
         ]
         for sig, st in self.stats.signals.items():
             if not (st.files or st.read or st.not_selected_files):
@@ -87,17 +124,34 @@ class Report:
                     lines.append(f"          not sent {interrupted}: interrupted")
         if self.time_offset_ns:
             lines.append(f"  timestamps moved by {format_duration(self.time_offset_ns)}")
-        if self.stats.problem_count:
-            lines.append(f"problems ({self.stats.problem_count}):")
-            lines += [f"  {self.redact(p)}" for p in self.stats.problems]
-            if self.stats.problem_count > len(self.stats.problems):
-                lines.append(
-                    f"  … and {self.stats.problem_count - len(self.stats.problems)} more (see --json for counts)"
-                )
+        lines += problem_lines(self.stats.problem_log, self.redact, self.problems_path)
         lines += [f"hint: {self.redact(h)}" for h in self.stats.hints]
+        lines += [f"warning: {w}" for w in self.warnings]
+        if nothing := self.nothing_replayed:
+            lines.append(nothing)
         if self.interrupted:
             lines.append("interrupted: the counts above are what was done before the stop")
         return "\n".join(lines)
+
+
+def problem_lines(log: ProblemLog, redact: Callable[[str], str], path: str | None) -> list[str]:
+    """The problems as the text summary shows them: each one when there are few, else
+    each reason once with its count and its first examples."""
+    if not log.count:
+        return []
+    where = f"every one is in {redact(path)}" if path else "--problems FILE lists every one"
+    if log.count <= TEXT_LISTS_UP_TO and len(log.kept) == log.count:
+        return [f"problems ({log.count}):"] + [f"  {redact(p.line())}" for p in log.kept]
+    groups = log.by_count()
+    lines = [f"problems ({log.count}), by reason ({where}):"]
+    for group in groups[:TEXT_REASONS]:
+        lines.append(f"  {group.count} × {redact(group.label)}")
+        lines += [f"      {redact(p.line())}" for p in group.examples]
+        if group.count > len(group.examples):
+            lines.append(f"      … and {group.count - len(group.examples)} more")
+    if rest := groups[TEXT_REASONS:]:
+        lines.append(f"  … and {sum(g.count for g in rest)} more, for {len(rest)} other reason(s)")
+    return lines
 
 
 def signal_dict(self: SignalStats, redact: Callable[[str], str]) -> dict[str, Any]:
@@ -113,9 +167,9 @@ def signal_dict(self: SignalStats, redact: Callable[[str], str]) -> dict[str, An
         "not_sent_interrupted": self.unsent,
         "not_sent_reasons": {redact(k): v for k, v in self.unsent_reasons.items()},
         "dropped": {k: v for k, v in self.dropped.items() if k != DUPLICATES},
-        "invalid_reasons": dict(self.invalid_reasons),
+        "invalid_reasons": {redact(k): v for k, v in self.invalid_reasons.items()},
         "adjusted": self.adjusted,
-        "adjusted_reasons": dict(self.adjusted_reasons),
+        "adjusted_reasons": {redact(k): v for k, v in self.adjusted_reasons.items()},
         "rejected_reasons": {redact(k): v for k, v in self.rejected_reasons.items()},
         "failed_reasons": {redact(k): v for k, v in self.failed_reasons.items()},
     }
@@ -134,3 +188,8 @@ def format_duration(ns: int) -> str:
             parts.append(f"{secs // size}{unit}")
             secs %= size
     return sign + " ".join(parts[:3])
+
+
+def _ignored(n: int, reasons: Counter[str]) -> str:
+    """``, 5 ignored (3 packaging noise, 2 not telemetry)``: the files not read, and why."""
+    return f", {n} ignored ({', '.join(f'{k} {why}' for why, k in reasons.most_common())})" if n else ""

@@ -17,6 +17,7 @@ from typing import BinaryIO
 from otel_replay.assemble import new_stats
 from otel_replay.execute import Executor, Job, SetupError, choose
 from otel_replay.plan import RunPlan
+from otel_replay.problems import ProblemsFile
 from otel_replay.report import Report, format_duration
 from otel_replay.resume import ResumeState
 from otel_replay.stages.dedup import SeenCheck
@@ -36,6 +37,36 @@ def execute(
 ) -> tuple[Report, int]:
     """Run the plan; returns the report and the exit status."""
     report = Report(new_stats(plan, verbose), plan.mode, {s: plan.destinations[s] for s in plan.signals}, plan.redact)
+    with problems_file(plan, report):
+        return _execute(plan, report, stdin, on_progress, notify, verbose)
+
+
+@contextmanager
+def problems_file(plan: RunPlan, report: Report) -> Iterator[None]:
+    """``--problems FILE``: every problem of the run is written there as it comes."""
+    if plan.problems_path is None:
+        yield
+        return
+    try:
+        written = ProblemsFile.open(plan.problems_path, plan.redact)
+    except OSError as exc:
+        raise SetupError(f"--problems: cannot write {plan.problems_path}: {exc.strerror or exc}") from None
+    report.problems_path = plan.problems_path
+    report.stats.on_problem = written.write
+    try:
+        yield
+    finally:
+        written.close()
+
+
+def _execute(
+    plan: RunPlan,
+    report: Report,
+    stdin: BinaryIO | None,
+    on_progress: Callable[[RunStats], None] | None,
+    notify: Callable[[str], None],
+    verbose: Callable[[str], None] | None,
+) -> tuple[Report, int]:
     state = None if plan.resume_path is None else ResumeState(plan.resume_path)  # StateFileError: one line
     received: list[int] = []
     try:

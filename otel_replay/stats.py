@@ -10,10 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from otel_replay.model import Signal
+from otel_replay.model import Origin, Signal
+from otel_replay.problems import CHANGED, FILE, INVALID, NOT_DELIVERED, RUN, TOO_LARGE, Problem, ProblemLog, noun
 
-#: How many individual problem lines are kept (the rest are counted).
-MAX_LISTED_PROBLEMS = 20
 #: The drop label of the dedup stage; shown as its own count.
 DUPLICATES = "duplicates skipped"
 #: The drop label of records an earlier run delivered (--resume).
@@ -44,6 +43,26 @@ class SignalStats:
         return self.dropped.get(DUPLICATES, 0)
 
 
+class TimeSpan:
+    """The earliest and latest instants seen (nanoseconds since 1970; None: none seen)."""
+
+    __slots__ = ("first", "last")
+
+    def __init__(self) -> None:
+        self.first: int | None = None
+        self.last: int | None = None
+
+    def add(self, first: int, last: int) -> None:
+        if self.first is None or first < self.first:
+            self.first = first
+        if self.last is None or last > self.last:
+            self.last = last
+
+    def update(self, other: TimeSpan) -> None:
+        if other.first is not None and other.last is not None:
+            self.add(other.first, other.last)
+
+
 class RunStats:
     """What happened to a run's records, as the stages and sinks report it: counts per
     signal and reason, problems and hints. Every update takes the lock (sinks report from
@@ -51,11 +70,21 @@ class RunStats:
 
     def __init__(self, notes: Callable[[str], None] | None = None) -> None:
         self.signals = {s: SignalStats() for s in Signal}
-        self.problems: list[str] = []
-        self.problem_count = 0
+        #: Every problem is counted here, and given to ``on_problem`` (the parent writes
+        #: ``--problems``); a worker process sets ``forward`` instead: its problems go to
+        #: the parent as they come, and are not kept here.
+        self.problem_log = ProblemLog()
+        self.on_problem: Callable[[Problem], None] | None = None
+        self.forward: Callable[[Problem], None] | None = None
         self.files_read = 0
         self.files_ignored = 0
+        #: Why files were ignored, by kind of reason (what is in parentheses left out).
+        self.ignored: Counter[str] = Counter()
         self.hints: list[str] = []
+        #: The time each signal's records cover as recorded: all read, and those the
+        #: filters kept (what the summary says of a run that replayed nothing, or of old records).
+        self.recorded = {s: TimeSpan() for s in Signal}
+        self.kept = {s: TimeSpan() for s in Signal}
         #: --verbose: receives one line per batch outcome (the receiver redacts it).
         self.notes = notes
         self._lock = threading.Lock()
@@ -65,9 +94,13 @@ class RunStats:
         with self._lock:
             self.files_read += 1
 
-    def file_ignored(self) -> None:
+    def file_ignored(self, name: str = "", reason: str = "") -> None:
+        """A file not read, or read and found not to be telemetry (not a problem); --verbose names it."""
         with self._lock:
             self.files_ignored += 1
+            self.ignored[reason.split(" (")[0] or "not read"] += 1
+        if name:
+            self.note(f"{name}: ignored: {reason}")
 
     def file_of(self, signal: Signal, selected: bool = True) -> None:
         """A file holding ``signal``'s records, replayed or (not ``selected``) passed over."""
@@ -77,21 +110,50 @@ class RunStats:
             else:
                 self.signals[signal].not_selected_files += 1
 
+    def times(self, signal: Signal, span: TimeSpan, kept: bool) -> None:
+        """Records of ``signal`` recorded over ``span``, that the filters ``kept`` or not."""
+        with self._lock:
+            self.recorded[signal].update(span)
+            if kept:
+                self.kept[signal].update(span)
+
     def read(self, signal: Signal, n: int) -> None:
         if n:
             with self._lock:
                 self.signals[signal].read += n
 
-    # -- updates ---------------------------------------------------------------------
-    def problem(self, message: str) -> None:
-        with self._lock:
-            self.problem_count += 1
-            if len(self.problems) < MAX_LISTED_PROBLEMS:
-                self.problems.append(message)
+    # -- problems --------------------------------------------------------------------
+    @property
+    def problem_count(self) -> int:
+        return self.problem_log.count
 
-    def invalid(self, signal: Signal, where: str, reason: str) -> None:
-        self._count(signal, "invalid", 1, _reason_kind(reason))
-        self.problem(f"{where}: invalid {_noun(signal)}: {reason}")
+    @property
+    def problems(self) -> list[Problem]:
+        """The first problems (:data:`~otel_replay.problems.MAX_KEPT`); all are counted."""
+        return self.problem_log.kept
+
+    def add_problem(self, problem: Problem) -> None:
+        if self.forward is not None:
+            self.forward(problem)
+            return
+        with self._lock:
+            self.problem_log.add(problem)
+        if self.on_problem is not None:
+            self.on_problem(problem)
+
+    def problem(self, message: str, key: str | None = None) -> None:
+        """A problem of the run itself (not of one file or record)."""
+        self.add_problem(Problem(RUN, message, key or message))
+
+    def file_problem(self, source: str, reason: str, key: str = "", signal: Signal | None = None) -> None:
+        """A problem with a whole file (see :class:`~otel_replay.model.FileProblem`)."""
+        self.add_problem(Problem(FILE, reason, key or reason, where=source, file=source, signal=signal))
+
+    # -- updates ---------------------------------------------------------------------
+    def invalid(self, signal: Signal, origin: Origin, reason: str, key: str = "", value: str | None = None) -> None:
+        problem = Problem.of_record(INVALID, signal, origin, reason, key, value)
+        self._count(signal, "invalid", 1, problem.key)
+        self.add_problem(problem)
 
     def hint(self, text: str) -> None:
         with self._lock:
@@ -103,15 +165,17 @@ class RunStats:
         if self.notes is not None:
             self.notes(text)
 
-    def adjusted(self, signal: Signal, where: str, reason: str) -> None:
-        self._count(signal, "adjusted", 1, _reason_kind(reason))
-        self.problem(f"{where}: {_noun(signal)} changed to fit: {reason}")
+    def adjusted(self, signal: Signal, origin: Origin, reason: str, key: str = "") -> None:
+        problem = Problem.of_record(CHANGED, signal, origin, reason, key)
+        self._count(signal, "adjusted", 1, problem.key)
+        self.add_problem(problem)
 
-    def too_large(self, signal: Signal, where: str, size: int, flag: str, limit: int, verb: str = "sent") -> None:
+    def too_large(self, signal: Signal, origin: Origin, size: int, flag: str, limit: int, verb: str = "sent") -> None:
         """A record that cannot fit in one request under ``flag`` even alone: refused here."""
-        noun = _noun(signal)
-        self.rejected(signal, 1, f"{noun} larger than {flag} on its own")
-        self.problem(f"{where}: {noun} of about {size} bytes is larger than {flag} ({limit}); not {verb}")
+        key = f"{noun(signal)} larger than {flag} on its own"
+        self.rejected(signal, 1, key)
+        reason = f"{noun(signal)} of about {size} bytes is larger than {flag} ({limit}); not {verb}"
+        self.add_problem(Problem.of_record(TOO_LARGE, signal, origin, reason, key))
 
     def dropped(self, signal: Signal, label: str) -> None:
         with self._lock:
@@ -141,7 +205,7 @@ class RunStats:
         records) for the problem list."""
         self._count(signal, "failed", n, reason)
         if where is not None and n > 0:
-            self.problem(f"{where}: {n} {_noun(signal)}(s) not delivered: {reason}")
+            self.add_problem(Problem(NOT_DELIVERED, reason, reason, where=where, signal=signal, records=n))
 
     def _count(self, signal: Signal, outcome: str, n: int, reason: str) -> None:
         """``n`` more records with ``outcome`` (a SignalStats count) for ``reason``."""
@@ -158,11 +222,14 @@ class RunStats:
         with self._lock:
             return {
                 "stats": self.signals,
-                "problems": self.problems,
-                "problem_count": self.problem_count,
+                "problems": self.problem_log.kept,
+                "problem_count": self.problem_log.count,
                 "files_read": self.files_read,
                 "files_ignored": self.files_ignored,
+                "ignored": self.ignored,
                 "hints": self.hints,
+                "recorded": self.recorded,
+                "kept": self.kept,
             }
 
     def merge(self, snap: dict[str, Any]) -> None:
@@ -174,22 +241,18 @@ class RunStats:
                         getattr(mine, name).update(value)
                     else:
                         setattr(mine, name, getattr(mine, name) + value)
-            room = MAX_LISTED_PROBLEMS - len(self.problems)
-            self.problems += snap["problems"][: max(room, 0)]
-            self.problem_count += snap["problem_count"]
             self.files_read += snap["files_read"]
             self.files_ignored += snap["files_ignored"]
+            self.ignored.update(snap["ignored"])
             self.hints += [h for h in snap["hints"] if h not in self.hints]
-
-
-def _noun(signal: Signal) -> str:
-    return {Signal.TRACES: "span", Signal.LOGS: "log record", Signal.METRICS: "metric data point"}[signal]
-
-
-def _reason_kind(reason: str) -> str:
-    """Group reasons that differ only in the offending value ("traceId 'xyz' is not …")."""
-    words = reason.split()
-    return " ".join(w for w in words if not (w.startswith("'") or w[:1].isdigit()))[:80]
+            for sig in Signal:
+                self.recorded[sig].update(snap["recorded"][sig])
+                self.kept[sig].update(snap["kept"][sig])
+        # problems a process kept (a worker forwards its own as they come: none here)
+        for problem in snap["problems"]:
+            self.add_problem(problem)
+        with self._lock:
+            self.problem_log.count += snap["problem_count"] - len(snap["problems"])  # counted, not listed
 
 
 def batch_span(first: object, last: object) -> str:

@@ -8,13 +8,14 @@ import pytest
 
 from tests.fakes.loki import LokiReceiver
 from tests.fakes.otlp import OtlpReceiver
-from tests.helpers import EXAMPLE_NOW_NS, Children
+from tests.helpers import EXAMPLE_NOW_NS, Children, read_by_us
 
 
 @pytest.fixture(autouse=True)
 def _clean_otel_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No OTEL_* variable, nor a Loki one otel-replay reads, of the developer's shell reaches a test."""
     for name in list(os.environ):
-        if name.startswith("OTEL_"):
+        if read_by_us(name):
             monkeypatch.delenv(name)
 
 

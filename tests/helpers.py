@@ -41,6 +41,11 @@ def replay_json(*args: str, input: bytes | None = None) -> tuple[int, dict[str, 
     return result.exit_code, json.loads(result.stdout)
 
 
+def problem_lines(summary: dict[str, Any]) -> list[str]:
+    """The problems of a ``--json`` summary as the text summary lines them."""
+    return [p["text"] for p in summary["problems"]]
+
+
 def write_json(path: Path, doc: Any) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(doc, indent=2), encoding="utf-8")
@@ -236,8 +241,24 @@ def assert_each_once(counts: Counter[Any], expected: int) -> None:
 
 
 # -- child processes -----------------------------------------------------------------------------
+#: The Loki variables otel-replay reads (logcli's names, and its own older one).
+LOKI_VARIABLES = (
+    "LOKI_ADDR",
+    "LOKI_USERNAME",
+    "LOKI_PASSWORD",
+    "LOKI_ORG_ID",
+    "LOKI_BEARER_TOKEN",
+    "OTEL_REPLAY_LOKI_PASSWORD",
+)
+
+
+def read_by_us(name: str) -> bool:
+    """A variable of the developer's shell that would change what a test's replay does."""
+    return name.startswith("OTEL_") or name in LOKI_VARIABLES
+
+
 def child_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    return {k: v for k, v in os.environ.items() if not read_by_us(k)}
 
 
 def replay_command(*args: str) -> list[str]:

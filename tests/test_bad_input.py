@@ -28,6 +28,7 @@ from tests.helpers import (
     log_doc,
     log_file,
     logs_bytes,
+    problem_lines,
     replay_json,
     span_doc,
     spans_bytes,
@@ -66,9 +67,16 @@ REFUSED: dict[str, tuple[bytes, str]] = {
         "not JSON text: the file starts with binary",
     ),
     "NUL bytes": (b"\x00\x01\x02binary", "not JSON text: the file starts with binary data (bytes 00 01 02 62)"),
-    "another tool's JSON": (
-        b'{"compilerOptions": {"strict": true}}',
-        "unknown document: top-level keys compilerOptions",
+    "plain text named .json": (
+        b"hello, this is a note and not telemetry at all\n",
+        "not JSON: the file starts with text 'hello, this is a note and not telemetry '…",
+    ),
+    "a word that is no JSON literal": (b"nothing to see", "not JSON: the file starts with text 'nothing to see'"),
+    "escape codes in text": (b"\x1b[2J\x1b[31mred\n", "not JSON: the file starts with text '\\x1b[2J\\x1b[31mred\\n'"),
+    "AppleDouble header": (b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X", "binary data (bytes 00 05 16 07)"),
+    "a JSON document that claims to be a session by its keys": (
+        b'{"version": 1, "spanCount": 3, "compilerOptions": {}}',
+        "unknown document: top-level keys version, spanCount, compilerOptions",
     ),
     "trace id of wrong length": (bad_span(traceId="0af7651916cd43dd8448eb211c8031"), "[0]: invalid span: traceId"),
     "trace id not hex": (bad_span(traceId="zz" * 16), "[0]: invalid span: traceId 'zzzz"),
@@ -109,8 +117,8 @@ def test_refused_input_is_named_and_the_rest_replays(
     path = _setup(tmp_path, case, content)
     code, summary = _replay(tmp_path, tempo, loki)
     assert code == 1
-    lines = [p for p in summary["problems"] if p.startswith(str(path))]
-    assert len(lines) == 1, summary["problems"]
+    lines = [p for p in problem_lines(summary) if p.startswith(str(path))]
+    assert len(lines) == 1, problem_lines(summary)
     assert expected in lines[0], lines[0]
     assert "\n" not in lines[0] and len(lines[0]) < 400
     assert GOOD_SPAN_ID in {s.span_id.hex() for _, _, s in tempo.spans()}
@@ -132,7 +140,7 @@ def _entry(loki: LokiReceiver) -> tuple[str, dict[str, str]]:
 
 
 def _changed_line(summary: dict[str, Any], path: Path) -> str:
-    (line,) = [p for p in summary["problems"] if p.startswith(str(path))]
+    (line,) = [p for p in problem_lines(summary) if p.startswith(str(path))]
     assert "\n" not in line and len(line) < 400
     return line
 
@@ -153,7 +161,7 @@ def test_null_attribute_is_an_empty_value_and_one_hint(tmp_path: Path, tempo: Ot
     _setup(tmp_path, "null", spans_bytes(*spans))
     trace_file(tmp_path / "latest.json", spans)  # a second file with the same nulls: still one hint
     code, summary = _replay(tmp_path, tempo, loki)
-    assert code == 0 and summary["problems"] == [] and summary["signals"]["traces"]["adjusted"] == 0
+    assert code == 0 and problem_lines(summary) == [] and summary["signals"]["traces"]["adjusted"] == 0
     assert _attr(_span(tempo), "a").WhichOneof("value") is None
     assert [v.WhichOneof("value") for v in _attr(_span(tempo), "ratio").array_value.values] == ["double_value", None]
     assert summary["hints"] == [NULL_NOTICE]
@@ -195,7 +203,7 @@ def test_integer_beyond_int64_is_sent_as_a_string_and_reported(
     code, summary = _replay(tmp_path, tempo, loki)
     assert code == 1 and _attr(_span(tempo), "a").string_value == str(2**80)
     assert summary["signals"]["traces"]["adjusted"] == 1
-    (line,) = [p for p in summary["problems"] if p.startswith(str(path))]
+    (line,) = [p for p in problem_lines(summary) if p.startswith(str(path))]
     assert "[0]: span changed to fit: attributes 'a': integer beyond 64 bits" in line
 
 
@@ -211,7 +219,7 @@ def test_object_body_is_its_json_text(tmp_path: Path, loki: LokiReceiver) -> Non
     # CodeMachine writes object bodies routinely (the format allows any JSON): not a problem.
     log_file(tmp_path / "in" / "obj-logs.json", [log_doc(sec=1795539602, body={"k": [1, 2]})])
     code, summary = replay_json(str(tmp_path / "in"), "--loki-url", loki.url, "--logs-only")
-    assert code == 0 and summary["problems"] == []
+    assert code == 0 and problem_lines(summary) == []
     assert [line for _, _, line, _ in loki.entries()] == ['{"k":[1,2]}']
 
 
@@ -222,7 +230,7 @@ def test_1mb_log_line_is_cut_with_a_marker(tmp_path: Path, tempo: OtlpReceiver, 
     assert code == 1 and len(line.encode()) <= 262_144
     assert line.startswith("éé") and line.endswith("bytes truncated]")
     assert loki.answers and set(loki.answers) == {204}  # never a 400 from Loki
-    (problem,) = [p for p in summary["problems"] if p.startswith(str(path))]
+    (problem,) = [p for p in problem_lines(summary) if p.startswith(str(path))]
     assert "line of 2000000 bytes cut to --loki-max-line-bytes (262144)" in problem
 
 
@@ -242,7 +250,7 @@ def test_archive_members_outside_the_archive_are_refused(tmp_path: Path, member:
     path = zip_archive(tmp_path / "report.zip", {member: bad_span(), "ok/good.json": good})
     code, summary = replay_json(str(path), "--dry-run")
     assert code == 1 and summary["signals"]["traces"]["sent"] == 1
-    (line,) = summary["problems"]
+    (line,) = problem_lines(summary)
     assert line.startswith(f"{path}!{member}: refused: ") and why in line
 
 
@@ -252,7 +260,7 @@ def test_archive_beyond_max_archive_bytes_is_stopped(tmp_path: Path) -> None:
     path = zip_archive(tmp_path / "report.zip", {"a/first.json": small, "b/second.json": big})
     code, summary = replay_json(str(path), "--dry-run", "--max-archive-bytes", "1MiB")
     assert code == 1 and summary["signals"]["traces"]["sent"] == 1  # what came before the cap is read
-    (line,) = summary["problems"]
+    (line,) = problem_lines(summary)
     assert line.startswith(f"{path}: refused: expands beyond --max-archive-bytes (1048576 bytes)")
 
 
@@ -262,7 +270,7 @@ def test_zip_bomb_member_is_refused_by_ratio(tmp_path: Path) -> None:
     assert path.stat().st_size < 40 * MB // 1000
     code, summary = replay_json(str(path), "--dry-run")
     assert code == 1
-    (line,) = summary["problems"]
+    (line,) = problem_lines(summary)
     assert line.startswith(f"{path}: refused: expands more than 1000 times over")
     assert "decompression bomb" in line
 

@@ -265,12 +265,12 @@ def _record(notes: list[str], add: list[str]) -> str:
     ("add", "expected"),
     [
         ([], ["record"]),
-        ([NULL_NOTE], [Notice(NULL_NOTICE), "record"]),
-        ([NULL_NOTE, NULL_NOTE], [Notice(NULL_NOTICE), "record"]),
+        ([NULL_NOTE], [Notice(NULL_NOTICE, ORIGIN), "record"]),  # about the record: shown if it is sent
+        ([NULL_NOTE, NULL_NOTE], [Notice(NULL_NOTICE, ORIGIN), "record"]),
         (["x cut"], [Adjusted(Signal.TRACES, ORIGIN, "x cut"), "record"]),
         (
             [NULL_NOTE, "x cut", NULL_NOTE, "y"],
-            [Notice(NULL_NOTICE), Adjusted(Signal.TRACES, ORIGIN, "x cut; y"), "record"],
+            [Notice(NULL_NOTICE, ORIGIN), Adjusted(Signal.TRACES, ORIGIN, "x cut; y"), "record"],
         ),
     ],
 )

@@ -14,8 +14,18 @@ from otel_replay.model import CUMULATIVE, FileProblem, Metric, MetricKind, Metri
 from otel_replay.sources import jsondoc
 from otel_replay.sources.codemachine_metrics import sum_only_notice, unrecorded, unrecorded_notice
 from otel_replay.sources.monotonic import goes_down, non_monotonic_streams, settle_monotonic
+from otel_replay.stages.unrecorded import NO_RECORDED_VALUE
 from tests.fakes.otlp import OtlpReceiver
-from tests.helpers import EXAMPLE, NODE_RESOURCE, data_point, metric_doc, metrics_export, metrics_file, replay_json
+from tests.helpers import (
+    EXAMPLE,
+    NODE_RESOURCE,
+    data_point,
+    metric_doc,
+    metrics_export,
+    metrics_file,
+    problem_lines,
+    replay_json,
+)
 from tests.otlp_samples import T0, points_of
 from tests.test_sources import read_all
 
@@ -140,8 +150,11 @@ def test_a_session_is_judged_whole(tmp_path: Path) -> None:
     items = read_all(_session(tmp_path / "17-00-00-metrics.json"))
     points = _points(items)
     assert {name: len(ps) for name, ps in points.items()} == {
-        "engine.llm.calls": 3, "engine.boot.duration.sum": 3, "agent.active": 5, "process.uptime": 3
+        "engine.llm.calls": 3, "engine.llm.duration": 3, "engine.boot.duration.sum": 3, "agent.active": 5,
+        "process.uptime": 3,
     }  # fmt: skip
+    # the histogram of zeros: points with no recorded value (counted, deduplicated, never sent)
+    assert {(p.metric.kind, p.value) for p in points["engine.llm.duration"]} == {(MetricKind.HISTOGRAM, None)}
     assert {p.metric.monotonic for p in points["agent.active"]} == {False}  # "coder" only ever showed 0
     assert {p.metric.monotonic for p in points["engine.llm.calls"]} == {True}
     assert {p.metric.monotonic for p in points["engine.boot.duration.sum"]} == {True}
@@ -149,12 +162,14 @@ def test_a_session_is_judged_whole(tmp_path: Path) -> None:
     assert dict(points["agent.active"][0].resource) == NODE_RESOURCE | {
         "process.command_args": tuple(NODE_RESOURCE["process.command_args"])
     }
-    notices = [i.text for i in items if isinstance(i, Notice)]
-    assert notices == [unrecorded_notice("engine.llm.duration"), sum_only_notice("engine.boot.duration")]
-    # the skipped points (1, 6, 12: engine.llm.duration) keep their place in the file's numbering
-    assert sorted(p.origin.index for ps in points.values() for p in ps) == [
-        0, 2, 3, 4, 5, 7, 8, 9, 10, 11, 13, 14, 15, 16
-    ]  # fmt: skip
+    # the sum's hint is about each of its points (shown if one is sent), the zeros' about the file
+    notices = [(i.text, i.origin) for i in items if isinstance(i, Notice)]
+    sum_origins = [p.origin for p in points["engine.boot.duration.sum"]]
+    assert notices == [(sum_only_notice("engine.boot.duration"), o) for o in sum_origins] + [
+        (unrecorded_notice("engine.llm.duration"), None)
+    ]
+    assert [p.origin.index for p in points["engine.llm.duration"]] == [1, 6, 12]
+    assert sorted(p.origin.index for ps in points.values() for p in ps) == list(range(17))
 
 
 def test_a_histogram_of_zeros_alone_says_so_and_nothing_else(tmp_path: Path) -> None:
@@ -171,7 +186,8 @@ def test_a_histogram_of_zeros_alone_says_so_and_nothing_else(tmp_path: Path) -> 
         }
     )
     items = read_all(metrics_file(tmp_path / "m-metrics.json", [export, export]))
-    assert [type(i).__name__ for i in items[1:]] == ["FileStart", "Notice"]
+    assert [type(i).__name__ for i in items[1:]] == ["FileStart", *["MetricPoint"] * 4, "Notice"]
+    assert {i.value for i in items if isinstance(i, MetricPoint)} == {None}  # no recorded value: never sent
     assert items[-1] == Notice(unrecorded_notice("engine.llm.duration"))
 
 
@@ -230,10 +246,12 @@ FIRST_EXPORT = T0 + 1_082_000_000  # session 1 (pid 4242): exports at 17:00:01.0
 
 def test_codemachine_metrics_arrive_as_otlp_metrics(collector: OtlpReceiver) -> None:
     code, summary = replay_json(str(EXAMPLE), "--otlp-endpoint", collector.url, "--signals", "metrics")
-    assert code == 0, summary["problems"]
+    assert code == 0, problem_lines(summary)
     stats = summary["signals"]["metrics"]
-    # latest-metrics.json is a copy of session 2; the 12 histogram points (value 0) are not records
-    assert (stats["read"], stats["sent"], stats["duplicates"]) == (149, 111, 38)
+    # latest-metrics.json is a copy of session 2 (40 points); the dated sessions' 12 histogram
+    # points (value 0) are read and not replayed, the copy's 2 are duplicates like the rest of it
+    assert (stats["read"], stats["sent"], stats["duplicates"]) == (163, 111, 40)
+    assert stats["dropped"] == {NO_RECORDED_VALUE: 12}
     reqs = collector.requests["/v1/metrics"]
     assert collector.requests["/v1/traces"] == [] and collector.requests["/v1/logs"] == []
     resources = {rm.resource.SerializeToString(): rm.resource for req in reqs for rm in req.resource_metrics}

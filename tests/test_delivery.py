@@ -241,7 +241,7 @@ def test_a_failure_is_counted_failed_naming_its_batch_and_not_journalled() -> No
     logs = stats.signals[Signal.LOGS]
     assert (logs.sent, logs.rejected, logs.failed) == (0, 0, 5)
     assert logs.failed_reasons == {"HTTP 500: boom": 2, "HTTP 503: busy (after 6 attempts)": 3}
-    assert stats.problems == [
+    assert [p.line() for p in stats.problems] == [
         "f[0] … f[1]: 2 log record(s) not delivered: HTTP 500: boom",
         "g[0] … g[2]: 3 log record(s) not delivered: HTTP 503: busy (after 6 attempts)",
     ]

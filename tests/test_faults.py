@@ -23,6 +23,7 @@ from tests.helpers import (
     line_counts,
     log_doc,
     log_file,
+    problem_lines,
     replay_json,
     span_counts,
     span_doc,
@@ -157,5 +158,5 @@ def test_a_backend_that_stays_down_reports_what_failed(tmp_path: Path) -> None:
     assert lg["sent"] == len(lines) > 0 and lg["sent"] + lg["failed"] == N_LOGS
     assert set(spans.values()) == {1} and set(lines.values()) == {1}
     assert any("503" in r for r in t["failed_reasons"]) and any("503" in r for r in lg["failed_reasons"])
-    batch_lines = [p for p in summary["problems"] if "not delivered" in p]
+    batch_lines = [p for p in problem_lines(summary) if "not delivered" in p]
     assert batch_lines and re.search(r"17-0[0-2]-00.json\[\d+\]", " ".join(batch_lines))  # names the batches

@@ -15,7 +15,7 @@ from otel_replay.sinks.loki import fit_metadata_entries, logfmt, metadata_key, s
 from otel_replay.sinks.loki_answers import parse_rejections
 from tests.fakes.loki import LokiLimits, LokiReceiver, normalize_label
 from tests.fakes.server import Answer
-from tests.helpers import EXAMPLE, EXAMPLE_NOW_NS, line_counts, log_doc, log_file, replay, replay_json
+from tests.helpers import EXAMPLE, EXAMPLE_NOW_NS, line_counts, log_doc, log_file, problem_lines, replay, replay_json
 
 SEC = 1795539600  # 2026-11-24T17:00:00Z, an hour before the fake Loki's clock
 
@@ -254,7 +254,7 @@ def test_a_line_too_large_for_any_push_is_refused_alone(loki: LokiReceiver, tmp_
     lg = summary["signals"]["logs"]
     assert (lg["sent"], lg["rejected"]) == (2, 1) and len(loki.entries()) == 2
     assert lg["rejected_reasons"] == {"log record larger than --loki-batch-bytes on its own": 1}
-    assert "l.json[2]: log record of about" in summary["problems"][0]
+    assert "l.json[2]: log record of about" in problem_lines(summary)[0]
 
 
 # -- what Loki 3.4 answered, and the sink's entries fit it -------------------------------------
@@ -366,7 +366,7 @@ def test_a_record_over_128_metadata_entries_is_sent_with_128(
     assert [k for k in md if k.startswith("attr_")] == [f"attr_{i:03d}" for i in range(123)]
     lg = summary["signals"]["logs"]
     assert code == 1 and (lg["sent"], lg["adjusted"]) == (1, 1)
-    (problem,) = summary["problems"]
+    (problem,) = problem_lines(summary)
     assert "l.json[0]: log record changed to fit: structured metadata of 204 entries is over Loki's 128: " in problem
     assert "77 of them merged into one, more_attributes (JSON)" in problem
     if value_bytes == 10:

@@ -20,8 +20,9 @@ from otel_replay.sources.codemachine_metrics import (
     point_from_codemachine,
 )
 from otel_replay.sources.common import InvalidInput
+from otel_replay.stages.unrecorded import NO_RECORDED_VALUE
 from tests.fakes.otlp import OtlpReceiver, PartialSuccess, tempo_error
-from tests.helpers import EXAMPLE, metrics_export, metrics_file, replay_json, write_json
+from tests.helpers import EXAMPLE, metrics_export, metrics_file, problem_lines, replay_json, write_json
 from tests.otlp_samples import (
     T0,
     flatten_points,
@@ -182,7 +183,7 @@ def test_metrics_go_to_their_own_endpoint(collector: OtlpReceiver) -> None:
             str(EXAMPLE), "--otlp-endpoint", collector.url, "--otlp-metrics-endpoint", url,
             "--signals", "traces,metrics",
         )  # fmt: skip
-    assert code == 0, summary["problems"]
+    assert code == 0, problem_lines(summary)
     assert summary["destinations"]["metrics"] == url
     assert collector.requests["/v1/metrics"] == [] and len(collector.spans()) == 21
     points = _points(metrics_backend.requests["/v1/metrics"])
@@ -214,7 +215,7 @@ def test_bad_metrics_are_named_and_the_rest_still_replays(tmp_path: Path, collec
     code, summary = replay_json(str(tmp_path), "--otlp-endpoint", collector.url)
     assert code == 1
     assert summary["signals"]["metrics"]["sent"] == 2 and summary["signals"]["metrics"]["invalid"] == 3
-    problems = "\n".join(summary["problems"])
+    problems = "\n".join(problem_lines(summary))
     assert "a-metrics.json[2]: invalid metric data point: export 0: metric 'strange': type '9' is not 0" in problems
     assert "a-metrics.json[3]: invalid metric data point: startTime 'x' is not an ISO-8601 time" in problems
     assert "b-metrics.json[0]: invalid metric data point: export 0: export is a string" in problems
@@ -263,14 +264,15 @@ def test_resume_does_not_resend_points(tmp_path: Path, collector: OtlpReceiver) 
     assert code == 0 and len(_points(collector.requests["/v1/metrics"])) == 111
     code, summary = replay_json(*args)
     assert code == 0 and len(_points(collector.requests["/v1/metrics"])) == 111
-    assert summary["signals"]["metrics"]["dropped"] == {"already delivered (--resume)": 111}
+    # the 12 points with no recorded value were never sent: not delivered, not replayed again
+    assert summary["signals"]["metrics"]["dropped"] == {"already delivered (--resume)": 111, NO_RECORDED_VALUE: 12}
 
 
 def test_requests_stay_under_the_byte_limit(tmp_path: Path, collector: OtlpReceiver) -> None:
     values = list(range(3000))
     _session(tmp_path / "big-metrics.json", [{**_metric("many", "3", *values), "description": "d" * 200}])
     code, summary = replay_json(str(tmp_path), "--otlp-endpoint", collector.url, "--max-request-bytes", "16KiB")
-    assert code == 0, summary["problems"]
+    assert code == 0, problem_lines(summary)
     assert len(collector.requests["/v1/metrics"]) > 6
     assert max(collector.sizes) <= 16 * 1024
     assert sorted(p.as_int for _, _, p in _points(collector.requests["/v1/metrics"])) == values
@@ -304,7 +306,7 @@ def test_otlp_metrics_round_trip_proto_for_proto(tmp_path: Path, collector: Otlp
     else:
         path = write_lines(tmp_path / "metrics.jsonl", [req, req])  # OTLP input: not deduplicated
     code, summary = replay_json(str(path), "--otlp-endpoint", collector.url)
-    assert code == 0, summary["problems"]
+    assert code == 0, problem_lines(summary)
     expected = flatten_points([req] if form == "document" else [req, req])
     assert summary["signals"]["metrics"]["sent"] == len(expected) == (9 if form == "document" else 18)
     assert flatten_points(collector.requests["/v1/metrics"]) == expected
@@ -340,7 +342,7 @@ def test_what_the_sdk_cannot_carry_is_reported(tmp_path: Path, collector: OtlpRe
     assert code == 1
     stats = summary["signals"]["metrics"]
     assert (stats["invalid"], stats["adjusted"], stats["sent"]) == (2, 1, 1)
-    problems = "\n".join(summary["problems"])
+    problems = "\n".join(problem_lines(summary))
     assert "m.jsonl[0]: invalid metric data point: metric 'rpc.latency' is a summary" in problems
     assert "2 data point(s) are not sent" in problems
     assert "m.jsonl[2]: metric data point changed to fit: gauge startTimeUnixNano dropped" in problems
@@ -352,7 +354,7 @@ def test_what_the_sdk_cannot_carry_is_reported(tmp_path: Path, collector: OtlpRe
 def test_a_slow_metrics_backend_is_retried(collector: OtlpReceiver) -> None:
     collector.scripted = [tempo_error("busy", 503, {"Retry-After": "0"})]
     code, summary = replay_json(str(EXAMPLE), "--otlp-endpoint", collector.url, "--signals", "metrics")
-    assert code == 0, summary["problems"]
+    assert code == 0, problem_lines(summary)
     assert summary["signals"]["metrics"]["sent"] == 111
     # the one refused request was sent again; the 111 points may go in one request or two (one per session)
     assert [status for status, _ in collector.answers].count(503) == 1

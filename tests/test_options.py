@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from otel_replay.cli import replay as replay_command
-from otel_replay.config import Redactor
+from otel_replay.config import Redactor, format_size, parse_size, url_problem
 from otel_replay.model import Signal
 from otel_replay.options import (
     FlagError,
@@ -27,6 +27,7 @@ from otel_replay.plan import Selection
 from otel_replay.sinks.delivery import DEFAULT_MAX_RETRY_TIME
 from otel_replay.sinks.loki import LokiConfig
 from otel_replay.sinks.otlp_config import OtlpConfig, export_deadline
+from otel_replay.unused import unused_flags
 from tests.helpers import EXAMPLE, Children
 
 NOW = 1_795_543_200 * 10**9  # 2026-11-24T18:00:00Z
@@ -73,18 +74,20 @@ def test_contradicting_flags_are_refused_in_one_line_naming_them(flags: dict[str
     [
         ({"signal_list": "spans"}, "--signals", "'spans' is not a signal (traces, logs, metrics)"),
         ({"signal_list": "traces,bogus,zzz"}, "--signals", "'bogus' is not a signal (traces, logs, metrics)"),
-        ({"signal_list": " , "}, "--signals", "' , ' is not a signal (traces, logs, metrics)"),
+        ({"signal_list": " , "}, "--signals", "' , ' names no signal: give one or more of traces, logs, metrics"),
+        ({"signal_list": ""}, "--signals", "'' names no signal: give one or more of traces, logs, metrics"),
         ({"time_offset": "soon"}, "--time-offset", "'soon' is not a duration"),
         ({"since": "soon"}, "--since", "'soon' is not a time"),
         ({"until": "later"}, "--until", "'later' is not a time"),
         ({"trace_ids": ("abc",)}, "--trace-id", "trace id 'abc' has 3 characters, expected 32"),
         ({"trace_ids": ("z" * 32,)}, "--trace-id", "is not hexadecimal"),
         ({"trace_ids": (TRACE, "0" * 32)}, "--trace-id", "trace id is all zeros"),
-        ({"headers": ("novalue",)}, "--header", "--header must be KEY=VALUE, got (no '=')"),
-        ({"headers": ("=x",)}, "--header", "--header must be KEY=VALUE, got"),
-        ({"loki_headers": ("a=1", "b")}, "--loki-header", "--loki-header must be KEY=VALUE"),
-        ({"resource_attrs": ("env",)}, "--resource-attr", "--resource-attr must be KEY=VALUE"),
-        ({"loki_labels": ("team",)}, "--loki-label", "--loki-label must be KEY=VALUE"),
+        ({"headers": ("novalue",)}, "--header", "expected KEY=VALUE, but there is no '=' in it"),
+        ({"headers": ("=secret",)}, "--header", "expected KEY=VALUE, but the KEY before '=' is missing"),
+        ({"resource_attrs": ("=x",)}, "--resource-attr", "expected KEY=VALUE, but the KEY before '=' is missing"),
+        ({"loki_headers": ("a=1", "b")}, "--loki-header", "expected KEY=VALUE, but there is no '='"),
+        ({"resource_attrs": ("env",)}, "--resource-attr", "expected KEY=VALUE, but there is no '='"),
+        ({"loki_labels": ("team",)}, "--loki-label", "expected KEY=VALUE, but there is no '='"),
     ],
 )
 def test_a_wrong_value_names_its_flag(flags: dict[str, Any], flag: str, reason: str) -> None:
@@ -115,7 +118,6 @@ ALL = (Signal.TRACES, Signal.LOGS, Signal.METRICS)
     ("signal_list", "traces_only", "logs_only", "expected"),
     [
         (None, False, False, ALL),
-        ("", False, False, ALL),
         ("logs", False, False, (Signal.LOGS,)),
         ("metrics, TRACES", False, False, (Signal.TRACES, Signal.METRICS)),
         ("logs,,traces,logs", False, False, (Signal.TRACES, Signal.LOGS)),
@@ -308,3 +310,118 @@ def test_a_short_secret_is_not_hunted_through_every_line() -> None:
     redact = Redactor(["p", "Bearer tok-123456"])
     assert redact("http://u:p@h:1/v1/logs failed") == "http://***@h:1/v1/logs failed"
     assert redact("echoed: tok-123456, Bearer tok-123456") == "echoed: ***, ***"
+
+
+# -- URLs, sizes, flags that do nothing ---------------------------------------------------
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("http://localhost:4318", None),
+        ("https://u:p@otlp.example.com/prefix", None),
+        (
+            "localhost:4318",
+            "'localhost:4318' is not a URL: it must start with http:// or https:// (e.g. http://localhost:4318)",
+        ),
+        ("http:/h", "'http:/h' is not a URL: it must start with http:// or https://"),
+        ("grpc://h:4317", "'grpc://h:4317': the scheme grpc:// is not supported (http:// or https://)"),
+        ("http://", "'http://' has no host name"),
+        ("http://h:port", "'http://h:port' is not a valid URL (Port could not be cast to integer value as 'port')"),
+        ("", "the URL is empty"),
+    ],
+)
+def test_url_problem(url: str, problem: str | None) -> None:
+    assert url_problem(url) == problem
+
+
+@pytest.mark.parametrize(
+    ("size", "shown"), [(4 * 1024**2, "4MiB"), (256 * 1024, "256KiB"), (2 * 1024**3, "2GiB"), (1000, "1000")]
+)
+def test_format_size_is_read_back_by_parse_size(size: int, shown: str) -> None:
+    assert format_size(size) == shown and parse_size(shown) == size
+
+
+@pytest.mark.parametrize(
+    ("flags", "env", "name"),
+    [
+        ({"loki_url": "loki:3100"}, {}, "--loki-url"),
+        ({"otlp_logs_endpoint": "x", "logs_to": "otlp"}, {}, "--otlp-logs-endpoint"),
+        ({}, {"OTEL_EXPORTER_OTLP_ENDPOINT": "c:4318"}, "OTEL_EXPORTER_OTLP_ENDPOINT"),
+        ({}, {"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": "p"}, "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"),
+        (
+            {"otlp_traces_endpoint": "http://t/v1/traces"},
+            {"OTEL_EXPORTER_OTLP_ENDPOINT": "c"},
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+        ),
+    ],
+)
+def test_a_url_that_is_not_http_names_its_flag_or_variable(
+    flags: dict[str, Any], env: dict[str, str], name: str
+) -> None:
+    with pytest.raises(FlagError) as caught:
+        plan_of(env=env, dry_run=True, **flags)
+    assert caught.value.flag == name
+
+
+@pytest.mark.parametrize(
+    ("flags", "env"),
+    [
+        ({"signal_list": "logs"}, {"OTEL_EXPORTER_OTLP_ENDPOINT": "c:4318"}),  # logs go to Loki
+        ({"otlp_endpoint": "http://c:4318"}, {"OTEL_EXPORTER_OTLP_ENDPOINT": "c:4318"}),  # the flag wins
+        ({"traces_only": True}, {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c", "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT": "x"}),
+    ],
+)
+def test_a_variable_no_signal_is_sent_to_is_not_checked(flags: dict[str, Any], env: dict[str, str]) -> None:
+    plan_of(env=env, **flags)
+
+
+@pytest.mark.parametrize(
+    ("env", "compression"),
+    [
+        ({}, "gzip"),
+        ({"OTEL_EXPORTER_OTLP_COMPRESSION": "none"}, None),
+        ({"OTEL_EXPORTER_OTLP_TRACES_COMPRESSION": "gzip"}, None),
+    ],
+)
+def test_otlp_compression_is_gzip_unless_the_environment_decides(env: dict[str, str], compression: str | None) -> None:
+    assert plan_of(env=env).otlp.compression == compression
+    assert plan_of(env=env, compression="none").otlp.compression == "none"
+
+
+def test_the_loki_bearer_token_is_a_redacted_authorization_header() -> None:
+    plan = plan_of(loki_bearer_token="tok-123456")
+    assert plan.loki.headers == {"Authorization": "Bearer tok-123456"}
+    assert plan.redact("sent Bearer tok-123456") == "sent ***"
+    with pytest.raises(PlanError, match="--loki-user and --loki-bearer-token exclude each other"):
+        plan_of(loki_bearer_token="t", loki_user="u")
+
+
+NAMES = {"loki_tenant": "--loki-tenant", "otlp_logs_endpoint": "--otlp-logs-endpoint", "batch_size": "--batch-size"}
+
+
+@pytest.mark.parametrize(
+    ("flags", "signals", "expected"),
+    [
+        ({"loki_tenant": "t", "logs_to": "otlp"}, ALL, [("--loki-tenant", True)]),
+        ({"loki_tenant": "t", "logs_to": "otlp"}, (Signal.TRACES,), [("--loki-tenant", True), ("logs_to", False)]),
+        ({"otlp_logs_endpoint": "http://c/v1/logs"}, ALL, [("--otlp-logs-endpoint", True)]),
+        ({"loki_tenant": "t"}, (Signal.TRACES,), [("--loki-tenant", False)]),
+        ({"batch_size": 7}, (Signal.LOGS, Signal.METRICS), [("--batch-size", False)]),
+        ({"otlp_endpoint": "http://c"}, (Signal.LOGS,), [("otlp_endpoint", False)]),
+        ({"otlp_endpoint": "http://c", "logs_to": "otlp"}, (Signal.LOGS,), []),
+        ({"loki_tenant": "t", "batch_size": 7}, ALL, []),
+    ],
+)
+def test_flags_that_do_nothing(flags: dict[str, Any], signals: tuple[Signal, ...], expected: list[Any]) -> None:
+    found = unused_flags(options(**flags), signals, NAMES)
+    assert [(u.flag, u.refuse) for u in found] == expected
+
+
+def test_only_flags_given_count_as_unused() -> None:
+    o = options(loki_tenant="from-LOKI_ORG_ID", logs_to="otlp")
+    assert unused_flags(o, ALL, NAMES, given={"logs_to"}) == []
+
+
+def test_output_mode_checks_the_flags_but_not_the_otlp_variables() -> None:
+    plan_of(env={"OTEL_EXPORTER_OTLP_ENDPOINT": "c:4318"}, output_dir="out")
+    with pytest.raises(FlagError, match="--loki-url"):
+        plan_of(output_dir="out", loki_url="loki")

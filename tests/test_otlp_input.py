@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.otlp import OtlpReceiver
-from tests.helpers import EXAMPLE, replay_json
+from tests.helpers import EXAMPLE, problem_lines, replay_json
 from tests.otlp_samples import (
     flatten_logs,
     flatten_spans,
@@ -32,7 +32,7 @@ def test_pretty_printed_request_round_trips(tmp_path: Path, tempo: OtlpReceiver)
     path = tmp_path / "request.json"
     path.write_text(json.dumps(to_otlp_json(req), indent=2))
     code, summary = _replay_traces(path, tempo)
-    assert code == 0, summary["problems"]
+    assert code == 0, problem_lines(summary)
     assert summary["signals"]["traces"]["sent"] == 12
     assert flatten_spans(tempo.requests["/v1/traces"]) == flatten_spans([req])
 
@@ -46,7 +46,7 @@ def test_json_lines_round_trip(tmp_path: Path, tempo: OtlpReceiver, compress: bo
         path.write_bytes(gzip.compress((tmp_path / "traces.jsonl").read_bytes()))
         (tmp_path / "traces.jsonl").unlink()
     code, summary = _replay_traces(path, tempo)
-    assert code == 0, summary["problems"]
+    assert code == 0, problem_lines(summary)
     assert flatten_spans(tempo.requests["/v1/traces"]) == flatten_spans(reqs)
 
 
@@ -62,7 +62,7 @@ def test_int64_as_numbers_and_enums_as_ints_are_read(tmp_path: Path, tempo: Otlp
     path = tmp_path / "r.json"
     path.write_text(json.dumps(doc))
     code, summary = _replay_traces(path, tempo)
-    assert code == 0, summary["problems"]
+    assert code == 0, problem_lines(summary)
     assert flatten_spans(tempo.requests["/v1/traces"]) == flatten_spans([req])
 
 
@@ -89,7 +89,7 @@ def test_base64_ids_are_refused_with_the_reason(tmp_path: Path, tempo: OtlpRecei
     path.write_text(json.dumps(doc))
     code, summary = _replay_traces(path, tempo)
     assert code == 1 and summary["signals"]["traces"]["invalid"] == 1
-    (line,) = summary["problems"]
+    (line,) = problem_lines(summary)
     assert line.startswith(f"{path}[0]: invalid span: traceId") and "looks like base64" in line
     assert summary["signals"]["traces"]["sent"] == 1
 
@@ -101,7 +101,7 @@ def test_bad_line_is_reported_and_the_other_lines_replay(tmp_path: Path, tempo: 
         fh.write('{"somethingElse": 1}\n')
     code, summary = _replay_traces(path, tempo)
     assert code == 1 and summary["signals"]["traces"]["sent"] == 2
-    assert [p.split(": ")[0] for p in summary["problems"]] == [f"{path}:2", f"{path}:3"]
+    assert [p.split(": ")[0] for p in problem_lines(summary)] == [f"{path}:2", f"{path}:3"]
 
 
 def test_what_the_sdk_cannot_carry_is_reported(tmp_path: Path, tempo: OtlpReceiver) -> None:
@@ -114,7 +114,7 @@ def test_what_the_sdk_cannot_carry_is_reported(tmp_path: Path, tempo: OtlpReceiv
     path.write_text(json.dumps(doc))
     code, summary = _replay_traces(path, tempo)
     assert code == 1 and summary["signals"]["traces"]["adjusted"] == 1
-    (line,) = summary["problems"]
+    (line,) = problem_lines(summary)
     assert "kind UNSPECIFIED sent as INTERNAL" in line and "status message dropped" in line
     assert "link 0 traceState dropped" in line
 
@@ -123,7 +123,7 @@ def test_otlp_logs_round_trip_through_the_log_exporter(tmp_path: Path, collector
     req = logs_request()
     path = write_lines(tmp_path / "logs.jsonl", [req])
     code, summary = replay_json(str(path), "--otlp-endpoint", collector.url, "--logs-to", "otlp")
-    assert code == 0, summary["problems"]
+    assert code == 0, problem_lines(summary)
     assert summary["destinations"]["logs"] == f"{collector.url}/v1/logs"
     assert summary["signals"]["logs"]["sent"] == 4
     assert flatten_logs(collector.requests["/v1/logs"]) == flatten_logs([req])
@@ -131,7 +131,7 @@ def test_otlp_logs_round_trip_through_the_log_exporter(tmp_path: Path, collector
 
 def test_codemachine_logs_as_otlp_keep_severity_body_ids_and_resource(tmp_path: Path, collector: OtlpReceiver) -> None:
     code, summary = replay_json(str(EXAMPLE), "--otlp-endpoint", collector.url, "--logs-to", "otlp", "--logs-only")
-    assert code == 0, summary["problems"]
+    assert code == 0, problem_lines(summary)
     records = [
         (rl.resource, rec) for req in collector.requests["/v1/logs"] for rl in req.resource_logs
         for sl in rl.scope_logs for rec in sl.log_records
@@ -151,7 +151,7 @@ def test_codemachine_logs_as_otlp_keep_severity_body_ids_and_resource(tmp_path: 
 def test_a_json_lines_file_may_mix_signals(tmp_path: Path, collector: OtlpReceiver) -> None:
     path = write_lines(tmp_path / "mixed.jsonl", [trace_request(1, 1), logs_request()])
     code, summary = replay_json(str(path), "--otlp-endpoint", collector.url, "--logs-to", "otlp")
-    assert code == 0, summary["problems"]
+    assert code == 0, problem_lines(summary)
     assert summary["signals"]["traces"]["sent"] == 2 and summary["signals"]["logs"]["sent"] == 4
     code, summary = replay_json(str(path), "--otlp-endpoint", collector.url, "--traces-only")
     assert code == 0 and summary["signals"]["logs"]["read"] == 0
@@ -167,7 +167,7 @@ def test_otlp_input_is_not_deduplicated(tmp_path: Path, tempo: OtlpReceiver) -> 
     assert summary["signals"]["traces"]["duplicates"] == 0
 
 
-# -- what the SDK path cannot carry exactly (the README's lossless table) ---------------------
+# -- what the SDK path cannot carry exactly (docs/lossless.md's table) ---------------------
 SPAN_FLAGS = [  # (span flags in the file, span flags on the wire): bit 8 always, bit 9 kept, bits 0-7 not encoded
     (0, 0x100),  # no flags at all (a root span, or a writer that predates the field)
     (0x001, 0x100),
@@ -188,7 +188,7 @@ def test_span_and_link_flags_come_out_as_the_lossless_table_says(tmp_path: Path,
         for i, (link_flags, _) in enumerate(LINK_FLAGS):
             span.links.add(trace_id=span.trace_id, span_id=(0xE0 + i).to_bytes(8, "big"), flags=link_flags)
     code, summary = _replay_traces(write_lines(tmp_path / "flags.jsonl", [req]), tempo)
-    assert code == 0, summary["problems"]
+    assert code == 0, problem_lines(summary)
     for span, (_, wire) in zip(spans, SPAN_FLAGS, strict=True):  # what the table says comes out
         span.flags = wire
         for link, (_, link_wire) in zip(span.links, LINK_FLAGS, strict=True):
@@ -207,7 +207,7 @@ def test_log_flags_come_out_as_the_lossless_table_says(tmp_path: Path, collector
         )  # correlated: no SAMPLED added
     path = write_lines(tmp_path / "logs.jsonl", [req])
     code, summary = replay_json(str(path), "--otlp-endpoint", collector.url, "--logs-to", "otlp")
-    assert code == 0, summary["problems"]
+    assert code == 0, problem_lines(summary)
     for rec, (_, wire) in zip(records, LOG_FLAGS, strict=False):
         rec.flags = wire
     assert flatten_logs(collector.requests["/v1/logs"]) == flatten_logs([req])

@@ -24,7 +24,7 @@ from otel_replay.sinks.sizes import estimate_resource_bytes, estimate_span_bytes
 from otel_replay.sources.codemachine import span_from_codemachine
 from tests.fakes.otlp import OtlpReceiver, PartialSuccess, tempo_error
 from tests.fakes.server import Answer
-from tests.helpers import replay, replay_json, span_doc, trace_file
+from tests.helpers import problem_lines, replay, replay_json, span_doc, trace_file
 
 
 def many_spans(n: int, attr_bytes: int = 0) -> list[dict]:
@@ -184,7 +184,7 @@ def test_what_is_on_the_wire_is_protobuf(tempo: OtlpReceiver, tmp_path: Path) ->
     trace_file(tmp_path / "t.json", many_spans(1))
     replay(str(tmp_path), "--otlp-endpoint", tempo.url, "--traces-only")
     assert tempo.headers[0]["content-type"] == "application/x-protobuf"
-    assert "content-encoding" not in tempo.headers[0]
+    assert tempo.headers[0]["content-encoding"] == "gzip"  # the default (docs/cli.md, "OTLP compression")
     req = tempo.requests["/v1/traces"][0]
     assert isinstance(req, ExportTraceServiceRequest)
     assert req.resource_spans[0].scope_spans[0].spans[0].name == "op"
@@ -200,7 +200,7 @@ def test_a_span_too_large_for_any_request_is_refused_alone(tempo: OtlpReceiver, 
     t = summary["signals"]["traces"]
     assert (t["sent"], t["rejected"]) == (3, 1) and len(tempo.spans()) == 3
     assert t["rejected_reasons"] == {"span larger than --max-request-bytes on its own": 1}
-    assert "t.json[3]: span of about" in summary["problems"][0] and "(4096); not sent" in summary["problems"][0]
+    assert "t.json[3]: span of about" in problem_lines(summary)[0] and "(4096); not sent" in problem_lines(summary)[0]
 
 
 @pytest.mark.parametrize("signal", [Signal.TRACES, Signal.LOGS])

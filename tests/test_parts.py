@@ -19,7 +19,7 @@ from otel_replay.sources.discover import InputFile, Walk, discover
 from otel_replay.sources.otlp_json import lines_before
 from tests.fakes.loki import LokiReceiver
 from tests.fakes.otlp import OtlpReceiver
-from tests.helpers import EXAMPLE_NOW_NS, assert_streams_oldest_first, replay_json
+from tests.helpers import EXAMPLE_NOW_NS, assert_streams_oldest_first, problem_lines, replay_json
 from tests.otlp_samples import flatten_spans, logs_request, renumbered, to_otlp_json, trace_request, write_lines
 
 #: Seconds a held request waits for a second one (reached only when the file is not shared) …
@@ -82,7 +82,7 @@ def _replay_dump(path: Path, workers: str, expected: list[tuple[bytes, ...]], fa
             str(path), "--otlp-endpoint", otlp.url, "--workers", workers, "--concurrency", "1", "--timeout", ATTEMPT
         )
         assert sorted(flatten_spans(otlp.requests["/v1/traces"])) == expected
-    return code, summary["problems"], summary["files_read"], summary["signals"]["traces"]["files"]
+    return code, problem_lines(summary), summary["files_read"], summary["signals"]["traces"]["files"]
 
 
 def test_workers_share_one_large_file_and_deliver_it_as_one_process_would(
@@ -130,7 +130,7 @@ def test_log_lines_reach_loki_oldest_first_across_parts(tmp_path: Path, monkeypa
     with LokiReceiver(now_ns=lambda: EXAMPLE_NOW_NS) as loki:
         code, summary = replay_json(str(path), "--loki-url", loki.url, "--workers", "2", "--loki-batch-bytes", "4KiB")
         entries = loki.entries()
-    assert code == 0, summary["problems"]
+    assert code == 0, problem_lines(summary)
     assert summary["signals"]["logs"]["sent"] == len(entries) == 40 * 4
     assert_streams_oldest_first(loki)
 

@@ -29,6 +29,7 @@ from tests.helpers import (
     line_counts,
     log_doc,
     log_file,
+    problem_lines,
     read_line,
     replay_command,
     replay_json,
@@ -376,7 +377,7 @@ def test_a_second_interrupt_with_workers_counts_what_they_finished(tmp_path: Pat
         assert proc.returncode == 130 and b"Traceback" not in err, err
         assert loki.requests_seen == otlp.requests_seen == 1
     summary = json.loads(out)
-    assert any("stopped at once" in p for p in summary["problems"])
+    assert any("stopped at once" in p for p in problem_lines(summary))
     traces = summary["signals"]["traces"]
     assert (traces["files"], traces["read"], traces["sent"]) == (9, 90, 0)
 

@@ -41,8 +41,10 @@ def test_metrics_sessions_are_metrics_never_spans(tmp_path: Path) -> None:
     items = read_all(EXAMPLE / "2026-11-24" / "17-00-00-metrics.json")
     assert {type(i).__name__ for i in items} == {"InputFile", "FileStart", "MetricPoint", "Notice"}
     points = [i for i in items if isinstance(i, MetricPoint)]
-    assert len(points) == 73  # 83 in the file; the 10 histogram points (value 0) recorded nothing
-    assert {p.metric.kind for p in points} == {MetricKind.GAUGE, MetricKind.SUM}
+    assert len(points) == 83
+    # the 10 histogram points (value 0) recorded nothing: no value (counted, never sent)
+    assert [p.value for p in points if p.metric.kind is MetricKind.HISTOGRAM] == [None] * 10
+    assert {p.metric.kind for p in points} == {MetricKind.GAUGE, MetricKind.SUM, MetricKind.HISTOGRAM}
 
 
 def test_folder_walk_is_sorted_and_skips_non_json(tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from otel_replay.sources import INTERNAL_ERROR
-from tests.helpers import log_doc, log_file, replay, span_doc, trace_file, write_json, write_json_lines
+from tests.helpers import log_doc, log_file, problem_lines, replay, span_doc, trace_file, write_json, write_json_lines
 from tests.otlp_samples import logs_request, metrics_request, to_otlp_json, trace_request
 
 Path_ = tuple[str | int, ...]
@@ -178,7 +178,7 @@ def _baseline(fmt: str) -> int:
     if fmt not in _BASELINE:
         make, _, _, good = FORMATS[fmt]
         summary = _run(fmt, make())
-        assert summary["exit_status"] == 0, summary["problems"]
+        assert summary["exit_status"] == 0, problem_lines(summary)
         _BASELINE[fmt] = _records_read(summary, good)
         assert _BASELINE[fmt] > 0
     return _BASELINE[fmt]
@@ -187,7 +187,7 @@ def _baseline(fmt: str) -> int:
 def check_mutation(fmt: str, path: Path_, value: Any, output: bool = False) -> None:
     make, _, _, good = FORMATS[fmt]
     summary = _run(fmt, _replaced(make(), path, value), output)
-    problems, signals = summary["problems"], summary["signals"]
+    problems, signals = problem_lines(summary), summary["signals"]
     assert not any(INTERNAL_ERROR in p or ": cannot read:" in p for p in problems), problems
     assert all(p.startswith(summary["mutated"]) for p in problems), problems  # nothing about the good file
     assert signals[good]["read"] == signals[good]["sent"] == GOOD_RECORDS and signals[good]["files"] == 1

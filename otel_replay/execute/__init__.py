@@ -11,7 +11,7 @@ from typing import BinaryIO
 
 from otel_replay.execute.base import Executor, Job, SetupError
 from otel_replay.execute.inprocess import InProcess
-from otel_replay.execute.inputs import Entry, Spool, WorkItem
+from otel_replay.execute.inputs import Entry, Spool, WorkItem, copies_last
 from otel_replay.execute.workers import Workers
 from otel_replay.plan import RunPlan
 from otel_replay.sources.discover import PART_BYTES, discover
@@ -25,13 +25,14 @@ def choose(plan: RunPlan, stdin: BinaryIO | None, reads_twice: bool, verbose: bo
     is enough when discovery finds fewer than two inputs to share. ``reads_twice``: the
     run makes ``--shift-to-now``'s first pass."""
     if plan.workers <= 1 or stdin is not None or plan.mode == "output":
+        found = copies_last(discover(plan.paths, stdin, plan.limits, plan.walk), plan.limits.ratio_cap)
         if not reads_twice:
-            return InProcess(plan, discover(plan.paths, stdin, plan.limits, plan.walk))
+            return InProcess(plan, found)
         spool = Spool(plan.limits, copy_compressed=True)
-        return InProcess(plan, spool.items(discover(plan.paths, stdin, plan.limits, plan.walk)), spool)
+        return InProcess(plan, spool.items(found), spool)
     plan = replace(plan, walk=replace(plan.walk, part_bytes=PART_BYTES))  # a large JSON Lines file is shared
     spool = Spool(plan.limits, copy_compressed=reads_twice)
-    entries = spool.items(discover(plan.paths, None, plan.limits, plan.walk))
+    entries = spool.items(copies_last(discover(plan.paths, None, plan.limits, plan.walk), plan.limits.ratio_cap))
     ahead, inputs = _look_ahead(entries, plan.workers)
     if inputs < 2:
         return InProcess(plan, ahead, spool)  # discovery is over: these are all

@@ -49,6 +49,11 @@ class Turns:
         with self._cond:
             self._cond.wait_for(lambda: self._shared.value >= index)
 
+    def reached(self, index: int, timeout: float) -> bool:
+        """Whether every input before ``index`` is done, waiting up to ``timeout`` seconds."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._shared.value >= index, timeout)
+
     def release(self) -> None:
         """Nobody waits for a turn any more (the run stops)."""
         with self._cond:
@@ -133,6 +138,8 @@ class Hub:
                 self._first_done(peer)
         elif kind == "done":
             self._done(peer, message[1], message[2])
+        elif kind == "problem":  # a worker's, as it came: counted (and written) here
+            self.stats.add_problem(message[1])
         elif kind == "report":
             with self._lock:
                 self.stats.merge(message[1])
@@ -217,20 +224,24 @@ class Hub:
             if isinstance(task, FirstPass):
                 self.lost.append(task.item)
                 self._first_done(peer)
-                self.stats.problem(f"{task.item.name}: {reason} in the first pass; read again by the parent")
+                self.stats.file_problem(
+                    task.item.name, f"{reason} in the first pass; read again by the parent", "worker process died"
+                )
                 return
             stats = self.stats
             if isinstance(task, Replay):
-                stats.problem(f"{task.item.name}: not read to the end: {reason}")
+                stats.file_problem(task.item.name, f"not read to the end: {reason}", "worker process died")
                 self.turns.done(task.item.index)
             latest = peer.latest if self.job is not None else None
             if latest is None:
-                stats.problem(reason)
+                stats.problem(reason, "worker process died")
                 return
             stats.merge(latest)
             for signal, theirs in latest["stats"].items():
                 stats.not_sent(signal, _without_outcome(theirs), reason)
-            stats.problem(f"{reason}; what it had read and not reported delivered is counted as not sent")
+            stats.problem(
+                f"{reason}; what it had read and not reported delivered is counted as not sent", "worker process died"
+            )
 
     def unreported(self) -> None:
         """The run quit at once (a second Ctrl-C): count what the workers that sent no last

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Iterator
 
-from otel_replay.assemble import build_sinks, filters, stages
+from otel_replay.assemble import build_sinks, first_pass, stages
 from otel_replay.execute.base import Job, SetupError
 from otel_replay.execute.inputs import Entry, Spool, as_input
 from otel_replay.model import Signal
@@ -33,7 +33,7 @@ class InProcess:
     def newest(self) -> int | None:
         assert self._spool is not None, "read twice: work items only"
         recorded: list[Entry | Discovered] = []
-        signals, keep = frozenset(self._plan.signals), filters(self._plan.selection)
+        signals, keep = frozenset(self._plan.signals), first_pass(self._plan.selection)
         newest: int | None = None
         for entry in self._inputs:
             recorded.append(entry)

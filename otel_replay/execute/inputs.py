@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from otel_replay.model import FileProblem
-from otel_replay.sources.discover import ArchiveLimits, Discovered, InputFile, SkippedFile
+from otel_replay.sources.discover import ArchiveLimits, Discovered, InputFile, SkippedFile, is_latest_copy
 from otel_replay.sources.streams import DECOMPRESS_ERRORS, DEFAULT_CAP, Location, Part, RatioCap, open_location
 
 #: What copying an input out may raise: what reading it would raise (said again when the
@@ -60,6 +60,30 @@ Entry = WorkItem | SkippedFile | FileProblem
 
 def as_input(entry: Entry | Discovered, cap: RatioCap = DEFAULT_CAP) -> Discovered:
     return entry.input(cap) if isinstance(entry, WorkItem) else entry
+
+
+def is_copy(entry: Entry | Discovered) -> bool:
+    """Whether ``entry`` is named like a CodeMachine ``latest*.json`` copy (a file, or an
+    archive member: ``bundle.zip!dir/latest.json``)."""
+    return isinstance(entry, (InputFile, WorkItem)) and is_latest_copy(os.path.basename(entry.name.rsplit("!", 1)[-1]))
+
+
+def copies_last(found: Iterable[Discovered], cap: RatioCap = DEFAULT_CAP) -> Iterator[Discovered]:
+    """The inputs as discovered, but the ``latest*.json`` copies after all the others,
+    whatever order the paths were given in: the dated session files are then the ones
+    replayed, the copies the ones skipped as duplicates, and problem lines and --verbose
+    name the same files on every run. (A folder's walk puts them last already.) Only a
+    copy that can be opened again later waits (anything but stdin and compressed tar
+    members, which are read as they go by)."""
+    waiting: list[InputFile] = []
+    for entry in found:
+        if isinstance(entry, InputFile) and entry.location is not None and is_copy(entry):
+            location, part = entry.location, entry.part
+            opener = functools.partial(open_location, location, part, cap)  # its archive may be closed by then
+            waiting.append(InputFile(entry.name, opener, entry.size, part, location))
+        else:
+            yield entry
+    yield from waiting
 
 
 class Spool:

@@ -8,7 +8,8 @@ and whose turn it is to push to Loki.
 Messages to the parent are tuples: ``("next",)`` → a :data:`Task` or None (no more
 work); ``("newest", t)``; ``("check", signal, keys, as_recorded, snapshot)`` → verdicts;
 ``("ack", signal, keys)``; ``("turn", index)`` → once every input before ``index`` is
-done; ``("done", index, snapshot)``; ``("report", snapshot)``, the last. A snapshot
+done; ``("problem", problem)``, each as it is found (a worker keeps none); ``("done",
+index, snapshot)``; ``("report", snapshot)``, the last. A snapshot
 (:meth:`RunStats.snapshot`) rides along with a check now and then, so that the parent
 knows what this worker has read should it die.
 """
@@ -25,12 +26,13 @@ from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Event as SharedEvent
 from typing import Any, Protocol, cast
 
-from otel_replay.assemble import build_sinks, filters, new_stats, stages
+from otel_replay.assemble import build_sinks, first_pass, new_stats, stages
 from otel_replay.execute.inputs import WorkItem
 from otel_replay.execute.procs import EXIT_ORPHANED, begin_worker
 from otel_replay.model import Record, Signal
 from otel_replay.pipeline import Pipeline, newest_in
 from otel_replay.plan import RunPlan
+from otel_replay.problems import Problem
 from otel_replay.sinks import Sink
 from otel_replay.sources.discover import Discovered
 from otel_replay.stages.dedup import record_keys
@@ -88,6 +90,9 @@ class Client:
     def check(self, signal: Signal, records: list[Record], as_recorded: bool) -> list[str | None]:
         keys = record_keys(records)
         return cast("list[str | None]", self.ask("check", signal, keys, as_recorded, self._progress()))
+
+    def problem(self, problem: Problem) -> None:
+        self.tell("problem", problem)
 
     def ack(self, signal: Signal, keys: Sequence[int | bytes]) -> None:
         self.ask("ack", signal, list(keys))
@@ -196,12 +201,13 @@ class _Worker:
         self._in_turn: InTurn | None = None
 
     def run(self) -> None:
-        signals, keep = frozenset(self._plan.signals), filters(self._plan.selection)
+        signals, keep = frozenset(self._plan.signals), first_pass(self._plan.selection)
         task = self._client.next()
         while isinstance(task, FirstPass):
             self._client.tell("newest", newest_in(self._input(task.item), signals, keep))
             task = self._client.next()
         stats = new_stats(self._plan, _say if self._verbose else None)
+        stats.forward = self._client.problem
         try:
             if task is not None:
                 self._replay(task, stats)

@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import contextlib
 import queue
+import sys
 import threading
 from collections.abc import Iterator
 
-from otel_replay.assemble import filters
+from otel_replay.assemble import first_pass
 from otel_replay.execute.base import Job
 from otel_replay.execute.hub import POLL, Hub, Turns
-from otel_replay.execute.inputs import Entry, Spool, WorkItem
+from otel_replay.execute.inputs import Entry, Spool, WorkItem, is_copy
 from otel_replay.execute.procs import context, exit_reason, start
 from otel_replay.execute.worker import Replay, SharedInt, Task, work
 from otel_replay.model import FileProblem
@@ -50,6 +51,8 @@ class Workers:
         # every worker starts before any thread of this process does (a forked child must not inherit one)
         self._started = start(ctx, count, work, (plan, self._stop, turn, verbose))
         self._hub = hub = Hub(self._started, Turns(turn), spool, reads_twice)
+        if verbose:  # what this process finds (files ignored) is said as the workers say theirs
+            hub.own.notes = lambda line: print(f"otel-replay: {plan.redact(line)}", file=sys.stderr, flush=True)
         self._threads = [threading.Thread(target=hub.serve, args=(peer,), daemon=True) for peer in hub.peers]
         for thread in self._threads:
             thread.start()
@@ -67,7 +70,7 @@ class Workers:
             self._kill()  # they only read so far
             raise
         self._entries = iter(recorded)
-        keep, signals = filters(self._plan.selection), frozenset(self._plan.signals)
+        keep, signals = first_pass(self._plan.selection), frozenset(self._plan.signals)
         found = hub.newest + [newest_in(item.input(self._plan.limits.ratio_cap), signals, keep) for item in hub.lost]
         return max((t for t in found if t is not None), default=None)
 
@@ -88,19 +91,35 @@ class Workers:
                 job.stats.settle_unsent()
 
     def _feed(self, offset_ns: int) -> None:
-        """Hand out the replay's work items; count what discovery found that is not read."""
+        """Hand out the replay's work items; count what discovery found that is not read.
+        The ``latest*.json`` copies (discovered last) are handed out once every other
+        input is done: whichever worker is faster, the dated session files' records are
+        the ones checked first, so the copies' are the duplicates, as in one process."""
         own = self._hub.own
+        first_copy: int | None = None
         for entry in self._entries:
             if isinstance(entry, SkippedFile):
-                own.file_ignored()
+                own.file_ignored(entry.name, entry.reason)
             elif isinstance(entry, FileProblem):
-                own.problem(f"{entry.source}: {entry.reason}")
+                self._hub.stats.file_problem(entry.source, entry.reason, entry.key, entry.signal)
             elif self.stopped:
                 break
-            elif not self._put(Replay(entry, offset_ns)):
-                self._not_read.append(entry.name)
-                break
+            else:
+                if first_copy is None and is_copy(entry):
+                    first_copy = entry.index
+                if first_copy is not None:
+                    self._until_done_before(first_copy)
+                if not self._put(Replay(entry, offset_ns)):
+                    self._not_read.append(entry.name)
+                    break
         self._put(None)
+
+    def _until_done_before(self, index: int) -> None:
+        """Wait until every input before ``index`` is done (or the run stops, or no worker
+        is left to do them); wakes up for signal handlers."""
+        turns = self._hub.turns
+        while not turns.reached(index, POLL) and not self.stopped and self._hub.alive():
+            pass
 
     def _unread(self) -> None:
         """Say what no worker read (every one died) and which worker ended badly after its
@@ -108,11 +127,17 @@ class Workers:
         hub = self._hub
         left = [task.item.name for task in hub.drain() if isinstance(task, Replay)] + self._not_read
         if left:
-            hub.own.problem(f"every worker process died: {left[0]} and the inputs after it are not read")
+            hub.stats.problem(
+                f"every worker process died: {left[0]} and the inputs after it are not read",
+                "every worker process died",
+            )
         for peer in hub.peers:
             peer.process.join(POLL)
             if peer.finished and peer.process.exitcode:
-                hub.own.problem(f"a worker process ended badly after its last report ({exit_reason(peer.process)})")
+                hub.stats.problem(
+                    f"a worker process ended badly after its last report ({exit_reason(peer.process)})",
+                    "a worker process ended badly after its last report",
+                )
 
     def _put(self, task: Task | None) -> bool:
         """Queue ``task``; False once no worker is left to take it."""

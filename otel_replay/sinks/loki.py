@@ -298,7 +298,7 @@ class LokiSink(InFlightSink):
         size = len(value) + 1
         if not self._batcher.fits_alone(size, group_bytes):
             self._stats.too_large(
-                self.signal, str(record.origin), size + group_bytes, "--loki-batch-bytes", self._config.batch_bytes
+                self.signal, record.origin, size + group_bytes, "--loki-batch-bytes", self._config.batch_bytes
             )
             return
         self._batcher.add(_Entry(record.time_ns, labels, value, record.origin, record.key), size, labels, group_bytes)
@@ -306,13 +306,14 @@ class LokiSink(InFlightSink):
     def _fit(self, record: LogRecord, line: str, md: dict[str, str]) -> bytes:
         """The entry with its line cut to ``--loki-max-line-bytes`` and its structured
         metadata to Loki's 128 entries and 64KB, reported as adjusted when any changed."""
-        changes = []
+        changes, kinds = [], []
         if (fewer := fit_metadata_entries(md)) is not None:
             merged = len(md) - len(fewer) + 1
             changes.append(
                 f"structured metadata of {len(md)} entries is over Loki's {MAX_METADATA_ENTRIES}: "
                 f"{merged} of them merged into one, {OVERFLOW_KEY} (JSON)"
             )
+            kinds.append(f"structured metadata entries over Loki's {MAX_METADATA_ENTRIES} merged")
             md = fewer
         limit = self._config.max_line_bytes
         if len(line) * 4 > limit:  # only then can it be over the limit in bytes
@@ -320,10 +321,12 @@ class LokiSink(InFlightSink):
             line, cut = truncate_utf8(line, limit)
             if cut:
                 changes.append(f"line of {size} bytes cut to --loki-max-line-bytes ({limit}), marker appended")
+                kinds.append("line cut to --loki-max-line-bytes")
         if md and (shortened := fit_metadata(md)):
             changes.append(f"structured metadata {', '.join(shortened)} shortened to Loki's 64KB limit")
+            kinds.append("structured metadata shortened to Loki's 64KB limit")
         if changes:
-            self._stats.adjusted(self.signal, str(record.origin), "; ".join(changes))
+            self._stats.adjusted(self.signal, record.origin, "; ".join(changes), "; ".join(kinds))
         return _encode((str(record.time_ns), line, md) if md else (str(record.time_ns), line))
 
     def encode_push(self, entries: list[_Entry]) -> bytes:

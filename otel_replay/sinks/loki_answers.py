@@ -44,25 +44,23 @@ _STREAM = re.compile(r"stream '(\{.*?\})'")
 _WHOLE_PUSH = ("couldn't parse labels", "at least one label pair is required", "loghttp.", "unmarshal", "gzip: ")
 
 
+#: The words that mark each reason in Loki's messages, looked for in this order (the first
+#: that matches names the reason).
+_MARKS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("too_far_behind", ("too far behind", "out of order")),
+    ("too_old", ("timestamp too old",)),
+    ("too_new", ("timestamp too new",)),
+    ("line_too_long", ("max entry size", "line too long")),
+    ("metadata_too_large", ("structured metadata too large",)),
+    ("metadata_entries", ("too many structured metadata",)),
+    ("rate_limited", ("rate limit",)),
+    ("labels", ("parse labels", "parsing labels", "label name", "label value")),
+)
+
+
 def _kind(text: str) -> str | None:
     t = text.lower()
-    if "too far behind" in t or "out of order" in t:
-        return "too_far_behind"
-    if "timestamp too old" in t:
-        return "too_old"
-    if "timestamp too new" in t:
-        return "too_new"
-    if "max entry size" in t or "line too long" in t:
-        return "line_too_long"
-    if "structured metadata too large" in t:
-        return "metadata_too_large"
-    if "too many structured metadata" in t:
-        return "metadata_entries"
-    if "rate limit" in t:
-        return "rate_limited"
-    if "parse labels" in t or "parsing labels" in t or "label name" in t or "label value" in t:
-        return "labels"
-    return None
+    return next((kind for kind, marks in _MARKS if any(m in t for m in marks)), None)
 
 
 def _other(message: str) -> str:

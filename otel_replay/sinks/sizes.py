@@ -38,7 +38,7 @@ def add_to_request(
     if batcher.fits_alone(size, group_bytes):
         batcher.add(record, size, group, group_bytes)
     else:
-        stats.too_large(signal, str(record.origin), size + group_bytes, "--max-request-bytes", batcher.max_bytes, verb)
+        stats.too_large(signal, record.origin, size + group_bytes, "--max-request-bytes", batcher.max_bytes, verb)
 
 
 def _value_bytes(value: Any) -> int:

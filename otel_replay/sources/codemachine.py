@@ -93,7 +93,9 @@ def _status(status: Any) -> tuple[int, str | None]:
         raise InvalidInput(f"status is {describe_json(status)}, expected an object")
     code = status.get("code", 0)
     if type(code) is not int or code not in (0, 1, 2):
-        raise InvalidInput(f"status code {shown(code)} is not 0 (UNSET), 1 (OK) or 2 (ERROR)")
+        raise InvalidInput(
+            f"status code {shown(code)} is not 0 (UNSET), 1 (OK) or 2 (ERROR)", "status code is unknown", code
+        )
     message = status.get("message")
     if message is not None and not isinstance(message, str):
         raise InvalidInput(f"status message is {describe_json(message)}, expected a string")
@@ -109,12 +111,15 @@ def _events(events: Any, notes: list[str] | None) -> list[SpanEvent]:
     out = []
     for i, ev in enumerate(events):
         if not isinstance(ev, dict):
-            raise InvalidInput(f"event {i} is {describe_json(ev)}, expected an object")
+            raise InvalidInput(f"event {i} is {describe_json(ev)}, expected an object", "an event is not an object")
         name = ev.get("name")
         if not isinstance(name, str):
-            raise InvalidInput(f"event {i} has no name" if name is None else f"event {i} name is {describe_json(name)}")
+            raise InvalidInput(
+                f"event {i} has no name" if name is None else f"event {i} name is {describe_json(name)}",
+                "an event name is missing or not a string",
+            )
         if ev.get("time") is None:
-            raise InvalidInput(f"event {i} ({name[:40]!r}) has no time")
+            raise InvalidInput(f"event {i} ({name[:40]!r}) has no time", "an event has no time")
         out.append(
             SpanEvent(
                 name,
@@ -135,7 +140,7 @@ def log_from_codemachine(
     if sev is None:
         sev = 0
     if type(sev) is not int or not 0 <= sev <= 24:
-        raise InvalidInput(f"severityNumber {shown(sev)} outside 0..24")
+        raise InvalidInput(f"severityNumber {shown(sev)} outside 0..24", "severityNumber outside 0..24", sev)
     sev_text = obj.get("severityText")
     if sev_text is not None and type(sev_text) is not str:
         raise InvalidInput(f"severityText is {describe_json(sev_text)}, expected a string")

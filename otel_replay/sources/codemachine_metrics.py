@@ -3,13 +3,15 @@ the OpenTelemetry JS SDK (``ResourceMetrics``) with ISO-8601 times and the JS
 ``DataPointType`` as a string ("0" histogram, "1" exponential histogram, "2" gauge,
 "3" sum). Temporality is cumulative.
 
-What the file cannot tell is judged from the whole file (see README, "Metrics"):
+What the file cannot tell is judged from the whole file (see docs/mapping.md, "Metrics → OTLP"):
 
 - Histograms: CodeMachine's file exporter writes ``value: 0`` for every histogram point
   (it reads a field the SDK does not have) and no count or buckets. Such points carry
-  nothing that was recorded: they are not replayed, and a :class:`Notice` names the
-  metric once. A non-zero number is a recorded sum, replayed as a cumulative sum named
-  ``<name>.sum``; the JS SDK's whole histogram object is replayed whole.
+  nothing that was recorded: they are read as points with no recorded value (value
+  None: counted, never sent, see :mod:`otel_replay.stages.unrecorded`), and a
+  :class:`Notice` names the metric once. A non-zero number is a recorded sum, replayed
+  as a cumulative sum named ``<name>.sum`` (its hint is about each such point, so it is
+  shown only if one is sent); the JS SDK's whole histogram object is replayed whole.
 - Sums: counters and up-down counters are both type "3". A sum's points wait until the
   file is read; then every stream with a series that goes down is sent non-monotonic
   (:mod:`otel_replay.sources.monotonic`). A session's series all live in its one metrics
@@ -83,7 +85,7 @@ def sum_only_notice(name: str) -> str:
     """The hint for histogram ``name`` replayed as its sum."""
     return (
         f"{name}: histogram replayed as the cumulative sum {name}{SUM_SUFFIX}: the file records only "
-        "its sum (no count, no buckets; see README, Metrics)"
+        "its sum (no count, no buckets; see docs/mapping.md, Metrics)"
     )
 
 
@@ -108,16 +110,16 @@ def iso_to_ns(value: Any, field: str) -> int:
         raise InvalidInput(f"missing {field}" if value is None else f"{field} is {describe_json(value)}")
     match = _ISO.fullmatch(value.strip())
     if match is None:
-        raise InvalidInput(f"{field} {value[:40]!r} is not an ISO-8601 time")
+        raise InvalidInput(f"{field} {value[:40]!r} is not an ISO-8601 time", "a time is not ISO-8601", value)
     base, fraction, zone = match.groups()
     zone = "+00:00" if zone in (None, "Z", "z") else zone
     try:
         when = datetime.fromisoformat(base + zone)
     except ValueError:
-        raise InvalidInput(f"{field} {value[:40]!r} is not a valid time") from None
+        raise InvalidInput(f"{field} {value[:40]!r} is not a valid time", "a time is not valid", value) from None
     ns = int(when.timestamp()) * 1_000_000_000 + int((fraction or "0").ljust(9, "0"))
     if ns < 0:
-        raise InvalidInput(f"{field} {value[:40]!r} is before 1970")
+        raise InvalidInput(f"{field} {value[:40]!r} is before 1970", "a time is before 1970", value)
     return epoch_ns(ns, field)
 
 
@@ -140,12 +142,19 @@ def metric_definition(obj: dict[str, Any], values: list[Any]) -> Metric:
     raw_type = obj.get("type", obj.get("dataPointType"))
     kind = TYPES.get(str(raw_type)) if type(raw_type) in (str, int) else None
     if kind is None:
-        raise InvalidInput(f"metric {name!r}: type {shown(raw_type)} is not 0 (histogram), 1, 2 (gauge) or 3 (sum)")
+        raise InvalidInput(
+            f"metric {name!r}: type {shown(raw_type)} is not 0 (histogram), 1, 2 (gauge) or 3 (sum)",
+            "metric type is unknown",
+            raw_type,
+        )
     description = json_string(obj.get("description"), f"metric {name!r}: description")
     unit = json_string(obj.get("unit"), f"metric {name!r}: unit")
     flag = obj.get("isMonotonic")
     if flag is not None and not isinstance(flag, bool):
-        raise InvalidInput(f"metric {name!r}: isMonotonic is {describe_json(flag)}, expected true or false")
+        raise InvalidInput(
+            f"metric {name!r}: isMonotonic is {describe_json(flag)}, expected true or false",
+            "isMonotonic is not true or false",
+        )
     if kind is MetricKind.GAUGE:
         return Metric(name, kind, description, unit, 0)
     if kind is MetricKind.SUM:
@@ -154,7 +163,7 @@ def metric_definition(obj: dict[str, Any], values: list[Any]) -> Metric:
     if all(isinstance(v, dict) for v in values):
         return Metric(name, kind, description, unit, CUMULATIVE)
     if any(isinstance(v, dict) for v in values):
-        raise InvalidInput(f"metric {name!r}: some values are histograms, some numbers")
+        raise InvalidInput(f"metric {name!r}: some values are histograms, some numbers", "values of mixed kinds")
     what = f"{description} (sum of the histogram; count and buckets were not recorded)".lstrip()
     return Metric(name + SUM_SUFFIX, MetricKind.SUM, what, unit, CUMULATIVE, True)
 
@@ -165,9 +174,9 @@ def point_from_codemachine(
     if not isinstance(obj, dict):
         raise InvalidInput(f"data point is {describe_json(obj)}, expected an object")
     raw = obj.get("value")
-    value: int | float | HistogramValue | ExponentialHistogramValue
+    value: int | float | HistogramValue | ExponentialHistogramValue | None
     if metric.kind is MetricKind.HISTOGRAM:
-        value = histogram_value(raw)
+        value = None if unrecorded(raw) else histogram_value(raw)  # None: never sent (see stages/unrecorded.py)
     elif metric.kind is MetricKind.EXPONENTIAL_HISTOGRAM:
         value = exponential_value(raw)
     else:
@@ -204,7 +213,6 @@ class _MetricsFile:
     counter: int = 0
     sums: list[MetricPoint] = field(default_factory=list)
     unrecorded: dict[str, None] = field(default_factory=dict)  # histograms whose points recorded nothing
-    sum_only: dict[str, None] = field(default_factory=dict)  # histograms replayed as <name>.sum, in order
     notes: list[str] = field(default_factory=list)
 
     def origin(self) -> Origin:
@@ -216,23 +224,21 @@ class _MetricsFile:
     def route(self, item: SourceItem, histogram: str | None, judged: bool) -> tuple[SourceItem, ...]:
         """An item of one converted point, to yield now; a sum whose monotonicity is
         ``judged`` is kept for :meth:`finish` instead. ``histogram``: the name of the
-        histogram a ``<name>.sum`` point comes from."""
+        histogram a ``<name>.sum`` point comes from (its hint goes with the point)."""
         if isinstance(item, MetricPoint):
-            if histogram is not None:
-                self.sum_only[histogram] = None
+            hint = () if histogram is None else (Notice(sum_only_notice(histogram), item.origin),)
             if judged:
                 self.sums.append(item)
-                return ()
+                return hint
+            return (*hint, item)
         return (item,)
 
     def finish(self) -> Iterator[SourceItem]:
-        """The sums, settled, then the hints about the histograms."""
+        """The sums, settled, then the hints about the histograms that recorded nothing."""
         yield from settle_monotonic(self.sums)
         self.sums = []
         for name in self.unrecorded:
             yield Notice(unrecorded_notice(name))
-        for name in self.sum_only:
-            yield Notice(sum_only_notice(name))
 
 
 def read_metrics(doc: Document, source: str) -> Iterator[SourceItem]:
@@ -303,11 +309,14 @@ def _metric_points(
     resource, scope = context
     judged = metric.kind is MetricKind.SUM and obj.get("isMonotonic") is None
     sum_only = metric.name != obj["name"]
+    histogram = Metric(obj["name"], MetricKind.HISTOGRAM, unit=metric.unit)  # its points that recorded nothing
     for point in points:
         origin = state.origin()
         state.counter += 1
         if sum_only and isinstance(point, dict) and unrecorded(point.get("value")):
             state.unrecorded[obj["name"]] = None
+            args = (point, histogram, resource, scope, origin, state.notes)
+            yield from checked(Signal.METRICS, origin, state.notes, point_from_codemachine, *args)
             continue
         args = (point, metric, resource, scope, origin, state.notes)
         for item in checked(Signal.METRICS, origin, state.notes, point_from_codemachine, *args):

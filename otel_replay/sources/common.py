@@ -7,6 +7,7 @@ a one-line reason naming the field, and :func:`checked` turns that into an
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable
 from typing import Any
@@ -40,12 +41,37 @@ MAX_ATTRIBUTE_BYTES = 256_000
 NULL_NOTE = "null attribute value"
 NULL_NOTICE = (
     "attribute values written as null (NaN or ±Infinity in the recording JavaScript SDK: "
-    "JSON has no such numbers) were sent as empty values (see README, Attribute values)"
+    "JSON has no such numbers) were sent as empty values (see docs/mapping.md, Attribute values)"
 )
 
 
 class InvalidInput(ValueError):
-    """A record that cannot be replayed faithfully; the message is the reason."""
+    """A record that cannot be replayed faithfully; the message is the reason. ``key`` is
+    the kind of reason without the values in it (the same for every record refused at
+    this place for this fault: the summary groups by it); ``value``, the offending value
+    when it is worth showing."""
+
+    def __init__(self, reason: str, key: str = "", value: Any = None) -> None:
+        super().__init__(reason)
+        self.key = key
+        self.value = None if value is None else _value_text(value)
+
+
+def _value_text(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 200 else text[:200] + "…"
+
+
+class Note(str):
+    """A note (for an :class:`Adjusted` record) with the kind of change it is, without
+    its values: the summary groups by it."""
+
+    key: str
+
+    def __new__(cls, text: str, key: str) -> Note:
+        note = super().__new__(cls, text)
+        note.key = key
+        return note
 
 
 def shown(value: Any) -> str:
@@ -68,13 +94,19 @@ def parse_hex_id(value: Any, nbytes: int, field: str) -> int:
         if len(raw) == nbytes:
             number = int.from_bytes(raw)
             if number == 0:
-                raise InvalidInput(f"{field} is all zeros")
+                raise InvalidInput(f"{field} is all zeros", "an id is all zeros")
             return number
     if not isinstance(value, str):
-        raise InvalidInput(f"{field} is {describe_json(value)}, expected {nbytes * 2} hex characters")
+        raise InvalidInput(
+            f"{field} is {describe_json(value)}, expected {nbytes * 2} hex characters", "an id is not a string"
+        )
     if len(value) != nbytes * 2:
-        raise InvalidInput(f"{field} {value[:40]!r} has {len(value)} characters, expected {nbytes * 2}")
-    raise InvalidInput(f"{field} {value!r} is not hexadecimal")
+        raise InvalidInput(
+            f"{field} {value[:40]!r} has {len(value)} characters, expected {nbytes * 2}",
+            "an id has the wrong length",
+            value,
+        )
+    raise InvalidInput(f"{field} {value!r} is not hexadecimal", "an id is not hexadecimal", value)
 
 
 def json_array(value: Any, field: str) -> list[Any]:
@@ -82,7 +114,7 @@ def json_array(value: Any, field: str) -> list[Any]:
     if value is None:
         return []
     if not isinstance(value, list):
-        raise InvalidInput(f"{field} is {describe_json(value)}, expected an array")
+        raise InvalidInput(f"{field} is {describe_json(value)}, expected an array", "a field is not an array")
     return value
 
 
@@ -91,7 +123,7 @@ def json_object(value: Any, field: str) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise InvalidInput(f"{field} is {describe_json(value)}, expected an object")
+        raise InvalidInput(f"{field} is {describe_json(value)}, expected an object", "a field is not an object")
     return value
 
 
@@ -100,14 +132,14 @@ def json_string(value: Any, field: str, default: str = "") -> str:
     if value is None:
         return default
     if not isinstance(value, str):
-        raise InvalidInput(f"{field} is {describe_json(value)}, expected a string")
+        raise InvalidInput(f"{field} is {describe_json(value)}, expected a string", "a field is not a string")
     return value
 
 
 def scope_name_version(obj: Any) -> tuple[str, str | None]:
     """An instrumentation scope object's name and version (missing: "" and None)."""
     if not isinstance(obj, dict):
-        raise InvalidInput(f"scope is {describe_json(obj)}, expected an object")
+        raise InvalidInput(f"scope is {describe_json(obj)}, expected an object", "scope is not an object")
     name = json_string(obj.get("name"), "scope name")
     return name, json_string(obj.get("version"), "scope version") or None
 
@@ -115,10 +147,10 @@ def scope_name_version(obj: Any) -> tuple[str, str | None]:
 def finite_number(value: Any, field: str) -> float | int:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         if value is None:
-            raise InvalidInput(f"missing {field}")
-        raise InvalidInput(f"{field} is {describe_json(value)}, expected a number")
+            raise InvalidInput(f"missing {field}", "a required field is missing")
+        raise InvalidInput(f"{field} is {describe_json(value)}, expected a number", "a field is not a number")
     if isinstance(value, float) and not math.isfinite(value):
-        raise InvalidInput(f"{field} is not a finite number")
+        raise InvalidInput(f"{field} is not a finite number", "a number is not finite")
     return value
 
 
@@ -127,13 +159,17 @@ def double_value(value: Any, field: str) -> float:
     try:
         return float(finite_number(value, field))
     except OverflowError:
-        raise InvalidInput(f"{field} is beyond the range of a double") from None
+        raise InvalidInput(
+            f"{field} is beyond the range of a double", "a number is beyond the range of a double"
+        ) from None
 
 
 def epoch_ns(ns: int, field: str) -> int:
     """``ns`` since the epoch, if OTLP's unsigned 64-bit nanoseconds can hold it."""
     if ns > UINT64_MAX:
-        raise InvalidInput(f"{field} is after the year 2554 (beyond 64-bit nanoseconds since 1970)")
+        raise InvalidInput(
+            f"{field} is after the year 2554 (beyond 64-bit nanoseconds since 1970)", "a time is after the year 2554"
+        )
     return ns
 
 
@@ -145,7 +181,7 @@ def ms_to_ns(value: Any, field: str) -> int:
     """
     ms = finite_number(value, field)
     if ms < 0:
-        raise InvalidInput(f"{field} is negative")
+        raise InvalidInput(f"{field} is negative", "a time is negative")
     if isinstance(ms, int):
         return epoch_ns(ms * 1_000_000, field)
     whole = math.floor(ms)
@@ -153,7 +189,7 @@ def ms_to_ns(value: Any, field: str) -> int:
 
 
 def clean_value(value: Any, notes: list[str] | None = None, where: str = "value", depth: int = 0) -> Any:
-    """Map a JSON value to an OTLP AnyValue-compatible one (see README, "Attribute values").
+    """Map a JSON value to an OTLP AnyValue-compatible one (see docs/mapping.md, "Attribute values").
 
     Strings, booleans, doubles, arrays and objects (kvlist) pass through as the OTLP
     AnyValue mapping says; an integer outside int64 becomes its decimal string, so no
@@ -164,10 +200,17 @@ def clean_value(value: Any, notes: list[str] | None = None, where: str = "value"
         if INT64_MIN <= value <= INT64_MAX:
             return value
         if notes is not None:
-            notes.append(f"{where}: integer beyond 64 bits sent as its decimal string")
+            notes.append(
+                Note(
+                    f"{where}: integer beyond 64 bits sent as its decimal string",
+                    "integer beyond 64 bits sent as a string",
+                )
+            )
         return str(value)
     if isinstance(value, (list, dict)) and depth >= MAX_VALUE_DEPTH:
-        raise InvalidInput(f"{where} nests arrays and objects more than {MAX_VALUE_DEPTH} levels deep")
+        raise InvalidInput(
+            f"{where} nests arrays and objects more than {MAX_VALUE_DEPTH} levels deep", "a value is nested too deep"
+        )
     if isinstance(value, list):
         cleaned = [clean_value(v, notes, where, depth + 1) for v in value]
         return value if all(a is b for a, b in zip(cleaned, value, strict=True)) else cleaned
@@ -207,14 +250,26 @@ def attribute_value(
         cut_text, cut = truncate_utf8(value, max_bytes)
         if cut and notes is not None:
             size = len(value.encode("utf-8", "surrogatepass"))
-            notes.append(f"{where}: string of {size} bytes cut to {max_bytes}, marker appended")
+            notes.append(
+                Note(f"{where}: string of {size} bytes cut to {max_bytes}, marker appended", "long string cut")
+            )
         return cut_text
     if notes is not None:
         if isinstance(value, dict):
-            notes.append(f"{where}: object sent as a key-value list (attribute values are primitives or arrays)")
+            notes.append(
+                Note(
+                    f"{where}: object sent as a key-value list (attribute values are primitives or arrays)",
+                    "object sent as a key-value list",
+                )
+            )
         elif isinstance(value, list):
             if len({_type_name(v) for v in value if v is not None}) > 1:
-                notes.append(f"{where}: array of mixed types sent as a list of typed values (arrays hold one type)")
+                notes.append(
+                    Note(
+                        f"{where}: array of mixed types sent as a list of typed values (arrays hold one type)",
+                        "array of mixed types sent as typed values",
+                    )
+                )
             if any(v is None for v in value):
                 notes.append(NULL_NOTE)
     return clean_value(value, notes, where)
@@ -228,7 +283,7 @@ def clean_attributes(
     if attrs is None:
         return {}
     if not isinstance(attrs, dict):
-        raise InvalidInput(f"{field} is {describe_json(attrs)}, expected an object")
+        raise InvalidInput(f"{field} is {describe_json(attrs)}, expected an object", "attributes are not an object")
     out = attrs
     for key, value in attrs.items():
         kind = type(value)  # the common cases first, kept cheap
@@ -257,15 +312,22 @@ def hrtime_to_ns(value: Any) -> int:
     if not isinstance(value, list) or len(value) != 2:
         if value is None:
             raise InvalidInput("missing timestamp")
-        raise InvalidInput(f"timestamp is {describe_json(value)}, expected [seconds, nanoseconds]")
+        raise InvalidInput(
+            f"timestamp is {describe_json(value)}, expected [seconds, nanoseconds]",
+            "timestamp is not [seconds, nanoseconds]",
+        )
     sec, nanos = value
     for part, label in ((sec, "seconds"), (nanos, "nanoseconds")):
         if isinstance(part, bool) or not isinstance(part, int):
-            raise InvalidInput(f"timestamp {label} is {describe_json(part)}, expected an integer")
+            raise InvalidInput(
+                f"timestamp {label} is {describe_json(part)}, expected an integer", "timestamp part is not an integer"
+            )
     if sec < 0:
         raise InvalidInput("timestamp seconds are negative")
     if not 0 <= nanos <= 999_999_999:
-        raise InvalidInput(f"timestamp nanoseconds {shown(nanos)} outside 0..999999999")
+        raise InvalidInput(
+            f"timestamp nanoseconds {shown(nanos)} outside 0..999999999", "timestamp nanoseconds out of range", nanos
+        )
     return epoch_ns(sec * 1_000_000_000 + nanos, "timestamp")  # past the fast path: a subclass, or huge
 
 
@@ -274,7 +336,7 @@ def record_resource(res: Any, default: ResourceAttrs, notes: list[str] | None = 
     if res is None:
         return default
     if not isinstance(res, dict):
-        raise InvalidInput(f"resource is {describe_json(res)}, expected an object")
+        raise InvalidInput(f"resource is {describe_json(res)}, expected an object", "resource is not an object")
     return resource_from_mapping(clean_attributes(res, "resource", notes, None))
 
 
@@ -289,7 +351,7 @@ def checked(
         record = convert(*args)
     except InvalidInput as exc:
         notes.clear()
-        return (InvalidRecord(signal, origin, str(exc)),)
+        return (InvalidRecord(signal, origin, str(exc), exc.key, exc.value),)
     if notes:
         return (*noted(signal, origin, notes), record)
     return (record,)
@@ -301,8 +363,10 @@ def noted(signal: Signal, origin: Origin, notes: list[str]) -> tuple[Notice | Ad
     changes = [n for n in notes if n != NULL_NOTE]
     items: list[Notice | Adjusted] = []
     if len(changes) < len(notes):
-        items.append(Notice(NULL_NOTICE))
+        items.append(Notice(NULL_NOTICE, origin))  # shown if the record is sent
     if changes:
-        items.append(Adjusted(signal, origin, "; ".join(changes)))
+        reason = "; ".join(changes)
+        key = "; ".join(dict.fromkeys(getattr(n, "key", n) for n in changes))
+        items.append(Adjusted(signal, origin, reason, "" if key == reason else key))
     notes.clear()
     return tuple(items)

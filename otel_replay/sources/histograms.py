@@ -28,7 +28,9 @@ def _optional_float(obj: dict[str, Any], key: str) -> float | None:
 
 def _count(value: Any, field: str) -> int:
     if type(value) is not int or not 0 <= value <= UINT64_MAX:
-        raise InvalidInput(f"{field} {shown(value)} is not an integer in 0..2^64-1")
+        raise InvalidInput(
+            f"{field} {shown(value)} is not an integer in 0..2^64-1", "a count is not an integer in 0..2^64-1"
+        )
     return value
 
 
@@ -49,7 +51,10 @@ def histogram_value(value: Any) -> HistogramValue:
     bounds = json_array(buckets.get("boundaries"), "value buckets.boundaries")
     counts = _counts(buckets.get("counts"), "value buckets.counts")
     if counts and len(counts) != len(bounds) + 1:
-        raise InvalidInput(f"value has {len(counts)} bucket counts for {len(bounds)} boundaries (expected one more)")
+        raise InvalidInput(
+            f"value has {len(counts)} bucket counts for {len(bounds)} boundaries (expected one more)",
+            "bucket counts do not match the boundaries",
+        )
     count = _count(value.get("count"), "value count")
     return HistogramValue(
         count,
@@ -70,11 +75,13 @@ def exponential_value(value: Any) -> ExponentialHistogramValue:
         buckets = json_object(value.get(side), f"value {side}")
         offset = buckets.get("offset", 0)
         if type(offset) is not int or not -(2**31) <= offset < 2**31:
-            raise InvalidInput(f"value {side}.offset {shown(offset)} is not a 32-bit integer")
+            raise InvalidInput(
+                f"value {side}.offset {shown(offset)} is not a 32-bit integer", "an offset is not a 32-bit integer"
+            )
         sides.append((offset, _counts(buckets.get("bucketCounts"), f"value {side}.bucketCounts")))
     scale = value.get("scale", 0)
     if type(scale) is not int or not -10 <= scale <= 20:
-        raise InvalidInput(f"value scale {shown(scale)} is outside -10..20")
+        raise InvalidInput(f"value scale {shown(scale)} is outside -10..20", "scale is outside -10..20", scale)
     return ExponentialHistogramValue(
         _count(value.get("count"), "value count"),
         _optional_float(value, "sum"),

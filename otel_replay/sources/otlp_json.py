@@ -33,9 +33,17 @@ from otel_replay.model import (
     SpanLink,
     SpanRecord,
 )
-from otel_replay.sources.common import InvalidInput, checked, json_array, json_object, json_string, scope_name_version
+from otel_replay.sources.common import (
+    InvalidInput,
+    Note,
+    checked,
+    json_array,
+    json_object,
+    json_string,
+    scope_name_version,
+)
 from otel_replay.sources.discover import Part
-from otel_replay.sources.jsondoc import Document, describe_json
+from otel_replay.sources.jsondoc import TRUNCATED, Document, describe_json
 from otel_replay.sources.otlp_metrics import metric_items
 from otel_replay.sources.otlp_values import (
     any_value,
@@ -76,7 +84,9 @@ def _trace_state(value: Any, notes: list[str]) -> str:
         return ""
     parsed = ",".join(f"{k}={v}" for k, v in TraceState.from_header([value]).items())
     if parsed != ",".join(part.strip() for part in value.split(",") if part.strip()):
-        notes.append(f"traceState {value[:60]!r} is not a valid W3C tracestate: sent as {parsed!r}")
+        notes.append(
+            Note(f"traceState {value[:60]!r} is not a valid W3C tracestate: sent as {parsed!r}", "traceState fixed")
+        )
     return parsed
 
 
@@ -130,7 +140,7 @@ def span_from_otlp(
 
 def _event(ev: Any, i: int, notes: list[str]) -> SpanEvent:
     if not isinstance(ev, dict):
-        raise InvalidInput(f"event {i} is {describe_json(ev)}, expected an object")
+        raise InvalidInput(f"event {i} is {describe_json(ev)}, expected an object", "an event is not an object")
     return SpanEvent(
         json_string(ev.get("name"), f"event {i} name"),
         integer(ev.get("timeUnixNano", 0), f"event {i} timeUnixNano"),
@@ -141,9 +151,14 @@ def _event(ev: Any, i: int, notes: list[str]) -> SpanEvent:
 
 def _link(ln: Any, i: int, notes: list[str]) -> SpanLink:
     if not isinstance(ln, dict):
-        raise InvalidInput(f"link {i} is {describe_json(ln)}, expected an object")
+        raise InvalidInput(f"link {i} is {describe_json(ln)}, expected an object", "a link is not an object")
     if json_string(ln.get("traceState"), f"link {i} traceState"):
-        notes.append(f"link {i} traceState dropped: the OTLP exporter does not encode a link's trace state")
+        notes.append(
+            Note(
+                f"link {i} traceState dropped: the OTLP exporter does not encode a link's trace state",
+                "link traceState dropped",
+            )
+        )
     return SpanLink(
         hex_id(ln.get("traceId"), 16, f"link {i} traceId"),
         hex_id(ln.get("spanId"), 8, f"link {i} spanId"),
@@ -322,13 +337,18 @@ def read_otlp_lines(stream: BinaryIO, source: str, part: Part | None = None) -> 
     start = part.start if part is not None and part.index > 0 else None
     if start is not None:
         started.update(Signal)
+    consumed = recovered = 0  # bytes of the lines so far; records of the lines so far
     for number, line in enumerate(stream, 1):
+        consumed += len(line)
         if not line.strip():
             continue
         name: str | PartLine = f"{source}:{number}" if start is None else PartLine(source, start, number)
         try:
             obj = _LINE_DECODER.decode(line)
         except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+            if not line.endswith(b"\n") and "truncated" in str(exc):  # the last line, cut short
+                yield FileProblem(source, _cut_line(consumed, recovered, part))
+                return
             reason = "not valid UTF-8 text" if isinstance(exc, UnicodeDecodeError) else f"not valid JSON: {exc}"
             yield FileProblem(str(name), f"{reason}; the line is skipped")
             continue
@@ -347,3 +367,11 @@ def read_otlp_lines(stream: BinaryIO, source: str, part: Part | None = None) -> 
         counter = [0]
         for number, group in enumerate(obj[key]):
             yield from _request_items(key, number, group, name, counter)
+        recovered += counter[0]
+
+
+def _cut_line(consumed: int, recovered: int, part: Part | None) -> str:
+    """The problem line of a JSON Lines file whose last line is cut short."""
+    if part is not None:  # where the part starts in the file is not known here
+        return f"{TRUNCATED}: the last line is cut; the lines before it were read"
+    return f"{TRUNCATED}: cut at byte {consumed}, {recovered} records recovered"

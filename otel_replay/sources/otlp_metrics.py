@@ -3,7 +3,7 @@ its data points as :class:`MetricPoint` records.
 
 Lossless for what the OpenTelemetry SDK's metrics data model carries. What it cannot
 carry is reported per point (``Adjusted``: the point is sent without it) or refused
-(``summary``: the SDK has no summary type); see README, "OTLP/JSON input".
+(``summary``: the SDK has no summary type); see docs/lossless.md.
 """
 
 from __future__ import annotations
@@ -25,7 +25,16 @@ from otel_replay.model import (
     Signal,
     SourceItem,
 )
-from otel_replay.sources.common import INT64_MAX, INT64_MIN, InvalidInput, checked, json_array, json_object, json_string
+from otel_replay.sources.common import (
+    INT64_MAX,
+    INT64_MIN,
+    InvalidInput,
+    Note,
+    checked,
+    json_array,
+    json_object,
+    json_string,
+)
 from otel_replay.sources.jsondoc import describe_json
 from otel_replay.sources.otlp_values import (
     double,
@@ -75,11 +84,16 @@ def _buckets(obj: dict[str, Any], side: str) -> tuple[int, list[int]]:
 
 def _exemplar(obj: Any, i: int, notes: list[str]) -> Exemplar:
     if not isinstance(obj, dict):
-        raise InvalidInput(f"exemplar {i} is {describe_json(obj)}, expected an object")
+        raise InvalidInput(f"exemplar {i} is {describe_json(obj)}, expected an object", "an exemplar is not an object")
     trace_id = optional_hex_id(obj.get("traceId"), 16, f"exemplar {i} traceId")
     span_id = optional_hex_id(obj.get("spanId"), 8, f"exemplar {i} spanId")
     if bool(trace_id) != bool(span_id):
-        notes.append(f"exemplar {i}: a trace id without a span id (or the reverse) is dropped by the exporter")
+        notes.append(
+            Note(
+                f"exemplar {i}: a trace id without a span id (or the reverse) is dropped by the exporter",
+                "exemplar id without its pair dropped",
+            )
+        )
         trace_id = span_id = 0
     return Exemplar(
         integer(obj.get("timeUnixNano", 0), f"exemplar {i} timeUnixNano"),
@@ -147,7 +161,12 @@ def point_from_otlp(
     kind = metric.kind
     if flags and kind is not MetricKind.EXPONENTIAL_HISTOGRAM:
         what = "no recorded value" if flags & _NO_RECORDED_VALUE else f"{flags:#x}"
-        notes.append(f"data point flags ({what}) dropped: the exporter encodes flags only for exponential histograms")
+        notes.append(
+            Note(
+                f"data point flags ({what}) dropped: the exporter encodes flags only for exponential histograms",
+                "data point flags dropped",
+            )
+        )
     value = _point_value(obj, kind, flags, notes)
     start = integer(obj.get("startTimeUnixNano", 0), "startTimeUnixNano")
     if start and kind is MetricKind.GAUGE:
@@ -175,10 +194,15 @@ def metric_definition(obj: dict[str, Any]) -> tuple[Metric, list[Any]]:
     unit = json_string(obj.get("unit"), f"metric {name!r} unit")
     field = next((f for f in ("summary", *KINDS) if obj.get(f) is not None), None)
     if field is None:
-        raise InvalidInput(f"metric {name!r} has no gauge, sum, histogram or exponentialHistogram")
+        raise InvalidInput(
+            f"metric {name!r} has no gauge, sum, histogram or exponentialHistogram", "metric has no data"
+        )
     data = json_object(obj[field], f"metric {name!r} {field}")
     if field == "summary":
-        raise InvalidInput(f"metric {name!r} is a summary: the OpenTelemetry SDK has no summary type to send it as")
+        raise InvalidInput(
+            f"metric {name!r} is a summary: the OpenTelemetry SDK has no summary type to send it as",
+            "summary metrics cannot be sent",
+        )
     points = json_array(data.get("dataPoints"), f"metric {name!r} dataPoints")
     kind = KINDS[field]
     temporality = enum(data.get("aggregationTemporality"), _TEMPORALITY, "aggregationTemporality")
@@ -186,7 +210,10 @@ def metric_definition(obj: dict[str, Any]) -> tuple[Metric, list[Any]]:
         temporality = 0
     monotonic = data.get("isMonotonic")
     if monotonic is not None and not isinstance(monotonic, bool):
-        raise InvalidInput(f"metric {name!r} isMonotonic is {describe_json(monotonic)}, expected true or false")
+        raise InvalidInput(
+            f"metric {name!r} isMonotonic is {describe_json(monotonic)}, expected true or false",
+            "isMonotonic is not true or false",
+        )
     return Metric(name, kind, description, unit, temporality, kind is MetricKind.SUM and monotonic is True), points
 
 

@@ -20,6 +20,7 @@ from otel_replay.sources.common import (
     MAX_VALUE_DEPTH,
     UINT64_MAX,
     InvalidInput,
+    Note,
     json_array,
     parse_hex_id,
     shown,
@@ -34,11 +35,13 @@ def double(value: Any, field: str) -> float:
     if isinstance(value, str) and value in NON_FINITE:
         return NON_FINITE[value]
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InvalidInput(f"{field} is {describe_json(value)}, expected a number")
+        raise InvalidInput(f"{field} is {describe_json(value)}, expected a number", "a field is not a number")
     try:
         return float(value)
     except OverflowError:  # an integer of hundreds of digits
-        raise InvalidInput(f"{field} is beyond the range of a double") from None
+        raise InvalidInput(
+            f"{field} is beyond the range of a double", "a number is beyond the range of a double"
+        ) from None
 
 
 def integer(value: Any, field: str, low: int = 0, high: int = UINT64_MAX) -> int:
@@ -47,15 +50,17 @@ def integer(value: Any, field: str, low: int = 0, high: int = UINT64_MAX) -> int
         try:
             number = int(value)
         except ValueError:
-            raise InvalidInput(f"{field} {value[:40]!r} is not an integer") from None
+            raise InvalidInput(
+                f"{field} {value[:40]!r} is not an integer", "a field is not an integer", value
+            ) from None
     elif isinstance(value, int) and not isinstance(value, bool):
         number = value
     elif isinstance(value, float) and value.is_integer():
         number = int(value)
     else:
-        raise InvalidInput(f"{field} is {describe_json(value)}, expected an integer")
+        raise InvalidInput(f"{field} is {describe_json(value)}, expected an integer", "a field is not an integer")
     if not low <= number <= high:
-        raise InvalidInput(f"{field} {shown(number)} is outside {low}..{high}")
+        raise InvalidInput(f"{field} {shown(number)} is outside {low}..{high}", "an integer is out of range", number)
     return number
 
 
@@ -72,7 +77,9 @@ def enum(value: Any, names: dict[str, int], field: str) -> int:
     if isinstance(value, int) and not isinstance(value, bool) and value in names.values():
         return value
     low, high = min(names.values()), max(names.values())
-    raise InvalidInput(f"{field} {shown(value)} is not one of {low}..{high} or their names")
+    raise InvalidInput(
+        f"{field} {shown(value)} is not one of {low}..{high} or their names", "an enum value is unknown", value
+    )
 
 
 def any_value(value: Any, field: str, notes: list[str], depth: int = 0) -> Any:
@@ -82,16 +89,23 @@ def any_value(value: Any, field: str, notes: list[str], depth: int = 0) -> Any:
     if value is None or value == {}:
         return None
     if not isinstance(value, dict):
-        raise InvalidInput(f"{field} is {describe_json(value)}, expected an AnyValue object")
+        raise InvalidInput(
+            f"{field} is {describe_json(value)}, expected an AnyValue object", "a value is not an AnyValue"
+        )
     if "stringValue" in value:
         text = value["stringValue"]
         if not isinstance(text, str):
-            raise InvalidInput(f"{field} stringValue is {describe_json(text)}, expected a string")
+            raise InvalidInput(
+                f"{field} stringValue is {describe_json(text)}, expected a string", "a stringValue is not a string"
+            )
         return text
     if "boolValue" in value:
         flag = value["boolValue"]
         if not isinstance(flag, bool):
-            raise InvalidInput(f"{field} boolValue is {describe_json(flag)}, expected true or false")
+            raise InvalidInput(
+                f"{field} boolValue is {describe_json(flag)}, expected true or false",
+                "a boolValue is not true or false",
+            )
         return flag
     if "intValue" in value:
         return integer(value["intValue"], f"{field} intValue", INT64_MIN, INT64_MAX)
@@ -103,14 +117,17 @@ def any_value(value: Any, field: str, notes: list[str], depth: int = 0) -> Any:
         try:
             return base64.b64decode(value["bytesValue"], validate=True)
         except (binascii.Error, TypeError, ValueError):
-            raise InvalidInput(f"{field} bytesValue is not base64") from None
+            raise InvalidInput(f"{field} bytesValue is not base64", "a bytesValue is not base64") from None
     return None  # a value kind newer than this reader: unknown fields are ignored
 
 
 def _nested(value: dict[str, Any], field: str, notes: list[str], depth: int) -> list[Any] | dict[str, Any]:
     """An ``arrayValue`` or ``kvlistValue``."""
     if depth >= MAX_VALUE_DEPTH:
-        raise InvalidInput(f"{field} nests arrays and key-value lists more than {MAX_VALUE_DEPTH} levels deep")
+        raise InvalidInput(
+            f"{field} nests arrays and key-value lists more than {MAX_VALUE_DEPTH} levels deep",
+            "a value is nested too deep",
+        )
     if "arrayValue" in value:
         items = wrapped_values(value["arrayValue"], f"{field} arrayValue", notes)
         return [any_value(v, field, notes, depth + 1) for v in items]
@@ -120,16 +137,18 @@ def _nested(value: dict[str, Any], field: str, notes: list[str], depth: int) -> 
 def wrapped_values(wrapper: Any, field: str, notes: list[str]) -> list[Any]:
     """The ``values`` of an ``ArrayValue`` or ``KeyValueList``. Written as a bare list
     (``{"arrayValue": [...]}``, a shape published examples use), the list is what it
-    plainly means: it is read as the values and reported (see README, "OTLP/JSON input")."""
+    plainly means: it is read as the values and reported (see docs/lossless.md)."""
     if isinstance(wrapper, list):
-        note = f'{field} is a bare list: read as {{"values": [...]}}'
+        note = Note(f'{field} is a bare list: read as {{"values": [...]}}', "a bare list read as values")
         if note not in notes:  # once per field of a record, however often it nests
             notes.append(note)
         return wrapper
     if wrapper is None:
         return []
     if not isinstance(wrapper, dict):
-        raise InvalidInput(f"{field} is {describe_json(wrapper)}, expected an object with 'values'")
+        raise InvalidInput(
+            f"{field} is {describe_json(wrapper)}, expected an object with 'values'", "a value list is not an object"
+        )
     return json_array(wrapper.get("values"), f"{field} values")
 
 
@@ -138,14 +157,20 @@ def key_values(items: Any, field: str, notes: list[str], depth: int = 0) -> dict
     if items is None:
         return {}
     if not isinstance(items, list):
-        raise InvalidInput(f"{field} is {describe_json(items)}, expected an array of key-value objects")
+        raise InvalidInput(
+            f"{field} is {describe_json(items)}, expected an array of key-value objects", "key-values are not an array"
+        )
     out: dict[str, Any] = {}
     for i, kv in enumerate(items):
         if not isinstance(kv, dict):
-            raise InvalidInput(f"{field} entry {i} is {describe_json(kv)}, expected a key-value object")
+            raise InvalidInput(
+                f"{field} entry {i} is {describe_json(kv)}, expected a key-value object", "a key-value is not an object"
+            )
         key = kv.get("key")
         if not isinstance(key, str):
-            raise InvalidInput(f"{field} entry {i} key is {describe_json(key)}, expected a string")
+            raise InvalidInput(
+                f"{field} entry {i} key is {describe_json(key)}, expected a string", "a key is not a string"
+            )
         out[key] = any_value(kv.get("value"), f"{field} {key[:40]!r}", notes, depth)
     return out
 
@@ -160,7 +185,9 @@ def hex_id(value: Any, nbytes: int, field: str) -> int:
         return parse_hex_id(value, nbytes, field)
     except InvalidInput as exc:
         if isinstance(value, str) and len(value) == 4 * math.ceil(nbytes / 3):  # the length of base64
-            raise InvalidInput(f"{exc} (OTLP/JSON ids are hex, this looks like base64)") from None
+            raise InvalidInput(
+                f"{exc} (OTLP/JSON ids are hex, this looks like base64)", "an id looks like base64, not hex", value
+            ) from None
         raise
 
 

@@ -19,15 +19,15 @@ COMPOSE_VALUES = {
         "grpc_listen_port: 9095",
         "endpoint: 0.0.0.0:4318",
         "endpoint: 0.0.0.0:4317",
-        "path: /tmp/tempo/wal",
-        "path: /tmp/tempo/blocks",
+        "path: /var/tempo/wal",
+        "path: /var/tempo/blocks",
     ],
     "loki.yaml": [
         "http_listen_port: 3100",
         "grpc_listen_port: 9096",
-        "path_prefix: /tmp/loki",
-        "chunks_directory: /tmp/loki/chunks",
-        "rules_directory: /tmp/loki/rules",
+        "path_prefix: /loki",
+        "chunks_directory: /loki/chunks",
+        "rules_directory: /loki/rules",
     ],
 }
 

@@ -1,0 +1,190 @@
+"""Every problem of a run, each as one plain object: what went wrong (its ``kind``), the
+kind of reason (``key``: the same for every problem of one sort, given where the problem
+is raised, so that 10,000 bad span ids group as one reason), the one-line reason, and
+where (file and record index, or a batch). :class:`ProblemLog` counts them, keeps the
+first few hundred and a few examples per reason; :class:`ProblemsFile` writes every one
+as a JSON line (``--problems FILE``), redacted."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from otel_replay.model import Origin, Signal
+
+#: Problems kept as objects for ``--json`` (the rest are counted; ``--problems`` has all).
+MAX_KEPT = 1000
+#: Examples kept per reason (the text summary shows them under the reason).
+EXAMPLES_PER_REASON = 3
+#: Distinct reasons counted one by one; more are counted under :data:`OTHER_REASONS`.
+MAX_REASONS = 200
+OTHER_REASONS = "other reasons"
+
+# What went wrong: the ``kind`` of a problem.
+INVALID = "invalid"  # a record that could not be read into a valid one; not sent
+CHANGED = "changed"  # a record replayed with a value changed to fit
+TOO_LARGE = "too large"  # a record larger than a request may be; not sent
+NOT_DELIVERED = "not delivered"  # a batch the backend did not take
+FILE = "file"  # a whole file (or the rest of it) not read, or read despite a flaw
+RUN = "run"  # the run itself (a worker process died, the run stopped at once)
+
+
+def noun(signal: Signal) -> str:
+    return {Signal.TRACES: "span", Signal.LOGS: "log record", Signal.METRICS: "metric data point"}[signal]
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    kind: str
+    reason: str
+    #: The kind of reason: problems with the same key are one reason in the summary.
+    key: str
+    #: Where, as shown: ``a.json[3]``, a batch ``a.json[0] … b.json[511]``, a file name.
+    where: str = ""
+    file: str | None = None
+    index: int | None = None
+    signal: Signal | None = None
+    #: The offending value, as text, when the raiser knows it.
+    value: str | None = None
+    #: Records concerned (a batch not delivered counts its records).
+    records: int = 1
+
+    @classmethod
+    def of_record(
+        cls, kind: str, signal: Signal, origin: Origin, reason: str, key: str | None = None, value: str | None = None
+    ) -> Problem:
+        return cls(
+            kind,
+            reason,
+            key or reason,
+            where=str(origin),
+            file=str(origin.source),
+            index=origin.index,
+            signal=signal,
+            value=value,
+        )
+
+    @property
+    def label(self) -> str:
+        """What happened, in words: ``invalid span``, ``log record changed to fit``."""
+        thing = "" if self.signal is None else noun(self.signal)
+        if self.kind == INVALID:
+            return f"invalid {thing}"
+        if self.kind == CHANGED:
+            return f"{thing} changed to fit"
+        if self.kind == TOO_LARGE:
+            return f"{thing} too large"
+        if self.kind == NOT_DELIVERED:
+            return f"{thing}s not delivered"
+        return "file" if self.kind == FILE else "run"
+
+    @property
+    def group(self) -> tuple[str, Signal | None, str]:
+        return (self.kind, self.signal, self.key)
+
+    def line(self) -> str:
+        """The problem as one line of the text summary."""
+        if self.kind == NOT_DELIVERED:
+            return f"{self.where}: {self.records} {noun(self.signal)}(s) not delivered: {self.reason}"  # type: ignore[arg-type]
+        if self.kind in (INVALID, CHANGED):
+            label = f"invalid {noun(self.signal)}" if self.kind == INVALID else f"{noun(self.signal)} changed to fit"  # type: ignore[arg-type]
+            return f"{self.where}: {label}: {self.reason}"
+        return f"{self.where}: {self.reason}" if self.where else self.reason
+
+    def to_dict(self, redact: Callable[[str], str]) -> dict[str, Any]:
+        """The problem as a JSON object (``--json``, ``--problems``), every text redacted."""
+        out: dict[str, Any] = {
+            "kind": self.kind,
+            "reason_kind": redact(self.key),
+            "reason": redact(self.reason),
+            "text": redact(self.line()),
+        }
+        if self.signal is not None:
+            out["signal"] = self.signal.value
+        if self.file is not None:
+            out["file"] = redact(self.file)
+        if self.index is not None:
+            out["index"] = self.index
+        if self.where and self.file is None:
+            out["where"] = redact(self.where)
+        if self.value is not None:
+            out["value"] = redact(self.value)
+        if self.kind == NOT_DELIVERED:
+            out["records"] = self.records
+        return out
+
+
+@dataclass(slots=True)
+class ProblemGroup:
+    """The problems of one reason: how many, and the first few."""
+
+    kind: str
+    signal: Signal | None
+    key: str
+    count: int = 0
+    examples: list[Problem] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        first = self.examples[0].label if self.examples else self.kind
+        return first if self.key == OTHER_REASONS else f"{first}: {self.key}"
+
+
+class ProblemLog:
+    """Problems as they come: counted, the first :data:`MAX_KEPT` kept, and per reason a
+    count and the first :data:`EXAMPLES_PER_REASON`. Memory stays bounded however many
+    there are. Not locked: its owner (:class:`~otel_replay.stats.RunStats`) is."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.kept: list[Problem] = []
+        self.groups: dict[tuple[str, Signal | None, str], ProblemGroup] = {}
+
+    def add(self, problem: Problem) -> None:
+        self.count += 1
+        if len(self.kept) < MAX_KEPT:
+            self.kept.append(problem)
+        group_key = problem.group
+        group = self.groups.get(group_key)
+        if group is None:
+            if len(self.groups) >= MAX_REASONS:
+                group_key = (problem.kind, problem.signal, OTHER_REASONS)
+                group = self.groups.get(group_key)
+            if group is None:
+                group = self.groups[group_key] = ProblemGroup(*group_key)
+        group.count += 1
+        if len(group.examples) < EXAMPLES_PER_REASON:
+            group.examples.append(problem)
+
+    def by_count(self) -> list[ProblemGroup]:
+        return sorted(self.groups.values(), key=lambda g: -g.count)
+
+    def __iter__(self) -> Iterator[Problem]:
+        return iter(self.kept)
+
+
+class ProblemsFile:
+    """``--problems FILE``: every problem as one JSON object per line, redacted, written
+    as it comes (only the parent process writes it: workers send theirs)."""
+
+    def __init__(self, stream: IO[str], redact: Callable[[str], str]) -> None:
+        self._stream = stream
+        self._redact = redact
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, path: str, redact: Callable[[str], str]) -> ProblemsFile:
+        """OSError when it cannot be written."""
+        return cls(open(path, "w", encoding="utf-8"), redact)
+
+    def write(self, problem: Problem) -> None:
+        line = json.dumps(problem.to_dict(self._redact), ensure_ascii=False)
+        with self._lock:
+            self._stream.write(line + "\n")
+
+    def close(self) -> None:
+        with self._lock:
+            self._stream.close()
