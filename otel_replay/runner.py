@@ -8,10 +8,12 @@ processes) is decided once, by :func:`otel_replay.execute.choose`.
 
 from __future__ import annotations
 
+import secrets
 import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import BinaryIO
 
 from otel_replay.assemble import new_stats
@@ -68,6 +70,8 @@ def _execute(
     verbose: Callable[[str], None] | None,
 ) -> tuple[Report, int]:
     state = None if plan.resume_path is None else ResumeState(plan.resume_path)  # StateFileError: one line
+    plan = with_replay_id(plan, state)
+    report.replay_id = plan.loki.replay_id
     received: list[int] = []
     try:
         first_pass = plan.selection.shift_to_now and (state is None or state.time_offset_ns is None)
@@ -75,7 +79,7 @@ def _execute(
         try:
             report.time_offset_ns = offset = _offset(plan, state, executor if first_pass else None, notify)
             if state is not None:
-                state.start(offset, {s.value: plan.redact(d) for s, d in report.destinations.items()})
+                state.start(offset, {s.value: plan.redact(d) for s, d in report.destinations.items()}, report.replay_id)
             job = Job(
                 stats=report.stats,
                 offset_ns=offset,
@@ -98,6 +102,16 @@ def _execute(
     if received:
         return report, EXIT_SIGNALLED.get(signal.Signals(received[0]), 130)
     return report, report.exit_status
+
+
+def with_replay_id(plan: RunPlan, state: ResumeState | None) -> RunPlan:
+    """The plan with this run's id for Loki's structured metadata (``replay_id``): a resumed
+    run keeps its first run's; only a run that pushes log records to Loki with structured
+    metadata has one (the line itself is never changed)."""
+    if not plan.ordered_logs or not plan.loki.structured_metadata or plan.loki.replay_id:
+        return plan
+    replay_id = (state.replay_id if state is not None else None) or secrets.token_hex(6)
+    return replace(plan, loki=replace(plan.loki, replay_id=replay_id))
 
 
 def _offset(
