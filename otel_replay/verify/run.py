@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
@@ -63,6 +63,8 @@ def verify(
     """Read back what the plan's run sent (with ``offset_ns``) and compare."""
     if "-" in plan.paths:
         raise VerifyError("verify reads the inputs again: it cannot check a run that read stdin (-)")
+    if replay_id and plan.loki.structured_metadata:  # the entries encoded as that run pushed them
+        plan = replace(plan, loki=replace(plan.loki, replay_id=replay_id))
     sent = collect(plan, offset_ns)
     result = VerifyResult(replay_id=replay_id, grafana_url=settings.grafana_url, redact=plan.redact)
     result.error_traces = error_traces(sent)

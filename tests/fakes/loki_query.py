@@ -25,7 +25,8 @@ from tests.fakes.loki import LokiReceiver
 from tests.fakes.server import Answer
 
 _MATCHER = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*("(?:[^"\\]|\\.)*")\s*')
-_COUNT = re.compile(r"^\s*sum\s*\(\s*count_over_time\s*\((.*)\[\s*(\d+)s\s*\]\s*\)\s*\)\s*$", re.S)
+_COUNT = re.compile(r"^\s*sum\s*\(\s*count_over_time\s*\((.*)\[\s*(\d+)([smh])\s*\]\s*\)\s*\)\s*$", re.S)
+_UNIT_S = {"s": 1, "m": 60, "h": 3600}
 JSON = "application/json; charset=UTF-8"
 Entry = tuple[dict[str, str], int, str, dict[str, str]]
 
@@ -129,9 +130,9 @@ class LokiWithQueries(LokiReceiver):
     def _count(self, params: dict[str, str], tenant: str) -> dict[str, Any]:
         m = _COUNT.match(params.get("query", ""))
         if not m:
-            raise LogQLError("parse error : this fake counts sum(count_over_time({…} | … [Ns])) only")
+            raise LogQLError("parse error : this fake counts sum(count_over_time({…} | … [N(s|m|h)])) only")
         at = parse_time(params.get("time"), self.now_ns())
-        start = at - int(m.group(2)) * 10**9
+        start = at - int(m.group(2)) * _UNIT_S[m.group(3)] * 10**9
         n = sum(1 for _, ts, _, _ in self._matching(m.group(1), tenant) if start < ts <= at)
         result = [{"metric": {}, "value": [at / 1e9, str(n)]}] if n else []
         return {"resultType": "vector", "result": result, "stats": {}}
