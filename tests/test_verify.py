@@ -15,7 +15,9 @@ import pytest
 from click.testing import CliRunner
 
 from otel_replay.cli import main
+from otel_replay.model import Signal
 from otel_replay.verify.loki import count_query, selector
+from otel_replay.verify.result import SignalCheck, VerifyResult
 from otel_replay.verify.sent import SentSpan
 from otel_replay.verify.tempo import differences
 from tests.fakes.loki_query import LokiWithQueries
@@ -216,3 +218,12 @@ def test_logql_quotes_label_values() -> None:
     stream = (("imported", "true"), ("service_name", 'a"b\\c'))
     assert selector(stream, "abc") == '{imported="true", service_name="a\\"b\\\\c"} | replay_id="abc"'
     assert count_query(stream, None, 5) == 'sum(count_over_time({imported="true", service_name="a\\"b\\\\c"} [5s]))'
+
+
+def test_the_text_result_shows_escape_codes_from_the_input_as_text() -> None:
+    check = SignalCheck(Signal.TRACES, "spans", sent=2, found=1)
+    check.miss('span 01/02 "op" (\x1b[31mevil.json[0])')
+    text = VerifyResult([check]).render_text()
+    assert "\x1b" not in text
+    assert 'missing span 01/02 "op" (\\x1b[31mevil.json[0])' in text
+    assert text.endswith("NOT all read back")
