@@ -227,3 +227,17 @@ def test_the_text_result_shows_escape_codes_from_the_input_as_text() -> None:
     assert "\x1b" not in text
     assert 'missing span 01/02 "op" (\\x1b[31mevil.json[0])' in text
     assert text.endswith("NOT all read back")
+
+
+def test_entries_loki_keeps_once_are_expected_once(
+    tmp_path: Path, tempo_q: TempoWithQueries, loki_q: LokiWithQueries
+) -> None:
+    """Two records of one stream with the same time and line (their attributes differ):
+    Loki keeps one entry, and that is what verify expects."""
+    twins = [log_doc(sec=SEC, body="same", attributes={"n": str(i)}) for i in range(2)]
+    log_file(tmp_path / "in" / "logs.json", [*twins, log_doc(sec=SEC + 1, body="other")])
+    code, out, err = run("replay", str(tmp_path / "in"), "--logs-only", "--verify", *backends(tempo_q, loki_q))
+    assert code == 0, (out, err)
+    assert len(loki_q.entries()) == 2
+    assert "logs    2 entries sent: 2 found" in out
+    assert "note: 1 sent entries repeat another's stream, time and line" in out
