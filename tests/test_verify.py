@@ -22,7 +22,8 @@ from otel_replay.verify.sent import SentSpan
 from otel_replay.verify.tempo import differences
 from tests.fakes.loki_query import LokiWithQueries
 from tests.fakes.tempo_query import TempoWithQueries
-from tests.helpers import EXAMPLE, EXAMPLE_NOW_NS, log_doc, log_file, span_doc, trace_file
+from tests.helpers import EXAMPLE, EXAMPLE_NOW_NS, log_doc, log_file, span_doc, trace_file, zip_archive
+from tests.otlp_samples import logs_request, trace_request, write_lines
 
 SEC = 1795539600
 
@@ -241,3 +242,23 @@ def test_entries_loki_keeps_once_are_expected_once(
     assert len(loki_q.entries()) == 2
     assert "logs    2 entries sent: 2 found" in out
     assert "note: 1 sent entries repeat another's stream, time and line" in out
+
+
+def test_a_zip_and_an_otlp_json_lines_file_are_read_back(
+    tmp_path: Path, tempo_q: TempoWithQueries, loki_q: LokiWithQueries
+) -> None:
+    """The example zipped as a bug report is, and OTLP/JSON Lines with every span and log
+    field set (links, events, dropped counts, scopes): all of it read back."""
+    bug = zip_archive(
+        tmp_path / "bug.zip", {f"r/{p.relative_to(EXAMPLE)}": p.read_bytes() for p in EXAMPLE.rglob("*.json")}
+    )
+    lines = write_lines(tmp_path / "dump.jsonl", [trace_request(), logs_request()])
+    for path in (bug, lines):
+        code, out, err = run(
+            "replay", str(path), "--signals", "traces,logs", "--verify", "--json", *backends(tempo_q, loki_q)
+        )
+        doc = json.loads(out)
+        assert code == 0, (out, err)
+        checks = doc["verify"]["signals"]
+        assert checks["traces"]["found"] == doc["signals"]["traces"]["sent"] > 0, path
+        assert checks["logs"]["found"] == doc["signals"]["logs"]["sent"] > 0, path
