@@ -68,7 +68,7 @@ def replay(*, verbose: bool, as_json: bool, **flags: Any) -> None:
     if check and plan.mode != "send":
         raise click.UsageError("--verify reads back what was sent: not with --dry-run or --output")
     report, status = _execute(plan, verbose=verbose, as_json=as_json)
-    if not check:
+    if not check or report.interrupted:  # an interrupted run is not read back
         _print_report(report, as_json)
         sys.exit(status)
     result = read_back(plan, report.time_offset_ns, report.replay_id, settings)
