@@ -265,6 +265,11 @@ MODE: list[Decorator[Any]] = [
         metavar="DIR",
         help="Write OTLP/JSON Lines (traces.jsonl, logs.jsonl, metrics.jsonl) here instead of sending.",
     ),
+    option(
+        "--overwrite",
+        is_flag=True,
+        help="With --output: replace an earlier run's files in DIR (all three; without it such a DIR is refused).",
+    ),
     option("--dry-run", is_flag=True, help="Read and validate everything (and the URLs), send nothing."),
 ]
 
@@ -318,6 +323,11 @@ RUN: list[Decorator[Any]] = [
         type=click.Path(dir_okay=False),
         metavar="STATE_FILE",
         help="Journal acknowledged records here; a rerun with the same file sends only the rest.",
+    ),
+    option(
+        "--resume-elsewhere",
+        is_flag=True,
+        help="Use a --resume state file written for other destinations (what it lists is still skipped).",
     ),
 ]
 

@@ -19,6 +19,7 @@ from otel_replay.resume import ResumeState, StateFileError
 from otel_replay.verify import flags as verify_flags
 from otel_replay.verify.result import VerifyResult
 from otel_replay.verify.run import VerifyError, VerifySettings, verify
+from otel_replay.visible import say
 
 EPILOG = """\\b
 Examples:
@@ -32,7 +33,7 @@ backend could not be asked), 2 usage error."""
 
 
 def _notify(message: str) -> None:
-    click.echo(f"otel-replay: {message}", err=True)
+    say(message)
 
 
 def read_back(plan: RunPlan, offset_ns: int, replay_id: str | None, settings: VerifySettings) -> VerifyResult:

@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import quote
 
 from otel_replay.model import Signal
+from otel_replay.visible import visible
 
 #: The Tempo datasource's uid in docker/grafana/provisioning (Explore links name it).
 TEMPO_DATASOURCE_UID = "tempo"
@@ -23,14 +24,6 @@ def shown(text: str, limit: int = 120) -> str:
     """A value from the input as a person may see it: quoted, control characters and
     escape codes written as JSON escapes, long text cut."""
     return json.dumps(text if len(text) <= limit else text[:limit] + "…")
-
-
-def printable(text: str) -> str:
-    """A line for the terminal: any character that is not printable (an escape code in a
-    file name, say) written as its Python escape."""
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 @dataclass
@@ -150,11 +143,11 @@ def _check_lines(c: SignalCheck, redact: Callable[[str], str]) -> list[str]:
         parts.append(f"{c.different} different")
     lines = [f"  {c.signal.value:<7} {c.sent} {c.unit} sent: " + ", ".join(parts)]
     if c.error:
-        lines.append(f"          error: {printable(redact(c.error))}")
-    lines += [f"          missing {printable(text)}" for text in c.missing_examples]
+        lines.append(f"          error: {visible(redact(c.error))}")
+    lines += [f"          missing {visible(text)}" for text in c.missing_examples]
     if c.missing > len(c.missing_examples):
         lines.append(f"          … and {c.missing - len(c.missing_examples)} more missing")
-    lines += [f"          different {printable(text)}" for text in c.different_examples]
+    lines += [f"          different {visible(text)}" for text in c.different_examples]
     if c.different > len(c.different_examples):
         lines.append(f"          … and {c.different - len(c.different_examples)} more different")
     lines += [f"          note: {redact(n)}" for n in c.notes]
