@@ -29,6 +29,7 @@ from otel_replay.sinks.preflight import Unreachable
 from otel_replay.unused import unused_flags
 from otel_replay.verify import flags as verify_flags
 from otel_replay.verify.cli import read_back, verify_command
+from otel_replay.view.command import view_command
 from otel_replay.visible import say, visible
 
 
@@ -47,6 +48,7 @@ def main() -> None:
 
 
 main.add_command(inspect_command)
+main.add_command(view_command)
 
 
 @main.command(
