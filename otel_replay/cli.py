@@ -27,6 +27,8 @@ from otel_replay.resume import StateFileError
 from otel_replay.runner import SetupError, execute
 from otel_replay.sinks.preflight import Unreachable
 from otel_replay.unused import unused_flags
+from otel_replay.verify import flags as verify_flags
+from otel_replay.verify.cli import read_back, verify_command
 from otel_replay.view.command import view_command
 from otel_replay.visible import say, visible
 
@@ -54,6 +56,7 @@ main.add_command(view_command)
     epilog=EXAMPLES,
 )
 @replay_flags
+@verify_flags.replay_verify_flags
 def replay(*, verbose: bool, as_json: bool, **flags: Any) -> None:
     """Replay CodeMachine sessions and OTLP/JSON (documents or JSON Lines) from folders,
     files, .zip/.tar archives, .gz/.zst files or - (stdin).
@@ -61,13 +64,26 @@ def replay(*, verbose: bool, as_json: bool, **flags: Any) -> None:
     Spans and metrics go to an OTLP/HTTP endpoint through the official exporters, log
     records to Loki (or, with --logs-to otlp, through the official OTLP log exporter).
     """
+    check, _, settings = verify_flags.take(flags)
     options = ReplayOptions(**flags)
     plan = _plan(options)
     _check_unused(options, plan)
     _warn_if_insecure(plan)
+    if check and plan.mode != "send":
+        raise click.UsageError("--verify reads back what was sent: not with --dry-run or --output")
     report, status = _execute(plan, verbose=verbose, as_json=as_json)
-    _print_report(report, as_json)
-    sys.exit(status)
+    if not check or report.interrupted:  # an interrupted run is not read back
+        _print_report(report, as_json)
+        sys.exit(status)
+    result = read_back(plan, report.time_offset_ns, report.replay_id, settings)
+    if as_json:
+        click.echo(json.dumps({**report.to_dict(), "verify": result.to_dict()}, ensure_ascii=False))
+    else:
+        click.echo(report.render_text() + "\n" + result.render_text())
+    sys.exit(status or result.exit_status)
+
+
+main.add_command(verify_command, "verify")
 
 
 def _plan(options: ReplayOptions) -> RunPlan:

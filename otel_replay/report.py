@@ -39,6 +39,8 @@ class Report:
     problems_path: str | None = None
     #: What record ages are measured against (old recordings: see :func:`age_warnings`).
     now_ns: int = field(default_factory=time.time_ns)
+    #: The run's id in Loki's structured metadata (``replay_id``), when it pushed to Loki.
+    replay_id: str | None = None
 
     @property
     def nothing_replayed(self) -> str | None:
@@ -83,6 +85,7 @@ class Report:
             ],
             "interrupted": self.interrupted,
             "time_offset_ns": self.time_offset_ns,
+            "replay_id": self.replay_id,
             "hints": [self.redact(h) for h in self.stats.hints],
             "nothing_replayed": self.nothing_replayed,
             "warnings": self.warnings,
@@ -125,6 +128,8 @@ class Report:
                     lines.append(f"          not sent {interrupted}: interrupted")
         if self.time_offset_ns:
             lines.append(f"  timestamps moved by {format_duration(self.time_offset_ns)}")
+        if self.replay_id:
+            lines.append(f"  replay id {self.replay_id} (Loki structured metadata replay_id)")
         lines += problem_lines(self.stats.problem_log, self.redact, self.problems_path)
         lines += [f"hint: {self.redact(h)}" for h in self.stats.hints]
         lines += [f"warning: {w}" for w in self.warnings]

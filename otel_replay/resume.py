@@ -93,6 +93,11 @@ class ResumeState:
     def time_offset_ns(self) -> int | None:
         return None if self.header is None else int(self.header.get("time_offset_ns") or 0)
 
+    @property
+    def replay_id(self) -> str | None:
+        """The first run's id in Loki's structured metadata (a resumed run keeps it)."""
+        return None if self.header is None else self.header.get("replay_id")
+
     def delivered(self, signal: Signal, key: int | bytes) -> bool:
         """Whether an earlier run journaled the record with this key (its ``record_key``)."""
         return key in self._keys[signal]
@@ -119,7 +124,7 @@ class ResumeState:
             )
 
     # -- writing -------------------------------------------------------------------------
-    def start(self, time_offset_ns: int, destinations: dict[str, str]) -> None:
+    def start(self, time_offset_ns: int, destinations: dict[str, str], replay_id: str | None = None) -> None:
         """Open the journal for appending; a new file gets its header first."""
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
         try:
@@ -128,6 +133,8 @@ class ResumeState:
             raise StateFileError(f"{self.path}: cannot write the state file: {exc.strerror or exc}") from None
         if self.header is None:
             self.header = {_MAGIC: FORMAT, "time_offset_ns": time_offset_ns, "destinations": destinations}
+            if replay_id:
+                self.header["replay_id"] = replay_id
             self._append(json.dumps(self.header).encode() + b"\n")
 
     def acknowledge(self, signal: Signal, keys: Sequence[Any]) -> None:

@@ -8,10 +8,12 @@ processes) is decided once, by :func:`otel_replay.execute.choose`.
 
 from __future__ import annotations
 
+import secrets
 import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import BinaryIO
 
 from otel_replay.assemble import new_stats
@@ -77,11 +79,12 @@ def _execute(
     received: list[int] = []
     with signals_outside_the_replay() as starting:
         try:
-            state, executor, first_pass = _start(plan, stdin, notify, verbose is not None)
+            state, executor, first_pass, plan = _start(plan, stdin, notify, verbose is not None)
+            report.replay_id = plan.loki.replay_id
             report.time_offset_ns = offset = _offset(plan, state, executor if first_pass else None, notify)
             starting.clear()
             if state is not None:
-                state.start(offset, recorded_destinations(plan))
+                state.start(offset, recorded_destinations(plan), report.replay_id)
             job = Job(
                 stats=report.stats,
                 offset_ns=offset,
@@ -108,14 +111,25 @@ def _execute(
     return report, report.exit_status
 
 
+def with_replay_id(plan: RunPlan, state: ResumeState | None) -> RunPlan:
+    """The plan with this run's id for Loki's structured metadata (``replay_id``): a resumed
+    run keeps its first run's; only a run that pushes log records to Loki with structured
+    metadata has one (the line itself is never changed)."""
+    if not plan.ordered_logs or not plan.loki.structured_metadata or plan.loki.replay_id:
+        return plan
+    replay_id = (state.replay_id if state is not None else None) or secrets.token_hex(6)
+    return replace(plan, loki=replace(plan.loki, replay_id=replay_id))
+
+
 def _start(
     plan: RunPlan, stdin: BinaryIO | None, notify: Callable[[str], None], verbose: bool
-) -> tuple[ResumeState | None, Executor, bool]:
+) -> tuple[ResumeState | None, Executor, bool, RunPlan]:
     """What is decided before anything is read: the state file (for these destinations?),
     whether each destination answers (sending) or the output folder is free (--output),
-    and the executor (discovery starts). Returns the state, the executor and whether
-    ``--shift-to-now`` makes its first pass."""
+    and the executor (discovery starts). Returns the state, the executor, whether
+    ``--shift-to-now`` makes its first pass, and the plan with the run's replay id."""
     state = None if plan.resume_path is None else ResumeState(plan.resume_path)  # StateFileError: one line
+    plan = with_replay_id(plan, state)
     try:
         if state is not None:
             state.check_destinations(recorded_destinations(plan), plan.resume_elsewhere)
@@ -124,7 +138,7 @@ def _start(
         elif plan.mode == "output":
             _prepare_output(plan)
         first_pass = plan.selection.shift_to_now and (state is None or state.time_offset_ns is None)
-        return state, choose(plan, stdin, first_pass, verbose), first_pass
+        return state, choose(plan, stdin, first_pass, verbose), first_pass, plan
     except BaseException:
         if state is not None:
             state.close()

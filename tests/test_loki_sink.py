@@ -334,7 +334,7 @@ def test_metadata_names_are_sent_as_loki_stores_them(loki: LokiReceiver, tmp_pat
     )
     code, summary = replay_json(str(tmp_path), "--loki-url", loki.url, "--logs-only")
     assert code == 0, summary
-    sent = {"a_b", "key_9lives", "key_x", "__x", "key_1", "a_b_c", "key_", "ok_Name1", "k8s_pod"}
+    sent = {"a_b", "key_9lives", "key_x", "__x", "key_1", "a_b_c", "key_", "ok_Name1", "k8s_pod", "replay_id"}
     assert loki.sent_metadata_names() == sent
     ((_, _, _, md),) = loki.entries()  # readable back: no name Loki keeps but cannot query
     ((_, _, sent_md),) = loki.pushes[0]["streams"][0]["values"]
@@ -355,8 +355,8 @@ def test_metadata_key_is_a_name_loki_keeps(name: str) -> None:
 def test_a_record_over_128_metadata_entries_is_sent_with_128(
     loki: LokiReceiver, tmp_path: Path, value_bytes: int
 ) -> None:
-    """200 attributes: trace_id, span_id, the two resource entries and 123 of them as they
-    are, the other 77 in one JSON entry; with large values that entry is then cut to Loki's
+    """200 attributes: trace_id, span_id, replay_id, the two resource entries and 122 of them
+    as they are, the other 78 in one JSON entry; with large values that entry is then cut to Loki's
     64KB, and said so."""
     attributes = {f"attr.{i:03d}": f"{i}:" + "v" * value_bytes for i in range(200)}
     log_file(tmp_path / "l.json", [log_doc(sec=SEC, attributes={**log_doc()["attributes"], **attributes})])
@@ -366,12 +366,13 @@ def test_a_record_over_128_metadata_entries_is_sent_with_128(
     assert len(md) == 128
     assert (md["trace_id"], md["span_id"]) == ("0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331")
     assert (md["service_version"], md["deployment_environment"]) == ("unknown", "development")
-    assert [k for k in md if k.startswith("attr_")] == [f"attr_{i:03d}" for i in range(123)]
+    assert md["replay_id"] == summary["replay_id"]
+    assert [k for k in md if k.startswith("attr_")] == [f"attr_{i:03d}" for i in range(122)]
     lg = summary["signals"]["logs"]
     assert code == 1 and (lg["sent"], lg["adjusted"]) == (1, 1)
     (problem,) = problem_lines(summary)
-    assert "l.json[0]: log record changed to fit: structured metadata of 204 entries is over Loki's 128: " in problem
-    assert "77 of them merged into one, more_attributes (JSON)" in problem
+    assert "l.json[0]: log record changed to fit: structured metadata of 205 entries is over Loki's 128: " in problem
+    assert "78 of them merged into one, more_attributes (JSON)" in problem
     if value_bytes == 10:
         merged = json.loads(md["more_attributes"])
         assert {**{k: v for k, v in md.items() if k.startswith("attr_")}, **merged} == {

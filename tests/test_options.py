@@ -28,6 +28,7 @@ from otel_replay.sinks.delivery import DEFAULT_MAX_RETRY_TIME
 from otel_replay.sinks.loki import LokiConfig
 from otel_replay.sinks.otlp_config import OtlpConfig, export_deadline
 from otel_replay.unused import unused_flags
+from otel_replay.verify.flags import NAMES as VERIFY_FLAGS
 from tests.helpers import EXAMPLE, Children
 
 NOW = 1_795_543_200 * 10**9  # 2026-11-24T18:00:00Z
@@ -279,13 +280,13 @@ PRINTING = {"verbose", "as_json"}  # what the command prints, not part of the pl
 
 def test_the_command_hands_over_exactly_the_fields_of_replay_options() -> None:
     names = {p.name for p in replay_command.params}
-    assert names - PRINTING == {f.name for f in dataclasses.fields(ReplayOptions)}
+    assert names - PRINTING - set(VERIFY_FLAGS) == {f.name for f in dataclasses.fields(ReplayOptions)}
 
 
 def test_the_command_defaults_are_those_of_replay_options(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OTEL_REPLAY_LOKI_PASSWORD", raising=False)
     with replay_command.make_context("replay", [str(EXAMPLE)]) as ctx:
-        flags = {k: v for k, v in ctx.params.items() if k not in PRINTING}
+        flags = {k: v for k, v in ctx.params.items() if k not in PRINTING and k not in VERIFY_FLAGS}
     flags["workers"] = 1  # the CPU count there, no worker processes here
     assert ReplayOptions(**flags) == options()
 

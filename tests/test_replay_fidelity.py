@@ -93,6 +93,7 @@ def test_every_log_record_arrives_once_with_labels_and_metadata(collector: OtlpR
         md = {"trace_id": a.pop("trace.id"), "span_id": a.pop("span.id")} if "trace.id" in a else {}
         md.update({k.replace(".", "_"): (v if isinstance(v, str) else _compact(v)) for k, v in a.items()})
         md.update({k.replace(".", "_"): str(v) for k, v in doc["resource"].items() if k != "service.name"})
+        md["replay_id"] = summary["replay_id"]
         body = doc["body"]
         line = body if isinstance(body, str) else json.dumps(body, separators=(",", ":"), ensure_ascii=False)
         labels = {"service_name": "codemachine", "severity_text": doc["severityText"], "imported": "true"}

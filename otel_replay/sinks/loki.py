@@ -42,6 +42,9 @@ MAX_METADATA_BYTES = 64 * 1024
 #: is refused. Over it, the entries beyond the first are merged into one under this key.
 MAX_METADATA_ENTRIES = 128
 OVERFLOW_KEY = "more_attributes"
+#: The structured metadata entry naming the run that pushed an entry (``otel-replay verify``
+#: counts only its own run's entries by it); kept first, like trace_id and span_id.
+REPLAY_ID_KEY = "replay_id"
 _BAD_LABEL_CHARS = re.compile(r"[^a-zA-Z0-9_]")
 _encode = msgspec.json.Encoder().encode
 SEVERITY_TEXTS = ((1, "TRACE"), (5, "DEBUG"), (9, "INFO"), (13, "WARN"), (17, "ERROR"), (21, "FATAL"))
@@ -107,12 +110,12 @@ def fit_metadata(md: dict[str, str], limit: int = MAX_METADATA_BYTES) -> list[st
 
 
 def fit_metadata_entries(md: dict[str, str], limit: int = MAX_METADATA_ENTRIES) -> dict[str, str] | None:
-    """Structured metadata of at most ``limit`` entries: trace_id and span_id, then the
+    """Structured metadata of at most ``limit`` entries: trace_id, span_id and replay_id, then the
     others in order as long as they fit, the rest merged into one JSON object (their
     names to their values) under :data:`OVERFLOW_KEY`; None when it fits already."""
     if len(md) <= limit:
         return None
-    first = {k: md[k] for k in ("trace_id", "span_id") if k in md}
+    first = {k: md[k] for k in ("trace_id", "span_id", REPLAY_ID_KEY) if k in md}
     others = [(k, v) for k, v in md.items() if k not in first and k != OVERFLOW_KEY]
     room = limit - len(first) - 1
     kept = dict(first)
@@ -191,6 +194,7 @@ class LokiConfig:
     verify: bool = True
     backoff: float = 1.0  # the first retry's wait; then twice as long each time (see sinks/delivery.py)
     concurrency: int = 1  # pushes in flight (--concurrency)
+    replay_id: str | None = None  # set per run (structured metadata replay_id, see otel_replay/verify)
 
     def push_url(self) -> str:
         """The push endpoint, with any user info taken out of the URL."""
@@ -300,6 +304,8 @@ class LokiSink(InFlightSink):
         labels = stream.labels
         line = body_line(record.body)
         md = structured_metadata(record, stream.resource_md)
+        if self._config.replay_id and self._config.structured_metadata:  # counts towards Loki's limits below
+            md[REPLAY_ID_KEY] = self._config.replay_id
         if not self._config.structured_metadata and md:
             line = f"{line} {logfmt(md)}" if line else logfmt(md)
             md = {}

@@ -87,10 +87,12 @@ def expected_entry(doc: dict[str, Any], offset_ns: int, labels: dict[str, str]) 
 
 
 def served_entry(entry: LokiEntry) -> tuple[Any, ...]:
-    """A Loki entry without the metadata Loki adds itself (asserted present)."""
+    """A Loki entry without the metadata Loki adds itself (asserted present) and the run's
+    replay_id (new each run; tests/real/test_verify.py reads it)."""
     md = dict(entry.metadata)
     assert LOKI_ADDED in md, entry
     del md[LOKI_ADDED]
+    md.pop("replay_id", None)
     return (entry.labels, entry.ts_ns, entry.line, md)
 
 

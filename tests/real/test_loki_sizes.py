@@ -113,6 +113,7 @@ def test_metadata_of_lokis_max_size_arrives_whole(stack: Stack, run_id: str, tmp
     path, source = one_record(tmp_path, run_id, body="metadata at the limit")
     fixed = {"trace_id": source["attributes"]["trace.id"], "span_id": source["attributes"]["span.id"]}
     fixed.update({k.replace(".", "_"): str(v) for k, v in source["resource"].items() if k != "service.name"})
+    fixed["replay_id"] = "0" * 12  # the run's id (12 hex digits), sent with every entry: it counts too
     value = "r" * (LOKI_MAX_METADATA - metadata_size(fixed) - len("big"))
     doc = json.loads(path.read_text())
     doc["logs"][0]["attributes"]["big"] = value
@@ -122,3 +123,4 @@ def test_metadata_of_lokis_max_size_arrives_whole(stack: Stack, run_id: str, tmp
     assert metadata_size({**fixed, "big": value}) == LOKI_MAX_METADATA
     assert run.signal("logs")["adjusted"] == 0, run.signal("logs")["adjusted_reasons"]
     assert md["big"] == value and run.code == 0
+    assert md["replay_id"] == run.summary["replay_id"]

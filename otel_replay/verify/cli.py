@@ -1,0 +1,88 @@
+"""``otel-replay verify PATH...``: the same flags as ``replay`` (the command line of the run
+to check, with ``verify`` in place of ``replay``) plus the read-back's; the time offset
+comes from ``--resume STATE`` (with the replay id) or ``--time-offset``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+import cloup
+
+from otel_replay.command import CONTEXT_SETTINGS, flag_hint
+from otel_replay.flags import replay_flags
+from otel_replay.options import FlagError, PlanError, ReplayOptions, build_plan
+from otel_replay.plan import RunPlan
+from otel_replay.resume import ResumeState, StateFileError
+from otel_replay.verify import flags as verify_flags
+from otel_replay.verify.result import VerifyResult
+from otel_replay.verify.run import VerifyError, VerifySettings, verify
+from otel_replay.visible import say
+
+EPILOG = """\\b
+Examples:
+  otel-replay replay bug.zip --resume bug.state --verify
+  otel-replay verify bug.zip --resume bug.state
+  otel-replay verify bug.zip --time-offset 2d --replay-id 3f2a9c0b71d4
+
+\\b
+Exit status: 0 everything sent was read back, 1 something missing or different (or a
+backend could not be asked), 2 usage error."""
+
+
+def _notify(message: str) -> None:
+    say(message)
+
+
+def read_back(plan: RunPlan, offset_ns: int, replay_id: str | None, settings: VerifySettings) -> VerifyResult:
+    """The read-back of a run, or a usage error (exit 2) with its one-line reason."""
+    try:
+        return verify(plan, offset_ns, replay_id, settings, lambda m: _notify(plan.redact(m)))
+    except VerifyError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+@cloup.command(
+    "verify",
+    context_settings=CONTEXT_SETTINGS,
+    short_help="Check that a previous replay's spans and log records can be read back.",
+    epilog=EPILOG,
+)
+@replay_flags
+@verify_flags.verify_flags
+def verify_command(*, verbose: bool, as_json: bool, **flags: Any) -> None:
+    """Read back from Tempo and Loki what an earlier `otel-replay replay` sent, and compare:
+    give the same PATH... and flags as that run, and its --resume state file (which has
+    its time offset and replay id) or --time-offset and --replay-id."""
+    _, replay_id, settings = verify_flags.take(flags)
+    try:
+        plan = build_plan(ReplayOptions(**flags))
+    except FlagError as exc:
+        raise click.BadParameter(exc.reason, param_hint=flag_hint(exc.flag)) from None
+    except PlanError as exc:
+        raise click.UsageError(str(exc)) from None
+    offset, replay_id = _previous_run(plan, replay_id)
+    result = read_back(plan, offset, replay_id, settings)
+    click.echo(json.dumps(result.to_dict(), ensure_ascii=False) if as_json else result.render_text())
+    sys.exit(result.exit_status)
+
+
+def _previous_run(plan: RunPlan, replay_id: str | None) -> tuple[int, str | None]:
+    """The checked run's time offset and replay id: from --resume's state file, else
+    --time-offset and --replay-id."""
+    if plan.resume_path is None:
+        if plan.selection.shift_to_now:
+            raise click.UsageError(
+                "verify cannot work out an earlier run's --shift-to-now offset: give its --resume STATE "
+                "or the offset it printed (--time-offset)"
+            )
+        return plan.selection.offset_ns, replay_id
+    try:
+        state = ResumeState(plan.resume_path)
+    except StateFileError as exc:
+        raise click.UsageError(str(exc)) from None
+    if state.header is None:
+        raise click.UsageError(f"--resume: {plan.resume_path} is not there or empty: no run to verify")
+    return state.time_offset_ns or 0, replay_id or state.replay_id

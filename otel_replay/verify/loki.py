@@ -1,0 +1,177 @@
+"""Log records read back from Loki: per stream, a LogQL count of this run's entries
+(``| replay_id="…"``) over the time range sent, compared with what was sent, counted as
+Loki counts (entries identical in stream, time and line are one). A stream that comes
+up short is then read entry by entry (``query_range``) to name the records missing.
+
+Loki serves entries older than ``query_ingesters_within`` (3 h by default) only after
+its ingester flushed them (up to 2 h later): a shortfall among such entries says so.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import requests
+
+from otel_replay.model import Signal
+from otel_replay.sinks.loki import REPLAY_ID_KEY
+from otel_replay.verify.result import SignalCheck, shown
+from otel_replay.verify.sent import Labels, SentEntry
+from otel_replay.verify.tempo import POLL_INTERVAL_S, QueryError
+
+#: Loki's ``max_entries_limit_per_query`` default: the most entries one query returns.
+ENTRY_LIMIT = 5000
+#: Loki's ``query_ingesters_within`` default: older entries are served only once flushed.
+INGESTER_WINDOW_NS = 3 * 3600 * 10**9
+SECOND = 10**9
+Key = tuple[int, str]  # (time, line): what Loki keeps one of, in a stream
+
+
+def selector(stream: Labels, replay_id: str | None) -> str:
+    """The LogQL log query of one stream's entries (of this run, when it has an id)."""
+    labels = ", ".join(f"{k}={json.dumps(v)}" for k, v in stream)
+    restrict = f" | {REPLAY_ID_KEY}={json.dumps(replay_id)}" if replay_id else ""
+    return "{" + labels + "}" + restrict
+
+
+def count_query(stream: Labels, replay_id: str | None, range_s: int) -> str:
+    return f"sum(count_over_time({selector(stream, replay_id)} [{range_s}s]))"
+
+
+class LokiReader:
+    def __init__(self, base_url: str, session: requests.Session, timeout: float, headers: dict[str, str]) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._session = session
+        self._timeout = timeout
+        self._headers = headers
+
+    def _get(self, path: str, params: dict[str, str]) -> dict[str, Any]:
+        url = self.base_url + path
+        try:
+            answer = self._session.get(url, params=params, timeout=self._timeout, headers=self._headers)
+        except requests.RequestException as exc:
+            raise QueryError(f"cannot ask Loki at {self.base_url}: {type(exc).__name__}") from None
+        if answer.status_code != 200:
+            raise QueryError(f"Loki answered {answer.status_code} to {path}: {answer.text[:200].strip()!r}")
+        try:
+            data = answer.json()["data"]
+            assert isinstance(data, dict)
+            return data
+        except (ValueError, KeyError, TypeError, AssertionError):
+            raise QueryError(f"Loki's answer to {path} is not a query result") from None
+
+    def count(self, stream: Labels, replay_id: str | None, first_ns: int, last_ns: int) -> int:
+        """This run's entries of the stream from ``first_ns`` to ``last_ns`` (an instant
+        query at a second after the last, over a range that starts before the first)."""
+        range_s = (last_ns - first_ns) // SECOND + 2
+        query = count_query(stream, replay_id, range_s)
+        data = self._get("/loki/api/v1/query", {"query": query, "time": str(last_ns + SECOND)})
+        result = data.get("result") or []
+        return int(float(result[0]["value"][1])) if result else 0
+
+    def entries(self, stream: Labels, replay_id: str | None, start_ns: int, end_ns: int) -> Counter[Key]:
+        """Every entry of the stream with start <= time < end, read in halves when a window
+        reaches Loki's per-query limit."""
+        params = {
+            "query": selector(stream, replay_id),
+            "start": str(start_ns),
+            "end": str(end_ns),
+            "limit": str(ENTRY_LIMIT),
+            "direction": "forward",
+        }
+        data = self._get("/loki/api/v1/query_range", params)
+        out: Counter[Key] = Counter()
+        for result in data.get("result") or []:
+            for value in result.get("values") or []:
+                out[(int(value[0]), value[1])] += 1
+        if sum(out.values()) >= ENTRY_LIMIT and end_ns - start_ns > 1:
+            mid = (start_ns + end_ns) // 2
+            return self.entries(stream, replay_id, start_ns, mid) + self.entries(stream, replay_id, mid, end_ns)
+        return out
+
+
+def by_stream(entries: list[SentEntry]) -> dict[Labels, dict[Key, SentEntry]]:
+    """What Loki keeps of what was sent: per stream, one entry per (time, line)."""
+    out: dict[Labels, dict[Key, SentEntry]] = {}
+    for e in entries:
+        out.setdefault(e.stream, {}).setdefault((e.time_ns, e.line), e)
+    return out
+
+
+def check_logs(
+    entries: list[SentEntry],
+    reader: LokiReader,
+    replay_id: str | None,
+    deadline_s: float,
+    notify: Callable[[str], None],
+    now_ns: int,
+) -> SignalCheck:
+    streams = by_stream(entries)
+    check = SignalCheck(Signal.LOGS, "entries", sent=sum(len(s) for s in streams.values()))
+    if len(entries) > check.sent:
+        check.notes.append(f"{len(entries) - check.sent} sent entries repeat another's stream, time and line")
+    if replay_id is None:
+        check.notes.append("no replay id: every entry of these streams in the time range is counted")
+    counts: dict[Labels, int] = {}
+    deadline = time.monotonic() + deadline_s
+    pending = list(streams)
+    told = False
+    try:
+        while pending:
+            for stream in pending:
+                keys = streams[stream]
+                counts[stream] = reader.count(stream, replay_id, min(k[0] for k in keys), max(k[0] for k in keys))
+            pending = [s for s in pending if counts[s] < len(streams[s])]
+            left = deadline - time.monotonic()
+            if not pending or left <= 0:
+                break
+            if not told:
+                notify(f"verify: waiting up to {deadline_s:g} s for Loki to serve {len(pending)} stream(s)")
+                told = True
+            time.sleep(min(POLL_INTERVAL_S, left))  # polling the backend, not synchronisation
+        for stream, keys in streams.items():
+            _compare(stream, keys, counts[stream], reader, replay_id, check)
+    except QueryError as exc:
+        check.error = str(exc)
+    _explain(check, streams, now_ns)
+    return check
+
+
+def _compare(
+    stream: Labels,
+    keys: dict[Key, SentEntry],
+    count: int,
+    reader: LokiReader,
+    replay_id: str | None,
+    check: SignalCheck,
+) -> None:
+    name = "{" + ", ".join(f"{k}={json.dumps(v)}" for k, v in stream) + "}"
+    if count == len(keys):
+        check.found += count
+        return
+    if count > len(keys):
+        check.found += len(keys)
+        check.differ(f"stream {name}: {count} entries read back, {len(keys)} sent")
+        return
+    times = [k[0] for k in keys]
+    got = reader.entries(stream, replay_id, min(times), max(times) + 1)
+    for key, sent in sorted(keys.items()):
+        if got[key]:
+            check.found += 1
+        else:
+            check.miss(f"log record {sent.origin} {name} at {key[0]} {shown(key[1], 80)}")
+
+
+def _explain(check: SignalCheck, streams: dict[Labels, dict[Key, SentEntry]], now_ns: int) -> None:
+    if not check.missing:
+        return
+    oldest = min(k[0] for keys in streams.values() for k in keys)
+    if oldest < now_ns - INGESTER_WINDOW_NS:
+        check.notes.append(
+            "some entries are over 3 hours old: Loki serves those only after its ingester flushed them "
+            "(up to 2 hours after the push); verify again later, or replay with --shift-to-now"
+        )

@@ -1,0 +1,96 @@
+"""One read-back: what a run sent (sent.py) → Tempo (tempo.py) and Loki (loki.py) → a
+:class:`VerifyResult`. The query URLs and credentials come from the run's plan: Tempo's
+API on the OTLP endpoint's host, port 3200, unless ``--tempo-query-url`` says otherwise,
+with the OTLP headers; Loki's on ``--loki-url`` with its tenant, headers and user."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+
+from otel_replay.model import Signal
+from otel_replay.plan import RunPlan
+from otel_replay.sinks.loki import PUSH_PATH
+from otel_replay.verify.loki import LokiReader, check_logs
+from otel_replay.verify.result import DEFAULT_GRAFANA_URL, ErrorTrace, VerifyResult
+from otel_replay.verify.sent import Sent, collect
+from otel_replay.verify.tempo import TempoReader, check_traces
+
+TEMPO_QUERY_PORT = 3200
+DEFAULT_VERIFY_TIMEOUT = 30.0
+
+
+class VerifyError(ValueError):
+    """The run cannot be verified as asked (one line)."""
+
+
+@dataclass(frozen=True)
+class VerifySettings:
+    tempo_query_url: str | None = None  # None: the OTLP endpoint's host, port 3200
+    timeout_s: float = DEFAULT_VERIFY_TIMEOUT  # --verify-timeout: how long to wait for each backend
+    grafana_url: str = DEFAULT_GRAFANA_URL
+
+
+def tempo_query_url(plan: RunPlan, given: str | None) -> str:
+    """``--tempo-query-url``, or the traces endpoint's scheme and host on port 3200."""
+    if given:
+        return given.rstrip("/")
+    parts = urlsplit(plan.destinations[Signal.TRACES])
+    return urlunsplit((parts.scheme, f"{parts.hostname}:{TEMPO_QUERY_PORT}", "", "", ""))
+
+
+def loki_query_url(plan: RunPlan) -> str:
+    return plan.loki.push_url().removesuffix(PUSH_PATH)
+
+
+def _session(certificate: str | None, verify: bool) -> requests.Session:
+    session = requests.Session()
+    session.verify = certificate or verify
+    return session
+
+
+def verify(
+    plan: RunPlan,
+    offset_ns: int,
+    replay_id: str | None,
+    settings: VerifySettings,
+    notify: Callable[[str], None] = lambda _: None,
+) -> VerifyResult:
+    """Read back what the plan's run sent (with ``offset_ns``) and compare."""
+    if "-" in plan.paths:
+        raise VerifyError("verify reads the inputs again: it cannot check a run that read stdin (-)")
+    if replay_id and plan.loki.structured_metadata:  # the entries encoded as that run pushed them
+        plan = replace(plan, loki=replace(plan.loki, replay_id=replay_id))
+    sent = collect(plan, offset_ns)
+    result = VerifyResult(replay_id=replay_id, grafana_url=settings.grafana_url, redact=plan.redact)
+    result.error_traces = error_traces(sent)
+    if Signal.TRACES in plan.signals:
+        session = _session(plan.otlp.certificate, plan.otlp.verify)
+        session.headers.update(plan.otlp.headers or {})
+        reader = TempoReader(tempo_query_url(plan, settings.tempo_query_url), session, plan.otlp.timeout)
+        result.checks.append(check_traces(sent.spans, reader, settings.timeout_s, notify))
+    if Signal.LOGS in plan.signals and plan.logs_to == "loki":
+        session = _session(plan.loki.certificate, plan.loki.verify)
+        session.auth = plan.loki.auth()
+        headers = dict(plan.loki.headers)
+        if plan.loki.tenant:
+            headers["X-Scope-OrgID"] = plan.loki.tenant
+        loki = LokiReader(loki_query_url(plan), session, plan.loki.timeout, headers)
+        result.checks.append(check_logs(sent.entries, loki, replay_id, settings.timeout_s, notify, time.time_ns()))
+    return result
+
+
+def error_traces(sent: Sent) -> list[ErrorTrace]:
+    """The traces with a span whose status is ERROR, oldest first, with their time range."""
+    ranges: dict[int, tuple[int, int]] = {}
+    errors: set[int] = set()
+    for span in sent.spans.values():
+        lo, hi = ranges.get(span.trace_id, (span.start_ns, span.end_ns))
+        ranges[span.trace_id] = (min(lo, span.start_ns), max(hi, span.end_ns))
+        if span.status_code == 2:
+            errors.add(span.trace_id)
+    return sorted((ErrorTrace(t, *ranges[t]) for t in errors), key=lambda t: (t.start_ns, t.trace_id))
