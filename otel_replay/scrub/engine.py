@@ -14,7 +14,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 from otel_replay.model import (
     FrozenMap,
@@ -23,7 +23,6 @@ from otel_replay.model import (
     ResourceAttrs,
     Scope,
     SpanEvent,
-    SpanLink,
     SpanRecord,
 )
 from otel_replay.scrub.rules import KeyRule, ReplaceRule, Rule
@@ -31,6 +30,8 @@ from otel_replay.scrub.rules import KeyRule, ReplaceRule, Rule
 #: A hash token: ``‹label:8 hex digits›`` (rules never rewrite inside one).
 TOKEN = re.compile(r"‹[^‹›]*›")
 _CACHE_MAX = 65536
+T = TypeVar("T")
+_CACHE_TEXT_MAX = 512  # longer strings (stack traces, bodies) are rarely repeated
 
 
 def salt_fingerprint(salt: bytes) -> str:
@@ -51,7 +52,7 @@ class Scrubber:
         self._keyed = tuple(r for r in self.rules if isinstance(r, ReplaceRule) and r.keys is not None)
         self._any = _prefilter(self._free)
         self._texts: dict[str, tuple[str, tuple[str, ...]]] = {}
-        self._plans: dict[tuple[str, str], tuple[str | None, Any, tuple[ReplaceRule, ...]]] = {}
+        self._plans: dict[tuple[str, str], tuple[str | None, Any, tuple[ReplaceRule, ...], str]] = {}
         self._resources: dict[tuple[str, ResourceAttrs], tuple[ResourceAttrs, Counter[tuple[str, str]]]] = {}
 
     def __getstate__(self) -> dict[str, Any]:  # sent to worker processes without its caches
@@ -62,11 +63,23 @@ class Scrubber:
 
     # -- records -----------------------------------------------------------------------
     def record(self, rec: Record) -> Record:
-        """A new record with the rules applied (the input record is not changed)."""
+        """The record with the rules applied: its own fields set to new maps and lists (the
+        old ones, which may be shared, are not changed)."""
         if isinstance(rec, SpanRecord):
-            return self._span(rec)
+            return _copy(
+                rec,
+                name=self._text(rec.name, "span.name"),
+                status_message=self._text(rec.status_message, "status.message")
+                if rec.status_message
+                else rec.status_message,
+                attributes=self.attributes(rec.attributes, "span"),
+                events=[self._event(e) for e in rec.events],
+                links=[_copy(link, attributes=self.attributes(link.attributes, "link")) for link in rec.links],
+                resource=self.resource(rec.resource),
+                scope=self._scope(rec.scope),
+            )
         if isinstance(rec, LogRecord):
-            return replace(
+            return _copy(
                 rec,
                 body=self._value(rec.body, "log.body"),
                 attributes=self.attributes(rec.attributes, "log"),
@@ -74,33 +87,16 @@ class Scrubber:
                 resource=self.resource(rec.resource),
                 scope=self._scope(rec.scope),
             )
-        return replace(
+        return _copy(
             rec,
             attributes=self.attributes(rec.attributes, "point"),
-            exemplars=[replace(e, attributes=self.attributes(e.attributes, "point")) for e in rec.exemplars],
-            resource=self.resource(rec.resource),
-            scope=self._scope(rec.scope),
-        )
-
-    def _span(self, rec: SpanRecord) -> SpanRecord:
-        return replace(
-            rec,
-            name=self._text(rec.name, "span.name"),
-            status_message=self._text(rec.status_message, "status.message")
-            if rec.status_message
-            else rec.status_message,
-            attributes=self.attributes(rec.attributes, "span"),
-            events=[self._event(e) for e in rec.events],
-            links=[self._link(link) for link in rec.links],
+            exemplars=[_copy(e, attributes=self.attributes(e.attributes, "point")) for e in rec.exemplars],
             resource=self.resource(rec.resource),
             scope=self._scope(rec.scope),
         )
 
     def _event(self, ev: SpanEvent) -> SpanEvent:
-        return replace(ev, name=self._text(ev.name, "event.name"), attributes=self.attributes(ev.attributes, "event"))
-
-    def _link(self, link: SpanLink) -> SpanLink:
-        return replace(link, attributes=self.attributes(link.attributes, "link"))
+        return _copy(ev, name=self._text(ev.name, "event.name"), attributes=self.attributes(ev.attributes, "event"))
 
     def _scope(self, scope: Scope | None) -> Scope | None:
         if scope is None or not scope.attributes:
@@ -120,7 +116,8 @@ class Scrubber:
                 self.counts = before
             if len(self._resources) < 4096:
                 self._resources[(place, attrs)] = cached
-        self.counts.update(cached[1])
+        for key, n in cached[1].items():
+            self.counts[key] += n
         return cached[0]
 
     # -- attributes --------------------------------------------------------------------
@@ -128,8 +125,7 @@ class Scrubber:
         """A new attribute map: key rules (delete, keep, hash), then replace rules, in order."""
         out: dict[str, Any] = {}
         for key, value in attrs.items():
-            action, rule, keyed = self._plan(place, key)
-            where = f"{place}[{key}]"
+            action, rule, keyed, where = self._plan(place, key)
             if action == "delete":
                 self.counts[(rule.name, where)] += 1
                 continue
@@ -144,10 +140,10 @@ class Scrubber:
             out[key] = self._value(value, where)
         return out
 
-    def _plan(self, place: str, key: str) -> tuple[str | None, Any, tuple[ReplaceRule, ...]]:
+    def _plan(self, place: str, key: str) -> tuple[str | None, Any, tuple[ReplaceRule, ...], str]:
         """What happens to the attribute ``key`` in ``place``: "delete" or "hash" and the
-        key rule that decided it (the first that applies), or None; and the keyed replace
-        rules for its value."""
+        key rule that decided it (the first that applies), or None; the keyed replace
+        rules for its value; and how counts name it (``span[cli.boot.cwd]``)."""
         plan = self._plans.get((place, key))
         if plan is None:
             action: tuple[str | None, KeyRule | None] = (None, None)
@@ -162,7 +158,7 @@ class Scrubber:
                     action = ("hash", rule)
                     break
             keyed = tuple(r for r in self._keyed if place in r.places and r.keys is not None and r.keys(key))
-            plan = self._plans[(place, key)] = (*action, keyed)
+            plan = self._plans[(place, key)] = (*action, keyed, f"{place}[{key}]")
         return plan
 
     # -- values ------------------------------------------------------------------------
@@ -185,19 +181,22 @@ class Scrubber:
 
     def _text(self, text: str, where: str) -> str:
         """``text`` after the free replace rules (cached: the same strings recur)."""
-        if self._any is not None and not self._any.search(text):
-            return text
         cached = self._texts.get(text)
         if cached is None:
-            new, hits = text, []
-            for rule in self._free:
-                changed = self._apply(rule, new)
-                if changed != new:
-                    hits.append(rule.name)
-                    new = changed
-            if len(self._texts) >= _CACHE_MAX:
-                self._texts.clear()
-            cached = self._texts[text] = (new, tuple(hits))
+            if self._any is not None and not self._any.search(text):
+                cached = (text, ())
+            else:
+                new, hits = text, []
+                for rule in self._free:
+                    changed = self._apply(rule, new)
+                    if changed != new:
+                        hits.append(rule.name)
+                        new = changed
+                cached = (new, tuple(hits))
+            if len(text) <= _CACHE_TEXT_MAX:
+                if len(self._texts) >= _CACHE_MAX:
+                    self._texts.clear()
+                self._texts[text] = cached
         for name in cached[1]:
             self.counts[(name, where)] += 1
         return cached[0]
@@ -235,6 +234,15 @@ class Scrubber:
         if isinstance(value, (str, int, float)):
             return self.token(str(value), label)
         return _walk(value, lambda text: self.token(text, label), numbers=lambda n: self.token(str(n), label))
+
+
+def _copy(obj: T, **changes: Any) -> T:
+    """``obj`` with ``changes``, in place: records belong to the pipeline, which hands
+    each to one stage at a time (as the resource rewrite and the time shift do); only the
+    maps, lists and scopes are new objects, since those may be shared."""
+    for name, value in changes.items():
+        setattr(obj, name, value)
+    return obj
 
 
 def _walk(value: Any, text: Callable[[str], str], numbers: Callable[[Any], Any] | None = None) -> Any:
