@@ -58,8 +58,22 @@ def replay(*, verbose: bool, as_json: bool, **flags: Any) -> None:
     _check_unused(options, plan)
     _warn_if_insecure(plan)
     report, status = _execute(plan, verbose=verbose, as_json=as_json)
+    if options.scrub_check and plan.scrub is not None:
+        _print_scrub_check(plan, as_json)
+        sys.exit(0)
     _print_report(report, as_json)
     sys.exit(status)
+
+
+def _print_scrub_check(plan: RunPlan, as_json: bool) -> None:
+    """What --scrub would change (counted by the run's one process), never a value."""
+    from otel_replay.scrub.check import check_dict, check_lines
+
+    assert plan.scrub is not None
+    if as_json:
+        click.echo(plan.redact(json.dumps(check_dict(plan.scrub), ensure_ascii=False)))
+    else:
+        click.echo(plan.redact("\n".join(check_lines(plan.scrub))))
 
 
 def _plan(options: ReplayOptions) -> RunPlan:

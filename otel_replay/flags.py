@@ -342,6 +342,14 @@ PERFORMANCE: list[Decorator[Any]] = [
     ),
 ]
 
+_SCRUB_HELP = "Scrub every record before any sink: a preset (secrets, pii, codemachine) or a TOML rules file"
+_SALT_HELP = "Key of hashed values: equal values give equal tokens across runs (default: random for each run)."
+SCRUB: list[Decorator[Any]] = [
+    option("--scrub", multiple=True, metavar="RULES", help=f"{_SCRUB_HELP} (repeatable; docs/scrub.md)."),
+    option("--scrub-salt", metavar="SECRET", envvar="OTEL_REPLAY_SCRUB_SALT", show_envvar=True, help=_SALT_HELP),
+    option("--scrub-check", is_flag=True, help="List per rule the keys and counts of values --scrub would change."),
+]
+
 #: What the command prints; not part of the plan.
 PRINTING: list[Decorator[Any]] = [
     option("-v", "--verbose", is_flag=True, help="Print each batch's outcome and the exporter's retries on stderr."),
@@ -361,6 +369,7 @@ GROUPS: list[tuple[str, list[Decorator[Any]]]] = [
     ("OTLP (spans, metric points; log records with --logs-to otlp)", OTLP + OTLP_REQUESTS),
     ("Loki (log records)", LOKI),
     ("Resource (every record)", RESOURCE),
+    ("Scrub (what leaves the machine)", SCRUB),
     ("Output", MODE + PRINTING),
     ("Reliability (OTLP and Loki)", TRANSPORT + RUN),
     ("Performance", PERFORMANCE),
