@@ -58,6 +58,10 @@ def _no_otlp(o: ReplayOptions, signals: Collection[Signal]) -> str | None:
     return "nothing is sent to OTLP (only log records are replayed, and they go to Loki)"
 
 
+def _no_scrub(o: ReplayOptions, signals: Collection[Signal]) -> str | None:
+    return None if o.scrub else "no --scrub rules are given"
+
+
 _NOUNS = {Signal.TRACES: "spans", Signal.LOGS: "log records", Signal.METRICS: "metric points"}
 _LOKI_FIELDS = (
     "loki_url",
@@ -83,6 +87,7 @@ RULES: list[tuple[tuple[str, ...], Check, bool, str]] = [
     (("otlp_traces_endpoint", "batch_size"), _without(Signal.TRACES), False, "when no spans are replayed"),
     (("otlp_metrics_endpoint",), _without(Signal.METRICS), False, "when no metric points are replayed"),
     (_OTLP_FIELDS, _no_otlp, False, "when only log records are replayed, into Loki"),
+    (("scrub_salt",), _no_scrub, False, "without --scrub"),
 ]
 
 

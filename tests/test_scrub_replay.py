@@ -316,3 +316,10 @@ def test_a_rules_file_applies_its_own_rules(planted: list[str], tmp_path: Path) 
             for ss in rs["scopeSpans"]:
                 for s in ss["spans"]:
                     assert not {"a", "d"} & {a["key"] for a in s.get("attributes", [])}
+
+
+def test_a_salt_without_rules_is_warned_about_never_shown(planted: list[str]) -> None:
+    result = replay(*planted, "--scrub-salt", "lonely-salt", "--dry-run")
+    assert result.exit_code == 0
+    assert "--scrub-salt does nothing in this run: no --scrub rules are given" in result.output
+    assert "lonely-salt" not in result.output
