@@ -18,10 +18,10 @@ from otel_replay.assemble import new_stats
 from otel_replay.execute import Executor, Job, SetupError, choose
 from otel_replay.plan import RunPlan
 from otel_replay.problems import ProblemsFile
+from otel_replay.progress.meter import Meter
 from otel_replay.report import Report, format_duration
 from otel_replay.resume import ResumeState
 from otel_replay.stages.dedup import SeenCheck
-from otel_replay.stats import RunStats
 
 __all__ = ["EXIT_SIGNALLED", "SetupError", "execute"]
 
@@ -31,7 +31,7 @@ EXIT_SIGNALLED = {signal.SIGINT: 130, signal.SIGTERM: 143}
 def execute(
     plan: RunPlan,
     stdin: BinaryIO | None,
-    on_progress: Callable[[RunStats], None] | None = None,
+    on_progress: Meter | None = None,
     notify: Callable[[str], None] = lambda _: None,
     verbose: Callable[[str], None] | None = None,
 ) -> tuple[Report, int]:
@@ -63,7 +63,7 @@ def _execute(
     plan: RunPlan,
     report: Report,
     stdin: BinaryIO | None,
-    on_progress: Callable[[RunStats], None] | None,
+    on_progress: Meter | None,
     notify: Callable[[str], None],
     verbose: Callable[[str], None] | None,
 ) -> tuple[Report, int]:

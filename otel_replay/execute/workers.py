@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import queue
-import sys
 import threading
 from collections.abc import Iterator
 
@@ -28,11 +27,12 @@ from otel_replay.execute.base import Job
 from otel_replay.execute.hub import POLL, Hub, Turns
 from otel_replay.execute.inputs import Entry, Spool, WorkItem, is_copy
 from otel_replay.execute.procs import context, exit_reason, start
-from otel_replay.execute.worker import Replay, SharedInt, Task, work
+from otel_replay.execute.worker import Replay, SharedCount, SharedInt, Task, work
 from otel_replay.model import FileProblem
 from otel_replay.pipeline import newest_in
 from otel_replay.plan import RunPlan
 from otel_replay.sources.discover import SkippedFile
+from otel_replay.visible import say
 
 
 class Workers:
@@ -48,11 +48,12 @@ class Workers:
         ctx = context(["otel_replay.execute.worker", *(["otel_replay.sinks.otlp"] if plan.sends_otlp else [])])
         self._stop = ctx.Event()
         turn: SharedInt = ctx.RawValue("q", 0)
+        self._read_bytes: SharedCount = ctx.Value("q", 0)  # what the workers read, for the progress line
         # every worker starts before any thread of this process does (a forked child must not inherit one)
-        self._started = start(ctx, count, work, (plan, self._stop, turn, verbose))
+        self._started = start(ctx, count, work, (plan, self._stop, turn, verbose, self._read_bytes))
         self._hub = hub = Hub(self._started, Turns(turn), spool, reads_twice)
         if verbose:  # what this process finds (files ignored) is said as the workers say theirs
-            hub.own.notes = lambda line: print(f"otel-replay: {plan.redact(line)}", file=sys.stderr, flush=True)
+            hub.own.notes = lambda line: say(plan.redact(line))
         self._threads = [threading.Thread(target=hub.serve, args=(peer,), daemon=True) for peer in hub.peers]
         for thread in self._threads:
             thread.start()
@@ -77,6 +78,8 @@ class Workers:
     def replay(self, job: Job) -> None:
         hub = self._hub
         hub.begin_replay(job)
+        if job.on_progress is not None:
+            job.on_progress.begin(hub.progress, lambda: int(self._read_bytes.value), hub.reading)
         try:
             self._feed(job.offset_ns)
             self._wait()

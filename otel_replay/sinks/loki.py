@@ -246,7 +246,9 @@ class LokiSink(InFlightSink):
         self._headers.update(config.headers)
         if config.tenant:
             self._headers["X-Scope-OrgID"] = config.tenant
-        self._policy = RetryPolicy(config.max_retry_time, config.timeout, base_backoff=config.backoff)
+        self._policy = RetryPolicy(
+            config.max_retry_time, config.timeout, base_backoff=config.backoff, subject=self.signal.value
+        )
         self._account = Account(self.signal, stats, on_delivered)
         self._stream_json: dict[tuple[tuple[str, str], ...], bytes] = {}
         self._streams: dict[tuple[ResourceAttrs, str], _Stream] = {}

@@ -34,7 +34,17 @@ from opentelemetry.sdk.trace.export import SpanExportResult
 from otel_replay.model import Record, Signal, record_key
 from otel_replay.resume import Acknowledge
 from otel_replay.sinks.batching import Batcher
-from otel_replay.sinks.delivery import Account, Delivered, Outcome, Partial, Permanent, Retryable, status_outcome
+from otel_replay.sinks.delivery import (
+    Account,
+    Delivered,
+    Outcome,
+    Partial,
+    Permanent,
+    Retryable,
+    retries_over,
+    retrying,
+    status_outcome,
+)
 from otel_replay.sinks.http import VerifyingSession, describe_exception, one_line
 from otel_replay.sinks.inflight import InFlight, InFlightSink
 from otel_replay.sinks.otlp_config import OtlpConfig, export_deadline
@@ -131,11 +141,12 @@ class _ExporterLog(logging.Handler):
     errors themselves are seen by :class:`_ObservedSession`). Per thread: with
     ``--concurrency``, each request runs its exporter in a thread of its own."""
 
-    def __init__(self, stats: RunStats, module: str) -> None:
+    def __init__(self, stats: RunStats, module: str, signal: Signal) -> None:
         super().__init__(logging.WARNING)
         self._local = threading.local()
         self._stats = stats
         self._module = module  # its exporter's: another sink's exporter is that sink's business
+        self._signal = signal
 
     @property
     def last_error(self) -> str | None:
@@ -153,6 +164,27 @@ class _ExporterLog(logging.Handler):
         self._stats.note(f"exporter: {one_line(message)}")
         if mine:
             self.last_error = describe_exception(message)
+            if str(record.msg).startswith(_RETRYING) and len(record.args or ()) == 3:  # type: ignore[arg-type]
+                cause, _, wait = record.args  # type: ignore[misc]
+                retrying(self._signal.value, _cause(cause), float(wait))
+
+
+#: How the exporter says it waits to try again ("Transient error %s encountered while
+#: exporting %s batch, retrying in %.2fs."): the cause and the wait, for whoever watches.
+_RETRYING = "Transient error"
+
+
+#: The status of the answer this thread's exporter got last (its log gives only the phrase).
+_answered = threading.local()
+
+
+def _cause(cause: object) -> str:
+    """The exporter's cause of a retry (a transport error, or an answer's reason phrase:
+    ``HTTP 429 Too Many Requests``), in a few words."""
+    if isinstance(cause, BaseException):
+        return describe_exception(cause)
+    status = getattr(_answered, "status", None)
+    return one_line(f"HTTP {status} {cause}" if status else str(cause))
 
 
 class _QuietLogger:
@@ -237,6 +269,7 @@ class _Lane:
             session.verify = False  # --insecure: the exporter has no switch for it, the session does
 
     def _on_response(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        _answered.status = response.status_code
         self.last = _Response(response.status_code, response.content[:65536], response.headers.get("content-type", ""))
 
     def export(self, items: Any) -> bool:
@@ -304,7 +337,7 @@ class OtlpSink(InFlightSink):
         }[signal]
         self._inflight = InFlight(_Lane(self._parts, endpoint, config, signal) for _ in range(config.concurrency))
         self._account = Account(signal, stats, on_delivered)
-        self._log = _ExporterLog(stats, self._parts.exporter.__module__)
+        self._log = _ExporterLog(stats, self._parts.exporter.__module__, signal)
         self._exporter_logger = logging.getLogger("opentelemetry")
         _QuietLogger.attach(self._exporter_logger, self._log)
         self._batcher: Batcher[Record] = Batcher(
@@ -323,6 +356,8 @@ class OtlpSink(InFlightSink):
             return
         self._log.last_error = None
         succeeded = lane.export(items)
+        if lane.session.attempts > 1:
+            retries_over(self.signal.value)
         if self._inflight.abandoned:  # the run quit without waiting: counted as not sent
             return
         session, last = lane.session, lane.last
