@@ -323,3 +323,11 @@ def test_a_salt_without_rules_is_warned_about_never_shown(planted: list[str]) ->
     assert result.exit_code == 0
     assert "--scrub-salt does nothing in this run: no --scrub rules are given" in result.output
     assert "lonely-salt" not in result.output
+
+
+def test_scrub_check_shows_a_key_from_input_as_text(tmp_path: Path) -> None:
+    trace_file(tmp_path / "t.json", [span_doc(attributes={"evil\x1b]0;owned\x07.password": "x1234"})])
+    result = replay(str(tmp_path), "--scrub", "secrets", "--scrub-check")
+    assert result.exit_code == 0
+    assert "\x1b" not in result.output and "\x07" not in result.output
+    assert "span[evil\\x1b]0;owned\\x07.password]: 1" in result.output

@@ -6,15 +6,11 @@ from typing import Any
 
 from otel_replay.scrub.engine import Scrubber
 from otel_replay.scrub.rules import KeyRule
+from otel_replay.visible import visible
 
 
 def _kind(rule: object) -> str:
     return rule.kind if isinstance(rule, KeyRule) else "replace"
-
-
-def _printable(text: str) -> str:
-    """A key read from input, shown as text (control characters escaped)."""
-    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
 
 
 def check_dict(scrubber: Scrubber) -> dict[str, Any]:
@@ -22,7 +18,7 @@ def check_dict(scrubber: Scrubber) -> dict[str, Any]:
     how many values it changed (deleted, hashed or rewritten)."""
     rules = []
     for rule in scrubber.rules:
-        changes = {_printable(where): n for (name, where), n in sorted(scrubber.counts.items()) if name == rule.name}
+        changes = {where: n for (name, where), n in sorted(scrubber.counts.items()) if name == rule.name}
         rules.append({"rule": rule.name, "kind": _kind(rule), "values": sum(changes.values()), "keys": changes})
     return {"scrub_check": rules}
 
@@ -37,7 +33,7 @@ def check_lines(scrubber: Scrubber) -> list[str]:
             idle.append(rule["rule"])
             continue
         lines.append(f"  {rule['rule']} ({rule['kind']}): {rule['values']} value(s)")
-        lines += [f"      {where}: {n}" for where, n in rule["keys"].items()]
+        lines += [f"      {visible(where)}: {n}" for where, n in rule["keys"].items()]  # keys from input
     if idle:
         lines.append(f"  no change: {', '.join(idle)}")
     return lines
