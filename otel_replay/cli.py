@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import warnings
 from typing import Any
@@ -24,6 +25,7 @@ from otel_replay.progress import Meter, ProgressLine, RetryNotices
 from otel_replay.report import EXIT_USAGE, Report
 from otel_replay.resume import StateFileError
 from otel_replay.runner import SetupError, execute
+from otel_replay.sinks.preflight import Unreachable
 from otel_replay.unused import unused_flags
 from otel_replay.visible import say, visible
 
@@ -127,9 +129,15 @@ def _execute(plan: RunPlan, *, verbose: bool, as_json: bool) -> tuple[Report, in
     stdin = sys.stdin.buffer if "-" in plan.paths else None
     try:
         return execute(plan, stdin, meter, notify, notify if verbose else None)
+    except Unreachable as exc:  # not a usage mistake: no usage text, one line per destination
+        for text in exc.lines:
+            notify(text)
+        notify("nothing was sent")
+        sys.exit(EXIT_USAGE)
     except (SetupError, StateFileError) as exc:
         raise click.UsageError(str(exc)) from None
-    except KeyboardInterrupt:  # before the replay started (reading for --shift-to-now)
+    except KeyboardInterrupt:  # before the replay started (checks, discovery, --shift-to-now's first pass)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the run is over: a second Ctrl-C must not interrupt this
         if line is not None:
             line.close()
         click.echo("otel-replay: interrupted before anything was sent", err=True)

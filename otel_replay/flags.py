@@ -15,7 +15,8 @@ from typing import Any, TypeVar
 import click
 import cloup
 
-from otel_replay.config import DEFAULT_OTLP_BASE, format_size, parse_duration, parse_size
+from otel_replay.config import DEFAULT_OTLP_BASE, format_size
+from otel_replay.flagtypes import DurationType, SizeType
 from otel_replay.options import DEFAULT_COMPRESSION
 from otel_replay.plan import LOGS_TO
 from otel_replay.sinks.delivery import DEFAULT_MAX_RETRY_TIME
@@ -25,41 +26,6 @@ from otel_replay.sources.discover import DEFAULT_MAX_ARCHIVE_BYTES
 
 F = TypeVar("F", bound=Callable[..., Any])
 Decorator = Callable[[F], F]
-
-
-class SizeType(click.ParamType):
-    name = "SIZE"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
-        if isinstance(value, int):
-            return value
-        try:
-            size = parse_size(str(value))
-        except ValueError as exc:
-            self.fail(str(exc), param, ctx)
-        if size < 1024:
-            self.fail(f"{value} is too small (at least 1KiB)", param, ctx)
-        return size
-
-
-class DurationType(click.ParamType):
-    """Seconds as a number (``2.5``) or a duration (``90s``, ``5m``)."""
-
-    name = "DURATION"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
-        if isinstance(value, float):
-            return value
-        try:
-            seconds = float(value)
-        except ValueError:
-            try:
-                seconds = parse_duration(str(value)) / 1e9
-            except ValueError as exc:
-                self.fail(str(exc), param, ctx)
-        if seconds <= 0:
-            self.fail(f"{value} must be more than zero", param, ctx)
-        return seconds
 
 
 def _pairs(*names: str, help: str) -> Decorator[Any]:
@@ -265,6 +231,11 @@ MODE: list[Decorator[Any]] = [
         metavar="DIR",
         help="Write OTLP/JSON Lines (traces.jsonl, logs.jsonl, metrics.jsonl) here instead of sending.",
     ),
+    option(
+        "--overwrite",
+        is_flag=True,
+        help="With --output: replace an earlier run's files in DIR (all three; without it such a DIR is refused).",
+    ),
     option("--dry-run", is_flag=True, help="Read and validate everything (and the URLs), send nothing."),
 ]
 
@@ -318,6 +289,11 @@ RUN: list[Decorator[Any]] = [
         type=click.Path(dir_okay=False),
         metavar="STATE_FILE",
         help="Journal acknowledged records here; a rerun with the same file sends only the rest.",
+    ),
+    option(
+        "--resume-elsewhere",
+        is_flag=True,
+        help="Use a --resume state file written for other destinations (what it lists is still skipped).",
     ),
 ]
 

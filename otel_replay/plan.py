@@ -58,7 +58,9 @@ class RunPlan:
     destinations: dict[Signal, str]
     redact: Callable[[str], str] = _no_redaction
     output_dir: str | None = None
+    overwrite: bool = False  # --overwrite: an earlier run's files in output_dir are replaced
     resume_path: str | None = None
+    resume_elsewhere: bool = False  # --resume-elsewhere: the state file may name other destinations
     limits: ArchiveLimits = field(default_factory=ArchiveLimits)
     walk: Walk = field(default_factory=Walk)
     logs_to: str = "loki"  # or "otlp": log records through the official OTLPLogExporter
@@ -66,6 +68,7 @@ class RunPlan:
     problems_path: str | None = None  # --problems: every problem as a JSON line (written by this process)
     scrub: Scrubber | None = None  # --scrub: the rules and the run's salt, applied before every sink
 
+    # Long as its keyword list is: one keyword per user choice, checked and passed on in one place.
     @classmethod
     def from_options(
         cls,
@@ -79,7 +82,9 @@ class RunPlan:
         redact: Callable[[str], str] = _no_redaction,
         dry_run: bool = False,
         output_dir: str | None = None,
+        overwrite: bool = False,
         resume_path: str | None = None,
+        resume_elsewhere: bool = False,
         limits: ArchiveLimits | None = None,
         include: Sequence[str] = (),
         exclude: Sequence[str] = (),
@@ -119,7 +124,9 @@ class RunPlan:
             destinations=_destinations(ordered, otlp, loki, logs_to, output_dir),
             redact=redact,
             output_dir=output_dir,
+            overwrite=overwrite,
             resume_path=resume_path,
+            resume_elsewhere=resume_elsewhere,
             limits=limits or ArchiveLimits(),
             walk=walk,
             logs_to=logs_to,

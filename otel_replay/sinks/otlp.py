@@ -11,24 +11,18 @@ exporter's last complaint — classify that into an outcome, and let the one acc
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import requests
-from google.protobuf.message import DecodeError
-from google.rpc.status_pb2 import Status
 from opentelemetry.exporter.otlp.proto.http import Compression
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceResponse
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from opentelemetry.sdk._logs.export import LogRecordExportResult
-from opentelemetry.sdk.metrics.export import MetricExportResult
+from opentelemetry.sdk.metrics.export import MetricExportResult, MetricsData
 from opentelemetry.sdk.trace.export import SpanExportResult
 
 from otel_replay.model import Record, Signal, record_key
@@ -47,39 +41,13 @@ from otel_replay.sinks.delivery import (
 )
 from otel_replay.sinks.http import VerifyingSession, describe_exception, one_line
 from otel_replay.sinks.inflight import InFlight, InFlightSink
+from otel_replay.sinks.otlp_answers import describe_response, partial_rejections
 from otel_replay.sinks.otlp_config import OtlpConfig, export_deadline
 from otel_replay.sinks.sdk import ResourceCache
 from otel_replay.sinks.sizes import REQUEST_OVERHEAD, add_to_request
 from otel_replay.stats import RunStats, batch_span
 
 _COMPRESSION = {"gzip": Compression.Gzip, "none": Compression.NoCompression, "deflate": Compression.Deflate}
-
-
-def describe_response(status: int, body: bytes, content_type: str) -> str:
-    """``HTTP 400: <message>`` from a backend's answer (JSON, protobuf Status or text)."""
-    message = ""
-    if "json" in content_type:
-        try:
-            doc = json.loads(body)
-            if isinstance(doc, dict):
-                message = str(doc.get("message") or doc.get("error") or "")
-            message = message or body.decode("utf-8", "replace")
-        except ValueError:
-            message = body.decode("utf-8", "replace")
-    elif "protobuf" in content_type and body:
-        message = _status_message(body) or ""
-    else:
-        message = body.decode("utf-8", "replace")
-    message = one_line(message)
-    return f"HTTP {status}: {message}" if message else f"HTTP {status}"
-
-
-def _status_message(body: bytes) -> str | None:
-    """The message of a google.rpc.Status body, as OTLP/HTTP sends on errors."""
-    try:
-        return Status.FromString(body).message or None
-    except DecodeError:
-        return None
 
 
 #: Said once when an endpoint answers 404 (Tempo, for one, takes traces only).
@@ -94,46 +62,20 @@ _NO_SUCH_PATH = {
 
 @dataclass(frozen=True, slots=True)
 class _SignalParts:
-    """What differs between exporting spans and exporting log records."""
+    """What differs between exporting spans, log records and metric points."""
 
     exporter: Any  # the official exporter class
     success: Any  # its export result meaning success
-    response: Any  # the OTLP Export*ServiceResponse message
-    rejected_json: str  # partialSuccess field counting refused records, in OTLP/JSON …
-    rejected_proto: str  # … and in protobuf
 
 
 _PARTS = {
-    Signal.TRACES: _SignalParts(
-        OTLPSpanExporter, SpanExportResult.SUCCESS, ExportTraceServiceResponse, "rejectedSpans", "rejected_spans"
-    ),
-    Signal.LOGS: _SignalParts(
-        OTLPLogExporter, LogRecordExportResult.SUCCESS, ExportLogsServiceResponse,
-        "rejectedLogRecords", "rejected_log_records",
-    ),
-    Signal.METRICS: _SignalParts(
-        OTLPMetricExporter, MetricExportResult.SUCCESS, ExportMetricsServiceResponse,
-        "rejectedDataPoints", "rejected_data_points",
-    ),
-}  # fmt: skip
+    Signal.TRACES: _SignalParts(OTLPSpanExporter, SpanExportResult.SUCCESS),
+    Signal.LOGS: _SignalParts(OTLPLogExporter, LogRecordExportResult.SUCCESS),
+    Signal.METRICS: _SignalParts(OTLPMetricExporter, MetricExportResult.SUCCESS),
+}
 
 
 _EXPORTER_MODULES = tuple(parts.exporter.__module__ for parts in _PARTS.values())
-
-
-def partial_rejections(body: bytes, content_type: str, signal: Signal = Signal.TRACES) -> tuple[int, str]:
-    """Records a 2xx answer says it rejected (OTLP partial success), and why."""
-    if not body:
-        return 0, ""
-    parts = _PARTS[signal]
-    try:
-        if "json" in content_type:
-            partial = json.loads(body).get("partialSuccess") or {}
-            return int(partial.get(parts.rejected_json) or 0), str(partial.get("errorMessage") or "")
-        answer = parts.response.FromString(body).partial_success
-        return getattr(answer, parts.rejected_proto), answer.error_message
-    except (ValueError, AttributeError, TypeError, DecodeError):  # an unreadable body is not a rejection
-        return 0, ""
 
 
 class _ExporterLog(logging.Handler):
@@ -223,6 +165,7 @@ class _ObservedSession(VerifyingSession):
     last_url: str | None = None
     attempts: int = 0
     attempt_timeout: float | None = None
+    one_attempt: bool = False  # a probe: end the exporter's retry loop after the first attempt
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         cap = self.attempt_timeout
@@ -232,10 +175,20 @@ class _ObservedSession(VerifyingSession):
         self.attempts += 1
         self.last_url = url.decode() if isinstance(url, bytes) else url
         try:
-            return super().request(method, url, *args, **kwargs)
+            response = super().request(method, url, *args, **kwargs)
         except requests.RequestException as exc:
             self.last_error = exc
+            if self.one_attempt:
+                raise _OneAttempt from exc
             raise
+        if self.one_attempt:
+            raise _OneAttempt
+        return response
+
+
+class _OneAttempt(Exception):
+    """Raised by a probe's session after its attempt: not a transport error, so the
+    exporter neither retries nor waits."""
 
 
 @dataclass(slots=True)
@@ -330,11 +283,7 @@ class OtlpSink(InFlightSink):
         self._stats = stats
         self._resources = ResourceCache()
         self._parts = _PARTS[signal]
-        endpoint = {
-            Signal.TRACES: config.traces_endpoint,
-            Signal.LOGS: config.logs_endpoint,
-            Signal.METRICS: config.metrics_endpoint,
-        }[signal]
+        endpoint = _endpoint(config, signal)
         self._inflight = InFlight(_Lane(self._parts, endpoint, config, signal) for _ in range(config.concurrency))
         self._account = Account(signal, stats, on_delivered)
         self._log = _ExporterLog(stats, self._parts.exporter.__module__, signal)
@@ -381,3 +330,35 @@ class OtlpSink(InFlightSink):
         for lane in self._inflight.lanes:
             lane.shutdown()
         _QuietLogger.detach(self._exporter_logger, self._log)
+
+
+def _endpoint(config: OtlpConfig, signal: Signal) -> str | None:
+    """The signal's URL from our flags (None lets OTEL_EXPORTER_OTLP_* decide)."""
+    return {
+        Signal.TRACES: config.traces_endpoint,
+        Signal.LOGS: config.logs_endpoint,
+        Signal.METRICS: config.metrics_endpoint,
+    }[signal]
+
+
+def probe(signal: Signal, config: OtlpConfig, timeout: float) -> tuple[str | None, int | None, str]:
+    """One empty export request, which OTLP/HTTP servers answer with success ("If the
+    server receives an empty request … the server SHOULD respond with success"), sent by
+    the official exporter as the sink's would be (endpoint, headers, TLS, compression, the
+    OTEL_EXPORTER_OTLP_* variables) but once, without retries: where it went, the HTTP
+    status (None: no answer) and the answer or the transport error in a few words."""
+    lane = _Lane(_PARTS[signal], _endpoint(config, signal), replace(config, timeout=timeout), signal)
+    lane.session.one_attempt = True
+    quiet, logger = logging.NullHandler(), logging.getLogger("opentelemetry")
+    _QuietLogger.attach(logger, quiet)  # the exporter's complaint about the stopped loop
+    try:
+        lane.export(MetricsData(resource_metrics=[]) if signal is Signal.METRICS else [])
+    except _OneAttempt:  # an exporter that does not catch its session's errors
+        pass
+    finally:
+        lane.shutdown()
+        _QuietLogger.detach(logger, quiet)
+    url, last, error = lane.session.last_url, lane.last, lane.session.last_error
+    if last is not None:
+        return url, last.status, describe_response(last.status, last.body, last.content_type)
+    return url, None, describe_exception(error) if error is not None else "no answer"
