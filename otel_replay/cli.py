@@ -27,6 +27,7 @@ from otel_replay.resume import StateFileError
 from otel_replay.runner import SetupError, execute
 from otel_replay.sinks.preflight import Unreachable
 from otel_replay.unused import unused_flags
+from otel_replay.view.command import view_command
 from otel_replay.visible import say, visible
 
 
@@ -45,6 +46,7 @@ def main() -> None:
 
 
 main.add_command(inspect_command)
+main.add_command(view_command)
 
 
 @main.command(
