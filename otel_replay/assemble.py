@@ -6,7 +6,8 @@ sends the same way whatever ``--workers`` is.
 The stages, in order: the filters (``--since``/``--until``, ``--trace-id``,
 ``--service``), then the run's dedup and ``--resume`` check (:class:`Check`, decided in
 one place for the whole run), then the drop of data points with no recorded value, then
-what changes a record (``--service-name``, ``--resource-attr``, the time shift).
+what changes a record (``--service-name``, ``--resource-attr``, the time shift), and
+last ``--scrub`` (so every sink, backend or ``--output``, gets only scrubbed records).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from otel_replay.sinks.loki import LokiSink
 from otel_replay.stages import Transform
 from otel_replay.stages.filters import ServiceFilter, TimeWindow, TraceIdFilter
 from otel_replay.stages.resource import ResourceRewrite
+from otel_replay.stages.scrub import Scrub
 from otel_replay.stages.timeshift import TimeShift
 from otel_replay.stages.unrecorded import NoRecordedValue
 from otel_replay.stats import RunStats
@@ -68,6 +70,8 @@ def final_transforms(plan: RunPlan, offset_ns: int) -> list[Transform]:
         out.append(ResourceRewrite(plan.overrides))
     if offset_ns:
         out.append(TimeShift(offset_ns))
+    if plan.scrub is not None:
+        out.append(Scrub(plan.scrub))
     return out
 
 

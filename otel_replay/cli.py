@@ -72,6 +72,9 @@ def replay(*, verbose: bool, as_json: bool, **flags: Any) -> None:
     if check and plan.mode != "send":
         raise click.UsageError("--verify reads back what was sent: not with --dry-run or --output")
     report, status = _execute(plan, verbose=verbose, as_json=as_json)
+    if options.scrub_check and plan.scrub is not None:
+        _print_scrub_check(plan, as_json)
+        sys.exit(0)
     if not check or report.interrupted:  # an interrupted run is not read back
         _print_report(report, as_json)
         sys.exit(status)
@@ -84,6 +87,17 @@ def replay(*, verbose: bool, as_json: bool, **flags: Any) -> None:
 
 
 main.add_command(verify_command, "verify")
+
+
+def _print_scrub_check(plan: RunPlan, as_json: bool) -> None:
+    """What --scrub would change (counted by the run's one process), never a value."""
+    from otel_replay.scrub.check import check_dict, check_lines
+
+    assert plan.scrub is not None
+    if as_json:
+        click.echo(plan.redact(json.dumps(check_dict(plan.scrub), ensure_ascii=False)))
+    else:
+        click.echo("\n".join(visible(plan.redact(line)) for line in check_lines(plan.scrub)))
 
 
 def _plan(options: ReplayOptions) -> RunPlan:

@@ -15,7 +15,8 @@ from typing import Any, TypeVar
 import click
 import cloup
 
-from otel_replay.config import DEFAULT_OTLP_BASE, format_size, parse_duration, parse_size
+from otel_replay.config import DEFAULT_OTLP_BASE, format_size
+from otel_replay.flagtypes import DurationType, SizeType
 from otel_replay.options import DEFAULT_COMPRESSION
 from otel_replay.plan import LOGS_TO
 from otel_replay.sinks.delivery import DEFAULT_MAX_RETRY_TIME
@@ -25,41 +26,6 @@ from otel_replay.sources.discover import DEFAULT_MAX_ARCHIVE_BYTES
 
 F = TypeVar("F", bound=Callable[..., Any])
 Decorator = Callable[[F], F]
-
-
-class SizeType(click.ParamType):
-    name = "SIZE"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
-        if isinstance(value, int):
-            return value
-        try:
-            size = parse_size(str(value))
-        except ValueError as exc:
-            self.fail(str(exc), param, ctx)
-        if size < 1024:
-            self.fail(f"{value} is too small (at least 1KiB)", param, ctx)
-        return size
-
-
-class DurationType(click.ParamType):
-    """Seconds as a number (``2.5``) or a duration (``90s``, ``5m``)."""
-
-    name = "DURATION"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
-        if isinstance(value, float):
-            return value
-        try:
-            seconds = float(value)
-        except ValueError:
-            try:
-                seconds = parse_duration(str(value)) / 1e9
-            except ValueError as exc:
-                self.fail(str(exc), param, ctx)
-        if seconds <= 0:
-            self.fail(f"{value} must be more than zero", param, ctx)
-        return seconds
 
 
 def _pairs(*names: str, help: str) -> Decorator[Any]:
@@ -352,6 +318,14 @@ PERFORMANCE: list[Decorator[Any]] = [
     ),
 ]
 
+_SCRUB_HELP = "Scrub every record before any sink: a preset (secrets, pii, codemachine) or a TOML rules file"
+_SALT_HELP = "Key of hashed values: equal values give equal tokens across runs (default: random for each run)."
+SCRUB: list[Decorator[Any]] = [
+    option("--scrub", multiple=True, metavar="RULES", help=f"{_SCRUB_HELP} (repeatable; docs/scrub.md)."),
+    option("--scrub-salt", metavar="SECRET", envvar="OTEL_REPLAY_SCRUB_SALT", show_envvar=True, help=_SALT_HELP),
+    option("--scrub-check", is_flag=True, help="List per rule the keys and counts of values --scrub would change."),
+]
+
 #: What the command prints; not part of the plan.
 PRINTING: list[Decorator[Any]] = [
     option("-v", "--verbose", is_flag=True, help="Print each batch's outcome and the exporter's retries on stderr."),
@@ -371,6 +345,7 @@ GROUPS: list[tuple[str, list[Decorator[Any]]]] = [
     ("OTLP (spans, metric points; log records with --logs-to otlp)", OTLP + OTLP_REQUESTS),
     ("Loki (log records)", LOKI),
     ("Resource (every record)", RESOURCE),
+    ("Scrub (what leaves the machine)", SCRUB),
     ("Output", MODE + PRINTING),
     ("Reliability (OTLP and Loki)", TRANSPORT + RUN),
     ("Performance", PERFORMANCE),

@@ -36,6 +36,9 @@ from otel_replay.config import (
 )
 from otel_replay.model import ResourceOverrides, Signal
 from otel_replay.plan import PlanError, RunPlan, Selection
+from otel_replay.scrub.engine import Scrubber
+from otel_replay.scrub.presets import build_scrubber
+from otel_replay.scrub.rules import RulesError
 from otel_replay.sinks.delivery import DEFAULT_MAX_RETRY_TIME
 from otel_replay.sinks.loki import DEFAULT_BATCH_BYTES, DEFAULT_MAX_LINE_BYTES, DEFAULT_URL, LokiConfig
 from otel_replay.sinks.otlp_config import (
@@ -60,6 +63,7 @@ __all__ = [
     "parse_signals",
     "redactor",
     "retry_deadlines",
+    "scrubber",
 ]
 
 #: One request attempt, OTLP and Loki (``--timeout``).
@@ -138,6 +142,10 @@ class ReplayOptions:
     workers: int = 1
     concurrency: int = DEFAULT_CONCURRENCY
     problems: str | None = None  # --problems FILE
+    # scrubbing (docs/scrub.md)
+    scrub: tuple[str, ...] = ()  # --scrub: preset names or rules files, in order
+    scrub_salt: str | None = None
+    scrub_check: bool = False
 
 
 def build_plan(options: ReplayOptions, *, env: Mapping[str, str] | None = None, now_ns: int | None = None) -> RunPlan:
@@ -156,6 +164,8 @@ def build_plan(options: ReplayOptions, *, env: Mapping[str, str] | None = None, 
     selection = parse_selection(o, now_ns=time.time_ns() if now_ns is None else now_ns)
     otlp = otlp_config(o, os.environ if env is None else env)
     loki = loki_config(o)
+    scrub = scrubber(o)
+    check = o.scrub_check  # --scrub-check: read and count what would change, send nothing
     return RunPlan.from_options(
         paths=o.paths,
         signals=signals,
@@ -164,18 +174,29 @@ def build_plan(options: ReplayOptions, *, env: Mapping[str, str] | None = None, 
         selection=selection,
         overrides=ResourceOverrides(o.service_name, _pairs(o.resource_attrs, "--resource-attr")),
         redact=redactor(o, otlp, loki, env),
-        dry_run=o.dry_run,
-        output_dir=o.output_dir,
+        dry_run=o.dry_run or check,
+        output_dir=None if check else o.output_dir,
         overwrite=o.overwrite,
-        resume_path=o.resume,
+        resume_path=None if check else o.resume,
         resume_elsewhere=o.resume_elsewhere,
         limits=ArchiveLimits(o.max_archive_bytes),
         include=o.include,
         exclude=o.exclude,
         logs_to=o.logs_to,
-        workers=o.workers,
+        workers=1 if check else o.workers,  # one process counts every change
         problems_path=o.problems,
+        scrub=scrub,
     )
+
+
+def scrubber(options: ReplayOptions) -> Scrubber | None:
+    """``--scrub``'s rules in order with ``--scrub-salt`` (default: random, one for the run)."""
+    if options.scrub_check and not options.scrub:
+        raise FlagError("--scrub-check", "give the rules to check with --scrub")
+    try:
+        return build_scrubber(options.scrub, options.scrub_salt) if options.scrub else None
+    except RulesError as exc:
+        raise FlagError("--scrub", str(exc)) from None
 
 
 def parse_signals(signal_list: str | None, *, traces_only: bool = False, logs_only: bool = False) -> tuple[Signal, ...]:
@@ -296,8 +317,8 @@ def redactor(
     options: ReplayOptions, otlp: OtlpConfig, loki: LokiConfig, env: Mapping[str, str] | None = None
 ) -> Redactor:
     """Hides every secret given: OTLP and Loki header values, the Loki password and the
-    basic-auth credential made from it, passwords in any URL's user info, and header
-    values from OTEL_EXPORTER_OTLP_*HEADERS (read from ``env``, default the process's)."""
+    basic-auth credential made from it, passwords in any URL's user info, the
+    ``--scrub-salt``, and header values from OTEL_EXPORTER_OTLP_*HEADERS (read from ``env``, default the process's)."""
     o = options
     auth = loki.auth()
     urls = (o.loki_url, o.otlp_endpoint, o.otlp_traces_endpoint, o.otlp_logs_endpoint, o.otlp_metrics_endpoint)
@@ -308,6 +329,7 @@ def redactor(
             *loki.headers.values(),
             loki.password,
             o.loki_bearer_token,
+            o.scrub_salt,
             *env_header_secrets(None if env is None else dict(env)),
             *(secret for url in urls for secret in url_secrets(url)),
         ]

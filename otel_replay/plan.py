@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from otel_replay.config import LOGS_PATH, METRICS_PATH, effective_endpoint
 from otel_replay.model import ResourceOverrides, Signal
+from otel_replay.scrub.engine import Scrubber
 from otel_replay.sinks.loki import LokiConfig
 from otel_replay.sinks.otlp_config import OtlpConfig
 from otel_replay.sources.discover import ArchiveLimits, Walk
@@ -65,6 +66,7 @@ class RunPlan:
     logs_to: str = "loki"  # or "otlp": log records through the official OTLPLogExporter
     workers: int = 1  # --workers: processes that read, convert and export (see execute/workers.py)
     problems_path: str | None = None  # --problems: every problem as a JSON line (written by this process)
+    scrub: Scrubber | None = None  # --scrub: the rules and the run's salt, applied before every sink
 
     # Long as its keyword list is: one keyword per user choice, checked and passed on in one place.
     @classmethod
@@ -89,6 +91,7 @@ class RunPlan:
         logs_to: str = "loki",
         workers: int = 1,
         problems_path: str | None = None,
+        scrub: Scrubber | None = None,
     ) -> RunPlan:
         """The plan for these options; :class:`PlanError` when they contradict each other."""
         if dry_run and output_dir:
@@ -129,6 +132,7 @@ class RunPlan:
             logs_to=logs_to,
             workers=workers,
             problems_path=problems_path,
+            scrub=scrub,
         )
 
     @property

@@ -58,6 +58,10 @@ def _no_otlp(o: ReplayOptions, signals: Collection[Signal]) -> str | None:
     return "nothing is sent to OTLP (only log records are replayed, and they go to Loki)"
 
 
+def _no_scrub(o: ReplayOptions, signals: Collection[Signal]) -> str | None:
+    return None if o.scrub else "no --scrub rules are given"
+
+
 def _no_output(o: ReplayOptions, signals: Collection[Signal]) -> str | None:
     return None if o.output_dir else "no folder is written (that is --output)"
 
@@ -93,6 +97,7 @@ RULES: list[tuple[tuple[str, ...], Check, bool, str]] = [
     (_OTLP_FIELDS, _no_otlp, False, "when only log records are replayed, into Loki"),
     (("overwrite",), _no_output, True, "without --output"),
     (("resume_elsewhere",), _no_resume, True, "without --resume"),
+    (("scrub_salt",), _no_scrub, False, "without --scrub"),
 ]
 
 

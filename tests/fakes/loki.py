@@ -169,6 +169,7 @@ class LokiReceiver(FakeServer):
         self._rate: dict[str, TokenBucket] = {}
         self.pushes: list[dict[str, Any]] = []  # decoded bodies of pushes that were parsed, as sent
         self.raw_sizes: list[int] = []
+        self.bodies: list[bytes] = []  # the uncompressed bytes of every push that was parsed
         self.headers: list[dict[str, str]] = []
         self.answers: list[int] = []
         self.unqueryable: list[str] = []  # stored metadata names Loki's queries cannot read back
@@ -217,6 +218,7 @@ class LokiReceiver(FakeServer):
         with self.lock:
             self.pushes.append(doc)
             self.raw_sizes.append(len(raw))
+            self.bodies.append(raw)
         now = self.now_ns()
         refusals: list[str] = []
         validated: list[tuple[dict[str, str], list[tuple[int, str, dict[str, str]]]]] = []

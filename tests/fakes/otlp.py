@@ -215,6 +215,7 @@ class OtlpReceiver(FakeServer):
         self.requests: dict[str, list[Any]] = {path: [] for path in _REQUESTS}
         self.paths: list[str] = []  # the path of every request that reached decoding
         self.sizes: list[int] = []  # uncompressed bytes of every request that reached decoding
+        self.bodies: list[bytes] = []  # those bytes themselves (uncompressed)
         self.headers: list[dict[str, str]] = []
         self.answers: list[tuple[int, str]] = []  # (status, content type) of every answer it wrote
         self.attempts = 0
@@ -285,6 +286,7 @@ class OtlpReceiver(FakeServer):
             self.requests[signal_path].append(message)
             self.paths.append(path)
             self.sizes.append(len(raw))
+            self.bodies.append(raw)
         return success(content_type, signal_path)
 
     # -- reading back -------------------------------------------------------------------------
