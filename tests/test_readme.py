@@ -22,7 +22,8 @@ PENDING = {"docs/cli.md", "docs/testing.md"}
 
 def walkthrough() -> str:
     text = README.read_text(encoding="utf-8")
-    return text[text.index("## I got a bug report") : text.index("## Everyday use")]
+    start = text.index("## I got a bug report")
+    return text[start : text.index("\n## ", start + 1)]
 
 
 def code_blocks(text: str) -> list[str]:
