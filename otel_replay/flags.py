@@ -73,6 +73,7 @@ OTLP_ENV = {
     "otlp_traces_endpoint": "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
     "otlp_logs_endpoint": "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
     "otlp_metrics_endpoint": "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+    "otlp_protocol": "OTEL_EXPORTER_OTLP_PROTOCOL",
     "headers": "OTEL_EXPORTER_OTLP_HEADERS",
     "compression": "OTEL_EXPORTER_OTLP_COMPRESSION",
     "certificate": "OTEL_EXPORTER_OTLP_CERTIFICATE",
@@ -115,7 +116,15 @@ OTLP: list[Decorator[Any]] = [
         "otlp_endpoint",
         metavar="URL",
         show_default=DEFAULT_OTLP_BASE,
-        help="OTLP/HTTP base URL; /v1/traces, /v1/metrics, /v1/logs are appended.",
+        help="OTLP/HTTP base URL; /v1/traces, /v1/metrics, /v1/logs are appended. "
+        "With --otlp-protocol grpc: scheme://host:port, used as it is (default http://localhost:4317).",
+    ),
+    option(
+        "--otlp-protocol",
+        type=click.Choice(["http/protobuf", "grpc"]),
+        show_default="http/protobuf",
+        help="OTLP transport for every OTLP signal; without the flag OTEL_EXPORTER_OTLP_[SIGNAL_]PROTOCOL "
+        "decides (http/json has no Python exporter).",
     ),
     option(
         "--otlp-traces-endpoint",

@@ -20,10 +20,12 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple, TypeVar
+from urllib.parse import urlsplit
 
 from otel_replay.config import (
     LOGS_PATH,
     METRICS_PATH,
+    TRACES_PATH,
     Redactor,
     basic_auth_secret,
     env_header_secrets,
@@ -42,7 +44,10 @@ from otel_replay.sinks.otlp_config import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_CONCURRENCY,
     DEFAULT_MAX_REQUEST_BYTES,
+    GRPC,
     OtlpConfig,
+    ProtocolError,
+    resolve_protocol,
 )
 from otel_replay.sources.common import parse_hex_id
 from otel_replay.sources.discover import DEFAULT_MAX_ARCHIVE_BYTES, ArchiveLimits
@@ -91,6 +96,7 @@ class ReplayOptions:
     logs_to: str = "loki"
     otlp_logs_endpoint: str | None = None
     otlp_metrics_endpoint: str | None = None
+    otlp_protocol: str | None = None  # None: OTEL_EXPORTER_OTLP_[SIGNAL_]PROTOCOL, else http/protobuf
     headers: tuple[str, ...] = ()
     compression: str | None = None
     # both backends
@@ -150,7 +156,7 @@ def build_plan(options: ReplayOptions, *, env: Mapping[str, str] | None = None, 
     _exclusive(("--loki-user", o.loki_user), ("--loki-bearer-token", o.loki_bearer_token))
     check_urls(o, signals, os.environ if env is None else env)
     selection = parse_selection(o, now_ns=time.time_ns() if now_ns is None else now_ns)
-    otlp = otlp_config(o, os.environ if env is None else env)
+    otlp = otlp_config(o, os.environ if env is None else env, signals)
     loki = loki_config(o)
     return RunPlan.from_options(
         paths=o.paths,
@@ -233,20 +239,24 @@ def retry_deadlines(max_retry_time: float | None) -> RetryDeadlines:
 DEFAULT_COMPRESSION = "gzip"
 
 
-def otlp_config(options: ReplayOptions, env: Mapping[str, str] | None = None) -> OtlpConfig:
-    """The OTLP sinks' settings: full URLs per signal (None lets OTEL_EXPORTER_OTLP_*
-    decide), ``--header`` pairs, transport and request limits. Compression: the flag,
-    else the OTEL_EXPORTER_OTLP_*COMPRESSION variables when one is set (the exporter
-    reads them), else gzip (``env``: default the process's)."""
+def otlp_config(
+    options: ReplayOptions, env: Mapping[str, str] | None = None, signals: Iterable[Signal] = tuple(Signal)
+) -> OtlpConfig:
+    """The OTLP sinks' settings: each signal's protocol (of ``signals``, those sent as
+    OTLP), its URL (None lets OTEL_EXPORTER_OTLP_* decide; for gRPC the endpoint as it is,
+    for http/protobuf with /v1/<signal> appended), ``--header`` pairs, transport and request
+    limits. Compression: the flag, else the OTEL_EXPORTER_OTLP_*COMPRESSION variables when
+    one is set (the exporter reads them), else gzip (``env``: default the process's)."""
     o = options
     env = os.environ if env is None else env
+    protocols = _protocols(o, env, signals)
     from_env = any(name.startswith("OTEL_EXPORTER_OTLP_") and name.endswith("COMPRESSION") for name in env)
     compression = o.compression or (None if from_env else DEFAULT_COMPRESSION)
     headers = _pairs(o.headers, "--header")
-    return OtlpConfig(
-        traces_endpoint=signal_endpoint(o.otlp_endpoint, o.otlp_traces_endpoint),
-        logs_endpoint=signal_endpoint(o.otlp_endpoint, o.otlp_logs_endpoint, LOGS_PATH),
-        metrics_endpoint=signal_endpoint(o.otlp_endpoint, o.otlp_metrics_endpoint, METRICS_PATH),
+    config = OtlpConfig(
+        traces_endpoint=_endpoint(o.otlp_endpoint, o.otlp_traces_endpoint, protocols[Signal.TRACES]),
+        logs_endpoint=_endpoint(o.otlp_endpoint, o.otlp_logs_endpoint, protocols[Signal.LOGS], LOGS_PATH),
+        metrics_endpoint=_endpoint(o.otlp_endpoint, o.otlp_metrics_endpoint, protocols[Signal.METRICS], METRICS_PATH),
         headers=headers or None,
         compression=compression,
         timeout=o.timeout,
@@ -256,7 +266,53 @@ def otlp_config(options: ReplayOptions, env: Mapping[str, str] | None = None) ->
         batch_size=o.batch_size,
         max_request_bytes=o.max_request_bytes,
         concurrency=o.concurrency,
+        protocols={s: p for s, p in protocols.items() if p == GRPC} or None,  # http/protobuf: the default
     )
+    _check_grpc_endpoints(config, env)
+    return config
+
+
+def _protocols(o: ReplayOptions, env: Mapping[str, str], signals: Iterable[Signal]) -> dict[Signal, str]:
+    """Each signal's OTLP protocol; a signal this run does not send as OTLP keeps the
+    default, whatever its variable says."""
+    sent = {s for s in signals if s is not Signal.LOGS or o.logs_to == "otlp"}
+    out = {}
+    for signal in Signal:
+        try:
+            out[signal] = resolve_protocol(o.otlp_protocol, signal, env) if signal in sent else "http/protobuf"
+        except ProtocolError as exc:
+            raise PlanError(str(exc)) from None
+    if o.insecure and GRPC in {out[s] for s in sent}:
+        raise PlanError(
+            "--insecure: a gRPC exporter cannot skip certificate checks; pass the CA with --certificate, "
+            "or use http:// for a backend without TLS"
+        )
+    return out
+
+
+def _check_grpc_endpoints(config: OtlpConfig, env: Mapping[str, str]) -> None:
+    """A gRPC endpoint is ``scheme://host:port``: a path (``/v1/traces``, an OTLP/HTTP
+    habit) would be dropped by the exporter without a word, so it is refused here."""
+    for signal in Signal:
+        if config.protocol(signal) != GRPC:
+            continue
+        given = config.endpoint(signal)
+        names = [f"OTEL_EXPORTER_OTLP_{signal.name}_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"]
+        where = "--otlp-endpoint" if given else next((n for n in names if env.get(n)), None)
+        url = given or (env[where] if where else "")
+        path = urlsplit(url.strip()).path if "://" in url else ""
+        if path not in ("", "/"):
+            raise PlanError(
+                f"{where}: a gRPC endpoint is scheme://host:port with no path ({path!r}): "
+                f"drop the path, or use --otlp-protocol http/protobuf for an OTLP/HTTP URL"
+            )
+
+
+def _endpoint(base: str | None, explicit: str | None, protocol: str, path: str = TRACES_PATH) -> str | None:
+    """One signal's endpoint from our flags: gRPC takes ``scheme://host:port`` as it is."""
+    if protocol == GRPC:
+        return explicit or base
+    return signal_endpoint(base, explicit, path)
 
 
 def loki_config(options: ReplayOptions) -> LokiConfig:

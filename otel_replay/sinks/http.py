@@ -4,8 +4,11 @@ sessions that keep their TLS choice, and transport errors in a few words."""
 from __future__ import annotations
 
 import re
+import socket
+import ssl
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -79,3 +82,30 @@ def post_once(
         return Permanent(reason, refused=False), reason
     outcome = classify(resp.status_code, resp.content, resp.headers.get("Retry-After"), stream_entries)
     return outcome, f"HTTP {resp.status_code}"
+
+
+#: The frame an HTTP/2 server (every gRPC server) sends first: 3 bytes of length, type 4.
+_SETTINGS_FRAME_TYPE = 4
+
+
+def speaks_grpc(url: str, timeout: float = 2.0) -> bool:
+    """Whether the server at ``url``'s host and port speaks HTTP/2 without being asked,
+    as gRPC servers do: it sends its SETTINGS frame as soon as a connection opens (with
+    TLS: it chose ``h2``), while an HTTP/1.1 server waits for a request. False when it
+    cannot be told (no connection, nothing sent)."""
+    parts = urlsplit(url)
+    https = parts.scheme == "https"
+    try:
+        port = parts.port or (443 if https else 80)
+        with socket.create_connection((parts.hostname or "localhost", port), timeout=timeout) as raw:
+            if https:
+                context = ssl.create_default_context()
+                context.check_hostname, context.verify_mode = False, ssl.CERT_NONE  # only its protocol is asked
+                context.set_alpn_protocols(["h2", "http/1.1"])
+                with context.wrap_socket(raw, server_hostname=parts.hostname) as tls:
+                    return tls.selected_alpn_protocol() == "h2"
+            raw.settimeout(timeout)
+            head = raw.recv(9)
+            return len(head) >= 4 and head[3] == _SETTINGS_FRAME_TYPE
+    except (OSError, ValueError):
+        return False

@@ -34,8 +34,8 @@ from opentelemetry.sdk.trace.export import SpanExportResult
 from otel_replay.model import Record, Signal, record_key
 from otel_replay.resume import Acknowledge
 from otel_replay.sinks.batching import Batcher
-from otel_replay.sinks.delivery import Account, Delivered, Outcome, Partial, Permanent, Retryable, status_outcome
-from otel_replay.sinks.http import VerifyingSession, describe_exception, one_line
+from otel_replay.sinks.delivery import Account, Delivered, Outcome, Partial, Permanent, Retryable, Sent, status_outcome
+from otel_replay.sinks.http import VerifyingSession, describe_exception, one_line, speaks_grpc
 from otel_replay.sinks.inflight import InFlight, InFlightSink
 from otel_replay.sinks.otlp_config import OtlpConfig, export_deadline
 from otel_replay.sinks.sdk import ResourceCache
@@ -80,6 +80,12 @@ _NO_SUCH_PATH = {
     "--otlp-metrics-endpoint at a metrics backend (Prometheus: http://HOST:9090/api/v1/otlp/v1/metrics, "
     "Mimir: http://HOST/otlp/v1/metrics), or leave metrics out with --signals traces,logs",
 }
+
+
+_SPEAKS_GRPC = (
+    "{url} answers as a gRPC server, not OTLP/HTTP: use --otlp-protocol grpc (or OTEL_EXPORTER_OTLP_PROTOCOL=grpc), "
+    "or point the endpoint at the OTLP/HTTP port (4318)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +198,9 @@ class _ObservedSession(VerifyingSession):
     attempts: int = 0
     attempt_timeout: float | None = None
 
+    #: Set once the endpoint turned out to speak gRPC: every later request ends at once.
+    wrong_protocol: str | None = None
+
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         cap = self.attempt_timeout
         if cap is not None:
@@ -199,11 +208,23 @@ class _ObservedSession(VerifyingSession):
             kwargs["timeout"] = cap if given is None else min(given, cap)
         self.attempts += 1
         self.last_url = url.decode() if isinstance(url, bytes) else url
+        if self.wrong_protocol:
+            raise WrongProtocol(self.wrong_protocol)
         try:
             return super().request(method, url, *args, **kwargs)
+        except requests.ConnectionError as exc:
+            self.last_error = exc
+            if speaks_grpc(self.last_url, min(2.0, cap or 2.0)):  # reset, or HTTP/2 frames for an answer
+                self.wrong_protocol = "no OTLP/HTTP answer: the endpoint speaks gRPC (HTTP/2)"
+                raise WrongProtocol(self.wrong_protocol) from exc  # not a connection error: not retried
+            raise
         except requests.RequestException as exc:
             self.last_error = exc
             raise
+
+
+class WrongProtocol(Exception):
+    """The endpoint speaks gRPC: raised by the session, which the exporter does not retry."""
 
 
 @dataclass(slots=True)
@@ -218,6 +239,8 @@ class _Lane:
     request it sent last (one request at a time: see :mod:`otel_replay.sinks.inflight`)."""
 
     def __init__(self, parts: _SignalParts, endpoint: str | None, config: OtlpConfig, signal: Signal) -> None:
+        self.signal = signal
+        self.module = parts.exporter.__module__
         self.last: _Response | None = None
         self._success = parts.success
         session = self.session = _ObservedSession()
@@ -245,6 +268,17 @@ class _Lane:
         self.session.last_error = None
         self.session.attempts = 0
         return self.exporter.export(items) is self._success
+
+    def send(self, items: Any, log: _ExporterLog) -> Sent:
+        """Export (the exporter's retries included) and classify what it did."""
+        log.last_error = None
+        succeeded = self.export(items)
+        session, last = self.session, self.last
+        outcome = classify(self.signal, succeeded, last, session.last_error, log.last_error, session.last_url)
+        if session.wrong_protocol and not succeeded:
+            outcome = Permanent(session.wrong_protocol, refused=False, hint=_SPEAKS_GRPC.format(url=session.last_url))
+        answer = f"HTTP {last.status}" if last else describe_exception(session.last_error or "no answer")
+        return Sent(outcome, session.attempts, str(session.last_url), answer)
 
     def shutdown(self) -> None:
         """The exporter's own shutdown (it also cuts short a retry back-off in progress)."""
@@ -297,14 +331,9 @@ class OtlpSink(InFlightSink):
         self._stats = stats
         self._resources = ResourceCache()
         self._parts = _PARTS[signal]
-        endpoint = {
-            Signal.TRACES: config.traces_endpoint,
-            Signal.LOGS: config.logs_endpoint,
-            Signal.METRICS: config.metrics_endpoint,
-        }[signal]
-        self._inflight = InFlight(_Lane(self._parts, endpoint, config, signal) for _ in range(config.concurrency))
+        self._inflight = InFlight(_lane(config, signal) for _ in range(config.concurrency))
         self._account = Account(signal, stats, on_delivered)
-        self._log = _ExporterLog(stats, self._parts.exporter.__module__)
+        self._log = _ExporterLog(stats, self._inflight.lanes[0].module)
         self._exporter_logger = logging.getLogger("opentelemetry")
         _QuietLogger.attach(self._exporter_logger, self._log)
         self._batcher: Batcher[Record] = Batcher(
@@ -318,22 +347,18 @@ class OtlpSink(InFlightSink):
         items = self._resources.export_items(batch)  # here: the cache is not shared with the lanes
         self._inflight.submit(lambda lane: self._send(lane, batch, items))
 
-    def _send(self, lane: _Lane, batch: list[Record], items: Any) -> None:
+    def _send(self, lane: Any, batch: list[Record], items: Any) -> None:
         if self._stop is not None and self._stop.is_set():  # stopped while it waited for a lane: not sent
             return
-        self._log.last_error = None
-        succeeded = lane.export(items)
+        sent = lane.send(items, self._log)
         if self._inflight.abandoned:  # the run quit without waiting: counted as not sent
             return
-        session, last = lane.session, lane.last
-        outcome = classify(self.signal, succeeded, last, session.last_error, self._log.last_error, session.last_url)
         n = len(batch)
         where = batch_span(batch[0].origin, batch[-1].origin)
-        answer = f"HTTP {last.status}" if last else describe_exception(session.last_error or "no answer")
         self._stats.note(
-            f"{self.signal.value} {where}: {n} records → {session.last_url}: {answer} ({session.attempts} attempt(s))"
+            f"{self.signal.value} {where}: {n} records → {sent.url}: {sent.answer} ({sent.attempts} attempt(s))"
         )
-        self._account.settle(outcome, session.attempts, n, where, lambda: [record_key(r) for r in batch])
+        self._account.settle(sent.outcome, sent.attempts, n, where, lambda: [record_key(r) for r in batch])
 
     def interrupt(self) -> None:
         """Cut short the retry back-offs in progress: the exporters are shut down (their own
@@ -346,3 +371,13 @@ class OtlpSink(InFlightSink):
         for lane in self._inflight.lanes:
             lane.shutdown()
         _QuietLogger.detach(self._exporter_logger, self._log)
+
+
+def _lane(config: OtlpConfig, signal: Signal) -> Any:
+    """One exporter lane of the signal's protocol: the gRPC one (sinks/otlp_grpc.py, loaded
+    only when used) or OTLP/HTTP's."""
+    if config.protocol(signal) == "grpc":
+        from otel_replay.sinks.otlp_grpc import GrpcLane
+
+        return GrpcLane(signal, config)
+    return _Lane(_PARTS[signal], config.endpoint(signal), config, signal)

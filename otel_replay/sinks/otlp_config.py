@@ -15,6 +15,13 @@ DEFAULT_MAX_REQUEST_BYTES = 4 * 1024 * 1024
 #: Requests in flight per sink (and per worker process); see sinks/inflight.py.
 DEFAULT_CONCURRENCY = 2
 
+GRPC = "grpc"
+HTTP_PROTOBUF = "http/protobuf"
+#: The protocols a run can send with (the OpenTelemetry specification's default first).
+PROTOCOLS = (HTTP_PROTOBUF, GRPC)
+#: Where a gRPC exporter sends when nothing says (the specification's default).
+DEFAULT_GRPC_ENDPOINT = "http://localhost:4317"
+
 
 @dataclass(slots=True)
 class OtlpConfig:
@@ -30,6 +37,49 @@ class OtlpConfig:
     batch_size: int = DEFAULT_BATCH_SIZE
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
     concurrency: int = 1  # requests in flight (--concurrency)
+    #: Each signal's protocol (:func:`resolve_protocol`); a signal not named sends http/protobuf.
+    protocols: dict[Signal, str] | None = None
+
+    def protocol(self, signal: Signal) -> str:
+        return (self.protocols or {}).get(signal, HTTP_PROTOBUF)
+
+    def endpoint(self, signal: Signal) -> str | None:
+        """The signal's URL from our flags (None lets OTEL_EXPORTER_OTLP_* decide)."""
+        return {
+            Signal.TRACES: self.traces_endpoint,
+            Signal.LOGS: self.logs_endpoint,
+            Signal.METRICS: self.metrics_endpoint,
+        }[signal]
+
+
+class ProtocolError(ValueError):
+    """A protocol named by --otlp-protocol or an OTEL_EXPORTER_OTLP_*PROTOCOL variable that
+    no exporter here speaks; the message names where it came from and what to use."""
+
+
+def resolve_protocol(flag: str | None, signal: Signal, env: Mapping[str, str] | None = None) -> str:
+    """The protocol one signal is sent with: ``--otlp-protocol``, else
+    ``OTEL_EXPORTER_OTLP_<SIGNAL>_PROTOCOL``, else ``OTEL_EXPORTER_OTLP_PROTOCOL``, else
+    ``http/protobuf`` (the specification's precedence and default). :class:`ProtocolError`
+    for ``http/json`` (the Python SDK has no exporter for it) or any other value."""
+    env = os.environ if env is None else env
+    where, value = "--otlp-protocol", flag
+    if not value:
+        for name in (f"OTEL_EXPORTER_OTLP_{signal.name}_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"):
+            if env.get(name, "").strip():
+                where, value = name, env[name]
+                break
+    if not value:
+        return HTTP_PROTOBUF
+    given = value.strip()
+    if given.lower() in PROTOCOLS:
+        return given.lower()
+    if given.lower() == "http/json":
+        raise ProtocolError(
+            f"{where}=http/json: OTLP/JSON has no exporter in the OpenTelemetry Python SDK; "
+            f"use http/protobuf (same port, 4318) or grpc (port 4317)"
+        )
+    raise ProtocolError(f"{where}={given!r} is not an OTLP protocol (grpc or http/protobuf)")
 
 
 def export_deadline(
