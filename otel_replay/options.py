@@ -20,19 +20,16 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple, TypeVar
-from urllib.parse import urlsplit
 
 from otel_replay.config import (
     LOGS_PATH,
     METRICS_PATH,
-    TRACES_PATH,
     Redactor,
     basic_auth_secret,
     env_header_secrets,
     parse_duration,
     parse_instant,
     parse_pairs,
-    signal_endpoint,
     url_problem,
     url_secrets,
 )
@@ -47,7 +44,9 @@ from otel_replay.sinks.otlp_config import (
     GRPC,
     OtlpConfig,
     ProtocolError,
-    resolve_protocol,
+    check_grpc_endpoints,
+    protocol_endpoint,
+    resolve_protocols,
 )
 from otel_replay.sources.common import parse_hex_id
 from otel_replay.sources.discover import DEFAULT_MAX_ARCHIVE_BYTES, ArchiveLimits
@@ -249,14 +248,20 @@ def otlp_config(
     one is set (the exporter reads them), else gzip (``env``: default the process's)."""
     o = options
     env = os.environ if env is None else env
-    protocols = _protocols(o, env, signals)
+    sent = {s for s in signals if s is not Signal.LOGS or o.logs_to == "otlp"}
+    try:
+        protocols = resolve_protocols(o.otlp_protocol, sent, env, insecure=o.insecure)
+    except ProtocolError as exc:
+        raise PlanError(str(exc)) from None
     from_env = any(name.startswith("OTEL_EXPORTER_OTLP_") and name.endswith("COMPRESSION") for name in env)
     compression = o.compression or (None if from_env else DEFAULT_COMPRESSION)
     headers = _pairs(o.headers, "--header")
     config = OtlpConfig(
-        traces_endpoint=_endpoint(o.otlp_endpoint, o.otlp_traces_endpoint, protocols[Signal.TRACES]),
-        logs_endpoint=_endpoint(o.otlp_endpoint, o.otlp_logs_endpoint, protocols[Signal.LOGS], LOGS_PATH),
-        metrics_endpoint=_endpoint(o.otlp_endpoint, o.otlp_metrics_endpoint, protocols[Signal.METRICS], METRICS_PATH),
+        traces_endpoint=protocol_endpoint(o.otlp_endpoint, o.otlp_traces_endpoint, protocols[Signal.TRACES]),
+        logs_endpoint=protocol_endpoint(o.otlp_endpoint, o.otlp_logs_endpoint, protocols[Signal.LOGS], LOGS_PATH),
+        metrics_endpoint=protocol_endpoint(
+            o.otlp_endpoint, o.otlp_metrics_endpoint, protocols[Signal.METRICS], METRICS_PATH
+        ),
         headers=headers or None,
         compression=compression,
         timeout=o.timeout,
@@ -268,51 +273,11 @@ def otlp_config(
         concurrency=o.concurrency,
         protocols={s: p for s, p in protocols.items() if p == GRPC} or None,  # http/protobuf: the default
     )
-    _check_grpc_endpoints(config, env)
+    try:
+        check_grpc_endpoints(config, env)
+    except ProtocolError as exc:
+        raise PlanError(str(exc)) from None
     return config
-
-
-def _protocols(o: ReplayOptions, env: Mapping[str, str], signals: Iterable[Signal]) -> dict[Signal, str]:
-    """Each signal's OTLP protocol; a signal this run does not send as OTLP keeps the
-    default, whatever its variable says."""
-    sent = {s for s in signals if s is not Signal.LOGS or o.logs_to == "otlp"}
-    out = {}
-    for signal in Signal:
-        try:
-            out[signal] = resolve_protocol(o.otlp_protocol, signal, env) if signal in sent else "http/protobuf"
-        except ProtocolError as exc:
-            raise PlanError(str(exc)) from None
-    if o.insecure and GRPC in {out[s] for s in sent}:
-        raise PlanError(
-            "--insecure: a gRPC exporter cannot skip certificate checks; pass the CA with --certificate, "
-            "or use http:// for a backend without TLS"
-        )
-    return out
-
-
-def _check_grpc_endpoints(config: OtlpConfig, env: Mapping[str, str]) -> None:
-    """A gRPC endpoint is ``scheme://host:port``: a path (``/v1/traces``, an OTLP/HTTP
-    habit) would be dropped by the exporter without a word, so it is refused here."""
-    for signal in Signal:
-        if config.protocol(signal) != GRPC:
-            continue
-        given = config.endpoint(signal)
-        names = [f"OTEL_EXPORTER_OTLP_{signal.name}_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"]
-        where = "--otlp-endpoint" if given else next((n for n in names if env.get(n)), None)
-        url = given or (env[where] if where else "")
-        path = urlsplit(url.strip()).path if "://" in url else ""
-        if path not in ("", "/"):
-            raise PlanError(
-                f"{where}: a gRPC endpoint is scheme://host:port with no path ({path!r}): "
-                f"drop the path, or use --otlp-protocol http/protobuf for an OTLP/HTTP URL"
-            )
-
-
-def _endpoint(base: str | None, explicit: str | None, protocol: str, path: str = TRACES_PATH) -> str | None:
-    """One signal's endpoint from our flags: gRPC takes ``scheme://host:port`` as it is."""
-    if protocol == GRPC:
-        return explicit or base
-    return signal_endpoint(base, explicit, path)
 
 
 def loki_config(options: ReplayOptions) -> LokiConfig:

@@ -6,7 +6,9 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
+from otel_replay.config import TRACES_PATH, signal_endpoint
 from otel_replay.model import Signal
 from otel_replay.sinks.delivery import DEFAULT_MAX_RETRY_TIME
 
@@ -80,6 +82,47 @@ def resolve_protocol(flag: str | None, signal: Signal, env: Mapping[str, str] | 
             f"use http/protobuf (same port, 4318) or grpc (port 4317)"
         )
     raise ProtocolError(f"{where}={given!r} is not an OTLP protocol (grpc or http/protobuf)")
+
+
+def resolve_protocols(
+    flag: str | None, sent: set[Signal], env: Mapping[str, str], insecure: bool = False
+) -> dict[Signal, str]:
+    """Each signal's protocol; a signal not ``sent`` as OTLP (logs to Loki) keeps the
+    default, whatever its variable says. :class:`ProtocolError` for a protocol no exporter
+    speaks, or ``--insecure`` with gRPC (it has no way to skip certificate checks)."""
+    out = {s: resolve_protocol(flag, s, env) if s in sent else HTTP_PROTOBUF for s in Signal}
+    if insecure and GRPC in {out[s] for s in sent}:
+        raise ProtocolError(
+            "--insecure: a gRPC exporter cannot skip certificate checks; pass the CA with --certificate, "
+            "or use http:// for a backend without TLS"
+        )
+    return out
+
+
+def protocol_endpoint(base: str | None, explicit: str | None, protocol: str, path: str = TRACES_PATH) -> str | None:
+    """One signal's endpoint from our flags (None: the variables decide): gRPC takes
+    ``scheme://host:port`` as it is, OTLP/HTTP gets ``/v1/<signal>`` appended to the base."""
+    if protocol == GRPC:
+        return explicit or base
+    return signal_endpoint(base, explicit, path)
+
+
+def check_grpc_endpoints(config: OtlpConfig, env: Mapping[str, str]) -> None:
+    """A gRPC endpoint is ``scheme://host:port``: a path (``/v1/traces``, an OTLP/HTTP
+    habit) would be dropped by the exporter without a word, so it is refused here."""
+    for signal in Signal:
+        if config.protocol(signal) != GRPC:
+            continue
+        given = config.endpoint(signal)
+        names = [f"OTEL_EXPORTER_OTLP_{signal.name}_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"]
+        where = "--otlp-endpoint" if given else next((n for n in names if env.get(n)), None)
+        url = given or (env[where] if where else "")
+        path = urlsplit(url.strip()).path if "://" in url else ""
+        if path not in ("", "/"):
+            raise ProtocolError(
+                f"{where}: a gRPC endpoint is scheme://host:port with no path ({path!r}): "
+                f"drop the path, or use --otlp-protocol http/protobuf for an OTLP/HTTP URL"
+            )
 
 
 def export_deadline(

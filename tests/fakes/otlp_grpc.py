@@ -19,6 +19,7 @@ faulted ones (``attempts``); only the answered-OK ones count as ``requests``.
 from __future__ import annotations
 
 import threading
+import time
 from concurrent import futures
 from dataclasses import dataclass
 from typing import Any
@@ -79,17 +80,18 @@ class GrpcReceiver:
         self.sizes: list[int] = []  # bytes of every request that was answered OK
         self.metadata: list[dict[str, str]] = []  # of every request that reached a servicer
         self.attempts = 0
+        self.arrivals: list[float] = []  # time.monotonic() of every request that reached a servicer
         self.stalled = threading.Event()  # set when a stalled call was given up by its client
         self._server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=8),
             options=[("grpc.max_receive_message_length", max_recv_bytes)],
         )
+        trace, logs, metrics = trace_service_pb2_grpc, logs_service_pb2_grpc, metrics_service_pb2_grpc
         adders = {
-            TRACES: (trace_service_pb2_grpc.add_TraceServiceServicer_to_server, trace_service_pb2_grpc.TraceServiceServicer),
-            LOGS: (logs_service_pb2_grpc.add_LogsServiceServicer_to_server, logs_service_pb2_grpc.LogsServiceServicer),
-            METRICS: (metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server,
-                      metrics_service_pb2_grpc.MetricsServiceServicer),
-        }  # fmt: skip
+            TRACES: (trace.add_TraceServiceServicer_to_server, trace.TraceServiceServicer),
+            LOGS: (logs.add_LogsServiceServicer_to_server, logs.LogsServiceServicer),
+            METRICS: (metrics.add_MetricsServiceServicer_to_server, metrics.MetricsServiceServicer),
+        }
         for signal in serves:
             add, base = adders[signal]
             add(self._servicer(base, signal), self._server)
@@ -100,7 +102,7 @@ class GrpcReceiver:
         receiver = self
 
         class Servicer(base):  # type: ignore[misc, valid-type]
-            def Export(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802 - the service's name
+            def Export(self, request: Any, context: grpc.ServicerContext) -> Any:
                 return receiver._export(signal, request, context)
 
         return Servicer()
@@ -108,6 +110,7 @@ class GrpcReceiver:
     def _export(self, signal: str, request: Any, context: grpc.ServicerContext) -> Any:
         with self.lock:
             self.attempts += 1
+            self.arrivals.append(time.monotonic())
             self.metadata.append({k: v for k, v in context.invocation_metadata() if isinstance(v, str)})
             fault = self.faults.pop(0) if self.faults else Fault()
         if fault.stall:
