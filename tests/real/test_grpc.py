@@ -1,0 +1,74 @@
+"""OTLP over gRPC into the real Tempo's OTLP/gRPC receiver (docker/tempo.yaml's
+``grpc`` protocol, on its own free port): a CodeMachine report arrives span for span,
+chosen by the environment alone as the issue's command does; a span file of more than
+20 MiB arrives whole (grpc-go's 4 MiB message limit, which Tempo keeps); and the wrong
+protocol for a port is named within seconds."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+
+from tests.helpers import EXAMPLE
+from tests.real.backends import Stack, poll, require_binaries
+from tests.real.expect import assert_codemachine_span, fetch_spans
+from tests.real.inputs import ROOT, Run, clean_env, replay, replay_command, write_big_trace_file
+from tests.real.test_large import MB, tempo_span_ids
+from tests.test_replay_fidelity import dated_docs
+
+require_binaries()
+
+
+def replay_with_env(env: dict[str, str], *args: str) -> Run:
+    proc = subprocess.run(
+        replay_command(*args), cwd=ROOT, env={**clean_env(), **env}, capture_output=True, timeout=300
+    )
+    return Run(proc.returncode, json.loads(proc.stdout), proc.stderr.decode(errors="replace"))
+
+
+def test_a_report_over_grpc_arrives_span_for_span(stack: Stack) -> None:
+    """The issue's command: OTEL_EXPORTER_OTLP_PROTOCOL=grpc and OTEL_EXPORTER_OTLP_ENDPOINT
+    at Tempo's 4317, nothing else: exit 0, and every span is in Tempo as recorded."""
+    env = {"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc", "OTEL_EXPORTER_OTLP_ENDPOINT": stack.otlp_grpc_url}
+    run = replay_with_env(env, str(EXAMPLE), "--shift-to-now", "--signals", "traces")
+    assert run.code == 0, run.summary
+    assert run.summary["destinations"]["traces"] == f"{stack.otlp_grpc_url} (OTLP/gRPC)"
+    offset = run.summary["time_offset_ns"]
+    source_spans = dated_docs("spans")
+    assert run.signal("traces")["sent"] == len(source_spans)
+    trace_ids = {s["traceId"] for s in source_spans}
+    stored = fetch_spans(stack, {t: sum(s["traceId"] == t for s in source_spans) for t in trace_ids})
+    assert len(stored) == len(source_spans)
+    for doc in source_spans:
+        assert_codemachine_span(doc, stored[doc["spanId"]], offset)
+
+
+def test_a_span_file_over_20_mib_arrives_whole_over_grpc(stack: Stack, tmp_path: Path) -> None:
+    path = tmp_path / "big" / "2026-11-24" / "17-00-00.json"
+    per_trace = write_big_trace_file(path, 24 * MB, time.time() * 1000 - 600_000)
+    total = sum(per_trace.values())
+    assert path.stat().st_size >= 24 * MB
+    run = replay(str(path), "--traces-only", "--otlp-protocol", "grpc", "--otlp-endpoint", stack.otlp_grpc_url)
+    assert run.code == 0, run.summary
+    assert run.signal("traces")["sent"] == total
+    for trace_id, n in per_trace.items():
+        ids = poll(
+            f"{n} spans of {trace_id}",
+            lambda t=trace_id, n=n: ids if len(ids := tempo_span_ids(stack, t)) >= n else None,
+            60,
+        )
+        assert len(ids) == len(set(ids)) == n, (trace_id, len(ids), len(set(ids)), n)
+
+
+def test_the_wrong_protocol_for_tempos_ports_is_named_within_seconds(stack: Stack) -> None:
+    for args, says in (
+        (("--otlp-endpoint", stack.otlp_grpc_url), "--otlp-protocol grpc"),  # OTLP/HTTP to 4317
+        (("--otlp-protocol", "grpc", "--otlp-endpoint", stack.otlp_url), "--otlp-protocol http/protobuf"),
+    ):
+        started = time.monotonic()
+        run = replay(str(EXAMPLE), "--signals", "traces", *args)
+        assert time.monotonic() - started < 30, args
+        assert run.code == 1
+        assert any(says in hint for hint in run.summary["hints"]), (args, run.summary["hints"])
