@@ -22,9 +22,7 @@ require_binaries()
 
 
 def replay_with_env(env: dict[str, str], *args: str) -> Run:
-    proc = subprocess.run(
-        replay_command(*args), cwd=ROOT, env={**clean_env(), **env}, capture_output=True, timeout=300
-    )
+    proc = subprocess.run(replay_command(*args), cwd=ROOT, env={**clean_env(), **env}, capture_output=True, timeout=300)
     return Run(proc.returncode, json.loads(proc.stdout), proc.stderr.decode(errors="replace"))
 
 
