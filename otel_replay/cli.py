@@ -17,6 +17,7 @@ import cloup
 
 from otel_replay.command import CONTEXT_SETTINGS, ReplayGroup, flag_hint, flags_given, print_version
 from otel_replay.flags import EXAMPLES, replay_flags
+from otel_replay.inspect.command import inspect_command
 from otel_replay.model import Signal
 from otel_replay.options import FlagError, PlanError, ReplayOptions, build_plan
 from otel_replay.plan import RunPlan
@@ -39,6 +40,9 @@ from otel_replay.unused import unused_flags
 def main() -> None:
     """Replay recorded OpenTelemetry telemetry (CodeMachine bug reports, OTLP/JSON) into
     Tempo, Loki or any OTLP backend. See `otel-replay replay --help`."""
+
+
+main.add_command(inspect_command)
 
 
 @main.command(

@@ -279,6 +279,19 @@ MODE: list[Decorator[Any]] = [
 
 SELECTION: list[Decorator[Any]] = [
     option(
+        "--include",
+        multiple=True,
+        metavar="GLOB",
+        help="Also read the files of folders and archives that match, though skipped by default "
+        "(packaging noise such as node_modules/; see docs/input-rules.md). Repeatable.",
+    ),
+    option(
+        "--exclude",
+        multiple=True,
+        metavar="GLOB",
+        help="Skip the files and folders that match (their path in the folder or archive, or their name). Repeatable.",
+    ),
+    option(
         "--signals",
         "signal_list",
         metavar="LIST",

@@ -135,6 +135,8 @@ class ReplayOptions:
     services: tuple[str, ...] = ()
     # the run
     max_archive_bytes: int = DEFAULT_MAX_ARCHIVE_BYTES
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
     resume: str | None = None
     workers: int = 1
     concurrency: int = DEFAULT_CONCURRENCY
@@ -169,6 +171,8 @@ def build_plan(options: ReplayOptions, *, env: Mapping[str, str] | None = None, 
         output_dir=o.output_dir,
         resume_path=o.resume,
         limits=ArchiveLimits(o.max_archive_bytes),
+        include=o.include,
+        exclude=o.exclude,
         logs_to=o.logs_to,
         workers=o.workers,
         problems_path=o.problems,

@@ -154,7 +154,7 @@ class Pipeline:
             if self.stop.is_set():
                 return
             if isinstance(found, SkippedFile):
-                stats.file_ignored()
+                stats.file_ignored(found.name, found.reason)
             elif isinstance(found, FileProblem):
                 stats.file_problem(found.source, found.reason, found.key, found.signal)
             else:
@@ -171,7 +171,7 @@ class Pipeline:
                 if self.on_progress is not None:
                     self.on_progress(stats)
 
-    def _read(self, items: Iterator[SourceItem]) -> None:
+    def _read(self, items: Iterator[SourceItem | SkippedFile]) -> None:
         stats, stop = self.stats, self.stop
         read: Counter[Signal] = Counter()
         filtered_out: dict[Signal, TimeSpan] = {}
@@ -213,7 +213,7 @@ class Pipeline:
                 stats.times(signal, span, kept=False)
         items.close()  # type: ignore[attr-defined]
 
-    def _other(self, item: SourceItem) -> None:
+    def _other(self, item: SourceItem | SkippedFile) -> None:
         """What a reader says besides records and the start of a file."""
         stats = self.stats
         if isinstance(item, InvalidRecord):
@@ -229,6 +229,8 @@ class Pipeline:
                 stats.hint(item.text)
             else:
                 self._about.setdefault(item.origin, []).append(item)
+        elif isinstance(item, SkippedFile):  # read, and found not to be telemetry
+            stats.file_ignored(item.name, item.reason)
 
     def _checked(self, signal: Signal) -> None:
         """The pending records of ``signal`` through ``check`` and ``after`` to the sink

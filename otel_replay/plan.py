@@ -17,6 +17,7 @@ from otel_replay.model import ResourceOverrides, Signal
 from otel_replay.sinks.loki import LokiConfig
 from otel_replay.sinks.otlp_config import OtlpConfig
 from otel_replay.sources.discover import ArchiveLimits, Walk
+from otel_replay.sources.names import NameRules
 
 MODES = ("send", "dry-run", "output")
 LOGS_TO = ("loki", "otlp")
@@ -78,6 +79,8 @@ class RunPlan:
         output_dir: str | None = None,
         resume_path: str | None = None,
         limits: ArchiveLimits | None = None,
+        include: Sequence[str] = (),
+        exclude: Sequence[str] = (),
         logs_to: str = "loki",
         workers: int = 1,
         problems_path: str | None = None,
@@ -100,6 +103,7 @@ class RunPlan:
         walk = Walk(
             exclude_dirs=frozenset() if output_dir is None else frozenset({os.path.realpath(output_dir)}),
             exclude_files=frozenset() if problems_path is None else frozenset({os.path.realpath(problems_path)}),
+            rules=NameRules(tuple(include), tuple(exclude)),
         )
         return cls(
             paths=tuple(paths),

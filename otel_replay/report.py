@@ -5,6 +5,7 @@ value redacted, and the exit status."""
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -66,6 +67,7 @@ class Report:
             "destinations": {k.value: self.redact(v) for k, v in self.destinations.items()},
             "files_read": self.stats.files_read,
             "files_ignored": self.stats.files_ignored,
+            "ignored": dict(self.stats.ignored),
             "signals": {sig.value: signal_dict(st, self.redact) for sig, st in self.stats.signals.items()},
             "problems": [p.to_dict(self.redact) for p in self.stats.problems],
             "problem_count": self.stats.problem_count,
@@ -90,7 +92,7 @@ class Report:
         verb = {"send": "sent", "dry-run": "would send", "output": "written"}[self.mode]
         lines = [
             f"otel-replay: {self.stats.files_read} file(s) read"
-            + (f", {self.stats.files_ignored} ignored (not .json)" if self.stats.files_ignored else "")
+            + _ignored(self.stats.files_ignored, self.stats.ignored)
         ]
         for sig, st in self.stats.signals.items():
             if not (st.files or st.read or st.not_selected_files):
@@ -186,3 +188,8 @@ def format_duration(ns: int) -> str:
             parts.append(f"{secs // size}{unit}")
             secs %= size
     return sign + " ".join(parts[:3])
+
+
+def _ignored(n: int, reasons: Counter[str]) -> str:
+    """``, 5 ignored (3 packaging noise, 2 not telemetry)``: the files not read, and why."""
+    return f", {n} ignored ({', '.join(f'{k} {why}' for why, k in reasons.most_common())})" if n else ""

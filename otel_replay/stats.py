@@ -78,6 +78,8 @@ class RunStats:
         self.forward: Callable[[Problem], None] | None = None
         self.files_read = 0
         self.files_ignored = 0
+        #: Why files were ignored, by kind of reason (what is in parentheses left out).
+        self.ignored: Counter[str] = Counter()
         self.hints: list[str] = []
         #: The time each signal's records cover as recorded: all read, and those the
         #: filters kept (what the summary says of a run that replayed nothing, or of old records).
@@ -92,9 +94,13 @@ class RunStats:
         with self._lock:
             self.files_read += 1
 
-    def file_ignored(self) -> None:
+    def file_ignored(self, name: str = "", reason: str = "") -> None:
+        """A file not read, or read and found not to be telemetry (not a problem); --verbose names it."""
         with self._lock:
             self.files_ignored += 1
+            self.ignored[reason.split(" (")[0] or "not read"] += 1
+        if name:
+            self.note(f"{name}: ignored: {reason}")
 
     def file_of(self, signal: Signal, selected: bool = True) -> None:
         """A file holding ``signal``'s records, replayed or (not ``selected``) passed over."""
@@ -220,6 +226,7 @@ class RunStats:
                 "problem_count": self.problem_log.count,
                 "files_read": self.files_read,
                 "files_ignored": self.files_ignored,
+                "ignored": self.ignored,
                 "hints": self.hints,
                 "recorded": self.recorded,
                 "kept": self.kept,
@@ -236,6 +243,7 @@ class RunStats:
                         setattr(mine, name, getattr(mine, name) + value)
             self.files_read += snap["files_read"]
             self.files_ignored += snap["files_ignored"]
+            self.ignored.update(snap["ignored"])
             self.hints += [h for h in snap["hints"] if h not in self.hints]
             for sig in Signal:
                 self.recorded[sig].update(snap["recorded"][sig])

@@ -67,9 +67,16 @@ REFUSED: dict[str, tuple[bytes, str]] = {
         "not JSON text: the file starts with binary",
     ),
     "NUL bytes": (b"\x00\x01\x02binary", "not JSON text: the file starts with binary data (bytes 00 01 02 62)"),
-    "another tool's JSON": (
-        b'{"compilerOptions": {"strict": true}}',
-        "unknown document: top-level keys compilerOptions",
+    "plain text named .json": (
+        b"hello, this is a note and not telemetry at all\n",
+        "not JSON: the file starts with text 'hello, this is a note and not telemetry '…",
+    ),
+    "a word that is no JSON literal": (b"nothing to see", "not JSON: the file starts with text 'nothing to see'"),
+    "escape codes in text": (b"\x1b[2J\x1b[31mred\n", "not JSON: the file starts with text '\\x1b[2J\\x1b[31mred\\n'"),
+    "AppleDouble header": (b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X", "binary data (bytes 00 05 16 07)"),
+    "a JSON document that claims to be a session by its keys": (
+        b'{"version": 1, "spanCount": 3, "compilerOptions": {}}',
+        "unknown document: top-level keys version, spanCount, compilerOptions",
     ),
     "trace id of wrong length": (bad_span(traceId="0af7651916cd43dd8448eb211c8031"), "[0]: invalid span: traceId"),
     "trace id not hex": (bad_span(traceId="zz" * 16), "[0]: invalid span: traceId 'zzzz"),

@@ -204,10 +204,11 @@ def test_the_problems_file_inside_the_input_folder_is_not_read_as_input(tmp_path
 
 def test_many_files_with_one_flaw_are_one_reason(tmp_path: Path) -> None:
     for i in range(TEXT_LISTS_UP_TO + 10):
-        (tmp_path / f"other{i:02}.json").write_text(json.dumps({"tool": i, "rows": []}))
+        # a session's key, so each claims to be telemetry (without one it is ignored as not telemetry)
+        (tmp_path / f"other{i:02}.json").write_text(json.dumps({"spanCount": i, "rows": []}))
     result = replay(str(tmp_path), "--dry-run")
     lines = result.stdout.splitlines()
     assert f"  {TEXT_LISTS_UP_TO + 10} × file: unknown document" in lines
-    example = f"      {tmp_path / 'other00.json'}: unknown document: top-level keys tool, rows; expected"
+    example = f"      {tmp_path / 'other00.json'}: unknown document: top-level keys spanCount, rows; expected"
     assert any(line.startswith(example) for line in lines), lines
     assert len(lines) < 15

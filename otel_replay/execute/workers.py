@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import queue
+import sys
 import threading
 from collections.abc import Iterator
 
@@ -50,6 +51,8 @@ class Workers:
         # every worker starts before any thread of this process does (a forked child must not inherit one)
         self._started = start(ctx, count, work, (plan, self._stop, turn, verbose))
         self._hub = hub = Hub(self._started, Turns(turn), spool, reads_twice)
+        if verbose:  # what this process finds (files ignored) is said as the workers say theirs
+            hub.own.notes = lambda line: print(f"otel-replay: {plan.redact(line)}", file=sys.stderr, flush=True)
         self._threads = [threading.Thread(target=hub.serve, args=(peer,), daemon=True) for peer in hub.peers]
         for thread in self._threads:
             thread.start()
@@ -96,7 +99,7 @@ class Workers:
         first_copy: int | None = None
         for entry in self._entries:
             if isinstance(entry, SkippedFile):
-                own.file_ignored()
+                own.file_ignored(entry.name, entry.reason)
             elif isinstance(entry, FileProblem):
                 self._hub.stats.file_problem(entry.source, entry.reason, entry.key, entry.signal)
             elif self.stopped:

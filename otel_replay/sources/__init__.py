@@ -3,7 +3,9 @@
 :func:`read_input` opens one discovered file, works out what it holds from its content
 (never from its name alone) and hands it to the reader for that format. Anything that
 goes wrong becomes a :class:`~otel_replay.model.FileProblem` item (or, for one record,
-an :class:`~otel_replay.model.InvalidRecord`), never an exception.
+an :class:`~otel_replay.model.InvalidRecord`), never an exception. A JSON document that
+is not telemetry at all (:mod:`~otel_replay.sources.claims`) is a
+:class:`~otel_replay.sources.discover.SkippedFile`: ignored, not a problem.
 """
 
 from __future__ import annotations
@@ -11,11 +13,12 @@ from __future__ import annotations
 import zipfile
 from collections.abc import Iterator
 
-from otel_replay.model import FileProblem, Signal, SourceItem
+from otel_replay.model import SIGNAL_OF, FileProblem, Signal, SourceItem
+from otel_replay.sources.claims import claims_telemetry, not_telemetry
 from otel_replay.sources.codemachine import classify, read_codemachine
 from otel_replay.sources.codemachine_metrics import read_metrics
-from otel_replay.sources.discover import DECOMPRESS_ERRORS, InputFile
-from otel_replay.sources.jsondoc import DocumentError, read_document
+from otel_replay.sources.discover import DECOMPRESS_ERRORS, InputFile, SkippedFile
+from otel_replay.sources.jsondoc import CutDocument, DocumentError, read_document
 from otel_replay.sources.otlp_json import OTLP_ARRAYS, read_otlp, read_otlp_lines
 
 _READ_ERRORS = (*DECOMPRESS_ERRORS, zipfile.BadZipFile, RuntimeError)
@@ -24,10 +27,12 @@ _READ_ERRORS = (*DECOMPRESS_ERRORS, zipfile.BadZipFile, RuntimeError)
 INTERNAL_ERROR = "internal error while reading"
 
 
-def read_input(item: InputFile) -> Iterator[SourceItem]:
+def read_input(item: InputFile) -> Iterator[SourceItem | SkippedFile]:
     try:
         with item.open() as stream:
             yield from _read_stream(item, stream)
+    except CutDocument as exc:  # cut before any record
+        yield FileProblem(item.name, cut_reason(exc, 0))
     except DocumentError as exc:
         yield FileProblem(item.name, str(exc))
     except _READ_ERRORS as exc:
@@ -39,7 +44,12 @@ def read_input(item: InputFile) -> Iterator[SourceItem]:
         )
 
 
-def _read_stream(item: InputFile, stream: object) -> Iterator[SourceItem]:
+def cut_reason(exc: CutDocument, recovered: int) -> str:
+    """The one problem line of a file cut short (an exporter killed while writing it)."""
+    return f"{exc}: cut at byte {exc.at}, {recovered} records recovered"
+
+
+def _read_stream(item: InputFile, stream: object) -> Iterator[SourceItem | SkippedFile]:
     if item.part is not None:  # discovery split a JSON Lines file: read its lines straight
         yield from read_otlp_lines(stream, item.name, item.part)  # type: ignore[arg-type]
         return
@@ -47,23 +57,30 @@ def _read_stream(item: InputFile, stream: object) -> Iterator[SourceItem]:
     for note in doc.notes:
         yield FileProblem(item.name, f"{note}; the file was read")
     if doc.lines is not None:
+        if not claims_telemetry(item.name, doc.keys):  # the keys of its first line
+            yield SkippedFile(item.name, not_telemetry(doc.keys))
+            return
         yield from read_otlp_lines(doc.lines, item.name)
         return
     signal = classify(doc)
+    if signal is None and doc.array_key in OTLP_ARRAYS:
+        signal = OTLP_ARRAYS[doc.array_key]
+        records = read_otlp(doc, item.name)
+    elif signal is not None:
+        records = read_metrics(doc, item.name) if signal is Signal.METRICS else read_codemachine(doc, item.name, signal)
     if signal is not None:
+        read = 0
         try:
-            if signal is Signal.METRICS:
-                yield from read_metrics(doc, item.name)
-            else:
-                yield from read_codemachine(doc, item.name, signal)
+            for record in records:
+                read += type(record) in SIGNAL_OF
+                yield record
+        except CutDocument as exc:
+            yield FileProblem(item.name, cut_reason(exc, read), signal)
         except DocumentError as exc:
             yield FileProblem(item.name, f"{exc}; the records before it were read", signal)
         return
-    if doc.array_key in OTLP_ARRAYS:
-        try:
-            yield from read_otlp(doc, item.name)
-        except DocumentError as exc:
-            yield FileProblem(item.name, f"{exc}; the records before it were read", OTLP_ARRAYS[doc.array_key])
+    if not claims_telemetry(item.name, doc.keys):
+        yield SkippedFile(item.name, not_telemetry(doc.keys))
         return
     keys = ", ".join(doc.keys[:6]) or "none"
     yield FileProblem(

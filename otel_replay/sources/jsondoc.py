@@ -8,25 +8,47 @@ larger ones are streamed item by item with ijson so memory stays flat whatever t
 
 from __future__ import annotations
 
+import codecs
 import io
+import itertools
+import re
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO
 
 import ijson
 import msgspec
+
+from otel_replay.sources.salvage import salvage
 
 #: Documents up to this size are decoded in one go; larger ones are streamed.
 WHOLE_DOCUMENT_BYTES = 8 * 1024 * 1024
 #: Top-level arrays that carry records, in the order they are looked for.
 RECORD_ARRAYS = ("spans", "logs", "metrics", "resourceSpans", "resourceLogs", "resourceMetrics")
 BOM = b"\xef\xbb\xbf"  # not allowed in JSON (RFC 8259 §8.1), but parsers may ignore it: we do
-_JSON_STARTS = frozenset(b'{["-0123456789tfn'[i : i + 1] for i in range(16))
+_JSON_STARTS = frozenset(b'{["-0123456789tfn'[i : i + 1] for i in range(17))
+#: How much of the start is looked at to tell text from binary data.
+SNIFF_BYTES = 4096
+#: How many characters of text that is not JSON are quoted.
+SHOWN_CHARS = 40
 _DECODER = msgspec.json.Decoder()
 
 
 class DocumentError(Exception):
     """The document (or what is left of it) cannot be read; the message says why."""
+
+
+TRUNCATED = "truncated JSON (the file ends in the middle of a value)"
+
+
+class CutDocument(DocumentError):
+    """The document ends part-way, after ``at`` bytes (a writer killed mid-write); the
+    records before the cut were read (see :mod:`~otel_replay.sources.salvage`)."""
+
+    def __init__(self, at: int) -> None:
+        super().__init__(TRUNCATED)
+        self.at = at
 
 
 @dataclass(slots=True)
@@ -62,53 +84,112 @@ def read_document(stream: BinaryIO, size_hint: int | None = None) -> Document:
     """Open a document; its ``items`` iterator may raise :class:`DocumentError` part-way."""
     head = stream.read(WHOLE_DOCUMENT_BYTES + 1)
     bom = head.startswith(BOM)
-    if bom:
-        head = head[len(BOM) :]
+    base = len(BOM) if bom else 0  # where the JSON text starts in the file
+    if bom:  # read as many bytes more, so that the head is WHOLE_DOCUMENT_BYTES + 1 bytes of JSON
+        head = head[len(BOM) :] + stream.read(len(BOM))
     if not head.strip():
         raise DocumentError("empty file")
-    first = head.lstrip()[:1]
-    if first not in _JSON_STARTS or b"\x00" in head[:4096]:
-        shown = " ".join(f"{b:02x}" for b in head.lstrip()[:4])
-        raise DocumentError(f"not JSON text: the file starts with binary data (bytes {shown})")
-    if is_json_lines(head):
-        doc = Document({}, [], None, lines=io.BufferedReader(_Replay(head, stream), 1 << 16))
+    if not _looks_like_json(head):
+        raise DocumentError(not_json(head))
+    if (first := _first_line(head)) is not None:  # JSON Lines: keys are its first line's
+        doc = Document({}, list(first), None, lines=io.BufferedReader(_Replay(head, stream), 1 << 16))
     elif len(head) <= WHOLE_DOCUMENT_BYTES:
-        doc = _whole(head)
+        doc = _whole(head, base)
     else:
-        doc = _streamed(head, stream)
+        doc = _streamed(head, stream, base)
     if bom:
         doc.notes.append("starts with a UTF-8 byte order mark, which JSON does not allow (RFC 8259 §8.1); ignored")
     return doc
 
 
+def _looks_like_json(head: bytes) -> bool:
+    """Whether the start can be JSON at all: a JSON value's first character, no NUL byte,
+    and a word at the start is one of JSON's (``true``, ``false``, ``null``)."""
+    start = head.lstrip()
+    if start[:1] not in _JSON_STARTS or b"\x00" in head[:SNIFF_BYTES]:
+        return False
+    if start[:1].isalpha():
+        word = re.match(rb"[A-Za-z_]+", start)
+        return word is not None and word.group() in (b"true", b"false", b"null")
+    return True
+
+
+def not_json(head: bytes) -> str:
+    """Why bytes that are not JSON are not: text is quoted (escaped, cut), anything else
+    named binary with its first bytes in hex."""
+    start = head.lstrip()[:SNIFF_BYTES]
+    text = _as_text(start)
+    if text is None:
+        shown = " ".join(f"{b:02x}" for b in start[:4])
+        return f"not JSON text: the file starts with binary data (bytes {shown})"
+    quoted = repr(text[:SHOWN_CHARS]) + ("…" if len(text) > SHOWN_CHARS else "")
+    return f"not JSON: the file starts with text {quoted}"
+
+
+def _as_text(data: bytes) -> str | None:
+    """``data`` as text when it is UTF-8 (perhaps cut in a character at the end) without
+    NUL or other control characters than white space and escape; else None."""
+    try:
+        text = codecs.getincrementaldecoder("utf-8")().decode(data, final=False)
+    except UnicodeDecodeError:
+        return None
+    if any(ord(c) < 32 and c not in "\t\n\r\x0c\x1b" for c in text) or "\x7f" in text:
+        return None
+    return text
+
+
 def is_json_lines(head: bytes) -> bool:
     """JSON Lines: the first line alone is a whole JSON object and more follows it (a
     pretty-printed document's first line is not a whole value)."""
+    return _first_line(head) is not None
+
+
+def _first_line(head: bytes) -> dict[str, Any] | None:
+    """The first line's object when ``head`` starts JSON Lines, else None."""
     first, sep, rest = head.lstrip().partition(b"\n")
     if not sep or not rest.strip() or not first.rstrip().endswith(b"}"):
-        return False
+        return None
     try:
-        return isinstance(_DECODER.decode(first), dict)
+        obj = _DECODER.decode(first)
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError, ValueError):
-        return False
+        return None
+    return obj if isinstance(obj, dict) else None
 
 
-def _decode_error(exc: Exception) -> DocumentError:
+def _decode_error(exc: Exception, size: int) -> DocumentError:
     text = str(exc)
+    at = re.search(r"invalid number \(byte (\d+)\)$", text)
+    if at is not None and int(at.group(1)) >= size:  # a number cut short: the end is the error
+        return DocumentError(TRUNCATED)
     if isinstance(exc, UnicodeDecodeError) or "utf-8" in text.lower():
         return DocumentError("not valid UTF-8 text")
     if isinstance(exc, RecursionError) or "recursion" in text.lower():
         return DocumentError("JSON nested too deeply")
     if "truncated" in text.lower():
-        return DocumentError("truncated JSON (the file ends in the middle of a value)")
+        return DocumentError(TRUNCATED)
     return DocumentError(f"not valid JSON: {text}")
 
 
-def _whole(data: bytes) -> Document:
+def _decode(data: bytes) -> Any:
     try:
-        doc = _DECODER.decode(data)
+        return _DECODER.decode(data)
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError, ValueError) as exc:
-        raise _decode_error(exc) from None
+        raise _decode_error(exc, len(data)) from None
+
+
+def _whole(data: bytes, base: int = 0) -> Document:
+    try:
+        doc = _decode(data)
+    except DocumentError as exc:
+        if str(exc) != TRUNCATED:
+            raise
+        # cut short: the records written whole before the cut, then the cut is said
+        mended = salvage(data)
+        if mended is None:
+            raise CutDocument(base + len(data)) from None
+        cut = _whole(mended)
+        cut.items = itertools.chain(cut.items, _raising(CutDocument(base + len(data))))
+        return cut
     if not isinstance(doc, dict):
         raise DocumentError(f"top-level JSON is {describe_json(doc)}, expected an object")
     header = {k: v for k, v in doc.items() if not isinstance(v, (list, dict))}
@@ -122,12 +203,19 @@ def _whole(data: bytes) -> Document:
     return Document(header, list(doc), array_key, items)
 
 
+def _raising(exc: Exception) -> Iterator[Any]:
+    raise exc
+    yield  # a generator: raises when the items before it are read
+
+
 class _Replay(io.RawIOBase):
-    """A stream that first yields already-read bytes, then the rest of the original."""
+    """A stream that first yields already-read bytes, then the rest of the original
+    (``count``: the bytes it has handed out)."""
 
     def __init__(self, prefix: bytes, rest: BinaryIO) -> None:
         self._prefix = memoryview(prefix)
         self._rest = rest
+        self.count = 0
 
     def readable(self) -> bool:
         return True
@@ -137,38 +225,62 @@ class _Replay(io.RawIOBase):
             n = min(len(buf), len(self._prefix))
             buf[:n] = self._prefix[:n]
             self._prefix = self._prefix[n:]
+            self.count += n
             return n
         data = self._rest.read(len(buf))
         buf[: len(data)] = data
+        self.count += len(data)
         return len(data)
 
 
-def _streamed(head: bytes, stream: BinaryIO) -> Document:
+def _streamed(head: bytes, stream: BinaryIO, base: int = 0) -> Document:
     """Scan the top level for the header and the record array, then stream that array.
 
-    The scan itself reads through a replaying buffer so no byte is read twice from the
-    source; a non-seekable stream (a pipe, an archive member) works the same.
+    The record array is the one :data:`RECORD_ARRAYS` puts first, as when the document is
+    decoded whole: the scan stops at that array's start, or goes on past an array of lower
+    rank to look for one of higher rank. What the scan read is kept (in memory, on disk
+    past WHOLE_DOCUMENT_BYTES) and read again before the rest, so no byte is read twice
+    from the source; a non-seekable stream (a pipe, an archive member) works the same.
     """
-    recorded = bytearray()
+    spool = tempfile.SpooledTemporaryFile(max_size=WHOLE_DOCUMENT_BYTES)  # noqa: SIM115 - closed by the items
     source = _Replay(head, stream)  # what the scan has not consumed stays in here
+    try:
+        header, keys, array_key = _scan(_Recorder(source, spool))
+    except CutDocument:
+        spool.close()
+        raise CutDocument(base + source.count) from None
+    except BaseException:
+        spool.close()
+        raise
+    if array_key is None:
+        spool.close()
+        return Document(header, keys, None)
+    spool.seek(0)
+    return Document(header, keys, array_key, _stream_items(spool, source, array_key, base))
 
-    class _Recorder(io.RawIOBase):
-        def __init__(self) -> None:
-            self._src = source
 
-        def readable(self) -> bool:
-            return True
+class _Recorder(io.RawIOBase):
+    """Reads ``source`` and keeps a copy of what it read in ``copy``."""
 
-        def readinto(self, buf: Any) -> int:
-            n = self._src.readinto(buf)
-            recorded.extend(memoryview(buf)[:n])
-            return n
+    def __init__(self, source: io.RawIOBase, copy: IO[bytes]) -> None:
+        self._src, self._copy = source, copy
 
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf: Any) -> int:
+        n = self._src.readinto(buf) or 0
+        self._copy.write(memoryview(buf)[:n])
+        return n
+
+
+def _scan(raw: io.RawIOBase) -> tuple[dict[str, Any], list[str], str | None]:
+    """The top level's scalars, keys and record array (see :func:`_streamed`)."""
     header: dict[str, Any] = {}
     keys: list[str] = []
     array_key: str | None = None
     try:
-        events = ijson.parse(_Recorder(), use_float=True)
+        events = ijson.parse(raw, use_float=True)
         prefix, event, value = next(events)
         if event != "start_map":
             raise DocumentError(f"top-level JSON is {_event_kind(event)}, expected an object")
@@ -178,24 +290,30 @@ def _streamed(head: bytes, stream: BinaryIO) -> Document:
                 key = value
                 keys.append(value)
             elif prefix == key and key is not None:
-                if key in RECORD_ARRAYS and array_key is None and event != "start_array":
+                ranked = key in RECORD_ARRAYS and _outranks(key, array_key)
+                if ranked and event != "start_array":
                     raise DocumentError(f"'{key}' is {_event_kind(event)}, expected an array")
-                if event in ("start_array", "start_map"):
-                    if event == "start_array" and key in RECORD_ARRAYS and array_key is None:
-                        array_key = key
+                if ranked:
+                    array_key = key
+                    if key == RECORD_ARRAYS[0]:
                         break
+                if event in ("start_array", "start_map"):
                     _skip(events)
                 else:
                     header[key] = value
             elif prefix == "" and event == "end_map":
                 break
-    except (ijson.JSONError, ijson.IncompleteJSONError, UnicodeDecodeError) as exc:
+    except (ijson.JSONError, ijson.IncompleteJSONError, UnicodeDecodeError, StopIteration) as exc:
+        if array_key is not None:  # a broken or cut document: its records are read up to the break
+            return header, keys, array_key
+        if isinstance(exc, StopIteration):
+            raise CutDocument(0) from None  # where: said by the caller
         raise _stream_error(exc) from None
-    except StopIteration:
-        raise DocumentError("truncated JSON (the file ends in the middle of a value)") from None
-    if array_key is None:
-        return Document(header, keys, None)
-    return Document(header, keys, array_key, _stream_items(bytes(recorded), source, array_key))
+    return header, keys, array_key
+
+
+def _outranks(key: str, found: str | None) -> bool:
+    return found is None or RECORD_ARRAYS.index(key) < RECORD_ARRAYS.index(found)
 
 
 def _event_kind(event: str) -> str:
@@ -221,18 +339,43 @@ def _skip(events: Iterator[tuple[str, str, Any]]) -> None:
 
 
 def _stream_error(exc: Exception) -> DocumentError:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    if isinstance(exc, UnicodeDecodeError):
+    message = exc.args[0] if exc.args else ""
+    if isinstance(message, bytes):  # the C parser's messages are bytes (with the input quoted)
+        message = message.decode("utf-8", "replace")
+    text = str(message).strip().splitlines()[0] if str(message).strip() else type(exc).__name__
+    if isinstance(exc, UnicodeDecodeError) or "invalid bytes in UTF8" in text:
         return DocumentError("not valid UTF-8 text")
     if "premature EOF" in text or ("Incomplete" in type(exc).__name__ and "EOF" in text):
-        return DocumentError("truncated JSON (the file ends in the middle of a value)")
+        return CutDocument(0)  # where: said by the caller
     if "integer overflow" in text:
         return DocumentError("an integer is beyond 64 bits, which the streaming parser cannot read")
     return DocumentError(f"not valid JSON: {text}")
 
 
-def _stream_items(prefix: bytes, stream: BinaryIO | _Replay, array_key: str) -> Iterator[Any]:
+def _stream_items(spool: IO[bytes], rest: _Replay, array_key: str, base: int) -> Iterator[Any]:
     try:
-        yield from ijson.items(_Replay(prefix, stream), f"{array_key}.item", use_float=True)
+        with spool:
+            yield from ijson.items(_Chain(spool, rest), f"{array_key}.item", use_float=True)
     except (ijson.JSONError, ijson.IncompleteJSONError, UnicodeDecodeError) as exc:
-        raise _stream_error(exc) from None
+        error = _stream_error(exc)
+        raise (CutDocument(base + rest.count) if isinstance(error, CutDocument) else error) from None
+
+
+class _Chain(io.RawIOBase):
+    """``first`` to its end, then ``rest``."""
+
+    def __init__(self, first: IO[bytes], rest: io.RawIOBase) -> None:
+        self._first: IO[bytes] | None = first
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf: Any) -> int:
+        if self._first is not None and len(buf):  # ijson reads 0 bytes to see the type
+            data = self._first.read(len(buf))
+            if data:
+                buf[: len(data)] = data
+                return len(data)
+            self._first = None
+        return self._rest.readinto(buf) or 0

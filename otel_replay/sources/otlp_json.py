@@ -43,7 +43,7 @@ from otel_replay.sources.common import (
     scope_name_version,
 )
 from otel_replay.sources.discover import Part
-from otel_replay.sources.jsondoc import Document, describe_json
+from otel_replay.sources.jsondoc import TRUNCATED, Document, describe_json
 from otel_replay.sources.otlp_metrics import metric_items
 from otel_replay.sources.otlp_values import (
     any_value,
@@ -337,13 +337,18 @@ def read_otlp_lines(stream: BinaryIO, source: str, part: Part | None = None) -> 
     start = part.start if part is not None and part.index > 0 else None
     if start is not None:
         started.update(Signal)
+    consumed = recovered = 0  # bytes of the lines so far; records of the lines so far
     for number, line in enumerate(stream, 1):
+        consumed += len(line)
         if not line.strip():
             continue
         name: str | PartLine = f"{source}:{number}" if start is None else PartLine(source, start, number)
         try:
             obj = _LINE_DECODER.decode(line)
         except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+            if not line.endswith(b"\n") and "truncated" in str(exc):  # the last line, cut short
+                yield FileProblem(source, _cut_line(consumed, recovered, part))
+                return
             reason = "not valid UTF-8 text" if isinstance(exc, UnicodeDecodeError) else f"not valid JSON: {exc}"
             yield FileProblem(str(name), f"{reason}; the line is skipped")
             continue
@@ -362,3 +367,11 @@ def read_otlp_lines(stream: BinaryIO, source: str, part: Part | None = None) -> 
         counter = [0]
         for number, group in enumerate(obj[key]):
             yield from _request_items(key, number, group, name, counter)
+        recovered += counter[0]
+
+
+def _cut_line(consumed: int, recovered: int, part: Part | None) -> str:
+    """The problem line of a JSON Lines file whose last line is cut short."""
+    if part is not None:  # where the part starts in the file is not known here
+        return f"{TRUNCATED}: the last line is cut; the lines before it were read"
+    return f"{TRUNCATED}: cut at byte {consumed}, {recovered} records recovered"

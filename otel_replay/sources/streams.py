@@ -1,4 +1,4 @@
-"""Byte streams of inputs: gzip and zstandard decompressed as they are read (stopped as a
+"""Byte streams of inputs: gzip, zstandard, xz and bzip2 decompressed as they are read (stopped as a
 decompression bomb past a ratio), windows of a file (a part of a JSON Lines file, a
 member of a plain tar file), and an input opened again where discovery found it
 (:class:`Location`), in this process or in a worker process.
@@ -6,8 +6,10 @@ member of a plain tar file), and an input opened again where discovery found it
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import io
+import lzma
 import os
 import zipfile
 import zlib
@@ -20,6 +22,23 @@ import zstandard
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+XZ_MAGIC = b"\xfd7zXZ\x00"
+BZIP2_MAGIC = b"BZh"  # and the block size, a digit 1-9
+
+
+def compression(head: bytes) -> str | None:
+    """The compression a stream starting with ``head`` (6 bytes or more) is in, or None."""
+    if head.startswith(GZIP_MAGIC):
+        return "gzip"
+    if head.startswith(ZSTD_MAGIC):
+        return "zstd"
+    if head.startswith(XZ_MAGIC):
+        return "xz"
+    if head.startswith(BZIP2_MAGIC) and head[3:4].isdigit() and head[3:4] != b"0":
+        return "bzip2"
+    return None
+
+
 #: A compressed stream that expands more than this many times over is refused as a
 #: decompression bomb, once it expands past RATIO_FLOOR bytes (JSON compresses ~10-50x).
 MAX_RATIO = 1000
@@ -136,17 +155,20 @@ class _Decompressed(io.RawIOBase):
     bomb when it expands past the ratio cap (memory stays flat either way: nothing is
     held, so the size cap of archives does not apply to a single compressed file)."""
 
-    def __init__(self, raw: BinaryIO, zstd: bool, cap: RatioCap) -> None:
+    def __init__(self, raw: BinaryIO, kind: str, cap: RatioCap) -> None:
         self._counter = _Counting(raw)
         self._cap = cap
         self._out = 0
-        self._inner: Any = (
-            zstandard.ZstdDecompressor().stream_reader(
-                cast("IO[bytes]", self._counter), read_across_frames=True, closefd=False
-            )
-            if zstd
-            else gzip.GzipFile(fileobj=self._counter, mode="rb")
-        )
+        self._inner: Any
+        if kind == "zstd":
+            source = cast("IO[bytes]", self._counter)
+            self._inner = zstandard.ZstdDecompressor().stream_reader(source, read_across_frames=True, closefd=False)
+        elif kind == "xz":
+            self._inner = lzma.LZMAFile(self._counter, mode="rb")  # noqa: SIM115 - read as long as this is
+        elif kind == "bzip2":
+            self._inner = bz2.BZ2File(self._counter, mode="rb")
+        else:
+            self._inner = gzip.GzipFile(fileobj=self._counter, mode="rb")
 
     def readable(self) -> bool:
         return True
@@ -169,15 +191,14 @@ def decompressed(raw: BinaryIO, cap: RatioCap = DEFAULT_CAP) -> io.BufferedReade
     support ``peek``), else ``raw`` itself buffered."""
     reader: io.BufferedReader[Any]
     reader = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(cast(io.RawIOBase, raw))
-    head = reader.peek(4)[:4]
-    if head.startswith((GZIP_MAGIC, ZSTD_MAGIC)):
-        inner = _Decompressed(reader, head.startswith(ZSTD_MAGIC), cap)
-        return io.BufferedReader(inner, 1 << 16)
+    kind = compression(reader.peek(6)[:6])
+    if kind is not None:
+        return io.BufferedReader(_Decompressed(reader, kind, cap), 1 << 16)
     return reader
 
 
 #: What reading a compressed stream may raise (a damaged or truncated file).
-DECOMPRESS_ERRORS = (OSError, EOFError, zlib.error, zstandard.ZstdError)
+DECOMPRESS_ERRORS = (OSError, EOFError, zlib.error, zstandard.ZstdError, lzma.LZMAError)
 
 
 def open_location(
