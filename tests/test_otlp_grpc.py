@@ -11,6 +11,7 @@ from typing import Any
 
 import grpc
 import pytest
+import trustme
 
 from otel_replay.model import Signal
 from otel_replay.options import ReplayOptions, build_plan
@@ -96,6 +97,22 @@ def test_a_span_file_of_many_mib_arrives_whole_in_requests_under_4_mib(receiver:
     assert code == 0, summary
     assert len({s.span_id for s in receiver.spans()}) == 1200
     assert sum(receiver.sizes) > 9_000_000 and max(receiver.sizes) <= 4 * 1024 * 1024
+
+
+def test_tls_with_a_private_ca_from_the_flag_or_the_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ca = trustme.CA()
+    cert = ca.issue_cert("localhost")
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    tls = (cert.private_key_pem.bytes(), b"".join(blob.bytes() for blob in cert.cert_chain_pems))
+    with GrpcReceiver(tls=tls) as server:
+        assert server.endpoint.startswith("https://")
+        code, summary = traces_over_grpc(tmp_path / "a", server, 2, "--certificate", str(ca_file))
+        assert code == 0, summary
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_CERTIFICATE", str(ca_file))
+        code, summary = traces_over_grpc(tmp_path / "b", server, 3)
+        assert code == 0, summary
+    assert len(server.spans()) == 5
 
 
 # -- answers, classified and retried by the one policy ----------------------------------------

@@ -72,8 +72,9 @@ class GrpcReceiver:
 
     def __init__(
         self, faults: list[Fault] | None = None, serves: tuple[str, ...] = (TRACES, LOGS, METRICS),
-        max_recv_bytes: int = GRPC_GO_MAX_RECV,
+        max_recv_bytes: int = GRPC_GO_MAX_RECV, tls: tuple[bytes, bytes] | None = None,
     ) -> None:  # fmt: skip
+        """``tls``: (private key, certificate chain) in PEM: serves TLS on ``https://localhost:PORT``."""
         self.faults = list(faults or [])
         self.lock = threading.Lock()
         self.requests: dict[str, list[Any]] = {TRACES: [], LOGS: [], METRICS: []}
@@ -95,8 +96,12 @@ class GrpcReceiver:
         for signal in serves:
             add, base = adders[signal]
             add(self._servicer(base, signal), self._server)
-        self.port = self._server.add_insecure_port("127.0.0.1:0")
-        self.endpoint = f"http://127.0.0.1:{self.port}"
+        if tls is None:
+            self.port = self._server.add_insecure_port("127.0.0.1:0")
+            self.endpoint = f"http://127.0.0.1:{self.port}"
+        else:
+            self.port = self._server.add_secure_port("127.0.0.1:0", grpc.ssl_server_credentials([tls]))
+            self.endpoint = f"https://localhost:{self.port}"
 
     def _servicer(self, base: type, signal: str) -> Any:
         receiver = self
