@@ -17,7 +17,7 @@ from otel_replay.model import Signal
 from otel_replay.options import ReplayOptions, build_plan
 from otel_replay.plan import PlanError
 from otel_replay.sinks.otlp_config import OtlpConfig, ProtocolError, resolve_protocol
-from otel_replay.sinks.otlp_grpc import GrpcLane, exporter_arguments, retry_deadline
+from otel_replay.sinks.otlp_grpc import GrpcLane, exporter_arguments, probe, retry_deadline
 from tests.fakes.otlp import OtlpReceiver
 from tests.fakes.otlp_grpc import STALL, Fault, GrpcReceiver, partial, unavailable
 from tests.helpers import EXAMPLE, replay, replay_json, span_doc, trace_file
@@ -212,6 +212,17 @@ def test_http_to_a_grpc_port_ends_at_once_saying_what_to_change(receiver: GrpcRe
     assert result.exit_code == 1
     assert "use --otlp-protocol grpc" in result.stdout
     assert "\\x00" not in result.stdout and "\x00" not in result.stdout
+
+
+def test_the_start_up_probe_says_what_answers(receiver: GrpcReceiver, tempo: OtlpReceiver) -> None:
+    """One empty export, answered as an OTLP/HTTP probe's would be (for sinks/preflight.py)."""
+    config = OtlpConfig(traces_endpoint=receiver.endpoint, protocols={Signal.TRACES: "grpc"})
+    assert probe(Signal.TRACES, config, 5.0) == (receiver.endpoint, 200, "gRPC OK")
+    assert receiver.requests["traces"][0].ByteSize() == 0  # empty: no telemetry sent
+    config = OtlpConfig(traces_endpoint=tempo.url, protocols={Signal.TRACES: "grpc"})
+    url, status, answer = probe(Signal.TRACES, config, 5.0)
+    assert (url, status) == (tempo.url, None)
+    assert "use --otlp-protocol http/protobuf" in answer
 
 
 # -- the protocol and what the exporter is built with ---------------------------------------

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import socket
-import ssl
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -89,23 +88,28 @@ _SETTINGS_FRAME_TYPE = 4
 
 
 def speaks_grpc(url: str, timeout: float = 2.0) -> bool:
-    """Whether the server at ``url``'s host and port speaks HTTP/2 without being asked,
-    as gRPC servers do: it sends its SETTINGS frame as soon as a connection opens (with
-    TLS: it chose ``h2``), while an HTTP/1.1 server waits for a request. False when it
-    cannot be told (no connection, nothing sent)."""
+    """Whether the server at a plaintext ``url``'s host and port speaks HTTP/2 without
+    being asked, as gRPC servers do: it sends its SETTINGS frame as soon as a connection
+    opens, while an HTTP/1.1 server waits for a request. False when it cannot be told (no
+    connection, nothing sent, or TLS: there an HTTPS server may choose HTTP/2 as well)."""
     parts = urlsplit(url)
-    https = parts.scheme == "https"
+    if parts.scheme != "http":
+        return False
     try:
-        port = parts.port or (443 if https else 80)
-        with socket.create_connection((parts.hostname or "localhost", port), timeout=timeout) as raw:
-            if https:
-                context = ssl.create_default_context()
-                context.check_hostname, context.verify_mode = False, ssl.CERT_NONE  # only its protocol is asked
-                context.set_alpn_protocols(["h2", "http/1.1"])
-                with context.wrap_socket(raw, server_hostname=parts.hostname) as tls:
-                    return tls.selected_alpn_protocol() == "h2"
+        with socket.create_connection((parts.hostname or "localhost", parts.port or 80), timeout=timeout) as raw:
             raw.settimeout(timeout)
             head = raw.recv(9)
             return len(head) >= 4 and head[3] == _SETTINGS_FRAME_TYPE
     except (OSError, ValueError):
         return False
+
+
+def cut_short(exc: BaseException) -> bool:
+    """A connection reset or aborted, or an answer that is not HTTP/1.x: what a gRPC port
+    does to an HTTP request (not a refused connection or a timeout)."""
+    text = repr(exc).lower()
+    return any(words in text for words in ("reset", "aborted", "remotedisconnected", "badstatusline"))
+
+
+class WrongProtocol(Exception):
+    """The endpoint speaks gRPC: raised by the session, which the exporter does not retry."""

@@ -35,7 +35,7 @@ from otel_replay.model import Record, Signal, record_key
 from otel_replay.resume import Acknowledge
 from otel_replay.sinks.batching import Batcher
 from otel_replay.sinks.delivery import Account, Delivered, Outcome, Partial, Permanent, Retryable, Sent, status_outcome
-from otel_replay.sinks.http import VerifyingSession, describe_exception, one_line, speaks_grpc
+from otel_replay.sinks.http import VerifyingSession, WrongProtocol, cut_short, describe_exception, one_line, speaks_grpc
 from otel_replay.sinks.inflight import InFlight, InFlightSink
 from otel_replay.sinks.otlp_config import OtlpConfig, export_deadline
 from otel_replay.sinks.sdk import ResourceCache
@@ -214,17 +214,13 @@ class _ObservedSession(VerifyingSession):
             return super().request(method, url, *args, **kwargs)
         except requests.ConnectionError as exc:
             self.last_error = exc
-            if speaks_grpc(self.last_url, min(2.0, cap or 2.0)):  # reset, or HTTP/2 frames for an answer
+            if cut_short(exc) and speaks_grpc(self.last_url, min(2.0, cap or 2.0)):
                 self.wrong_protocol = "no OTLP/HTTP answer: the endpoint speaks gRPC (HTTP/2)"
                 raise WrongProtocol(self.wrong_protocol) from exc  # not a connection error: not retried
             raise
         except requests.RequestException as exc:
             self.last_error = exc
             raise
-
-
-class WrongProtocol(Exception):
-    """The endpoint speaks gRPC: raised by the session, which the exporter does not retry."""
 
 
 @dataclass(slots=True)

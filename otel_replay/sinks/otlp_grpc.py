@@ -292,20 +292,39 @@ def _env_endpoint(signal: Signal) -> str:
     )
 
 
-def probe(signal: Signal, config: OtlpConfig, timeout: float) -> tuple[str, grpc.StatusCode | None, str]:
+#: A gRPC status as the HTTP status that means the same to a start-up check (OK: any
+#: answer from a receiver; UNAUTHENTICATED/PERMISSION_DENIED: 401/403; UNAVAILABLE: not ready).
+_AS_HTTP = {
+    grpc.StatusCode.OK: 200,
+    grpc.StatusCode.UNAUTHENTICATED: 401,
+    grpc.StatusCode.PERMISSION_DENIED: 403,
+    grpc.StatusCode.UNIMPLEMENTED: 404,
+    grpc.StatusCode.INVALID_ARGUMENT: 400,
+}
+
+
+def probe(signal: Signal, config: OtlpConfig, timeout: float) -> tuple[str, int | None, str]:
     """One empty export request (the specification asks servers to answer it with
-    success), through the official exporter as the sink sends, once: where it went, the
-    status (None: no call was made) and the answer in a few words."""
+    success), through the official exporter as the sink sends, once — the shape of the
+    OTLP/HTTP probe of a start-up check: where it went, the answer as the HTTP status
+    that means the same (None: no answer from a gRPC receiver — nothing listening, TLS,
+    or the port speaks HTTP/1.1, which the answer then says) and the answer in a few words."""
     lane = GrpcLane(signal, config)
     try:
         from opentelemetry.sdk.metrics.export import MetricsData
 
         empty = MetricsData(resource_metrics=[]) if signal is Signal.METRICS else []
-        lane.attempt(empty, timeout)
+        outcome, answer = lane.attempt(empty, timeout)
         call = lane._observer.call
         if call is None:
-            return lane.url, None, "not sent"
-        details = call.details() or ""
-        return lane.url, call.code(), f"gRPC {call.code().name}" + (f": {one_line(details)}" if details else "")
+            return lane.url, None, answer
+        details = one_line(call.details() or "")
+        if speaks_http(details):
+            hint = outcome.hint if isinstance(outcome, Permanent) else None
+            return lane.url, None, hint or details
+        status = _AS_HTTP.get(call.code(), 503 if call.code() is grpc.StatusCode.UNAVAILABLE else 500)
+        if call.code() is grpc.StatusCode.UNAVAILABLE and "connect" in details.lower():
+            status = None  # nothing there: the connection itself failed
+        return lane.url, status, answer + (f": {details}" if details else "")
     finally:
         lane.shutdown()
