@@ -276,6 +276,9 @@ class _Lane:
         answer = f"HTTP {last.status}" if last else describe_exception(session.last_error or "no answer")
         return Sent(outcome, session.attempts, str(session.last_url), answer)
 
+    def interrupt(self) -> None:
+        self.shutdown()
+
     def shutdown(self) -> None:
         """The exporter's own shutdown (it also cuts short a retry back-off in progress)."""
         if not self.shut:
@@ -361,7 +364,7 @@ class OtlpSink(InFlightSink):
         signal to stop retrying; those batches are reported failed and stay unacknowledged
         for --resume). Nothing is exported after an interrupt."""
         for lane in self._inflight.lanes:
-            lane.shutdown()
+            lane.interrupt()
 
     def _release(self) -> None:
         for lane in self._inflight.lanes:

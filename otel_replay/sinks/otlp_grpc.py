@@ -255,6 +255,7 @@ class GrpcLane:
         self.url = config.endpoint(signal) or _env_endpoint(signal)
         self._observer = _Observer()
         self._stop = threading.Event()
+        self._shut = False
         self._policy = RetryPolicy(retry_deadline(config, signal), config.timeout)
         self.exporter = _OBSERVED[signal](self._observer, **exporter_arguments(config, signal))
 
@@ -270,6 +271,9 @@ class GrpcLane:
         answers: list[str] = []
 
         def attempt(timeout: float) -> Outcome:
+            if self._stop.is_set():
+                answers.append("not sent")
+                return Permanent("not sent: the run was stopped", refused=False)
             outcome, answer = self.attempt(items, timeout)
             answers.append(answer)
             return outcome
@@ -277,10 +281,16 @@ class GrpcLane:
         outcome, attempts = self._policy.run(attempt, self._stop)
         return Sent(outcome, attempts, self.url, answers[-1] if answers else "not sent")
 
+    def interrupt(self) -> None:
+        """Ends a retry back-off in progress, and no attempt starts after it (from a signal
+        handler: the channel, which the call in flight may hold, is closed by :meth:`shutdown`)."""
+        self._stop.set()
+
     def shutdown(self) -> None:
-        """Ends a retry back-off in progress and closes the channel."""
-        if not self._stop.is_set():
-            self._stop.set()
+        """Stops retrying and closes the channel."""
+        self._stop.set()
+        if not self._shut:
+            self._shut = True
             self.exporter.shutdown()
 
 
