@@ -26,6 +26,7 @@ from otel_replay.resume import StateFileError
 from otel_replay.runner import SetupError, execute
 from otel_replay.stats import RunStats
 from otel_replay.unused import unused_flags
+from otel_replay.visible import say
 
 
 @cloup.group(cls=ReplayGroup, context_settings=CONTEXT_SETTINGS, epilog="Example:  otel-replay replay bug-report.zip")
@@ -101,7 +102,7 @@ def _execute(plan: RunPlan, *, verbose: bool, as_json: bool) -> tuple[Report, in
     def notify(message: str) -> None:
         if progress is not None:
             progress.clear()
-        click.echo(f"otel-replay: {plan.redact(message)}", err=True)
+        say(plan.redact(message))
 
     stdin = sys.stdin.buffer if "-" in plan.paths else None
     try:

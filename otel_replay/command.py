@@ -57,7 +57,8 @@ class ReplayGroup(cloup.Group):
             typed = shlex.join(["otel-replay", "replay", *args])
             if os.path.lexists(name) or any(c in name for c in "./\\") or name == "-":
                 ctx.fail(f"{name!r} is not a command. To replay it, type:\n\n    {typed}")
-            ctx.fail(f"no such command {name!r}; the command is `replay` (otel-replay replay --help).")
+            commands = ", ".join(f"`{c}`" for c in self.list_commands(ctx))
+            ctx.fail(f"no such command {name!r}; the commands are {commands} (otel-replay --help).")
         return super().resolve_command(ctx, args)
 
 

@@ -14,6 +14,7 @@ from otel_replay.model import Signal
 from otel_replay.problems import ProblemLog
 from otel_replay.stats import DUPLICATES, RunStats, SignalStats
 from otel_replay.verdict import age_warnings, nothing_replayed
+from otel_replay.visible import visible
 
 EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE = 0, 1, 2
 #: Up to this many problems, the text summary lists each; beyond, it groups them by reason.
@@ -131,7 +132,7 @@ class Report:
             lines.append(nothing)
         if self.interrupted:
             lines.append("interrupted: the counts above are what was done before the stop")
-        return "\n".join(lines)
+        return "\n".join(visible(line) for line in lines)
 
 
 def problem_lines(log: ProblemLog, redact: Callable[[str], str], path: str | None) -> list[str]:

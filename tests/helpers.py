@@ -4,14 +4,18 @@ writing CodeMachine documents and archives, and counting what the fakes received
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import io
 import json
 import os
+import pty
 import select
 import signal
+import struct
 import subprocess
 import sys
 import tarfile
+import termios
 import time
 import zipfile
 from collections import Counter
@@ -314,3 +318,31 @@ def child_pids(pid: int) -> list[int]:
             if int(fields[1]) == pid:
                 out.append(int(entry))
     return out
+
+
+def run_in_pty(*args: str, columns: int = 160, timeout: float = 60) -> tuple[int, str]:
+    """``otel-replay ARGS`` with a pseudo-terminal as its stdout (as a person sees it)."""
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
+    env = {**child_env(), "TERM": "xterm-256color", "COLUMNS": str(columns)}
+    env.pop("NO_COLOR", None)
+    children = Children()
+    try:
+        proc = children.start([sys.executable, "-m", "otel_replay", *args], env=env, stdout=follower, stderr=follower)
+        os.close(follower)
+        out = b""
+        deadline = time.monotonic() + timeout
+        while True:
+            ready, _, _ = select.select([leader], [], [], max(deadline - time.monotonic(), 0))
+            assert ready, f"no output for {timeout} s: {out[-500:]!r}"
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            out += chunk
+        return proc.wait(timeout=timeout), out.decode("utf-8")
+    finally:
+        os.close(leader)
+        children.kill_all()

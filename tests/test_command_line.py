@@ -124,7 +124,8 @@ def test_forgetting_replay_says_what_to_type() -> None:
     assert f"otel-replay replay {EXAMPLE} --dry-run" in proc.stderr
     assert "Traceback" not in proc.stderr
     other = CliRunner().invoke(main, ["replya"])
-    assert other.exit_code == 2 and "no such command 'replya'; the command is `replay`" in other.output
+    assert other.exit_code == 2 and "no such command 'replya'; the commands are " in other.output
+    assert "`inspect`" in other.output and "`replay`" in other.output
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> Result:

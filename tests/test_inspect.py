@@ -4,15 +4,7 @@ pseudo-terminal, ``--json``; hostile values shown as text; the problems replay r
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
-import pty
-import select
-import struct
-import sys
-import termios
-import time
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +15,11 @@ from otel_replay.cli import main
 from tests.helpers import (
     EXAMPLE,
     ROOT,
-    Children,
-    child_env,
     log_doc,
     log_file,
     replay,
     replay_json,
+    run_in_pty,
     span_doc,
     trace_file,
 )
@@ -191,45 +182,15 @@ def test_hostile_values_are_text_in_plain_output_and_json(tmp_path: Path) -> Non
     assert doc["traces"][0]["root"] == HOSTILE  # JSON keeps the value as it is (escaped by JSON)
 
 
-def run_in_pty(*args: str, columns: int = 160, timeout: float = 60) -> tuple[int, str]:
-    """``otel-replay inspect ARGS`` with a pseudo-terminal as its stdout (as a person sees it)."""
-    leader, follower = pty.openpty()
-    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
-    env = {**child_env(), "TERM": "xterm-256color", "COLUMNS": str(columns)}
-    env.pop("NO_COLOR", None)
-    children = Children()
-    try:
-        proc = children.start(
-            [sys.executable, "-m", "otel_replay", "inspect", *args], env=env, stdout=follower, stderr=follower
-        )
-        os.close(follower)
-        out = b""
-        deadline = time.monotonic() + timeout
-        while True:
-            ready, _, _ = select.select([leader], [], [], max(deadline - time.monotonic(), 0))
-            assert ready, f"no output for {timeout} s: {out[-500:]!r}"
-            try:
-                chunk = os.read(leader, 65536)
-            except OSError:  # the child closed the terminal
-                break
-            if not chunk:
-                break
-            out += chunk
-        return proc.wait(timeout=timeout), out.decode("utf-8")
-    finally:
-        os.close(leader)
-        children.kill_all()
-
-
 def test_on_a_terminal_rich_tables_and_tree_show_hostile_values_as_text(tmp_path: Path) -> None:
     folder = hostile_report(tmp_path)
-    code, out = run_in_pty(str(folder))
+    code, out = run_in_pty("inspect", str(folder))
     assert code == 0
     assert "\x1b[" in out  # rich's colours: it is a terminal
     assert "━" in out or "─" in out  # a rich table
     assert "\x1b]" not in out and "\x07" not in out and "\x1b[2J" not in out and "\x9b" not in out
     assert "[bold red]boom[/]" in out and "\\x1b]0;pwned\\x07\\x1b[2J" in out
-    code, out = run_in_pty(str(folder), "--trace", "0af7651916cd43dd8448eb211c80319c")
+    code, out = run_in_pty("inspect", str(folder), "--trace", "0af7651916cd43dd8448eb211c80319c")
     assert code == 0
     assert "└── " in out and "child" in out  # a rich tree
     assert "\x1b]" not in out and "\x07" not in out and "\x1b[2J" not in out
@@ -237,7 +198,7 @@ def test_on_a_terminal_rich_tables_and_tree_show_hostile_values_as_text(tmp_path
 
 
 def test_on_a_terminal_the_example_summary_is_readable() -> None:
-    code, out = run_in_pty(str(EXAMPLE))
+    code, out = run_in_pty("inspect", str(EXAMPLE))
     assert code == 0
     plain = _strip_sgr(out)
     assert "traces (2, 1 with errors)" in plain and ERRORS_TRACE in plain and "engine.llm.tokens" in plain

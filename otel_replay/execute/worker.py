@@ -17,7 +17,6 @@ knows what this worker has read should it die.
 from __future__ import annotations
 
 import os
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -37,6 +36,7 @@ from otel_replay.sinks import Sink
 from otel_replay.sources.discover import Discovered
 from otel_replay.stages.dedup import record_keys
 from otel_replay.stats import RunStats
+from otel_replay.visible import say
 
 #: How often a check carries this worker's counts to the parent, at most (seconds).
 SNAPSHOT_EVERY = 0.2
@@ -206,7 +206,7 @@ class _Worker:
         while isinstance(task, FirstPass):
             self._client.tell("newest", newest_in(self._input(task.item), signals, keep))
             task = self._client.next()
-        stats = new_stats(self._plan, _say if self._verbose else None)
+        stats = new_stats(self._plan, _said(self._plan.redact) if self._verbose else None)
         stats.forward = self._client.problem
         try:
             if task is not None:
@@ -253,5 +253,6 @@ class _Worker:
             sink.interrupt()
 
 
-def _say(line: str) -> None:
-    print(f"otel-replay: {line}", file=sys.stderr, flush=True)
+def _said(redact: Callable[[str], str]) -> Callable[[str], None]:
+    """A --verbose line of this worker, redacted, on stderr."""
+    return lambda line: say(redact(line))

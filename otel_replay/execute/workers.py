@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import queue
-import sys
 import threading
 from collections.abc import Iterator
 
@@ -33,6 +32,7 @@ from otel_replay.model import FileProblem
 from otel_replay.pipeline import newest_in
 from otel_replay.plan import RunPlan
 from otel_replay.sources.discover import SkippedFile
+from otel_replay.visible import say
 
 
 class Workers:
@@ -52,7 +52,7 @@ class Workers:
         self._started = start(ctx, count, work, (plan, self._stop, turn, verbose))
         self._hub = hub = Hub(self._started, Turns(turn), spool, reads_twice)
         if verbose:  # what this process finds (files ignored) is said as the workers say theirs
-            hub.own.notes = lambda line: print(f"otel-replay: {plan.redact(line)}", file=sys.stderr, flush=True)
+            hub.own.notes = lambda line: say(plan.redact(line))
         self._threads = [threading.Thread(target=hub.serve, args=(peer,), daemon=True) for peer in hub.peers]
         for thread in self._threads:
             thread.start()
