@@ -14,9 +14,8 @@ from pathlib import Path
 from tests.helpers import EXAMPLE
 from tests.real.backends import Stack, poll, require_binaries
 from tests.real.expect import assert_codemachine_span, fetch_spans
-from tests.real.inputs import ROOT, Run, clean_env, replay, replay_command, write_big_trace_file
+from tests.real.inputs import ROOT, Run, clean_env, replay, replay_command, write_big_trace_file, write_report
 from tests.real.test_large import MB, tempo_span_ids
-from tests.test_replay_fidelity import dated_docs
 
 require_binaries()
 
@@ -26,21 +25,20 @@ def replay_with_env(env: dict[str, str], *args: str) -> Run:
     return Run(proc.returncode, json.loads(proc.stdout), proc.stderr.decode(errors="replace"))
 
 
-def test_a_report_over_grpc_arrives_span_for_span(stack: Stack) -> None:
+def test_a_report_over_grpc_arrives_span_for_span(stack: Stack, run_id: str, tmp_path: Path) -> None:
     """The issue's command: OTEL_EXPORTER_OTLP_PROTOCOL=grpc and OTEL_EXPORTER_OTLP_ENDPOINT
-    at Tempo's 4317, nothing else: exit 0, and every span is in Tempo as recorded."""
+    at Tempo's 4317, nothing else: exit 0, and every span of a CodeMachine report (ids of
+    this test's own, stamped minutes ago) is in Tempo as recorded."""
+    report = write_report(tmp_path / "report", time.time() * 1000 - 600_000, seed=int(run_id, 16))
     env = {"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc", "OTEL_EXPORTER_OTLP_ENDPOINT": stack.otlp_grpc_url}
-    run = replay_with_env(env, str(EXAMPLE), "--shift-to-now", "--signals", "traces")
+    run = replay_with_env(env, str(report.folder), "--signals", "traces")
     assert run.code == 0, run.summary
     assert run.summary["destinations"]["traces"] == f"{stack.otlp_grpc_url} (OTLP/gRPC)"
-    offset = run.summary["time_offset_ns"]
-    source_spans = dated_docs("spans")
-    assert run.signal("traces")["sent"] == len(source_spans)
-    trace_ids = {s["traceId"] for s in source_spans}
-    stored = fetch_spans(stack, {t: sum(s["traceId"] == t for s in source_spans) for t in trace_ids})
-    assert len(stored) == len(source_spans)
-    for doc in source_spans:
-        assert_codemachine_span(doc, stored[doc["spanId"]], offset)
+    assert run.signal("traces")["sent"] == len(report.spans)
+    stored = fetch_spans(stack, dict(report.spans_per_trace()))
+    assert len(stored) == len(report.spans)
+    for doc in report.spans:
+        assert_codemachine_span(doc, stored[doc["spanId"]], 0)
 
 
 def test_a_span_file_over_20_mib_arrives_whole_over_grpc(stack: Stack, tmp_path: Path) -> None:
