@@ -38,7 +38,7 @@ lint: install
 	$(BIN)/ruff format --check otel_replay tests examples bench
 
 demo: install
-	$(BIN)/otel-replay replay $(EXAMPLE) --output out
+	$(BIN)/otel-replay replay $(EXAMPLE) --output out --overwrite
 
 # The local stack (docker/): Tempo, Loki, Prometheus and Grafana on 127.0.0.1. `up` returns
 # once every backend answers its readiness check (or fails after 3 minutes, naming it).

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import warnings
 from typing import Any
@@ -18,15 +19,16 @@ import cloup
 from otel_replay.command import CONTEXT_SETTINGS, ReplayGroup, flag_hint, flags_given, print_version
 from otel_replay.flags import EXAMPLES, replay_flags
 from otel_replay.inspect.command import inspect_command
-from otel_replay.model import Signal
 from otel_replay.options import FlagError, PlanError, ReplayOptions, build_plan
 from otel_replay.plan import RunPlan
+from otel_replay.progress import Meter, ProgressLine, RetryNotices
 from otel_replay.report import EXIT_USAGE, Report
 from otel_replay.resume import StateFileError
 from otel_replay.runner import SetupError, execute
-from otel_replay.stats import RunStats
+from otel_replay.sinks.preflight import Unreachable
 from otel_replay.unused import unused_flags
-from otel_replay.visible import say
+from otel_replay.view.command import view_command
+from otel_replay.visible import say, visible
 
 
 @cloup.group(cls=ReplayGroup, context_settings=CONTEXT_SETTINGS, epilog="Example:  otel-replay replay bug-report.zip")
@@ -44,6 +46,7 @@ def main() -> None:
 
 
 main.add_command(inspect_command)
+main.add_command(view_command)
 
 
 @main.command(
@@ -96,25 +99,40 @@ def _warn_if_insecure(plan: RunPlan) -> None:
 
 
 def _execute(plan: RunPlan, *, verbose: bool, as_json: bool) -> tuple[Report, int]:
-    """Runs the plan with a progress line (on a terminal) and redacted messages on stderr."""
-    progress = _Progress() if sys.stderr.isatty() and not as_json else None
+    """Runs the plan with a progress line (on a terminal; elsewhere a notice per retry
+    cause) and redacted messages on stderr."""
+    meter = Meter()
+    line = None
+    if sys.stderr.isatty() and not as_json:
+        line = ProgressLine(meter, sys.stderr, plan.redact, list(plan.paths), plan.walk)
 
     def notify(message: str) -> None:
-        if progress is not None:
-            progress.clear()
-        say(plan.redact(message))
+        if line is not None:
+            line.message(f"otel-replay: {visible(plan.redact(message))}")
+        else:
+            say(plan.redact(message))
 
+    if line is None:
+        RetryNotices(meter, notify)
     stdin = sys.stdin.buffer if "-" in plan.paths else None
     try:
-        return execute(plan, stdin, progress, notify, notify if verbose else None)
+        return execute(plan, stdin, meter, notify, notify if verbose else None)
+    except Unreachable as exc:  # not a usage mistake: no usage text, one line per destination
+        for text in exc.lines:
+            notify(text)
+        notify("nothing was sent")
+        sys.exit(EXIT_USAGE)
     except (SetupError, StateFileError) as exc:
         raise click.UsageError(str(exc)) from None
-    except KeyboardInterrupt:  # before the replay started (reading for --shift-to-now)
+    except KeyboardInterrupt:  # before the replay started (checks, discovery, --shift-to-now's first pass)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the run is over: a second Ctrl-C must not interrupt this
+        if line is not None:
+            line.close()
         click.echo("otel-replay: interrupted before anything was sent", err=True)
         sys.exit(130)
     finally:
-        if progress is not None:
-            progress.clear()
+        if line is not None:
+            line.close()
 
 
 def _print_report(report: Report, as_json: bool) -> None:
@@ -122,26 +140,6 @@ def _print_report(report: Report, as_json: bool) -> None:
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
     else:
         click.echo(report.render_text(), err=False)
-
-
-class _Progress:
-    """A one-line status on stderr, rewritten after each file (only on a terminal)."""
-
-    def __init__(self) -> None:
-        self._shown = False
-
-    def __call__(self, stats: RunStats) -> None:
-        t, lg, m = (stats.signals[s] for s in (Signal.TRACES, Signal.LOGS, Signal.METRICS))
-        text = (
-            f"\r[otel-replay] files {stats.files_read}  spans {t.read} read / {t.sent} sent  "
-            f"logs {lg.read} read / {lg.sent} sent" + (f"  points {m.read} read / {m.sent} sent" if m.read else "")
-        )
-        click.echo(text, err=True, nl=False)
-        self._shown = True
-
-    def clear(self) -> None:
-        if self._shown:
-            click.echo("\r\x1b[2K", err=True, nl=False)
 
 
 def run() -> None:  # pragma: no cover - console entry with a last-resort guard

@@ -20,7 +20,13 @@ from otel_replay.options import DEFAULT_COMPRESSION
 from otel_replay.plan import LOGS_TO
 from otel_replay.sinks.delivery import DEFAULT_MAX_RETRY_TIME
 from otel_replay.sinks.loki import DEFAULT_BATCH_BYTES, DEFAULT_MAX_LINE_BYTES, DEFAULT_URL
-from otel_replay.sinks.otlp_config import DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY, DEFAULT_MAX_REQUEST_BYTES
+from otel_replay.sinks.otlp_config import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_CONCURRENCY,
+    DEFAULT_MAX_REQUEST_BYTES,
+    OTLP_ENV,
+    PROTOCOLS,
+)
 from otel_replay.sources.discover import DEFAULT_MAX_ARCHIVE_BYTES
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -67,19 +73,6 @@ def _pairs(*names: str, help: str) -> Decorator[Any]:
     return option(*names, multiple=True, metavar="KEY=VALUE", help=help)
 
 
-#: The OTLP variables the exporter reads where a flag is not given (shown in --help and docs/cli.md).
-OTLP_ENV = {
-    "otlp_endpoint": "OTEL_EXPORTER_OTLP_ENDPOINT",
-    "otlp_traces_endpoint": "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-    "otlp_logs_endpoint": "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
-    "otlp_metrics_endpoint": "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
-    "otlp_protocol": "OTEL_EXPORTER_OTLP_PROTOCOL",
-    "headers": "OTEL_EXPORTER_OTLP_HEADERS",
-    "compression": "OTEL_EXPORTER_OTLP_COMPRESSION",
-    "certificate": "OTEL_EXPORTER_OTLP_CERTIFICATE",
-}
-
-
 class ReplayOption(click.Option):
     """An option whose help names the OTLP variable the exporter reads in its place
     (:data:`OTLP_ENV`) beside click's own ``env var``, and shows a default given as text
@@ -116,15 +109,13 @@ OTLP: list[Decorator[Any]] = [
         "otlp_endpoint",
         metavar="URL",
         show_default=DEFAULT_OTLP_BASE,
-        help="OTLP/HTTP base URL; /v1/traces, /v1/metrics, /v1/logs are appended. "
-        "With --otlp-protocol grpc: scheme://host:port, used as it is (default http://localhost:4317).",
+        help="OTLP/HTTP base URL, /v1/traces, /v1/metrics, /v1/logs appended (gRPC: scheme://host:port as is).",
     ),
     option(
         "--otlp-protocol",
-        type=click.Choice(["http/protobuf", "grpc"]),
+        type=click.Choice(PROTOCOLS),
         show_default="http/protobuf",
-        help="OTLP transport for every OTLP signal; without the flag OTEL_EXPORTER_OTLP_[SIGNAL_]PROTOCOL "
-        "decides (http/json has no Python exporter).",
+        help="OTLP transport; without it OTEL_EXPORTER_OTLP_[SIGNAL_]PROTOCOL decides (see docs/transports.md).",
     ),
     option(
         "--otlp-traces-endpoint",
@@ -274,6 +265,11 @@ MODE: list[Decorator[Any]] = [
         metavar="DIR",
         help="Write OTLP/JSON Lines (traces.jsonl, logs.jsonl, metrics.jsonl) here instead of sending.",
     ),
+    option(
+        "--overwrite",
+        is_flag=True,
+        help="With --output: replace an earlier run's files in DIR (all three; without it such a DIR is refused).",
+    ),
     option("--dry-run", is_flag=True, help="Read and validate everything (and the URLs), send nothing."),
 ]
 
@@ -327,6 +323,11 @@ RUN: list[Decorator[Any]] = [
         type=click.Path(dir_okay=False),
         metavar="STATE_FILE",
         help="Journal acknowledged records here; a rerun with the same file sends only the rest.",
+    ),
+    option(
+        "--resume-elsewhere",
+        is_flag=True,
+        help="Use a --resume state file written for other destinations (what it lists is still skipped).",
     ),
 ]
 

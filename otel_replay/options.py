@@ -122,6 +122,7 @@ class ReplayOptions:
     loki_max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
     # mode
     output_dir: str | None = None
+    overwrite: bool = False
     dry_run: bool = False
     # selection
     signal_list: str | None = None
@@ -138,6 +139,7 @@ class ReplayOptions:
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     resume: str | None = None
+    resume_elsewhere: bool = False
     workers: int = 1
     concurrency: int = DEFAULT_CONCURRENCY
     problems: str | None = None  # --problems FILE
@@ -169,7 +171,9 @@ def build_plan(options: ReplayOptions, *, env: Mapping[str, str] | None = None, 
         redact=redactor(o, otlp, loki, env),
         dry_run=o.dry_run,
         output_dir=o.output_dir,
+        overwrite=o.overwrite,
         resume_path=o.resume,
+        resume_elsewhere=o.resume_elsewhere,
         limits=ArchiveLimits(o.max_archive_bytes),
         include=o.include,
         exclude=o.exclude,

@@ -18,7 +18,7 @@ import contextlib
 import gc
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
 
@@ -36,6 +36,7 @@ from otel_replay.model import (
     SourceItem,
     SpanRecord,
 )
+from otel_replay.progress.meter import ByteCounter
 from otel_replay.sinks import Sink
 from otel_replay.sources import read_input
 from otel_replay.sources.discover import Discovered, InputFile, SkippedFile
@@ -123,7 +124,8 @@ class Pipeline:
     #: (resource rewrite, time shift), then go to their sink.
     stages: Stages
     stats: RunStats
-    on_progress: Callable[[RunStats], None] | None = None
+    #: Counts the bytes of each input as it is read (the progress line's).
+    counter: ByteCounter | None = None
     #: Set (by a signal handler) to stop reading; what was sent is kept, the rest is not sent.
     stop: threading.Event = field(default_factory=threading.Event)
     _closed: bool = field(default=False, init=False)
@@ -162,14 +164,15 @@ class Pipeline:
                 if found.part is None or found.part.index == 0:
                     stats.file_read()  # a file split into parts counts once
                 before = _drops(stats) if stats.notes is not None else None
-                self._read(read_input(found))
+                counter = self.counter
+                self._read(read_input(found if counter is None else counter.counted(found)))
+                if counter is not None:
+                    counter.finished()
                 for signal in list(self._pending):
                     self._checked(signal)
                 self._about.clear()  # about records never read to the end (a cut file): not sent
                 if before is not None:
                     _note_drops(stats, found.name, before)
-                if self.on_progress is not None:
-                    self.on_progress(stats)
 
     def _read(self, items: Iterator[SourceItem | SkippedFile]) -> None:
         stats, stop = self.stats, self.stop

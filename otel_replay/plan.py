@@ -57,13 +57,16 @@ class RunPlan:
     destinations: dict[Signal, str]
     redact: Callable[[str], str] = _no_redaction
     output_dir: str | None = None
+    overwrite: bool = False  # --overwrite: an earlier run's files in output_dir are replaced
     resume_path: str | None = None
+    resume_elsewhere: bool = False  # --resume-elsewhere: the state file may name other destinations
     limits: ArchiveLimits = field(default_factory=ArchiveLimits)
     walk: Walk = field(default_factory=Walk)
     logs_to: str = "loki"  # or "otlp": log records through the official OTLPLogExporter
     workers: int = 1  # --workers: processes that read, convert and export (see execute/workers.py)
     problems_path: str | None = None  # --problems: every problem as a JSON line (written by this process)
 
+    # Long as its keyword list is: one keyword per user choice, checked and passed on in one place.
     @classmethod
     def from_options(
         cls,
@@ -77,7 +80,9 @@ class RunPlan:
         redact: Callable[[str], str] = _no_redaction,
         dry_run: bool = False,
         output_dir: str | None = None,
+        overwrite: bool = False,
         resume_path: str | None = None,
+        resume_elsewhere: bool = False,
         limits: ArchiveLimits | None = None,
         include: Sequence[str] = (),
         exclude: Sequence[str] = (),
@@ -116,7 +121,9 @@ class RunPlan:
             destinations=_destinations(ordered, otlp, loki, logs_to, output_dir),
             redact=redact,
             output_dir=output_dir,
+            overwrite=overwrite,
             resume_path=resume_path,
+            resume_elsewhere=resume_elsewhere,
             limits=limits or ArchiveLimits(),
             walk=walk,
             logs_to=logs_to,

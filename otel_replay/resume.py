@@ -1,10 +1,11 @@
 """``--resume STATE_FILE``: a journal of what the backends acknowledged.
 
-The file is a header line (JSON: format version, the run's time offset, its redacted
-destinations) followed by one line per acknowledged record: ``s <trace id><span id>``
-for a span, ``l <digest>`` for a log record and ``m <digest>`` for a metric data point
-(the digests dedup uses). A batch's lines are
-appended with one ``write`` and ``fsync``-ed as soon as the backend has answered, before
+The file is a header line (JSON: format version, the run's time offset, its
+destinations — redacted URLs, Loki's with its tenant, never a credential) followed by
+one line per acknowledged record: ``s <trace id><span id>`` for a span, ``l <digest>``
+for a log record and ``m <digest>`` for a metric data point (the digests dedup uses).
+A rerun for other destinations is refused (:meth:`ResumeState.check_destinations`).
+A batch's lines are appended with one ``write`` and ``fsync``-ed as soon as the backend has answered, before
 the next batch is sent, so a process killed at any point leaves a journal whose complete
 lines are all true. A torn last line (killed mid-write) is ignored and cut off on load.
 
@@ -95,6 +96,27 @@ class ResumeState:
     def delivered(self, signal: Signal, key: int | bytes) -> bool:
         """Whether an earlier run journaled the record with this key (its ``record_key``)."""
         return key in self._keys[signal]
+
+    def check_destinations(self, destinations: dict[str, str], elsewhere: bool = False) -> None:
+        """:class:`StateFileError` when the journal was written for other destinations
+        than these (each signal's URL, redacted, with the Loki tenant: as the header has
+        them): the records it lists were delivered there, not here. ``elsewhere``
+        (--resume-elsewhere) accepts that. Signals only one of the runs sends are not compared."""
+        if self.header is None or elsewhere:
+            return
+        recorded = self.header.get("destinations")
+        recorded = recorded if isinstance(recorded, dict) else {}
+        differ = [
+            f"{name} went to {recorded[name]}, now {url}"
+            for name, url in destinations.items()
+            if name in recorded and recorded[name] != url
+        ]
+        if differ:
+            raise StateFileError(
+                f"{self.path} was written for other destinations ({'; '.join(differ)}): the records it lists "
+                "would not be sent to these. Start fresh with another state file (or delete this one), or "
+                "add --resume-elsewhere to skip them anyway"
+            )
 
     # -- writing -------------------------------------------------------------------------
     def start(self, time_offset_ns: int, destinations: dict[str, str]) -> None:

@@ -16,12 +16,14 @@ from typing import BinaryIO
 
 from otel_replay.assemble import new_stats
 from otel_replay.execute import Executor, Job, SetupError, choose
+from otel_replay.model import Signal
 from otel_replay.plan import RunPlan
 from otel_replay.problems import ProblemsFile
+from otel_replay.progress.meter import Meter
 from otel_replay.report import Report, format_duration
 from otel_replay.resume import ResumeState
+from otel_replay.sinks import preflight
 from otel_replay.stages.dedup import SeenCheck
-from otel_replay.stats import RunStats
 
 __all__ = ["EXIT_SIGNALLED", "SetupError", "execute"]
 
@@ -31,11 +33,14 @@ EXIT_SIGNALLED = {signal.SIGINT: 130, signal.SIGTERM: 143}
 def execute(
     plan: RunPlan,
     stdin: BinaryIO | None,
-    on_progress: Callable[[RunStats], None] | None = None,
+    on_progress: Meter | None = None,
     notify: Callable[[str], None] = lambda _: None,
     verbose: Callable[[str], None] | None = None,
 ) -> tuple[Report, int]:
-    """Run the plan; returns the report and the exit status."""
+    """Run the plan; returns the report and the exit status. :class:`SetupError` (the
+    output folder, a destination that does not answer: :class:`~otel_replay.sinks.preflight.Unreachable`)
+    or :class:`StateFileError` when it cannot start; KeyboardInterrupt when interrupted
+    before anything was sent."""
     report = Report(new_stats(plan, verbose), plan.mode, {s: plan.destinations[s] for s in plan.signals}, plan.redact)
     with problems_file(plan, report):
         return _execute(plan, report, stdin, on_progress, notify, verbose)
@@ -63,19 +68,20 @@ def _execute(
     plan: RunPlan,
     report: Report,
     stdin: BinaryIO | None,
-    on_progress: Callable[[RunStats], None] | None,
+    on_progress: Meter | None,
     notify: Callable[[str], None],
     verbose: Callable[[str], None] | None,
 ) -> tuple[Report, int]:
-    state = None if plan.resume_path is None else ResumeState(plan.resume_path)  # StateFileError: one line
+    state: ResumeState | None = None
+    executor: Executor | None = None
     received: list[int] = []
-    try:
-        first_pass = plan.selection.shift_to_now and (state is None or state.time_offset_ns is None)
-        executor = choose(plan, stdin, first_pass, verbose is not None)
+    with signals_outside_the_replay() as starting:
         try:
+            state, executor, first_pass = _start(plan, stdin, notify, verbose is not None)
             report.time_offset_ns = offset = _offset(plan, state, executor if first_pass else None, notify)
+            starting.clear()
             if state is not None:
-                state.start(offset, {s.value: plan.redact(d) for s, d in report.destinations.items()})
+                state.start(offset, recorded_destinations(plan))
             job = Job(
                 stats=report.stats,
                 offset_ns=offset,
@@ -89,15 +95,61 @@ def _execute(
                 except KeyboardInterrupt:
                     received.append(signal.SIGINT)
         finally:
-            executor.close()
-    finally:
-        if state is not None:
-            state.close()
+            try:
+                if executor is not None:
+                    executor.close()
+            finally:
+                if state is not None:
+                    state.close()
     if executor.stopped or received:
         report.interrupted = True
     if received:
         return report, EXIT_SIGNALLED.get(signal.Signals(received[0]), 130)
     return report, report.exit_status
+
+
+def _start(
+    plan: RunPlan, stdin: BinaryIO | None, notify: Callable[[str], None], verbose: bool
+) -> tuple[ResumeState | None, Executor, bool]:
+    """What is decided before anything is read: the state file (for these destinations?),
+    whether each destination answers (sending) or the output folder is free (--output),
+    and the executor (discovery starts). Returns the state, the executor and whether
+    ``--shift-to-now`` makes its first pass."""
+    state = None if plan.resume_path is None else ResumeState(plan.resume_path)  # StateFileError: one line
+    try:
+        if state is not None:
+            state.check_destinations(recorded_destinations(plan), plan.resume_elsewhere)
+        if plan.mode == "send":
+            preflight.check(plan, notify)
+        elif plan.mode == "output":
+            _prepare_output(plan)
+        first_pass = plan.selection.shift_to_now and (state is None or state.time_offset_ns is None)
+        return state, choose(plan, stdin, first_pass, verbose), first_pass
+    except BaseException:
+        if state is not None:
+            state.close()
+        raise
+
+
+def recorded_destinations(plan: RunPlan) -> dict[str, str]:
+    """Where each signal goes, as the state file records it: redacted URLs, and Loki's
+    with its tenant (records in another tenant are elsewhere too)."""
+    recorded = {s.value: plan.redact(plan.destinations[s]) for s in plan.signals}
+    if Signal.LOGS in plan.signals and plan.logs_to == "loki" and plan.loki.tenant:
+        recorded[Signal.LOGS.value] += f" (tenant {plan.loki.tenant})"
+    return recorded
+
+
+def _prepare_output(plan: RunPlan) -> None:
+    from otel_replay.sinks.file import OutputInUse, prepare_output  # the OTLP encoders: only --output
+
+    assert plan.output_dir is not None
+    try:
+        prepare_output(plan.output_dir, plan.overwrite)
+    except OutputInUse as exc:
+        raise SetupError(str(exc)) from None
+    except OSError as exc:
+        raise SetupError(plan.redact(f"cannot replace the earlier results in {plan.output_dir}: {exc}")) from None
 
 
 def _offset(
@@ -117,15 +169,43 @@ def _offset(
 
 
 @contextmanager
+def signals_outside_the_replay() -> Iterator[threading.Event]:
+    """SIGINT before the replay starts (the checks, discovery, ``--shift-to-now``'s first
+    pass), while the event it yields is set: nothing has been sent, so the run ends at once
+    (KeyboardInterrupt). Any other — a second one, as ``timeout -s INT`` sends right after
+    the first, or one while the executor closes after the replay — is ignored, so it
+    cannot cut the cleanup short. (During the replay :func:`stop_on_signals` handles them.)"""
+    starting = threading.Event()
+    starting.set()
+    if threading.current_thread() is not threading.main_thread():
+        yield starting
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        if starting.is_set():
+            starting.clear()
+            raise KeyboardInterrupt
+
+    saved = signal.signal(signal.SIGINT, handler)
+    try:
+        yield starting
+    finally:
+        signal.signal(signal.SIGINT, saved)
+
+
+@contextmanager
 def stop_on_signals(executor: Executor, notify: Callable[[str], None]) -> Iterator[list[int]]:
     """SIGINT/SIGTERM: finish the requests in flight, journal them, send nothing more. A
-    second signal stops at once (KeyboardInterrupt). Yields a list that receives the
-    signal number."""
+    second signal stops at once (KeyboardInterrupt); any later one is ignored. Yields a
+    list that receives the signal numbers."""
     received: list[int] = []
 
     def handler(signum: int, frame: object) -> None:
-        if received:
+        if len(received) == 1:
+            received.append(signum)
             raise KeyboardInterrupt
+        if received:  # a third: already quitting at once
+            return
         received.append(signum)
         executor.interrupt()
         notify("stopping: finishing the request in flight (interrupt again to quit at once)")

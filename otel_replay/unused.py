@@ -58,6 +58,14 @@ def _no_otlp(o: ReplayOptions, signals: Collection[Signal]) -> str | None:
     return "nothing is sent to OTLP (only log records are replayed, and they go to Loki)"
 
 
+def _no_output(o: ReplayOptions, signals: Collection[Signal]) -> str | None:
+    return None if o.output_dir else "no folder is written (that is --output)"
+
+
+def _no_resume(o: ReplayOptions, signals: Collection[Signal]) -> str | None:
+    return None if o.resume else "no state file is read (that is --resume)"
+
+
 _NOUNS = {Signal.TRACES: "spans", Signal.LOGS: "log records", Signal.METRICS: "metric points"}
 _LOKI_FIELDS = (
     "loki_url",
@@ -83,6 +91,8 @@ RULES: list[tuple[tuple[str, ...], Check, bool, str]] = [
     (("otlp_traces_endpoint", "batch_size"), _without(Signal.TRACES), False, "when no spans are replayed"),
     (("otlp_metrics_endpoint",), _without(Signal.METRICS), False, "when no metric points are replayed"),
     (_OTLP_FIELDS, _no_otlp, False, "when only log records are replayed, into Loki"),
+    (("overwrite",), _no_output, True, "without --output"),
+    (("resume_elsewhere",), _no_resume, True, "without --resume"),
 ]
 
 

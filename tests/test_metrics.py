@@ -212,7 +212,7 @@ def test_bad_metrics_are_named_and_the_rest_still_replays(tmp_path: Path, collec
         ],
     )
     write_json(tmp_path / "b-metrics.json", {"type": "metrics", "metrics": ["not an export"]})
-    code, summary = replay_json(str(tmp_path), "--otlp-endpoint", collector.url)
+    code, summary = replay_json(str(tmp_path), "--otlp-endpoint", collector.url, "--signals", "metrics")
     assert code == 1
     assert summary["signals"]["metrics"]["sent"] == 2 and summary["signals"]["metrics"]["invalid"] == 3
     problems = "\n".join(problem_lines(summary))
@@ -271,7 +271,9 @@ def test_resume_does_not_resend_points(tmp_path: Path, collector: OtlpReceiver) 
 def test_requests_stay_under_the_byte_limit(tmp_path: Path, collector: OtlpReceiver) -> None:
     values = list(range(3000))
     _session(tmp_path / "big-metrics.json", [{**_metric("many", "3", *values), "description": "d" * 200}])
-    code, summary = replay_json(str(tmp_path), "--otlp-endpoint", collector.url, "--max-request-bytes", "16KiB")
+    code, summary = replay_json(
+        str(tmp_path), "--otlp-endpoint", collector.url, "--signals", "metrics", "--max-request-bytes", "16KiB"
+    )
     assert code == 0, problem_lines(summary)
     assert len(collector.requests["/v1/metrics"]) > 6
     assert max(collector.sizes) <= 16 * 1024
@@ -289,7 +291,9 @@ def test_partial_success_counts_rejected_points(collector: OtlpReceiver) -> None
 def test_output_writes_metrics_jsonl_that_replays_the_same(tmp_path: Path, collector: OtlpReceiver) -> None:
     code, _ = replay_json(str(EXAMPLE), "--output", str(tmp_path / "out"), "--signals", "metrics")
     assert code == 0
-    code, summary = replay_json(str(tmp_path / "out" / "metrics.jsonl"), "--otlp-endpoint", collector.url)
+    code, summary = replay_json(
+        str(tmp_path / "out" / "metrics.jsonl"), "--otlp-endpoint", collector.url, "--signals", "metrics"
+    )
     assert code == 0 and summary["signals"]["metrics"]["sent"] == 111
     with OtlpReceiver() as direct:
         replay_json(str(EXAMPLE), "--otlp-endpoint", direct.url, "--signals", "metrics")
@@ -305,7 +309,7 @@ def test_otlp_metrics_round_trip_proto_for_proto(tmp_path: Path, collector: Otlp
         path.write_text(json.dumps(to_otlp_json(req), indent=2))
     else:
         path = write_lines(tmp_path / "metrics.jsonl", [req, req])  # OTLP input: not deduplicated
-    code, summary = replay_json(str(path), "--otlp-endpoint", collector.url)
+    code, summary = replay_json(str(path), "--otlp-endpoint", collector.url, "--signals", "metrics")
     assert code == 0, problem_lines(summary)
     expected = flatten_points([req] if form == "document" else [req, req])
     assert summary["signals"]["metrics"]["sent"] == len(expected) == (9 if form == "document" else 18)
@@ -315,7 +319,7 @@ def test_otlp_metrics_round_trip_proto_for_proto(tmp_path: Path, collector: Otlp
 def test_otlp_metrics_time_offset_moves_only_times(tmp_path: Path, collector: OtlpReceiver) -> None:
     req = metrics_request()
     path = write_lines(tmp_path / "m.jsonl", [req])
-    code, _ = replay_json(str(path), "--otlp-endpoint", collector.url, "--time-offset", "-90m")
+    code, _ = replay_json(str(path), "--otlp-endpoint", collector.url, "--signals", "metrics", "--time-offset", "-90m")
     assert code == 0
     shift = -90 * 60 * 10**9
     for m in metrics_of([req]):
@@ -338,7 +342,7 @@ def test_what_the_sdk_cannot_carry_is_reported(tmp_path: Path, collector: OtlpRe
     gauge.gauge.data_points.add(start_time_unix_nano=T0 - 5, time_unix_nano=T0, as_double=21.5)
     gauge.gauge.data_points.add(time_unix_nano=T0 + 1, flags=1)
     path = write_lines(tmp_path / "m.jsonl", [req])
-    code, summary = replay_json(str(path), "--otlp-endpoint", collector.url)
+    code, summary = replay_json(str(path), "--otlp-endpoint", collector.url, "--signals", "metrics")
     assert code == 1
     stats = summary["signals"]["metrics"]
     assert (stats["invalid"], stats["adjusted"], stats["sent"]) == (2, 1, 1)

@@ -13,11 +13,13 @@ import grpc
 import pytest
 import trustme
 
-from otel_replay.model import Signal
+from otel_replay.model import Origin, Signal
 from otel_replay.options import ReplayOptions, build_plan
 from otel_replay.plan import PlanError
+from otel_replay.sinks.delivery import Permanent
 from otel_replay.sinks.otlp_config import OtlpConfig, ProtocolError, resolve_protocol
 from otel_replay.sinks.otlp_grpc import GrpcLane, exporter_arguments, probe, retry_deadline
+from otel_replay.sources.codemachine import span_from_codemachine
 from tests.fakes.otlp import OtlpReceiver
 from tests.fakes.otlp_grpc import STALL, Fault, GrpcReceiver, partial, unavailable
 from tests.helpers import EXAMPLE, replay, replay_json, span_doc, trace_file
@@ -195,13 +197,15 @@ def test_a_signal_the_receiver_does_not_serve_says_so(tmp_path: Path) -> None:
 
 # -- the wrong protocol, named fast ---------------------------------------------------------
 def test_grpc_to_an_http_port_ends_at_once_saying_what_to_change(tempo: OtlpReceiver, tmp_path: Path) -> None:
+    """The start-up check names it: exit 2, one line, nothing sent."""
     trace_file(tmp_path / "t.json", spans(3))
     started = time.monotonic()
     result = replay(str(tmp_path), *GRPC, "--otlp-endpoint", tempo.url, "--traces-only")
     assert time.monotonic() - started < 20  # the retries would take 30 s and more
-    assert result.exit_code == 1
-    assert "speaks HTTP/1.1" in result.stdout
-    assert "use --otlp-protocol http/protobuf" in result.stdout
+    assert result.exit_code == 2, result.output
+    (line,) = [line for line in result.output.splitlines() if "--otlp-protocol" in line]
+    assert f"{tempo.url} answers as an HTTP server, not gRPC: use --otlp-protocol http/protobuf" in line
+    assert not tempo.spans()
 
 
 def test_http_to_a_grpc_port_ends_at_once_saying_what_to_change(receiver: GrpcReceiver, tmp_path: Path) -> None:
@@ -209,16 +213,44 @@ def test_http_to_a_grpc_port_ends_at_once_saying_what_to_change(receiver: GrpcRe
     started = time.monotonic()
     result = replay(str(tmp_path), "--otlp-endpoint", receiver.endpoint, "--traces-only")
     assert time.monotonic() - started < 20
-    assert result.exit_code == 1
-    assert "use --otlp-protocol grpc" in result.stdout
-    assert "\\x00" not in result.stdout and "\x00" not in result.stdout
+    assert result.exit_code == 2, result.output
+    (line,) = [line for line in result.output.splitlines() if "--otlp-protocol" in line]
+    assert "answers as a gRPC server, not OTLP/HTTP: use --otlp-protocol grpc" in line
+    assert "\\x00" not in result.output and "\x00" not in result.output
+
+
+@pytest.mark.parametrize("to_grpc", [True, False], ids=["grpc to an HTTP port", "HTTP to a gRPC port"])
+def test_a_port_that_changes_protocol_mid_run_fails_each_batch_at_once(
+    tempo: OtlpReceiver, receiver: GrpcReceiver, to_grpc: bool
+) -> None:
+    """After the start-up check, the sink itself names it too: one attempt, final, with the hint."""
+    from otel_replay.sinks.otlp import _lane
+    from otel_replay.sinks.sdk import ResourceCache
+
+    url = tempo.url if to_grpc else receiver.endpoint + "/v1/traces"
+    config = OtlpConfig(traces_endpoint=url, protocols={Signal.TRACES: "grpc"} if to_grpc else None)
+    lane = _lane(config, Signal.TRACES)
+    items = [ResourceCache().readable_span(span_from_codemachine(span_doc(), (), Origin("f", 0)))]
+    started = time.monotonic()
+    sent = lane.send(items, _NoLog())
+    lane.shutdown()
+    assert time.monotonic() - started < 10
+    assert isinstance(sent.outcome, Permanent) and sent.attempts == 1, sent
+    assert (
+        sent.outcome.hint
+        and ("--otlp-protocol http/protobuf" if to_grpc else "--otlp-protocol grpc") in sent.outcome.hint
+    )
+
+
+class _NoLog:
+    last_error: str | None = None
 
 
 def test_the_start_up_probe_says_what_answers(receiver: GrpcReceiver, tempo: OtlpReceiver) -> None:
     """One empty export, answered as an OTLP/HTTP probe's would be (for sinks/preflight.py)."""
     config = OtlpConfig(traces_endpoint=receiver.endpoint, protocols={Signal.TRACES: "grpc"})
     assert probe(Signal.TRACES, config, 5.0) == (receiver.endpoint, 200, "gRPC OK")
-    assert receiver.requests["traces"][0].ByteSize() == 0  # empty: no telemetry sent
+    assert receiver.probes == ["traces"] and receiver.attempts == 0  # empty: no telemetry sent
     config = OtlpConfig(traces_endpoint=tempo.url, protocols={Signal.TRACES: "grpc"})
     url, status, answer = probe(Signal.TRACES, config, 5.0)
     assert (url, status) == (tempo.url, None)

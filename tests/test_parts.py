@@ -80,7 +80,17 @@ def _replay_dump(path: Path, workers: str, expected: list[tuple[bytes, ...]], fa
     with OtlpReceiver.tempo() as otlp:
         otlp.fault = fault
         code, summary = replay_json(
-            str(path), "--otlp-endpoint", otlp.url, "--workers", workers, "--concurrency", "1", "--timeout", ATTEMPT
+            str(path),
+            "--otlp-endpoint",
+            otlp.url,
+            "--signals",
+            "traces",
+            "--workers",
+            workers,
+            "--concurrency",
+            "1",
+            "--timeout",
+            ATTEMPT,
         )
         assert sorted(flatten_spans(otlp.requests["/v1/traces"])) == expected
     return code, problem_lines(summary), summary["files_read"], summary["signals"]["traces"]["files"]
@@ -130,7 +140,9 @@ def test_log_lines_reach_loki_oldest_first_across_parts(tmp_path: Path, monkeypa
     path.write_text("".join(json.dumps(d) + "\n" for d in docs))
     monkeypatch.setattr(execute, "PART_BYTES", path.stat().st_size // 8)
     with LokiReceiver(now_ns=lambda: EXAMPLE_NOW_NS) as loki:
-        code, summary = replay_json(str(path), "--loki-url", loki.url, "--workers", "2", "--loki-batch-bytes", "4KiB")
+        code, summary = replay_json(
+            str(path), "--loki-url", loki.url, "--signals", "logs", "--workers", "2", "--loki-batch-bytes", "4KiB"
+        )
         entries = loki.entries()
     assert code == 0, problem_lines(summary)
     assert summary["signals"]["logs"]["sent"] == len(entries) == 40 * 4

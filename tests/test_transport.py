@@ -15,7 +15,7 @@ from otel_replay.cli import main
 from tests.fakes.loki import LokiReceiver
 from tests.fakes.otlp import OtlpReceiver, tempo_error
 from tests.fakes.server import Answer
-from tests.helpers import EXAMPLE, EXAMPLE_NOW_NS, replay_json
+from tests.helpers import EXAMPLE, EXAMPLE_NOW_NS, replay, replay_json
 
 
 @pytest.fixture(scope="module")
@@ -46,14 +46,16 @@ def test_private_ca_with_certificate(tmp_path: Path, ca: trustme.CA, tls_servers
 
 
 def test_unknown_ca_fails_verification_by_default(tls_servers: tuple) -> None:
+    """A certificate this machine does not trust is a setup mistake: the check before the
+    run names both destinations and what to do, and nothing is sent (exit status 2)."""
     otlp, loki = tls_servers
-    code, summary = replay_json(*_args(otlp, loki, "0.5"))  # no answer ever comes: give up soon
-    assert code == 1
-    for sig in ("traces", "logs"):
-        assert summary["signals"][sig]["sent"] == 0
-        reasons = " ".join(summary["signals"][sig]["failed_reasons"])
-        assert "TLS certificate verify failed: unable to get local issuer certificate" in reasons, reasons
-    assert not otlp.spans() and not loki.entries()
+    result = replay(*_args(otlp, loki), "--json")
+    assert result.exit_code == 2 and result.stdout == ""
+    for what, url in (("traces → OTLP", f"{otlp.url}/v1/traces"), ("logs → Loki", f"{loki.url}/ready")):
+        line = next(line for line in result.stderr.splitlines() if url in line)
+        assert what in line and "TLS certificate verify failed: unable to get local issuer certificate" in line, line
+        assert "--certificate" in line
+    assert not otlp.spans() and not loki.entries() and not otlp.probes and not loki.probes
 
 
 def test_insecure_skips_verification_with_a_warning(tls_servers: tuple) -> None:

@@ -7,13 +7,10 @@ import gzip
 import io
 import json
 import os
-import pty
-import select
 import signal
 import sys
 import tarfile
 import threading
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -102,35 +99,6 @@ def test_bad_input_in_a_worker_is_reported_like_in_one_process(tmp_path: Path) -
     assert code == 1 and files_read == 7
     assert (signals["traces"]["sent"], signals["logs"]["sent"]) == (3, 15)
     assert [p.split(": ")[0] for p in problems] == [str(folder / "broken.json")]
-
-
-@pytest.mark.parametrize("workers", ["1", "2"])
-def test_progress_line_on_a_terminal_counts_every_worker(tmp_path: Path, children: Children, workers: str) -> None:
-    """On a terminal, stderr shows a progress line rewritten after each input; with
-    workers it sums what every worker has done so far."""
-    folder = _sessions(tmp_path / "in", n=4, per_file=25)
-    main_end, term = pty.openpty()
-    proc = children.start(replay_command(str(folder), "--dry-run", "--workers", workers), stderr=term)
-    os.close(term)
-    shown = b""
-    deadline = time.monotonic() + 60
-    try:
-        while True:
-            ready, _, _ = select.select([main_end], [], [], max(deadline - time.monotonic(), 0))
-            assert ready, f"the replay neither wrote nor closed the terminal within 60 s: {shown!r}"
-            try:
-                chunk = os.read(main_end, 4096)
-            except OSError:  # EIO: the replay closed the terminal
-                break
-            if not chunk:
-                break
-            shown += chunk
-    finally:
-        os.close(main_end)
-    assert proc.wait(60) == 0
-    lines = [part for part in shown.decode().split("\r") if part.startswith("[otel-replay]")]
-    assert lines, shown
-    assert " ".join(lines[-1].split()) == "[otel-replay] files 8 spans 4 read / 4 sent logs 100 read / 100 sent"
 
 
 @pytest.mark.parametrize("killed", [1, 2])

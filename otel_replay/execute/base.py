@@ -8,10 +8,10 @@ A first Ctrl-C calls :meth:`Executor.interrupt` from the signal handler.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from otel_replay.progress.meter import Meter
 from otel_replay.resume import Acknowledge
 from otel_replay.stages.dedup import SeenCheck
 from otel_replay.stats import RunStats
@@ -31,7 +31,8 @@ class Job:
     check: SeenCheck
     #: Journals acknowledged records for --resume (in this process: workers ask it).
     ack: Acknowledge | None = None
-    on_progress: Callable[[RunStats], None] | None = None
+    #: The run's progress (bytes read, retries in progress) for whoever shows it.
+    on_progress: Meter | None = None
 
 
 class Executor(Protocol):

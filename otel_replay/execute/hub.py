@@ -84,7 +84,6 @@ class Hub:
         self._spool = spool
         self._reads_twice = reads_twice
         self._lock = threading.Lock()  # dedup, counts, the peers' state
-        self._showing = threading.Lock()  # the progress line
         self._first = threading.Condition(self._lock)
         self.newest: list[int | None] = []
         self.lost: list[WorkItem] = []  # first-pass items whose worker died
@@ -140,11 +139,15 @@ class Hub:
             self._done(peer, message[1], message[2])
         elif kind == "problem":  # a worker's, as it came: counted (and written) here
             self.stats.add_problem(message[1])
+        elif kind == "retry":
+            if self.job is not None and self.job.on_progress is not None:
+                self.job.on_progress.retry(message[1], peer.number)
         elif kind == "report":
             with self._lock:
                 self.stats.merge(message[1])
                 peer.finished = True
                 peer.task = None
+            self._forget(peer)
             return False
         return True
 
@@ -198,13 +201,19 @@ class Hub:
             task, peer.task = peer.task, None
             if isinstance(task, Replay) and not self._reads_twice:
                 self._spool.discard(task.item)
-        job = self.job
-        if job is not None and job.on_progress is not None:
-            with self._showing:  # one thread per worker: the line shown last is the newest
-                job.on_progress(self.progress())
+
+    def _forget(self, peer: _Peer) -> None:
+        if self.job is not None and self.job.on_progress is not None:
+            self.job.on_progress.forget(peer.number)
+
+    def reading(self) -> list[str]:
+        """The inputs the workers are reading now, earliest first (for the progress line)."""
+        with self._lock:
+            items = [p.task.item for p in self.peers if isinstance(p.task, Replay)]
+        return [item.name for item in sorted(items, key=lambda item: item.index)]
 
     def progress(self) -> RunStats:
-        """Every worker's counts as of its last finished input."""
+        """Every worker's counts as of its last message that had them."""
         with self._lock:
             view = RunStats()
             for peer in self.peers:
@@ -215,6 +224,7 @@ class Hub:
     def _died(self, peer: _Peer) -> None:
         """Count a dead worker's share (see the module's docstring)."""
         peer.process.join(10)
+        self._forget(peer)
         reason = f"worker process died ({exit_reason(peer.process)})"
         with self._first:
             if peer.finished or peer.died is not None:

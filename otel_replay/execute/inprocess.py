@@ -12,6 +12,7 @@ from otel_replay.model import Signal
 from otel_replay.pipeline import Pipeline, newest_in
 from otel_replay.plan import RunPlan
 from otel_replay.sinks import Sink
+from otel_replay.sinks.delivery import watch_retries
 from otel_replay.sources.discover import Discovered
 
 
@@ -49,14 +50,23 @@ class InProcess:
             self._sinks = sinks = build_sinks(plan, job.stats, self._stop, job.ack)
         except OSError as exc:
             raise SetupError(plan.redact(f"cannot prepare the output: {exc}")) from None
+        meter = job.on_progress
         pipeline = Pipeline(
             sinks=sinks,
             stages=stages(plan, job.offset_ns, job.check.records),
             stats=job.stats,
-            on_progress=job.on_progress,
+            counter=None if meter is None else meter.counter,
             stop=self._stop,
         )
-        pipeline.run(self._entries())
+        if meter is None:
+            pipeline.run(self._entries())
+            return
+        meter.begin(lambda: job.stats)
+        watch_retries(meter.retry)
+        try:
+            pipeline.run(self._entries())
+        finally:
+            watch_retries(None)
 
     def interrupt(self) -> None:
         self._stop.set()

@@ -9,17 +9,21 @@ Messages to the parent are tuples: ``("next",)`` → a :data:`Task` or None (no 
 work); ``("newest", t)``; ``("check", signal, keys, as_recorded, snapshot)`` → verdicts;
 ``("ack", signal, keys)``; ``("turn", index)`` → once every input before ``index`` is
 done; ``("problem", problem)``, each as it is found (a worker keeps none); ``("done",
-index, snapshot)``; ``("report", snapshot)``, the last. A snapshot
+index, snapshot)``; ``("retry", news)`` (a retry in progress, for the progress line:
+:class:`RetryNews`); ``("report", snapshot)``, the last. The bytes of input read go to
+the parent through shared memory (:class:`SharedCount`), not the pipe. A snapshot
 (:meth:`RunStats.snapshot`) rides along with a check now and then, so that the parent
 knows what this worker has read should it die.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Event as SharedEvent
@@ -32,7 +36,9 @@ from otel_replay.model import Record, Signal
 from otel_replay.pipeline import Pipeline, newest_in
 from otel_replay.plan import RunPlan
 from otel_replay.problems import Problem
+from otel_replay.progress.meter import ByteCounter
 from otel_replay.sinks import Sink
+from otel_replay.sinks.delivery import RetryNews, watch_retries
 from otel_replay.sources.discover import Discovered
 from otel_replay.stages.dedup import record_keys
 from otel_replay.stats import RunStats
@@ -66,6 +72,12 @@ class SharedInt(Protocol):
     value: int
 
 
+class SharedCount(SharedInt, Protocol):
+    """A number in shared memory with its lock (``multiprocessing.Value``)."""
+
+    def get_lock(self) -> AbstractContextManager[Any]: ...
+
+
 class Client:
     """The worker's side of its pipe (sink threads ask too: one question at a time)."""
 
@@ -83,6 +95,12 @@ class Client:
     def tell(self, *message: object) -> None:
         with self._lock:
             self._conn.send(message)
+
+    def retry(self, news: RetryNews) -> None:
+        """A retry in progress (from a sink's thread), to the parent; nothing once the pipe
+        is closed (the run quit at once)."""
+        with contextlib.suppress(OSError, ValueError):
+            self.tell("retry", news)
 
     def next(self) -> Task | None:
         return cast("Task | None", self.ask("next"))
@@ -175,6 +193,7 @@ def work(
     stop: SharedEvent,
     turn: SharedInt,
     verbose: bool,
+    read_bytes: SharedCount,
     conn: Connection,
     lifeline: Connection,
     inherited: list[Connection],
@@ -182,7 +201,7 @@ def work(
     """A worker process's life."""
     begin_worker(lifeline, inherited)
     try:
-        _Worker(plan, stop, turn, Client(conn), verbose).run()
+        _Worker(plan, stop, turn, Client(conn), verbose, read_bytes).run()
     except (EOFError, OSError):  # the pipe to the parent broke: the parent is gone
         os._exit(EXIT_ORPHANED)
     finally:
@@ -190,8 +209,11 @@ def work(
 
 
 class _Worker:
-    def __init__(self, plan: RunPlan, shared_stop: SharedEvent, turn: SharedInt, client: Client, verbose: bool) -> None:
+    def __init__(
+        self, plan: RunPlan, shared_stop: SharedEvent, turn: SharedInt, client: Client, verbose: bool, read: SharedCount
+    ) -> None:
         self._plan = plan
+        self._read = read
         self._shared_stop = shared_stop
         self._stop = threading.Event()  # this process's view of the run's stop
         self._turn = turn
@@ -226,9 +248,18 @@ class _Worker:
             self._sinks[Signal.LOGS] = self._in_turn
         threading.Thread(target=self._watch_stop, daemon=True).start()
         pipeline = Pipeline(
-            sinks=self._sinks, stages=stages(plan, first.offset_ns, client.check), stats=stats, stop=self._stop
+            sinks=self._sinks,
+            stages=stages(plan, first.offset_ns, client.check),
+            stats=stats,
+            stop=self._stop,
+            counter=ByteCounter(self._count),
         )
+        watch_retries(client.retry)
         pipeline.run(self._inputs(first, stats))
+
+    def _count(self, n: int) -> None:
+        with self._read.get_lock():
+            self._read.value += n
 
     def _inputs(self, task: Replay | FirstPass | None, stats: RunStats) -> Iterator[Discovered]:
         """The work items the parent hands out, as the pipeline asks for them: asking for

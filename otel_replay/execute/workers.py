@@ -27,7 +27,7 @@ from otel_replay.execute.base import Job
 from otel_replay.execute.hub import POLL, Hub, Turns
 from otel_replay.execute.inputs import Entry, Spool, WorkItem, is_copy
 from otel_replay.execute.procs import context, exit_reason, start
-from otel_replay.execute.worker import Replay, SharedInt, Task, work
+from otel_replay.execute.worker import Replay, SharedCount, SharedInt, Task, work
 from otel_replay.model import FileProblem
 from otel_replay.pipeline import newest_in
 from otel_replay.plan import RunPlan
@@ -48,8 +48,9 @@ class Workers:
         ctx = context(["otel_replay.execute.worker", *(["otel_replay.sinks.otlp"] if plan.sends_otlp else [])])
         self._stop = ctx.Event()
         turn: SharedInt = ctx.RawValue("q", 0)
+        self._read_bytes: SharedCount = ctx.Value("q", 0)  # what the workers read, for the progress line
         # every worker starts before any thread of this process does (a forked child must not inherit one)
-        self._started = start(ctx, count, work, (plan, self._stop, turn, verbose))
+        self._started = start(ctx, count, work, (plan, self._stop, turn, verbose, self._read_bytes))
         self._hub = hub = Hub(self._started, Turns(turn), spool, reads_twice)
         if verbose:  # what this process finds (files ignored) is said as the workers say theirs
             hub.own.notes = lambda line: say(plan.redact(line))
@@ -77,6 +78,8 @@ class Workers:
     def replay(self, job: Job) -> None:
         hub = self._hub
         hub.begin_replay(job)
+        if job.on_progress is not None:
+            job.on_progress.begin(hub.progress, lambda: int(self._read_bytes.value), hub.reading)
         try:
             self._feed(job.offset_ns)
             self._wait()

@@ -8,10 +8,14 @@ loop, and the policy here is theirs, so that every backend is retried, and repor
 the OTLP specification's retryable statuses (429, 502, 503, 504) and connection errors, at
 most six attempts, waiting 1 s, 2 s, 4 s … (±20 %) or what ``Retry-After`` asks, and never
 past the batch's deadline (``--max-retry-time``). Any other answer is final.
+
+Retries in progress can be watched (the progress line, a notice on stderr): see
+:func:`watch_retries`. Watching changes nothing in the policy.
 """
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 import time
@@ -67,6 +71,44 @@ class Permanent:
 Outcome = Delivered | Partial | Retryable | Permanent
 
 
+@dataclass(frozen=True, slots=True)
+class RetryNews:
+    """A batch of ``subject`` (a signal) failed with ``reason`` and is tried again in
+    ``wait`` seconds; ``reason`` None: its retries are over. ``key``: the batch's, until
+    then (its thread's: one batch at a time per thread). Plain data: it crosses from a
+    worker process."""
+
+    key: int
+    subject: str
+    reason: str | None = None
+    wait: float = 0.0
+
+
+_watchers: list[Callable[[RetryNews], None]] = []
+
+
+def watch_retries(watcher: Callable[[RetryNews], None] | None) -> None:
+    """From now on ``watcher`` hears of every retry in this process (None: nobody does).
+    It is called in the thread that retries: it must not block."""
+    _watchers[:] = [] if watcher is None else [watcher]
+
+
+def retrying(subject: str, reason: str, wait: float) -> None:
+    """Tell the watcher that this thread's batch waits ``wait`` s to try again after ``reason``."""
+    for watcher in _watchers:
+        watcher(RetryNews(_batch_key(), subject, reason, wait))
+
+
+def retries_over(subject: str) -> None:
+    """Tell the watcher that this thread's batch is done retrying (delivered or given up)."""
+    for watcher in _watchers:
+        watcher(RetryNews(_batch_key(), subject))
+
+
+def _batch_key() -> int:
+    return hash((os.getpid(), threading.get_ident()))
+
+
 def status_outcome(status: int, reason: str, retry_after: float | None = None, hint: str | None = None) -> Outcome:
     """A non-2xx answer: retryable when the specification says so, else final (a 4xx
     refuses the records; a 5xx fails them)."""
@@ -100,6 +142,7 @@ class RetryPolicy:
     max_attempts: int = MAX_ATTEMPTS
     base_backoff: float = 1.0
     jitter: float = 0.2
+    subject: str = ""  # what a retry is said to be of (a signal), to whoever watches (watch_retries)
 
     def backoff(self, retry: int) -> float:
         """The wait before retry number ``retry`` + 1 (0-based), as the exporters wait."""
@@ -109,6 +152,12 @@ class RetryPolicy:
         """Call ``attempt(timeout)`` until its outcome is not :class:`Retryable`, the attempts
         run out, the next one would start after the deadline, or ``stop`` is set; returns the
         last outcome and how many attempts were made."""
+        outcome, attempts = self._run(attempt, stop)
+        if attempts > 1:
+            retries_over(self.subject)
+        return outcome, attempts
+
+    def _run(self, attempt: Callable[[float], Outcome], stop: threading.Event | None) -> tuple[Outcome, int]:
         start = time.monotonic()
         attempts = 0
         while True:
@@ -121,6 +170,7 @@ class RetryPolicy:
             remaining = self.deadline_seconds - (time.monotonic() - start)
             if attempts >= self.max_attempts or wait >= remaining:
                 return outcome, attempts
+            retrying(self.subject, outcome.reason, wait)
             if stop is not None:
                 if stop.wait(wait):
                     return outcome, attempts

@@ -5,6 +5,9 @@ One OTLP request object per line — ``{"resourceSpans": …}`` in ``traces.json
 ``metrics.jsonl`` — batched exactly as the network sinks batch,
 with hex ids and 64-bit integers as strings, so the files can be replayed again later
 or posted to any collector as they are.
+
+A folder never holds files of two runs: :func:`prepare_output` refuses one that holds an
+earlier run's files, or removes them all first when asked to (``--overwrite``).
 """
 
 from __future__ import annotations
@@ -27,6 +30,27 @@ FILE_NAMES = {Signal.TRACES: "traces.jsonl", Signal.LOGS: "logs.jsonl", Signal.M
 #: The official exporters' own encoders: the file holds exactly what would have been sent.
 _ENCODERS = {Signal.TRACES: encode_spans, Signal.LOGS: encode_logs, Signal.METRICS: encode_metrics}
 _encode_json = msgspec.json.Encoder().encode
+
+
+class OutputInUse(ValueError):
+    """The output folder holds an earlier run's files; the message names it (one line)."""
+
+
+def prepare_output(directory: str, overwrite: bool) -> None:
+    """Before a run writes into ``directory``: an earlier run's files there (any of
+    traces.jsonl, logs.jsonl, metrics.jsonl, whichever signals this run writes) are
+    removed with ``overwrite`` — the whole set, so none stays beside the new ones —
+    and refused (:class:`OutputInUse`) without. Other files are left alone."""
+    earlier = [name for name in FILE_NAMES.values() if os.path.lexists(os.path.join(directory, name))]
+    if not earlier:
+        return
+    if not overwrite:
+        raise OutputInUse(
+            f"{directory} holds the results of an earlier run ({', '.join(earlier)}): "
+            "choose another folder, or add --overwrite to replace them all"
+        )
+    for name in earlier:
+        os.remove(os.path.join(directory, name))  # OSError: the caller says it
 
 
 class OtlpJsonFileSink:

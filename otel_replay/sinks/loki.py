@@ -201,6 +201,11 @@ class LokiConfig:
             path += PUSH_PATH
         return urlunsplit((parts.scheme, netloc, path, parts.query, ""))
 
+    def ready_url(self) -> str:
+        """Loki's readiness endpoint (``/ready``) beside its push path, without user info."""
+        push = self.push_url()
+        return push[: -len(PUSH_PATH)] + "/ready"
+
     def auth(self) -> tuple[str, str] | None:
         if self.user is not None:
             return self.user, self.password or ""
@@ -208,6 +213,25 @@ class LokiConfig:
         if parts.username is not None:
             return unquote(parts.username), unquote(parts.password or "")
         return None
+
+
+def loki_session(config: LokiConfig) -> VerifyingSession:
+    """A session with Loki's basic auth and TLS choice (the sink's, and the preflight check's)."""
+    session = VerifyingSession()
+    session.auth = config.auth()
+    if config.certificate:
+        session.verify = config.certificate
+    elif not config.verify:
+        session.verify = False
+    return session
+
+
+def loki_headers(config: LokiConfig) -> dict[str, str]:
+    """The headers every request to Loki carries: ``--loki-header`` and the tenant."""
+    headers = dict(config.headers)
+    if config.tenant:
+        headers["X-Scope-OrgID"] = config.tenant
+    return headers
 
 
 @dataclass(slots=True)
@@ -241,26 +265,16 @@ class LokiSink(InFlightSink):
         self._stop = stop
         self._url = config.push_url()
         self._extra_labels = {sanitize_label_name(k): v for k, v in config.labels.items()}
-        self._inflight = InFlight(self._new_session() for _ in range(config.concurrency))
-        self._headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
-        self._headers.update(config.headers)
-        if config.tenant:
-            self._headers["X-Scope-OrgID"] = config.tenant
-        self._policy = RetryPolicy(config.max_retry_time, config.timeout, base_backoff=config.backoff)
+        self._inflight = InFlight(loki_session(config) for _ in range(config.concurrency))
+        self._headers = {"Content-Type": "application/json", "Content-Encoding": "gzip", **loki_headers(config)}
+        self._policy = RetryPolicy(
+            config.max_retry_time, config.timeout, base_backoff=config.backoff, subject=self.signal.value
+        )
         self._account = Account(self.signal, stats, on_delivered)
         self._stream_json: dict[tuple[tuple[str, str], ...], bytes] = {}
         self._streams: dict[tuple[ResourceAttrs, str], _Stream] = {}
         self._fits_bytes = min(config.max_line_bytes, MAX_METADATA_BYTES)
         self._batcher: Batcher[_Entry] = Batcher(self._push, MAX_ENTRIES_PER_PUSH, config.batch_bytes, 16)
-
-    def _new_session(self) -> VerifyingSession:
-        session = VerifyingSession()
-        session.auth = self._config.auth()
-        if self._config.certificate:
-            session.verify = self._config.certificate
-        elif not self._config.verify:
-            session.verify = False
-        return session
 
     def _labels_json(self, labels: tuple[tuple[str, str], ...]) -> bytes:
         cached = self._stream_json.get(labels)

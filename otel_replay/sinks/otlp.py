@@ -11,32 +11,40 @@ exporter's last complaint — classify that into an outcome, and let the one acc
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import requests
-from google.protobuf.message import DecodeError
-from google.rpc.status_pb2 import Status
 from opentelemetry.exporter.otlp.proto.http import Compression
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceResponse
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from opentelemetry.sdk._logs.export import LogRecordExportResult
-from opentelemetry.sdk.metrics.export import MetricExportResult
+from opentelemetry.sdk.metrics.export import MetricExportResult, MetricsData
 from opentelemetry.sdk.trace.export import SpanExportResult
 
 from otel_replay.model import Record, Signal, record_key
 from otel_replay.resume import Acknowledge
 from otel_replay.sinks.batching import Batcher
-from otel_replay.sinks.delivery import Account, Delivered, Outcome, Partial, Permanent, Retryable, Sent, status_outcome
-from otel_replay.sinks.http import VerifyingSession, WrongProtocol, cut_short, describe_exception, one_line, speaks_grpc
+from otel_replay.sinks.delivery import (
+    Account,
+    Permanent,
+    Sent,
+    retries_over,
+    retrying,
+)
+from otel_replay.sinks.http import (
+    VerifyingSession,
+    WrongProtocol,
+    cut_short,
+    describe_exception,
+    one_line,
+    speaks_grpc,
+)
 from otel_replay.sinks.inflight import InFlight, InFlightSink
+from otel_replay.sinks.otlp_answers import SPEAKS_GRPC, Response, classify, describe_response
 from otel_replay.sinks.otlp_config import OtlpConfig, export_deadline
 from otel_replay.sinks.sdk import ResourceCache
 from otel_replay.sinks.sizes import REQUEST_OVERHEAD, add_to_request
@@ -45,91 +53,22 @@ from otel_replay.stats import RunStats, batch_span
 _COMPRESSION = {"gzip": Compression.Gzip, "none": Compression.NoCompression, "deflate": Compression.Deflate}
 
 
-def describe_response(status: int, body: bytes, content_type: str) -> str:
-    """``HTTP 400: <message>`` from a backend's answer (JSON, protobuf Status or text)."""
-    message = ""
-    if "json" in content_type:
-        try:
-            doc = json.loads(body)
-            if isinstance(doc, dict):
-                message = str(doc.get("message") or doc.get("error") or "")
-            message = message or body.decode("utf-8", "replace")
-        except ValueError:
-            message = body.decode("utf-8", "replace")
-    elif "protobuf" in content_type and body:
-        message = _status_message(body) or ""
-    else:
-        message = body.decode("utf-8", "replace")
-    message = one_line(message)
-    return f"HTTP {status}: {message}" if message else f"HTTP {status}"
-
-
-def _status_message(body: bytes) -> str | None:
-    """The message of a google.rpc.Status body, as OTLP/HTTP sends on errors."""
-    try:
-        return Status.FromString(body).message or None
-    except DecodeError:
-        return None
-
-
-#: Said once when an endpoint answers 404 (Tempo, for one, takes traces only).
-_NO_SUCH_PATH = {
-    Signal.LOGS: "{url} answered 404: it takes no OTLP logs; point --otlp-logs-endpoint at a backend that does "
-    "(Loki 3: http://HOST:3100/otlp/v1/logs), or send logs to Loki's push API with --logs-to loki",
-    Signal.METRICS: "{url} answered 404: it takes no OTLP metrics (Tempo takes traces only); point "
-    "--otlp-metrics-endpoint at a metrics backend (Prometheus: http://HOST:9090/api/v1/otlp/v1/metrics, "
-    "Mimir: http://HOST/otlp/v1/metrics), or leave metrics out with --signals traces,logs",
-}
-
-
-_SPEAKS_GRPC = (
-    "{url} answers as a gRPC server, not OTLP/HTTP: use --otlp-protocol grpc (or OTEL_EXPORTER_OTLP_PROTOCOL=grpc), "
-    "or point the endpoint at the OTLP/HTTP port (4318)"
-)
-
-
 @dataclass(frozen=True, slots=True)
 class _SignalParts:
-    """What differs between exporting spans and exporting log records."""
+    """What differs between exporting spans, log records and metric points."""
 
     exporter: Any  # the official exporter class
     success: Any  # its export result meaning success
-    response: Any  # the OTLP Export*ServiceResponse message
-    rejected_json: str  # partialSuccess field counting refused records, in OTLP/JSON …
-    rejected_proto: str  # … and in protobuf
 
 
 _PARTS = {
-    Signal.TRACES: _SignalParts(
-        OTLPSpanExporter, SpanExportResult.SUCCESS, ExportTraceServiceResponse, "rejectedSpans", "rejected_spans"
-    ),
-    Signal.LOGS: _SignalParts(
-        OTLPLogExporter, LogRecordExportResult.SUCCESS, ExportLogsServiceResponse,
-        "rejectedLogRecords", "rejected_log_records",
-    ),
-    Signal.METRICS: _SignalParts(
-        OTLPMetricExporter, MetricExportResult.SUCCESS, ExportMetricsServiceResponse,
-        "rejectedDataPoints", "rejected_data_points",
-    ),
-}  # fmt: skip
+    Signal.TRACES: _SignalParts(OTLPSpanExporter, SpanExportResult.SUCCESS),
+    Signal.LOGS: _SignalParts(OTLPLogExporter, LogRecordExportResult.SUCCESS),
+    Signal.METRICS: _SignalParts(OTLPMetricExporter, MetricExportResult.SUCCESS),
+}
 
 
 _EXPORTER_MODULES = tuple(parts.exporter.__module__ for parts in _PARTS.values())
-
-
-def partial_rejections(body: bytes, content_type: str, signal: Signal = Signal.TRACES) -> tuple[int, str]:
-    """Records a 2xx answer says it rejected (OTLP partial success), and why."""
-    if not body:
-        return 0, ""
-    parts = _PARTS[signal]
-    try:
-        if "json" in content_type:
-            partial = json.loads(body).get("partialSuccess") or {}
-            return int(partial.get(parts.rejected_json) or 0), str(partial.get("errorMessage") or "")
-        answer = parts.response.FromString(body).partial_success
-        return getattr(answer, parts.rejected_proto), answer.error_message
-    except (ValueError, AttributeError, TypeError, DecodeError):  # an unreadable body is not a rejection
-        return 0, ""
 
 
 class _ExporterLog(logging.Handler):
@@ -137,11 +76,12 @@ class _ExporterLog(logging.Handler):
     errors themselves are seen by :class:`_ObservedSession`). Per thread: with
     ``--concurrency``, each request runs its exporter in a thread of its own."""
 
-    def __init__(self, stats: RunStats, module: str) -> None:
+    def __init__(self, stats: RunStats, module: str, signal: Signal) -> None:
         super().__init__(logging.WARNING)
         self._local = threading.local()
         self._stats = stats
         self._module = module  # its exporter's: another sink's exporter is that sink's business
+        self._signal = signal
 
     @property
     def last_error(self) -> str | None:
@@ -159,6 +99,27 @@ class _ExporterLog(logging.Handler):
         self._stats.note(f"exporter: {one_line(message)}")
         if mine:
             self.last_error = describe_exception(message)
+            if str(record.msg).startswith(_RETRYING) and len(record.args or ()) == 3:  # type: ignore[arg-type]
+                cause, _, wait = record.args  # type: ignore[misc]
+                retrying(self._signal.value, _cause(cause), float(wait))
+
+
+#: How the exporter says it waits to try again ("Transient error %s encountered while
+#: exporting %s batch, retrying in %.2fs."): the cause and the wait, for whoever watches.
+_RETRYING = "Transient error"
+
+
+#: The status of the answer this thread's exporter got last (its log gives only the phrase).
+_answered = threading.local()
+
+
+def _cause(cause: object) -> str:
+    """The exporter's cause of a retry (a transport error, or an answer's reason phrase:
+    ``HTTP 429 Too Many Requests``), in a few words."""
+    if isinstance(cause, BaseException):
+        return describe_exception(cause)
+    status = getattr(_answered, "status", None)
+    return one_line(f"HTTP {status} {cause}" if status else str(cause))
 
 
 class _QuietLogger:
@@ -197,6 +158,7 @@ class _ObservedSession(VerifyingSession):
     last_url: str | None = None
     attempts: int = 0
     attempt_timeout: float | None = None
+    one_attempt: bool = False  # a probe: end the exporter's retry loop after the first attempt
 
     #: Set once the endpoint turned out to speak gRPC: every later request ends at once.
     wrong_protocol: str | None = None
@@ -211,23 +173,28 @@ class _ObservedSession(VerifyingSession):
         if self.wrong_protocol:
             raise WrongProtocol(self.wrong_protocol)
         try:
-            return super().request(method, url, *args, **kwargs)
+            response = super().request(method, url, *args, **kwargs)
         except requests.ConnectionError as exc:
             self.last_error = exc
             if cut_short(exc) and speaks_grpc(self.last_url, min(2.0, cap or 2.0)):
                 self.wrong_protocol = "no OTLP/HTTP answer: the endpoint speaks gRPC (HTTP/2)"
                 raise WrongProtocol(self.wrong_protocol) from exc  # not a connection error: not retried
+            if self.one_attempt:
+                raise _OneAttempt from exc
             raise
         except requests.RequestException as exc:
             self.last_error = exc
+            if self.one_attempt:
+                raise _OneAttempt from exc
             raise
+        if self.one_attempt:
+            raise _OneAttempt
+        return response
 
 
-@dataclass(slots=True)
-class _Response:
-    status: int
-    body: bytes
-    content_type: str
+class _OneAttempt(Exception):
+    """Raised by a probe's session after its attempt: not a transport error, so the
+    exporter neither retries nor waits."""
 
 
 class _Lane:
@@ -237,7 +204,7 @@ class _Lane:
     def __init__(self, parts: _SignalParts, endpoint: str | None, config: OtlpConfig, signal: Signal) -> None:
         self.signal = signal
         self.module = parts.exporter.__module__
-        self.last: _Response | None = None
+        self.last: Response | None = None
         self._success = parts.success
         session = self.session = _ObservedSession()
         session.attempt_timeout = config.timeout
@@ -256,7 +223,8 @@ class _Lane:
             session.verify = False  # --insecure: the exporter has no switch for it, the session does
 
     def _on_response(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
-        self.last = _Response(response.status_code, response.content[:65536], response.headers.get("content-type", ""))
+        _answered.status = response.status_code
+        self.last = Response(response.status_code, response.content[:65536], response.headers.get("content-type", ""))
 
     def export(self, items: Any) -> bool:
         """Export through the official exporter (its own retries included); True on success."""
@@ -270,9 +238,11 @@ class _Lane:
         log.last_error = None
         succeeded = self.export(items)
         session, last = self.session, self.last
+        if session.attempts > 1:
+            retries_over(self.signal.value)
         outcome = classify(self.signal, succeeded, last, session.last_error, log.last_error, session.last_url)
         if session.wrong_protocol and not succeeded:
-            outcome = Permanent(session.wrong_protocol, refused=False, hint=_SPEAKS_GRPC.format(url=session.last_url))
+            outcome = Permanent(session.wrong_protocol, refused=False, hint=SPEAKS_GRPC.format(url=session.last_url))
         answer = f"HTTP {last.status}" if last else describe_exception(session.last_error or "no answer")
         return Sent(outcome, session.attempts, str(session.last_url), answer)
 
@@ -284,29 +254,6 @@ class _Lane:
         if not self.shut:
             self.shut = True
             self.exporter.shutdown()
-
-
-def classify(
-    signal: Signal,
-    succeeded: bool,
-    last: _Response | None,
-    transport_error: BaseException | None,
-    logged: str | None,
-    url: str | None,
-) -> Outcome:
-    """What one export came to, from what the exporter returned, the last answer it got
-    (from ``url``), its last transport error and its last complaint in the log."""
-    if succeeded:
-        rejected, why = partial_rejections(last.body, last.content_type, signal) if last else (0, "")
-        if rejected:
-            return Partial({f"partial success: {one_line(why) or 'no reason given'}": rejected})
-        return Delivered()
-    if last is not None and last.status >= 300:
-        hint = _NO_SUCH_PATH[signal].format(url=url) if last.status == 404 and signal is not Signal.TRACES else None
-        return status_outcome(last.status, describe_response(last.status, last.body, last.content_type), hint=hint)
-    if transport_error is not None:  # what the exporter retries; still failing when it gave up
-        return Retryable(describe_exception(transport_error))
-    return Permanent(logged or "export failed (no answer from the backend)", refused=False)
 
 
 class OtlpSink(InFlightSink):
@@ -332,7 +279,7 @@ class OtlpSink(InFlightSink):
         self._parts = _PARTS[signal]
         self._inflight = InFlight(_lane(config, signal) for _ in range(config.concurrency))
         self._account = Account(signal, stats, on_delivered)
-        self._log = _ExporterLog(stats, self._inflight.lanes[0].module)
+        self._log = _ExporterLog(stats, self._inflight.lanes[0].module, signal)
         self._exporter_logger = logging.getLogger("opentelemetry")
         _QuietLogger.attach(self._exporter_logger, self._log)
         self._batcher: Batcher[Record] = Batcher(
@@ -380,3 +327,34 @@ def _lane(config: OtlpConfig, signal: Signal) -> Any:
 
         return GrpcLane(signal, config)
     return _Lane(_PARTS[signal], config.endpoint(signal), config, signal)
+
+
+def probe(signal: Signal, config: OtlpConfig, timeout: float) -> tuple[str | None, int | None, str]:
+    """One empty export request, which OTLP/HTTP servers answer with success ("If the
+    server receives an empty request … the server SHOULD respond with success"), sent by
+    the official exporter as the sink's would be (endpoint, headers, TLS, compression, the
+    OTEL_EXPORTER_OTLP_* variables) but once, without retries: where it went, the HTTP
+    status (None: no answer) and the answer or the transport error in a few words. A
+    signal sent over gRPC is asked by :func:`otel_replay.sinks.otlp_grpc.probe`; a port that
+    speaks the other protocol is answered with what to change."""
+    if config.protocol(signal) == "grpc":
+        from otel_replay.sinks.otlp_grpc import probe as grpc_probe
+
+        return grpc_probe(signal, config, timeout)
+    lane = _Lane(_PARTS[signal], config.endpoint(signal), replace(config, timeout=timeout), signal)
+    lane.session.one_attempt = True
+    quiet, logger = logging.NullHandler(), logging.getLogger("opentelemetry")
+    _QuietLogger.attach(logger, quiet)  # the exporter's complaint about the stopped loop
+    try:
+        lane.export(MetricsData(resource_metrics=[]) if signal is Signal.METRICS else [])
+    except _OneAttempt:  # an exporter that does not catch its session's errors
+        pass
+    finally:
+        lane.shutdown()
+        _QuietLogger.detach(logger, quiet)
+    url, last, error = lane.session.last_url, lane.last, lane.session.last_error
+    if lane.session.wrong_protocol:
+        return url, None, SPEAKS_GRPC.format(url=url)
+    if last is not None:
+        return url, last.status, describe_response(last.status, last.body, last.content_type)
+    return url, None, describe_exception(error) if error is not None else "no answer"

@@ -21,8 +21,17 @@ GRPC = "grpc"
 HTTP_PROTOBUF = "http/protobuf"
 #: The protocols a run can send with (the OpenTelemetry specification's default first).
 PROTOCOLS = (HTTP_PROTOBUF, GRPC)
-#: Where a gRPC exporter sends when nothing says (the specification's default).
-DEFAULT_GRPC_ENDPOINT = "http://localhost:4317"
+#: The OTLP variables the exporter reads where a flag is not given (named in --help and docs/cli.md).
+OTLP_ENV = {
+    "otlp_endpoint": "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "otlp_traces_endpoint": "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "otlp_logs_endpoint": "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+    "otlp_metrics_endpoint": "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+    "otlp_protocol": "OTEL_EXPORTER_OTLP_PROTOCOL",
+    "headers": "OTEL_EXPORTER_OTLP_HEADERS",
+    "compression": "OTEL_EXPORTER_OTLP_COMPRESSION",
+    "certificate": "OTEL_EXPORTER_OTLP_CERTIFICATE",
+}
 
 
 @dataclass(slots=True)

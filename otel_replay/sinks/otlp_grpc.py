@@ -256,7 +256,7 @@ class GrpcLane:
         self._observer = _Observer()
         self._stop = threading.Event()
         self._shut = False
-        self._policy = RetryPolicy(retry_deadline(config, signal), config.timeout)
+        self._policy = RetryPolicy(retry_deadline(config, signal), config.timeout, subject=signal.value)
         self.exporter = _OBSERVED[signal](self._observer, **exporter_arguments(config, signal))
 
     def attempt(self, items: Any, timeout: float) -> tuple[Outcome, str]:

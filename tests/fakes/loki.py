@@ -172,6 +172,14 @@ class LokiReceiver(FakeServer):
         self.headers: list[dict[str, str]] = []
         self.answers: list[int] = []
         self.unqueryable: list[str] = []  # stored metadata names Loki's queries cannot read back
+        #: Answers to ``GET /ready`` in turn (Loki starting: 503), then 200 ``ready`` as Loki 3.4 answers.
+        self.ready: list[Answer] = []
+
+    def probe(self, method: str, path: str, headers: Any, body: bytes) -> Answer | None:
+        if method != "GET" or path != "/ready":
+            return None
+        with self.lock:
+            return self.ready.pop(0) if self.ready else Answer(200, b"ready\n")
 
     def handle(self, method: str, path: str, headers: Any, body: bytes) -> Answer:
         with self.lock:

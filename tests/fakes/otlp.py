@@ -224,6 +224,21 @@ class OtlpReceiver(FakeServer):
         """Tempo's OTLP/HTTP port: traces only."""
         return cls(accepts=(TRACES,), **kwargs)
 
+    def probe(self, method: str, path: str, headers: Any, body: bytes) -> Answer | None:
+        """An empty export request (no telemetry), which Tempo 2.7 answers 200 (even before
+        it is ready), and 404 on a path it does not serve."""
+        if method != "POST":
+            return None
+        try:
+            empty = _decompress(body, (headers.get("Content-Encoding") or "").strip().lower()) == b""
+        except ValueError:
+            return None
+        if not empty:
+            return None
+        signal_path = next((p for p in self.accepts if path.endswith(p)), None)
+        content_type = (headers.get("Content-Type") or "").split(";")[0].strip()
+        return NOT_FOUND if signal_path is None else success(content_type, signal_path)
+
     def handle(self, method: str, path: str, headers: Any, body: bytes) -> Answer:
         answer = self._answer(method, path, headers, body)
         with self.lock:

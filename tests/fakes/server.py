@@ -7,6 +7,11 @@ the connection, or ``stall_seconds`` pass), or
 ``"down"`` (the server stops listening for ``outage_seconds`` and then comes back on the
 same port). A faulted request is never stored, so a record that arrives twice is a bug.
 
+Before a run sends, otel-replay asks each destination whether it is there (Loki's
+``GET /ready``, an empty OTLP export request): :meth:`FakeServer.probe` answers those,
+outside the fault schedule and the request counts, so ``fault(n)`` still means the n-th
+request that carries data.
+
 ``OTEL_REPLAY_FAKE_LATENCY=SECONDS`` (or ``latency`` on an instance) delays every answer by
 that much, as a slow network or a loaded backend would: the suite must pass with it too.
 Each request's arrival time (``time.monotonic()``) is kept in ``arrivals``.
@@ -75,10 +80,17 @@ class FakeServer:
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                with fake.lock:
-                    fake.arrivals.append(time.monotonic())
+                arrival = time.monotonic()
                 if fake.latency > 0:
                     time.sleep(fake.latency)  # simulated latency, not synchronisation
+                probed = fake.probe(self.command, self.path, self.headers, body)
+                if probed is not None:  # otel-replay's check before a run: no fault, not counted
+                    with fake.lock:
+                        fake.probes.append((self.command, self.path, {k.lower(): v for k, v in self.headers.items()}))
+                    self._write(probed)
+                    return
+                with fake.lock:
+                    fake.arrivals.append(arrival)
                 fault = fake._next_fault()
                 if isinstance(fault, str):
                     if fault == "stall":
@@ -87,7 +99,9 @@ class FakeServer:
                         fake._go_down()
                     self._drop()
                     return
-                answer = fault or fake.handle(self.command, self.path, self.headers, body)
+                self._write(fault or fake.handle(self.command, self.path, self.headers, body))
+
+            def _write(self, answer: Answer) -> None:
                 self.send_response(answer.status)
                 self.send_header("Content-Type", answer.content_type)
                 self.send_header("Content-Length", str(len(answer.body)))
@@ -109,6 +123,7 @@ class FakeServer:
         self.arrivals: list[float] = []
         self.latency = LATENCY
         self.faults_served: list[str] = []
+        self.probes: list[tuple[str, str, dict[str, str]]] = []  # (method, path, headers) of each probe
         self._released = threading.Event()
         self._restart: threading.Timer | None = None
         self._stopped = False
@@ -175,6 +190,12 @@ class FakeServer:
 
     def handle(self, method: str, path: str, headers: Any, body: bytes) -> Answer:  # pragma: no cover
         raise NotImplementedError
+
+    def probe(self, method: str, path: str, headers: Any, body: bytes) -> Answer | None:
+        """The answer to otel-replay's check that the backend is there (Loki's ``GET
+        /ready``, an empty OTLP request), as the real backend gives it; None: not a probe.
+        Probes are kept in ``probes``, never faulted and not counted as requests."""
+        return None
 
 
 def decompress(body: bytes, encoding: str | None) -> bytes:

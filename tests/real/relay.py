@@ -5,10 +5,13 @@ back, except for the requests ``hold`` picks: those are forwarded and answered b
 backend (so it has stored them), but the answer is withheld from the client until the
 test releases it, and then the connection is dropped. A client killed meanwhile never
 learns that the backend has its batch: the one case a resume journal cannot know about.
+otel-replay's check before a run (an empty export request) is forwarded and answered as
+it is, but neither counted nor held: ``hold``'s n counts the requests that carry data.
 """
 
 from __future__ import annotations
 
+import gzip
 import http.client
 import threading
 import urllib.parse
@@ -17,6 +20,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 _FORWARDED = ("Content-Type", "Content-Encoding", "User-Agent", "X-Scope-OrgID", "Authorization")
+
+
+def _empty(body: bytes, encoding: str | None) -> bool:
+    """Whether a request carries no telemetry (no bytes, or gzip of none)."""
+    if (encoding or "").lower() == "gzip" and body:
+        try:
+            return gzip.decompress(body) == b""
+        except OSError:
+            return False
+    return not body
 
 
 class Relay:
@@ -37,22 +50,27 @@ class Relay:
             def log_message(self, *args: Any) -> None:
                 pass
 
+            def do_GET(self) -> None:  # Loki's GET /ready, otel-replay's check: passed on as it is
+                self.do_POST()
+
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                probe = self.command == "GET" or _empty(body, self.headers.get("Content-Encoding"))
                 with relay.lock:
-                    relay.count += 1
+                    relay.count += 0 if probe else 1
                     n = relay.count
                 conn = http.client.HTTPConnection(relay._host, relay._port, timeout=60)
                 try:
                     headers = {k: v for k in _FORWARDED if (v := self.headers.get(k)) is not None}
-                    conn.request("POST", self.path, body, headers)
+                    conn.request(self.command, self.path, body if self.command == "POST" else None, headers)
                     resp = conn.getresponse()
                     payload = resp.read()
                 finally:
                     conn.close()
-                with relay.lock:
-                    relay.statuses.append(resp.status)
-                if relay.hold(n, self.path):
+                if not probe:
+                    with relay.lock:
+                        relay.statuses.append(resp.status)
+                if not probe and relay.hold(n, self.path):
                     relay.held.set()
                     relay.release.wait(300)
                     self.close_connection = True
