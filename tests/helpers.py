@@ -171,6 +171,13 @@ def metrics_file(path: Path, exports: list[dict[str, Any]]) -> Path:
     )
 
 
+def write_json_lines(path: Path, docs: list[Any]) -> Path:
+    """A JSON Lines file: each of ``docs`` compact on a line of its own."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(doc, separators=(",", ":")) + "\n" for doc in docs), encoding="utf-8")
+    return path
+
+
 def spans_bytes(*spans: dict[str, Any]) -> bytes:
     """A CodeMachine trace document of ``spans`` as bytes (for archives, stdin, damaged files)."""
     return json.dumps({"version": 1, "service": "codemachine", "spans": list(spans)}).encode()
@@ -214,6 +221,11 @@ def span_counts(otlp: OtlpReceiver) -> Counter[bytes]:
 def line_counts(loki: LokiReceiver) -> Counter[str]:
     """How many times each log line was stored."""
     return Counter(line for _, _, line, _ in loki.entries())
+
+
+def entry_counts(loki: LokiReceiver) -> Counter[tuple[int, str]]:
+    """How many times each entry (timestamp and line) was stored."""
+    return Counter((ts, line) for _, ts, line, _ in loki.entries())
 
 
 def assert_streams_oldest_first(loki: LokiReceiver, tenant: str = "fake") -> None:

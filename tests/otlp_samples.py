@@ -19,6 +19,7 @@ from opentelemetry.proto.metrics.v1 import metrics_pb2 as mpb
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from otel_replay.sinks.sdk import otlp_json_to_proto
+from tests.helpers import write_json_lines
 
 M = TypeVar("M", bound=Message)
 
@@ -194,9 +195,8 @@ def to_otlp_json(message: Message) -> dict[str, Any]:
 
 
 def write_lines(path: Path, messages: list[Message]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(to_otlp_json(m), separators=(",", ":")) + "\n" for m in messages))
-    return path
+    """An OTLP JSON Lines file: one request on each line."""
+    return write_json_lines(path, [to_otlp_json(m) for m in messages])
 
 
 def read_lines(path: Path, message_type: type[M]) -> list[M]:

@@ -106,3 +106,10 @@ def test_discard_forgets_the_pending_batch() -> None:
     batcher.flush()
     batcher.flush()  # nothing pending: nothing sent
     assert flushed == [["b"]]
+
+
+def test_a_group_costs_nothing_unless_its_header_is_given() -> None:
+    batcher, flushed = _batcher()
+    batcher.add("a", 45, group="g")
+    batcher.add("b", 45, group="h")  # 10 + 45 + 45 = 100: no header counted, so it fits
+    assert (flushed, batcher.pending_bytes) == ([], 100)

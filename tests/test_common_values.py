@@ -136,7 +136,9 @@ def test_hrtime_is_seconds_and_nanoseconds(value: list[int], ns: int | None) -> 
         ([-1, 0], "timestamp seconds are negative"),
         ([1, -1], "timestamp nanoseconds -1 outside 0..999999999"),
         ([1, 10**9], "timestamp nanoseconds 1000000000 outside 0..999999999"),
+        ([0, 10**9], "timestamp nanoseconds 1000000000 outside 0..999999999"),  # 0 s is not negative
         ([2**64, 0], "timestamp is after the year 2554 (beyond 64-bit nanoseconds since 1970)"),
+        ([18446744073, 999_999_999], "timestamp is after the year 2554 (beyond 64-bit nanoseconds since 1970)"),
     ],
 )
 def test_a_bad_hrtime_says_which_part(value: Any, reason: str) -> None:
@@ -231,11 +233,32 @@ def test_attributes_are_copied_only_when_something_changes() -> None:
     assert _refused(clean_attributes, [1], "attrs") == "attrs is an array, expected an object"
 
 
+def test_every_attribute_is_looked_at_and_cut_to_the_limit_given() -> None:
+    notes: list[str] = []
+    original = {"b": True, "f": 1.5, "i": 1, "big": 2**64, "s": "x" * 200}
+    cleaned = clean_attributes(original, "attributes", notes, 100)
+    assert original == {"b": True, "f": 1.5, "i": 1, "big": 2**64, "s": "x" * 200}  # changed in a copy
+    assert cleaned["big"] == str(2**64) and cleaned["s"].endswith("bytes truncated]") and len(cleaned["s"]) <= 100
+    assert (cleaned["b"], cleaned["f"], cleaned["i"]) == (True, 1.5, 1)
+    assert notes == [
+        "attributes 'big': integer beyond 64 bits sent as its decimal string",
+        "attributes 's': string of 200 bytes cut to 100, marker appended",
+    ]
+
+
 def test_a_records_resource_is_its_own_or_the_sessions() -> None:
     default = (("service.name", "codemachine"),)
     assert record_resource(None, default) is default
     assert record_resource({"service.name": "s", "big": 2**64}, default) == (("big", str(2**64)), ("service.name", "s"))
     assert _refused(record_resource, "s", default) == "resource is a string, expected an object"
+
+
+def test_a_records_resource_is_noted_where_it_changes_and_never_cut() -> None:
+    notes: list[str] = []
+    long = "x" * (MAX_ATTRIBUTE_BYTES + 1)  # a record's resource goes to Loki, whose sink applies its own limits
+    resource = record_resource({"big": 2**64, "long": long}, (), notes)
+    assert resource == (("big", str(2**64)), ("long", long))
+    assert notes == ["resource 'big': integer beyond 64 bits sent as its decimal string"]
 
 
 def _convert(value: Any, notes: list[str]) -> Any:
@@ -259,3 +282,20 @@ def test_checked_says_how_a_record_came_out() -> None:
         InvalidRecord(Signal.TRACES, ORIGIN, "refused: bad"),
     )
     assert notes == []  # the refused record's notes do not go with the next one
+
+
+@pytest.mark.parametrize("wrap", [lambda v: [v], lambda v: {"k": v}], ids=["arrays", "objects"])
+def test_values_nest_32_levels_at_most(wrap: Any) -> None:
+    value: Any = 1
+    for _ in range(32):
+        value = wrap(value)
+    assert clean_value(value, [], "x") is value
+    reason = _refused(clean_value, wrap(value), [], "x")
+    assert reason.startswith("x") and reason.endswith(" nests arrays and objects more than 32 levels deep")
+
+
+def test_a_value_that_changes_is_a_copy_and_the_original_is_left_as_it_was() -> None:
+    original = {"a": 1, "big": 2**64, "l": [2**64]}
+    cleaned = clean_value(original)
+    assert cleaned == {"a": 1, "big": str(2**64), "l": [str(2**64)]}
+    assert original == {"a": 1, "big": 2**64, "l": [2**64]}

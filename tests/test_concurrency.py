@@ -4,13 +4,17 @@ still go one after another, oldest first."""
 from __future__ import annotations
 
 import json
+import sys
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from otel_replay.sinks.inflight import InFlight
+from otel_replay.sinks.batching import Batcher
+from otel_replay.sinks.inflight import InFlight, InFlightSink
 from tests.fakes.loki import LokiReceiver
 from tests.fakes.otlp import OtlpReceiver
 from tests.fakes.server import Answer, decompress
@@ -105,7 +109,7 @@ def test_abandon_leaves_requests_in_flight_behind() -> None:
 
 
 @pytest.mark.parametrize("lanes", [1, 2])
-def test_a_failing_request_raises_in_the_caller(lanes: int) -> None:
+def test_a_failing_request_raises_in_the_caller_and_gives_its_lane_back(lanes: int) -> None:
     inflight = InFlight(range(lanes))
 
     def boom(lane: int) -> None:
@@ -115,6 +119,109 @@ def test_a_failing_request_raises_in_the_caller(lanes: int) -> None:
         inflight.submit(boom)
         inflight.wait()
     inflight.wait()
+    used: list[int] = []
+    for _ in range(3):  # each of them needs a lane from the idle ones: the failed one's is among them
+        inflight.submit(used.append)
+        inflight.wait()
+    assert len(used) == 3 and set(used) <= set(range(lanes))
+
+
+def test_requests_run_in_daemon_threads_named_for_them() -> None:
+    """Daemon threads: a second Ctrl-C exits the process without waiting for them."""
+    inflight = InFlight(["a", "b"])
+    seen: list[tuple[str, bool]] = []
+    inflight.submit(lambda lane: seen.append((threading.current_thread().name, threading.current_thread().daemon)))
+    inflight.wait()
+    assert seen == [("otel-replay-send", True)] and inflight.abandoned is False
+
+
+def test_there_is_at_least_one_lane() -> None:
+    with pytest.raises(ValueError, match=r"^at least one lane$"):
+        InFlight([])
+
+
+def _once_waiting_on_a_future(thread: threading.Thread, then: Callable[[], None]) -> None:
+    """Calls ``then`` (in a thread of its own) once ``thread`` is blocked waiting for a
+    request's future: its stack, not the clock, says when."""
+
+    def watch() -> None:
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            frame = sys._current_frames().get(thread.ident)  # type: ignore[arg-type]
+            while frame is not None:
+                if frame.f_code.co_filename.endswith("concurrent/futures/_base.py"):
+                    then()
+                    return
+                frame = frame.f_back
+            time.sleep(0.001)  # polls the stack; the outcome does not depend on this delay
+        then()  # never blocked there: let the test go on (and fail on what it asserts)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def test_a_request_on_another_stream_still_in_flight_is_waited_for_and_its_error_raised() -> None:
+    inflight = InFlight(["a", "b"])
+    release = threading.Event()
+
+    def held(lane: str) -> None:
+        assert release.wait(WAIT)
+        raise RuntimeError("held one failed")
+
+    inflight.submit(held, frozenset({"stream-a"}))
+    inflight.submit(lambda lane: release.set(), frozenset({"stream-b"}))  # no stream in common: runs at once
+    with pytest.raises(RuntimeError, match=r"^held one failed$"):
+        inflight.wait()
+
+
+def test_an_error_is_raised_once_by_the_request_that_waited_for_it() -> None:
+    inflight = InFlight(["a", "b"])
+    release = threading.Event()
+    ran: list[str] = []
+
+    def held(lane: str) -> None:
+        assert release.wait(WAIT)
+        raise RuntimeError("held one failed")
+
+    inflight.submit(held, frozenset({"stream-a"}))
+    _once_waiting_on_a_future(threading.current_thread(), release.set)  # released while the next one waits
+    with pytest.raises(RuntimeError, match=r"^held one failed$"):
+        inflight.submit(ran.append, frozenset({"stream-a"}))
+    inflight.wait()  # raised once: nothing left to raise
+    inflight.submit(ran.append, frozenset({"stream-a"}))
+    inflight.wait()
+    assert len(ran) == 1
+
+
+class _Sink(InFlightSink):
+    def __init__(self, inflight: InFlight[str]) -> None:
+        self.sent: list[list[str]] = []
+        self._batcher = Batcher(self.sent.append, max_items=10, max_bytes=100)
+        self._inflight = inflight
+        self.released = False
+
+    def _release(self) -> None:
+        self.released = True
+
+
+@pytest.mark.parametrize("wait", [True, False])
+def test_a_sink_abandoned_sends_nothing_more_and_waits_for_its_requests_unless_told(wait: bool) -> None:
+    inflight = InFlight(["a", "b"])
+    sink = _Sink(inflight)
+    release, finished = threading.Event(), threading.Event()
+
+    def held(lane: str) -> None:
+        assert release.wait(WAIT)
+        finished.set()
+
+    sink._batcher.add("pending", 1)
+    inflight.submit(held)
+    if wait:
+        _once_waiting_on_a_future(threading.current_thread(), release.set)
+        sink.abandon()  # the default: waits
+    else:
+        sink.abandon(wait=False)
+    assert (finished.is_set(), sink.sent, sink.released, inflight.abandoned) == (wait, [], True, True)
+    release.set()
 
 
 # -- on the wire ----------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from otel_replay.inspect.collect import Collected
+from otel_replay.collect import Collected
 from otel_replay.inspect.layout import summary_blocks, trace_blocks
 from otel_replay.inspect.metrics import summarise_metrics
 from otel_replay.inspect.plain import render

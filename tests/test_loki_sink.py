@@ -15,7 +15,7 @@ from otel_replay.sinks.loki import fit_metadata_entries, logfmt, metadata_key, s
 from otel_replay.sinks.loki_answers import parse_rejections
 from tests.fakes.loki import LokiLimits, LokiReceiver, normalize_label
 from tests.fakes.server import Answer
-from tests.helpers import EXAMPLE, EXAMPLE_NOW_NS, log_doc, log_file, problem_lines, replay, replay_json
+from tests.helpers import EXAMPLE, EXAMPLE_NOW_NS, line_counts, log_doc, log_file, problem_lines, replay, replay_json
 
 SEC = 1795539600  # 2026-11-24T17:00:00Z, an hour before the fake Loki's clock
 
@@ -399,7 +399,7 @@ def test_ingestion_rate_429_is_retried_until_the_bucket_refills(tmp_path: Path) 
             str(tmp_path), "--loki-url", server.url, "--logs-only", "--loki-batch-bytes", "2KiB", "--concurrency", "1"
         )
         assert 429 in server.answers and server.answers[-1] == 204
-        assert Counter(line for _, _, line, _ in server.entries()) == Counter(f"line {i}" + "b" * 90 for i in range(60))
+        assert line_counts(server) == Counter(f"line {i}" + "b" * 90 for i in range(60))
     assert code == 0, summary
     assert summary["signals"]["logs"]["sent"] == 60
 

@@ -315,7 +315,26 @@ def test_an_empty_or_unknown_any_value_is_none() -> None:
 
 def test_bytes_values_are_base64() -> None:
     assert any_value({"bytesValue": "AP8="}, "v", []) == b"\x00\xff"
-    assert _refused(any_value, {"bytesValue": "AP8"}, "v", []) == "v bytesValue is not base64"
+    for wrong in ("AP8", "AP*8=", "AP8=\n"):
+        assert _refused(any_value, {"bytesValue": wrong}, "v", []) == "v bytesValue is not base64", wrong
+
+
+def _deep_kvlist(levels: int) -> dict[str, Any]:
+    value: dict[str, Any] = {"intValue": "1"}
+    for _ in range(levels):
+        value = {"kvlistValue": {"values": [{"key": "k", "value": value}]}}
+    return value
+
+
+def test_key_value_lists_nest_as_deep_as_arrays_may() -> None:
+    expected: Any = 1
+    for _ in range(32):
+        expected = {"k": expected}
+    assert any_value(_deep_kvlist(32), "v", []) == expected
+    reason = _refused(any_value, _deep_kvlist(33), "v", [])
+    assert reason == "v" + " 'k'" * 32 + " nests arrays and key-value lists more than 32 levels deep"
+    attributes = [{"key": "a", "value": _deep(32)}, {"key": "b", "value": _deep_kvlist(32)}]
+    assert key_values(attributes, "attributes", []) == {"a": _nested_list(32), "b": expected}  # from the top
 
 
 def test_a_bare_list_is_noted_once_per_field() -> None:
@@ -347,3 +366,4 @@ def test_an_id_of_base64_length_is_said_to_look_like_base64(nbytes: int, base64_
 def test_an_optional_id_is_0_when_absent_or_empty() -> None:
     assert optional_hex_id(None, 8, "parentSpanId") == 0 and optional_hex_id("", 8, "parentSpanId") == 0
     assert optional_hex_id("00000000000000ff", 8, "parentSpanId") == 255
+    assert _refused(optional_hex_id, "ff", 8, "parentSpanId") == "parentSpanId 'ff' has 2 characters, expected 16"

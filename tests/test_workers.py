@@ -26,6 +26,7 @@ from tests.helpers import (
     Children,
     assert_streams_oldest_first,
     child_pids,
+    entry_counts,
     log_doc,
     log_file,
     problem_lines,
@@ -72,7 +73,7 @@ def test_workers_deliver_what_one_process_delivers(tmp_path: Path) -> None:
                 str(EXAMPLE), "--workers", workers, "--otlp-endpoint", collector.url, "--loki-url", loki.url
             )
             assert code == 0, problem_lines(summary)
-            lines = Counter((ts, line) for _, ts, line, _ in loki.entries())
+            lines = entry_counts(loki)
             runs.append(
                 (
                     flatten_spans(collector.requests["/v1/traces"]),

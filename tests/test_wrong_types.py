@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from otel_replay.sources import INTERNAL_ERROR
-from tests.helpers import log_doc, log_file, problem_lines, replay, span_doc, trace_file
+from tests.helpers import log_doc, log_file, problem_lines, replay, span_doc, trace_file, write_json, write_json_lines
 from tests.otlp_samples import logs_request, metrics_request, to_otlp_json, trace_request
 
 Path_ = tuple[str | int, ...]
@@ -68,26 +68,18 @@ def _codemachine_metrics() -> dict[str, Any]:
             "exportCount": 1, "metrics": [export]}  # fmt: skip
 
 
-def _write_document(path: Path, doc: Any) -> None:
-    path.write_text(json.dumps(doc, indent=2))
-
-
-def _write_lines(path: Path, lines: list[Any]) -> None:
-    path.write_text("".join(json.dumps(line, separators=(",", ":")) + "\n" for line in lines))
-
-
 #: format → (valid document, file name, how it is written, the signal of the good file next to it)
-FORMATS: dict[str, tuple[Callable[[], Any], str, Callable[[Path, Any], None], str]] = {
-    "codemachine-traces": (_codemachine_traces, "a-session.json", _write_document, "logs"),
-    "codemachine-logs": (_codemachine_logs, "a-session-logs.json", _write_document, "traces"),
-    "codemachine-metrics": (_codemachine_metrics, "a-session-metrics.json", _write_document, "traces"),
-    "otlp-traces": (lambda: to_otlp_json(trace_request(1, 2)), "a-traces.json", _write_document, "logs"),
-    "otlp-logs": (lambda: to_otlp_json(logs_request()), "a-logs.json", _write_document, "traces"),
-    "otlp-metrics": (lambda: to_otlp_json(metrics_request()), "a-metrics.json", _write_document, "traces"),
+FORMATS: dict[str, tuple[Callable[[], Any], str, Callable[[Path, Any], Path], str]] = {
+    "codemachine-traces": (_codemachine_traces, "a-session.json", write_json, "logs"),
+    "codemachine-logs": (_codemachine_logs, "a-session-logs.json", write_json, "traces"),
+    "codemachine-metrics": (_codemachine_metrics, "a-session-metrics.json", write_json, "traces"),
+    "otlp-traces": (lambda: to_otlp_json(trace_request(1, 2)), "a-traces.json", write_json, "logs"),
+    "otlp-logs": (lambda: to_otlp_json(logs_request()), "a-logs.json", write_json, "traces"),
+    "otlp-metrics": (lambda: to_otlp_json(metrics_request()), "a-metrics.json", write_json, "traces"),
     "otlp-json-lines": (
         lambda: [to_otlp_json(trace_request(1, 1)), to_otlp_json(metrics_request()), to_otlp_json(trace_request(1, 1))],
         "a-dump.jsonl",
-        _write_lines,
+        write_json_lines,
         "logs",
     ),
 }

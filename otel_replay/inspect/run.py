@@ -9,7 +9,7 @@ from typing import Any
 import click
 import msgspec
 
-from otel_replay.inspect.collect import Collected, collect
+from otel_replay.collect import Collected, collect
 from otel_replay.inspect.complaints import Complaints, complaints
 from otel_replay.inspect.layout import Block, problems, summary_blocks, trace_blocks
 from otel_replay.inspect.summary import summarise

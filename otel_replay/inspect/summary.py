@@ -1,4 +1,4 @@
-"""What is in a bug report: :class:`~otel_replay.inspect.collect.Collected` records → a
+"""What is in a bug report: :class:`~otel_replay.collect.Collected` records → a
 plain :class:`Summary` (files and sessions, time range, services, counts per signal,
 traces, metrics, problems). Pure: no I/O, no rendering; :meth:`Summary.to_dict` is the
 ``--json`` object.
@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from otel_replay.inspect.collect import Collected
+from otel_replay.collect import Collected
 from otel_replay.inspect.complaints import Complaints, complaints
 from otel_replay.inspect.metrics import MetricRow, summarise_metrics
 from otel_replay.inspect.values import trace_hex

@@ -1,4 +1,5 @@
-"""A sink that sends nothing: ``--dry-run`` reads and validates everything and counts."""
+"""A sink that sends nothing: ``--dry-run`` reads and validates everything and counts;
+``inspect`` and ``view`` also keep what it is given (``into``)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,14 @@ from otel_replay.stats import RunStats
 
 
 class DryRunSink:
-    def __init__(self, signal: Signal, stats: RunStats) -> None:
+    def __init__(self, signal: Signal, stats: RunStats, into: list[Record] | None = None) -> None:
         self.signal = signal
         self._stats = stats
+        self._into = into
 
     def write(self, record: Record) -> None:
+        if self._into is not None:
+            self._into.append(record)
         self._stats.sent(self.signal, 1)
 
     def flush(self) -> None:

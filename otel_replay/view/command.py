@@ -10,11 +10,12 @@ from typing import Any
 
 import click
 
+from otel_replay.collect import collect
 from otel_replay.flags import SizeType
 from otel_replay.options import FlagError, PlanError, ReplayOptions, build_plan
 from otel_replay.plan import RunPlan
+from otel_replay.report import Report
 from otel_replay.sources.discover import DEFAULT_MAX_ARCHIVE_BYTES
-from otel_replay.view.collect import collect
 from otel_replay.view.data import build
 from otel_replay.view.page import render
 
@@ -63,7 +64,7 @@ def view_command(*, output: str, **flags: Any) -> None:
         click.echo(f"  {problem.line()}", err=True)
     if stats.problem_count > 5:
         click.echo(f"  … {stats.problem_count - 5} more in the page", err=True)
-    sys.exit(found.exit_status)
+    sys.exit(Report(found.stats, "dry-run").exit_status)
 
 
 def _plan(options: ReplayOptions) -> RunPlan:

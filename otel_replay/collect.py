@@ -3,10 +3,10 @@
 The same discovery, readers, filters (``--since``/``--until``, ``--trace-id``,
 ``--service``) and dedup (:class:`~otel_replay.stages.dedup.SeenCheck`: the ``latest*``
 copies of a CodeMachine folder) run here through :class:`~otel_replay.pipeline.Pipeline`
-(assembled by :func:`otel_replay.assemble.stages`); the problems and hints land on the
-same :class:`~otel_replay.stats.RunStats` a replay counts on (complaints.py turns them
-into the lines ``replay --dry-run`` would print). Nothing is shifted or rewritten (no offset, no
-resource overrides).
+(assembled by :func:`otel_replay.assemble.stages`) into dry-run sinks that keep what they
+are given; the problems and hints land on the same :class:`~otel_replay.stats.RunStats`
+a replay counts on (``inspect`` and ``view`` show them as ``replay --dry-run`` would).
+Nothing is shifted or rewritten (no offset, no resource overrides).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from otel_replay.assemble import stages
 from otel_replay.model import Record, Signal
 from otel_replay.pipeline import Pipeline
 from otel_replay.plan import RunPlan
+from otel_replay.sinks.dryrun import DryRunSink
 from otel_replay.sources.discover import Discovered, InputFile, discover
 from otel_replay.stages.dedup import SeenCheck
 from otel_replay.stats import DUPLICATES, RunStats
@@ -37,31 +38,6 @@ class Collected:
     stats: RunStats = field(default_factory=RunStats)
 
 
-class CollectingSink:
-    """A sink that keeps every record it is given (and counts it as a dry run does)."""
-
-    def __init__(self, signal: Signal, stats: RunStats, into: list[Record]) -> None:
-        self.signal = signal
-        self._stats = stats
-        self._into = into
-
-    def write(self, record: Record) -> None:
-        self._into.append(record)
-        self._stats.sent(self.signal, 1)
-
-    def flush(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-    def interrupt(self) -> None:
-        pass
-
-    def abandon(self, wait: bool = True) -> None:
-        pass
-
-
 def collect(plan: RunPlan, stdin: BinaryIO | None = None) -> Collected:
     """Every input of ``plan`` through the replay's pipeline into memory."""
     out = Collected()
@@ -72,7 +48,7 @@ def collect(plan: RunPlan, stdin: BinaryIO | None = None) -> Collected:
         out.copies.extend(r for r, label in zip(records, labels, strict=True) if label == DUPLICATES)
         return labels
 
-    sinks = {s: CollectingSink(s, out.stats, out.records) for s in plan.signals}
+    sinks = {s: DryRunSink(s, out.stats, out.records) for s in plan.signals}
     pipeline = Pipeline(sinks=sinks, stages=stages(plan, 0, check), stats=out.stats)  # type: ignore[arg-type]
     pipeline.run(_noting(discover(plan.paths, stdin, plan.limits, plan.walk), out.inputs))
     return out
