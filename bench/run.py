@@ -155,15 +155,36 @@ def _serve(handler: type[BaseHTTPRequestHandler]) -> tuple[ThreadingHTTPServer, 
     return server, f"http://127.0.0.1:{server.server_address[1]}"
 
 
+def _serve_grpc() -> tuple[object, str]:
+    """An OTLP/gRPC traces receiver that accepts and discards (grpcio, threads here)."""
+    from concurrent import futures
+
+    import grpc
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+
+    class Discard(trace_service_pb2_grpc.TraceServiceServicer):
+        def Export(self, request: object, context: object) -> object:
+            return trace_service_pb2.ExportTraceServiceResponse()
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(Discard(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    return server, f"http://127.0.0.1:{port}"
+
+
 def main() -> None:
     folder, jsonl = _inputs()
     small = _folder(REMOTE_SPANS)
     server, url = _serve(_Discard)
+    grpc_server, grpc_url = _serve_grpc()
+    over_grpc = ["--otlp-protocol", "grpc", "--otlp-endpoint", grpc_url, "--traces-only"]
     remote, far = _serve(_Remote)
     one = ["--workers", "1"]
     runs = [
         _run("CodeMachine spans → OTLP", [str(folder), "--otlp-endpoint", url, "--traces-only"]),
         _run("  the same, --workers 1", [str(folder), "--otlp-endpoint", url, "--traces-only", *one]),
+        _run("  the same, over gRPC", [str(folder), *over_grpc]),
         _run("CodeMachine logs → Loki", [str(folder), "--loki-url", url, "--logs-only"]),
         _run("  the same, --workers 1", [str(folder), "--loki-url", url, "--logs-only", *one]),
         _run("CodeMachine both", [str(folder), "--otlp-endpoint", url, "--loki-url", url]),
@@ -175,6 +196,7 @@ def main() -> None:
     ]
     server.shutdown()
     remote.shutdown()
+    grpc_server.stop(None)  # type: ignore[attr-defined]
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPU(s), Python {platform.python_version()}")
     print(f"{'run':<30}{'records':>10}{'wall s':>9}{'spans/s':>10}{'logs/s':>10}{'peak RSS MB':>13}{'exit':>6}")
     for r in runs:

@@ -97,14 +97,22 @@ def signal_endpoint(base: str | None, explicit: str | None, path: str = TRACES_P
     return None
 
 
-def effective_endpoint(flag_value: str | None, env: dict[str, str] | None = None, path: str = TRACES_PATH) -> str:
-    """Where a signal will go, resolved the way the SDK resolves it (for the summary)."""
+DEFAULT_GRPC_BASE = "http://localhost:4317"
+
+
+def effective_endpoint(
+    flag_value: str | None, env: dict[str, str] | None = None, path: str = TRACES_PATH, grpc: bool = False
+) -> str:
+    """Where a signal will go, resolved the way the SDK resolves it (for the summary); a
+    gRPC endpoint is used as it is, with no signal path."""
     env = dict(os.environ) if env is None else env
     if flag_value:
         return flag_value
     signal_var = f"OTEL_EXPORTER_OTLP_{path.rsplit('/', 1)[-1].upper()}_ENDPOINT"
     if env.get(signal_var):
         return env[signal_var]
+    if grpc:
+        return env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or DEFAULT_GRPC_BASE
     base = env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or DEFAULT_OTLP_BASE
     return base.rstrip("/") + "/" + path
 

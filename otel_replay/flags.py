@@ -21,7 +21,13 @@ from otel_replay.options import DEFAULT_COMPRESSION
 from otel_replay.plan import LOGS_TO
 from otel_replay.sinks.delivery import DEFAULT_MAX_RETRY_TIME
 from otel_replay.sinks.loki import DEFAULT_BATCH_BYTES, DEFAULT_MAX_LINE_BYTES, DEFAULT_URL
-from otel_replay.sinks.otlp_config import DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY, DEFAULT_MAX_REQUEST_BYTES
+from otel_replay.sinks.otlp_config import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_CONCURRENCY,
+    DEFAULT_MAX_REQUEST_BYTES,
+    OTLP_ENV,
+    PROTOCOLS,
+)
 from otel_replay.sources.discover import DEFAULT_MAX_ARCHIVE_BYTES
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -31,18 +37,6 @@ Decorator = Callable[[F], F]
 def _pairs(*names: str, help: str) -> Decorator[Any]:
     """A repeatable ``KEY=VALUE`` flag."""
     return option(*names, multiple=True, metavar="KEY=VALUE", help=help)
-
-
-#: The OTLP variables the exporter reads where a flag is not given (shown in --help and docs/cli.md).
-OTLP_ENV = {
-    "otlp_endpoint": "OTEL_EXPORTER_OTLP_ENDPOINT",
-    "otlp_traces_endpoint": "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-    "otlp_logs_endpoint": "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
-    "otlp_metrics_endpoint": "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
-    "headers": "OTEL_EXPORTER_OTLP_HEADERS",
-    "compression": "OTEL_EXPORTER_OTLP_COMPRESSION",
-    "certificate": "OTEL_EXPORTER_OTLP_CERTIFICATE",
-}
 
 
 class ReplayOption(click.Option):
@@ -81,7 +75,13 @@ OTLP: list[Decorator[Any]] = [
         "otlp_endpoint",
         metavar="URL",
         show_default=DEFAULT_OTLP_BASE,
-        help="OTLP/HTTP base URL; /v1/traces, /v1/metrics, /v1/logs are appended.",
+        help="OTLP/HTTP base URL, /v1/traces, /v1/metrics, /v1/logs appended (gRPC: scheme://host:port as is).",
+    ),
+    option(
+        "--otlp-protocol",
+        type=click.Choice(PROTOCOLS),
+        show_default="http/protobuf",
+        help="OTLP transport; without it OTEL_EXPORTER_OTLP_[SIGNAL_]PROTOCOL decides (see docs/transports.md).",
     ),
     option(
         "--otlp-traces-endpoint",

@@ -30,7 +30,6 @@ from otel_replay.config import (
     parse_duration,
     parse_instant,
     parse_pairs,
-    signal_endpoint,
     url_problem,
     url_secrets,
 )
@@ -45,7 +44,12 @@ from otel_replay.sinks.otlp_config import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_CONCURRENCY,
     DEFAULT_MAX_REQUEST_BYTES,
+    GRPC,
     OtlpConfig,
+    ProtocolError,
+    check_grpc_endpoints,
+    protocol_endpoint,
+    resolve_protocols,
 )
 from otel_replay.sources.common import parse_hex_id
 from otel_replay.sources.discover import DEFAULT_MAX_ARCHIVE_BYTES, ArchiveLimits
@@ -95,6 +99,7 @@ class ReplayOptions:
     logs_to: str = "loki"
     otlp_logs_endpoint: str | None = None
     otlp_metrics_endpoint: str | None = None
+    otlp_protocol: str | None = None  # None: OTEL_EXPORTER_OTLP_[SIGNAL_]PROTOCOL, else http/protobuf
     headers: tuple[str, ...] = ()
     compression: str | None = None
     # both backends
@@ -162,7 +167,7 @@ def build_plan(options: ReplayOptions, *, env: Mapping[str, str] | None = None, 
     _exclusive(("--loki-user", o.loki_user), ("--loki-bearer-token", o.loki_bearer_token))
     check_urls(o, signals, os.environ if env is None else env)
     selection = parse_selection(o, now_ns=time.time_ns() if now_ns is None else now_ns)
-    otlp = otlp_config(o, os.environ if env is None else env)
+    otlp = otlp_config(o, os.environ if env is None else env, signals)
     loki = loki_config(o)
     scrub = scrubber(o)
     check = o.scrub_check  # --scrub-check: read and count what would change, send nothing
@@ -262,20 +267,30 @@ def retry_deadlines(max_retry_time: float | None) -> RetryDeadlines:
 DEFAULT_COMPRESSION = "gzip"
 
 
-def otlp_config(options: ReplayOptions, env: Mapping[str, str] | None = None) -> OtlpConfig:
-    """The OTLP sinks' settings: full URLs per signal (None lets OTEL_EXPORTER_OTLP_*
-    decide), ``--header`` pairs, transport and request limits. Compression: the flag,
-    else the OTEL_EXPORTER_OTLP_*COMPRESSION variables when one is set (the exporter
-    reads them), else gzip (``env``: default the process's)."""
+def otlp_config(
+    options: ReplayOptions, env: Mapping[str, str] | None = None, signals: Iterable[Signal] = tuple(Signal)
+) -> OtlpConfig:
+    """The OTLP sinks' settings: each signal's protocol (of ``signals``, those sent as
+    OTLP), its URL (None lets OTEL_EXPORTER_OTLP_* decide; for gRPC the endpoint as it is,
+    for http/protobuf with /v1/<signal> appended), ``--header`` pairs, transport and request
+    limits. Compression: the flag, else the OTEL_EXPORTER_OTLP_*COMPRESSION variables when
+    one is set (the exporter reads them), else gzip (``env``: default the process's)."""
     o = options
     env = os.environ if env is None else env
+    sent = {s for s in signals if s is not Signal.LOGS or o.logs_to == "otlp"}
+    try:
+        protocols = resolve_protocols(o.otlp_protocol, sent, env, insecure=o.insecure)
+    except ProtocolError as exc:
+        raise PlanError(str(exc)) from None
     from_env = any(name.startswith("OTEL_EXPORTER_OTLP_") and name.endswith("COMPRESSION") for name in env)
     compression = o.compression or (None if from_env else DEFAULT_COMPRESSION)
     headers = _pairs(o.headers, "--header")
-    return OtlpConfig(
-        traces_endpoint=signal_endpoint(o.otlp_endpoint, o.otlp_traces_endpoint),
-        logs_endpoint=signal_endpoint(o.otlp_endpoint, o.otlp_logs_endpoint, LOGS_PATH),
-        metrics_endpoint=signal_endpoint(o.otlp_endpoint, o.otlp_metrics_endpoint, METRICS_PATH),
+    config = OtlpConfig(
+        traces_endpoint=protocol_endpoint(o.otlp_endpoint, o.otlp_traces_endpoint, protocols[Signal.TRACES]),
+        logs_endpoint=protocol_endpoint(o.otlp_endpoint, o.otlp_logs_endpoint, protocols[Signal.LOGS], LOGS_PATH),
+        metrics_endpoint=protocol_endpoint(
+            o.otlp_endpoint, o.otlp_metrics_endpoint, protocols[Signal.METRICS], METRICS_PATH
+        ),
         headers=headers or None,
         compression=compression,
         timeout=o.timeout,
@@ -285,7 +300,13 @@ def otlp_config(options: ReplayOptions, env: Mapping[str, str] | None = None) ->
         batch_size=o.batch_size,
         max_request_bytes=o.max_request_bytes,
         concurrency=o.concurrency,
+        protocols={s: p for s, p in protocols.items() if p == GRPC} or None,  # http/protobuf: the default
     )
+    try:
+        check_grpc_endpoints(config, env)
+    except ProtocolError as exc:
+        raise PlanError(str(exc)) from None
+    return config
 
 
 def loki_config(options: ReplayOptions) -> LokiConfig:

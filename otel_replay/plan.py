@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from otel_replay.config import LOGS_PATH, METRICS_PATH, effective_endpoint
+from otel_replay.config import LOGS_PATH, METRICS_PATH, TRACES_PATH, effective_endpoint
 from otel_replay.model import ResourceOverrides, Signal
 from otel_replay.scrub.engine import Scrubber
 from otel_replay.sinks.loki import LokiConfig
@@ -155,8 +155,16 @@ def _destinations(
 
         return {s: os.path.join(output_dir, FILE_NAMES[s]) for s in signals}
     every = {
-        Signal.TRACES: effective_endpoint(otlp.traces_endpoint),
-        Signal.LOGS: effective_endpoint(otlp.logs_endpoint, path=LOGS_PATH) if logs_to == "otlp" else loki.push_url(),
-        Signal.METRICS: effective_endpoint(otlp.metrics_endpoint, path=METRICS_PATH),
+        Signal.TRACES: _otlp_destination(otlp, Signal.TRACES, TRACES_PATH),
+        Signal.LOGS: _otlp_destination(otlp, Signal.LOGS, LOGS_PATH) if logs_to == "otlp" else loki.push_url(),
+        Signal.METRICS: _otlp_destination(otlp, Signal.METRICS, METRICS_PATH),
     }
     return {s: every[s] for s in signals}
+
+
+def _otlp_destination(otlp: OtlpConfig, signal: Signal, path: str) -> str:
+    """Where a signal goes, as the summary shows it: the URL, and the protocol when it is
+    gRPC (an OTLP/HTTP URL says its own)."""
+    grpc = otlp.protocol(signal) == "grpc"
+    url = effective_endpoint(otlp.endpoint(signal), path=path, grpc=grpc)
+    return f"{url} (OTLP/gRPC)" if grpc else url

@@ -83,7 +83,7 @@ _LOKI_FIELDS = (
     "loki_batch_bytes",
     "loki_max_line_bytes",
 )
-_OTLP_FIELDS = ("otlp_endpoint", "headers", "compression", "max_request_bytes")
+_OTLP_FIELDS = ("otlp_endpoint", "otlp_protocol", "headers", "compression", "max_request_bytes")
 
 #: (the ReplayOptions fields, the check that says why they do nothing, refused?, when — for
 #: docs/cli.md). The first rule that matches a field wins, so a refusal comes before a warning.

@@ -178,6 +178,17 @@ class RetryPolicy:
                 time.sleep(wait)
 
 
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """What sending one batch came to: its outcome, the attempts made, where it went and
+    the last answer in a few words (for the verbose log)."""
+
+    outcome: Outcome
+    attempts: int
+    url: str
+    answer: str
+
+
 def with_attempts(reason: str, attempts: int) -> str:
     return f"{reason} (after {attempts} attempt{'s' if attempts != 1 else ''})"
 

@@ -4,8 +4,10 @@ sessions that keep their TLS choice, and transport errors in a few words."""
 from __future__ import annotations
 
 import re
+import socket
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -79,3 +81,35 @@ def post_once(
         return Permanent(reason, refused=False), reason
     outcome = classify(resp.status_code, resp.content, resp.headers.get("Retry-After"), stream_entries)
     return outcome, f"HTTP {resp.status_code}"
+
+
+#: The frame an HTTP/2 server (every gRPC server) sends first: 3 bytes of length, type 4.
+_SETTINGS_FRAME_TYPE = 4
+
+
+def speaks_grpc(url: str, timeout: float = 2.0) -> bool:
+    """Whether the server at a plaintext ``url``'s host and port speaks HTTP/2 without
+    being asked, as gRPC servers do: it sends its SETTINGS frame as soon as a connection
+    opens, while an HTTP/1.1 server waits for a request. False when it cannot be told (no
+    connection, nothing sent, or TLS: there an HTTPS server may choose HTTP/2 as well)."""
+    parts = urlsplit(url)
+    if parts.scheme != "http":
+        return False
+    try:
+        with socket.create_connection((parts.hostname or "localhost", parts.port or 80), timeout=timeout) as raw:
+            raw.settimeout(timeout)
+            head = raw.recv(9)
+            return len(head) >= 4 and head[3] == _SETTINGS_FRAME_TYPE
+    except (OSError, ValueError):
+        return False
+
+
+def cut_short(exc: BaseException) -> bool:
+    """A connection reset or aborted, or an answer that is not HTTP/1.x: what a gRPC port
+    does to an HTTP request (not a refused connection or a timeout)."""
+    text = repr(exc).lower()
+    return any(words in text for words in ("reset", "aborted", "remotedisconnected", "badstatusline"))
+
+
+class WrongProtocol(Exception):
+    """The endpoint speaks gRPC: raised by the session, which the exporter does not retry."""

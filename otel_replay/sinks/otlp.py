@@ -30,34 +30,27 @@ from otel_replay.resume import Acknowledge
 from otel_replay.sinks.batching import Batcher
 from otel_replay.sinks.delivery import (
     Account,
-    Delivered,
-    Outcome,
-    Partial,
     Permanent,
-    Retryable,
+    Sent,
     retries_over,
     retrying,
-    status_outcome,
 )
-from otel_replay.sinks.http import VerifyingSession, describe_exception, one_line
+from otel_replay.sinks.http import (
+    VerifyingSession,
+    WrongProtocol,
+    cut_short,
+    describe_exception,
+    one_line,
+    speaks_grpc,
+)
 from otel_replay.sinks.inflight import InFlight, InFlightSink
-from otel_replay.sinks.otlp_answers import describe_response, partial_rejections
+from otel_replay.sinks.otlp_answers import SPEAKS_GRPC, Response, classify, describe_response
 from otel_replay.sinks.otlp_config import OtlpConfig, export_deadline
 from otel_replay.sinks.sdk import ResourceCache
 from otel_replay.sinks.sizes import REQUEST_OVERHEAD, add_to_request
 from otel_replay.stats import RunStats, batch_span
 
 _COMPRESSION = {"gzip": Compression.Gzip, "none": Compression.NoCompression, "deflate": Compression.Deflate}
-
-
-#: Said once when an endpoint answers 404 (Tempo, for one, takes traces only).
-_NO_SUCH_PATH = {
-    Signal.LOGS: "{url} answered 404: it takes no OTLP logs; point --otlp-logs-endpoint at a backend that does "
-    "(Loki 3: http://HOST:3100/otlp/v1/logs), or send logs to Loki's push API with --logs-to loki",
-    Signal.METRICS: "{url} answered 404: it takes no OTLP metrics (Tempo takes traces only); point "
-    "--otlp-metrics-endpoint at a metrics backend (Prometheus: http://HOST:9090/api/v1/otlp/v1/metrics, "
-    "Mimir: http://HOST/otlp/v1/metrics), or leave metrics out with --signals traces,logs",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +160,9 @@ class _ObservedSession(VerifyingSession):
     attempt_timeout: float | None = None
     one_attempt: bool = False  # a probe: end the exporter's retry loop after the first attempt
 
+    #: Set once the endpoint turned out to speak gRPC: every later request ends at once.
+    wrong_protocol: str | None = None
+
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         cap = self.attempt_timeout
         if cap is not None:
@@ -174,8 +170,18 @@ class _ObservedSession(VerifyingSession):
             kwargs["timeout"] = cap if given is None else min(given, cap)
         self.attempts += 1
         self.last_url = url.decode() if isinstance(url, bytes) else url
+        if self.wrong_protocol:
+            raise WrongProtocol(self.wrong_protocol)
         try:
             response = super().request(method, url, *args, **kwargs)
+        except requests.ConnectionError as exc:
+            self.last_error = exc
+            if cut_short(exc) and speaks_grpc(self.last_url, min(2.0, cap or 2.0)):
+                self.wrong_protocol = "no OTLP/HTTP answer: the endpoint speaks gRPC (HTTP/2)"
+                raise WrongProtocol(self.wrong_protocol) from exc  # not a connection error: not retried
+            if self.one_attempt:
+                raise _OneAttempt from exc
+            raise
         except requests.RequestException as exc:
             self.last_error = exc
             if self.one_attempt:
@@ -191,19 +197,14 @@ class _OneAttempt(Exception):
     exporter neither retries nor waits."""
 
 
-@dataclass(slots=True)
-class _Response:
-    status: int
-    body: bytes
-    content_type: str
-
-
 class _Lane:
     """One official exporter with its own session, which remembers the answer to the
     request it sent last (one request at a time: see :mod:`otel_replay.sinks.inflight`)."""
 
     def __init__(self, parts: _SignalParts, endpoint: str | None, config: OtlpConfig, signal: Signal) -> None:
-        self.last: _Response | None = None
+        self.signal = signal
+        self.module = parts.exporter.__module__
+        self.last: Response | None = None
         self._success = parts.success
         session = self.session = _ObservedSession()
         session.attempt_timeout = config.timeout
@@ -223,7 +224,7 @@ class _Lane:
 
     def _on_response(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         _answered.status = response.status_code
-        self.last = _Response(response.status_code, response.content[:65536], response.headers.get("content-type", ""))
+        self.last = Response(response.status_code, response.content[:65536], response.headers.get("content-type", ""))
 
     def export(self, items: Any) -> bool:
         """Export through the official exporter (its own retries included); True on success."""
@@ -232,34 +233,27 @@ class _Lane:
         self.session.attempts = 0
         return self.exporter.export(items) is self._success
 
+    def send(self, items: Any, log: _ExporterLog) -> Sent:
+        """Export (the exporter's retries included) and classify what it did."""
+        log.last_error = None
+        succeeded = self.export(items)
+        session, last = self.session, self.last
+        if session.attempts > 1:
+            retries_over(self.signal.value)
+        outcome = classify(self.signal, succeeded, last, session.last_error, log.last_error, session.last_url)
+        if session.wrong_protocol and not succeeded:
+            outcome = Permanent(session.wrong_protocol, refused=False, hint=SPEAKS_GRPC.format(url=session.last_url))
+        answer = f"HTTP {last.status}" if last else describe_exception(session.last_error or "no answer")
+        return Sent(outcome, session.attempts, str(session.last_url), answer)
+
+    def interrupt(self) -> None:
+        self.shutdown()
+
     def shutdown(self) -> None:
         """The exporter's own shutdown (it also cuts short a retry back-off in progress)."""
         if not self.shut:
             self.shut = True
             self.exporter.shutdown()
-
-
-def classify(
-    signal: Signal,
-    succeeded: bool,
-    last: _Response | None,
-    transport_error: BaseException | None,
-    logged: str | None,
-    url: str | None,
-) -> Outcome:
-    """What one export came to, from what the exporter returned, the last answer it got
-    (from ``url``), its last transport error and its last complaint in the log."""
-    if succeeded:
-        rejected, why = partial_rejections(last.body, last.content_type, signal) if last else (0, "")
-        if rejected:
-            return Partial({f"partial success: {one_line(why) or 'no reason given'}": rejected})
-        return Delivered()
-    if last is not None and last.status >= 300:
-        hint = _NO_SUCH_PATH[signal].format(url=url) if last.status == 404 and signal is not Signal.TRACES else None
-        return status_outcome(last.status, describe_response(last.status, last.body, last.content_type), hint=hint)
-    if transport_error is not None:  # what the exporter retries; still failing when it gave up
-        return Retryable(describe_exception(transport_error))
-    return Permanent(logged or "export failed (no answer from the backend)", refused=False)
 
 
 class OtlpSink(InFlightSink):
@@ -283,10 +277,9 @@ class OtlpSink(InFlightSink):
         self._stats = stats
         self._resources = ResourceCache()
         self._parts = _PARTS[signal]
-        endpoint = _endpoint(config, signal)
-        self._inflight = InFlight(_Lane(self._parts, endpoint, config, signal) for _ in range(config.concurrency))
+        self._inflight = InFlight(_lane(config, signal) for _ in range(config.concurrency))
         self._account = Account(signal, stats, on_delivered)
-        self._log = _ExporterLog(stats, self._parts.exporter.__module__, signal)
+        self._log = _ExporterLog(stats, self._inflight.lanes[0].module, signal)
         self._exporter_logger = logging.getLogger("opentelemetry")
         _QuietLogger.attach(self._exporter_logger, self._log)
         self._batcher: Batcher[Record] = Batcher(
@@ -300,31 +293,25 @@ class OtlpSink(InFlightSink):
         items = self._resources.export_items(batch)  # here: the cache is not shared with the lanes
         self._inflight.submit(lambda lane: self._send(lane, batch, items))
 
-    def _send(self, lane: _Lane, batch: list[Record], items: Any) -> None:
+    def _send(self, lane: Any, batch: list[Record], items: Any) -> None:
         if self._stop is not None and self._stop.is_set():  # stopped while it waited for a lane: not sent
             return
-        self._log.last_error = None
-        succeeded = lane.export(items)
-        if lane.session.attempts > 1:
-            retries_over(self.signal.value)
+        sent = lane.send(items, self._log)
         if self._inflight.abandoned:  # the run quit without waiting: counted as not sent
             return
-        session, last = lane.session, lane.last
-        outcome = classify(self.signal, succeeded, last, session.last_error, self._log.last_error, session.last_url)
         n = len(batch)
         where = batch_span(batch[0].origin, batch[-1].origin)
-        answer = f"HTTP {last.status}" if last else describe_exception(session.last_error or "no answer")
         self._stats.note(
-            f"{self.signal.value} {where}: {n} records → {session.last_url}: {answer} ({session.attempts} attempt(s))"
+            f"{self.signal.value} {where}: {n} records → {sent.url}: {sent.answer} ({sent.attempts} attempt(s))"
         )
-        self._account.settle(outcome, session.attempts, n, where, lambda: [record_key(r) for r in batch])
+        self._account.settle(sent.outcome, sent.attempts, n, where, lambda: [record_key(r) for r in batch])
 
     def interrupt(self) -> None:
         """Cut short the retry back-offs in progress: the exporters are shut down (their own
         signal to stop retrying; those batches are reported failed and stay unacknowledged
         for --resume). Nothing is exported after an interrupt."""
         for lane in self._inflight.lanes:
-            lane.shutdown()
+            lane.interrupt()
 
     def _release(self) -> None:
         for lane in self._inflight.lanes:
@@ -332,13 +319,14 @@ class OtlpSink(InFlightSink):
         _QuietLogger.detach(self._exporter_logger, self._log)
 
 
-def _endpoint(config: OtlpConfig, signal: Signal) -> str | None:
-    """The signal's URL from our flags (None lets OTEL_EXPORTER_OTLP_* decide)."""
-    return {
-        Signal.TRACES: config.traces_endpoint,
-        Signal.LOGS: config.logs_endpoint,
-        Signal.METRICS: config.metrics_endpoint,
-    }[signal]
+def _lane(config: OtlpConfig, signal: Signal) -> Any:
+    """One exporter lane of the signal's protocol: the gRPC one (sinks/otlp_grpc.py, loaded
+    only when used) or OTLP/HTTP's."""
+    if config.protocol(signal) == "grpc":
+        from otel_replay.sinks.otlp_grpc import GrpcLane
+
+        return GrpcLane(signal, config)
+    return _Lane(_PARTS[signal], config.endpoint(signal), config, signal)
 
 
 def probe(signal: Signal, config: OtlpConfig, timeout: float) -> tuple[str | None, int | None, str]:
@@ -346,8 +334,14 @@ def probe(signal: Signal, config: OtlpConfig, timeout: float) -> tuple[str | Non
     server receives an empty request … the server SHOULD respond with success"), sent by
     the official exporter as the sink's would be (endpoint, headers, TLS, compression, the
     OTEL_EXPORTER_OTLP_* variables) but once, without retries: where it went, the HTTP
-    status (None: no answer) and the answer or the transport error in a few words."""
-    lane = _Lane(_PARTS[signal], _endpoint(config, signal), replace(config, timeout=timeout), signal)
+    status (None: no answer) and the answer or the transport error in a few words. A
+    signal sent over gRPC is asked by :func:`otel_replay.sinks.otlp_grpc.probe`; a port that
+    speaks the other protocol is answered with what to change."""
+    if config.protocol(signal) == "grpc":
+        from otel_replay.sinks.otlp_grpc import probe as grpc_probe
+
+        return grpc_probe(signal, config, timeout)
+    lane = _Lane(_PARTS[signal], config.endpoint(signal), replace(config, timeout=timeout), signal)
     lane.session.one_attempt = True
     quiet, logger = logging.NullHandler(), logging.getLogger("opentelemetry")
     _QuietLogger.attach(logger, quiet)  # the exporter's complaint about the stopped loop
@@ -359,6 +353,8 @@ def probe(signal: Signal, config: OtlpConfig, timeout: float) -> tuple[str | Non
         lane.shutdown()
         _QuietLogger.detach(logger, quiet)
     url, last, error = lane.session.last_url, lane.last, lane.session.last_error
+    if lane.session.wrong_protocol:
+        return url, None, SPEAKS_GRPC.format(url=url)
     if last is not None:
         return url, last.status, describe_response(last.status, last.body, last.content_type)
     return url, None, describe_exception(error) if error is not None else "no answer"

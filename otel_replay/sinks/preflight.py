@@ -168,6 +168,8 @@ def _verdict(
                 continue
             todo = f"still starting? try again in a minute, or look at {destination.backend}'s log"
             return f"{destination.what} {shown}: not ready after {wait:g} s ({redact(answer)}); {todo}"
+        if "--otlp-protocol" in answer:  # the port speaks the other OTLP protocol: the answer says what to do
+            return f"{destination.what} {shown}: {redact(answer)}"
         return f"{destination.what} {shown}: {redact(answer)}; {_todo(destination, status, answer)}"
 
 

@@ -207,8 +207,8 @@ def stop_all(backends: list[Backend]) -> None:
         b.stop()  # past its grace: killed
 
 
-def tempo(binary: str, data: Path) -> tuple[Backend, str]:
-    """A Tempo on free loopback ports; returns it and its OTLP/HTTP base URL."""
+def tempo(binary: str, data: Path) -> tuple[Backend, str, str]:
+    """A Tempo on free loopback ports; returns it, its OTLP/HTTP base URL and its OTLP/gRPC endpoint."""
     http_port, grpc_port, otlp_http, otlp_grpc = free_ports(4)
     data.mkdir(parents=True, exist_ok=True)
     env = {
@@ -226,7 +226,7 @@ def tempo(binary: str, data: Path) -> tuple[Backend, str]:
         "-reporting.enabled=false",  # no usage report to grafana.com from a test
     ]
     backend = Backend("tempo", command, env, data / "tempo.log", f"http://127.0.0.1:{http_port}")
-    return backend, f"http://127.0.0.1:{otlp_http}"
+    return backend, f"http://127.0.0.1:{otlp_http}", f"http://127.0.0.1:{otlp_grpc}"
 
 
 def loki(binary: str, data: Path) -> Backend:
@@ -262,6 +262,7 @@ class Stack:
     tempo: Backend
     otlp_url: str
     loki: Backend
+    otlp_grpc_url: str = ""  # Tempo's OTLP/gRPC receiver (scheme://host:port)
 
     @property
     def tempo_url(self) -> str:
@@ -275,13 +276,13 @@ class Stack:
 @contextlib.contextmanager
 def running_stack(tempo_bin: str, loki_bin: str, data: Path) -> Iterator[Stack]:
     """Both backends, started together; both stopped on the way out, whatever happened."""
-    t, otlp_url = tempo(tempo_bin, data / "tempo")
+    t, otlp_url, otlp_grpc_url = tempo(tempo_bin, data / "tempo")
     lk = loki(loki_bin, data / "loki")
     try:
         t.start()
         lk.start()
         wait_ready([t, lk])
-        yield Stack(t, otlp_url, lk)
+        yield Stack(t, otlp_url, lk, otlp_grpc_url)
     finally:
         stop_all([t, lk])
 
