@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import NamedTuple, TypeVar
+from typing import NamedTuple
 
 from otel_replay.config import (
     LOGS_PATH,
@@ -29,10 +29,12 @@ from otel_replay.config import (
     env_header_secrets,
     parse_duration,
     parse_instant,
-    parse_pairs,
     url_problem,
     url_secrets,
 )
+from otel_replay.flagvalues import FlagError as FlagError
+from otel_replay.flagvalues import check_paths, exclusive, pairs, parsed, trace_id
+from otel_replay.flagvalues import parse_signals as parse_signals
 from otel_replay.model import ResourceOverrides, Signal
 from otel_replay.plan import PlanError, RunPlan, Selection
 from otel_replay.scrub.engine import Scrubber
@@ -51,7 +53,6 @@ from otel_replay.sinks.otlp_config import (
     protocol_endpoint,
     resolve_protocols,
 )
-from otel_replay.sources.common import parse_hex_id
 from otel_replay.sources.discover import DEFAULT_MAX_ARCHIVE_BYTES, ArchiveLimits
 
 __all__ = [
@@ -72,17 +73,6 @@ __all__ = [
 
 #: One request attempt, OTLP and Loki (``--timeout``).
 DEFAULT_TIMEOUT = 10.0
-
-T = TypeVar("T")
-
-
-class FlagError(PlanError):
-    """One flag's value is wrong: ``flag`` names it, ``reason`` says why (one line)."""
-
-    def __init__(self, flag: str, reason: str) -> None:
-        super().__init__(f"invalid value for {flag}: {reason}")
-        self.flag = flag
-        self.reason = reason
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -162,9 +152,9 @@ def build_plan(options: ReplayOptions, *, env: Mapping[str, str] | None = None, 
     """
     o = options
     signals = parse_signals(o.signal_list, traces_only=o.traces_only, logs_only=o.logs_only)
-    _check_paths(o.paths)
-    _exclusive(("--insecure", o.insecure), ("--certificate", o.certificate))
-    _exclusive(("--loki-user", o.loki_user), ("--loki-bearer-token", o.loki_bearer_token))
+    check_paths(o.paths)
+    exclusive(("--insecure", o.insecure), ("--certificate", o.certificate))
+    exclusive(("--loki-user", o.loki_user), ("--loki-bearer-token", o.loki_bearer_token))
     check_urls(o, signals, os.environ if env is None else env)
     selection = parse_selection(o, now_ns=time.time_ns() if now_ns is None else now_ns)
     otlp = otlp_config(o, os.environ if env is None else env, signals)
@@ -177,7 +167,7 @@ def build_plan(options: ReplayOptions, *, env: Mapping[str, str] | None = None, 
         otlp=otlp,
         loki=loki,
         selection=selection,
-        overrides=ResourceOverrides(o.service_name, _pairs(o.resource_attrs, "--resource-attr")),
+        overrides=ResourceOverrides(o.service_name, pairs(o.resource_attrs, "--resource-attr")),
         redact=redactor(o, otlp, loki, env),
         dry_run=o.dry_run or check,
         output_dir=None if check else o.output_dir,
@@ -204,36 +194,17 @@ def scrubber(options: ReplayOptions) -> Scrubber | None:
         raise FlagError("--scrub", str(exc)) from None
 
 
-def parse_signals(signal_list: str | None, *, traces_only: bool = False, logs_only: bool = False) -> tuple[Signal, ...]:
-    """The signals to replay, in pipeline order, from ``--signals`` / ``--traces-only`` /
-    ``--logs-only`` (all three when none is given)."""
-    _exclusive(("--signals", signal_list is not None), ("--traces-only", traces_only), ("--logs-only", logs_only))
-    if traces_only:
-        return (Signal.TRACES,)
-    if logs_only:
-        return (Signal.LOGS,)
-    if signal_list is None:
-        return tuple(Signal)
-    names = {part.strip().lower() for part in signal_list.split(",") if part.strip()}
-    unknown = sorted(names - {s.value for s in Signal})
-    if not names:
-        raise FlagError("--signals", f"{signal_list!r} names no signal: give one or more of traces, logs, metrics")
-    if unknown:
-        raise FlagError("--signals", f"{unknown[0]!r} is not a signal (traces, logs, metrics)")
-    return tuple(s for s in Signal if s.value in names)
-
-
 def parse_selection(options: ReplayOptions, *, now_ns: int) -> Selection:
     """Which records (``--since``, ``--until``, ``--trace-id``, ``--service``) and when
     they should appear to have happened (``--time-offset``, ``--shift-to-now``)."""
     o = options
-    _exclusive(("--shift-to-now", o.shift_to_now), ("--time-offset", o.time_offset))
-    offset = _parsed("--time-offset", parse_duration, o.time_offset) if o.time_offset else 0
-    since_ns = _parsed("--since", lambda text: parse_instant(text, now_ns), o.since) if o.since else None
-    until_ns = _parsed("--until", lambda text: parse_instant(text, now_ns), o.until) if o.until else None
+    exclusive(("--shift-to-now", o.shift_to_now), ("--time-offset", o.time_offset))
+    offset = parsed("--time-offset", parse_duration, o.time_offset) if o.time_offset else 0
+    since_ns = parsed("--since", lambda text: parse_instant(text, now_ns), o.since) if o.since else None
+    until_ns = parsed("--until", lambda text: parse_instant(text, now_ns), o.until) if o.until else None
     if since_ns is not None and until_ns is not None and until_ns <= since_ns:
         raise PlanError("--until must be later than --since")
-    ids = tuple(_parsed("--trace-id", _trace_id, text) for text in o.trace_ids)
+    ids = tuple(parsed("--trace-id", trace_id, text) for text in o.trace_ids)
     return Selection(
         now_ns=now_ns,
         offset_ns=offset,
@@ -284,7 +255,7 @@ def otlp_config(
         raise PlanError(str(exc)) from None
     from_env = any(name.startswith("OTEL_EXPORTER_OTLP_") and name.endswith("COMPRESSION") for name in env)
     compression = o.compression or (None if from_env else DEFAULT_COMPRESSION)
-    headers = _pairs(o.headers, "--header")
+    headers = pairs(o.headers, "--header")
     config = OtlpConfig(
         traces_endpoint=protocol_endpoint(o.otlp_endpoint, o.otlp_traces_endpoint, protocols[Signal.TRACES]),
         logs_endpoint=protocol_endpoint(o.otlp_endpoint, o.otlp_logs_endpoint, protocols[Signal.LOGS], LOGS_PATH),
@@ -313,7 +284,7 @@ def loki_config(options: ReplayOptions) -> LokiConfig:
     """The Loki sink's settings: URL, tenant, ``--loki-header`` and ``--loki-label``
     pairs, basic auth, line and push limits, transport."""
     o = options
-    headers = _pairs(o.loki_headers, "--loki-header")
+    headers = pairs(o.loki_headers, "--loki-header")
     if o.loki_bearer_token:
         headers["Authorization"] = f"Bearer {o.loki_bearer_token}"
     return LokiConfig(
@@ -322,7 +293,7 @@ def loki_config(options: ReplayOptions) -> LokiConfig:
         headers=headers,
         user=o.loki_user,
         password=o.loki_password,
-        labels=_pairs(o.loki_labels, "--loki-label"),
+        labels=pairs(o.loki_labels, "--loki-label"),
         structured_metadata=not o.no_structured_metadata,
         batch_bytes=o.loki_batch_bytes,
         max_line_bytes=o.loki_max_line_bytes,
@@ -387,34 +358,3 @@ def check_urls(options: ReplayOptions, signals: Iterable[Signal], env: Mapping[s
                 if reason := url_problem(env[name]):
                     raise FlagError(str(name), reason)
                 break
-
-
-def _check_paths(paths: Iterable[str]) -> None:
-    missing = [p for p in paths if p != "-" and not os.path.lexists(p)]
-    if missing:
-        raise PlanError(f"no such file or folder: {missing[0]}")
-
-
-def _exclusive(*given: tuple[str, object]) -> None:
-    """Refuses more than one of these flags being given (set, or true)."""
-    chosen = [flag for flag, value in given if value]
-    if len(chosen) > 1:
-        raise PlanError(f"{chosen[0]} and {chosen[1]} exclude each other")
-
-
-def _parsed(flag: str, parse: Callable[[str], T], text: str) -> T:
-    try:
-        return parse(text)
-    except ValueError as exc:
-        raise FlagError(flag, str(exc)) from None
-
-
-def _pairs(values: Iterable[str], flag: str) -> dict[str, str]:
-    try:
-        return parse_pairs(values)
-    except ValueError as exc:
-        raise FlagError(flag, str(exc)) from None
-
-
-def _trace_id(text: str) -> int:
-    return parse_hex_id(text.strip(), 16, "trace id")
