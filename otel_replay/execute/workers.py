@@ -47,6 +47,7 @@ class Workers:
         self._not_read: list[str] = []
         ctx = context(["otel_replay.execute.worker", *(["otel_replay.sinks.otlp"] if plan.sends_otlp else [])])
         self._stop = ctx.Event()
+        self._interrupted = threading.Event()  # this process's view: set at once by interrupt()
         turn: SharedInt = ctx.RawValue("q", 0)
         self._read_bytes: SharedCount = ctx.Value("q", 0)  # what the workers read, for the progress line
         # every worker starts before any thread of this process does (a forked child must not inherit one)
@@ -162,11 +163,16 @@ class Workers:
 
     # -- stopping ---------------------------------------------------------------------------
     def interrupt(self) -> None:
-        self._stop.set()
+        """Called from a signal handler, which runs in the main thread between two of its
+        steps: that thread may be inside ``self._stop.is_set()`` holding the shared event's
+        lock (not reentrant), so setting it here could wait forever. The stop is noted in
+        this process at once and set for the workers by another thread."""
+        self._interrupted.set()
+        threading.Thread(target=self._stop.set, name="otel-replay-stop", daemon=True).start()
 
     @property
     def stopped(self) -> bool:
-        return self._stop.is_set()
+        return self._interrupted.is_set() or self._stop.is_set()
 
     def _kill(self) -> None:
         for process in self._started.processes:
