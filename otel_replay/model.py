@@ -131,6 +131,14 @@ class Metric:
     temporality: int = CUMULATIVE  # sums and histograms only; 0 = unspecified
     monotonic: bool = False  # sums only
 
+    @property
+    def type_name(self) -> str:
+        """``gauge``, ``sum``, ``counter`` (a monotonic sum), ``histogram``...; ``(delta)`` when so."""
+        name = "counter" if self.kind is MetricKind.SUM and self.monotonic else self.kind.value
+        if self.kind is not MetricKind.GAUGE and self.temporality == DELTA:
+            name += " (delta)"
+        return name
+
 
 @dataclass(slots=True)
 class HistogramValue:

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from otel_replay.model import DELTA, ExponentialHistogramValue, HistogramValue, MetricKind, MetricPoint
+from otel_replay.model import ExponentialHistogramValue, HistogramValue, MetricPoint
 
 
 @dataclass
@@ -31,15 +31,6 @@ class MetricRow:
     series: list[SeriesRow] = field(default_factory=list)
 
 
-def type_name(point: MetricPoint) -> str:
-    """``gauge``, ``sum``, ``counter`` (a monotonic sum), ``histogram``...; ``(delta)`` when so."""
-    metric = point.metric
-    name = "counter" if metric.kind is MetricKind.SUM and metric.monotonic else metric.kind.value
-    if metric.kind is not MetricKind.GAUGE and metric.temporality == DELTA:
-        name += " (delta)"
-    return name
-
-
 def plain_value(value: Any) -> Any:
     """A point's value as JSON-ready data: a number, or a histogram's count, sum, min and max."""
     if isinstance(value, (HistogramValue, ExponentialHistogramValue)):
@@ -58,7 +49,7 @@ def summarise_metrics(points: Iterable[MetricPoint]) -> list[MetricRow]:
     rows: dict[tuple[str, str, str], MetricRow] = {}
     series_of: dict[tuple[str, str, str], dict[str, SeriesRow]] = {}
     for point in points:
-        key = (point.metric.name, type_name(point), point.metric.unit)
+        key = (point.metric.name, point.metric.type_name, point.metric.unit)
         row = rows.get(key)
         if row is None:
             row = rows[key] = MetricRow(key[0], key[1], key[2], point.metric.description, 0, None, point.time_ns)

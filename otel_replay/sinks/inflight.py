@@ -22,7 +22,10 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from otel_replay.model import Signal
 from otel_replay.sinks.batching import Batcher
+from otel_replay.sinks.delivery import Account, Outcome
+from otel_replay.stats import RunStats, batch_span
 
 L = TypeVar("L")
 
@@ -91,11 +94,27 @@ class InFlightSink:
     each batch through an :class:`InFlight` (``_inflight``) and then lets its lanes go
     (``_release``)."""
 
+    signal: Signal
     _batcher: Batcher[Any]
     _inflight: InFlight[Any]
+    _stats: RunStats
+    _account: Account
 
     def _release(self) -> None:
         raise NotImplementedError
+
+    def _settle(
+        self, batch: list[Any], what: str, answered: str, outcome: Outcome, attempts: int, keys: Callable[[], Any]
+    ) -> None:
+        """A request answered (``answered``: where, and what it said): one --verbose line, and
+        the one account counts and journals it — unless the run quit without waiting for it
+        (then it counts as not sent)."""
+        if self._inflight.abandoned:
+            return
+        n = len(batch)
+        where = batch_span(batch[0].origin, batch[-1].origin)
+        self._stats.note(f"{self.signal.value} {where}: {n} {what} → {answered} ({attempts} attempt(s))")
+        self._account.settle(outcome, attempts, n, where, keys)
 
     def flush(self) -> None:
         """Send what is batched and wait until every request is answered."""

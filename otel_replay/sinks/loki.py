@@ -27,7 +27,7 @@ from otel_replay.sinks.delivery import DEFAULT_MAX_RETRY_TIME, Account, Outcome,
 from otel_replay.sinks.http import VerifyingSession, post_once
 from otel_replay.sinks.inflight import InFlight, InFlightSink
 from otel_replay.sinks.loki_answers import classify, label_string
-from otel_replay.stats import RunStats, batch_span
+from otel_replay.stats import RunStats
 
 PUSH_PATH = "/loki/api/v1/push"
 DEFAULT_URL = "http://localhost:3100"
@@ -386,14 +386,8 @@ class LokiSink(InFlightSink):
             return {label_string(labels): n for labels, n in Counter(e.stream for e in entries).items()}
 
         outcome, attempts = self._policy.run(attempt, self._stop)
-        if self._inflight.abandoned:  # the run quit without waiting: counted as not sent
-            return
-        n = len(entries)
-        where = batch_span(entries[0].origin, entries[-1].origin)
-        self._stats.note(
-            f"logs {where}: {n} entries, {len(body)} bytes → {self._url}: {answers[-1]} ({attempts} attempt(s))"
-        )
-        self._account.settle(outcome, attempts, n, where, lambda: [e.key for e in entries])
+        said = f"{self._url}: {answers[-1] if answers else 'no answer'}"
+        self._settle(entries, f"entries, {len(body)} bytes", said, outcome, attempts, lambda: [e.key for e in entries])
 
     def _release(self) -> None:
         for session in self._inflight.lanes:

@@ -48,7 +48,7 @@ from otel_replay.sinks.otlp_answers import SPEAKS_GRPC, Response, classify, desc
 from otel_replay.sinks.otlp_config import OtlpConfig, export_deadline
 from otel_replay.sinks.sdk import ResourceCache
 from otel_replay.sinks.sizes import REQUEST_OVERHEAD, add_to_request
-from otel_replay.stats import RunStats, batch_span
+from otel_replay.stats import RunStats
 
 _COMPRESSION = {"gzip": Compression.Gzip, "none": Compression.NoCompression, "deflate": Compression.Deflate}
 
@@ -297,14 +297,8 @@ class OtlpSink(InFlightSink):
         if self._stop is not None and self._stop.is_set():  # stopped while it waited for a lane: not sent
             return
         sent = lane.send(items, self._log)
-        if self._inflight.abandoned:  # the run quit without waiting: counted as not sent
-            return
-        n = len(batch)
-        where = batch_span(batch[0].origin, batch[-1].origin)
-        self._stats.note(
-            f"{self.signal.value} {where}: {n} records → {sent.url}: {sent.answer} ({sent.attempts} attempt(s))"
-        )
-        self._account.settle(sent.outcome, sent.attempts, n, where, lambda: [record_key(r) for r in batch])
+        answered = f"{sent.url}: {sent.answer}"
+        self._settle(batch, "records", answered, sent.outcome, sent.attempts, lambda: [record_key(r) for r in batch])
 
     def interrupt(self) -> None:
         """Cut short the retry back-offs in progress: the exporters are shut down (their own

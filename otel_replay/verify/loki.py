@@ -10,7 +10,6 @@ its ingester flushed them (up to 2 h later): a shortfall among such entries says
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -19,9 +18,10 @@ import requests
 
 from otel_replay.model import Signal
 from otel_replay.sinks.loki import REPLAY_ID_KEY
+from otel_replay.verify.poll import Rounds
 from otel_replay.verify.result import SignalCheck, shown
 from otel_replay.verify.sent import Labels, SentEntry
-from otel_replay.verify.tempo import POLL_INTERVAL_S, QueryError
+from otel_replay.verify.tempo import QueryError
 
 #: Loki's ``max_entries_limit_per_query`` default: the most entries one query returns.
 ENTRY_LIMIT = 5000
@@ -117,22 +117,16 @@ def check_logs(
     if replay_id is None:
         check.notes.append("no replay id: every entry of these streams in the time range is counted")
     counts: dict[Labels, int] = {}
-    deadline = time.monotonic() + deadline_s
+    rounds = Rounds(deadline_s, notify, lambda n: f"Loki to serve {n} stream(s)")
     pending = list(streams)
-    told = False
     try:
         while pending:
             for stream in pending:
                 keys = streams[stream]
                 counts[stream] = reader.count(stream, replay_id, min(k[0] for k in keys), max(k[0] for k in keys))
             pending = [s for s in pending if counts[s] < len(streams[s])]
-            left = deadline - time.monotonic()
-            if not pending or left <= 0:
+            if not rounds.again(len(pending)):
                 break
-            if not told:
-                notify(f"verify: waiting up to {deadline_s:g} s for Loki to serve {len(pending)} stream(s)")
-                told = True
-            time.sleep(min(POLL_INTERVAL_S, left))  # polling the backend, not synchronisation
         for stream, keys in streams.items():
             _compare(stream, keys, counts[stream], reader, replay_id, check)
     except QueryError as exc:

@@ -8,7 +8,6 @@ again, a few at a time, until all its spans are there or the deadline passes.
 from __future__ import annotations
 
 import base64
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -16,12 +15,12 @@ from typing import Any
 import requests
 
 from otel_replay.model import Signal
+from otel_replay.verify.poll import Rounds
 from otel_replay.verify.result import SignalCheck, shown
 from otel_replay.verify.sent import SentSpan
 
 #: Traces asked for at once.
 CONCURRENCY = 8
-POLL_INTERVAL_S = 1.0
 _STATUS = {"STATUS_CODE_UNSET": 0, "STATUS_CODE_OK": 1, "STATUS_CODE_ERROR": 2}
 Spans = dict[int, dict[str, Any]]
 
@@ -96,8 +95,7 @@ def check_traces(
         wanted.setdefault(trace_id, {})[span_id] = span
     got: dict[int, Spans] = {}
     pending = list(wanted)
-    deadline = time.monotonic() + deadline_s
-    told = False
+    rounds = Rounds(deadline_s, notify, lambda n: f"Tempo to serve {n} trace(s)")
     with ThreadPoolExecutor(CONCURRENCY) as pool:
         while pending:
             try:
@@ -107,13 +105,8 @@ def check_traces(
                 check.error = str(exc)
                 break
             pending = [t for t in pending if not wanted[t].keys() <= got[t].keys()]
-            left = deadline - time.monotonic()
-            if not pending or left <= 0:
+            if not rounds.again(len(pending)):
                 break
-            if not told:
-                notify(f"verify: waiting up to {deadline_s:g} s for Tempo to serve {len(pending)} trace(s)")
-                told = True
-            time.sleep(min(POLL_INTERVAL_S, left))  # polling the backend, not synchronisation
     _compare(wanted, got, check)
     return check
 

@@ -14,11 +14,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from otel_replay.model import (
-    DELTA,
     ExponentialHistogramValue,
     HistogramValue,
     LogRecord,
-    MetricKind,
     MetricPoint,
     Record,
     ResourceAttrs,
@@ -210,21 +208,13 @@ def point_value(point: MetricPoint) -> float | None:
     return float(value)
 
 
-def metric_type(point: MetricPoint) -> str:
-    metric = point.metric
-    name = "counter" if metric.kind is MetricKind.SUM and metric.monotonic else metric.kind.value
-    if metric.kind is not MetricKind.GAUGE and metric.temporality == DELTA:
-        name += " (delta)"
-    return name
-
-
 def metrics(points: list[MetricPoint]) -> list[dict[str, Any]]:
     """One entry per metric (name, type, unit), each with its series (one per set of
     attribute values and service), points oldest first."""
     found: dict[tuple[str, str, str], dict[str, Any]] = {}
     series: dict[tuple[tuple[str, str, str], str], dict[str, Any]] = {}
     for point in sorted(points, key=lambda p: p.time_ns):
-        key = (point.metric.name, metric_type(point), point.metric.unit)
+        key = (point.metric.name, point.metric.type_name, point.metric.unit)
         metric = found.get(key)
         if metric is None:
             metric = found[key] = {
