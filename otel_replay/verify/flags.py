@@ -27,7 +27,7 @@ _COMMON = [
         default=f"{DEFAULT_VERIFY_TIMEOUT:g}s",
         show_default=True,
         metavar="DURATION",
-        help="How long to wait for each backend to serve everything sent.",
+        help="After asking about everything once, how long to wait for each backend to serve what is missing.",
     ),
     option(
         "--grafana-url",

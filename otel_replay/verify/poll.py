@@ -11,12 +11,14 @@ POLL_INTERVAL_S = 1.0
 
 
 class Rounds:
-    """One read-back's rounds of questions, up to ``deadline_s`` seconds from now. The
-    first wait is said once (``waiting_for(n)`` names the ``n`` things still missing)."""
+    """One read-back's rounds of questions: the first asks about everything (however long
+    a large run takes to ask), then what is still missing is asked again for up to
+    ``deadline_s`` seconds. The wait is said once (``waiting_for(n)`` names the ``n``
+    things still missing)."""
 
     def __init__(self, deadline_s: float, notify: Callable[[str], None], waiting_for: Callable[[int], str]) -> None:
         self._deadline_s = deadline_s
-        self._deadline = time.monotonic() + deadline_s
+        self._deadline: float | None = None  # set when the first round ends
         self._notify = notify
         self._waiting_for = waiting_for
         self._told = False
@@ -24,6 +26,8 @@ class Rounds:
     def again(self, missing: int) -> bool:
         """After a round that left ``missing`` things unserved: waits for the next round and
         says True, or says False when nothing is missing or the time is up."""
+        if self._deadline is None:
+            self._deadline = time.monotonic() + self._deadline_s
         left = self._deadline - time.monotonic()
         if not missing or left <= 0:
             return False
