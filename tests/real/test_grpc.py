@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from tests.helpers import EXAMPLE
-from tests.real.backends import Stack, poll, require_binaries
+from tests.real.backends import Stack, require_binaries
 from tests.real.expect import assert_codemachine_span, fetch_spans
 from tests.real.inputs import (
     ROOT,
@@ -24,7 +24,7 @@ from tests.real.inputs import (
     write_big_trace_file,
     write_report,
 )
-from tests.real.test_large import MB, tempo_span_ids
+from tests.real.test_large import MB, assert_traces_whole
 
 require_binaries()
 
@@ -58,13 +58,7 @@ def test_a_span_file_over_20_mib_arrives_whole_over_grpc(stack: Stack, tmp_path:
     run = replay(str(path), "--traces-only", "--otlp-protocol", "grpc", "--otlp-endpoint", stack.otlp_grpc_url)
     assert run.code == 0, run.summary
     assert run.signal("traces")["sent"] == total
-    for trace_id, n in per_trace.items():
-        ids = poll(
-            f"{n} spans of {trace_id}",
-            lambda t=trace_id, n=n: ids if len(ids := tempo_span_ids(stack, t)) >= n else None,
-            60,
-        )
-        assert len(ids) == len(set(ids)) == n, (trace_id, len(ids), len(set(ids)), n)
+    assert_traces_whole(stack, per_trace)
 
 
 def test_the_wrong_protocol_for_tempos_ports_is_named_within_seconds(stack: Stack) -> None:

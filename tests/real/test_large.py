@@ -28,6 +28,18 @@ def tempo_span_ids(stack: Stack, trace_id: str) -> list[bytes]:
     return [span.span_id for rs in data.resource_spans for ss in rs.scope_spans for span in ss.spans]
 
 
+def assert_traces_whole(stack: Stack, per_trace: dict[str, int]) -> None:
+    """Each trace comes back from Tempo with all its spans, each once (polled: Tempo serves
+    a large trace only once it has taken every request)."""
+    for trace_id, n in per_trace.items():
+        ids = poll(
+            f"{n} spans of {trace_id}",
+            lambda t=trace_id, n=n: ids if len(ids := tempo_span_ids(stack, t)) >= n else None,
+            60,
+        )
+        assert len(ids) == len(set(ids)) == n, (trace_id, len(ids), len(set(ids)), n)
+
+
 def test_a_100_mb_trace_file_arrives_whole(stack: Stack, tmp_path: Path) -> None:
     """One CodeMachine trace session of 100 MiB (~48,000 spans of ~2 KB in 97 traces,
     stamped ten minutes ago): every span is counted back from Tempo, each once.
@@ -39,13 +51,7 @@ def test_a_100_mb_trace_file_arrives_whole(stack: Stack, tmp_path: Path) -> None
     run = replay(str(path), "--traces-only", "--otlp-endpoint", stack.otlp_url)
     assert run.code == 0, run.summary
     assert run.signal("traces")["sent"] == total
-    for trace_id, n in per_trace.items():
-        ids = poll(
-            f"{n} spans of {trace_id}",
-            lambda t=trace_id, n=n: ids if len(ids := tempo_span_ids(stack, t)) >= n else None,
-            60,
-        )
-        assert len(ids) == len(set(ids)) == n, (trace_id, len(ids), len(set(ids)), n)
+    assert_traces_whole(stack, per_trace)
 
 
 def test_a_100_mb_log_file_arrives_whole(stack: Stack, run_id: str, tmp_path: Path) -> None:
