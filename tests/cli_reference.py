@@ -11,8 +11,8 @@ import click
 
 from otel_replay.cli import main, replay
 from otel_replay.command import long_name
-from otel_replay.flags import OTLP_ENV
 from otel_replay.options import DEFAULT_COMPRESSION
+from otel_replay.sinks.otlp_config import OTLP_ENV
 from otel_replay.unused import RULES
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "cli.md"
@@ -20,7 +20,7 @@ DOC = Path(__file__).resolve().parent.parent / "docs" / "cli.md"
 HEAD = """# otel-replay command line
 
 <!-- Written by `python -m tests.cli_reference` from the command's own flags; a test fails
-when this file differs from the command. Change the flags (otel_replay/flags.py), then
+when this file differs from the command. Change the flags (otel_replay/flags.py, destflags.py), then
 rerun it. -->
 
 The one reference of every flag of `otel-replay replay`, grouped as `otel-replay replay

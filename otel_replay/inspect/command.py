@@ -9,7 +9,8 @@ from typing import Any
 
 import cloup
 
-from otel_replay.flags import INPUTS, SELECTION, option
+from otel_replay.flags import INPUTS, SELECTION
+from otel_replay.flagtypes import option
 from otel_replay.options import ReplayOptions
 
 #: Shown after the options in ``inspect --help``.

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from otel_replay.collect import collect
-from otel_replay.flags import SizeType
+from otel_replay.flagtypes import SizeType
 from otel_replay.options import FlagError, PlanError, ReplayOptions, build_plan
 from otel_replay.plan import RunPlan
 from otel_replay.report import Report
