@@ -54,6 +54,7 @@ from otel_replay.sinks.otlp_config import (
     resolve_protocols,
 )
 from otel_replay.sources.discover import DEFAULT_MAX_ARCHIVE_BYTES, ArchiveLimits
+from otel_replay.timechoice import LOKI_MAX_AGE_NS, LOKI_VISIBLE_WITHIN_NS, OTLP_VISIBLE_WITHIN_NS, Windows
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -124,6 +125,10 @@ class ReplayOptions:
     logs_only: bool = False
     shift_to_now: bool = False
     time_offset: str | None = None
+    keep_times: bool = False
+    loki_visible_within: str | None = None
+    loki_max_age: str | None = None
+    otlp_visible_within: str | None = None
     since: str | None = None
     until: str | None = None
     trace_ids: tuple[str, ...] = ()
@@ -198,7 +203,7 @@ def parse_selection(options: ReplayOptions, *, now_ns: int) -> Selection:
     """Which records (``--since``, ``--until``, ``--trace-id``, ``--service``) and when
     they should appear to have happened (``--time-offset``, ``--shift-to-now``)."""
     o = options
-    exclusive(("--shift-to-now", o.shift_to_now), ("--time-offset", o.time_offset))
+    exclusive(("--shift-to-now", o.shift_to_now), ("--time-offset", o.time_offset), ("--keep-times", o.keep_times))
     offset = parsed("--time-offset", parse_duration, o.time_offset) if o.time_offset else 0
     since_ns = parsed("--since", lambda text: parse_instant(text, now_ns), o.since) if o.since else None
     until_ns = parsed("--until", lambda text: parse_instant(text, now_ns), o.until) if o.until else None
@@ -209,10 +214,32 @@ def parse_selection(options: ReplayOptions, *, now_ns: int) -> Selection:
         now_ns=now_ns,
         offset_ns=offset,
         shift_to_now=o.shift_to_now,
+        keep_times=o.keep_times,
+        windows=parse_windows(o),
         since_ns=since_ns,
         until_ns=until_ns,
         trace_ids=ids,
         services=tuple(o.services),
+    )
+
+
+def parse_windows(o: ReplayOptions) -> Windows:
+    """What the destinations show at once, when the user says it differs from the defaults."""
+
+    def window(flag: str, text: str | None, default: int) -> int:
+        if text is None:
+            return default
+        if text.strip() == "0":
+            return 0
+        value = parsed(flag, parse_duration, text)
+        if value < 0:
+            raise FlagError(flag, "must not be negative (0: no limit)")
+        return value
+
+    return Windows(
+        loki_visible_ns=window("--loki-visible-within", o.loki_visible_within, LOKI_VISIBLE_WITHIN_NS),
+        loki_max_age_ns=window("--loki-max-age", o.loki_max_age, LOKI_MAX_AGE_NS),
+        otlp_visible_ns=window("--otlp-visible-within", o.otlp_visible_within, OTLP_VISIBLE_WITHIN_NS),
     )
 
 
