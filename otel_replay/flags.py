@@ -103,16 +103,22 @@ TIME: list[Decorator[Any]] = [
     option(
         "--loki-visible-within",
         metavar="DURATION",
+        envvar="OTEL_REPLAY_LOKI_VISIBLE_WITHIN",
+        show_envvar=True,
         help="Loki shows entries this old at once (its query_ingesters_within; 0: any age). Default 3h.",
     ),
     option(
         "--loki-max-age",
         metavar="DURATION",
+        envvar="OTEL_REPLAY_LOKI_MAX_AGE",
+        show_envvar=True,
         help="Loki refuses entries older than this (its reject_old_samples_max_age; 0: none). Default 7d.",
     ),
     option(
         "--otlp-visible-within",
         metavar="DURATION",
+        envvar="OTEL_REPLAY_OTLP_VISIBLE_WITHIN",
+        show_envvar=True,
         help="The OTLP backend's search finds records this old at once (Tempo: 2m; 0: any age). Default 2m.",
     ),
     option("--since", metavar="TIME", help="Keep records from TIME on (ISO 8601, epoch, or a duration ago: 2h)."),

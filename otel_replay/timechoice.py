@@ -16,9 +16,10 @@ Pure functions of plain values: the first pass over the inputs gives the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from otel_replay.model import LogRecord, Record
+from otel_replay.stages.dedup import log_identity
 from otel_replay.stages.timeshift import newest_ns, oldest_ns
 
 MINUTE_NS = 60 * 10**9
@@ -55,18 +56,26 @@ class Windows:
 
 @dataclass
 class RecordTimes:
-    """What the first pass found, as recorded: the oldest and newest instants, and how
-    many log records Loki would not show at once (``unserved``) or refuse (``refused``)
-    with their times kept, measured from ``now_ns``. Mergeable: each worker counts its
-    inputs."""
+    """What the first pass found, as recorded: the oldest and newest instants, and which
+    log records Loki would not show at once (``unserved``) or refuse (``refused``) with
+    their times kept, measured from ``now_ns`` — by their dedup identity, so that a
+    CodeMachine ``latest*.json`` copy is not counted twice. Mergeable: each worker finds
+    its inputs'."""
 
     now_ns: int
     windows: Windows
     first: int | None = None
     last: int | None = None
-    logs: int = 0
-    unserved: int = 0
-    refused: int = 0
+    unserved_keys: set[bytes] = field(default_factory=set)
+    refused_keys: set[bytes] = field(default_factory=set)
+
+    @property
+    def unserved(self) -> int:
+        return len(self.unserved_keys)
+
+    @property
+    def refused(self) -> int:
+        return len(self.refused_keys)
 
     def add(self, record: Record) -> None:
         if isinstance(record, LogRecord) and not record.time_ns:
@@ -75,12 +84,11 @@ class RecordTimes:
         self.first = first if self.first is None else min(self.first, first)
         self.last = last if self.last is None else max(self.last, last)
         if isinstance(record, LogRecord):
-            self.logs += 1
             age = self.now_ns - record.time_ns
             if self.windows.loki_max_age_ns and age > self.windows.loki_max_age_ns:
-                self.refused += 1
+                self.refused_keys.add(log_identity(record))
             elif self.windows.loki_visible_ns and age > self.windows.loki_visible_ns:
-                self.unserved += 1
+                self.unserved_keys.add(log_identity(record))
 
     def merge(self, other: RecordTimes | None) -> None:
         if other is None:
@@ -89,9 +97,8 @@ class RecordTimes:
             if t is not None:
                 self.first = t if self.first is None else min(self.first, t)
                 self.last = t if self.last is None else max(self.last, t)
-        self.logs += other.logs
-        self.unserved += other.unserved
-        self.refused += other.refused
+        self.unserved_keys |= other.unserved_keys
+        self.refused_keys |= other.refused_keys
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -178,13 +185,13 @@ def keep_times_lines(times: RecordTimes | None, destinations: Destinations) -> l
     w, out = times.windows, []
     if destinations.loki and times.unserved:
         out.append(
-            f"Loki will not show {times.unserved} of {times.logs} log record(s) until its ingester flushes "
+            f"Loki will not show {times.unserved} log record(s) until its ingester flushes "
             f"them (older than {duration(w.loki_visible_ns)}: 30 min to 2h after the push; "
             "--loki-visible-within if it is configured otherwise)"
         )
     if destinations.loki and times.refused:
         out.append(
-            f"Loki will refuse {times.refused} of {times.logs} log record(s) as too old "
+            f"Loki will refuse {times.refused} log record(s) as too old "
             f"(older than {duration(w.loki_max_age_ns)}: --loki-max-age if it is configured otherwise)"
         )
     age = times.now_ns - times.last
