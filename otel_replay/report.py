@@ -92,8 +92,10 @@ class Report:
             return []
         off, (first, last) = self.time_offset_ns, span
         line = f"  times   recorded {iso(first)} to {iso(last)}"
-        if not off:
-            return [line + ", replayed at those times" + (" (--keep-times)" if self._how == KEEP_TIMES else "")]
+        if not off:  # said when the times were kept against the default, or with a warning
+            if self._how == KEEP_TIMES or self.warnings:
+                return [line + ", replayed at those times" + (" (--keep-times)" if self._how == KEEP_TIMES else "")]
+            return []
         why = {SHIFTED: ": the newest record moved to now (default; --keep-times keeps them)"}.get(self._how, "")
         return [line + f", replayed {iso(first + off)} to {iso(last + off)} (moved by {format_duration(off)}{why})"]
 

@@ -66,6 +66,8 @@ class RecordTimes:
     windows: Windows
     first: int | None = None
     last: int | None = None
+    #: The newest span or metric point (what only an OTLP backend receives, logs aside).
+    last_not_log: int | None = None
     unserved_keys: set[bytes] = field(default_factory=set)
     refused_keys: set[bytes] = field(default_factory=set)
 
@@ -83,7 +85,9 @@ class RecordTimes:
         first, last = oldest_ns(record), newest_ns(record)
         self.first = first if self.first is None else min(self.first, first)
         self.last = last if self.last is None else max(self.last, last)
-        if isinstance(record, LogRecord):
+        if not isinstance(record, LogRecord):
+            self.last_not_log = last if self.last_not_log is None else max(self.last_not_log, last)
+        else:
             age = self.now_ns - record.time_ns
             if self.windows.loki_max_age_ns and age > self.windows.loki_max_age_ns:
                 self.refused_keys.add(log_identity(record))
@@ -97,6 +101,9 @@ class RecordTimes:
             if t is not None:
                 self.first = t if self.first is None else min(self.first, t)
                 self.last = t if self.last is None else max(self.last, t)
+        if other.last_not_log is not None:
+            mine = self.last_not_log
+            self.last_not_log = other.last_not_log if mine is None else max(mine, other.last_not_log)
         self.unserved_keys |= other.unserved_keys
         self.refused_keys |= other.refused_keys
 
@@ -169,9 +176,10 @@ def why_not_visible(times: RecordTimes, destinations: Destinations) -> str | Non
             f"the newest record is {duration(age)} old: Loki shows entries older than "
             f"{duration(w.loki_visible_ns)} only once its ingester flushes them (up to 2h later)"
         )
-    if destinations.otlp and w.otlp_visible_ns and age > w.otlp_visible_ns:
+    otlp_age = _otlp_age(times, destinations)
+    if otlp_age is not None and w.otlp_visible_ns and otlp_age > w.otlp_visible_ns:
         return (
-            f"the newest record is {duration(age)} old: Tempo's search finds traces older than "
+            f"the newest record is {duration(otlp_age)} old: Tempo's search finds traces older than "
             f"{duration(w.otlp_visible_ns)} only once it flushes its block (by id at once)"
         )
     return None
@@ -194,13 +202,21 @@ def keep_times_lines(times: RecordTimes | None, destinations: Destinations) -> l
             f"Loki will refuse {times.refused} log record(s) as too old "
             f"(older than {duration(w.loki_max_age_ns)}: --loki-max-age if it is configured otherwise)"
         )
-    age = times.now_ns - times.last
-    if destinations.otlp and w.otlp_visible_ns and age > w.otlp_visible_ns:
+    age = _otlp_age(times, destinations)
+    if age is not None and w.otlp_visible_ns and age > w.otlp_visible_ns:
         out.append(
             f"the newest record is {duration(age)} old: Tempo finds these traces by id at once, "
             "by search only once it flushes its block (--otlp-visible-within if it shows them sooner)"
         )
     return out
+
+
+def _otlp_age(times: RecordTimes, destinations: Destinations) -> int | None:
+    """How old the newest record an OTLP backend receives is (None: it receives none)."""
+    if not destinations.otlp:
+        return None
+    last = times.last_not_log if destinations.loki else times.last
+    return None if last is None else times.now_ns - last
 
 
 def duration(ns: int) -> str:

@@ -79,7 +79,7 @@ def age_warnings(
     max_age = windows.loki_max_age_ns
     if not sent and max_age and logs.first is not None and now_ns - (logs.first + offset_ns) > max_age:
         age = now_ns - (logs.first + offset_ns)
-        limit = timechoice.duration(max_age)
+        limit = _spelled(max_age)
         return [
             f"the oldest log record is {_days(age)} old: Loki refuses entries older than {limit} "
             "(its reject_old_samples_max_age, 168h by default); add --shift-to-now to move the recording to now"
@@ -89,7 +89,7 @@ def age_warnings(
     if newest is not None and within and now_ns - (newest + offset_ns) > within:
         age = now_ns - (newest + offset_ns)
         return [
-            f"the newest record is {_days(age)} old: Loki finds entries older than {timechoice.duration(within)} "
+            f"the newest record is {_days(age)} old: Loki finds entries older than {_spelled(within)} "
             "only once it flushes them (up to 2 hours later) and Tempo's search finds old traces only later; "
             "add --shift-to-now to see them at once"
         ]
@@ -109,6 +109,16 @@ def recorded_range(stats: RunStats) -> tuple[int, int] | None:
 def iso(ns: int) -> str:
     """An instant as ISO 8601 UTC to the second: ``2026-11-24T17:00:00Z``."""
     return datetime.fromtimestamp(ns // 10**9, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _spelled(ns: int) -> str:
+    """A window in words: ``7 days``, ``3 hours``, else ``90m``."""
+    day = 24 * HOUR_NS
+    if ns % day == 0:
+        return f"{ns // day} day" + ("s" if ns != day else "")
+    if ns % HOUR_NS == 0:
+        return f"{ns // HOUR_NS} hour" + ("s" if ns != HOUR_NS else "")
+    return timechoice.duration(ns)
 
 
 def _days(ns: int) -> str:

@@ -149,7 +149,10 @@ def test_keep_times_lines_give_the_numbers() -> None:
     lines = keep_times_lines(times(MINUTE_NS, 4 * HOUR_NS, 8 * DAY_NS, span_age=5 * HOUR_NS), BOTH)
     assert lines[0].startswith("Loki will not show 1 log record(s) until its ingester flushes them")
     assert lines[1].startswith("Loki will refuse 1 log record(s) as too old (older than 7d")
-    assert len(lines) == 2  # the newest record (a log) is 1 min old: Tempo's search shows it
+    # the newest record is a log 1 min old, but the spans (to Tempo) are 5 h old
+    assert lines[2].startswith("the newest record is 5h old: Tempo finds these traces by id at once")
+    assert len(lines) == 3
+    assert len(keep_times_lines(times(MINUTE_NS, 4 * HOUR_NS, 8 * DAY_NS, span_age=MINUTE_NS), BOTH)) == 2
     assert keep_times_lines(times(8 * DAY_NS), OTLP) == [
         "the newest record is 8d old: Tempo finds these traces by id at once, by search only once it flushes "
         "its block (--otlp-visible-within if it shows them sooner)"
