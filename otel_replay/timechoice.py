@@ -158,7 +158,7 @@ def choose(
 def default_offset(first_ns: int | None, last_ns: int | None, now_ns: int) -> int:
     """What a replay now with default flags would move a recording by, sent to Tempo and
     Loki (``inspect`` says it, before any replay)."""
-    times = RecordTimes(now_ns=now_ns, windows=Windows(), first=first_ns, last=last_ns)
+    times = RecordTimes(now_ns=now_ns, windows=Windows(), first=first_ns, last=last_ns, last_not_log=last_ns)
     return choose(times, destinations=Destinations(loki=True, otlp=True)).offset_ns
 
 
