@@ -188,7 +188,7 @@ def _offset(
     first pass (``first_pass``)."""
     sel = plan.selection
     resumed = None if state is None else state.time_offset_ns
-    if resumed is not None and (sel.shift_to_now or sel.offset_ns) and resumed != sel.offset_ns:
+    if resumed is not None and resumed != sel.offset_ns:  # a flag asked otherwise, or the default moved them
         notify(f"--resume: keeping the first run's time offset ({format_duration(resumed)})")
     choice = timechoice.choose(
         None if first_pass is None else first_pass.times(),
