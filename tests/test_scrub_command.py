@@ -233,3 +233,16 @@ def test_stdin_is_scrubbed_too(tmp_path: Path) -> None:
     files = members(tmp_path / "c")
     assert sorted(files) == ["SCRUBBED.json", "stdin.json"]
     assert found(files["stdin.json"]) == [] and len(files["stdin.json"].splitlines()) == 3
+
+
+def test_a_copy_inside_the_input_folder_does_not_copy_itself(tmp_path: Path) -> None:
+    src = codemachine_folder(tmp_path / "cm")
+    for _ in range(2):
+        result = scrub(str(src), "-o", str(src / "shareable.zip"), "--overwrite")
+        assert result.exit_code == 0, result.output
+        assert sorted(members(src / "shareable.zip")) == [
+            "2026-11-24/17-00-00-logs.json",
+            "2026-11-24/17-00-00-metrics.json",
+            "2026-11-24/17-00-00.json",
+            "SCRUBBED.json",
+        ]
