@@ -150,6 +150,8 @@ def test_damaged_input_is_reported_as_replay_reports_it(tmp_path: Path) -> None:
     src = tmp_path / "in"
     trace_file(src / "good.json", [span_doc(attributes={"user.email": "planted.person@example.org"})])
     (src / "cut.json").write_text('{"version": 1, "service": "codemachine", "spans": [{"name": "a", "tra')
+    whole = json.dumps(span_doc(name="planted.person@example.org"), indent=2)
+    (src / "cut2.json").write_text(f'{{\n  "version": 1,\n  "spans": [\n{whole},\n  {{"name": "b", "tr')
     good = json.dumps({"resourceSpans": []})
     (src / "lines.jsonl").write_text(f"{good}\nnot json at all\n{good}\n")
     (src / "notes.json").write_text('{"title": "my notes"}')
@@ -160,11 +162,16 @@ def test_damaged_input_is_reported_as_replay_reports_it(tmp_path: Path) -> None:
     for problem in summary["problems"]:
         assert problem["text"] in result.output
     files = members(out)
-    assert sorted(files) == ["SCRUBBED.json", "good.json", "lines.jsonl"]
+    assert sorted(files) == ["SCRUBBED.json", "cut2.json", "good.json", "lines.jsonl"]
+    assert json.loads(files["cut2.json"])["spans"][0]["name"].startswith("‹email:")
     assert files["lines.jsonl"].decode().splitlines() == ['{"resourceSpans":[]}'] * 2
     manifest = json.loads(files["SCRUBBED.json"])
     assert {f["path"] for f in manifest["left_out"]} == {"cut.json", "notes.json"}
     assert manifest["json_lines_left_out"] == 1
+    assert {f["path"]: f.get("note") for f in manifest["files"]}[
+        "cut2.json"
+    ] == "cut short: the 1 records before the cut"
+    assert replay_json(str(out), "--dry-run")[1]["signals"]["traces"]["sent"] == summary["signals"]["traces"]["sent"]
     assert "planted.person" not in files["good.json"].decode()
 
 

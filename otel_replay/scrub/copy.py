@@ -5,6 +5,7 @@
 - a pretty-printed OTLP/JSON document stays one, with the indentation it had;
 - JSON Lines stay JSON Lines, one compact OTLP/JSON request per line; a line that is not
   JSON is left out (the replay reports it, and so does ``scrub``);
+- a document cut short keeps the records the replay recovers from it, written whole;
 - a ``.gz`` or ``.zst`` file is compressed again the same way, reproducibly;
 - anything else (not telemetry, or not JSON at all) is left out: what it holds cannot be
   scrubbed, so it cannot be shared safely. The manifest lists it.
@@ -14,7 +15,10 @@ Pure apart from the hashing: bytes in, bytes (or the reason it is left out) out.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import gzip
+import io
 import json
 import posixpath
 import re
@@ -23,6 +27,7 @@ from typing import Any
 
 from otel_replay.scrub.documents import scrub_codemachine, scrub_otlp
 from otel_replay.scrub.engine import Scrubber
+from otel_replay.sources.jsondoc import DocumentError, read_document
 
 OTLP_KEYS = ("resourceSpans", "resourceLogs", "resourceMetrics")
 CODEMACHINE_KEYS = ("spans", "logs", "metrics")
@@ -44,6 +49,7 @@ class Copy:
     format: str  # "codemachine", "otlp-json", "json-lines"; "" when left out
     left_out: str = ""
     lines_left_out: int = 0  # JSON Lines that are not JSON
+    salvaged: int = 0  # a document cut short: the records before the cut, written whole
 
 
 def kind(doc: Any) -> str:
@@ -69,7 +75,7 @@ def scrub_bytes(raw: bytes, scrubber: Scrubber, name: str) -> Copy:
         import zstandard
 
         data = zstandard.ZstdCompressor().compress(copy.data)
-    return Copy(data, copy.format, lines_left_out=copy.lines_left_out)
+    return dataclasses.replace(copy, data=data)
 
 
 def _scrub_text(raw: bytes, scrubber: Scrubber) -> Copy:
@@ -82,7 +88,9 @@ def _scrub_text(raw: bytes, scrubber: Scrubber) -> Copy:
     try:
         doc = json.loads(body)
     except ValueError:
-        return _json_lines(bom, body, scrubber)
+        if _first_line_is_json(body):
+            return _json_lines(bom, body, scrubber)
+        return _salvage(raw, scrubber) or Copy(None, "", DAMAGED)
     what = kind(doc)
     if not what:
         return Copy(None, "", NOT_TELEMETRY)
@@ -95,6 +103,36 @@ def _scrub_text(raw: bytes, scrubber: Scrubber) -> Copy:
         out = json.dumps(doc, indent=_indent(stripped), ensure_ascii=False)
         fmt = "otlp-json" if what == "otlp" else what
     return Copy((bom + out + body[len(body.rstrip()) :]).encode("utf-8"), fmt)
+
+
+def _first_line_is_json(body: str) -> bool:
+    try:
+        json.loads(body.lstrip().split("\n", 1)[0])
+    except ValueError:
+        return False
+    return True
+
+
+def _salvage(raw: bytes, scrubber: Scrubber) -> Copy | None:
+    """A document cut short (an exporter killed while writing it): what the replay recovers
+    (the records before the cut, read by its own reader) as a whole document; None when
+    nothing is recovered."""
+    try:
+        doc = read_document(io.BytesIO(raw), len(raw))
+        if doc.lines is not None or doc.array_key is None:
+            return None
+        items: list[Any] = []
+        with contextlib.suppress(DocumentError):  # the cut: the records before it are kept
+            items.extend(doc.items)
+    except DocumentError:
+        return None
+    rebuilt = {**doc.header, doc.array_key: items}
+    what = kind(rebuilt)
+    if not items or not what:
+        return None
+    (scrub_codemachine if what == "codemachine" else scrub_otlp)(rebuilt, scrubber)
+    out = json.dumps(rebuilt, indent=2, ensure_ascii=False)
+    return Copy(out.encode("utf-8"), "otlp-json" if what == "otlp" else what, salvaged=len(items))
 
 
 def _compact(doc: Any) -> str:

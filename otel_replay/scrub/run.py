@@ -106,6 +106,8 @@ def _keep(copy: Copy, name: str, scrubber: Scrubber, target: Target, out: Outcom
     name = target.unique(name)
     target.write(name, copy.data)
     out.files.append({"path": name, "format": copy.format})
+    if copy.salvaged:
+        out.files[-1]["note"] = f"cut short: the {copy.salvaged} records before the cut"
     out.lines_left_out += copy.lines_left_out
 
 
