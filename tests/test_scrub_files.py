@@ -146,3 +146,18 @@ def test_names_written_twice_are_told_apart(tmp_path) -> None:  # type: ignore[n
     finally:
         target.discard()
     assert not list(tmp_path.iterdir())
+
+
+def test_a_compressed_file_is_compressed_again_the_same_way() -> None:
+    import gzip
+
+    import zstandard
+
+    line = b'{"resourceLogs": [{"scopeLogs": [{"logRecords": [{"body": {"stringValue": "ann@example.org"}}]}]}]}\n'
+    plain = scrub_bytes(line, scrubber(), "a.jsonl").data
+    assert plain is not None and b"ann@" not in plain
+    gz = scrub_bytes(line, scrubber(), "a.jsonl.gz").data
+    zst = scrub_bytes(line, scrubber(), "a.jsonl.zst").data
+    assert gz is not None and zst is not None
+    assert gzip.decompress(gz) == plain and zstandard.ZstdDecompressor().decompressobj().decompress(zst) == plain
+    assert gz == scrub_bytes(line, scrubber(), "b/a.jsonl.gz").data  # no name, no time in the header
