@@ -199,7 +199,7 @@ def test_each_shard_writes_its_own_output_files(tmp_path: Path) -> None:
     written = [json.loads(line) for p in out.glob("traces.*") for line in p.read_text().splitlines()]
     span_ids = [
         s["spanId"] for r in written for rs in r["resourceSpans"] for ss in rs["scopeSpans"] for s in ss["spans"]
-    ]  # noqa: E501
+    ]
     assert len(span_ids) == len(set(span_ids)) == 6 * 7
     result = replay(str(folder), "--output", str(out), "--shard", "1/2")  # its own files are an earlier run's
     assert result.exit_code == 2
