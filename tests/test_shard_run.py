@@ -17,6 +17,7 @@ from tests.fakes.loki import LokiReceiver
 from tests.fakes.otlp import OtlpReceiver
 from tests.helpers import (
     EXAMPLE_NOW_NS,
+    assert_streams_oldest_first,
     log_doc,
     log_file,
     problem_lines,
@@ -253,3 +254,22 @@ def test_shift_to_now_is_refused_with_a_shard(tmp_path: Path) -> None:
     result = replay(str(tmp_path), "--dry-run", "--shard", "1/2", "--shift-to-now")
     assert result.exit_code == 2
     assert "--shift-to-now and --shard exclude each other" in result.output
+
+
+def test_shards_push_into_loki_streams_of_their_own(tmp_path: Path) -> None:
+    """Sessions two hours apart, three shards in turn into one Loki: each shard's streams
+    get their entries oldest first, so none is refused as too far behind — in one set of
+    streams shard 2's older sessions would come hours after shard 1's newer ones."""
+    folder = tmp_path / "traces"
+    for n in range(12):
+        sec = EXAMPLE_NOW_NS // 10**9 - (12 - n) * 2 * 3600
+        logs = [log_doc(sec, i * 1000, body=f"s{n} line {i}") for i in range(3)]
+        log_file(folder / "2026-11-24" / f"{n:02d}-30-00-logs.json", logs)
+    with LokiReceiver(now_ns=lambda: EXAMPLE_NOW_NS) as loki:
+        for i in (1, 2, 3):
+            code, summary = replay_json(str(folder), "--loki-url", loki.url, "--logs-only", "--shard", f"{i}/3")
+            assert code == 0, problem_lines(summary)
+            assert summary["signals"]["logs"]["rejected"] == 0
+        assert len(loki.entries()) == 12 * 3
+        assert {labels["replay_shard"] for labels, *_ in loki.entries()} == {"1/3", "2/3", "3/3"}
+        assert_streams_oldest_first(loki)
