@@ -9,6 +9,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import py7zr
 import pytest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
@@ -147,7 +148,7 @@ def test_three_shards_deliver_what_one_run_does(tmp_path: Path, monkeypatch: pyt
     assert sum(from_dump) == 150 * 4 and max(from_dump) < 150 * 4, from_dump  # the dump's parts are shared out
 
 
-@pytest.mark.parametrize("form", ["folder", "tar.gz", "tar.gz on stdin"])
+@pytest.mark.parametrize("form", ["folder", "tar.gz", "tar.gz on stdin", "7z"])
 def test_a_latest_copy_goes_with_its_original(tmp_path: Path, form: str) -> None:
     """Whichever share a session falls in, its latest* copy is read there too, and dropped
     as the duplicate it is (a --dry-run: the counts tell) — also from a compressed tar,
@@ -157,7 +158,11 @@ def test_a_latest_copy_goes_with_its_original(tmp_path: Path, form: str) -> None
         dated = _session(folder, n, 3)
         _latest(folder / f"latest-{n}.json", dated[0], "2026-11-24/" + dated[0].name)
     path, data = str(folder), None
-    if form != "folder":
+    if form == "7z":
+        with py7zr.SevenZipFile(tmp_path / "bug.7z", "w") as archive:
+            archive.writeall(folder, "traces")
+        path = str(tmp_path / "bug.7z")
+    elif form != "folder":
         members = {f"traces/{p.relative_to(folder)}": p.read_bytes() for p in sorted(folder.rglob("*.json"))}
         path = str(tar_archive(tmp_path / "bug.tar.gz", members))
         if form == "tar.gz on stdin":

@@ -51,6 +51,13 @@ def _head(found: InputFile) -> bytes:
                 return stream.read(COPY_HEAD_BYTES)
         with found.open() as stream:  # read as it goes by: look without consuming
             peek = getattr(stream, "peek", None)
-            return peek(COPY_HEAD_BYTES)[:COPY_HEAD_BYTES] if peek is not None else b""
+            if peek is not None:
+                return bytes(peek(COPY_HEAD_BYTES)[:COPY_HEAD_BYTES])
+            if stream.seekable():  # a member copied out of a 7z archive
+                at = stream.tell()
+                head = stream.read(COPY_HEAD_BYTES)
+                stream.seek(at)
+                return bytes(head)
+            return b""
     except Exception:  # unreadable: keyed by its own name; reading it says why
         return b""
