@@ -15,7 +15,9 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from otel_replay import execute
 from tests.fakes.loki import LokiReceiver
+from tests.fakes.loki_query import LokiWithQueries
 from tests.fakes.otlp import OtlpReceiver
+from tests.fakes.tempo_query import TempoWithQueries
 from tests.helpers import (
     EXAMPLE_NOW_NS,
     assert_streams_oldest_first,
@@ -278,3 +280,24 @@ def test_shards_push_into_loki_streams_of_their_own(tmp_path: Path) -> None:
         assert len(loki.entries()) == 12 * 3
         assert {labels["replay_shard"] for labels, *_ in loki.entries()} == {"1/3", "2/3", "3/3"}
         assert_streams_oldest_first(loki)
+
+
+def test_verify_reads_back_a_shards_own_share(tmp_path: Path) -> None:
+    """--verify with --shard expects what this shard sent, not what every shard sends."""
+    folder = tmp_path / "traces"
+    for n in range(6):
+        dated = _session(folder, n, 10)
+    _latest(folder / "latest.json", dated[0], "2026-11-24/" + dated[0].name)
+    sent = Counter[str]()
+    with TempoWithQueries() as tempo, LokiWithQueries(now_ns=lambda: EXAMPLE_NOW_NS) as loki:
+        for i in (1, 2):
+            code, summary = replay_json(
+                str(folder), "--signals", "traces,logs", "--shard", f"{i}/2", "--verify", "--verify-timeout", "5s",
+                "--otlp-endpoint", tempo.url, "--tempo-query-url", tempo.url, "--loki-url", loki.url,
+            )  # fmt: skip
+            assert code == 0, (problem_lines(summary), summary.get("verify"))
+            checks = summary["verify"]["signals"]
+            for signal in ("traces", "logs"):
+                assert checks[signal]["sent"] == checks[signal]["found"] == summary["signals"][signal]["sent"]
+                sent[signal] += checks[signal]["sent"]
+    assert sent == Counter(traces=6 * 7, logs=6 * 5)
