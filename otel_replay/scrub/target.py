@@ -17,7 +17,9 @@ import tempfile
 import zipfile
 from typing import BinaryIO
 
-MANIFEST = "SCRUBBED.json"
+from otel_replay.sources.names import SCRUB_MANIFEST
+
+MANIFEST = SCRUB_MANIFEST
 #: Every member's time in an archive (zip cannot say 1970).
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
