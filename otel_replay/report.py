@@ -47,6 +47,8 @@ class Report:
     time_choice: TimeChoice | None = None
     windows: Windows = field(default_factory=Windows)
     seen_in: Destinations = field(default_factory=Destinations)
+    #: ``--shard``: the share of the inputs this run took (``I/N``); nothing in its share is no failure.
+    shard: str | None = None
 
     @property
     def nothing_replayed(self) -> str | None:
@@ -61,7 +63,8 @@ class Report:
             return []
         choice = self.time_choice
         if choice is not None and choice.how in (KEEP_TIMES, KEPT) and choice.times is not None:
-            return keep_times_lines(choice.times, self.seen_in)  # counted before sending
+            said = [choice.reason] if choice.reason else []  # --shard: not moved
+            return said + keep_times_lines(choice.times, self.seen_in)  # counted before sending
         return age_warnings(self.stats, self.time_offset_ns, self.now_ns, sent, self.windows)
 
     def time_dict(self) -> dict[str, Any]:
@@ -105,7 +108,7 @@ class Report:
 
     @property
     def exit_status(self) -> int:
-        if self.stats.problem_count or self.nothing_replayed:
+        if self.stats.problem_count or (self.nothing_replayed and self.shard is None):
             return EXIT_INCOMPLETE
         for s in self.stats.signals.values():
             if s.invalid or s.rejected or s.failed or s.unsent or s.adjusted:
@@ -135,6 +138,7 @@ class Report:
             "time_offset_ns": self.time_offset_ns,
             "time": self.time_dict(),
             "replay_id": self.replay_id,
+            "shard": self.shard,
             "hints": [self.redact(h) for h in self.stats.hints],
             "nothing_replayed": self.nothing_replayed,
             "warnings": self.warnings,
@@ -180,11 +184,14 @@ class Report:
         lines += self.time_lines()
         if self.replay_id:
             lines.append(f"  replay id {self.replay_id} (Loki structured metadata replay_id)")
+        if self.shard:
+            lines.append(f"  shard {self.shard}: this run's share of the inputs (--shard)")
         lines += problem_lines(self.stats.problem_log, self.redact, self.problems_path)
         lines += [f"hint: {self.redact(h)}" for h in self.stats.hints]
         lines += [f"warning: {w}" for w in self.warnings]
         if nothing := self.nothing_replayed:
-            lines.append(nothing)
+            share = f" (in shard {self.shard}'s share; the others' may hold more)" if self.shard else ""
+            lines.append(nothing + share)
         if self.interrupted:
             lines.append("interrupted: the counts above are what was done before the stop")
         return "\n".join(visible(line) for line in lines)

@@ -20,7 +20,7 @@ from otel_replay import timechoice
 from otel_replay.assemble import new_stats
 from otel_replay.execute import Executor, Job, SetupError, choose
 from otel_replay.model import Signal
-from otel_replay.plan import RunPlan
+from otel_replay.plan import RunPlan, output_name
 from otel_replay.problems import ProblemsFile
 from otel_replay.progress.meter import Meter
 from otel_replay.report import Report, format_duration
@@ -48,6 +48,7 @@ def execute(
     before anything was sent."""
     report = Report(new_stats(plan, verbose), plan.mode, {s: plan.destinations[s] for s in plan.signals}, plan.redact)
     report.now_ns, report.windows, report.seen_in = plan.selection.now_ns, plan.selection.windows, plan.seen_in
+    report.shard = _shard(plan)
     with problems_file(plan, report):
         return _execute(plan, report, stdin, on_progress, notify, verbose)
 
@@ -89,7 +90,7 @@ def _execute(
             report.time_offset_ns = offset = choice.offset_ns
             starting.clear()
             if state is not None:
-                state.start(offset, recorded_destinations(plan), report.replay_id)
+                state.start(offset, recorded_destinations(plan), report.replay_id, _shard(plan))
             job = Job(
                 stats=report.stats,
                 offset_ns=offset,
@@ -137,6 +138,7 @@ def _start(
     plan = with_replay_id(plan, state)
     try:
         if state is not None:
+            state.check_shard(_shard(plan))
             state.check_destinations(recorded_destinations(plan), plan.resume_elsewhere)
         if plan.mode == "send":
             preflight.check(plan, notify)
@@ -148,6 +150,10 @@ def _start(
         if state is not None:
             state.close()
         raise
+
+
+def _shard(plan: RunPlan) -> str | None:
+    return None if plan.shard is None else str(plan.shard)
 
 
 def recorded_destinations(plan: RunPlan) -> dict[str, str]:
@@ -164,7 +170,7 @@ def _prepare_output(plan: RunPlan) -> None:
 
     assert plan.output_dir is not None
     try:
-        prepare_output(plan.output_dir, plan.overwrite)
+        prepare_output(plan.output_dir, plan.overwrite, [output_name(s, plan.shard) for s in Signal])
     except OutputInUse as exc:
         raise SetupError(str(exc)) from None
     except OSError as exc:
@@ -197,6 +203,7 @@ def _offset(
         shift_to_now=sel.shift_to_now,
         offset_ns=sel.offset_ns,
         resumed_offset_ns=resumed,
+        shard=plan.shard is not None,
     )
     for line in announcement(choice, plan.seen_in):
         notify(line)
@@ -215,7 +222,8 @@ def announcement(choice: TimeChoice, seen_in: Destinations) -> list[str]:
     if choice.how == timechoice.SHIFT_TO_NOW and choice.offset_ns:
         return [f"--shift-to-now: every timestamp {format_duration(choice.offset_ns)}"]
     prefix = "--keep-times: " if choice.how == timechoice.KEEP_TIMES else "warning: "
-    return [prefix + line for line in timechoice.keep_times_lines(times, seen_in)]
+    said = [f"warning: {choice.reason}"] if choice.reason else []  # --shard: not moved
+    return said + [prefix + line for line in timechoice.keep_times_lines(times, seen_in)]
 
 
 @contextmanager

@@ -135,11 +135,14 @@ def choose(
     shift_to_now: bool = False,
     offset_ns: int = 0,
     resumed_offset_ns: int | None = None,
+    shard: bool = False,
 ) -> TimeChoice:
     """The decision table of docs/time.md, in order: a resumed run keeps its first run's
     offset; ``--time-offset``, ``--shift-to-now`` and ``--keep-times`` are obeyed; else
     the recording moves to now when its newest record is older than a destination shows at
-    once (or Loki would refuse some of its log records), and keeps its times otherwise."""
+    once (or Loki would refuse some of its log records), and keeps its times otherwise —
+    but not with ``shard`` (``--shard``): each shard would move by its own offset, so the
+    times are kept and the reason said as a warning."""
     if resumed_offset_ns is not None:
         return TimeChoice(offset_ns=resumed_offset_ns, how=RESUMED)
     if offset_ns:
@@ -152,6 +155,12 @@ def choose(
     reason = why_not_visible(times, destinations)
     if reason is None:
         return TimeChoice(offset_ns=0, how=KEPT, times=times)
+    if shard:
+        reason = (
+            f"not moved to now, as each --shard would move its share by its own offset ({reason}): "
+            "give every shard the same --time-offset"
+        )
+        return TimeChoice(offset_ns=0, how=KEPT, reason=reason, times=times)
     return TimeChoice(offset_ns=times.now_ns - last, how=SHIFTED, reason=reason, times=times)
 
 

@@ -121,6 +121,16 @@ def test_the_decision_table(found: RecordTimes | None, dest: Destinations, flags
     assert (choice.how == SHIFTED) == bool(choice.reason)
 
 
+def test_a_shard_is_not_moved_by_default_and_says_why() -> None:
+    """Each --shard would find its own newest record: the times stay, and the reason is said."""
+    choice = choose(times(5 * HOUR_NS), destinations=LOKI, shard=True)
+    assert (choice.how, choice.offset_ns) == (KEPT, 0)
+    assert choice.reason.startswith("not moved to now, as each --shard would move its share by its own offset")
+    assert choice.reason.endswith("give every shard the same --time-offset")
+    assert choose(times(5 * HOUR_NS), destinations=LOKI, shard=True, offset_ns=HOUR_NS).how == TIME_OFFSET
+    assert choose(times(MINUTE_NS), destinations=LOKI, shard=True).reason == ""
+
+
 def test_the_reason_names_the_destination_and_the_age() -> None:
     assert (
         "Loki shows entries older than 3h only once its ingester flushes them"
