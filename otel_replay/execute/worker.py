@@ -6,7 +6,7 @@ decided once for the whole run is asked of the parent over the pipe: dedup and
 and whose turn it is to push to Loki.
 
 Messages to the parent are tuples: ``("next",)`` → a :data:`Task` or None (no more
-work); ``("newest", t)``; ``("check", signal, keys, as_recorded, snapshot)`` → verdicts;
+work); ``("times", RecordTimes)`` (the first pass); ``("check", signal, keys, as_recorded, snapshot)`` → verdicts;
 ``("ack", signal, keys)``; ``("turn", index)`` → once every input before ``index`` is
 done; ``("problem", problem)``, each as it is found (a worker keeps none); ``("done",
 index, snapshot)``; ``("retry", news)`` (a retry in progress, for the progress line:
@@ -33,7 +33,7 @@ from otel_replay.assemble import build_sinks, first_pass, new_stats, stages
 from otel_replay.execute.inputs import WorkItem
 from otel_replay.execute.procs import EXIT_ORPHANED, begin_worker
 from otel_replay.model import Record, Signal
-from otel_replay.pipeline import Pipeline, newest_in
+from otel_replay.pipeline import Pipeline, times_in
 from otel_replay.plan import RunPlan
 from otel_replay.problems import Problem
 from otel_replay.progress.meter import ByteCounter
@@ -52,7 +52,7 @@ HOLD_RECORDS = 4096
 
 @dataclass(frozen=True, slots=True)
 class FirstPass:
-    """``--shift-to-now``: the newest instant in ``item``."""
+    """The first pass that decides the time offset: the times of ``item``'s records."""
 
     item: WorkItem
 
@@ -226,7 +226,8 @@ class _Worker:
         signals, keep = frozenset(self._plan.signals), first_pass(self._plan.selection)
         task = self._client.next()
         while isinstance(task, FirstPass):
-            self._client.tell("newest", newest_in(self._input(task.item), signals, keep))
+            blank = self._plan.selection.blank_times()
+            self._client.tell("times", times_in(self._input(task.item), signals, keep, blank))
             task = self._client.next()
         stats = new_stats(self._plan, _said(self._plan.redact) if self._verbose else None)
         stats.forward = self._client.problem

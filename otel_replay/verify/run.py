@@ -80,7 +80,9 @@ def verify(
         if plan.loki.tenant:
             headers["X-Scope-OrgID"] = plan.loki.tenant
         loki = LokiReader(loki_query_url(plan), session, plan.loki.timeout, headers)
-        result.checks.append(check_logs(sent.entries, loki, replay_id, settings.timeout_s, notify, time.time_ns()))
+        within = plan.selection.windows.loki_visible_ns
+        check = check_logs(sent.entries, loki, replay_id, settings.timeout_s, notify, time.time_ns(), within)
+        result.checks.append(check)
     return result
 
 
