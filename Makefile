@@ -74,6 +74,7 @@ mutants: install
 
 # Not a test: generates large inputs once into bench/data/ and prints throughput and peak RSS.
 bench: install
+	$(PY) bench/ratios.py
 	$(PY) bench/run.py
 
 clean:
