@@ -76,6 +76,7 @@ mutants: install
 bench: install
 	$(PY) bench/ratios.py
 	$(PY) bench/run.py
+	$(PY) bench/scrub_cost.py
 
 clean:
 	rm -rf $(VENV) out mutants .pytest_cache .ruff_cache *.egg-info
