@@ -12,6 +12,12 @@ anything else gets Loki's 400 ``parse error``.
 
 ``drop_every=N`` makes it a Loki that silently loses entries: pushes answer 204, but the
 N-th, 2N-th… entry stored is never served (:meth:`dropped` lists them).
+
+``max_query_length_s`` (Loki's ``max_query_length``, 721h by default) refuses a query over
+a longer time range (a count's ``[range]``, a log query's end - start) as Loki's
+query-frontend does: 400 ``the query time range exceeds the limit (query length: 744h0m0s,
+limit: 4w2d1h)`` (ErrQueryTooLong in Loki's pkg/validation; the length as Go prints a
+duration, the limit as Prometheus's model.Duration).
 """
 
 from __future__ import annotations
@@ -29,6 +35,27 @@ _COUNT = re.compile(r"^\s*sum\s*\(\s*count_over_time\s*\((.*)\[\s*(\d+)([smh])\s
 _UNIT_S = {"s": 1, "m": 60, "h": 3600}
 JSON = "application/json; charset=UTF-8"
 Entry = tuple[dict[str, str], int, str, dict[str, str]]
+MAX_QUERY_LENGTH_S = 721 * 3600
+_MODEL_UNITS = [("y", 365 * 86400), ("w", 7 * 86400), ("d", 86400), ("h", 3600), ("m", 60), ("s", 1)]
+
+
+def model_duration(seconds: int) -> str:
+    """A whole number of seconds as Prometheus's ``model.Duration`` prints it (``4w2d1h``)."""
+    out = ""
+    for unit, size in _MODEL_UNITS:
+        if seconds >= size:
+            out += f"{seconds // size}{unit}"
+            seconds %= size
+    return out or "0s"
+
+
+def go_duration(seconds: int) -> str:
+    """As Go's ``time.Duration.String`` prints whole seconds (``744h0m0s``)."""
+    return (
+        f"{seconds // 3600}h{seconds // 60 % 60}m{seconds % 60}s"
+        if seconds >= 3600
+        else f"{seconds // 60}m{seconds % 60}s"
+    )
 
 
 class LogQLError(ValueError):
@@ -75,9 +102,12 @@ def parse_time(value: str | None, default_ns: int) -> int:
 
 
 class LokiWithQueries(LokiReceiver):
-    def __init__(self, drop_every: int | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, drop_every: int | None = None, max_query_length_s: int = MAX_QUERY_LENGTH_S, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.drop_every = drop_every
+        self.max_query_length_s = max_query_length_s
         self.queries: list[str] = []
 
     def handle(self, method: str, path: str, headers: Any, body: bytes) -> Answer:
@@ -127,11 +157,17 @@ class LokiWithQueries(LokiReceiver):
                 out.append((labels, ts, line, md))
         return out
 
+    def _check_length(self, length_ns: int) -> None:
+        if self.max_query_length_s and length_ns > self.max_query_length_s * 10**9:  # 0: no limit
+            length, limit = go_duration(length_ns // 10**9), model_duration(self.max_query_length_s)
+            raise LogQLError(f"the query time range exceeds the limit (query length: {length}, limit: {limit})")
+
     def _count(self, params: dict[str, str], tenant: str) -> dict[str, Any]:
         m = _COUNT.match(params.get("query", ""))
         if not m:
             raise LogQLError("parse error : this fake counts sum(count_over_time({…} | … [N(s|m|h)])) only")
         at = parse_time(params.get("time"), self.now_ns())
+        self._check_length(int(m.group(2)) * _UNIT_S[m.group(3)] * 10**9)
         start = at - int(m.group(2)) * _UNIT_S[m.group(3)] * 10**9
         n = sum(1 for _, ts, _, _ in self._matching(m.group(1), tenant) if start < ts <= at)
         result = [{"metric": {}, "value": [at / 1e9, str(n)]}] if n else []
@@ -142,6 +178,7 @@ class LokiWithQueries(LokiReceiver):
             raise LogQLError("parse error : this fake answers log queries only on query_range")
         end = parse_time(params.get("end"), self.now_ns())
         start = parse_time(params.get("start"), end - 3600 * 10**9)
+        self._check_length(end - start)
         limit = int(params.get("limit") or 100)
         found = [e for e in self._matching(params.get("query", ""), tenant) if start <= e[1] < end]
         backward = (params.get("direction") or "backward").lower() == "backward"
