@@ -1,7 +1,9 @@
-"""One read-back: what a run sent (sent.py) → Tempo (tempo.py) and Loki (loki.py) → a
-:class:`VerifyResult`. The query URLs and credentials come from the run's plan: Tempo's
-API on the OTLP endpoint's host, port 3200, unless ``--tempo-query-url`` says otherwise,
-with the OTLP headers; Loki's on ``--loki-url`` with its tenant, headers and user."""
+"""One read-back: what a run sent (sent.py) → Tempo (tempo.py), Loki (loki.py) and
+Prometheus (prometheus.py) → a :class:`VerifyResult`. The query URLs and credentials come
+from the run's plan: Tempo's API on the OTLP endpoint's host, port 3200, unless
+``--tempo-query-url`` says otherwise, with the OTLP headers; Loki's on ``--loki-url`` with
+its tenant, headers and user; Prometheus's at ``--prometheus-url``, else where the metrics
+went when that is Prometheus's OTLP receiver, with the OTLP headers."""
 
 from __future__ import annotations
 
@@ -16,7 +18,8 @@ from otel_replay.model import Signal
 from otel_replay.plan import RunPlan
 from otel_replay.sinks.loki import PUSH_PATH
 from otel_replay.verify.loki import LokiReader, check_logs
-from otel_replay.verify.result import DEFAULT_GRAFANA_URL, ErrorTrace, VerifyResult
+from otel_replay.verify.prometheus import OTLP_PATH, PrometheusReader, check_metrics
+from otel_replay.verify.result import DEFAULT_GRAFANA_URL, ErrorTrace, SignalCheck, VerifyResult
 from otel_replay.verify.sent import Sent, collect
 from otel_replay.verify.tempo import TempoReader, check_traces
 
@@ -33,6 +36,7 @@ class VerifySettings:
     tempo_query_url: str | None = None  # None: the OTLP endpoint's host, port 3200
     timeout_s: float = DEFAULT_VERIFY_TIMEOUT  # --verify-timeout: how long to wait for each backend
     grafana_url: str = DEFAULT_GRAFANA_URL
+    prometheus_url: str | None = None  # None: the metrics endpoint's, when it is Prometheus's OTLP receiver
 
 
 def tempo_query_url(plan: RunPlan, given: str | None) -> str:
@@ -41,6 +45,20 @@ def tempo_query_url(plan: RunPlan, given: str | None) -> str:
         return given.rstrip("/")
     parts = urlsplit(plan.destinations[Signal.TRACES])
     return urlunsplit((parts.scheme, f"{parts.hostname}:{TEMPO_QUERY_PORT}", "", "", ""))
+
+
+def prometheus_url(plan: RunPlan, given: str | None) -> str | None:
+    """``--prometheus-url``, or the metrics endpoint's scheme, host and path before
+    ``/api/v1/otlp/v1/metrics`` when the metrics went to Prometheus's OTLP receiver; None
+    when there is no Prometheus to ask."""
+    if given:
+        return given.rstrip("/")
+    parts = urlsplit(plan.destinations[Signal.METRICS])
+    if not parts.path.rstrip("/").endswith(OTLP_PATH):
+        return None
+    return urlunsplit(
+        (parts.scheme, parts.netloc.rsplit("@", 1)[-1], parts.path.rstrip("/")[: -len(OTLP_PATH)], "", "")
+    )
 
 
 def loki_query_url(plan: RunPlan) -> str:
@@ -81,7 +99,24 @@ def verify(
             headers["X-Scope-OrgID"] = plan.loki.tenant
         loki = LokiReader(loki_query_url(plan), session, plan.loki.timeout, headers)
         result.checks.append(check_logs(sent.entries, loki, replay_id, settings.timeout_s, notify, time.time_ns()))
+    if Signal.METRICS in plan.signals:
+        result.checks.append(_metrics(plan, sent, settings, notify))
     return result
+
+
+def _metrics(plan: RunPlan, sent: Sent, settings: VerifySettings, notify: Callable[[str], None]) -> SignalCheck:
+    url = prometheus_url(plan, settings.prometheus_url)
+    if url is None:
+        check = SignalCheck(Signal.METRICS, "series", sent=len(sent.series))
+        check.not_checked = (
+            f"{plan.destinations[Signal.METRICS]} is not Prometheus's OTLP receiver (…{OTLP_PATH}): "
+            "give --prometheus-url to read them back from a Prometheus query API"
+        )
+        return check
+    session = _session(plan.otlp.certificate, plan.otlp.verify)
+    session.headers.update(plan.otlp.headers or {})
+    reader = PrometheusReader(url, session, plan.otlp.timeout)
+    return check_metrics(sent.series, reader, settings.timeout_s, notify)
 
 
 def error_traces(sent: Sent) -> list[ErrorTrace]:

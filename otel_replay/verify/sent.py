@@ -11,7 +11,7 @@ import msgspec
 
 from otel_replay.assemble import stages
 from otel_replay.execute.inputs import as_input, copies_last
-from otel_replay.model import Record, Signal, SpanRecord
+from otel_replay.model import DELTA, MetricKind, MetricPoint, Record, Signal, SpanRecord
 from otel_replay.pipeline import Pipeline
 from otel_replay.plan import RunPlan
 from otel_replay.sinks import Sink
@@ -19,6 +19,7 @@ from otel_replay.sinks.loki import LokiSink
 from otel_replay.sources.discover import discover
 from otel_replay.stages.dedup import SeenCheck
 from otel_replay.stats import RunStats
+from otel_replay.verify.promnames import series_labels, series_name
 
 Labels = tuple[tuple[str, str], ...]
 
@@ -45,10 +46,40 @@ class SentEntry:
     origin: str
 
 
+@dataclass(slots=True)
+class SentSeries:
+    """One series of metric points as Prometheus stores it: its name and the labels verify
+    matches on (promnames.py), the time range of its points, and where the first came from."""
+
+    name: str
+    labels: Labels
+    metric: str  # the OTLP name
+    delta: bool  # a delta sum or histogram: Prometheus keeps those only when told to
+    first_ns: int
+    last_ns: int
+    points: int
+    origin: str
+
+
 @dataclass
 class Sent:
     spans: dict[tuple[int, int], SentSpan] = field(default_factory=dict)
     entries: list[SentEntry] = field(default_factory=list)
+    series: dict[tuple[str, Labels], SentSeries] = field(default_factory=dict)
+
+    def add_point(self, point: MetricPoint) -> None:
+        name = series_name(point.metric)
+        labels = series_labels(point.attributes, dict(point.resource))
+        known = self.series.get((name, labels))
+        if known is None:
+            delta = point.metric.kind is not MetricKind.GAUGE and point.metric.temporality == DELTA
+            known = SentSeries(
+                name, labels, point.metric.name, delta, point.time_ns, point.time_ns, 0, str(point.origin)
+            )
+            self.series[(name, labels)] = known
+        known.first_ns = min(known.first_ns, point.time_ns)
+        known.last_ns = max(known.last_ns, point.time_ns)
+        known.points += 1
 
 
 def sent_span(rec: SpanRecord) -> SentSpan:
@@ -92,10 +123,23 @@ class _Spans:
 
 
 class _Ignored(_Spans):
-    signal = Signal.METRICS
+    signal = Signal.LOGS  # log records sent over OTLP: read back elsewhere, if at all
 
     def write(self, record: Record) -> None:
         pass
+
+
+class _Points(_Spans):
+    """Collects the series of the metric points the replay sends (a point without a
+    recorded value is never sent)."""
+
+    signal = Signal.METRICS
+
+    def write(self, record: Record) -> None:
+        assert isinstance(record, MetricPoint)
+        if record.value is not None:
+            self._into.add_point(record)
+            self._stats.sent(self.signal, 1)
 
 
 _decode = msgspec.json.Decoder().decode
@@ -125,6 +169,8 @@ def collect(plan: RunPlan, offset_ns: int) -> Sent:
             sinks[sig] = _Spans(sent, stats)
         elif sig is Signal.LOGS and plan.logs_to == "loki":
             sinks[sig] = _LokiEntries(plan, sent, stats)
+        elif sig is Signal.METRICS:
+            sinks[sig] = _Points(sent, stats)
         else:
             sinks[sig] = _Ignored(sent, stats)
     pipeline = Pipeline(sinks=sinks, stages=stages(plan, offset_ns, SeenCheck().records), stats=stats)
