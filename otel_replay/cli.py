@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 import warnings
+from collections.abc import Collection
 from typing import Any
 
 import click
@@ -67,7 +68,7 @@ def replay(*, verbose: bool, as_json: bool, **flags: Any) -> None:
     check, _, settings = verify_flags.take(flags)
     options = ReplayOptions(**flags)
     plan = _plan(options)
-    _check_unused(options, plan)
+    _check_unused(options, plan, verify_flags.LOKI_FOR_OTLP_LOGS if check else ())
     _warn_if_insecure(plan)
     if check and plan.mode != "send":
         raise click.UsageError("--verify reads back what was sent: not with --dry-run or --output")
@@ -110,10 +111,11 @@ def _plan(options: ReplayOptions) -> RunPlan:
         raise click.UsageError(str(exc)) from None
 
 
-def _check_unused(options: ReplayOptions, plan: RunPlan) -> None:
-    """Refuses a flag that contradicts another, warns about one idle in this run (unused.py)."""
+def _check_unused(options: ReplayOptions, plan: RunPlan, used: Collection[str] = ()) -> None:
+    """Refuses a flag that contradicts another, warns about one idle in this run (unused.py);
+    not the flags in ``used`` (those the read-back uses)."""
     given, names = flags_given()
-    found = unused_flags(options, plan.signals, names, given)
+    found = [u for u in unused_flags(options, plan.signals, names, given) if u.flag not in used]
     for refused in (u for u in found if u.refuse):
         raise click.UsageError(refused.message())
     for unused in found:

@@ -51,8 +51,11 @@ def test_windows_cover_the_range_once_each_under_the_limit() -> None:
 
 def test_the_fake_words_the_refusal_as_loki_does() -> None:
     # pkg/validation ErrQueryTooLong: the length as Go's time.Duration, the limit as model.Duration
-    assert model_duration(721 * 3600) == "4w2d1h"
-    assert go_duration(744 * 3600) == "744h0m0s"
+    assert model_duration(721 * 3600) == "30d1h"  # what Loki 3.4 answers (tests/real/test_verify_otlp_logs.py)
+    assert model_duration(7 * 86400) == "1w"
+    assert model_duration(1) == "1s"
+    assert go_duration(800 * 3600 * SECOND) == "800h0m0s"
+    assert go_duration(240 * 3600 * SECOND + 1) == "240h0m0.000000001s"
 
 
 def test_a_report_over_40_days_is_counted_in_windows_loki_accepts(tmp_path: Path, loki: LokiWithQueries) -> None:
@@ -74,18 +77,24 @@ def test_the_missing_records_of_a_long_report_are_named_across_windows(tmp_path:
 
 
 def test_a_loki_with_a_lower_limit_is_asked_again_in_windows_under_the_limit_it_names(tmp_path: Path) -> None:
-    with LokiWithQueries(max_query_length_s=7 * DAY_S, limits=OLD_OK, now_ns=lambda: (LAST_S + 60) * SECOND) as strict:
+    with LokiWithQueries(
+        drop_every=10, max_query_length_s=7 * DAY_S, limits=OLD_OK, now_ns=lambda: (LAST_S + 60) * SECOND
+    ) as strict:
         code, out = verify_logs(spread(tmp_path, 41), strict)
-    assert code == 0, out
-    assert "logs    41 entries sent: 41 found" in out
+        refused = strict.too_long
+    assert code == 1, out
+    assert "logs    41 entries sent: 37 found, 4 missing" in out  # the entries were read, in 7-day windows
+    assert refused == 1  # the first 720h window, once
 
 
 def test_a_limit_that_cannot_be_worked_around_is_one_clear_line(tmp_path: Path) -> None:
-    with LokiWithQueries(max_query_length_s=1, limits=OLD_OK, now_ns=lambda: (LAST_S + 60) * SECOND) as refusing:
+    with LokiWithQueries(
+        drop_every=2, max_query_length_s=1, limits=OLD_OK, now_ns=lambda: (LAST_S + 60) * SECOND
+    ) as refusing:
         code, out = verify_logs(spread(tmp_path, 5), refusing)
     assert code == 1, out
     assert (
         "error: Loki refused the query's time range: 'the query time range exceeds the limit "
-        "(query length: 240h0m2s, limit: 1s)' (verify asked over at most 720h at a time)"
+        "(query length: 240h0m0.000000001s, limit: 1s)' (verify asked over at most 720h at a time)"
     ) in out
     assert "Traceback" not in out

@@ -55,6 +55,11 @@ _VERIFY = [
         help="The replay id the run printed (Loki structured metadata replay_id); --resume's state file has it.",
     ),
 ]
+#: Loki's flags that ``replay --verify --logs-to otlp`` uses: where the records sent over
+#: OTLP land (a collector forwarding them to Loki), and how to ask it.
+LOKI_FOR_OTLP_LOGS = frozenset(
+    {"--loki-url", "--loki-tenant", "--loki-header", "--loki-user", "--loki-password", "--loki-bearer-token"}
+)
 NAMES = ("verify", "tempo_query_url", "prometheus_url", "verify_timeout", "grafana_url", "replay_id")
 
 

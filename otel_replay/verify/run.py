@@ -16,8 +16,10 @@ import requests
 
 from otel_replay.model import Signal
 from otel_replay.plan import RunPlan
+from otel_replay.sinks.loki import DEFAULT_URL as DEFAULT_LOKI_URL
 from otel_replay.sinks.loki import PUSH_PATH
 from otel_replay.verify.loki import LokiReader, check_logs
+from otel_replay.verify.lokiotlp import OTLP_LOGS_PATH
 from otel_replay.verify.prometheus import OTLP_PATH, PrometheusReader, check_metrics
 from otel_replay.verify.result import DEFAULT_GRAFANA_URL, ErrorTrace, SignalCheck, VerifyResult
 from otel_replay.verify.sent import Sent, collect
@@ -91,17 +93,51 @@ def verify(
         session.headers.update(plan.otlp.headers or {})
         reader = TempoReader(tempo_query_url(plan, settings.tempo_query_url), session, plan.otlp.timeout)
         result.checks.append(check_traces(sent.spans, reader, settings.timeout_s, notify))
-    if Signal.LOGS in plan.signals and plan.logs_to == "loki":
-        session = _session(plan.loki.certificate, plan.loki.verify)
-        session.auth = plan.loki.auth()
-        headers = dict(plan.loki.headers)
-        if plan.loki.tenant:
-            headers["X-Scope-OrgID"] = plan.loki.tenant
-        loki = LokiReader(loki_query_url(plan), session, plan.loki.timeout, headers)
-        result.checks.append(check_logs(sent.entries, loki, replay_id, settings.timeout_s, notify, time.time_ns()))
+    if Signal.LOGS in plan.signals:
+        result.checks.append(_logs(plan, sent, replay_id, settings, notify))
     if Signal.METRICS in plan.signals:
         result.checks.append(_metrics(plan, sent, settings, notify))
     return result
+
+
+def _loki_reader(plan: RunPlan) -> LokiReader:
+    """Loki's query API at ``--loki-url``, with the run's Loki tenant, headers and user."""
+    session = _session(plan.loki.certificate, plan.loki.verify)
+    session.auth = plan.loki.auth()
+    headers = dict(plan.loki.headers)
+    if plan.loki.tenant:
+        headers["X-Scope-OrgID"] = plan.loki.tenant
+    return LokiReader(loki_query_url(plan), session, plan.loki.timeout, headers)
+
+
+def otlp_loki_reader(plan: RunPlan) -> LokiReader | None:
+    """Where log records sent over OTLP can be read back: Loki, when the OTLP logs endpoint
+    is Loki's own (``…/otlp/v1/logs``: asked at its base URL with the OTLP headers), else
+    at ``--loki-url`` when it was given (a collector forwarding to Loki); None otherwise."""
+    parts = urlsplit(plan.destinations[Signal.LOGS])
+    path = parts.path.rstrip("/")
+    if path.endswith(OTLP_LOGS_PATH):
+        base = urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[-1], path[: -len(OTLP_LOGS_PATH)], "", ""))
+        session = _session(plan.otlp.certificate, plan.otlp.verify)
+        return LokiReader(base, session, plan.otlp.timeout, dict(plan.otlp.headers or {}))
+    return _loki_reader(plan) if plan.loki.url.rstrip("/") != DEFAULT_LOKI_URL else None
+
+
+def _logs(
+    plan: RunPlan, sent: Sent, replay_id: str | None, settings: VerifySettings, notify: Callable[[str], None]
+) -> SignalCheck:
+    if plan.logs_to == "loki":
+        reader: LokiReader | None = _loki_reader(plan)
+    else:
+        reader, replay_id = otlp_loki_reader(plan), None  # records sent over OTLP carry no replay id
+    if reader is None:
+        check = SignalCheck(Signal.LOGS, "records", sent=len(sent.entries))
+        check.not_checked = (
+            f"sent over OTLP to {plan.destinations[Signal.LOGS]}, which is not Loki's OTLP endpoint "
+            f"(…{OTLP_LOGS_PATH}): give --loki-url where they land to read them back"
+        )
+        return check
+    return check_logs(sent.entries, reader, replay_id, settings.timeout_s, notify, time.time_ns())
 
 
 def _metrics(plan: RunPlan, sent: Sent, settings: VerifySettings, notify: Callable[[str], None]) -> SignalCheck:

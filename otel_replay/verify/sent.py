@@ -11,7 +11,7 @@ import msgspec
 
 from otel_replay.assemble import stages
 from otel_replay.execute.inputs import as_input, copies_last
-from otel_replay.model import DELTA, MetricKind, MetricPoint, Record, Signal, SpanRecord
+from otel_replay.model import DELTA, LogRecord, MetricKind, MetricPoint, Record, Signal, SpanRecord
 from otel_replay.pipeline import Pipeline
 from otel_replay.plan import RunPlan
 from otel_replay.sinks import Sink
@@ -19,6 +19,7 @@ from otel_replay.sinks.loki import LokiSink
 from otel_replay.sources.discover import discover
 from otel_replay.stages.dedup import SeenCheck
 from otel_replay.stats import RunStats
+from otel_replay.verify.lokiotlp import entry_of
 from otel_replay.verify.promnames import series_labels, series_name
 
 Labels = tuple[tuple[str, str], ...]
@@ -122,11 +123,17 @@ class _Spans:
         pass
 
 
-class _Ignored(_Spans):
-    signal = Signal.LOGS  # log records sent over OTLP: read back elsewhere, if at all
+class _OtlpLogs(_Spans):
+    """Collects the log records sent over OTLP as Loki's OTLP endpoint stores them
+    (lokiotlp.py), in case that is where they land."""
+
+    signal = Signal.LOGS
 
     def write(self, record: Record) -> None:
-        pass
+        assert isinstance(record, LogRecord)
+        stream, time_ns, line = entry_of(record)
+        self._into.entries.append(SentEntry(stream, time_ns, line, str(record.origin)))
+        self._stats.sent(self.signal, 1)
 
 
 class _Points(_Spans):
@@ -172,7 +179,7 @@ def collect(plan: RunPlan, offset_ns: int) -> Sent:
         elif sig is Signal.METRICS:
             sinks[sig] = _Points(sent, stats)
         else:
-            sinks[sig] = _Ignored(sent, stats)
+            sinks[sig] = _OtlpLogs(sent, stats)
     pipeline = Pipeline(sinks=sinks, stages=stages(plan, offset_ns, SeenCheck().records), stats=stats)
     found = copies_last(discover(plan.paths, None, plan.limits, plan.walk), plan.limits.ratio_cap)
     pipeline.run(as_input(entry, plan.limits.ratio_cap) for entry in found)
