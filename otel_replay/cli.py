@@ -25,8 +25,6 @@ from otel_replay.plan import RunPlan
 from otel_replay.progress import Meter, ProgressLine, RetryNotices
 from otel_replay.report import EXIT_USAGE, Report
 from otel_replay.resume import StateFileError
-from otel_replay.runner import SetupError, execute
-from otel_replay.sinks.preflight import Unreachable
 from otel_replay.unused import unused_flags
 from otel_replay.verify import flags as verify_flags
 from otel_replay.verify.cli import read_back, verify_command
@@ -133,6 +131,10 @@ def _warn_if_insecure(plan: RunPlan) -> None:
 def _execute(plan: RunPlan, *, verbose: bool, as_json: bool) -> tuple[Report, int]:
     """Runs the plan with a progress line (on a terminal; elsewhere a notice per retry
     cause) and redacted messages on stderr."""
+    # the run's machinery (workers, multiprocessing): imported only to replay, not to inspect
+    from otel_replay.runner import SetupError, execute
+    from otel_replay.sinks.preflight import Unreachable
+
     meter = Meter()
     line = None
     if sys.stderr.isatty() and not as_json:

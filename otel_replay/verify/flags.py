@@ -9,8 +9,7 @@ from typing import Any, TypeVar
 import cloup
 
 from otel_replay.flagtypes import DurationType, option
-from otel_replay.verify.result import DEFAULT_GRAFANA_URL
-from otel_replay.verify.run import DEFAULT_VERIFY_TIMEOUT, VerifySettings
+from otel_replay.verify.settings import DEFAULT_GRAFANA_URL, DEFAULT_VERIFY_TIMEOUT, VerifySettings
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -11,11 +11,11 @@ from typing import Any
 from urllib.parse import quote
 
 from otel_replay.model import Signal
+from otel_replay.verify.settings import DEFAULT_GRAFANA_URL
 from otel_replay.visible import visible
 
 #: The Tempo datasource's uid in docker/grafana/provisioning (Explore links name it).
 TEMPO_DATASOURCE_UID = "tempo"
-DEFAULT_GRAFANA_URL = "http://localhost:3000"
 #: How many missing or different records the summary names (the JSON too).
 SHOWN = 10
 

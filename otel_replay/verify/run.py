@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
@@ -21,24 +21,16 @@ from otel_replay.sinks.loki import PUSH_PATH
 from otel_replay.verify.loki import LokiReader, check_logs
 from otel_replay.verify.lokiotlp import OTLP_LOGS_PATH
 from otel_replay.verify.prometheus import OTLP_PATH, PrometheusReader, check_metrics
-from otel_replay.verify.result import DEFAULT_GRAFANA_URL, ErrorTrace, SignalCheck, VerifyResult
+from otel_replay.verify.result import ErrorTrace, SignalCheck, VerifyResult
 from otel_replay.verify.sent import Sent, collect
+from otel_replay.verify.settings import VerifySettings
 from otel_replay.verify.tempo import TempoReader, check_traces
 
 TEMPO_QUERY_PORT = 3200
-DEFAULT_VERIFY_TIMEOUT = 30.0
 
 
 class VerifyError(ValueError):
     """The run cannot be verified as asked (one line)."""
-
-
-@dataclass(frozen=True)
-class VerifySettings:
-    tempo_query_url: str | None = None  # None: the OTLP endpoint's host, port 3200
-    timeout_s: float = DEFAULT_VERIFY_TIMEOUT  # --verify-timeout: how long to wait for each backend
-    grafana_url: str = DEFAULT_GRAFANA_URL
-    prometheus_url: str | None = None  # None: the metrics endpoint's, when it is Prometheus's OTLP receiver
 
 
 def tempo_query_url(plan: RunPlan, given: str | None) -> str:
