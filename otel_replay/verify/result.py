@@ -127,7 +127,7 @@ class VerifyResult:
         head = "otel-replay verify" + (f" (replay id {self.replay_id})" if self.replay_id else "") + ":"
         lines = [head]
         if not self.checks:
-            lines.append("  nothing to read back (no spans or Loki log records in this run)")
+            lines.append("  nothing to read back (no spans, log records or metric points in this run)")
         for c in self.checks:
             lines.extend(_check_lines(c, self.redact))
         if self.error_traces:
