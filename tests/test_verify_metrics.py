@@ -143,9 +143,21 @@ def test_a_url_that_is_not_prometheus_is_one_line_and_exit_1(prom: PrometheusWit
     assert "Traceback" not in out
 
 
-def test_prometheus_s_error_answer_is_shown(prom: PrometheusWithQueries) -> None:
+def test_prometheus_s_error_answer_is_one_line_and_exit_1() -> None:
+    too_many = "query processing would load too many samples into memory in query execution"
+    with PrometheusWithQueries(query_error=(422, "execution", too_many)) as refusing:
+        code, out, _ = replay_metrics(refusing, "--verify")
+    assert code == 1, out
+    assert f"error: Prometheus answered 422 to /api/v1/query: execution: {too_many}" in out
+    assert "NOT all read back" in out
+
+
+def test_the_fake_answers_what_it_does_not_understand_as_prometheus_does(prom: PrometheusWithQueries) -> None:
     import requests
 
     answer = requests.post(prom.url + "/api/v1/query", data={"query": "up"}, timeout=5)
     assert answer.status_code == 400
     assert answer.json()["status"] == "error" and answer.json()["errorType"] == "bad_data"
+    assert answer.json()["error"].startswith('invalid parameter "query": ')
+    answer = requests.get(prom.url + "/api/v1/query", params={"query": "up", "time": "x"}, timeout=5)
+    assert answer.json()["error"] == 'invalid parameter "time": cannot parse "x" to a valid timestamp'

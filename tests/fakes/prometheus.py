@@ -19,6 +19,10 @@ selector of ``name="value"`` matchers (``__name__`` among them) at ``time`` (sec
 when nothing matched; anything else gets Prometheus's error body, 400
 ``{"status":"error","errorType":"bad_data","error":"invalid parameter \\"query\\": …"}``.
 
+``query_error=(status, errorType, error)`` answers every query with that error body, as
+Prometheus does when it cannot (e.g. 422 ``execution`` "query processing would load too
+many samples into memory in query execution", 503 ``unavailable``).
+
 ``drop_every=N``: a Prometheus that silently loses series: every push answers 200, but
 the N-th, 2N-th… series stored is never served (:meth:`dropped` names them).
 """
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -69,10 +74,13 @@ def prometheus_name(name: str, unit: str, suffix: str) -> str:
 
 
 class PrometheusWithQueries(OtlpReceiver):
-    def __init__(self, drop_every: int | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, drop_every: int | None = None, query_error: tuple[int, str, str] | None = None, **kwargs: Any
+    ) -> None:
         kwargs.setdefault("accepts", (METRICS,))
         super().__init__(**kwargs)
         self.drop_every = drop_every
+        self.query_error = query_error
         self.queries: list[str] = []
 
     def handle(self, method: str, path: str, headers: Any, body: bytes) -> Answer:
@@ -85,8 +93,16 @@ class PrometheusWithQueries(OtlpReceiver):
         params = {k: v[0] for k, v in form.items()}
         with self.lock:
             self.queries.append(params.get("query", ""))
+        if self.query_error is not None:
+            status, kind, text = self.query_error
+            return Answer(status, json.dumps({"status": "error", "errorType": kind, "error": text}).encode(), JSON)
         try:
-            data = self._query(params.get("query", ""), float(params.get("time") or 0))
+            at_s = float(params["time"]) if params.get("time") else time.time()
+        except ValueError:
+            error = f'invalid parameter "time": cannot parse "{params["time"]}" to a valid timestamp'
+            return Answer(400, json.dumps({"status": "error", "errorType": "bad_data", "error": error}).encode(), JSON)
+        try:
+            data = self._query(params.get("query", ""), at_s)
         except PromQLError as exc:
             doc = {"status": "error", "errorType": "bad_data", "error": f'invalid parameter "query": {exc}'}
             return Answer(400, json.dumps(doc).encode(), JSON)
