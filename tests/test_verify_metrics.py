@@ -3,6 +3,7 @@ receiver and ``/api/v1/query``), named as Prometheus's OTLP translation names th
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -161,3 +162,14 @@ def test_the_fake_answers_what_it_does_not_understand_as_prometheus_does(prom: P
     assert answer.json()["error"].startswith('invalid parameter "query": ')
     answer = requests.get(prom.url + "/api/v1/query", params={"query": "up", "time": "x"}, timeout=5)
     assert answer.json()["error"] == 'invalid parameter "time": cannot parse "x" to a valid timestamp'
+
+
+def test_a_password_in_the_query_url_is_sent_as_basic_auth_and_never_shown(prom: PrometheusWithQueries) -> None:
+    with_user = prom.url.replace("://", "://reader:s3cret-pw@")
+    code, out, _ = replay_metrics(prom, "--verify", "--json", "--prometheus-url", with_user)
+    assert code == 0, out
+    assert prom.query_headers[0]["authorization"] == "Basic " + base64.b64encode(b"reader:s3cret-pw").decode()
+    code, out, _ = replay_metrics(prom, "--verify", "--prometheus-url", "http://reader:s3cret-pw@127.0.0.1:9")
+    assert code == 1, out
+    assert "error: cannot ask Prometheus at http://127.0.0.1:9: ConnectionError" in out
+    assert "s3cret" not in out

@@ -115,13 +115,21 @@ class VerifyResult:
     def to_dict(self) -> dict[str, Any]:
         return {
             "replay_id": self.replay_id,
-            "signals": {c.signal.value: c.to_dict() for c in self.checks},
+            "signals": {c.signal.value: self._redacted(c.to_dict()) for c in self.checks},
             "error_traces": [
                 {"trace_id": f"{t.trace_id:032x}", "grafana": self.redact(grafana_link(self.grafana_url, t))}
                 for t in self.error_traces
             ],
             "exit_status": self.exit_status,
         }
+
+    def _redacted(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """A check's JSON with no secret in its messages (a URL's password, a header value)."""
+        for key in ("error", "not_checked"):
+            if doc[key] is not None:
+                doc[key] = self.redact(doc[key])
+        doc["notes"] = [self.redact(n) for n in doc["notes"]]
+        return doc
 
     def render_text(self) -> str:
         head = "otel-replay verify" + (f" (replay id {self.replay_id})" if self.replay_id else "") + ":"

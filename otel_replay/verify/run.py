@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import requests
 
@@ -65,6 +65,16 @@ def _session(certificate: str | None, verify: bool) -> requests.Session:
     return session
 
 
+def _without_user(url: str, session: requests.Session) -> str:
+    """A query URL given with ``user:password@``: the credential goes to the session (basic
+    auth), and the URL that messages name has none."""
+    parts = urlsplit(url)
+    if parts.username is None:
+        return url
+    session.auth = (unquote(parts.username), unquote(parts.password or ""))
+    return urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[-1], parts.path, parts.query, ""))
+
+
 def verify(
     plan: RunPlan,
     offset_ns: int,
@@ -83,7 +93,8 @@ def verify(
     if Signal.TRACES in plan.signals:
         session = _session(plan.otlp.certificate, plan.otlp.verify)
         session.headers.update(plan.otlp.headers or {})
-        reader = TempoReader(tempo_query_url(plan, settings.tempo_query_url), session, plan.otlp.timeout)
+        url = _without_user(tempo_query_url(plan, settings.tempo_query_url), session)
+        reader = TempoReader(url, session, plan.otlp.timeout)
         result.checks.append(check_traces(sent.spans, reader, settings.timeout_s, notify))
     if Signal.LOGS in plan.signals:
         result.checks.append(_logs(plan, sent, replay_id, settings, notify))
@@ -109,9 +120,9 @@ def otlp_loki_reader(plan: RunPlan) -> LokiReader | None:
     parts = urlsplit(plan.destinations[Signal.LOGS])
     path = parts.path.rstrip("/")
     if path.endswith(OTLP_LOGS_PATH):
-        base = urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[-1], path[: -len(OTLP_LOGS_PATH)], "", ""))
+        base = urlunsplit((parts.scheme, parts.netloc, path[: -len(OTLP_LOGS_PATH)], "", ""))
         session = _session(plan.otlp.certificate, plan.otlp.verify)
-        return LokiReader(base, session, plan.otlp.timeout, dict(plan.otlp.headers or {}))
+        return LokiReader(_without_user(base, session), session, plan.otlp.timeout, dict(plan.otlp.headers or {}))
     return _loki_reader(plan) if plan.loki.url.rstrip("/") != DEFAULT_LOKI_URL else None
 
 
@@ -143,7 +154,7 @@ def _metrics(plan: RunPlan, sent: Sent, settings: VerifySettings, notify: Callab
         return check
     session = _session(plan.otlp.certificate, plan.otlp.verify)
     session.headers.update(plan.otlp.headers or {})
-    reader = PrometheusReader(url, session, plan.otlp.timeout)
+    reader = PrometheusReader(_without_user(url, session), session, plan.otlp.timeout)
     return check_metrics(sent.series, reader, settings.timeout_s, notify)
 
 

@@ -82,6 +82,7 @@ class PrometheusWithQueries(OtlpReceiver):
         self.drop_every = drop_every
         self.query_error = query_error
         self.queries: list[str] = []
+        self.query_headers: list[dict[str, str]] = []
 
     def handle(self, method: str, path: str, headers: Any, body: bytes) -> Answer:
         parts = urlsplit(path)
@@ -93,6 +94,7 @@ class PrometheusWithQueries(OtlpReceiver):
         params = {k: v[0] for k, v in form.items()}
         with self.lock:
             self.queries.append(params.get("query", ""))
+            self.query_headers.append({k.lower(): v for k, v in headers.items()})
         if self.query_error is not None:
             status, kind, text = self.query_error
             return Answer(status, json.dumps({"status": "error", "errorType": kind, "error": text}).encode(), JSON)
