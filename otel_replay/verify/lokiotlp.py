@@ -51,6 +51,7 @@ def text(value: Any) -> str:
 
 def stream_of(resource: dict[str, Any]) -> tuple[tuple[str, str], ...]:
     labels = {label_name(k): text(resource[k]) for k in INDEX_ATTRIBUTES if k in resource}
+    labels = {k: v for k, v in labels.items() if v}  # a label without a value is no label in Loki
     labels.setdefault("service_name", "unknown_service")
     return tuple(sorted(labels.items()))
 
