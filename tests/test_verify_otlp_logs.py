@@ -49,6 +49,11 @@ def test_values_and_streams_are_written_as_loki_stores_them() -> None:
         ("k8s_pod_name", "p"),
         ("service_name", "unknown_service"),
     )
+    # what Loki 3.4 made of an empty service.name and an empty k8s.pod.name
+    assert stream_of({"service.name": "", "service.namespace": "nsx", "k8s.pod.name": ""}) == (
+        ("service_name", "unknown_service"),
+        ("service_namespace", "nsx"),
+    )
     assert stream_of({"service.name": "api", "service.namespace": "shop"}) == (
         ("service_name", "api"),
         ("service_namespace", "shop"),

@@ -107,7 +107,7 @@ def otlp_to_push(request: ExportLogsServiceRequest) -> dict[str, Any]:
     streams: dict[str, dict[str, Any]] = {}
     for rl in request.resource_logs:
         resource = {kv.key: _otlp_text(kv.value) for kv in rl.resource.attributes}
-        labels = {k.replace(".", "_"): v for k, v in resource.items() if k in OTLP_INDEX_LABELS}
+        labels = {k.replace(".", "_"): v for k, v in resource.items() if k in OTLP_INDEX_LABELS and v}
         labels.setdefault("service_name", "unknown_service")
         extra = {k.replace(".", "_"): v for k, v in resource.items() if k not in OTLP_INDEX_LABELS}
         stream = streams.setdefault(json.dumps(labels, sort_keys=True), {"stream": labels, "values": []})
