@@ -173,3 +173,11 @@ def test_a_password_in_the_query_url_is_sent_as_basic_auth_and_never_shown(prom:
     assert code == 1, out
     assert "error: cannot ask Prometheus at http://127.0.0.1:9: ConnectionError" in out
     assert "s3cret" not in out
+
+
+def test_label_values_are_quoted_as_go_reads_them() -> None:
+    from otel_replay.verify.quoting import quoted
+
+    # an emoji as itself (Go refuses JSON's surrogate pair \ud83d\ude00), escapes for the rest
+    assert quoted('😀 "a"\\\n\x01') == '"😀 \\"a\\"\\\\\\n\\u0001"'
+    assert series_selector("x", (("agent_id", "😀"),)) == '{__name__="x", agent_id="😀"}'

@@ -9,7 +9,6 @@ its ingester flushed them (up to 2 h later): a shortfall among such entries says
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from collections.abc import Callable
@@ -20,6 +19,7 @@ import requests
 from otel_replay.model import Signal
 from otel_replay.sinks.loki import REPLAY_ID_KEY
 from otel_replay.verify.poll import Rounds
+from otel_replay.verify.quoting import quoted
 from otel_replay.verify.result import SignalCheck, shown
 from otel_replay.verify.sent import Labels, SentEntry
 from otel_replay.verify.tempo import QueryError
@@ -42,8 +42,8 @@ Key = tuple[int, str]  # (time, line): what Loki keeps one of, in a stream
 
 def selector(stream: Labels, replay_id: str | None) -> str:
     """The LogQL log query of one stream's entries (of this run, when it has an id)."""
-    labels = ", ".join(f"{k}={json.dumps(v)}" for k, v in stream)
-    restrict = f" | {REPLAY_ID_KEY}={json.dumps(replay_id)}" if replay_id else ""
+    labels = ", ".join(f"{k}={quoted(v)}" for k, v in stream)
+    restrict = f" | {REPLAY_ID_KEY}={quoted(replay_id)}" if replay_id else ""
     return "{" + labels + "}" + restrict
 
 
@@ -202,7 +202,7 @@ def _compare(
     replay_id: str | None,
     check: SignalCheck,
 ) -> None:
-    name = "{" + ", ".join(f"{k}={json.dumps(v)}" for k, v in stream) + "}"
+    name = "{" + ", ".join(f"{k}={quoted(v)}" for k, v in stream) + "}"
     if count == len(keys):
         check.found += count
         return

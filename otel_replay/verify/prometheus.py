@@ -10,7 +10,6 @@ an empty result when nothing matched, and ``{"status":"error","errorType":…,"e
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -19,6 +18,7 @@ import requests
 
 from otel_replay.model import Signal
 from otel_replay.verify.poll import Rounds
+from otel_replay.verify.quoting import quoted
 from otel_replay.verify.result import SignalCheck, shown
 from otel_replay.verify.sent import Labels, SentSeries
 from otel_replay.verify.tempo import CONCURRENCY, QueryError
@@ -32,7 +32,7 @@ Key = tuple[str, Labels]
 
 def series_selector(name: str, labels: Labels) -> str:
     """The PromQL selector of one series (``__name__`` quoted: any name can be asked for)."""
-    return "{" + ", ".join(f"{k}={json.dumps(v)}" for k, v in (("__name__", name), *labels)) + "}"
+    return "{" + ", ".join(f"{k}={quoted(v)}" for k, v in (("__name__", name), *labels)) + "}"
 
 
 def presence_query(series: SentSeries) -> tuple[str, str]:
