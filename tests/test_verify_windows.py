@@ -98,11 +98,3 @@ def test_a_limit_that_cannot_be_worked_around_is_one_clear_line(tmp_path: Path) 
         "(query length: 240h0m0.000000001s, limit: 1s)' (verify asked over at most 720h at a time)"
     ) in out
     assert "Traceback" not in out
-
-
-def test_an_emoji_in_a_stream_label_is_read_back(tmp_path: Path, loki: LokiWithQueries) -> None:
-    docs = [log_doc(sec=LAST_S, body="hi", resource={"service.name": "agent 😀"})]
-    code, out = verify_logs(log_file(tmp_path / "logs.json", docs), loki)
-    assert code == 0, out
-    assert "logs    1 entries sent: 1 found" in out
-    assert any('service_name="agent 😀"' in q for q in loki.queries)
