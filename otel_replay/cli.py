@@ -25,6 +25,7 @@ from otel_replay.plan import RunPlan
 from otel_replay.progress import Meter, ProgressLine, RetryNotices
 from otel_replay.report import EXIT_USAGE, Report
 from otel_replay.resume import StateFileError
+from otel_replay.scrub.command import scrub_command
 from otel_replay.unused import unused_flags
 from otel_replay.verify import flags as verify_flags
 from otel_replay.verify.cli import read_back, verify_command
@@ -48,6 +49,7 @@ def main() -> None:
 
 main.add_command(inspect_command)
 main.add_command(view_command)
+main.add_command(scrub_command)
 
 
 @main.command(
@@ -138,7 +140,8 @@ def _execute(plan: RunPlan, *, verbose: bool, as_json: bool) -> tuple[Report, in
     meter = Meter()
     line = None
     if sys.stderr.isatty() and not as_json:
-        line = ProgressLine(meter, sys.stderr, plan.redact, list(plan.paths), plan.walk)
+        paths = None if plan.shard else list(plan.paths)  # a shard's share is not sized up front
+        line = ProgressLine(meter, sys.stderr, plan.redact, paths, plan.walk)
 
     def notify(message: str) -> None:
         if line is not None:

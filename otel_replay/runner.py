@@ -19,7 +19,7 @@ from typing import BinaryIO
 from otel_replay.assemble import new_stats
 from otel_replay.execute import Executor, Job, SetupError, choose
 from otel_replay.model import Signal
-from otel_replay.plan import RunPlan
+from otel_replay.plan import RunPlan, output_name
 from otel_replay.problems import ProblemsFile
 from otel_replay.progress.meter import Meter
 from otel_replay.report import Report, format_duration
@@ -44,6 +44,7 @@ def execute(
     or :class:`StateFileError` when it cannot start; KeyboardInterrupt when interrupted
     before anything was sent."""
     report = Report(new_stats(plan, verbose), plan.mode, {s: plan.destinations[s] for s in plan.signals}, plan.redact)
+    report.shard = _shard(plan)
     with problems_file(plan, report):
         return _execute(plan, report, stdin, on_progress, notify, verbose)
 
@@ -84,7 +85,7 @@ def _execute(
             report.time_offset_ns = offset = _offset(plan, state, executor if first_pass else None, notify)
             starting.clear()
             if state is not None:
-                state.start(offset, recorded_destinations(plan), report.replay_id)
+                state.start(offset, recorded_destinations(plan), report.replay_id, _shard(plan))
             job = Job(
                 stats=report.stats,
                 offset_ns=offset,
@@ -132,6 +133,7 @@ def _start(
     plan = with_replay_id(plan, state)
     try:
         if state is not None:
+            state.check_shard(_shard(plan))
             state.check_destinations(recorded_destinations(plan), plan.resume_elsewhere)
         if plan.mode == "send":
             preflight.check(plan, notify)
@@ -143,6 +145,10 @@ def _start(
         if state is not None:
             state.close()
         raise
+
+
+def _shard(plan: RunPlan) -> str | None:
+    return None if plan.shard is None else str(plan.shard)
 
 
 def recorded_destinations(plan: RunPlan) -> dict[str, str]:
@@ -159,7 +165,7 @@ def _prepare_output(plan: RunPlan) -> None:
 
     assert plan.output_dir is not None
     try:
-        prepare_output(plan.output_dir, plan.overwrite)
+        prepare_output(plan.output_dir, plan.overwrite, [output_name(s, plan.shard) for s in Signal])
     except OutputInUse as exc:
         raise SetupError(str(exc)) from None
     except OSError as exc:
