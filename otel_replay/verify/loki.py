@@ -168,6 +168,7 @@ def check_logs(
     deadline_s: float,
     notify: Callable[[str], None],
     now_ns: int,
+    visible_within_ns: int = INGESTER_WINDOW_NS,
 ) -> SignalCheck:
     streams = by_stream(entries)
     check = SignalCheck(Signal.LOGS, "entries", sent=sum(len(s) for s in streams.values()))
@@ -186,11 +187,11 @@ def check_logs(
             pending = [s for s in pending if counts[s] < len(streams[s])]
             if not rounds.again(len(pending)):
                 break
+        absent = NotYetServed(check, now_ns - visible_within_ns if visible_within_ns else None)
         for stream, keys in streams.items():
-            _compare(stream, keys, counts[stream], reader, replay_id, check)
+            _compare(stream, keys, counts[stream], reader, replay_id, absent)
     except QueryError as exc:
         check.error = str(exc)
-    _explain(check, streams, now_ns)
     return check
 
 
@@ -200,8 +201,9 @@ def _compare(
     count: int,
     reader: LokiReader,
     replay_id: str | None,
-    check: SignalCheck,
+    absent: NotYetServed,
 ) -> None:
+    check = absent.check
     name = "{" + ", ".join(f"{k}={quoted(v)}" for k, v in stream) + "}"
     if count == len(keys):
         check.found += count
@@ -216,15 +218,28 @@ def _compare(
         if got[key]:
             check.found += 1
         else:
-            check.miss(f"log record {sent.origin} {name} at {key[0]} {shown(key[1], 80)}")
+            absent.record(key[0], f"log record {sent.origin} {name} at {key[0]} {shown(key[1], 80)}")
 
 
-def _explain(check: SignalCheck, streams: dict[Labels, dict[Key, SentEntry]], now_ns: int) -> None:
-    if not check.missing:
-        return
-    oldest = min(k[0] for keys in streams.values() for k in keys)
-    if oldest < now_ns - INGESTER_WINDOW_NS:
-        check.notes.append(
-            "some entries are over 3 hours old: Loki serves those only after its ingester flushed them "
-            "(up to 2 hours after the push); verify again later, or replay with --shift-to-now"
-        )
+class NotYetServed:
+    """A sent entry that Loki does not serve: missing, or — when older than what its
+    queriers ask the ingester about (``query_ingesters_within``, 3 h by default, which
+    ``--loki-visible-within`` tells otherwise) — stored (Loki answered 204) but not yet
+    queryable: it is served once the ingester flushes its chunk (up to 2 hours later)."""
+
+    def __init__(self, check: SignalCheck, served_from_ns: int | None) -> None:
+        self.check = check
+        self._served_from_ns = served_from_ns
+
+    def record(self, time_ns: int, text: str) -> None:
+        if self._served_from_ns is None or time_ns >= self._served_from_ns:
+            self.check.miss(text)
+            return
+        if not self.check.not_yet:
+            self.check.notes.append(
+                "entries older than what Loki's queriers ask its ingester about (3 hours by default) are "
+                "stored but served only once the ingester flushes them (up to 2 hours after the push): "
+                "verify again later; replay without --keep-times to move a recording to now; "
+                "docs/time.md has the Loki settings that serve them at once"
+            )
+        self.check.not_yet_queryable(text)

@@ -36,6 +36,9 @@ class SignalCheck:
     different: int = 0
     missing_examples: list[str] = field(default_factory=list)
     different_examples: list[str] = field(default_factory=list)
+    #: Stored, not yet queryable (Loki: older than its ingester window; verify/loki.py).
+    not_yet: int = 0
+    not_yet_examples: list[str] = field(default_factory=list)
     error: str | None = None  # the backend could not be asked (one line)
     notes: list[str] = field(default_factory=list)
     #: Why this signal was not read back (no query API to ask); None when it was.
@@ -45,12 +48,23 @@ class SignalCheck:
     def ok(self) -> bool:
         if self.not_checked is not None:
             return True  # said, not failed: there is nothing to ask
-        return self.error is None and not self.missing and not self.different and self.found >= self.sent
+        return (
+            self.error is None
+            and not self.missing
+            and not self.different
+            and not self.not_yet
+            and self.found >= self.sent
+        )
 
     def miss(self, text: str) -> None:
         self.missing += 1
         if len(self.missing_examples) < SHOWN:
             self.missing_examples.append(text)
+
+    def not_yet_queryable(self, text: str) -> None:
+        self.not_yet += 1
+        if len(self.not_yet_examples) < SHOWN:
+            self.not_yet_examples.append(text)
 
     def differ(self, text: str) -> None:
         self.different += 1
@@ -64,6 +78,8 @@ class SignalCheck:
             "found": self.found,
             "missing": self.missing,
             "different": self.different,
+            "stored_not_yet_queryable": self.not_yet,
+            "stored_not_yet_queryable_examples": self.not_yet_examples,
             "missing_examples": self.missing_examples,
             "different_examples": self.different_examples,
             "error": self.error,
@@ -156,12 +172,17 @@ def _check_lines(c: SignalCheck, redact: Callable[[str], str]) -> list[str]:
         parts.append(f"{c.missing} missing")
     if c.different:
         parts.append(f"{c.different} different")
+    if c.not_yet:
+        parts.append(f"{c.not_yet} stored, not yet queryable")
     lines = [f"  {c.signal.value:<7} {c.sent} {c.unit} sent: " + ", ".join(parts)]
     if c.error:
         lines.append(f"          error: {visible(redact(c.error))}")
     lines += [f"          missing {visible(text)}" for text in c.missing_examples]
     if c.missing > len(c.missing_examples):
         lines.append(f"          … and {c.missing - len(c.missing_examples)} more missing")
+    lines += [f"          stored, not yet queryable: {visible(text)}" for text in c.not_yet_examples]
+    if c.not_yet > len(c.not_yet_examples):
+        lines.append(f"          … and {c.not_yet - len(c.not_yet_examples)} more stored, not yet queryable")
     lines += [f"          different {visible(text)}" for text in c.different_examples]
     if c.different > len(c.different_examples):
         lines.append(f"          … and {c.different - len(c.different_examples)} more different")

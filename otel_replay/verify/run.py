@@ -140,7 +140,8 @@ def _logs(
             f"(…{OTLP_LOGS_PATH}): give --loki-url where they land to read them back"
         )
         return check
-    return check_logs(sent.entries, reader, replay_id, settings.timeout_s, notify, time.time_ns())
+    within = plan.selection.windows.loki_visible_ns  # how old an entry Loki serves at once
+    return check_logs(sent.entries, reader, replay_id, settings.timeout_s, notify, time.time_ns(), within)
 
 
 def _metrics(plan: RunPlan, sent: Sent, settings: VerifySettings, notify: Callable[[str], None]) -> SignalCheck:
