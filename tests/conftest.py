@@ -8,11 +8,13 @@ import pytest
 
 from tests.fakes.loki import LokiReceiver
 from tests.fakes.otlp import OtlpReceiver
+from tests.fakes.otlp_grpc import GrpcReceiver
 from tests.fakes.server import FakeServer
 from tests.helpers import EXAMPLE_NOW_NS, Children, read_by_us
 
-#: The fixtures that start a fake backend of tests/fakes/server.py.
+#: The fixtures that start a fake backend, and the fakes' classes (tests/fakes/).
 FAKE_FIXTURES = frozenset({"tempo", "collector", "loki"})
+FAKES = (FakeServer, GrpcReceiver)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -27,7 +29,7 @@ def _talks_to_fakes(item: pytest.Item) -> bool:
     if FAKE_FIXTURES & set(getattr(item, "fixturenames", ())):
         return True
     module = getattr(item, "module", None)
-    return any(isinstance(v, type) and issubclass(v, FakeServer) for v in vars(module).values()) if module else False
+    return any(isinstance(v, type) and issubclass(v, FAKES) for v in vars(module).values()) if module else False
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -52,8 +52,8 @@ class Answer:
 class FakeServer:
     """Subclasses implement ``handle(method, path, headers, body) -> Answer``."""
 
-    #: How many fakes have been started in this process (tests/conftest.py checks that
-    #: every test that starts one is marked ``fakes``, the tests the latency run runs).
+    #: How many fakes (these and the gRPC one) have been started in this process: tests/conftest.py
+    #: checks that every test that starts one is marked ``fakes`` (the latency run's tests).
     started = 0
 
     def __init__(self, tls: ssl.SSLContext | None = None) -> None:
