@@ -284,6 +284,17 @@ def test_json_lines_whose_first_line_is_as_long_as_a_whole_document_are_json_lin
     assert (doc.keys, doc.lines is not None and doc.lines.read()) == (["a"], data)
 
 
+def test_past_a_first_line_that_fills_the_head_only_what_shows_the_second_line_is_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(jsondoc, "WHOLE_DOCUMENT_BYTES", STREAMED)
+    data = b'{"a": 1}\n' + b" \n" * 10 + b'{"a": 2}\n' * 100_000  # 900 KB of lines after the blank ones
+    stream = io.BytesIO(data)
+    doc = read_document(stream)
+    assert stream.tell() < len(data) // 2  # memory stays flat: the rest is read line by line
+    assert doc.lines is not None and doc.lines.read() == data
+
+
 def test_a_document_exactly_as_long_as_the_limit_is_decoded_whole(monkeypatch: pytest.MonkeyPatch) -> None:
     data = b'{"big": 99999999999999999999999, "spans": [1]}'  # streamed, its integer could not be read
     monkeypatch.setattr(jsondoc, "WHOLE_DOCUMENT_BYTES", len(data))
