@@ -33,13 +33,14 @@ from otel_replay.config import (
     url_secrets,
 )
 from otel_replay.flagvalues import FlagError as FlagError
-from otel_replay.flagvalues import check_paths, exclusive, pairs, parsed, trace_id
+from otel_replay.flagvalues import check_paths, exclusive, pairs, parsed, shard, trace_id, window
 from otel_replay.flagvalues import parse_signals as parse_signals
 from otel_replay.model import ResourceOverrides, Signal
 from otel_replay.plan import PlanError, RunPlan, Selection
 from otel_replay.scrub.engine import Scrubber
 from otel_replay.scrub.presets import build_scrubber
 from otel_replay.scrub.rules import RulesError
+from otel_replay.shard import SHARD_LABEL, Shard
 from otel_replay.sinks.delivery import DEFAULT_MAX_RETRY_TIME
 from otel_replay.sinks.loki import DEFAULT_BATCH_BYTES, DEFAULT_MAX_LINE_BYTES, DEFAULT_URL, LokiConfig
 from otel_replay.sinks.otlp_config import (
@@ -54,6 +55,7 @@ from otel_replay.sinks.otlp_config import (
     resolve_protocols,
 )
 from otel_replay.sources.discover import DEFAULT_MAX_ARCHIVE_BYTES, ArchiveLimits
+from otel_replay.timechoice import LOKI_MAX_AGE_NS, LOKI_VISIBLE_WITHIN_NS, OTLP_VISIBLE_WITHIN_NS, Windows
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -124,6 +126,10 @@ class ReplayOptions:
     logs_only: bool = False
     shift_to_now: bool = False
     time_offset: str | None = None
+    keep_times: bool = False
+    loki_visible_within: str | None = None
+    loki_max_age: str | None = None
+    otlp_visible_within: str | None = None
     since: str | None = None
     until: str | None = None
     trace_ids: tuple[str, ...] = ()
@@ -136,6 +142,7 @@ class ReplayOptions:
     resume_elsewhere: bool = False
     workers: int = 1
     concurrency: int = DEFAULT_CONCURRENCY
+    shard: str | None = None  # --shard I/N or auto/N (docs/sharding.md)
     problems: str | None = None  # --problems FILE
     # scrubbing (docs/scrub.md)
     scrub: tuple[str, ...] = ()  # --scrub: preset names or rules files, in order
@@ -158,7 +165,8 @@ def build_plan(options: ReplayOptions, *, env: Mapping[str, str] | None = None, 
     check_urls(o, signals, os.environ if env is None else env)
     selection = parse_selection(o, now_ns=time.time_ns() if now_ns is None else now_ns)
     otlp = otlp_config(o, os.environ if env is None else env, signals)
-    loki = loki_config(o)
+    share = shard(o.shard, os.environ if env is None else env)
+    loki = loki_config(o, share)
     scrub = scrubber(o)
     check = o.scrub_check  # --scrub-check: read and count what would change, send nothing
     return RunPlan.from_options(
@@ -181,6 +189,7 @@ def build_plan(options: ReplayOptions, *, env: Mapping[str, str] | None = None, 
         workers=1 if check else o.workers,  # one process counts every change
         problems_path=o.problems,
         scrub=scrub,
+        shard=share,
     )
 
 
@@ -198,7 +207,12 @@ def parse_selection(options: ReplayOptions, *, now_ns: int) -> Selection:
     """Which records (``--since``, ``--until``, ``--trace-id``, ``--service``) and when
     they should appear to have happened (``--time-offset``, ``--shift-to-now``)."""
     o = options
-    exclusive(("--shift-to-now", o.shift_to_now), ("--time-offset", o.time_offset))
+    exclusive(("--shift-to-now", o.shift_to_now), ("--time-offset", o.time_offset), ("--keep-times", o.keep_times))
+    if o.shard is not None and o.shift_to_now:
+        raise PlanError(
+            "--shift-to-now and --shard exclude each other: each shard would move its records by its own "
+            "offset (its own newest record, its own now); give every shard the same --time-offset"
+        )
     offset = parsed("--time-offset", parse_duration, o.time_offset) if o.time_offset else 0
     since_ns = parsed("--since", lambda text: parse_instant(text, now_ns), o.since) if o.since else None
     until_ns = parsed("--until", lambda text: parse_instant(text, now_ns), o.until) if o.until else None
@@ -209,10 +223,21 @@ def parse_selection(options: ReplayOptions, *, now_ns: int) -> Selection:
         now_ns=now_ns,
         offset_ns=offset,
         shift_to_now=o.shift_to_now,
+        keep_times=o.keep_times,
+        windows=parse_windows(o),
         since_ns=since_ns,
         until_ns=until_ns,
         trace_ids=ids,
         services=tuple(o.services),
+    )
+
+
+def parse_windows(o: ReplayOptions) -> Windows:
+    """What the destinations show at once, when the user says it differs from the defaults."""
+    return Windows(
+        loki_visible_ns=window("--loki-visible-within", o.loki_visible_within, LOKI_VISIBLE_WITHIN_NS),
+        loki_max_age_ns=window("--loki-max-age", o.loki_max_age, LOKI_MAX_AGE_NS),
+        otlp_visible_ns=window("--otlp-visible-within", o.otlp_visible_within, OTLP_VISIBLE_WITHIN_NS),
     )
 
 
@@ -280,11 +305,17 @@ def otlp_config(
     return config
 
 
-def loki_config(options: ReplayOptions) -> LokiConfig:
+def loki_config(options: ReplayOptions, share: Shard | None = None) -> LokiConfig:
     """The Loki sink's settings: URL, tenant, ``--loki-header`` and ``--loki-label``
-    pairs, basic auth, line and push limits, transport."""
+    pairs, basic auth, line and push limits, transport. A shard (``share``) pushes into
+    streams of its own, labelled ``replay_shard``: Loki takes a stream's entries only up
+    to an hour behind its newest, and each shard sends its share oldest first, but not
+    in step with the others (docs/sharding.md)."""
     o = options
     headers = pairs(o.loki_headers, "--loki-header")
+    labels = pairs(o.loki_labels, "--loki-label")
+    if share is not None:
+        labels = {SHARD_LABEL: str(share), **labels}
     if o.loki_bearer_token:
         headers["Authorization"] = f"Bearer {o.loki_bearer_token}"
     return LokiConfig(
@@ -293,7 +324,7 @@ def loki_config(options: ReplayOptions) -> LokiConfig:
         headers=headers,
         user=o.loki_user,
         password=o.loki_password,
-        labels=pairs(o.loki_labels, "--loki-label"),
+        labels=labels,
         structured_metadata=not o.no_structured_metadata,
         batch_bytes=o.loki_batch_bytes,
         max_line_bytes=o.loki_max_line_bytes,

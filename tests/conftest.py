@@ -10,7 +10,7 @@ from tests.fakes.loki import LokiReceiver
 from tests.fakes.otlp import OtlpReceiver
 from tests.fakes.otlp_grpc import GrpcReceiver
 from tests.fakes.server import FakeServer
-from tests.helpers import EXAMPLE_NOW_NS, Children, read_by_us
+from tests.helpers import EXAMPLE_NOW_NS, FAKES_SHOW_EVERY_AGE, Children, read_by_us
 
 #: The fixtures that start a fake backend, and the fakes' classes (tests/fakes/).
 FAKE_FIXTURES = frozenset({"tempo", "collector", "loki"})
@@ -53,10 +53,13 @@ def _fakes_are_marked(request: pytest.FixtureRequest) -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def _clean_otel_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No OTEL_* variable, nor a Loki one otel-replay reads, of the developer's shell reaches a test."""
+    """No OTEL_* variable, nor a Loki one otel-replay reads, of the developer's shell reaches a test;
+    the replays are told that the fakes show records of any age at once (FAKES_SHOW_EVERY_AGE)."""
     for name in list(os.environ):
         if read_by_us(name):
             monkeypatch.delenv(name)
+    for name, value in FAKES_SHOW_EVERY_AGE.items():
+        monkeypatch.setenv(name, value)
 
 
 @pytest.fixture(autouse=True)

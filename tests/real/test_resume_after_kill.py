@@ -234,7 +234,7 @@ def test_a_tempo_batch_resent_after_sigkill_is_at_most_that_batch_twice(
     with Relay(stack.otlp_url, hold=lambda n, path: n == 2) as relay:
         args = (
             str(report.folder), "--traces-only", "--resume", str(state), "--otlp-endpoint", relay.url,
-            "--batch-size", "20", "--workers", "1", "--concurrency", "1",
+            "--batch-size", "20", "--workers", "1", "--concurrency", "1", "--keep-times",
         )  # fmt: skip
         with keep_live(stack, list(report.spans_per_trace())):
             kill_when(start(*args), "Tempo to answer the second request", relay.held.is_set)
