@@ -21,7 +21,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import msgspec
 
 from otel_replay.model import LogRecord, Origin, Record, ResourceAttrs, Signal, thaw, truncate_utf8
-from otel_replay.resume import Acknowledge
+from otel_replay.resume import Journal
 from otel_replay.sinks.batching import Batcher
 from otel_replay.sinks.delivery import DEFAULT_MAX_RETRY_TIME, Account, Outcome, RetryPolicy
 from otel_replay.sinks.http import VerifyingSession, post_once
@@ -262,7 +262,7 @@ class LokiSink(InFlightSink):
         config: LokiConfig,
         stats: RunStats,
         stop: threading.Event | None = None,
-        on_delivered: Acknowledge | None = None,
+        on_delivered: Journal | None = None,
     ) -> None:
         self._config = config
         self._stats = stats
@@ -385,9 +385,10 @@ class LokiSink(InFlightSink):
         def _stream_sizes() -> dict[str, int]:
             return {label_string(labels): n for labels, n in Counter(e.stream for e in entries).items()}
 
+        number = self._account.sending(lambda: [e.key for e in entries])
         outcome, attempts = self._policy.run(attempt, self._stop)
         said = f"{self._url}: {answers[-1] if answers else 'no answer'}"
-        self._settle(entries, f"entries, {len(body)} bytes", said, outcome, attempts, lambda: [e.key for e in entries])
+        self._settle(entries, f"entries, {len(body)} bytes", said, outcome, attempts, number)
 
     def _release(self) -> None:
         for session in self._inflight.lanes:
