@@ -346,7 +346,8 @@ class LokiSink(InFlightSink):
             changes.append(f"structured metadata {', '.join(shortened)} shortened to Loki's 64KB limit")
             kinds.append("structured metadata shortened to Loki's 64KB limit")
         if changes:
-            self._stats.adjusted(self.signal, record.origin, "; ".join(changes), "; ".join(kinds))
+            reason, kind = "; ".join(changes), "; ".join(kinds)
+            record.changed = self._stats.adjusted(self.signal, record.origin, reason, kind, record.changed)
         return _encode((str(record.time_ns), line, md) if md else (str(record.time_ns), line))
 
     def encode_push(self, entries: list[_Entry]) -> bytes:
