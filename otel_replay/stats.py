@@ -171,17 +171,17 @@ class RunStats:
         a sink: ``before``, the kinds it was counted with) still counts once, under both
         kinds of change; each change is its own problem line."""
         problem = Problem.of_record(CHANGED, signal, origin, reason, key)
-        self.add_problem(problem)
+        kinds = problem.key if before is None else f"{before}; {problem.key}"
         if before is None:
-            self._count(signal, "adjusted", 1, problem.key)
-            return problem.key
-        kinds = f"{before}; {problem.key}"
-        with self._lock:
-            reasons = self.signals[signal].adjusted_reasons
-            reasons[before] -= 1
-            if reasons[before] <= 0:
-                del reasons[before]
-            reasons[kinds] += 1
+            self._count(signal, "adjusted", 1, kinds)
+        else:
+            with self._lock:
+                reasons = self.signals[signal].adjusted_reasons
+                reasons[before] -= 1
+                if reasons[before] <= 0:
+                    del reasons[before]
+                reasons[kinds] += 1
+        self.add_problem(problem)
         return kinds
 
     def too_large(self, signal: Signal, origin: Origin, size: int, flag: str, limit: int, verb: str = "sent") -> None:
