@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from otel_replay.model import Record, Signal
-from otel_replay.plan import RunPlan, Selection
+from otel_replay.plan import RunPlan, Selection, output_name
 from otel_replay.resume import Journal
 from otel_replay.sinks import Sink
 from otel_replay.sinks.dryrun import DryRunSink
@@ -102,8 +102,9 @@ def build_sinks(
             assert plan.output_dir is not None
             from otel_replay.sinks.file import OtlpJsonFileSink
 
+            name = output_name(sig, plan.shard)
             sinks[sig] = OtlpJsonFileSink(
-                sig, plan.output_dir, stats, plan.otlp.batch_size, plan.otlp.max_request_bytes
+                sig, plan.output_dir, stats, plan.otlp.batch_size, plan.otlp.max_request_bytes, name
             )
         elif sig is Signal.LOGS and plan.logs_to == "loki":
             sinks[sig] = LokiSink(plan.loki, stats, stop=stop, on_delivered=journal)

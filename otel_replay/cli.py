@@ -134,7 +134,8 @@ def _execute(plan: RunPlan, *, verbose: bool, as_json: bool, tempo_query_url: st
     meter = Meter()
     line = None
     if sys.stderr.isatty() and not as_json:
-        line = ProgressLine(meter, sys.stderr, plan.redact, list(plan.paths), plan.walk)
+        paths = None if plan.shard else list(plan.paths)  # a shard's share is not sized up front
+        line = ProgressLine(meter, sys.stderr, plan.redact, paths, plan.walk)
 
     def notify(message: str) -> None:
         if line is not None:

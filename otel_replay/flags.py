@@ -131,6 +131,13 @@ PERFORMANCE: list[Decorator[Any]] = [
         help="Requests in flight per signal (and per worker): more hides a remote backend's latency. "
         "Loki pushes that share a stream still go one after another, oldest first.",
     ),
+    option(
+        "--shard",
+        metavar="I/N",
+        help="Replay only share I of N of the inputs (files, archive members, parts of large JSON Lines "
+        "files), for N machines given the same PATHs: 1/3, 2/3 and 3/3 take each input once. "
+        "auto/N: the share of a Kubernetes Indexed Job's pod (JOB_COMPLETION_INDEX + 1). docs/sharding.md.",
+    ),
 ]
 
 _SCRUB_HELP = "Scrub every record before any sink: a preset (secrets, pii, codemachine) or a TOML rules file"

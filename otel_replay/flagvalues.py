@@ -4,12 +4,13 @@ and the reason (the CLI shows it as a usage error, exit 2)."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TypeVar
 
 from otel_replay.config import parse_pairs
 from otel_replay.model import Signal
 from otel_replay.plan import PlanError
+from otel_replay.shard import Shard, parse_shard
 from otel_replay.sources.common import parse_hex_id
 
 T = TypeVar("T")
@@ -72,3 +73,13 @@ def pairs(values: Iterable[str], flag: str) -> dict[str, str]:
 
 def trace_id(text: str) -> int:
     return parse_hex_id(text.strip(), 16, "trace id")
+
+
+def shard(text: str | None, env: Mapping[str, str]) -> Shard | None:
+    """``--shard I/N`` or ``auto/N`` (the share from JOB_COMPLETION_INDEX in ``env``)."""
+    if text is None:
+        return None
+    try:
+        return parse_shard(text, dict(env))
+    except ValueError as exc:
+        raise FlagError("--shard", str(exc)) from None

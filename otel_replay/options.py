@@ -33,13 +33,14 @@ from otel_replay.config import (
     url_secrets,
 )
 from otel_replay.flagvalues import FlagError as FlagError
-from otel_replay.flagvalues import check_paths, exclusive, pairs, parsed, trace_id
+from otel_replay.flagvalues import check_paths, exclusive, pairs, parsed, shard, trace_id
 from otel_replay.flagvalues import parse_signals as parse_signals
 from otel_replay.model import ResourceOverrides, Signal
 from otel_replay.plan import PlanError, RunPlan, Selection
 from otel_replay.scrub.engine import Scrubber
 from otel_replay.scrub.presets import build_scrubber
 from otel_replay.scrub.rules import RulesError
+from otel_replay.shard import SHARD_LABEL, Shard
 from otel_replay.sinks.delivery import DEFAULT_MAX_RETRY_TIME
 from otel_replay.sinks.loki import DEFAULT_BATCH_BYTES, DEFAULT_MAX_LINE_BYTES, DEFAULT_URL, LokiConfig
 from otel_replay.sinks.otlp_config import (
@@ -136,6 +137,7 @@ class ReplayOptions:
     resume_elsewhere: bool = False
     workers: int = 1
     concurrency: int = DEFAULT_CONCURRENCY
+    shard: str | None = None  # --shard I/N or auto/N (docs/sharding.md)
     problems: str | None = None  # --problems FILE
     # scrubbing (docs/scrub.md)
     scrub: tuple[str, ...] = ()  # --scrub: preset names or rules files, in order
@@ -158,7 +160,8 @@ def build_plan(options: ReplayOptions, *, env: Mapping[str, str] | None = None, 
     check_urls(o, signals, os.environ if env is None else env)
     selection = parse_selection(o, now_ns=time.time_ns() if now_ns is None else now_ns)
     otlp = otlp_config(o, os.environ if env is None else env, signals)
-    loki = loki_config(o)
+    share = shard(o.shard, os.environ if env is None else env)
+    loki = loki_config(o, share)
     scrub = scrubber(o)
     check = o.scrub_check  # --scrub-check: read and count what would change, send nothing
     return RunPlan.from_options(
@@ -181,6 +184,7 @@ def build_plan(options: ReplayOptions, *, env: Mapping[str, str] | None = None, 
         workers=1 if check else o.workers,  # one process counts every change
         problems_path=o.problems,
         scrub=scrub,
+        shard=share,
     )
 
 
@@ -199,6 +203,11 @@ def parse_selection(options: ReplayOptions, *, now_ns: int) -> Selection:
     they should appear to have happened (``--time-offset``, ``--shift-to-now``)."""
     o = options
     exclusive(("--shift-to-now", o.shift_to_now), ("--time-offset", o.time_offset))
+    if o.shard is not None and o.shift_to_now:
+        raise PlanError(
+            "--shift-to-now and --shard exclude each other: each shard would move its records by its own "
+            "offset (its own newest record, its own now); give every shard the same --time-offset"
+        )
     offset = parsed("--time-offset", parse_duration, o.time_offset) if o.time_offset else 0
     since_ns = parsed("--since", lambda text: parse_instant(text, now_ns), o.since) if o.since else None
     until_ns = parsed("--until", lambda text: parse_instant(text, now_ns), o.until) if o.until else None
@@ -280,11 +289,17 @@ def otlp_config(
     return config
 
 
-def loki_config(options: ReplayOptions) -> LokiConfig:
+def loki_config(options: ReplayOptions, share: Shard | None = None) -> LokiConfig:
     """The Loki sink's settings: URL, tenant, ``--loki-header`` and ``--loki-label``
-    pairs, basic auth, line and push limits, transport."""
+    pairs, basic auth, line and push limits, transport. A shard (``share``) pushes into
+    streams of its own, labelled ``replay_shard``: Loki takes a stream's entries only up
+    to an hour behind its newest, and each shard sends its share oldest first, but not
+    in step with the others (docs/sharding.md)."""
     o = options
     headers = pairs(o.loki_headers, "--loki-header")
+    labels = pairs(o.loki_labels, "--loki-label")
+    if share is not None:
+        labels = {SHARD_LABEL: str(share), **labels}
     if o.loki_bearer_token:
         headers["Authorization"] = f"Bearer {o.loki_bearer_token}"
     return LokiConfig(
@@ -293,7 +308,7 @@ def loki_config(options: ReplayOptions) -> LokiConfig:
         headers=headers,
         user=o.loki_user,
         password=o.loki_password,
-        labels=pairs(o.loki_labels, "--loki-label"),
+        labels=labels,
         structured_metadata=not o.no_structured_metadata,
         batch_bytes=o.loki_batch_bytes,
         max_line_bytes=o.loki_max_line_bytes,

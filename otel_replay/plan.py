@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from otel_replay.config import LOGS_PATH, METRICS_PATH, TRACES_PATH, effective_endpoint
 from otel_replay.model import ResourceOverrides, Signal
 from otel_replay.scrub.engine import Scrubber
+from otel_replay.shard import Shard, shard_file_name
 from otel_replay.sinks.loki import LokiConfig
 from otel_replay.sinks.otlp_config import OtlpConfig
 from otel_replay.sources.discover import ArchiveLimits, Walk
@@ -67,6 +68,7 @@ class RunPlan:
     workers: int = 1  # --workers: processes that read, convert and export (see execute/workers.py)
     problems_path: str | None = None  # --problems: every problem as a JSON line (written by this process)
     scrub: Scrubber | None = None  # --scrub: the rules and the run's salt, applied before every sink
+    shard: Shard | None = None  # --shard I/N: this share of the inputs (see shard.py)
 
     # Long as its keyword list is: one keyword per user choice, checked and passed on in one place.
     @classmethod
@@ -92,6 +94,7 @@ class RunPlan:
         workers: int = 1,
         problems_path: str | None = None,
         scrub: Scrubber | None = None,
+        shard: Shard | None = None,
     ) -> RunPlan:
         """The plan for these options; :class:`PlanError` when they contradict each other."""
         if dry_run and output_dir:
@@ -121,7 +124,7 @@ class RunPlan:
             loki=loki,
             selection=selection,
             overrides=overrides or ResourceOverrides(),
-            destinations=_destinations(ordered, otlp, loki, logs_to, output_dir),
+            destinations=_destinations(ordered, otlp, loki, logs_to, output_dir, shard),
             redact=redact,
             output_dir=output_dir,
             overwrite=overwrite,
@@ -133,6 +136,7 @@ class RunPlan:
             workers=workers,
             problems_path=problems_path,
             scrub=scrub,
+            shard=shard,
         )
 
     @property
@@ -148,18 +152,28 @@ class RunPlan:
 
 
 def _destinations(
-    signals: tuple[Signal, ...], otlp: OtlpConfig, loki: LokiConfig, logs_to: str, output_dir: str | None
+    signals: tuple[Signal, ...],
+    otlp: OtlpConfig,
+    loki: LokiConfig,
+    logs_to: str,
+    output_dir: str | None,
+    shard: Shard | None = None,
 ) -> dict[Signal, str]:
     if output_dir is not None:
-        from otel_replay.sinks.file import FILE_NAMES  # the OTLP encoders: only a run that writes files
-
-        return {s: os.path.join(output_dir, FILE_NAMES[s]) for s in signals}
+        return {s: os.path.join(output_dir, output_name(s, shard)) for s in signals}
     every = {
         Signal.TRACES: _otlp_destination(otlp, Signal.TRACES, TRACES_PATH),
         Signal.LOGS: _otlp_destination(otlp, Signal.LOGS, LOGS_PATH) if logs_to == "otlp" else loki.push_url(),
         Signal.METRICS: _otlp_destination(otlp, Signal.METRICS, METRICS_PATH),
     }
     return {s: every[s] for s in signals}
+
+
+def output_name(signal: Signal, shard: Shard | None) -> str:
+    """The name of ``signal``'s file in the --output folder (each shard its own)."""
+    from otel_replay.sinks.file import FILE_NAMES  # the OTLP encoders: only a run that writes files
+
+    return shard_file_name(FILE_NAMES[signal], shard)
 
 
 def _otlp_destination(otlp: OtlpConfig, signal: Signal, path: str) -> str:

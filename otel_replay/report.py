@@ -41,6 +41,8 @@ class Report:
     now_ns: int = field(default_factory=time.time_ns)
     #: The run's id in Loki's structured metadata (``replay_id``), when it pushed to Loki.
     replay_id: str | None = None
+    #: ``--shard``: the share of the inputs this run took (``I/N``); nothing in its share is no failure.
+    shard: str | None = None
 
     @property
     def nothing_replayed(self) -> str | None:
@@ -57,7 +59,7 @@ class Report:
 
     @property
     def exit_status(self) -> int:
-        if self.stats.problem_count or self.nothing_replayed:
+        if self.stats.problem_count or (self.nothing_replayed and self.shard is None):
             return EXIT_INCOMPLETE
         for s in self.stats.signals.values():
             if s.invalid or s.rejected or s.failed or s.unsent or s.adjusted:
@@ -86,6 +88,7 @@ class Report:
             "interrupted": self.interrupted,
             "time_offset_ns": self.time_offset_ns,
             "replay_id": self.replay_id,
+            "shard": self.shard,
             "hints": [self.redact(h) for h in self.stats.hints],
             "nothing_replayed": self.nothing_replayed,
             "warnings": self.warnings,
@@ -130,11 +133,14 @@ class Report:
             lines.append(f"  timestamps moved by {format_duration(self.time_offset_ns)}")
         if self.replay_id:
             lines.append(f"  replay id {self.replay_id} (Loki structured metadata replay_id)")
+        if self.shard:
+            lines.append(f"  shard {self.shard}: this run's share of the inputs (--shard)")
         lines += problem_lines(self.stats.problem_log, self.redact, self.problems_path)
         lines += [f"hint: {self.redact(h)}" for h in self.stats.hints]
         lines += [f"warning: {w}" for w in self.warnings]
         if nothing := self.nothing_replayed:
-            lines.append(nothing)
+            share = f" (in shard {self.shard}'s share; the others' may hold more)" if self.shard else ""
+            lines.append(nothing + share)
         if self.interrupted:
             lines.append("interrupted: the counts above are what was done before the stop")
         return "\n".join(visible(line) for line in lines)

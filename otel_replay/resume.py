@@ -185,6 +185,16 @@ class ResumeState:
         """Whether the backend stored the record with this key (its ``record_key``)."""
         return key in self._stored[signal]
 
+    def check_shard(self, shard: str | None) -> None:
+        """:class:`StateFileError` when the journal was written by another ``--shard``
+        (or by a run without one, or this run has none): each shard journals its own share."""
+        if self.header is None or self.header.get("shard") == shard:
+            return
+        written = self.header.get("shard")
+        by = f"shard {written} (--shard {written})" if written else "a run without --shard"
+        this = f"shard {shard}" if shard else "a run without --shard"
+        raise StateFileError(f"{self.path} was written by {by}; this is {this}: give each shard its own state file")
+
     def check_destinations(self, destinations: dict[str, str], elsewhere: bool = False) -> None:
         """:class:`StateFileError` when the journal was written for other destinations
         than these (each signal's URL, redacted, with the Loki tenant: as the header has
@@ -207,7 +217,9 @@ class ResumeState:
             )
 
     # -- writing -------------------------------------------------------------------------
-    def start(self, time_offset_ns: int, destinations: dict[str, str], replay_id: str | None = None) -> None:
+    def start(
+        self, time_offset_ns: int, destinations: dict[str, str], replay_id: str | None = None, shard: str | None = None
+    ) -> None:
         """Open the journal for appending; a new file gets its header first, a format 1
         file a format 2 header."""
         if self.header is not None and self.header.get(_MAGIC) != FORMAT:
@@ -221,6 +233,8 @@ class ResumeState:
             self.header = {_MAGIC: FORMAT, "time_offset_ns": time_offset_ns, "destinations": destinations}
             if replay_id:
                 self.header["replay_id"] = replay_id
+            if shard:
+                self.header["shard"] = shard
             self._append(json.dumps(self.header).encode() + b"\n")
 
     def _upgrade(self) -> None:

@@ -19,7 +19,7 @@ from typing import BinaryIO
 from otel_replay.assemble import new_stats
 from otel_replay.execute import Executor, Job, SetupError, choose
 from otel_replay.model import Signal
-from otel_replay.plan import RunPlan
+from otel_replay.plan import RunPlan, output_name
 from otel_replay.problems import ProblemsFile
 from otel_replay.progress.meter import Meter
 from otel_replay.report import Report, format_duration
@@ -47,6 +47,7 @@ def execute(
     or :class:`StateFileError` when it cannot start; KeyboardInterrupt when interrupted
     before anything was sent."""
     report = Report(new_stats(plan, verbose), plan.mode, {s: plan.destinations[s] for s in plan.signals}, plan.redact)
+    report.shard = _shard(plan)
     with problems_file(plan, report):
         return _execute(plan, report, stdin, on_progress, notify, verbose, tempo_query_url)
 
@@ -89,7 +90,7 @@ def _execute(
             checked = None if state is None else read_back(state, plan, tempo_query_url, notify)
             starting.clear()
             if state is not None and checked is not None:
-                state.start(offset, recorded_destinations(plan), report.replay_id)
+                state.start(offset, recorded_destinations(plan), report.replay_id, _shard(plan))
                 checked.journal(state, report.stats)
             job = Job(
                 stats=report.stats,
@@ -138,6 +139,7 @@ def _start(
     plan = with_replay_id(plan, state)
     try:
         if state is not None:
+            state.check_shard(_shard(plan))
             state.check_destinations(recorded_destinations(plan), plan.resume_elsewhere)
         if plan.mode == "send":
             preflight.check(plan, notify)
@@ -149,6 +151,10 @@ def _start(
         if state is not None:
             state.close()
         raise
+
+
+def _shard(plan: RunPlan) -> str | None:
+    return None if plan.shard is None else str(plan.shard)
 
 
 def recorded_destinations(plan: RunPlan) -> dict[str, str]:
@@ -165,7 +171,7 @@ def _prepare_output(plan: RunPlan) -> None:
 
     assert plan.output_dir is not None
     try:
-        prepare_output(plan.output_dir, plan.overwrite)
+        prepare_output(plan.output_dir, plan.overwrite, [output_name(s, plan.shard) for s in Signal])
     except OutputInUse as exc:
         raise SetupError(str(exc)) from None
     except OSError as exc:

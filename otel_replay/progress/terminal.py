@@ -34,9 +34,11 @@ class ProgressLine:
         meter: Meter,
         stream: TextIO,
         redact: Callable[[str], str],
-        paths: list[str],
+        paths: list[str] | None,
         walk: Walk | None = None,
     ) -> None:
+        """``paths``: the inputs, sized up front for the bar; None: their size is not known
+        (a --shard reads only its share of them)."""
         self._meter, self._stream, self._redact = meter, stream, redact
         self._paths, self._walk = paths, walk
         self._lock = threading.RLock()  # one writer at a time: redraws, messages (a signal handler too), the end
@@ -53,7 +55,8 @@ class ProgressLine:
         self._thread.start()
 
     def _size(self) -> None:
-        self._meter.total = input_bytes(self._paths, self._walk)
+        if self._paths is not None:
+            self._meter.total = input_bytes(self._paths, self._walk)
 
     def _draw_until_closed(self) -> None:
         while not self._closed.wait(REDRAW):

@@ -13,6 +13,7 @@ earlier run's files, or removes them all first when asked to (``--overwrite``).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from typing import IO
 
 import msgspec
@@ -36,12 +37,13 @@ class OutputInUse(ValueError):
     """The output folder holds an earlier run's files; the message names it (one line)."""
 
 
-def prepare_output(directory: str, overwrite: bool) -> None:
+def prepare_output(directory: str, overwrite: bool, names: Iterable[str] = FILE_NAMES.values()) -> None:
     """Before a run writes into ``directory``: an earlier run's files there (any of
-    traces.jsonl, logs.jsonl, metrics.jsonl, whichever signals this run writes) are
-    removed with ``overwrite`` — the whole set, so none stays beside the new ones —
-    and refused (:class:`OutputInUse`) without. Other files are left alone."""
-    earlier = [name for name in FILE_NAMES.values() if os.path.lexists(os.path.join(directory, name))]
+    traces.jsonl, logs.jsonl, metrics.jsonl, whichever signals this run writes; a
+    --shard's own ``names``) are removed with ``overwrite`` — the whole set, so none
+    stays beside the new ones — and refused (:class:`OutputInUse`) without. Other files
+    are left alone."""
+    earlier = [name for name in names if os.path.lexists(os.path.join(directory, name))]
     if not earlier:
         return
     if not overwrite:
@@ -57,13 +59,20 @@ class OtlpJsonFileSink:
     """One signal's JSON Lines file under the output folder."""
 
     def __init__(
-        self, signal: Signal, directory: str, stats: RunStats, batch_size: int, max_request_bytes: int
+        self,
+        signal: Signal,
+        directory: str,
+        stats: RunStats,
+        batch_size: int,
+        max_request_bytes: int,
+        name: str | None = None,
     ) -> None:
+        """``name``: the file's name in ``directory`` (default ``FILE_NAMES[signal]``)."""
         self.signal = signal
         self._stats = stats
         self._resources = ResourceCache()
         os.makedirs(directory, exist_ok=True)
-        self.path = os.path.join(directory, FILE_NAMES[signal])
+        self.path = os.path.join(directory, name or FILE_NAMES[signal])
         self._fh: IO[bytes] = open(self.path, "wb")  # noqa: SIM115 - closed in close()
         self._batcher: Batcher[Record] = Batcher(self._write_batch, batch_size, max_request_bytes, REQUEST_OVERHEAD)
 

@@ -10,13 +10,13 @@ from dataclasses import dataclass, field
 import msgspec
 
 from otel_replay.assemble import stages
+from otel_replay.execute import discovered
 from otel_replay.execute.inputs import as_input, copies_last
 from otel_replay.model import Record, Signal, SpanRecord
 from otel_replay.pipeline import Pipeline
 from otel_replay.plan import RunPlan
 from otel_replay.sinks import Sink
 from otel_replay.sinks.loki import LokiSink
-from otel_replay.sources.discover import discover
 from otel_replay.stages.dedup import SeenCheck
 from otel_replay.stats import RunStats
 
@@ -128,6 +128,6 @@ def collect(plan: RunPlan, offset_ns: int) -> Sent:
         else:
             sinks[sig] = _Ignored(sent, stats)
     pipeline = Pipeline(sinks=sinks, stages=stages(plan, offset_ns, SeenCheck().records), stats=stats)
-    found = copies_last(discover(plan.paths, None, plan.limits, plan.walk), plan.limits.ratio_cap)
+    found = copies_last(discovered(plan, None), plan.limits.ratio_cap)  # with --shard: its share
     pipeline.run(as_input(entry, plan.limits.ratio_cap) for entry in found)
     return sent
