@@ -75,6 +75,7 @@ mutants: install
 # Not a test: generates large inputs once into bench/data/ and prints throughput and peak RSS.
 bench: install
 	$(PY) bench/run.py
+	$(PY) bench/scrub_cost.py
 
 clean:
 	rm -rf $(VENV) out mutants .pytest_cache .ruff_cache *.egg-info

@@ -25,6 +25,7 @@ from otel_replay.progress import Meter, ProgressLine, RetryNotices
 from otel_replay.report import EXIT_USAGE, Report
 from otel_replay.resume import StateFileError
 from otel_replay.runner import SetupError, execute
+from otel_replay.scrub.command import scrub_command
 from otel_replay.sinks.preflight import Unreachable
 from otel_replay.unused import unused_flags
 from otel_replay.verify import flags as verify_flags
@@ -49,6 +50,7 @@ def main() -> None:
 
 main.add_command(inspect_command)
 main.add_command(view_command)
+main.add_command(scrub_command)
 
 
 @main.command(

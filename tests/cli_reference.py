@@ -124,7 +124,29 @@ def render() -> str:
             text = _cell(option.help or "")
             out.append(f"| {_flag(option)} | {metavar} | {_default(option, ctx)} | {_env(option)} | {text} |\n")
     out.append(f"\nThe default OTLP compression is `{DEFAULT_COMPRESSION}` (see above).\n")
+    out += _other_commands()
     return "".join(out)
+
+
+def _other_commands() -> list[str]:
+    """Every command besides ``replay``: what it does and its flags, as its ``--help`` has them."""
+    out = ["\n## Other commands\n\nThey read the inputs as `replay` does (`otel-replay COMMAND --help`).\n"]
+    for name in sorted(main.commands):
+        command = main.commands[name]
+        if name == "replay":
+            continue
+        ctx = click.Context(command, info_name=name, parent=click.Context(main, info_name="otel-replay"))
+        args = " ".join(p.make_metavar(ctx) for p in command.params if isinstance(p, click.Argument))
+        out.append(f"\n### otel-replay {name}\n\n{command.get_short_help_str(limit=300)}\n\n")
+        out.append(f"Usage: `otel-replay {name} [OPTIONS] {args}`".rstrip() + "\n\n")
+        out.append("| flag | value | default | environment | what it does |\n| --- | --- | --- | --- | --- |\n")
+        for option in command.params:
+            if not isinstance(option, click.Option) or option.hidden:
+                continue
+            metavar = "" if option.is_flag else _cell(f"`{option.make_metavar(ctx)}`")
+            text = _cell(option.help or "")
+            out.append(f"| {_flag(option)} | {metavar} | {_default(option, ctx)} | {_env(option)} | {text} |\n")
+    return out
 
 
 if __name__ == "__main__":

@@ -149,3 +149,13 @@ def test_a_zip_of_50000_project_files_is_walked_without_reading_them(tmp_path: P
     found = list(discover([str(path)], walk=Walk()))
     read = [f for f in found if isinstance(f, InputFile)]
     assert len(read) == len(example_members()) and sum(isinstance(f, SkippedFile) for f in found) == 50_000
+
+
+def test_the_manifest_of_a_scrubbed_copy_is_packaging_noise_not_a_problem(
+    tmp_path: Path, plain: dict[str, Any]
+) -> None:
+    shutil.copytree(EXAMPLE, tmp_path / "copy")
+    (tmp_path / "copy" / "SCRUBBED.json").write_text(json.dumps({"rules": [], "files": {}}))
+    code, summary = _summary(str(tmp_path / "copy"))
+    assert (code, summary["problems"], _sent(summary)) == (0, [], plain)
+    assert summary["ignored"] == {"packaging noise": 1}

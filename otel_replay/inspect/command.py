@@ -9,7 +9,7 @@ from typing import Any
 
 import cloup
 
-from otel_replay.flags import INPUTS, SELECTION
+from otel_replay.flags import INPUTS, SCRUB, SELECTION
 from otel_replay.flagtypes import option
 from otel_replay.options import ReplayOptions
 
@@ -43,6 +43,7 @@ def _inputs(command: Any) -> Any:
     option("--since", metavar="TIME", help="Keep records from TIME on (ISO 8601, epoch, or a duration ago: 2h)."),
     option("--until", metavar="TIME", help="Keep records before TIME."),
 )
+@cloup.option_group("Scrub (what is shown)", *SCRUB[:2])
 @cloup.option_group(
     "Output",
     option("--trace", "trace", metavar="ID", help="Show this trace (its id, or the start of it) as a span tree."),

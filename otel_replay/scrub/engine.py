@@ -14,14 +14,13 @@ import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Any, TypeVar
+from typing import Any
 
 from otel_replay.model import (
     FrozenMap,
     LogRecord,
     Record,
     ResourceAttrs,
-    Scope,
     SpanEvent,
     SpanRecord,
 )
@@ -30,8 +29,8 @@ from otel_replay.scrub.rules import KeyRule, ReplaceRule, Rule
 #: A hash token: ``‹label:8 hex digits›`` (rules never rewrite inside one).
 TOKEN = re.compile(r"‹[^‹›]*›")
 _CACHE_MAX = 65536
-T = TypeVar("T")
 _CACHE_TEXT_MAX = 512  # longer strings (stack traces, bodies) are rarely repeated
+_SCALARS = frozenset({int, float, bool, type(None), bytes})  # no string inside: no rule changes them
 
 
 def salt_fingerprint(salt: bytes) -> str:
@@ -52,8 +51,15 @@ class Scrubber:
         self._keyed = tuple(r for r in self.rules if isinstance(r, ReplaceRule) and r.keys is not None)
         self._any = _prefilter(self._free)
         self._texts: dict[str, tuple[str, tuple[str, ...]]] = {}
-        self._plans: dict[tuple[str, str], tuple[str | None, Any, tuple[ReplaceRule, ...], str]] = {}
+        self._by_place: dict[str, dict[str, tuple[str | None, Any, tuple[ReplaceRule, ...], str]]] = {}
+        self._tokens: dict[tuple[str, str], str] = {}
+        self._last: dict[str, tuple[ResourceAttrs, Any]] = {}
         self._resources: dict[tuple[str, ResourceAttrs], tuple[ResourceAttrs, Counter[tuple[str, str]]]] = {}
+
+    @property
+    def fingerprint(self) -> str:
+        """The salt's fingerprint (for a manifest), never the salt."""
+        return salt_fingerprint(self._salt)
 
     def __getstate__(self) -> dict[str, Any]:  # sent to worker processes without its caches
         return {"rules": self.rules, "salt": self._salt}
@@ -63,105 +69,125 @@ class Scrubber:
 
     # -- records -----------------------------------------------------------------------
     def record(self, rec: Record) -> Record:
-        """The record with the rules applied: its own fields set to new maps and lists (the
-        old ones, which may be shared, are not changed)."""
-        if isinstance(rec, SpanRecord):
-            return _copy(
-                rec,
-                name=self._text(rec.name, "span.name"),
-                status_message=self._text(rec.status_message, "status.message")
-                if rec.status_message
-                else rec.status_message,
-                attributes=self.attributes(rec.attributes, "span"),
-                events=[self._event(e) for e in rec.events],
-                links=[_copy(link, attributes=self.attributes(link.attributes, "link")) for link in rec.links],
-                resource=self.resource(rec.resource),
-                scope=self._scope(rec.scope),
-            )
-        if isinstance(rec, LogRecord):
-            return _copy(
-                rec,
-                body=self._value(rec.body, "log.body"),
-                attributes=self.attributes(rec.attributes, "log"),
-                event_name=self._text(rec.event_name, "log.event_name") if rec.event_name else rec.event_name,
-                resource=self.resource(rec.resource),
-                scope=self._scope(rec.scope),
-            )
-        return _copy(
-            rec,
-            attributes=self.attributes(rec.attributes, "point"),
-            exemplars=[_copy(e, attributes=self.attributes(e.attributes, "point")) for e in rec.exemplars],
-            resource=self.resource(rec.resource),
-            scope=self._scope(rec.scope),
-        )
+        """The record with the rules applied, in place: its own fields set to new maps and
+        lists (the old ones, which may be shared, are not changed). Records belong to the
+        pipeline, which hands each to one stage at a time (as the resource rewrite and the
+        time shift do)."""
+        text, attributes = self._text, self.attributes
+        if type(rec) is SpanRecord:
+            rec.name = text(rec.name, "span.name")
+            if rec.status_message:
+                rec.status_message = text(rec.status_message, "status.message")
+            rec.attributes = attributes(rec.attributes, "span")
+            if rec.events:
+                rec.events = [self._event(e) for e in rec.events]
+            if rec.links:
+                rec.links = [replace(link, attributes=attributes(link.attributes, "link")) for link in rec.links]
+        elif type(rec) is LogRecord:
+            body = rec.body
+            rec.body = text(body, "log.body") if type(body) is str else self._value(body, "log.body")
+            rec.attributes = attributes(rec.attributes, "log")
+            if rec.event_name:
+                rec.event_name = text(rec.event_name, "log.event_name")
+        else:
+            rec.attributes = attributes(rec.attributes, "point")
+            if rec.exemplars:
+                rec.exemplars = [replace(e, attributes=attributes(e.attributes, "point")) for e in rec.exemplars]
+        rec.resource = self.resource(rec.resource)
+        if rec.scope is not None and rec.scope.attributes:
+            rec.scope = replace(rec.scope, attributes=self.resource(rec.scope.attributes, "scope"))
+        return rec
 
     def _event(self, ev: SpanEvent) -> SpanEvent:
-        return _copy(ev, name=self._text(ev.name, "event.name"), attributes=self.attributes(ev.attributes, "event"))
-
-    def _scope(self, scope: Scope | None) -> Scope | None:
-        if scope is None or not scope.attributes:
-            return scope
-        return replace(scope, attributes=self.resource(scope.attributes, "scope"))
+        return replace(ev, name=self._text(ev.name, "event.name"), attributes=self.attributes(ev.attributes, "event"))
 
     def resource(self, attrs: ResourceAttrs, place: str = "resource") -> ResourceAttrs:
-        """Frozen, sorted attributes (a resource's or a scope's), one result per distinct input."""
-        cached = self._resources.get((place, attrs))
-        if cached is None:
-            before = self.counts
-            self.counts = Counter()
-            try:
-                out = tuple(sorted(self.attributes(dict(attrs), place).items()))
-                cached = (out, self.counts)
-            finally:
-                self.counts = before
-            if len(self._resources) < 4096:
-                self._resources[(place, attrs)] = cached
+        """Frozen, sorted attributes (a resource's or a scope's), one result per distinct
+        input (looked up by identity first: records of one file share their resource)."""
+        last = self._last.get(place)
+        if last is not None and last[0] is attrs:
+            cached = last[1]
+        else:
+            cached = self._resources.get((place, attrs))
+            if cached is None:
+                cached = self._resource(attrs, place)
+                if len(self._resources) < 4096:
+                    self._resources[(place, attrs)] = cached
+            self._last[place] = (attrs, cached)
+        counts = self.counts
         for key, n in cached[1].items():
-            self.counts[key] += n
+            counts[key] += n
         return cached[0]
+
+    def _resource(self, attrs: ResourceAttrs, place: str) -> tuple[ResourceAttrs, Counter[tuple[str, str]]]:
+        before = self.counts
+        self.counts = Counter()
+        try:
+            return tuple(sorted(self.attributes(dict(attrs), place).items())), self.counts
+        finally:
+            self.counts = before
 
     # -- attributes --------------------------------------------------------------------
     def attributes(self, attrs: dict[str, Any], place: str) -> dict[str, Any]:
         """A new attribute map: key rules (delete, keep, hash), then replace rules, in order."""
         out: dict[str, Any] = {}
+        plans = self._by_place.get(place)
+        if plans is None:
+            plans = self._by_place[place] = {}
         for key, value in attrs.items():
-            action, rule, keyed, where = self._plan(place, key)
-            if action == "delete":
+            plan = plans.get(key)
+            if plan is None:
+                if len(plans) >= _CACHE_MAX:
+                    plans.clear()
+                plan = plans[key] = self._plan(place, key)
+            action, rule, keyed, where = plan
+            if action is None and not keyed:
+                kind = type(value)
+                if kind is str:
+                    value = self._text(value, where)
+                elif kind not in _SCALARS:
+                    value = self._value(value, where)
+                out[key] = value
+            elif action == "delete":
                 self.counts[(rule.name, where)] += 1
-                continue
-            if action == "hash":
+            elif action == "hash":
                 new = self._hash_value(value, rule.label)
                 if new != value:
                     self.counts[(rule.name, where)] += 1
                 out[key] = new
-                continue
-            for keyed_rule in keyed:
-                value = self._keyed_value(value, keyed_rule, where)
-            out[key] = self._value(value, where)
+            else:
+                for keyed_rule in keyed:
+                    value = self._keyed_value(value, keyed_rule, where)
+                out[key] = self._value(value, where)
         return out
 
     def _plan(self, place: str, key: str) -> tuple[str | None, Any, tuple[ReplaceRule, ...], str]:
         """What happens to the attribute ``key`` in ``place``: "delete" or "hash" and the
         key rule that decided it (the first that applies), or None; the keyed replace
         rules for its value; and how counts name it (``span[cli.boot.cwd]``)."""
-        plan = self._plans.get((place, key))
-        if plan is None:
-            action: tuple[str | None, KeyRule | None] = (None, None)
-            for rule in self._key_rules:
-                if place not in rule.places:
-                    continue
-                hit = rule.keys(key)
-                if (rule.kind == "delete" and hit) or (rule.kind == "keep" and not hit):
-                    action = ("delete", rule)
-                    break
-                if rule.kind == "hash" and hit:
-                    action = ("hash", rule)
-                    break
-            keyed = tuple(r for r in self._keyed if place in r.places and r.keys is not None and r.keys(key))
-            plan = self._plans[(place, key)] = (*action, keyed, f"{place}[{key}]")
-        return plan
+        action: tuple[str | None, KeyRule | None] = (None, None)
+        for rule in self._key_rules:
+            if place not in rule.places:
+                continue
+            hit = rule.keys(key)
+            if (rule.kind == "delete" and hit) or (rule.kind == "keep" and not hit):
+                action = ("delete", rule)
+                break
+            if rule.kind == "hash" and hit:
+                action = ("hash", rule)
+                break
+        keyed = tuple(r for r in self._keyed if place in r.places and r.keys is not None and r.keys(key))
+        return (*action, keyed, f"{place}[{key}]")
 
     # -- values ------------------------------------------------------------------------
+    def text(self, text: str, where: str) -> str:
+        """A string that is not an attribute value (a name, a message) after the replace rules."""
+        return self._text(text, where)
+
+    def value(self, value: Any, where: str) -> Any:
+        """A value that is not an attribute (a log body) after the replace rules, at any depth."""
+        return self._value(value, where)
+
     def _value(self, value: Any, where: str) -> Any:
         """``value`` with the free replace rules applied to every string at any depth (map
         keys inside a value too)."""
@@ -224,8 +250,15 @@ class Scrubber:
 
     def token(self, value: str, label: str) -> str:
         """``‹label:hex›``: HMAC-SHA256 of ``value`` keyed by the salt (8 hex digits shown)."""
-        digest = hmac.new(self._salt, value.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
-        return f"‹{label}:{digest[:8]}›"
+        made = self._tokens.get((value, label))
+        if made is None:
+            digest = hmac.digest(self._salt, value.encode("utf-8", "surrogatepass"), "sha256")
+            made = f"‹{label}:{digest[:4].hex()}›"
+            if len(value) <= _CACHE_TEXT_MAX:
+                if len(self._tokens) >= _CACHE_MAX:
+                    self._tokens.clear()
+                self._tokens[(value, label)] = made
+        return made
 
     def _hash_value(self, value: Any, label: str) -> Any:
         """Every string and number in ``value`` (at any depth) → a token; booleans and nulls stay."""
@@ -234,15 +267,6 @@ class Scrubber:
         if isinstance(value, (str, int, float)):
             return self.token(str(value), label)
         return _walk(value, lambda text: self.token(text, label), numbers=lambda n: self.token(str(n), label))
-
-
-def _copy(obj: T, **changes: Any) -> T:
-    """``obj`` with ``changes``, in place: records belong to the pipeline, which hands
-    each to one stage at a time (as the resource rewrite and the time shift do); only the
-    maps, lists and scopes are new objects, since those may be shared."""
-    for name, value in changes.items():
-        setattr(obj, name, value)
-    return obj
 
 
 def _walk(value: Any, text: Callable[[str], str], numbers: Callable[[Any], Any] | None = None) -> Any:

@@ -117,6 +117,14 @@ hash = "args"
 label = "arg"
 
 [[replace]]
+name = "session-file"
+keys = ["sessionFile"]
+in = ["file"]
+pattern = '^(?P<dir>.+?)(?=[/\\]\.codemachine[/\\])'
+hash = "dir"
+label = "path"
+
+[[replace]]
 name = "cwd-log"
 pattern = '(?P<k>\b(?:targetCwd|cwd|workspace)=)(?P<path>[^,\s]+)'
 hash = "path"

@@ -23,8 +23,9 @@ from typing import Any
 import tomllib
 
 #: Where attributes live: span, span event, span link, log record, resource, instrumentation
-#: scope, metric data point (and its exemplars).
-PLACES = ("span", "event", "link", "log", "resource", "scope", "point")
+#: scope, metric data point (and its exemplars); ``file``: the fields of a CodeMachine file
+#: that no record carries (``sessionFile``), which only ``otel-replay scrub`` writes.
+PLACES = ("span", "event", "link", "log", "resource", "scope", "point", "file")
 ALL_PLACES = frozenset(PLACES)
 
 

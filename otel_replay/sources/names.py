@@ -29,6 +29,8 @@ NOISE_DIRS = frozenset(
 )  # fmt: skip
 #: Files never read: desktop metadata.
 NOISE_FILES = frozenset({".DS_Store", "Thumbs.db", "ehthumbs.db", "desktop.ini", ".localized", "Icon\r"})
+#: The manifest ``otel-replay scrub`` writes beside a scrubbed copy: about the copy, not telemetry.
+SCRUB_MANIFEST = "SCRUBBED.json"
 NOT_DATA = "not a .json/.jsonl file"
 EXCLUDED = "excluded by --exclude"
 
@@ -52,6 +54,8 @@ def noise(rel: str) -> str | None:
         return "packaging noise (an AppleDouble ._ file: macOS metadata)"
     if base in NOISE_FILES:
         return f"packaging noise ({base.strip()})"
+    if base == SCRUB_MANIFEST:
+        return f"packaging noise ({SCRUB_MANIFEST}: otel-replay scrub's manifest)"
     return None
 
 

@@ -32,6 +32,8 @@ from otel_replay.view.page import render
 @click.option("--until", metavar="TIME", help="Keep records before TIME.")
 @click.option("--trace-id", "trace_ids", multiple=True, metavar="ID", help="Keep this trace and its logs (repeatable).")
 @click.option("--service", "services", multiple=True, metavar="NAME", help="Keep this service.name (repeatable).")
+@click.option("--scrub", multiple=True, metavar="RULES", help="Scrub every record first: a preset or a rules file.")
+@click.option("--scrub-salt", metavar="SECRET", envvar="OTEL_REPLAY_SCRUB_SALT", help="Key of hashed values.")
 @click.option(
     "--max-archive-bytes",
     type=SizeType(),
