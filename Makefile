@@ -72,10 +72,14 @@ mutants: install
 	$(BIN)/mutmut run $(MUTANTS)
 	$(PY) tests/mutation_report.py
 
-# Not a test: generates large inputs once into bench/data/ and prints throughput and peak RSS.
+# Not a test: generates large inputs once into bench/data/, prints the ratios against the SDK floor and the
+# original import script side by side (BENCH_ORIGINAL=path/to/import-telemetry.ts runs the latter with bun),
+# then throughput and peak memory per run. docs/performance.md says what each figure is.
 bench: install
+	$(PY) bench/ratios.py
 	$(PY) bench/run.py
 	$(PY) bench/scrub_cost.py
+	$(PY) bench/inspect_time.py
 
 clean:
 	rm -rf $(VENV) out mutants .pytest_cache .ruff_cache *.egg-info

@@ -34,7 +34,7 @@ REMOTE_SPANS = 20_000
 REMOTE_LATENCY_S = 0.05
 
 
-class _Discard(BaseHTTPRequestHandler):
+class Discard(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
 
@@ -56,7 +56,7 @@ class _Discard(BaseHTTPRequestHandler):
         pass
 
 
-class _Remote(_Discard):
+class _Remote(Discard):
     """A sink 50 ms away: each answer comes after a round trip to a distant backend."""
 
     def do_POST(self) -> None:
@@ -83,8 +83,9 @@ def _inputs() -> tuple[Path, Path]:
     return folder, jsonl
 
 
-def _tree_rss_kb(root: int) -> int:
-    """Proportional resident KiB of ``root`` and all its descendants, from /proc."""
+def tree_kb(root: int, field: str = "Pss:") -> int:
+    """Resident KiB (``field`` of smaps_rollup: ``Pss:`` or ``Rss:``) of ``root`` and all its
+    descendants, from /proc."""
     parents: dict[int, int] = {}
     rss: dict[int, int] = {}
     for entry in os.listdir("/proc"):
@@ -101,7 +102,7 @@ def _tree_rss_kb(root: int) -> int:
             rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
         except OSError:
             continue
-        pss = next((line.split()[1] for line in rollup.splitlines() if line.startswith("Pss:")), "0")
+        pss = next((line.split()[1] for line in rollup.splitlines() if line.startswith(field)), "0")
         rss[pid] = int(pss)
     return sum(rss.values())
 
@@ -125,7 +126,7 @@ def _run(label: str, args: list[str]) -> dict[str, object]:
 
     def sample() -> None:
         while not done.wait(0.1):
-            peak[0] = max(peak[0], _tree_rss_kb(proc.pid))
+            peak[0] = max(peak[0], tree_kb(proc.pid))
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -149,7 +150,7 @@ def _run(label: str, args: list[str]) -> dict[str, object]:
     }
 
 
-def _serve(handler: type[BaseHTTPRequestHandler]) -> tuple[ThreadingHTTPServer, str]:
+def serve(handler: type[BaseHTTPRequestHandler]) -> tuple[ThreadingHTTPServer, str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}"
@@ -176,10 +177,10 @@ def _serve_grpc() -> tuple[object, str]:
 def main() -> None:
     folder, jsonl = _inputs()
     small = _folder(REMOTE_SPANS)
-    server, url = _serve(_Discard)
+    server, url = serve(Discard)
     grpc_server, grpc_url = _serve_grpc()
     over_grpc = ["--otlp-protocol", "grpc", "--otlp-endpoint", grpc_url, "--traces-only"]
-    remote, far = _serve(_Remote)
+    remote, far = serve(_Remote)
     one = ["--workers", "1"]
     runs = [
         _run("CodeMachine spans → OTLP", [str(folder), "--otlp-endpoint", url, "--traces-only"]),

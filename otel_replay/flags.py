@@ -91,9 +91,36 @@ TIME: list[Decorator[Any]] = [
     option(
         "--shift-to-now",
         is_flag=True,
-        help="Move all timestamps by one offset so the newest record lands now (Loki refuses old entries).",
+        help="Move all timestamps by one offset so the newest record lands now. By default this is done when "
+        "the destinations would not show the records at once (docs/time.md).",
     ),
     option("--time-offset", metavar="DURATION", help="Move all timestamps by this much (e.g. -3d, 90m, 1h30m)."),
+    option(
+        "--keep-times",
+        is_flag=True,
+        help="Keep the recorded times, however old (the run says first what Loki will not show yet or refuse).",
+    ),
+    option(
+        "--loki-visible-within",
+        metavar="DURATION",
+        envvar="OTEL_REPLAY_LOKI_VISIBLE_WITHIN",
+        show_envvar=True,
+        help="Loki shows entries this old at once (its query_ingesters_within; 0: any age). Default 3h.",
+    ),
+    option(
+        "--loki-max-age",
+        metavar="DURATION",
+        envvar="OTEL_REPLAY_LOKI_MAX_AGE",
+        show_envvar=True,
+        help="Loki refuses entries older than this (its reject_old_samples_max_age; 0: none). Default 7d.",
+    ),
+    option(
+        "--otlp-visible-within",
+        metavar="DURATION",
+        envvar="OTEL_REPLAY_OTLP_VISIBLE_WITHIN",
+        show_envvar=True,
+        help="The OTLP backend's search finds records this old at once (Tempo: 2m; 0: any age). Default 2m.",
+    ),
     option("--since", metavar="TIME", help="Keep records from TIME on (ISO 8601, epoch, or a duration ago: 2h)."),
     option("--until", metavar="TIME", help="Keep records before TIME."),
 ]

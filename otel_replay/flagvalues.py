@@ -7,7 +7,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from typing import TypeVar
 
-from otel_replay.config import parse_pairs
+from otel_replay.config import parse_duration, parse_pairs
 from otel_replay.model import Signal
 from otel_replay.plan import PlanError
 from otel_replay.shard import Shard, parse_shard
@@ -83,3 +83,16 @@ def shard(text: str | None, env: Mapping[str, str]) -> Shard | None:
         return parse_shard(text, dict(env))
     except ValueError as exc:
         raise FlagError("--shard", str(exc)) from None
+
+
+def window(flag: str, text: str | None, default: int) -> int:
+    """A time window flag (``--loki-visible-within 3h``): a duration not below 0, where 0
+    means no limit; ``default`` when not given."""
+    if text is None:
+        return default
+    if text.strip() == "0":
+        return 0
+    value = parsed(flag, parse_duration, text)
+    if value < 0:
+        raise FlagError(flag, "must not be negative (0: no limit)")
+    return value

@@ -33,7 +33,7 @@ from otel_replay.config import (
     url_secrets,
 )
 from otel_replay.flagvalues import FlagError as FlagError
-from otel_replay.flagvalues import check_paths, exclusive, pairs, parsed, shard, trace_id
+from otel_replay.flagvalues import check_paths, exclusive, pairs, parsed, shard, trace_id, window
 from otel_replay.flagvalues import parse_signals as parse_signals
 from otel_replay.model import ResourceOverrides, Signal
 from otel_replay.plan import PlanError, RunPlan, Selection
@@ -55,6 +55,7 @@ from otel_replay.sinks.otlp_config import (
     resolve_protocols,
 )
 from otel_replay.sources.discover import DEFAULT_MAX_ARCHIVE_BYTES, ArchiveLimits
+from otel_replay.timechoice import LOKI_MAX_AGE_NS, LOKI_VISIBLE_WITHIN_NS, OTLP_VISIBLE_WITHIN_NS, Windows
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -125,6 +126,10 @@ class ReplayOptions:
     logs_only: bool = False
     shift_to_now: bool = False
     time_offset: str | None = None
+    keep_times: bool = False
+    loki_visible_within: str | None = None
+    loki_max_age: str | None = None
+    otlp_visible_within: str | None = None
     since: str | None = None
     until: str | None = None
     trace_ids: tuple[str, ...] = ()
@@ -202,7 +207,7 @@ def parse_selection(options: ReplayOptions, *, now_ns: int) -> Selection:
     """Which records (``--since``, ``--until``, ``--trace-id``, ``--service``) and when
     they should appear to have happened (``--time-offset``, ``--shift-to-now``)."""
     o = options
-    exclusive(("--shift-to-now", o.shift_to_now), ("--time-offset", o.time_offset))
+    exclusive(("--shift-to-now", o.shift_to_now), ("--time-offset", o.time_offset), ("--keep-times", o.keep_times))
     if o.shard is not None and o.shift_to_now:
         raise PlanError(
             "--shift-to-now and --shard exclude each other: each shard would move its records by its own "
@@ -218,10 +223,21 @@ def parse_selection(options: ReplayOptions, *, now_ns: int) -> Selection:
         now_ns=now_ns,
         offset_ns=offset,
         shift_to_now=o.shift_to_now,
+        keep_times=o.keep_times,
+        windows=parse_windows(o),
         since_ns=since_ns,
         until_ns=until_ns,
         trace_ids=ids,
         services=tuple(o.services),
+    )
+
+
+def parse_windows(o: ReplayOptions) -> Windows:
+    """What the destinations show at once, when the user says it differs from the defaults."""
+    return Windows(
+        loki_visible_ns=window("--loki-visible-within", o.loki_visible_within, LOKI_VISIBLE_WITHIN_NS),
+        loki_max_age_ns=window("--loki-max-age", o.loki_max_age, LOKI_MAX_AGE_NS),
+        otlp_visible_ns=window("--otlp-visible-within", o.otlp_visible_within, OTLP_VISIBLE_WITHIN_NS),
     )
 
 

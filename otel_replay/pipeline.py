@@ -42,8 +42,8 @@ from otel_replay.sinks import Sink
 from otel_replay.sources import read_input
 from otel_replay.sources.discover import Discovered, InputFile, SkippedFile
 from otel_replay.stages import Transform
-from otel_replay.stages.timeshift import newest_ns
 from otel_replay.stats import RunStats, TimeSpan
+from otel_replay.timechoice import RecordTimes
 
 
 def apply_transforms(record: Record, transforms: Sequence[Transform]) -> tuple[Record | None, str]:
@@ -56,21 +56,21 @@ def apply_transforms(record: Record, transforms: Sequence[Transform]) -> tuple[R
     return record, ""
 
 
-def newest_in(found: Discovered, signals: frozenset[Signal], filters: Sequence[Transform]) -> int | None:
-    """A first pass for ``--shift-to-now``, over one input: the newest instant among the
-    records of ``signals`` that pass ``filters``. Bad input is ignored here; the real pass
-    reports it."""
+def times_in(
+    found: Discovered, signals: frozenset[Signal], filters: Sequence[Transform], times: RecordTimes
+) -> RecordTimes:
+    """The first pass that decides the run's time offset, over one input: ``times`` with
+    the records of ``signals`` that pass ``filters`` added (see timechoice.py). Bad input
+    is ignored here; the real pass reports it."""
     if not isinstance(found, InputFile):
-        return None
-    newest: int | None = None
+        return times
     for item in read_input(found):
         if SIGNAL_OF.get(type(item)) not in signals:
             continue
         record, _ = apply_transforms(item, filters)  # type: ignore[arg-type]
-        t = None if record is None else newest_ns(record)
-        if t is not None and (newest is None or t > newest):
-            newest = t
-    return newest
+        if record is not None:
+            times.add(record)
+    return times
 
 
 def _instants(record: Record) -> tuple[int, int]:

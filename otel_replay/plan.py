@@ -20,6 +20,7 @@ from otel_replay.sinks.loki import LokiConfig
 from otel_replay.sinks.otlp_config import OtlpConfig
 from otel_replay.sources.discover import ArchiveLimits, Walk
 from otel_replay.sources.names import NameRules
+from otel_replay.timechoice import Destinations, RecordTimes, Windows
 
 MODES = ("send", "dry-run", "output")
 LOGS_TO = ("loki", "otlp")
@@ -40,10 +41,17 @@ class Selection:
     now_ns: int
     offset_ns: int = 0  # --time-offset
     shift_to_now: bool = False
+    keep_times: bool = False  # --keep-times: never the default shift (timechoice.py)
+    #: What the destinations show at once (--loki-visible-within, --loki-max-age, --otlp-visible-within).
+    windows: Windows = field(default_factory=Windows)
     since_ns: int | None = None
     until_ns: int | None = None
     trace_ids: tuple[int, ...] = ()
     services: tuple[str, ...] = ()
+
+    def blank_times(self) -> RecordTimes:
+        """What the first pass fills (measured from ``now_ns``, against ``windows``)."""
+        return RecordTimes(now_ns=self.now_ns, windows=self.windows)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -143,6 +151,18 @@ class RunPlan:
     def sends_otlp(self) -> bool:
         """Whether a sink of this run uses the official OTLP exporters."""
         return self.mode == "send" and (self.logs_to == "otlp" or any(s is not Signal.LOGS for s in self.signals))
+
+    @property
+    def seen_in(self) -> Destinations:
+        """Where the records are to be looked at, for the default time shift (timechoice.py):
+        nowhere with --output (files; a later replay of them decides)."""
+        if self.mode == "output":
+            return Destinations()
+        logs = Signal.LOGS in self.signals
+        return Destinations(
+            loki=logs and self.logs_to == "loki",
+            otlp=any(s is not Signal.LOGS for s in self.signals) or (logs and self.logs_to == "otlp"),
+        )
 
     @property
     def ordered_logs(self) -> bool:

@@ -13,7 +13,8 @@ from typing import Any
 from otel_replay.model import Signal
 from otel_replay.problems import ProblemLog
 from otel_replay.stats import DUPLICATES, RunStats, SignalStats
-from otel_replay.verdict import age_warnings, nothing_replayed
+from otel_replay.timechoice import KEEP_TIMES, KEPT, SHIFTED, Destinations, TimeChoice, Windows, keep_times_lines
+from otel_replay.verdict import age_warnings, iso, nothing_replayed, recorded_range
 from otel_replay.visible import visible
 
 EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE = 0, 1, 2
@@ -41,6 +42,11 @@ class Report:
     now_ns: int = field(default_factory=time.time_ns)
     #: The run's id in Loki's structured metadata (``replay_id``), when it pushed to Loki.
     replay_id: str | None = None
+    #: How the time offset was decided (timechoice.py), what the destinations show at
+    #: once, and where the records are to be seen.
+    time_choice: TimeChoice | None = None
+    windows: Windows = field(default_factory=Windows)
+    seen_in: Destinations = field(default_factory=Destinations)
     #: ``--shard``: the share of the inputs this run took (``I/N``); nothing in its share is no failure.
     shard: str | None = None
 
@@ -55,7 +61,50 @@ class Report:
         sent = self.mode == "send"
         if sent and not any(s.sent for s in self.stats.signals.values()):
             return []
-        return age_warnings(self.stats, self.time_offset_ns, self.now_ns, sent)
+        choice = self.time_choice
+        if choice is not None and choice.how in (KEEP_TIMES, KEPT) and choice.times is not None:
+            said = [choice.reason] if choice.reason else []  # --shard: not moved
+            return said + keep_times_lines(choice.times, self.seen_in)  # counted before sending
+        return age_warnings(self.stats, self.time_offset_ns, self.now_ns, sent, self.windows)
+
+    def time_dict(self) -> dict[str, Any]:
+        """The recorded and replayed time ranges, and how the offset was decided."""
+        choice = self.time_choice
+        span = recorded_range(self.stats)
+        out: dict[str, Any] = {
+            "how": None if choice is None else choice.how,
+            "reason": None if choice is None else choice.reason or None,
+            "offset_ns": self.time_offset_ns,
+            "recorded": None,
+            "replayed": None,
+        }
+        if span is not None:
+            off = self.time_offset_ns
+            out["recorded"] = {"first": iso(span[0]), "last": iso(span[1]), "first_ns": span[0], "last_ns": span[1]}
+            first, last = span[0] + off, span[1] + off
+            out["replayed"] = {"first": iso(first), "last": iso(last), "first_ns": first, "last_ns": last}
+        if choice is not None and choice.times is not None and choice.how in (KEEP_TIMES, KEPT):
+            t = choice.times
+            out["loki_not_shown_yet"], out["loki_refused"] = t.unserved, t.refused
+        return out
+
+    def time_lines(self) -> list[str]:
+        """The summary's recorded and replayed time ranges."""
+        span = recorded_range(self.stats)
+        if span is None:
+            return []
+        off, (first, last) = self.time_offset_ns, span
+        line = f"  times   recorded {iso(first)} to {iso(last)}"
+        if not off:  # said when the times were kept against the default, or with a warning
+            if self._how == KEEP_TIMES or self.warnings:
+                return [line + ", replayed at those times" + (" (--keep-times)" if self._how == KEEP_TIMES else "")]
+            return []
+        why = {SHIFTED: ": the newest record moved to now (default; --keep-times keeps them)"}.get(self._how, "")
+        return [line + f", replayed {iso(first + off)} to {iso(last + off)} (moved by {format_duration(off)}{why})"]
+
+    @property
+    def _how(self) -> str | None:
+        return None if self.time_choice is None else self.time_choice.how
 
     @property
     def exit_status(self) -> int:
@@ -87,6 +136,7 @@ class Report:
             ],
             "interrupted": self.interrupted,
             "time_offset_ns": self.time_offset_ns,
+            "time": self.time_dict(),
             "replay_id": self.replay_id,
             "shard": self.shard,
             "hints": [self.redact(h) for h in self.stats.hints],
@@ -97,9 +147,11 @@ class Report:
 
     def render_text(self) -> str:
         verb = {"send": "sent", "dry-run": "would send", "output": "written"}[self.mode]
+        moved = f", times moved by {format_duration(self.time_offset_ns)}" if self.time_offset_ns else ""
         lines = [
             f"otel-replay: {self.stats.files_read} file(s) read"
             + _ignored(self.stats.files_ignored, self.stats.ignored)
+            + moved
         ]
         for sig, st in self.stats.signals.items():
             if not (st.files or st.read or st.not_selected_files):
@@ -129,8 +181,7 @@ class Report:
                     lines.append(f"          not sent {n}: {self.redact(reason)}")
                 if (interrupted := st.unsent - sum(st.unsent_reasons.values())) > 0:
                     lines.append(f"          not sent {interrupted}: interrupted")
-        if self.time_offset_ns:
-            lines.append(f"  timestamps moved by {format_duration(self.time_offset_ns)}")
+        lines += self.time_lines()
         if self.replay_id:
             lines.append(f"  replay id {self.replay_id} (Loki structured metadata replay_id)")
         if self.shard:

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import BinaryIO
 
+from otel_replay import timechoice
 from otel_replay.assemble import new_stats
 from otel_replay.execute import Executor, Job, SetupError, choose
 from otel_replay.model import Signal
@@ -27,6 +28,8 @@ from otel_replay.resume import ResumeState
 from otel_replay.resume_check import read_back
 from otel_replay.sinks import preflight
 from otel_replay.stages.dedup import SeenCheck
+from otel_replay.timechoice import Destinations, TimeChoice
+from otel_replay.verdict import iso
 
 __all__ = ["EXIT_SIGNALLED", "SetupError", "execute"]
 
@@ -47,6 +50,7 @@ def execute(
     or :class:`StateFileError` when it cannot start; KeyboardInterrupt when interrupted
     before anything was sent."""
     report = Report(new_stats(plan, verbose), plan.mode, {s: plan.destinations[s] for s in plan.signals}, plan.redact)
+    report.now_ns, report.windows, report.seen_in = plan.selection.now_ns, plan.selection.windows, plan.seen_in
     report.shard = _shard(plan)
     with problems_file(plan, report):
         return _execute(plan, report, stdin, on_progress, notify, verbose, tempo_query_url)
@@ -86,7 +90,8 @@ def _execute(
         try:
             state, executor, first_pass, plan = _start(plan, stdin, notify, verbose is not None)
             report.replay_id = plan.loki.replay_id
-            report.time_offset_ns = offset = _offset(plan, state, executor if first_pass else None, notify)
+            report.time_choice = choice = _offset(plan, state, executor if first_pass else None, notify)
+            report.time_offset_ns = offset = choice.offset_ns
             checked = None if state is None else read_back(state, plan, tempo_query_url, notify)
             starting.clear()
             if state is not None and checked is not None:
@@ -134,7 +139,7 @@ def _start(
     """What is decided before anything is read: the state file (for these destinations?),
     whether each destination answers (sending) or the output folder is free (--output),
     and the executor (discovery starts). Returns the state, the executor, whether
-    ``--shift-to-now`` makes its first pass, and the plan with the run's replay id."""
+    the run makes a first pass (:func:`reads_first`), and the plan with the run's replay id."""
     state = None if plan.resume_path is None else ResumeState(plan.resume_path)  # StateFileError: one line
     plan = with_replay_id(plan, state)
     try:
@@ -145,7 +150,7 @@ def _start(
             preflight.check(plan, notify)
         elif plan.mode == "output":
             _prepare_output(plan)
-        first_pass = plan.selection.shift_to_now and (state is None or state.time_offset_ns is None)
+        first_pass = reads_first(plan) and (state is None or state.time_offset_ns is None)
         return state, choose(plan, stdin, first_pass, verbose), first_pass, plan
     except BaseException:
         if state is not None:
@@ -178,20 +183,53 @@ def _prepare_output(plan: RunPlan) -> None:
         raise SetupError(plan.redact(f"cannot replace the earlier results in {plan.output_dir}: {exc}")) from None
 
 
+def reads_first(plan: RunPlan) -> bool:
+    """Whether the time offset needs a first pass over the inputs: unless ``--time-offset``
+    gives it, or ``--output`` has no destination to be seen in (and no ``--shift-to-now``)."""
+    sel = plan.selection
+    if sel.offset_ns:
+        return False
+    return sel.shift_to_now or plan.seen_in != Destinations()
+
+
 def _offset(
     plan: RunPlan, state: ResumeState | None, first_pass: Executor | None, notify: Callable[[str], None]
-) -> int:
-    """How far every timestamp moves: a resumed run keeps its first run's offset; else
-    ``--time-offset``, or ``--shift-to-now``'s, from the first pass (``first_pass``)."""
+) -> TimeChoice:
+    """How far every timestamp moves (timechoice.py), said before anything is sent: a
+    resumed run keeps its first run's offset; else the flags', or the default's from the
+    first pass (``first_pass``)."""
     sel = plan.selection
-    if state is not None and state.time_offset_ns is not None:
-        if (sel.shift_to_now or sel.offset_ns) and state.time_offset_ns != sel.offset_ns:
-            notify(f"--resume: keeping the first run's time offset ({format_duration(state.time_offset_ns)})")
-        return state.time_offset_ns
-    if first_pass is not None:
-        newest = first_pass.newest()
-        return 0 if newest is None else sel.now_ns - newest
-    return sel.offset_ns
+    resumed = None if state is None else state.time_offset_ns
+    if resumed is not None and resumed != sel.offset_ns:  # a flag asked otherwise, or the default moved them
+        notify(f"--resume: keeping the first run's time offset ({format_duration(resumed)})")
+    choice = timechoice.choose(
+        None if first_pass is None else first_pass.times(),
+        destinations=plan.seen_in,
+        keep_times=sel.keep_times,
+        shift_to_now=sel.shift_to_now,
+        offset_ns=sel.offset_ns,
+        resumed_offset_ns=resumed,
+        shard=plan.shard is not None,
+    )
+    for line in announcement(choice, plan.seen_in):
+        notify(line)
+    return choice
+
+
+def announcement(choice: TimeChoice, seen_in: Destinations) -> list[str]:
+    """What the run says of its times before it sends: the default shift and why, or
+    what the destinations will not show at once with the times kept."""
+    times = choice.times
+    if choice.how == timechoice.SHIFTED and times is not None and times.first is not None and times.last is not None:
+        return [
+            f"moving the recording to now: every timestamp {format_duration(choice.offset_ns)} (recorded "
+            f"{iso(times.first)} to {iso(times.last)}; {choice.reason}; --keep-times keeps the recorded times)"
+        ]
+    if choice.how == timechoice.SHIFT_TO_NOW and choice.offset_ns:
+        return [f"--shift-to-now: every timestamp {format_duration(choice.offset_ns)}"]
+    prefix = "--keep-times: " if choice.how == timechoice.KEEP_TIMES else "warning: "
+    said = [f"warning: {choice.reason}"] if choice.reason else []  # --shard: not moved
+    return said + [prefix + line for line in timechoice.keep_times_lines(times, seen_in)]
 
 
 @contextmanager

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime, timezone
 
+from otel_replay import timechoice
 from otel_replay.model import Signal
 from otel_replay.stages.filters import TimeWindow
 from otel_replay.stages.unrecorded import NO_RECORDED_VALUE
@@ -18,11 +19,11 @@ from otel_replay.stats import DELIVERED, DUPLICATES, RunStats, TimeSpan
 HOUR_NS = 3600 * 10**9
 #: Loki refuses entries older than this (limits_config.reject_old_samples_max_age, 168h
 #: by default): "400 timestamp too old".
-LOKI_MAX_AGE_NS = 168 * HOUR_NS
+LOKI_MAX_AGE_NS = timechoice.LOKI_MAX_AGE_NS
 #: Loki's queriers ask its ingesters only about the last 3 hours (query_ingesters_within);
 #: older entries are found only once an ingester flushes them (30 minutes to 2 hours).
-#: Tempo's search likewise finds backdated traces only later (ingestion_time_range_slack).
-QUERY_WINDOW_NS = 3 * HOUR_NS
+QUERY_WINDOW_NS = timechoice.LOKI_VISIBLE_WITHIN_NS
+DEFAULT_WINDOWS = timechoice.Windows()
 
 
 #: Records dropped for what they are, not by a filter the user chose.
@@ -63,31 +64,61 @@ def nothing_replayed(stats: RunStats) -> str | None:
     return line
 
 
-def age_warnings(stats: RunStats, offset_ns: int, now_ns: int, sent: bool = False) -> list[str]:
+def age_warnings(
+    stats: RunStats,
+    offset_ns: int,
+    now_ns: int,
+    sent: bool = False,
+    windows: timechoice.Windows = DEFAULT_WINDOWS,
+) -> list[str]:
     """What the summary says of records that a send puts where nobody finds them (the
-    times as they are sent: after any shift). A run that ``sent`` them has Loki's own
-    answer for those it refused as too old: only the query window is left to say."""
+    times as they are sent: after any shift; see timechoice.py for the windows). A run
+    that ``sent`` them has Loki's own answer for those it refused as too old: only the
+    query window is left to say."""
     logs = stats.kept[Signal.LOGS]
-    if not sent and logs.first is not None and now_ns - (logs.first + offset_ns) > LOKI_MAX_AGE_NS:
+    max_age = windows.loki_max_age_ns
+    if not sent and max_age and logs.first is not None and now_ns - (logs.first + offset_ns) > max_age:
         age = now_ns - (logs.first + offset_ns)
+        limit = _spelled(max_age)
         return [
-            f"the oldest log record is {_days(age)} old: Loki refuses entries older than 7 days "
+            f"the oldest log record is {_days(age)} old: Loki refuses entries older than {limit} "
             "(its reject_old_samples_max_age, 168h by default); add --shift-to-now to move the recording to now"
         ]
     newest = max((s.last for s in stats.kept.values() if s.last is not None), default=None)
-    if newest is not None and now_ns - (newest + offset_ns) > QUERY_WINDOW_NS:
+    within = windows.loki_visible_ns
+    if newest is not None and within and now_ns - (newest + offset_ns) > within:
         age = now_ns - (newest + offset_ns)
         return [
-            f"the newest record is {_days(age)} old: Loki finds entries older than 3 hours only once it "
-            "flushes them (up to 2 hours later) and Tempo's search finds old traces only later; "
+            f"the newest record is {_days(age)} old: Loki finds entries older than {_spelled(within)} "
+            "only once it flushes them (up to 2 hours later) and Tempo's search finds old traces only later; "
             "add --shift-to-now to see them at once"
         ]
     return []
 
 
+def recorded_range(stats: RunStats) -> tuple[int, int] | None:
+    """The first and last instants of the records the filters kept, as recorded."""
+    covered = TimeSpan()
+    for span in stats.kept.values():
+        covered.update(span)
+    if covered.first is None or covered.last is None:
+        return None
+    return covered.first, covered.last
+
+
 def iso(ns: int) -> str:
     """An instant as ISO 8601 UTC to the second: ``2026-11-24T17:00:00Z``."""
     return datetime.fromtimestamp(ns // 10**9, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _spelled(ns: int) -> str:
+    """A window in words: ``7 days``, ``3 hours``, else ``90m``."""
+    day = 24 * HOUR_NS
+    if ns % day == 0:
+        return f"{ns // day} day" + ("s" if ns != day else "")
+    if ns % HOUR_NS == 0:
+        return f"{ns // HOUR_NS} hour" + ("s" if ns != HOUR_NS else "")
+    return timechoice.duration(ns)
 
 
 def _days(ns: int) -> str:

@@ -8,15 +8,18 @@ import pytest
 
 from tests.fakes.loki import LokiReceiver
 from tests.fakes.otlp import OtlpReceiver
-from tests.helpers import EXAMPLE_NOW_NS, Children, read_by_us
+from tests.helpers import EXAMPLE_NOW_NS, FAKES_SHOW_EVERY_AGE, Children, read_by_us
 
 
 @pytest.fixture(autouse=True)
 def _clean_otel_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No OTEL_* variable, nor a Loki one otel-replay reads, of the developer's shell reaches a test."""
+    """No OTEL_* variable, nor a Loki one otel-replay reads, of the developer's shell reaches a test;
+    the replays are told that the fakes show records of any age at once (FAKES_SHOW_EVERY_AGE)."""
     for name in list(os.environ):
         if read_by_us(name):
             monkeypatch.delenv(name)
+    for name, value in FAKES_SHOW_EVERY_AGE.items():
+        monkeypatch.setenv(name, value)
 
 
 @pytest.fixture(autouse=True)

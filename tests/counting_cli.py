@@ -50,24 +50,24 @@ def _logging_read_input(item: InputFile) -> Any:
     return _read_input(item)
 
 
-_newest_in = worker.newest_in
+_times_in = worker.times_in
 
 
-def _holding_newest_in(*args: Any) -> int | None:
+def _holding_times_in(*args: Any) -> Any:
     if HOLD and os.getpid() != PARENT:
         try:
             os.close(os.open(os.path.join(HOLD, "claimed"), os.O_CREAT | os.O_EXCL))
         except FileExistsError:
-            return _newest_in(*args)  # another worker is the one held
+            return _times_in(*args)  # another worker is the one held
         with open(os.path.join(HOLD, "arrived"), "w") as fh:
             fh.write(f"{os.getpid()}\n")
         threading.Event().wait()
-    return _newest_in(*args)
+    return _times_in(*args)
 
 
 streams._Decompressed.readinto = _counting_readinto  # type: ignore[method-assign]
 pipeline.read_input = _logging_read_input  # type: ignore[assignment]
-worker.newest_in = _holding_newest_in  # type: ignore[assignment]
+worker.times_in = _holding_times_in  # type: ignore[assignment]
 
 if __name__ == "__main__":
     main(sys.argv[2:])

@@ -256,13 +256,24 @@ LOKI_VARIABLES = (
 )
 
 
+#: The fakes (tests/fakes/) serve every record at once, whatever its age (the fake Loki's
+#: clock is the example's, EXAMPLE_NOW_NS): the replays of the tests say so, so that a
+#: recording keeps its times, as it would with backends that show it at once (docs/time.md).
+#: Tests of the default time shift remove these (tests/test_timechoice.py).
+FAKES_SHOW_EVERY_AGE = {
+    "OTEL_REPLAY_LOKI_VISIBLE_WITHIN": "0",
+    "OTEL_REPLAY_LOKI_MAX_AGE": "0",
+    "OTEL_REPLAY_OTLP_VISIBLE_WITHIN": "0",
+}
+
+
 def read_by_us(name: str) -> bool:
     """A variable of the developer's shell that would change what a test's replay does."""
     return name.startswith("OTEL_") or name in LOKI_VARIABLES
 
 
 def child_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not read_by_us(k)}
+    return {k: v for k, v in os.environ.items() if not read_by_us(k) or k in FAKES_SHOW_EVERY_AGE}
 
 
 def replay_command(*args: str) -> list[str]:

@@ -26,6 +26,7 @@ from otel_replay.sources.common import (
     json_object,
     json_string,
     parse_hex_id,
+    plain_array,
     record_resource,
     scope_name_version,
     shown,
@@ -189,6 +190,26 @@ def test_what_the_sdk_never_writes_is_noted(value: Any, note: str) -> None:
 def test_what_the_sdk_writes_is_not_noted(value: Any) -> None:
     notes: list[str] = []
     assert attribute_value(value, notes, "a") == value and notes == []
+
+
+ARRAYS = [
+    [], ["a", "é" * 70_000], [True, False], [1, -5], [1, 2.5], [0.5], [INT64_MAX, INT64_MIN],
+    [INT64_MAX + 1], [INT64_MIN - 1, 2], [1, "x"], [True, 1], [1.5, False], ["x", None], [None],
+    [["y"]], [{"k": 1}], ["x", ["y"]],
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("value", ARRAYS)
+def test_the_fast_array_check_agrees_with_the_full_one(value: list[Any]) -> None:
+    """``clean_attributes`` skips the full check for arrays ``plain_array`` accepts: those
+    of one primitive type that the full check passes unchanged and without a note (arrays
+    of arrays or objects take the full check)."""
+    notes: list[str] = []
+    unchanged = attribute_value(value, notes, "a") is value and notes == []
+    nested = any(isinstance(v, (list, dict)) for v in value)
+    assert plain_array(value) is (unchanged and not nested)
+    notes = []
+    assert clean_attributes({"a": value}, "attributes", notes) == {"a": attribute_value(value, [], "attributes 'a'")}
 
 
 def test_a_null_in_an_array_is_marked_once_as_no_change() -> None:

@@ -18,7 +18,7 @@ import pytest
 from otel_replay.assemble import first_pass
 from otel_replay.execute.inputs import copies_last
 from otel_replay.model import Signal
-from otel_replay.pipeline import newest_in
+from otel_replay.pipeline import times_in
 from otel_replay.plan import Selection
 from otel_replay.sources.codemachine_metrics import sum_only_notice
 from otel_replay.sources.discover import InputFile, discover
@@ -240,7 +240,8 @@ def test_shift_to_now_ignores_points_that_recorded_nothing(tmp_path: Path) -> No
     zeros = metric_doc("engine.llm.duration", "0", [data_point(0, _at(0), _at(2))], "ms")
     path = metrics_file(tmp_path / "17-00-00-metrics.json", [metrics_export({"codemachine.process": [gauge, zeros]})])
     (found,) = discover([str(path)])
-    newest = newest_in(found, frozenset({Signal.METRICS}), first_pass(Selection(now_ns=0)))
+    blank = Selection(now_ns=0).blank_times()
+    newest = times_in(found, frozenset({Signal.METRICS}), first_pass(Selection(now_ns=0)), blank).last
     assert newest == 1_795_539_660 * 10**9  # 17:01, the gauge's time (not the zero's 17:02)
 
 

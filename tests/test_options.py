@@ -29,7 +29,7 @@ from otel_replay.sinks.loki import LokiConfig
 from otel_replay.sinks.otlp_config import OtlpConfig, export_deadline
 from otel_replay.unused import unused_flags
 from otel_replay.verify.flags import NAMES as VERIFY_FLAGS
-from tests.helpers import EXAMPLE, Children
+from tests.helpers import EXAMPLE, FAKES_SHOW_EVERY_AGE, Children
 
 NOW = 1_795_543_200 * 10**9  # 2026-11-24T18:00:00Z
 S = 10**9
@@ -285,6 +285,8 @@ def test_the_command_hands_over_exactly_the_fields_of_replay_options() -> None:
 
 def test_the_command_defaults_are_those_of_replay_options(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OTEL_REPLAY_LOKI_PASSWORD", raising=False)
+    for name in FAKES_SHOW_EVERY_AGE:  # the command's defaults, not the test environment's
+        monkeypatch.delenv(name)
     with replay_command.make_context("replay", [str(EXAMPLE)]) as ctx:
         flags = {k: v for k, v in ctx.params.items() if k not in PRINTING and k not in VERIFY_FLAGS}
     flags["workers"] = 1  # the CPU count there, no worker processes here

@@ -14,7 +14,7 @@ from otel_replay.report import Report
 from otel_replay.stats import RunStats, TimeSpan
 from otel_replay.verdict import LOKI_MAX_AGE_NS, QUERY_WINDOW_NS, age_warnings, iso, nothing_replayed
 from tests.fakes.loki import LokiReceiver
-from tests.helpers import EXAMPLE, log_doc, log_file, replay, replay_json, span_doc, trace_file
+from tests.helpers import EXAMPLE, FAKES_SHOW_EVERY_AGE, log_doc, log_file, replay, replay_json, span_doc, trace_file
 
 DAY_NS = 24 * 3600 * 10**9
 
@@ -97,16 +97,28 @@ def test_records_older_than_the_query_window_are_warned_of() -> None:
     assert age_warnings(_stats_with_logs(now - 3600 * 10**9, now - 60 * 10**9), 0, now) == []
 
 
-@pytest.mark.parametrize("mode", [["--dry-run"], ["--output", "OUT"]])
-def test_dry_run_and_output_warn_of_an_old_recording(tmp_path: Path, mode: list[str]) -> None:
+@pytest.mark.parametrize("mode", [["--keep-times", "--dry-run"], ["--output", "OUT"]])
+def test_dry_run_and_output_warn_of_an_old_recording(
+    tmp_path: Path, mode: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--output keeps the recorded times (no destination to see them in, docs/time.md), as
+    --keep-times does: both warn of what Loki will do with them, with Loki's defaults."""
+    for name in FAKES_SHOW_EVERY_AGE:
+        monkeypatch.delenv(name)
     ten_days_ago = int(time.time()) - 10 * 86400
     log_file(tmp_path / "in" / "l.json", [log_doc(sec=ten_days_ago)])
     args = [str(tmp_path / "in"), *(str(tmp_path / "out") if a == "OUT" else a for a in mode)]
     result = replay(*args)
     warnings = [line for line in result.stdout.splitlines() if line.startswith("warning: ")]
-    assert len(warnings) == 1 and "10d 0h old: Loki refuses entries older than 7 days" in warnings[0]
-    assert "--shift-to-now" in warnings[0]
-    again = [str(tmp_path / "out2") if a == str(tmp_path / "out") else a for a in args]
+    if "--output" in mode:
+        assert len(warnings) == 1 and "10d 0h old: Loki refuses entries older than 7 days" in warnings[0]
+        assert "--shift-to-now" in warnings[0]
+    else:
+        assert warnings == [
+            "warning: Loki will refuse 1 log record(s) as too old (older than 7d: --loki-max-age if it is "
+            "configured otherwise)"
+        ]
+    again = [str(tmp_path / "out2") if a == str(tmp_path / "out") else a for a in args if a != "--keep-times"]
     code, summary = replay_json(*again, "--shift-to-now")
     assert code == 0 and summary["warnings"] == []
 
@@ -126,13 +138,18 @@ def test_times_are_shown_in_utc() -> None:
     assert iso(1795539600 * 10**9 + 999_999_999) == "2026-11-24T17:00:00Z"
 
 
-def test_a_send_of_records_hours_old_warns_that_they_show_up_late(tmp_path: Path) -> None:
+def test_a_send_of_records_hours_old_warns_that_they_show_up_late(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the recorded times kept (by default they move to now: tests/test_timechoice.py)."""
+    for name in FAKES_SHOW_EVERY_AGE:
+        monkeypatch.delenv(name)
     five_hours_ago = int(time.time()) - 5 * 3600
     log_file(tmp_path / "l.json", [log_doc(sec=five_hours_ago)])
     with LokiReceiver() as loki:  # on this machine's clock (the fixture's is the example's)
-        code, summary = replay_json(str(tmp_path), "--logs-only", "--loki-url", loki.url)
+        code, summary = replay_json(str(tmp_path), "--logs-only", "--loki-url", loki.url, "--keep-times")
         assert code == 0 and summary["signals"]["logs"]["sent"] == 1
         (warning,) = summary["warnings"]
-        assert warning.startswith("the newest record is 5h old: Loki finds entries older than 3 hours only once")
+        assert warning.startswith("Loki will not show 1 log record(s) until its ingester flushes them (older than 3h")
         code, summary = replay_json(str(tmp_path), "--logs-only", "--loki-url", loki.url, "--shift-to-now")
         assert code == 0 and summary["warnings"] == []

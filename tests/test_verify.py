@@ -22,7 +22,16 @@ from otel_replay.verify.sent import SentSpan
 from otel_replay.verify.tempo import differences
 from tests.fakes.loki_query import LokiWithQueries
 from tests.fakes.tempo_query import TempoWithQueries
-from tests.helpers import EXAMPLE, EXAMPLE_NOW_NS, log_doc, log_file, span_doc, trace_file, zip_archive
+from tests.helpers import (
+    EXAMPLE,
+    EXAMPLE_NOW_NS,
+    FAKES_SHOW_EVERY_AGE,
+    log_doc,
+    log_file,
+    span_doc,
+    trace_file,
+    zip_archive,
+)
 from tests.otlp_samples import logs_request, trace_request, write_lines
 
 SEC = 1795539600
@@ -117,8 +126,29 @@ def test_a_loki_that_drops_one_percent_makes_verify_fail_and_name_the_records(
     for _, ts, line, _ in lost:
         assert re.search(rf"missing log record \S*logs\.json\[\d+\] .* at {ts} {json.dumps(line)}", out), out
     assert "traces  300 spans sent: 300 found" in out
-    # the records are from 2026-11-24: Loki may not serve them yet, and the result says so
-    assert "note: some entries are over 3 hours old: Loki serves those only after its ingester flushed them" in out
+
+
+def test_entries_past_lokis_ingester_window_are_stored_not_yet_queryable_not_missing(
+    tmp_path: Path, tempo_q: TempoWithQueries, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With Loki's defaults (not the fakes' "any age at once") and the recorded times kept,
+    entries older than 3 hours that Loki does not serve are stored (it answered 204) but
+    not yet queryable: said so, with what to do, and not counted missing (docs/time.md)."""
+    for name in FAKES_SHOW_EVERY_AGE:
+        monkeypatch.delenv(name)
+    inputs = many(tmp_path, 300)
+    with LokiWithQueries(drop_every=100, now_ns=lambda: EXAMPLE_NOW_NS) as loki:
+        args = ("replay", str(inputs), "--keep-times", "--verify", "--verify-timeout", "1s", *backends(tempo_q, loki))
+        code, out, err = run(*args)
+        lost = loki.dropped()
+    assert len(lost) == 3
+    assert code == 1, (out, err)
+    assert "logs    300 entries sent: 297 found, 3 stored, not yet queryable" in out, out
+    for _, ts, line, _ in lost:
+        named = rf"stored, not yet queryable: log record \S*logs\.json\[\d+\] .* at {ts} {json.dumps(line)}"
+        assert re.search(named, out), out
+    assert "note: entries older than what Loki's queriers ask its ingester about (3 hours by default)" in out
+    assert "verify again later" in out and "NOT all read back" in out
 
 
 def test_verify_checks_an_earlier_run_from_its_state_file(
@@ -264,3 +294,11 @@ def test_a_zip_and_an_otlp_json_lines_file_are_read_back(
         checks = doc["verify"]["signals"]
         assert checks["traces"]["found"] == doc["signals"]["traces"]["sent"] > 0, path
         assert checks["logs"]["found"] == doc["signals"]["logs"]["sent"] > 0, path
+
+
+def test_an_emoji_in_a_stream_label_is_read_back(tmp_path: Path, loki_q: LokiWithQueries) -> None:
+    path = log_file(tmp_path / "logs.json", [log_doc(sec=SEC, body="hi", resource={"service.name": "agent 😀"})])
+    code, out, err = run("replay", str(path), "--signals", "logs", "--loki-url", loki_q.url, "--verify")
+    assert code == 0, (out, err)
+    assert "logs    1 entries sent: 1 found" in out
+    assert any('service_name="agent 😀"' in q for q in loki_q.queries)  # not JSON's \ud83d\ude00

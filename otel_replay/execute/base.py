@@ -1,6 +1,6 @@
 """What every executor is: the one interface the run uses, whichever runs the inputs.
 
-The run asks an executor for ``--shift-to-now``'s first pass (:meth:`Executor.newest`),
+The run asks an executor for the first pass that decides the time offset (:meth:`Executor.times`),
 then to replay (:meth:`Executor.replay`) with what must be decided once for the whole
 run (:class:`Job`: the statistics, the time offset, dedup and ``--resume``), and closes it.
 A first Ctrl-C calls :meth:`Executor.interrupt` from the signal handler.
@@ -15,6 +15,7 @@ from otel_replay.progress.meter import Meter
 from otel_replay.resume import Journal
 from otel_replay.stages.dedup import SeenCheck
 from otel_replay.stats import RunStats
+from otel_replay.timechoice import RecordTimes
 
 
 class SetupError(Exception):
@@ -36,9 +37,10 @@ class Job:
 
 
 class Executor(Protocol):
-    def newest(self) -> int | None:
-        """``--shift-to-now``'s first pass: the newest instant among the records the run
-        will replay (each input read once more than otherwise, decompressed once)."""
+    def times(self) -> RecordTimes:
+        """The first pass that decides the time offset (timechoice.py): the times of the
+        records the run will replay (each input read once more than otherwise,
+        decompressed once)."""
 
     def replay(self, job: Job) -> None:
         """Read every input into the sinks, counting on ``job.stats``. A second Ctrl-C

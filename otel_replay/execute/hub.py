@@ -19,6 +19,7 @@ from otel_replay.execute.inputs import Spool, WorkItem
 from otel_replay.execute.procs import Started, exit_reason
 from otel_replay.execute.worker import FirstPass, Replay, SharedInt, Task
 from otel_replay.stats import RunStats, SignalStats
+from otel_replay.timechoice import RecordTimes
 
 #: Work items queued ahead per worker (more only fills the spool folder sooner).
 QUEUED_PER_WORKER = 2
@@ -85,7 +86,7 @@ class Hub:
         self._reads_twice = reads_twice
         self._lock = threading.Lock()  # dedup, counts, the peers' state
         self._first = threading.Condition(self._lock)
-        self.newest: list[int | None] = []
+        self.times: list[RecordTimes] = []  # the first pass, per work item
         self.lost: list[WorkItem] = []  # first-pass items whose worker died
         self.first_pending = 0
         #: What the parent counts itself (found by discovery, deaths before the replay).
@@ -134,9 +135,9 @@ class Hub:
         elif kind == "turn":
             self.turns.wait(message[1])
             peer.conn.send(True)
-        elif kind == "newest":
+        elif kind == "times":
             with self._first:
-                self.newest.append(message[1])
+                self.times.append(message[1])
                 self._first_done(peer)
         elif kind == "done":
             self._done(peer, message[1], message[2])

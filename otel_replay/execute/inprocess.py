@@ -9,11 +9,12 @@ from otel_replay.assemble import build_sinks, first_pass, stages
 from otel_replay.execute.base import Job, SetupError
 from otel_replay.execute.inputs import Entry, Spool, as_input
 from otel_replay.model import Signal
-from otel_replay.pipeline import Pipeline, newest_in
+from otel_replay.pipeline import Pipeline, times_in
 from otel_replay.plan import RunPlan
 from otel_replay.sinks import Sink
 from otel_replay.sinks.delivery import watch_retries
 from otel_replay.sources.discover import Discovered
+from otel_replay.timechoice import RecordTimes
 
 
 class InProcess:
@@ -31,18 +32,16 @@ class InProcess:
         cap = self._plan.limits.ratio_cap
         return (as_input(entry, cap) for entry in self._inputs)
 
-    def newest(self) -> int | None:
+    def times(self) -> RecordTimes:
         assert self._spool is not None, "read twice: work items only"
         recorded: list[Entry | Discovered] = []
         signals, keep = frozenset(self._plan.signals), first_pass(self._plan.selection)
-        newest: int | None = None
+        times = self._plan.selection.blank_times()
         for entry in self._inputs:
             recorded.append(entry)
-            t = newest_in(as_input(entry, self._plan.limits.ratio_cap), signals, keep)
-            if t is not None and (newest is None or t > newest):
-                newest = t
+            times_in(as_input(entry, self._plan.limits.ratio_cap), signals, keep, times)
         self._inputs = recorded
-        return newest
+        return times
 
     def replay(self, job: Job) -> None:
         plan = self._plan

@@ -6,7 +6,7 @@ decided once for the whole run is asked of the parent over the pipe: dedup and
 how each was settled, and whose turn it is to push to Loki.
 
 Messages to the parent are tuples: ``("next",)`` → a :data:`Task` or None (no more
-work); ``("newest", t)``; ``("check", signal, keys, as_recorded, snapshot)`` → verdicts;
+work); ``("times", RecordTimes)`` (the first pass); ``("check", signal, keys, as_recorded, snapshot)`` → verdicts;
 ``("sending", signal, keys)`` → the batch's number in the journal; ``("answered", signal,
 batch, stored)``; ``("turn", index)`` → once every input before ``index`` is
 done; ``("problem", problem)``, each as it is found (a worker keeps none); ``("done",
@@ -28,13 +28,13 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Event as SharedEvent
-from typing import Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from otel_replay.assemble import build_sinks, first_pass, new_stats, stages
 from otel_replay.execute.inputs import WorkItem
 from otel_replay.execute.procs import EXIT_ORPHANED, begin_worker
 from otel_replay.model import Record, Signal
-from otel_replay.pipeline import Pipeline, newest_in
+from otel_replay.pipeline import Pipeline, times_in
 from otel_replay.plan import RunPlan
 from otel_replay.problems import Problem
 from otel_replay.progress.meter import ByteCounter
@@ -45,6 +45,9 @@ from otel_replay.stages.dedup import record_keys
 from otel_replay.stats import RunStats
 from otel_replay.visible import say
 
+if TYPE_CHECKING:
+    from otel_replay.sinks.loki import LokiSink, Prepared
+
 #: How often a check carries this worker's counts to the parent, at most (seconds).
 SNAPSHOT_EVERY = 0.2
 #: Log records a worker holds while an earlier input is not done yet; then it waits.
@@ -53,7 +56,7 @@ HOLD_RECORDS = 4096
 
 @dataclass(frozen=True, slots=True)
 class FirstPass:
-    """``--shift-to-now``: the newest instant in ``item``."""
+    """The first pass that decides the time offset: the times of ``item``'s records."""
 
     item: WorkItem
 
@@ -135,16 +138,18 @@ class InTurn:
     """A worker's Loki sink: the entries of input ``i`` are pushed only once every input
     before ``i`` is done, so that each stream still gets its entries oldest first, as from
     one process. Until then this worker goes on reading and holds the records (up to
-    :data:`HOLD_RECORDS`, then it waits for its turn)."""
+    :data:`HOLD_RECORDS`, then it waits for its turn). What it holds are the entries ready
+    to batch (:meth:`LokiSink.entry`): only batching and pushing wait for the turn, so the
+    two workers build entries at the same time."""
 
-    def __init__(self, sink: Sink, turn: SharedInt, wait_turn: Callable[[int], None]) -> None:
+    def __init__(self, sink: LokiSink, turn: SharedInt, wait_turn: Callable[[int], None]) -> None:
         self.signal = sink.signal
         self._sink = sink
         self._turn = turn  # every input before this one is done (the parent keeps it)
         self._wait_turn = wait_turn
         self._index = 0
         self._ours = True
-        self._held: list[Record] = []
+        self._held: list[Prepared] = []
 
     def start(self, index: int) -> None:
         """Records from now on belong to input ``index``."""
@@ -158,7 +163,9 @@ class InTurn:
         if self._ours:
             self._sink.write(record)
             return
-        self._held.append(record)
+        prepared = self._sink.entry(record)
+        if prepared is not None:
+            self._held.append(prepared)
         if len(self._held) >= HOLD_RECORDS:
             self._take_turn()
 
@@ -171,8 +178,8 @@ class InTurn:
 
     def _forward_held(self) -> None:
         held, self._held = self._held, []
-        for record in held:
-            self._sink.write(record)
+        for prepared in held:
+            self._sink.add(prepared)
 
     def flush(self) -> None:
         """The input is read: its entries are pushed (and answered) before it is done. An
@@ -231,7 +238,8 @@ class _Worker:
         signals, keep = frozenset(self._plan.signals), first_pass(self._plan.selection)
         task = self._client.next()
         while isinstance(task, FirstPass):
-            self._client.tell("newest", newest_in(self._input(task.item), signals, keep))
+            blank = self._plan.selection.blank_times()
+            self._client.tell("times", times_in(self._input(task.item), signals, keep, blank))
             task = self._client.next()
         stats = new_stats(self._plan, _said(self._plan.redact) if self._verbose else None)
         stats.forward = self._client.problem
@@ -249,7 +257,7 @@ class _Worker:
         client.stats = stats
         self._sinks = build_sinks(plan, stats, self._stop, client if plan.resume_path else None)
         if plan.ordered_logs:
-            self._in_turn = InTurn(self._sinks[Signal.LOGS], self._turn, client.wait_turn)
+            self._in_turn = InTurn(cast("LokiSink", self._sinks[Signal.LOGS]), self._turn, client.wait_turn)
             self._sinks[Signal.LOGS] = self._in_turn
         threading.Thread(target=self._watch_stop, daemon=True).start()
         pipeline = Pipeline(

@@ -29,9 +29,10 @@ from otel_replay.execute.inputs import Entry, Spool, WorkItem, is_copy
 from otel_replay.execute.procs import context, exit_reason, start
 from otel_replay.execute.worker import Replay, SharedCount, SharedInt, Task, work
 from otel_replay.model import FileProblem
-from otel_replay.pipeline import newest_in
+from otel_replay.pipeline import times_in
 from otel_replay.plan import RunPlan
 from otel_replay.sources.discover import SkippedFile
+from otel_replay.timechoice import RecordTimes
 from otel_replay.visible import say
 
 
@@ -60,7 +61,7 @@ class Workers:
             thread.start()
 
     # -- the run's steps ----------------------------------------------------------------
-    def newest(self) -> int | None:
+    def times(self) -> RecordTimes:
         hub, recorded = self._hub, []
         try:
             for entry in self._entries:
@@ -73,8 +74,12 @@ class Workers:
             raise
         self._entries = iter(recorded)
         keep, signals = first_pass(self._plan.selection), frozenset(self._plan.signals)
-        found = hub.newest + [newest_in(item.input(self._plan.limits.ratio_cap), signals, keep) for item in hub.lost]
-        return max((t for t in found if t is not None), default=None)
+        times = self._plan.selection.blank_times()
+        for found in hub.times:
+            times.merge(found)
+        for item in hub.lost:
+            times_in(item.input(self._plan.limits.ratio_cap), signals, keep, times)
+        return times
 
     def replay(self, job: Job) -> None:
         hub = self._hub

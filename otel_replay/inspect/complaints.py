@@ -10,6 +10,8 @@ from typing import Any
 
 from otel_replay.report import Report, problem_lines
 from otel_replay.stats import RunStats
+from otel_replay.timechoice import default_offset
+from otel_replay.verdict import recorded_range
 
 
 @dataclass
@@ -34,6 +36,8 @@ class Complaints:
 def complaints(stats: RunStats, now_ns: int | None = None) -> Complaints:
     """``now_ns``: what record ages are measured against (default: now)."""
     report = Report(stats, "dry-run") if now_ns is None else Report(stats, "dry-run", now_ns=now_ns)
+    if (span := recorded_range(stats)) is not None:  # as a replay now with default flags moves them
+        report.time_offset_ns = default_offset(span[0], span[1], report.now_ns)
     doc = report.to_dict()
     lines = problem_lines(stats.problem_log, report.redact, None)
     lines += [f"hint: {h}" for h in doc["hints"]]

@@ -52,6 +52,9 @@ def overview(s: Summary) -> Lines:
         when = f"{format_time(s.start_ns)} → {format_time(s.end_ns)} ({format_span(s.end_ns - s.start_ns)})"
     ignored = f", {s.files_ignored} ignored (not .json)" if s.files_ignored else ""
     out.lines.append(Cell(f"{s.inputs} file(s){ignored}, {len(s.sessions)} session(s), {when}", "title"))
+    if s.replay_offset_ns and s.start_ns is not None and s.end_ns is not None:
+        moved = f"{format_time(s.start_ns + s.replay_offset_ns)} → {format_time(s.end_ns + s.replay_offset_ns)}"
+        out.lines.append(Cell(f"replayed now: {moved} (moved by {format_span(s.replay_offset_ns)}; docs/time.md)"))
     kept = {NOUNS_BY_SIGNAL[k]: c.records for k, c in s.counts.items()}
     extra = []
     if dup := sum(c.duplicates for c in s.counts.values()):

@@ -12,6 +12,7 @@ session.
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
@@ -23,6 +24,7 @@ from otel_replay.inspect.metrics import MetricRow, summarise_metrics
 from otel_replay.inspect.values import trace_hex
 from otel_replay.model import SIGNAL_OF, LogRecord, MetricPoint, Record, Signal, SpanRecord
 from otel_replay.stats import DUPLICATES
+from otel_replay.timechoice import default_offset
 
 #: A record's noun per signal, as the counts are shown.
 NOUNS = {Signal.TRACES: "spans", Signal.LOGS: "logs", Signal.METRICS: "points"}
@@ -89,6 +91,8 @@ class Summary:
     metrics: list[MetricRow]
     #: What ``replay`` would complain about, and exit with.
     complaints: Complaints
+    #: What a replay now with default flags moves the records by (docs/time.md).
+    replay_offset_ns: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -103,6 +107,7 @@ def summarise(found: Collected, now_ns: int | None = None) -> Summary:
     logs = [r for r in found.records if isinstance(r, LogRecord)]
     times = [t for f in files for t in (f.start_ns, f.end_ns) if t is not None and f.records]
     stats = found.stats
+    now = time.time_ns() if now_ns is None else now_ns
     return Summary(
         inputs=len(found.inputs),
         files_ignored=stats.files_ignored,
@@ -115,6 +120,7 @@ def summarise(found: Collected, now_ns: int | None = None) -> Summary:
         traces=trace_rows(spans, logs),
         metrics=summarise_metrics(r for r in found.records if isinstance(r, MetricPoint)),
         complaints=complaints(stats, now_ns),
+        replay_offset_ns=default_offset(min(times, default=None), max(times, default=None), now),
     )
 
 

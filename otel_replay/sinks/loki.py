@@ -27,6 +27,14 @@ from otel_replay.sinks.delivery import DEFAULT_MAX_RETRY_TIME, Account, Outcome,
 from otel_replay.sinks.http import VerifyingSession, post_once
 from otel_replay.sinks.inflight import InFlight, InFlightSink
 from otel_replay.sinks.loki_answers import classify, label_string
+from otel_replay.sinks.loki_limits import (
+    MAX_METADATA_BYTES,
+    MAX_METADATA_ENTRIES,
+    OVERFLOW_KEY,
+    REPLAY_ID_KEY,
+    fit_metadata,
+    fit_metadata_entries,
+)
 from otel_replay.stats import RunStats
 
 PUSH_PATH = "/loki/api/v1/push"
@@ -35,16 +43,9 @@ DEFAULT_BATCH_BYTES = 1024 * 1024
 MAX_ENTRIES_PER_PUSH = 100_000
 MAX_CACHED_STREAMS = 4096
 #: Loki's defaults: ``max_line_size`` 256KB and ``max_structured_metadata_size`` 64KB,
-#: which Loki 3.4 reads as 1024-byte KB ("Max entry size '262144' bytes exceeded").
+#: which Loki 3.4 reads as 1024-byte KB ("Max entry size '262144' bytes exceeded"); the
+#: structured metadata limits are in loki_limits.py.
 DEFAULT_MAX_LINE_BYTES = 256 * 1024
-MAX_METADATA_BYTES = 64 * 1024
-#: Loki's ``max_structured_metadata_entries_count`` (128 by default): an entry with more
-#: is refused. Over it, the entries beyond the first are merged into one under this key.
-MAX_METADATA_ENTRIES = 128
-OVERFLOW_KEY = "more_attributes"
-#: The structured metadata entry naming the run that pushed an entry (``otel-replay verify``
-#: counts only its own run's entries by it); kept first, like trace_id and span_id.
-REPLAY_ID_KEY = "replay_id"
 _BAD_LABEL_CHARS = re.compile(r"[^a-zA-Z0-9_]")
 _encode = msgspec.json.Encoder().encode
 SEVERITY_TEXTS = ((1, "TRACE"), (5, "DEBUG"), (9, "INFO"), (13, "WARN"), (17, "ERROR"), (21, "FATAL"))
@@ -88,43 +89,6 @@ def _as_text(value: object) -> str:
     if isinstance(value, str):
         return value
     return _encode(thaw(value) if isinstance(value, tuple) else value).decode()
-
-
-def fit_metadata(md: dict[str, str], limit: int = MAX_METADATA_BYTES) -> list[str]:
-    """Shorten the largest structured-metadata values (in place) until names and values
-    total at most ``limit`` bytes; returns the keys that were shortened."""
-    chars = sum(len(k) + len(v) for k, v in md.items())
-    if chars * 4 <= limit:  # no UTF-8 text of this many characters can be over: the common case
-        return []
-    total = sum(len(k) + len(v.encode()) for k, v in md.items())
-    shortened = []
-    for key in sorted(md, key=lambda k: len(md[k]), reverse=True):
-        if total <= limit:
-            break
-        size = len(md[key].encode())
-        target = max(size - (total - limit), 64)
-        md[key], _ = truncate_utf8(md[key], target)
-        total -= size - len(md[key].encode())
-        shortened.append(key)
-    return shortened
-
-
-def fit_metadata_entries(md: dict[str, str], limit: int = MAX_METADATA_ENTRIES) -> dict[str, str] | None:
-    """Structured metadata of at most ``limit`` entries: trace_id, span_id and replay_id, then the
-    others in order as long as they fit, the rest merged into one JSON object (their
-    names to their values) under :data:`OVERFLOW_KEY`; None when it fits already."""
-    if len(md) <= limit:
-        return None
-    first = {k: md[k] for k in ("trace_id", "span_id", REPLAY_ID_KEY) if k in md}
-    others = [(k, v) for k, v in md.items() if k not in first and k != OVERFLOW_KEY]
-    room = limit - len(first) - 1
-    kept = dict(first)
-    kept.update(others[:room])
-    rest = dict(others[room:])
-    if OVERFLOW_KEY in md:  # a record attribute of that very name is kept inside
-        rest = {OVERFLOW_KEY: md[OVERFLOW_KEY], **rest}
-    kept[OVERFLOW_KEY] = _encode(rest).decode()
-    return kept
 
 
 def body_line(body: object) -> str:
@@ -254,6 +218,10 @@ class _Entry:
     key: bytes
 
 
+#: An entry ready to batch: the entry, its size in a push, its stream's (see LokiSink.entry).
+Prepared = tuple[_Entry, int, int]
+
+
 class LokiSink(InFlightSink):
     signal = Signal.LOGS
 
@@ -299,6 +267,18 @@ class LokiSink(InFlightSink):
         return stream
 
     def write(self, record: Record) -> None:
+        prepared = self.entry(record)
+        if prepared is not None:
+            self.add(prepared)
+
+    def add(self, prepared: Prepared) -> None:
+        """Batch an entry made by :meth:`entry` (a worker makes them before its turn to push)."""
+        entry, size, group_bytes = prepared
+        self._batcher.add(entry, size, entry.stream, group_bytes)
+
+    def entry(self, record: Record) -> Prepared | None:
+        """The record's entry, encoded, with its size and its stream's; None when it cannot
+        fit in a push even alone (counted as too large)."""
         assert isinstance(record, LogRecord)
         stream = self._stream(record.resource, severity_text(record))
         labels = stream.labels
@@ -320,8 +300,8 @@ class LokiSink(InFlightSink):
             self._stats.too_large(
                 self.signal, record.origin, size + group_bytes, "--loki-batch-bytes", self._config.batch_bytes
             )
-            return
-        self._batcher.add(_Entry(record.time_ns, labels, value, record.origin, record.key), size, labels, group_bytes)
+            return None
+        return _Entry(record.time_ns, labels, value, record.origin, record.key), size, group_bytes
 
     def _fit(self, record: LogRecord, line: str, md: dict[str, str]) -> bytes:
         """The entry with its line cut to ``--loki-max-line-bytes`` and its structured

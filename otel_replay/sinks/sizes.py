@@ -41,8 +41,18 @@ def add_to_request(
         stats.too_large(signal, record.origin, size + group_bytes, "--max-request-bytes", batcher.max_bytes, verb)
 
 
+_SCALARS = frozenset({bool, int, float, type(None)})
+
+
 def _value_bytes(value: Any) -> int:
     """An upper bound of an AnyValue's encoded size (tag, length prefix and payload)."""
+    kind = type(value)  # the common cases first, by exact type (this runs for every value)
+    if kind is str:
+        return (len(value) if value.isascii() else len(value.encode("utf-8", "surrogatepass"))) + 8
+    if kind in _SCALARS:
+        return 14
+    if kind is list:
+        return 10 + sum(map(_value_bytes, value))
     if isinstance(value, str):
         n = len(value) if value.isascii() else len(value.encode("utf-8", "surrogatepass"))
         return n + 8
@@ -56,10 +66,7 @@ def _value_bytes(value: Any) -> int:
 
 
 def _attrs_bytes(attrs: dict[str, Any]) -> int:
-    total = 0
-    for key, value in attrs.items():
-        total += 12 + len(key) + _value_bytes(value)
-    return total
+    return 12 * len(attrs) + sum(map(len, attrs)) + sum(map(_value_bytes, attrs.values()))
 
 
 def estimate_span_bytes(rec: SpanRecord) -> int:

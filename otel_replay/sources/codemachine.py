@@ -69,20 +69,12 @@ def span_from_codemachine(
         raise InvalidInput("endTime is before startTime")
     code, message = _status(obj.get("status"))
     attributes = clean_attributes(obj.get("attributes"), "attributes", notes)
+    events = obj.get("events")
+    events = [] if events == [] else _events(events, notes)
+    kind = 0 if "span.kind" not in attributes else span_kind(attributes)
+    # positional, in the order of SpanRecord's fields: twice as fast as keywords, once per span
     return SpanRecord(
-        trace_id=trace_id,
-        span_id=span_id,
-        parent_span_id=parent_id,
-        name=name,
-        kind=span_kind(attributes),
-        start_ns=start,
-        end_ns=end,
-        status_code=code,
-        status_message=message,
-        attributes=attributes,
-        events=_events(obj.get("events"), notes),
-        resource=resource,
-        origin=origin,
+        trace_id, span_id, parent_id, name, kind, start, end, code, message, attributes, events, resource, origin
     )
 
 

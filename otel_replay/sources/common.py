@@ -173,12 +173,21 @@ def epoch_ns(ns: int, field: str) -> int:
     return ns
 
 
+_MAX_MS = UINT64_MAX // 1_000_000 - 1  # below it, any milliseconds fit 64-bit nanoseconds
+
+
 def ms_to_ns(value: Any, field: str) -> int:
     """Float milliseconds since the epoch → integer nanoseconds, rounded, not truncated.
 
     ``value * 1e6`` in floating point would lose up to ~128 ns near 1.8e18; splitting
     off the whole milliseconds first keeps the result within 0.5 ns of the float.
     """
+    kind = type(value)  # the common cases first: no call, no isinstance
+    if kind is float and 0.0 <= value < _MAX_MS:
+        whole = math.floor(value)
+        return whole * 1_000_000 + round((value - whole) * 1_000_000)
+    if kind is int and 0 <= value < _MAX_MS:
+        return value * 1_000_000
     ms = finite_number(value, field)
     if ms < 0:
         raise InvalidInput(f"{field} is negative", "a time is negative")
@@ -275,6 +284,20 @@ def attribute_value(
     return clean_value(value, notes, where)
 
 
+#: The element types of an array that is an attribute value as it is: one primitive type
+#: (JavaScript has one number type: integers and doubles mixed are one), no null.
+_PLAIN_ARRAYS = frozenset(frozenset(kinds) for kinds in ((), (str,), (bool,), (int,), (float,), (int, float)))
+
+
+def plain_array(value: list[Any]) -> bool:
+    """Whether :func:`attribute_value` passes this array unchanged and without a note (one
+    primitive type, no null, integers within int64): decided in C loops, as most arrays are."""
+    kinds = frozenset(map(type, value))
+    if kinds not in _PLAIN_ARRAYS:
+        return False
+    return int not in kinds or (min(value) >= INT64_MIN and max(value) <= INT64_MAX)
+
+
 def clean_attributes(
     attrs: Any, field: str = "attributes", notes: list[str] | None = None, max_bytes: int | None = MAX_ATTRIBUTE_BYTES
 ) -> dict[str, Any]:
@@ -290,7 +313,12 @@ def clean_attributes(
         if kind is str:
             if max_bytes is None or len(value) * 4 <= max_bytes:
                 continue
-        elif kind is bool or kind is float or (kind is int and INT64_MIN <= value <= INT64_MAX):
+        elif (
+            kind is bool
+            or kind is float
+            or (kind is int and INT64_MIN <= value <= INT64_MAX)
+            or (kind is list and plain_array(value))
+        ):
             continue
         new = attribute_value(value, notes, f"{field} {key!r}", max_bytes)
         if new is not value:

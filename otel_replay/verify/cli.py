@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import cloup
@@ -17,9 +17,11 @@ from otel_replay.options import FlagError, PlanError, ReplayOptions, build_plan
 from otel_replay.plan import RunPlan
 from otel_replay.resume import ResumeState, StateFileError
 from otel_replay.verify import flags as verify_flags
-from otel_replay.verify.result import VerifyResult
-from otel_replay.verify.run import VerifyError, VerifySettings, verify
+from otel_replay.verify.settings import VerifySettings
 from otel_replay.visible import say
+
+if TYPE_CHECKING:
+    from otel_replay.verify.result import VerifyResult
 
 EPILOG = """\\b
 Examples:
@@ -38,6 +40,8 @@ def _notify(message: str) -> None:
 
 def read_back(plan: RunPlan, offset_ns: int, replay_id: str | None, settings: VerifySettings) -> VerifyResult:
     """The read-back of a run, or a usage error (exit 2) with its one-line reason."""
+    from otel_replay.verify.run import VerifyError, verify  # the readers: only when reading back
+
     try:
         return verify(plan, offset_ns, replay_id, settings, lambda m: _notify(plan.redact(m)))
     except VerifyError as exc:
@@ -77,6 +81,11 @@ def _previous_run(plan: RunPlan, replay_id: str | None) -> tuple[int, str | None
             raise click.UsageError(
                 "verify cannot work out an earlier run's --shift-to-now offset: give its --resume STATE "
                 "or the offset it printed (--time-offset)"
+            )
+        if not plan.selection.offset_ns and not plan.selection.keep_times:
+            _notify(
+                "verify: reading back the recorded times; if the run moved them (its first line said by how "
+                "much: docs/time.md), give that offset with --time-offset, or the run's --resume STATE"
             )
         return plan.selection.offset_ns, replay_id
     try:

@@ -85,7 +85,7 @@ def test_twenty_sessions_stay_within_lokis_stream_limit(stack: Stack, run_id: st
     )
     run = replay(
         str(report.folder), "--otlp-endpoint", stack.otlp_url, "--loki-url", stack.loki_url,
-        "--loki-label", f"run={run_id}",
+        "--loki-label", f"run={run_id}", "--keep-times",
     )  # fmt: skip
     assert run.code == 0, run.summary
     assert run.summary["time_offset_ns"] == 0

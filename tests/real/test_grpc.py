@@ -40,7 +40,7 @@ def test_a_report_over_grpc_arrives_span_for_span(stack: Stack, run_id: str, tmp
     this test's own, stamped minutes ago) is in Tempo as recorded."""
     report = write_report(tmp_path / "report", time.time() * 1000 - 600_000, seed=int(run_id, 16))
     env = {"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc", "OTEL_EXPORTER_OTLP_ENDPOINT": stack.otlp_grpc_url}
-    run = replay_with_env(env, str(report.folder), "--signals", "traces")
+    run = replay_with_env(env, str(report.folder), "--signals", "traces", "--keep-times")
     assert run.code == 0, run.summary
     assert run.summary["destinations"]["traces"] == f"{stack.otlp_grpc_url} (OTLP/gRPC)"
     assert run.signal("traces")["sent"] == len(report.spans)

@@ -1,6 +1,6 @@
-"""A report recorded ten days ago: the real Loki refuses its entries as too old (7 days is
-its default reject_old_samples_max_age) and the summary says so and how to fix it;
-with --shift-to-now everything lands."""
+"""A report recorded ten days ago: with its times kept (--keep-times) the real Loki refuses
+its entries as too old (7 days is its default reject_old_samples_max_age), and the run
+says so before sending and in the summary; with --shift-to-now everything lands."""
 
 from __future__ import annotations
 
@@ -25,8 +25,9 @@ def test_without_shift_loki_refuses_a_ten_day_old_report_and_the_summary_says_wh
     report = write_report(tmp_path / "report", time.time() * 1000 - 10 * DAY_MS, seed=int(run_id, 16))
     run = replay(
         str(report.folder), "--otlp-endpoint", stack.otlp_url, "--loki-url", stack.loki_url,
-        "--loki-label", f"run={run_id}",
+        "--loki-label", f"run={run_id}", "--keep-times",
     )  # fmt: skip
+    assert run.stderr.startswith(f"otel-replay: --keep-times: Loki will refuse {len(report.logs)} log record(s)")
     assert run.code == 1
     logs = run.signal("logs")
     assert (logs["sent"], logs["rejected"], logs["failed"]) == (0, len(report.logs), 0)
@@ -36,7 +37,7 @@ def test_without_shift_loki_refuses_a_ten_day_old_report_and_the_summary_says_wh
     assert any("--shift-to-now" in hint for hint in run.summary["hints"]), run.summary["hints"]
     # the summary a person reads says the same
     code, text = replay_human(
-        str(report.folder), "--logs-only", "--loki-url", stack.loki_url, "--loki-label", f"run={run_id}"
+        str(report.folder), "--logs-only", "--loki-url", stack.loki_url, "--loki-label", f"run={run_id}", "--keep-times"
     )
     assert code == 1
     assert f"rejected {len(report.logs)}: timestamp too old" in text and "hint:" in text and "--shift-to-now" in text, (

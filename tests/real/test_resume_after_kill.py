@@ -239,7 +239,8 @@ def test_a_tempo_batch_stored_before_sigkill_is_not_sent_again(stack: Stack, run
     with Relay(stack.otlp_url, hold=lambda n, path: n == 2) as relay:
         args = (
             str(report.folder), "--traces-only", "--resume", str(state), "--otlp-endpoint", relay.url,
-            "--batch-size", "20", "--workers", "1", "--concurrency", "1", "--tempo-query-url", stack.tempo_url,
+            "--batch-size", "20", "--workers", "1", "--concurrency", "1", "--keep-times",
+            "--tempo-query-url", stack.tempo_url,
         )  # fmt: skip
         with keep_live(stack, list(report.spans_per_trace())):
             kill_when(start(*args), "Tempo to answer the second request", relay.held.is_set)

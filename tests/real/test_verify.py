@@ -80,9 +80,9 @@ def _spans(doc: dict[str, Any]) -> list[dict[str, Any]]:
 def test_the_fakes_query_apis_answer_as_tempo_and_loki_do(stack: Stack, run_id: str, tmp_path: Path) -> None:
     report = _report(tmp_path / "report", run_id)
     with TempoWithQueries() as tempo, LokiWithQueries() as loki:
-        fake = replay(str(report), "--verify", *_verify_args((tempo.url, tempo.url, loki.url), run_id))
+        fake = replay(str(report), "--verify", "--keep-times", *_verify_args((tempo.url, tempo.url, loki.url), run_id))
         real = replay(
-            str(report), "--verify", "--verify-timeout", "60s",
+            str(report), "--verify", "--keep-times", "--verify-timeout", "60s",
             *_verify_args((stack.otlp_url, stack.tempo_url, stack.loki_url), run_id),
         )  # fmt: skip
         assert fake.code == real.code == 0, (fake.summary.get("verify"), real.summary.get("verify"))
