@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from otel_replay.model import Record, Signal
 from otel_replay.plan import RunPlan, Selection, output_name
-from otel_replay.resume import Acknowledge
+from otel_replay.resume import Journal
 from otel_replay.sinks import Sink
 from otel_replay.sinks.dryrun import DryRunSink
 from otel_replay.sinks.loki import LokiSink
@@ -88,9 +88,9 @@ def new_stats(plan: RunPlan, verbose: Callable[[str], None] | None = None) -> Ru
 
 
 def build_sinks(
-    plan: RunPlan, stats: RunStats, stop: threading.Event, ack: Acknowledge | None = None
+    plan: RunPlan, stats: RunStats, stop: threading.Event, journal: Journal | None = None
 ) -> dict[Signal, Sink]:
-    """One sink per selected signal; ``ack`` journals delivered records for --resume.
+    """One sink per selected signal; ``journal``: --resume's (each batch before it is sent, then how it was settled).
 
     The OTLP sinks are imported only when a run uses them: the exporters, the SDK and
     protobuf take longer to import than a small replay takes to run."""
@@ -107,9 +107,9 @@ def build_sinks(
                 sig, plan.output_dir, stats, plan.otlp.batch_size, plan.otlp.max_request_bytes, name
             )
         elif sig is Signal.LOGS and plan.logs_to == "loki":
-            sinks[sig] = LokiSink(plan.loki, stats, stop=stop, on_delivered=ack)
+            sinks[sig] = LokiSink(plan.loki, stats, stop=stop, on_delivered=journal)
         else:
             from otel_replay.sinks.otlp import OtlpSink
 
-            sinks[sig] = OtlpSink(plan.otlp, stats, on_delivered=ack, signal=sig, stop=stop)
+            sinks[sig] = OtlpSink(plan.otlp, stats, on_delivered=journal, signal=sig, stop=stop)
     return sinks

@@ -72,7 +72,7 @@ def replay(*, verbose: bool, as_json: bool, **flags: Any) -> None:
     _warn_if_insecure(plan)
     if check and plan.mode != "send":
         raise click.UsageError("--verify reads back what was sent: not with --dry-run or --output")
-    report, status = _execute(plan, verbose=verbose, as_json=as_json)
+    report, status = _execute(plan, verbose=verbose, as_json=as_json, tempo_query_url=settings.tempo_query_url)
     if options.scrub_check and plan.scrub is not None:
         _print_scrub_check(plan, as_json)
         sys.exit(0)
@@ -130,7 +130,7 @@ def _warn_if_insecure(plan: RunPlan) -> None:
         warnings.filterwarnings("ignore", category=InsecureRequestWarning)  # said once above
 
 
-def _execute(plan: RunPlan, *, verbose: bool, as_json: bool) -> tuple[Report, int]:
+def _execute(plan: RunPlan, *, verbose: bool, as_json: bool, tempo_query_url: str | None = None) -> tuple[Report, int]:
     """Runs the plan with a progress line (on a terminal; elsewhere a notice per retry
     cause) and redacted messages on stderr."""
     # the run's machinery (workers, multiprocessing): imported only to replay, not to inspect
@@ -153,7 +153,7 @@ def _execute(plan: RunPlan, *, verbose: bool, as_json: bool) -> tuple[Report, in
         RetryNotices(meter, notify)
     stdin = sys.stdin.buffer if "-" in plan.paths else None
     try:
-        return execute(plan, stdin, meter, notify, notify if verbose else None)
+        return execute(plan, stdin, meter, notify, notify if verbose else None, tempo_query_url)
     except Unreachable as exc:  # not a usage mistake: no usage text, one line per destination
         for text in exc.lines:
             notify(text)

@@ -100,6 +100,9 @@ class LogRecord:
     resource: ResourceAttrs
     origin: Origin
     key: bytes = b""  # content digest, set by dedup (identifies the record across runs)
+    #: The kinds of change it was counted "changed to fit" with when sent (RunStats.adjusted);
+    #: None: not changed. A sink that changes it again counts it once all the same.
+    changed: str | None = None
     # Fields only OTLP input carries:
     observed_ns: int | None = None  # None: the same as time_ns
     flags: int | None = None  # OTLP LogRecord.flags (W3C trace flags); None: not recorded (sent as 0)

@@ -29,6 +29,7 @@ from otel_replay.model import (
     FileProblem,
     FileStart,
     InvalidRecord,
+    LogRecord,
     Notice,
     Origin,
     Record,
@@ -257,14 +258,16 @@ class Pipeline:
                 self.stats.dropped(signal, label)
             else:
                 if notes:
-                    self._sent_with(notes)
+                    self._sent_with(record, notes)
                 sink.write(record)
 
-    def _sent_with(self, notes: list[Adjusted | Notice]) -> None:
+    def _sent_with(self, record: Record, notes: list[Adjusted | Notice]) -> None:
         """What the reader said about a record that is now sent."""
         for note in notes:
             if isinstance(note, Adjusted):
-                self.stats.adjusted(note.signal, note.origin, note.reason, note.key)
+                kinds = self.stats.adjusted(note.signal, note.origin, note.reason, note.key)
+                if isinstance(record, LogRecord):
+                    record.changed = kinds  # a sink that changes it again: counted once (stats.adjusted)
             else:
                 self.stats.hint(note.text)
 

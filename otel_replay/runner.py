@@ -25,6 +25,7 @@ from otel_replay.problems import ProblemsFile
 from otel_replay.progress.meter import Meter
 from otel_replay.report import Report, format_duration
 from otel_replay.resume import ResumeState
+from otel_replay.resume_check import read_back
 from otel_replay.sinks import preflight
 from otel_replay.stages.dedup import SeenCheck
 from otel_replay.timechoice import Destinations, TimeChoice
@@ -41,8 +42,10 @@ def execute(
     on_progress: Meter | None = None,
     notify: Callable[[str], None] = lambda _: None,
     verbose: Callable[[str], None] | None = None,
+    tempo_query_url: str | None = None,
 ) -> tuple[Report, int]:
-    """Run the plan; returns the report and the exit status. :class:`SetupError` (the
+    """Run the plan; returns the report and the exit status. ``tempo_query_url``
+    (--tempo-query-url): where --resume asks Tempo about spans sent before a kill. :class:`SetupError` (the
     output folder, a destination that does not answer: :class:`~otel_replay.sinks.preflight.Unreachable`)
     or :class:`StateFileError` when it cannot start; KeyboardInterrupt when interrupted
     before anything was sent."""
@@ -50,7 +53,7 @@ def execute(
     report.now_ns, report.windows, report.seen_in = plan.selection.now_ns, plan.selection.windows, plan.seen_in
     report.shard = _shard(plan)
     with problems_file(plan, report):
-        return _execute(plan, report, stdin, on_progress, notify, verbose)
+        return _execute(plan, report, stdin, on_progress, notify, verbose, tempo_query_url)
 
 
 @contextmanager
@@ -78,6 +81,7 @@ def _execute(
     on_progress: Meter | None,
     notify: Callable[[str], None],
     verbose: Callable[[str], None] | None,
+    tempo_query_url: str | None,
 ) -> tuple[Report, int]:
     state: ResumeState | None = None
     executor: Executor | None = None
@@ -88,14 +92,16 @@ def _execute(
             report.replay_id = plan.loki.replay_id
             report.time_choice = choice = _offset(plan, state, executor if first_pass else None, notify)
             report.time_offset_ns = offset = choice.offset_ns
+            checked = None if state is None else read_back(state, plan, tempo_query_url, notify)
             starting.clear()
-            if state is not None:
+            if state is not None and checked is not None:
                 state.start(offset, recorded_destinations(plan), report.replay_id, _shard(plan))
+                checked.journal(state, report.stats)
             job = Job(
                 stats=report.stats,
                 offset_ns=offset,
                 check=SeenCheck(state),
-                ack=None if state is None else state.acknowledge,
+                journal=state,
                 on_progress=on_progress,
             )
             with stop_on_signals(executor, notify) as received:

@@ -165,10 +165,24 @@ class RunStats:
         if self.notes is not None:
             self.notes(text)
 
-    def adjusted(self, signal: Signal, origin: Origin, reason: str, key: str = "") -> None:
+    def adjusted(self, signal: Signal, origin: Origin, reason: str, key: str = "", before: str | None = None) -> str:
+        """A record sent with a value changed to fit; returns the kinds of change it is
+        counted with. Every count is of records: one changed twice (by its reader, then by
+        a sink: ``before``, the kinds it was counted with) still counts once, under both
+        kinds of change; each change is its own problem line."""
         problem = Problem.of_record(CHANGED, signal, origin, reason, key)
-        self._count(signal, "adjusted", 1, problem.key)
+        kinds = problem.key if before is None else f"{before}; {problem.key}"
+        if before is None:
+            self._count(signal, "adjusted", 1, kinds)
+        else:
+            with self._lock:
+                reasons = self.signals[signal].adjusted_reasons
+                reasons[before] -= 1
+                if reasons[before] <= 0:
+                    del reasons[before]
+                reasons[kinds] += 1
         self.add_problem(problem)
+        return kinds
 
     def too_large(self, signal: Signal, origin: Origin, size: int, flag: str, limit: int, verb: str = "sent") -> None:
         """A record that cannot fit in one request under ``flag`` even alone: refused here."""

@@ -24,11 +24,16 @@ from otel_replay.sources.codemachine_metrics import sum_only_notice
 from otel_replay.sources.discover import InputFile, discover
 from otel_replay.stages.unrecorded import NO_RECORDED_VALUE
 from otel_replay.stats import DELIVERED
+from tests.fakes.loki import LokiReceiver
 from tests.fakes.otlp import OtlpReceiver
 from tests.helpers import (
     EXAMPLE,
+    EXAMPLE_NOW_NS,
     child_env,
     data_point,
+    line_counts,
+    log_doc,
+    log_file,
     metric_doc,
     metrics_export,
     metrics_file,
@@ -272,3 +277,24 @@ def test_a_recording_of_histogram_zeros_alone_replays_nothing_and_says_why(tmp_p
     assert summary["nothing_replayed"] == (
         f"nothing replayed: the 2 record(s) read recorded no values (2 {NO_RECORDED_VALUE})"
     )
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_log_record_changed_by_its_reader_and_cut_by_loki_counts_once(tmp_path: Path, workers: str) -> None:
+    """An attribute made to fit (an integer beyond 64 bits) and a line over
+    --loki-max-line-bytes: one record changed to fit, counted once under both kinds of
+    change; each change is a problem line."""
+    long_line = "x" * 3000
+    changed = log_doc(body=long_line, attributes={"a": HUGE})  # the reader sends it as a string: changed to fit
+    log_file(tmp_path / "in" / "17-00-00-logs.json", [changed, log_doc(body="plain")])
+    with LokiReceiver(now_ns=lambda: EXAMPLE_NOW_NS) as loki:
+        code, summary = replay_json(
+            str(tmp_path / "in"), "--logs-only", "--loki-url", loki.url, "--loki-max-line-bytes", "2KiB",
+            "--workers", workers,
+        )  # fmt: skip
+        assert len(line_counts(loki)) == 2
+    logs = summary["signals"]["logs"]
+    assert code == 1 and (logs["read"], logs["sent"], logs["adjusted"]) == (2, 2, 1)
+    assert logs["adjusted_reasons"] == {"integer beyond 64 bits sent as a string; line cut to --loki-max-line-bytes": 1}
+    lines = _changed_lines(summary)
+    assert len(lines) == 2 and "integer beyond 64 bits" in lines[0] and "line of 3000 bytes cut" in lines[1]

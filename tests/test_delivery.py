@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -197,47 +198,67 @@ def test_attempts_are_said_in_the_singular_and_the_plural() -> None:
 
 
 # -- Account: the one place a batch's outcome is counted and journalled ----------------------
-def _account() -> tuple[Account, RunStats, list[tuple[Signal, list[str]]]]:
-    journal: list[tuple[Signal, list[str]]] = []
+class _Journal:
+    """A journal that keeps what it is told: each batch sent, then how it was settled."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[Any, ...]] = []
+
+    def sending(self, signal: Signal, keys: Any) -> int:
+        self.events.append(("sending", signal, list(keys)))
+        return len(self.events)
+
+    def answered(self, signal: Signal, batch: int, stored: bool) -> None:
+        self.events.append(("answered", signal, batch, stored))
+
+
+def _account() -> tuple[Account, RunStats, _Journal]:
+    journal = _Journal()
     stats = RunStats()
-    return Account(Signal.LOGS, stats, lambda signal, keys: journal.append((signal, list(keys)))), stats, journal
+    return Account(Signal.LOGS, stats, journal), stats, journal
 
 
-def test_delivered_is_counted_sent_and_journalled() -> None:
+def _settle(account: Account, outcome: Outcome, attempts: int, keys: list[str], where: str = "f[0]") -> None:
+    """One batch through the account as a sink sends it: journalled, sent, settled."""
+    account.settle(outcome, attempts, len(keys), where, account.sending(lambda: keys))
+
+
+def test_delivered_is_counted_sent_and_journalled_before_and_after() -> None:
     account, stats, journal = _account()
-    account.settle(Delivered(), 1, 3, "f[0] … f[2]", lambda: ["a", "b", "c"])
+    _settle(account, Delivered(), 1, ["a", "b", "c"])
     logs = stats.signals[Signal.LOGS]
     assert (logs.sent, logs.rejected, logs.failed) == (3, 0, 0)
-    assert journal == [(Signal.LOGS, ["a", "b", "c"])]
+    assert journal.events == [("sending", Signal.LOGS, ["a", "b", "c"]), ("answered", Signal.LOGS, 1, True)]
 
 
 def test_a_partial_success_is_counted_reason_by_reason_largest_first_and_journalled() -> None:
     account, stats, journal = _account()
     partial = Partial({"too old": 2, "too long": 5, "labels": 4}, hints=("use --shift-to-now",))
-    account.settle(partial, 1, 8, "f[0] … f[7]", lambda: list("abcdefgh"))
+    _settle(account, partial, 1, list("abcdefgh"))
     logs = stats.signals[Signal.LOGS]
     # 5 and then 3 of the 4 fill the 8 records; none is left for the 2 nor sent
     assert logs.rejected_reasons == {"too long": 5, "labels": 3}
     assert (logs.sent, logs.rejected) == (0, 8)
     assert stats.hints == ["use --shift-to-now"]
-    assert journal == [(Signal.LOGS, list("abcdefgh"))]  # refused for good: not sent again
-    account.settle(Partial({"too old": 1}), 1, 4, "g[0] … g[3]", lambda: list("wxyz"))
+    assert journal.events[-1] == ("answered", Signal.LOGS, 1, True)  # refused for good: not sent again
+    _settle(account, Partial({"too old": 1}), 1, list("wxyz"))
     assert (logs.sent, logs.rejected, logs.rejected_reasons["too old"]) == (3, 9, 1)
 
 
 @pytest.mark.parametrize(("attempts", "reason"), [(1, "HTTP 400: bad"), (2, "HTTP 400: bad (after 2 attempts)")])
-def test_a_refusal_is_counted_rejected_with_its_hint_and_not_journalled(attempts: int, reason: str) -> None:
+def test_a_refusal_is_counted_rejected_with_its_hint_and_journalled_not_stored(attempts: int, reason: str) -> None:
     account, stats, journal = _account()
-    account.settle(Permanent("HTTP 400: bad", refused=True, hint="try this"), attempts, 2, "f[0] … f[1]", list)
+    _settle(account, Permanent("HTTP 400: bad", refused=True, hint="try this"), attempts, ["a", "b"])
     logs = stats.signals[Signal.LOGS]
     assert (logs.sent, logs.rejected, logs.failed, dict(logs.rejected_reasons)) == (0, 2, 0, {reason: 2})
-    assert stats.hints == ["try this"] and stats.problems == [] and journal == []
+    assert stats.hints == ["try this"] and stats.problems == []
+    assert journal.events[-1] == ("answered", Signal.LOGS, 1, False)
 
 
-def test_a_failure_is_counted_failed_naming_its_batch_and_not_journalled() -> None:
+def test_a_failure_is_counted_failed_naming_its_batch_and_journalled_not_stored() -> None:
     account, stats, journal = _account()
-    account.settle(Permanent("HTTP 500: boom", refused=False), 1, 2, "f[0] … f[1]", list)
-    account.settle(Retryable("HTTP 503: busy"), 6, 3, "g[0] … g[2]", list)
+    _settle(account, Permanent("HTTP 500: boom", refused=False), 1, ["a", "b"], "f[0] … f[1]")
+    _settle(account, Retryable("HTTP 503: busy"), 6, ["c", "d", "e"], "g[0] … g[2]")
     logs = stats.signals[Signal.LOGS]
     assert (logs.sent, logs.rejected, logs.failed) == (0, 0, 5)
     assert logs.failed_reasons == {"HTTP 500: boom": 2, "HTTP 503: busy (after 6 attempts)": 3}
@@ -245,12 +266,18 @@ def test_a_failure_is_counted_failed_naming_its_batch_and_not_journalled() -> No
         "f[0] … f[1]: 2 log record(s) not delivered: HTTP 500: boom",
         "g[0] … g[2]: 3 log record(s) not delivered: HTTP 503: busy (after 6 attempts)",
     ]
-    assert stats.hints == [] and journal == []
+    assert stats.hints == []
+    assert [e for e in journal.events if e[0] == "answered"] == [
+        ("answered", Signal.LOGS, 1, False),
+        ("answered", Signal.LOGS, 3, False),
+    ]
 
 
 def test_without_a_journal_nothing_is_journalled() -> None:
     stats = RunStats()
-    Account(Signal.TRACES, stats).settle(Delivered(), 1, 2, "f[0] … f[1]", list)
+    account = Account(Signal.TRACES, stats)
+    assert account.sending(lambda: ["a"]) is None
+    account.settle(Delivered(), 1, 2, "f[0] … f[1]")
     assert stats.signals[Signal.TRACES].sent == 2
 
 

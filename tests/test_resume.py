@@ -1,7 +1,7 @@
 """--resume and stopping: a state file from any kind of stop lets a rerun deliver every
-record — each exactly once after Ctrl-C, SIGTERM or an unanswered request; after SIGKILL
-at most the requests that were in flight come twice. Ctrl-C prints the summary so far and
-exits 130."""
+record — each exactly once after Ctrl-C, SIGTERM or an unanswered request, and each span
+exactly once after SIGKILL (the rerun asks Tempo about the requests that were in flight:
+tests/test_resume_pending.py has the details). Ctrl-C prints the summary so far and exits 130."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from otel_replay.resume import ResumeState, StateFileError
 from tests.fakes.loki import LokiReceiver
 from tests.fakes.otlp import OtlpReceiver
 from tests.fakes.server import Answer, FakeServer
+from tests.fakes.tempo_query import TempoWithQueries
 from tests.helpers import (
     EXAMPLE_NOW_NS,
     Children,
@@ -255,14 +256,14 @@ def test_workers_stop_with_the_parent_on_sigint_and_the_rerun_sends_the_rest_exa
 KILLED_WORKERS, KILLED_CONCURRENCY = 2, 2
 
 
-def test_after_sigkill_the_rerun_sends_the_rest_resending_at_most_the_requests_in_flight(
+def test_after_sigkill_the_rerun_sends_each_span_once_and_resends_at_most_the_log_pushes_in_flight(
     tmp_path: Path, children: Children
 ) -> None:
     """SIGKILL while a worker's request is held at the backend: the workers die with the
-    parent, every journaled span was stored, and the rerun delivers every record. What is
-    sent twice is at most what was in flight — stored by the backend, its answer not yet
-    journaled: --concurrency requests per signal and worker (the README's bound), less the
-    held request, which the backend never stores."""
+    parent, every journaled span was stored, and the rerun delivers every record: each
+    span exactly once (it asks Tempo's query API about the requests that were in flight).
+    Log pushes in flight are sent again — Loki drops an identical entry, this fake stores
+    it — at most --concurrency per worker."""
     write_input(tmp_path / "in")
     state = tmp_path / "state"
     arrived, proceed = threading.Event(), threading.Event()
@@ -275,7 +276,7 @@ def test_after_sigkill_the_rerun_sends_the_rest_resending_at_most_the_requests_i
         return None
 
     settings = ("--workers", str(KILLED_WORKERS), "--concurrency", str(KILLED_CONCURRENCY))
-    with OtlpReceiver.tempo() as otlp, LokiReceiver(now_ns=lambda: EXAMPLE_NOW_NS) as loki:
+    with TempoWithQueries() as otlp, LokiReceiver(now_ns=lambda: EXAMPLE_NOW_NS) as loki:
         otlp.fault = hold_the_fifth
         proc = children.start(_command(tmp_path / "in", otlp, loki, state, *settings))
         assert arrived.wait(60)
@@ -288,12 +289,11 @@ def test_after_sigkill_the_rerun_sends_the_rest_resending_at_most_the_requests_i
         assert journaled <= stored  # journaled means stored
         lines_per_push = max(sum(len(s["values"]) for s in push["streams"]) for push in loki.pushes)
         otlp.fault = None
-        rerun = children.run(_command(tmp_path / "in", otlp, loki, state, *settings))
+        rerun = children.run(_command(tmp_path / "in", otlp, loki, state, *settings, "--tempo-query-url", otlp.url))
         assert rerun.returncode == 0, rerun.stderr
         spans, lines = span_counts(otlp), line_counts(loki)
     in_flight = KILLED_WORKERS * KILLED_CONCURRENCY  # requests per signal
-    assert len(spans) == N_SPANS and max(spans.values()) <= 2
-    assert sum(spans.values()) - N_SPANS <= (in_flight - 1) * BATCH
+    assert_each_once(spans, N_SPANS)
     assert len(lines) == N_LOGS and max(lines.values()) <= 2
     assert sum(lines.values()) - N_LOGS <= in_flight * lines_per_push
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from otel_replay.progress.meter import Meter
-from otel_replay.resume import Acknowledge
+from otel_replay.resume import Journal
 from otel_replay.stages.dedup import SeenCheck
 from otel_replay.stats import RunStats
 from otel_replay.timechoice import RecordTimes
@@ -30,8 +30,8 @@ class Job:
     offset_ns: int
     #: Dedup and --resume: whether each record is sent (asked of this process by workers).
     check: SeenCheck
-    #: Journals acknowledged records for --resume (in this process: workers ask it).
-    ack: Acknowledge | None = None
+    #: --resume's journal of batches sent and settled (in this process: workers ask it).
+    journal: Journal | None = None
     #: The run's progress (bytes read, retries in progress) for whoever shows it.
     on_progress: Meter | None = None
 

@@ -1,6 +1,6 @@
 """The parent's side of every worker's pipe (one thread per worker, :meth:`Hub.serve`):
 it hands out the queued tasks, answers dedup and ``--resume`` for all workers, journals
-what they acknowledge, keeps Loki's turns (:class:`Turns`), collects their counts, and
+the batches they send and how each was settled, keeps Loki's turns (:class:`Turns`), collects their counts, and
 counts a worker that dies (see workers.py).
 """
 
@@ -125,9 +125,12 @@ class Hub:
                     peer.latest = message[4]
                 verdicts = self.job.check.verdicts(message[1], message[2], message[3])
             peer.conn.send(verdicts)
-        elif kind == "ack":
-            assert self.job is not None and self.job.ack is not None
-            self.job.ack(message[1], message[2])
+        elif kind == "sending":  # --resume: a batch about to be sent, journalled first
+            assert self.job is not None and self.job.journal is not None
+            peer.conn.send(self.job.journal.sending(message[1], message[2]))
+        elif kind == "answered":
+            assert self.job is not None and self.job.journal is not None
+            self.job.journal.answered(message[1], message[2], message[3])
             peer.conn.send(True)
         elif kind == "turn":
             self.turns.wait(message[1])

@@ -46,7 +46,7 @@ class InProcess:
     def replay(self, job: Job) -> None:
         plan = self._plan
         try:
-            self._sinks = sinks = build_sinks(plan, job.stats, self._stop, job.ack)
+            self._sinks = sinks = build_sinks(plan, job.stats, self._stop, job.journal)
         except OSError as exc:
             raise SetupError(plan.redact(f"cannot prepare the output: {exc}")) from None
         meter = job.on_progress

@@ -2,12 +2,13 @@
 through its own stages and sinks — its own official OTLP exporters, its own Loki
 session — so that parsing, conversion, encoding and HTTP run in parallel. What must be
 decided once for the whole run is asked of the parent over the pipe: dedup and
-``--resume`` (a batch of record keys at a time), the journal of acknowledged records,
-and whose turn it is to push to Loki.
+``--resume`` (a batch of record keys at a time), the journal of the batches sent and
+how each was settled, and whose turn it is to push to Loki.
 
 Messages to the parent are tuples: ``("next",)`` → a :data:`Task` or None (no more
 work); ``("times", RecordTimes)`` (the first pass); ``("check", signal, keys, as_recorded, snapshot)`` → verdicts;
-``("ack", signal, keys)``; ``("turn", index)`` → once every input before ``index`` is
+``("sending", signal, keys)`` → the batch's number in the journal; ``("answered", signal,
+batch, stored)``; ``("turn", index)`` → once every input before ``index`` is
 done; ``("problem", problem)``, each as it is found (a worker keeps none); ``("done",
 index, snapshot)``; ``("retry", news)`` (a retry in progress, for the progress line:
 :class:`RetryNews`); ``("report", snapshot)``, the last. The bytes of input read go to
@@ -115,8 +116,12 @@ class Client:
     def problem(self, problem: Problem) -> None:
         self.tell("problem", problem)
 
-    def ack(self, signal: Signal, keys: Sequence[int | bytes]) -> None:
-        self.ask("ack", signal, list(keys))
+    def sending(self, signal: Signal, keys: Sequence[int | bytes]) -> int:
+        """--resume's journal (the parent's): a batch about to be sent; its number."""
+        return cast(int, self.ask("sending", signal, list(keys)))
+
+    def answered(self, signal: Signal, batch: int, stored: bool) -> None:
+        self.ask("answered", signal, batch, stored)
 
     def wait_turn(self, index: int) -> None:
         self.ask("turn", index)
@@ -250,7 +255,7 @@ class _Worker:
     def _replay(self, first: Replay, stats: RunStats) -> None:
         plan, client = self._plan, self._client
         client.stats = stats
-        self._sinks = build_sinks(plan, stats, self._stop, client.ack if plan.resume_path else None)
+        self._sinks = build_sinks(plan, stats, self._stop, client if plan.resume_path else None)
         if plan.ordered_logs:
             self._in_turn = InTurn(cast("LokiSink", self._sinks[Signal.LOGS]), self._turn, client.wait_turn)
             self._sinks[Signal.LOGS] = self._in_turn

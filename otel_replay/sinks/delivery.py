@@ -25,7 +25,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from otel_replay.model import Signal
-from otel_replay.resume import Acknowledge
+from otel_replay.resume import Journal
 from otel_replay.stats import RunStats
 
 #: What the OTLP specification (and so the official exporters) retries; every other
@@ -196,15 +196,25 @@ def with_attempts(reason: str, attempts: int) -> str:
 @dataclass(slots=True)
 class Account:
     """The one place a batch's final outcome is counted and journalled: sent, rejected
-    (the backend refused), failed (it could not be delivered); what the backend stored —
-    and what it refused, which a resend would see refused again — goes into the
-    ``--resume`` journal."""
+    (the backend refused), failed (it could not be delivered). With ``--resume`` each
+    batch is journalled before it is sent (:meth:`sending`), then as stored — what the
+    backend refused too, which a resend would see refused again — or not."""
 
     signal: Signal
     stats: RunStats
-    journal: Acknowledge | None = None
+    journal: Journal | None = None
 
-    def settle(self, outcome: Outcome, attempts: int, n: int, where: str, keys: Callable[[], Sequence[Any]]) -> None:
+    def sending(self, keys: Callable[[], Sequence[Any]]) -> int | None:
+        """Journal a batch about to be sent (``keys``: its records'); its number for :meth:`settle`."""
+        return None if self.journal is None else self.journal.sending(self.signal, keys())
+
+    def settle(self, outcome: Outcome, attempts: int, n: int, where: str, batch: int | None = None) -> None:
+        stored = self._count(outcome, attempts, n, where)
+        if self.journal is not None and batch is not None:
+            self.journal.answered(self.signal, batch, stored)
+
+    def _count(self, outcome: Outcome, attempts: int, n: int, where: str) -> bool:
+        """Count the outcome; whether the backend has the records (or refused some for good)."""
         stats, signal = self.stats, self.signal
         if isinstance(outcome, Delivered):
             stats.sent(signal, n)
@@ -225,9 +235,8 @@ class Account:
                 stats.failed(signal, n, reason, where)
             if outcome.hint:
                 stats.hint(outcome.hint)
-            return
+            return False
         else:  # still retryable when the policy gave up
             stats.failed(signal, n, with_attempts(outcome.reason, attempts), where)
-            return
-        if self.journal is not None:
-            self.journal(signal, keys())
+            return False
+        return True

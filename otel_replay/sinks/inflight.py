@@ -104,17 +104,18 @@ class InFlightSink:
         raise NotImplementedError
 
     def _settle(
-        self, batch: list[Any], what: str, answered: str, outcome: Outcome, attempts: int, keys: Callable[[], Any]
+        self, batch: list[Any], what: str, answered: str, outcome: Outcome, attempts: int, number: int | None
     ) -> None:
         """A request answered (``answered``: where, and what it said): one --verbose line, and
-        the one account counts and journals it — unless the run quit without waiting for it
-        (then it counts as not sent)."""
+        the one account counts and journals it (``number``: the journal's, from
+        ``Account.sending``) — unless the run quit without waiting for it (then it counts
+        as not sent, and stays pending in the journal: the backend may have it)."""
         if self._inflight.abandoned:
             return
         n = len(batch)
         where = batch_span(batch[0].origin, batch[-1].origin)
         self._stats.note(f"{self.signal.value} {where}: {n} {what} → {answered} ({attempts} attempt(s))")
-        self._account.settle(outcome, attempts, n, where, keys)
+        self._account.settle(outcome, attempts, n, where, number)
 
     def flush(self) -> None:
         """Send what is batched and wait until every request is answered."""

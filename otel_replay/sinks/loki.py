@@ -21,7 +21,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import msgspec
 
 from otel_replay.model import LogRecord, Origin, Record, ResourceAttrs, Signal, thaw, truncate_utf8
-from otel_replay.resume import Acknowledge
+from otel_replay.resume import Journal
 from otel_replay.sinks.batching import Batcher
 from otel_replay.sinks.delivery import DEFAULT_MAX_RETRY_TIME, Account, Outcome, RetryPolicy
 from otel_replay.sinks.http import VerifyingSession, post_once
@@ -230,7 +230,7 @@ class LokiSink(InFlightSink):
         config: LokiConfig,
         stats: RunStats,
         stop: threading.Event | None = None,
-        on_delivered: Acknowledge | None = None,
+        on_delivered: Journal | None = None,
     ) -> None:
         self._config = config
         self._stats = stats
@@ -326,7 +326,8 @@ class LokiSink(InFlightSink):
             changes.append(f"structured metadata {', '.join(shortened)} shortened to Loki's 64KB limit")
             kinds.append("structured metadata shortened to Loki's 64KB limit")
         if changes:
-            self._stats.adjusted(self.signal, record.origin, "; ".join(changes), "; ".join(kinds))
+            reason, kind = "; ".join(changes), "; ".join(kinds)
+            record.changed = self._stats.adjusted(self.signal, record.origin, reason, kind, record.changed)
         return _encode((str(record.time_ns), line, md) if md else (str(record.time_ns), line))
 
     def encode_push(self, entries: list[_Entry]) -> bytes:
@@ -365,9 +366,10 @@ class LokiSink(InFlightSink):
         def _stream_sizes() -> dict[str, int]:
             return {label_string(labels): n for labels, n in Counter(e.stream for e in entries).items()}
 
+        number = self._account.sending(lambda: [e.key for e in entries])
         outcome, attempts = self._policy.run(attempt, self._stop)
         said = f"{self._url}: {answers[-1] if answers else 'no answer'}"
-        self._settle(entries, f"entries, {len(body)} bytes", said, outcome, attempts, lambda: [e.key for e in entries])
+        self._settle(entries, f"entries, {len(body)} bytes", said, outcome, attempts, number)
 
     def _release(self) -> None:
         for session in self._inflight.lanes:

@@ -26,7 +26,7 @@ from opentelemetry.sdk.metrics.export import MetricExportResult, MetricsData
 from opentelemetry.sdk.trace.export import SpanExportResult
 
 from otel_replay.model import Record, Signal, record_key
-from otel_replay.resume import Acknowledge
+from otel_replay.resume import Journal
 from otel_replay.sinks.batching import Batcher
 from otel_replay.sinks.delivery import (
     Account,
@@ -266,7 +266,7 @@ class OtlpSink(InFlightSink):
         self,
         config: OtlpConfig,
         stats: RunStats,
-        on_delivered: Acknowledge | None = None,
+        on_delivered: Journal | None = None,
         signal: Signal = Signal.TRACES,
         stop: threading.Event | None = None,
     ) -> None:
@@ -296,9 +296,9 @@ class OtlpSink(InFlightSink):
     def _send(self, lane: Any, batch: list[Record], items: Any) -> None:
         if self._stop is not None and self._stop.is_set():  # stopped while it waited for a lane: not sent
             return
+        number = self._account.sending(lambda: [record_key(r) for r in batch])
         sent = lane.send(items, self._log)
-        answered = f"{sent.url}: {sent.answer}"
-        self._settle(batch, "records", answered, sent.outcome, sent.attempts, lambda: [record_key(r) for r in batch])
+        self._settle(batch, "records", f"{sent.url}: {sent.answer}", sent.outcome, sent.attempts, number)
 
     def interrupt(self) -> None:
         """Cut short the retry back-offs in progress: the exporters are shut down (their own
