@@ -18,7 +18,8 @@ _COMMON = [
         "--tempo-query-url",
         metavar="URL",
         show_default="the OTLP endpoint's host, port 3200",
-        help="Tempo's query API (or any with Tempo's /api/v2/traces), to read the spans back (--verify, and --resume after a kill).",
+        help="Tempo's query API (or any with Tempo's /api/v2/traces), to read the spans back "
+        "(--verify, and --resume after a kill).",
     ),
     option(
         "--prometheus-url",
