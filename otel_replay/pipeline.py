@@ -63,12 +63,15 @@ def times_in(
     is ignored here; the real pass reports it."""
     if not isinstance(found, InputFile):
         return times
-    for item in read_input(found):
-        if SIGNAL_OF.get(type(item)) not in signals:
-            continue
-        record, _ = apply_transforms(item, filters)  # type: ignore[arg-type]
-        if record is not None:
-            times.add(record)
+    with contextlib.closing(read_input(found)) as items:
+        for item in items:
+            if SIGNAL_OF.get(type(item)) not in signals:
+                if isinstance(item, FileStart) and item.signal not in signals and item.one_signal:
+                    break  # the file holds nothing else: read no further (as the real pass does)
+                continue
+            record, _ = apply_transforms(item, filters)  # type: ignore[arg-type]
+            if record is not None:
+                times.add(record)
     return times
 
 
