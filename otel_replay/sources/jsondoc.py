@@ -13,7 +13,7 @@ import io
 import itertools
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any, BinaryIO
 
@@ -33,6 +33,7 @@ SNIFF_BYTES = 4096
 #: How many characters of text that is not JSON are quoted.
 SHOWN_CHARS = 40
 _DECODER = msgspec.json.Decoder()
+_PEEK = msgspec.json.Decoder(dict[str, msgspec.Raw])
 
 
 class DocumentError(Exception):
@@ -80,8 +81,12 @@ def describe_json(value: Any) -> str:
     return type(value).__name__
 
 
-def read_document(stream: BinaryIO, size_hint: int | None = None) -> Document:
-    """Open a document; its ``items`` iterator may raise :class:`DocumentError` part-way."""
+def read_document(
+    stream: BinaryIO, size_hint: int | None = None, wanted: Callable[[Document], bool] | None = None
+) -> Document:
+    """Open a document; its ``items`` iterator may raise :class:`DocumentError` part-way.
+    A document read whole that ``wanted`` refuses (told by its top level alone) comes
+    with no items: its records are not even decoded."""
     head = stream.read(WHOLE_DOCUMENT_BYTES + 1)
     bom = head.startswith(BOM)
     base = len(BOM) if bom else 0  # where the JSON text starts in the file
@@ -94,7 +99,8 @@ def read_document(stream: BinaryIO, size_hint: int | None = None) -> Document:
     if (first := _first_line(head)) is not None:  # JSON Lines: keys are its first line's
         doc = Document({}, list(first), None, lines=io.BufferedReader(_Replay(head, stream), 1 << 16))
     elif len(head) <= WHOLE_DOCUMENT_BYTES:
-        doc = _whole(head, base)
+        peeked = _peek(head) if wanted is not None else None
+        doc = peeked if peeked is not None and not wanted(peeked) else _whole(head, base)  # type: ignore[misc]
     else:
         doc = _streamed(head, stream, base)
     if bom:
@@ -175,6 +181,20 @@ def _decode(data: bytes) -> Any:
         return _DECODER.decode(data)
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError, ValueError) as exc:
         raise _decode_error(exc, len(data)) from None
+
+
+def _peek(data: bytes) -> Document | None:
+    """The document's header, keys and record array, its values skipped, not decoded (a
+    fifth of the time); None when it is not that simple (then the whole decode says why)."""
+    try:
+        raws = _PEEK.decode(data)
+        header = {k: _DECODER.decode(v) for k, v in raws.items() if memoryview(v)[:1] not in (b"[", b"{")}
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError, ValueError):
+        return None
+    array_key = next((k for k in RECORD_ARRAYS if k in raws), None)
+    if array_key is not None and memoryview(raws[array_key])[:1] != b"[":
+        return None
+    return Document(header, list(raws), array_key)
 
 
 def _whole(data: bytes, base: int = 0) -> Document:
