@@ -79,6 +79,7 @@ bench: install
 	$(PY) bench/ratios.py
 	$(PY) bench/run.py
 	$(PY) bench/scrub_cost.py
+	$(PY) bench/inspect_time.py
 
 clean:
 	rm -rf $(VENV) out mutants .pytest_cache .ruff_cache *.egg-info

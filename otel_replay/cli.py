@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 import warnings
+from collections.abc import Collection
 from typing import Any
 
 import click
@@ -24,9 +25,7 @@ from otel_replay.plan import RunPlan
 from otel_replay.progress import Meter, ProgressLine, RetryNotices
 from otel_replay.report import EXIT_USAGE, Report
 from otel_replay.resume import StateFileError
-from otel_replay.runner import SetupError, execute
 from otel_replay.scrub.command import scrub_command
-from otel_replay.sinks.preflight import Unreachable
 from otel_replay.unused import unused_flags
 from otel_replay.verify import flags as verify_flags
 from otel_replay.verify.cli import read_back, verify_command
@@ -69,7 +68,7 @@ def replay(*, verbose: bool, as_json: bool, **flags: Any) -> None:
     check, _, settings = verify_flags.take(flags)
     options = ReplayOptions(**flags)
     plan = _plan(options)
-    _check_unused(options, plan)
+    _check_unused(options, plan, verify_flags.LOKI_FOR_OTLP_LOGS if check else ())
     _warn_if_insecure(plan)
     if check and plan.mode != "send":
         raise click.UsageError("--verify reads back what was sent: not with --dry-run or --output")
@@ -112,10 +111,11 @@ def _plan(options: ReplayOptions) -> RunPlan:
         raise click.UsageError(str(exc)) from None
 
 
-def _check_unused(options: ReplayOptions, plan: RunPlan) -> None:
-    """Refuses a flag that contradicts another, warns about one idle in this run (unused.py)."""
+def _check_unused(options: ReplayOptions, plan: RunPlan, used: Collection[str] = ()) -> None:
+    """Refuses a flag that contradicts another, warns about one idle in this run (unused.py);
+    not the flags in ``used`` (those the read-back uses)."""
     given, names = flags_given()
-    found = unused_flags(options, plan.signals, names, given)
+    found = [u for u in unused_flags(options, plan.signals, names, given) if u.flag not in used]
     for refused in (u for u in found if u.refuse):
         raise click.UsageError(refused.message())
     for unused in found:
@@ -133,6 +133,10 @@ def _warn_if_insecure(plan: RunPlan) -> None:
 def _execute(plan: RunPlan, *, verbose: bool, as_json: bool) -> tuple[Report, int]:
     """Runs the plan with a progress line (on a terminal; elsewhere a notice per retry
     cause) and redacted messages on stderr."""
+    # the run's machinery (workers, multiprocessing): imported only to replay, not to inspect
+    from otel_replay.runner import SetupError, execute
+    from otel_replay.sinks.preflight import Unreachable
+
     meter = Meter()
     line = None
     if sys.stderr.isatty() and not as_json:

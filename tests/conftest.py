@@ -8,7 +8,47 @@ import pytest
 
 from tests.fakes.loki import LokiReceiver
 from tests.fakes.otlp import OtlpReceiver
+from tests.fakes.otlp_grpc import GrpcReceiver
+from tests.fakes.server import FakeServer
 from tests.helpers import EXAMPLE_NOW_NS, FAKES_SHOW_EVERY_AGE, Children, read_by_us
+
+#: The fixtures that start a fake backend, and the fakes' classes (tests/fakes/).
+FAKE_FIXTURES = frozenset({"tempo", "collector", "loki"})
+FAKES = (FakeServer, GrpcReceiver)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "fakes: the test talks to a fake backend, which OTEL_REPLAY_FAKE_LATENCY slows down (set by tests/conftest.py)",
+    )
+
+
+def _talks_to_fakes(item: pytest.Item) -> bool:
+    """Whether the test uses a fixture that starts a fake, or is in a module that has a fake's class."""
+    if FAKE_FIXTURES & set(getattr(item, "fixturenames", ())):
+        return True
+    module = getattr(item, "module", None)
+    return any(isinstance(v, type) and issubclass(v, FAKES) for v in vars(module).values()) if module else False
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Marks ``fakes`` the tests whose outcome the latency run (``.ci/run``:
+    ``OTEL_REPLAY_FAKE_LATENCY=0.5 pytest -m fakes``) must show unchanged: only the fakes
+    read that variable, so the others run the same with it as without."""
+    for item in items:
+        if _talks_to_fakes(item):
+            item.add_marker(pytest.mark.fakes)
+
+
+@pytest.fixture(autouse=True)
+def _fakes_are_marked(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test that starts a fake without the ``fakes`` marker (one from a helper of another
+    module) fails: the latency run would leave it out."""
+    before = FakeServer.started
+    yield
+    if FakeServer.started != before and request.node.get_closest_marker("fakes") is None:
+        pytest.fail("the test starts a fake backend but is not marked 'fakes' (see _talks_to_fakes, tests/conftest.py)")
 
 
 @pytest.fixture(autouse=True)

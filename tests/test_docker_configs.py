@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.real.backends import VERSIONS
 from tests.real.test_configs import expand
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,11 +63,21 @@ def test_tempo_and_loki_keep_their_data_where_user_10001_can_write() -> None:
         assert "user" not in svc, f"{name}: runs as the image's own user"
 
 
-def test_tempo_config_has_no_block_tempo_3_refuses() -> None:
-    """Tempo 3.0 removed the ingester and compactor and refuses a config that names them;
-    the 2.x binaries of the real-backend suite take their defaults."""
+def test_tempo_and_loki_are_the_versions_the_real_backend_suite_proves() -> None:
+    """tests/real/ boots these same tempo.yaml and loki.yaml with Tempo 2.7.2 and Loki 3.4.6
+    (and checks the binaries' -version): the stack must run those, not a version whose config
+    rules differ (Tempo 3.0 refuses tempo.yaml's query_ingesters_until)."""
+    assert service("tempo")["image"] == f"grafana/tempo:{VERSIONS['tempo']}"
+    assert service("loki")["image"] == f"grafana/loki:{VERSIONS['loki']}"
+
+
+def test_tempo_config_keeps_backdated_traces_searchable_at_once() -> None:
+    """The two Tempo 2.x keys docs/time.md measures; with the image moved to Tempo 3.0 the
+    second would stop it from starting (removed, and its config is parsed strictly)."""
     config = yaml.safe_load(expand((DOCKER / "tempo.yaml").read_text(encoding="utf-8"), {}))
-    assert not {"ingester", "compactor", "ingester_client", "metrics_generator_client"} & set(config)
+    assert config["storage"]["trace"]["wal"]["ingestion_time_range_slack"] == "168h"
+    assert config["query_frontend"]["search"]["query_ingesters_until"] == "168h"
+    assert VERSIONS["tempo"].startswith("2."), "Tempo 3.0 refuses query_frontend.search.query_ingesters_until"
 
 
 def test_every_port_is_published_on_loopback_only() -> None:
@@ -85,30 +96,35 @@ def test_every_image_is_pinned_to_a_version() -> None:
         assert re.fullmatch(r"[a-z0-9./-]+:v?\d+\.\d+\.\d+", image), f"{name}: {image} is not pinned"
 
 
+#: How each image's healthcheck reaches busybox's wget, from the images' Dockerfiles: Tempo
+#: 2.7's final stage is alpine:3.21 (wget on the PATH), Loki 3.4's gcr.io/distroless/static:debug
+#: (busybox applets in /busybox), Prometheus' has busybox. Neither Tempo 2.7 nor Loki 3.4 has
+#: the -health flag of Tempo 3.0 and Loki 3.7.
+WGET = {"tempo": "wget", "loki": "/busybox/wget", "prometheus": "wget"}
+
+
 def test_each_backend_has_a_healthcheck_its_image_can_run() -> None:
-    """Tempo's and Loki's images have no shell, curl or wget: each checks itself with its own
-    binary's -health (GET /ready). Prometheus' image has busybox."""
-    expected = {
-        "tempo": ["CMD", "/tempo", "-health"],
-        "loki": ["CMD", "/usr/bin/loki", "-health"],
-    }
-    for name, test in expected.items():
-        assert service(name)["healthcheck"]["test"] == test
-    prometheus = service("prometheus")["healthcheck"]["test"]
-    assert prometheus[:2] == ["CMD", "wget"]
-    assert prometheus[-1] == "http://localhost:9090/-/ready"
-    for name in ("tempo", "loki", "prometheus"):
+    for name, wget in WGET.items():
         check = service(name)["healthcheck"]
-        assert check["test"][0] == "CMD", f"{name}: CMD-SHELL needs a shell"
+        test = check["test"]
+        assert test[0] == "CMD", f"{name}: CMD-SHELL needs a shell"
+        assert test[1] == wget, f"{name}: {test}"
+        assert "-health" not in test, f"{name}: its binary has no -health flag"
+        assert re.fullmatch(r"http://(localhost|127\.0\.0\.1):\d+/(-/)?ready", test[-1]), test
         assert check["start_period"], name
 
 
 def test_the_health_urls_are_the_ports_the_configs_listen_on() -> None:
-    """tempo -health and loki -health ask localhost:3200 and localhost:3100 unless told otherwise."""
     tempo = yaml.safe_load(expand((DOCKER / "tempo.yaml").read_text(encoding="utf-8"), {}))
     loki = yaml.safe_load(expand((DOCKER / "loki.yaml").read_text(encoding="utf-8"), {}))
-    assert tempo["server"]["http_listen_port"] == 3200
-    assert loki["server"]["http_listen_port"] == 3100
+    ports = {
+        "tempo": tempo["server"]["http_listen_port"],
+        "loki": loki["server"]["http_listen_port"],
+        "prometheus": 9090,
+    }
+    for name, port in ports.items():
+        url = service(name)["healthcheck"]["test"][-1]
+        assert re.match(rf"http://[^/]+:{port}/", url), f"{name}: {url} is not port {port}"
 
 
 def test_grafana_starts_after_the_backends_are_ready() -> None:

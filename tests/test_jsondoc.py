@@ -258,21 +258,40 @@ def test_a_parser_error_without_a_message_is_named_by_its_type() -> None:
     assert str(jsondoc._stream_error(ijson.JSONError())) == "not valid JSON: JSONError"
 
 
-@pytest.mark.xfail(strict=True, reason="streamed, a document without records is read only to its closing brace")
-def test_what_follows_a_streamed_document_without_records_is_not_json(monkeypatch: pytest.MonkeyPatch) -> None:
-    data = b'{"x": 1}   {"y": 2}'
-    assert _error(data).startswith("not valid JSON: ")  # whole
+@pytest.mark.parametrize("records", [b"", b', "logs": [1]', b', "spans": [1]'])
+def test_what_follows_a_streamed_document_is_not_json(monkeypatch: pytest.MonkeyPatch, records: bytes) -> None:
+    data = b'{"x": 1' + records + b'}   {"y": 2}'
+    assert _error(data).startswith("not valid JSON: JSON is malformed: trailing characters (byte ")  # whole
     monkeypatch.setattr(jsondoc, "WHOLE_DOCUMENT_BYTES", STREAMED)
-    assert _error(data).startswith("not valid JSON: ")
+    assert _error(data) == "not valid JSON: trailing characters after the top-level object"
 
 
-@pytest.mark.xfail(strict=True, reason="the head ends right after the first line's newline: no second line is seen")
-def test_json_lines_whose_first_line_is_as_long_as_a_whole_document_are_json_lines(
+def test_white_space_after_a_streamed_document_without_records_is_read_to_the_end(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(jsondoc, "WHOLE_DOCUMENT_BYTES", STREAMED)
-    data = b'{"a": 1}\n{"a": 2}\n'  # the first line is STREAMED bytes long
+    doc, items = _read(b'{"x": 1, "y": [2]}' + b" \n" * 100_000)
+    assert (doc.header, doc.keys, doc.array_key, items) == ({"x": 1}, ["x", "y"], None, [])
+
+
+@pytest.mark.parametrize("blank", [b"", b"\n", b" \n" * 70_000])  # white space beyond one read of 64 KiB
+def test_json_lines_whose_first_line_is_as_long_as_a_whole_document_are_json_lines(
+    monkeypatch: pytest.MonkeyPatch, blank: bytes
+) -> None:
+    monkeypatch.setattr(jsondoc, "WHOLE_DOCUMENT_BYTES", STREAMED)
+    data = b'{"a": 1}\n' + blank + b'{"a": 2}\n'  # the first line is STREAMED bytes long
     doc = read_document(io.BytesIO(data))
+    assert (doc.keys, doc.lines is not None and doc.lines.read()) == (["a"], data)
+
+
+def test_past_a_first_line_that_fills_the_head_only_what_shows_the_second_line_is_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(jsondoc, "WHOLE_DOCUMENT_BYTES", STREAMED)
+    data = b'{"a": 1}\n' + b" \n" * 10 + b'{"a": 2}\n' * 100_000  # 900 KB of lines after the blank ones
+    stream = io.BytesIO(data)
+    doc = read_document(stream)
+    assert stream.tell() < len(data) // 2  # memory stays flat: the rest is read line by line
     assert doc.lines is not None and doc.lines.read() == data
 
 

@@ -294,3 +294,11 @@ def test_a_zip_and_an_otlp_json_lines_file_are_read_back(
         checks = doc["verify"]["signals"]
         assert checks["traces"]["found"] == doc["signals"]["traces"]["sent"] > 0, path
         assert checks["logs"]["found"] == doc["signals"]["logs"]["sent"] > 0, path
+
+
+def test_an_emoji_in_a_stream_label_is_read_back(tmp_path: Path, loki_q: LokiWithQueries) -> None:
+    path = log_file(tmp_path / "logs.json", [log_doc(sec=SEC, body="hi", resource={"service.name": "agent 😀"})])
+    code, out, err = run("replay", str(path), "--signals", "logs", "--loki-url", loki_q.url, "--verify")
+    assert code == 0, (out, err)
+    assert "logs    1 entries sent: 1 found" in out
+    assert any('service_name="agent 😀"' in q for q in loki_q.queries)  # not JSON's \ud83d\ude00

@@ -9,6 +9,7 @@ larger ones are streamed item by item with ijson so memory stays flat whatever t
 from __future__ import annotations
 
 import codecs
+import collections
 import io
 import itertools
 import re
@@ -41,6 +42,7 @@ class DocumentError(Exception):
 
 
 TRUNCATED = "truncated JSON (the file ends in the middle of a value)"
+TRAILING = "trailing characters after the top-level object"
 
 
 class CutDocument(DocumentError):
@@ -94,6 +96,7 @@ def read_document(
         head = head[len(BOM) :] + stream.read(len(BOM))
     if not head.strip():
         raise DocumentError("empty file")
+    head = _past_first_line(head, stream)
     if not _looks_like_json(head):
         raise DocumentError(not_json(head))
     if (first := _first_line(head)) is not None:  # JSON Lines: keys are its first line's
@@ -106,6 +109,15 @@ def read_document(
     if bom:
         doc.notes.append("starts with a UTF-8 byte order mark, which JSON does not allow (RFC 8259 §8.1); ignored")
     return doc
+
+
+def _past_first_line(head: bytes, stream: BinaryIO) -> bytes:
+    """``head``, read on while nothing but white space follows its first line: a first line
+    that fills the head alone must not hide the second line of JSON Lines."""
+    _, sep, rest = head.lstrip().partition(b"\n")
+    while sep and not rest.strip() and (more := stream.read(1 << 16)):
+        head, rest = head + more, rest + more
+    return head
 
 
 def _looks_like_json(head: bytes) -> bool:
@@ -322,6 +334,8 @@ def _scan(raw: io.RawIOBase) -> tuple[dict[str, Any], list[str], str | None]:
                 else:
                     header[key] = value
             elif prefix == "" and event == "end_map":
+                if array_key is None:  # nothing is read after the scan: what follows must be white space
+                    collections.deque(events, maxlen=0)
                 break
     except (ijson.JSONError, ijson.IncompleteJSONError, UnicodeDecodeError, StopIteration) as exc:
         if array_key is not None:  # a broken or cut document: its records are read up to the break
@@ -367,6 +381,8 @@ def _stream_error(exc: Exception) -> DocumentError:
         return DocumentError("not valid UTF-8 text")
     if "premature EOF" in text or ("Incomplete" in type(exc).__name__ and "EOF" in text):
         return CutDocument(0)  # where: said by the caller
+    if "trailing garbage" in text:
+        return DocumentError(f"not valid JSON: {TRAILING}")
     if "integer overflow" in text:
         return DocumentError("an integer is beyond 64 bits, which the streaming parser cannot read")
     return DocumentError(f"not valid JSON: {text}")

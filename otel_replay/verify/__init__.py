@@ -5,11 +5,7 @@ dedup, resource rewrite and time offset as the replay, into sinks that only coll
 then compared with what the backends' query APIs answer: Tempo's trace by id (tempo.py)
 and Loki's LogQL counts of this run's entries (loki.py). result.py says found / missing
 / different per signal and the exit status; run.py ties them together.
+
+Nothing is imported here: every command imports flags.py (through the command line), and
+only a read-back needs the readers.
 """
-
-from __future__ import annotations
-
-from otel_replay.verify.result import VerifyResult
-from otel_replay.verify.run import VerifyError, verify
-
-__all__ = ["VerifyError", "VerifyResult", "verify"]

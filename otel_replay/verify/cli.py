@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import cloup
@@ -17,9 +17,11 @@ from otel_replay.options import FlagError, PlanError, ReplayOptions, build_plan
 from otel_replay.plan import RunPlan
 from otel_replay.resume import ResumeState, StateFileError
 from otel_replay.verify import flags as verify_flags
-from otel_replay.verify.result import VerifyResult
-from otel_replay.verify.run import VerifyError, VerifySettings, verify
+from otel_replay.verify.settings import VerifySettings
 from otel_replay.visible import say
+
+if TYPE_CHECKING:
+    from otel_replay.verify.result import VerifyResult
 
 EPILOG = """\\b
 Examples:
@@ -38,6 +40,8 @@ def _notify(message: str) -> None:
 
 def read_back(plan: RunPlan, offset_ns: int, replay_id: str | None, settings: VerifySettings) -> VerifyResult:
     """The read-back of a run, or a usage error (exit 2) with its one-line reason."""
+    from otel_replay.verify.run import VerifyError, verify  # the readers: only when reading back
+
     try:
         return verify(plan, offset_ns, replay_id, settings, lambda m: _notify(plan.redact(m)))
     except VerifyError as exc:

@@ -9,8 +9,7 @@ from typing import Any, TypeVar
 import cloup
 
 from otel_replay.flagtypes import DurationType, option
-from otel_replay.verify.result import DEFAULT_GRAFANA_URL
-from otel_replay.verify.run import DEFAULT_VERIFY_TIMEOUT, VerifySettings
+from otel_replay.verify.settings import DEFAULT_GRAFANA_URL, DEFAULT_VERIFY_TIMEOUT, VerifySettings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -20,6 +19,12 @@ _COMMON = [
         metavar="URL",
         show_default="the OTLP endpoint's host, port 3200",
         help="Tempo's query API (or any with Tempo's /api/v2/traces), to read the spans back.",
+    ),
+    option(
+        "--prometheus-url",
+        metavar="URL",
+        show_default="the metrics endpoint's, when it is Prometheus's /api/v1/otlp/v1/metrics",
+        help="Prometheus's query API (or any with its /api/v1/query), to read the metric series back.",
     ),
     option(
         "--verify-timeout",
@@ -38,7 +43,9 @@ _COMMON = [
     ),
 ]
 _REPLAY = [
-    option("--verify", is_flag=True, help="After the replay, read everything sent back from Tempo and Loki."),
+    option(
+        "--verify", is_flag=True, help="After the replay, read everything sent back from Tempo, Loki and Prometheus."
+    ),
 ]
 _VERIFY = [
     option(
@@ -47,7 +54,12 @@ _VERIFY = [
         help="The replay id the run printed (Loki structured metadata replay_id); --resume's state file has it.",
     ),
 ]
-NAMES = ("verify", "tempo_query_url", "verify_timeout", "grafana_url", "replay_id")
+#: Loki's flags that ``replay --verify --logs-to otlp`` uses: where the records sent over
+#: OTLP land (a collector forwarding them to Loki), and how to ask it.
+LOKI_FOR_OTLP_LOGS = frozenset(
+    {"--loki-url", "--loki-tenant", "--loki-header", "--loki-user", "--loki-password", "--loki-bearer-token"}
+)
+NAMES = ("verify", "tempo_query_url", "prometheus_url", "verify_timeout", "grafana_url", "replay_id")
 
 
 def replay_verify_flags(command: F) -> F:
@@ -61,5 +73,7 @@ def verify_flags(command: F) -> F:
 def take(flags: dict[str, Any]) -> tuple[bool, str | None, VerifySettings]:
     """Removes the read-back's flags from ``flags``: (``--verify``, ``--replay-id``, settings)."""
     values = {name: flags.pop(name, None) for name in NAMES}
-    settings = VerifySettings(values["tempo_query_url"], values["verify_timeout"], values["grafana_url"])
+    settings = VerifySettings(
+        values["tempo_query_url"], values["verify_timeout"], values["grafana_url"], values["prometheus_url"]
+    )
     return bool(values["verify"]), values["replay_id"], settings

@@ -9,7 +9,7 @@ its ingester flushed them (up to 2 h later): a shortfall among such entries says
 
 from __future__ import annotations
 
-import json
+import re
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -19,6 +19,7 @@ import requests
 from otel_replay.model import Signal
 from otel_replay.sinks.loki import REPLAY_ID_KEY
 from otel_replay.verify.poll import Rounds
+from otel_replay.verify.quoting import quoted
 from otel_replay.verify.result import SignalCheck, shown
 from otel_replay.verify.sent import Labels, SentEntry
 from otel_replay.verify.tempo import QueryError
@@ -28,18 +29,50 @@ ENTRY_LIMIT = 5000
 #: Loki's ``query_ingesters_within`` default: older entries are served only once flushed.
 INGESTER_WINDOW_NS = 3 * 3600 * 10**9
 SECOND = 10**9
+#: The longest time range verify asks Loki about in one query: under Loki's
+#: ``max_query_length`` (721h by default), which refuses longer ones with a 400.
+MAX_QUERY_NS = 720 * 3600 * SECOND
+#: Loki's answer to a query over a longer range than ``max_query_length`` (its ErrQueryTooLong).
+TOO_LONG = "the query time range exceeds the limit"
+_LIMIT = re.compile(r"limit: ((?:\d+(?:ms|[ywdhms]))+)")
+_UNIT_NS = {"ms": 10**6, "s": SECOND, "m": 60 * SECOND, "h": 3600 * SECOND, "d": 86400 * SECOND}
+_UNIT_NS |= {"w": 7 * _UNIT_NS["d"], "y": 365 * _UNIT_NS["d"]}
 Key = tuple[int, str]  # (time, line): what Loki keeps one of, in a stream
 
 
 def selector(stream: Labels, replay_id: str | None) -> str:
     """The LogQL log query of one stream's entries (of this run, when it has an id)."""
-    labels = ", ".join(f"{k}={json.dumps(v)}" for k, v in stream)
-    restrict = f" | {REPLAY_ID_KEY}={json.dumps(replay_id)}" if replay_id else ""
+    labels = ", ".join(f"{k}={quoted(v)}" for k, v in stream)
+    restrict = f" | {REPLAY_ID_KEY}={quoted(replay_id)}" if replay_id else ""
     return "{" + labels + "}" + restrict
 
 
 def count_query(stream: Labels, replay_id: str | None, range_s: int) -> str:
     return f"sum(count_over_time({selector(stream, replay_id)} [{range_s}s]))"
+
+
+class QueryTooLong(QueryError):
+    """Loki refused a query's time range as longer than its ``max_query_length``."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(f"Loki refused the query's time range: {text[:200].strip()!r}")
+        limit = _LIMIT.search(text)
+        #: The limit Loki named (ns), when it could be read.
+        self.limit_ns = (
+            sum(int(n) * _UNIT_NS[u] for n, u in re.findall(r"(\d+)(ms|[ywdhms])", limit.group(1))) if limit else 0
+        )
+
+
+def windows(start_ns: int, end_ns: int, longest_ns: int) -> list[tuple[int, int]]:
+    """``[start, end)`` cut into consecutive windows of at most ``longest_ns``, whole seconds
+    long except perhaps the first (the last ends at ``end_ns``)."""
+    longest_ns = max(SECOND, longest_ns // SECOND * SECOND)
+    out: list[tuple[int, int]] = []
+    while end_ns - start_ns > longest_ns:
+        out.append((end_ns - longest_ns, end_ns))
+        end_ns -= longest_ns
+    out.append((start_ns, end_ns))
+    return out[::-1]
 
 
 class LokiReader:
@@ -48,6 +81,19 @@ class LokiReader:
         self._session = session
         self._timeout = timeout
         self._headers = headers
+        self.longest_ns = MAX_QUERY_NS  # shortened once when Loki's max_query_length is lower
+
+    def _split(self, ask: Callable[[int, int], Any], start_ns: int, end_ns: int) -> list[Any]:
+        """``ask(start, end)`` for each window of ``[start, end)`` Loki accepts as one query;
+        when Loki refuses a window as too long and names a lower limit, once more with that."""
+        try:
+            return [ask(a, b) for a, b in windows(start_ns, end_ns, self.longest_ns)]
+        except QueryTooLong as exc:
+            if not SECOND < exc.limit_ns < self.longest_ns:
+                hours = self.longest_ns // (3600 * SECOND)
+                raise QueryError(f"{exc} (verify asked over at most {hours}h at a time)") from None
+            self.longest_ns = exc.limit_ns - SECOND
+            return [ask(a, b) for a, b in windows(start_ns, end_ns, self.longest_ns)]
 
     def _get(self, path: str, params: dict[str, str]) -> dict[str, Any]:
         url = self.base_url + path
@@ -55,6 +101,8 @@ class LokiReader:
             answer = self._session.get(url, params=params, timeout=self._timeout, headers=self._headers)
         except requests.RequestException as exc:
             raise QueryError(f"cannot ask Loki at {self.base_url}: {type(exc).__name__}") from None
+        if answer.status_code == 400 and TOO_LONG in answer.text:
+            raise QueryTooLong(answer.text)
         if answer.status_code != 200:
             raise QueryError(f"Loki answered {answer.status_code} to {path}: {answer.text[:200].strip()!r}")
         try:
@@ -65,15 +113,26 @@ class LokiReader:
             raise QueryError(f"Loki's answer to {path} is not a query result") from None
 
     def count(self, stream: Labels, replay_id: str | None, first_ns: int, last_ns: int) -> int:
-        """This run's entries of the stream from ``first_ns`` to ``last_ns`` (an instant
-        query at a second after the last, over a range that starts before the first)."""
-        range_s = (last_ns - first_ns) // SECOND + 2
-        query = count_query(stream, replay_id, range_s)
-        data = self._get("/loki/api/v1/query", {"query": query, "time": str(last_ns + SECOND)})
+        """This run's entries of the stream from ``first_ns`` to ``last_ns``: instant
+        queries, one per window, the last at a second after ``last_ns``, over ranges that
+        together start before ``first_ns``."""
+        end = last_ns + SECOND
+        start = end - ((last_ns - first_ns) // SECOND + 2) * SECOND
+        return sum(self._split(lambda a, b: self._count(stream, replay_id, a, b), start, end))
+
+    def _count(self, stream: Labels, replay_id: str | None, start_ns: int, end_ns: int) -> int:
+        """Entries with start < time <= end (whole seconds apart)."""
+        query = count_query(stream, replay_id, (end_ns - start_ns) // SECOND)
+        data = self._get("/loki/api/v1/query", {"query": query, "time": str(end_ns)})
         result = data.get("result") or []
         return int(float(result[0]["value"][1])) if result else 0
 
     def entries(self, stream: Labels, replay_id: str | None, start_ns: int, end_ns: int) -> Counter[Key]:
+        """Every entry of the stream with start <= time < end, in windows Loki accepts."""
+        parts = self._split(lambda a, b: self._entries(stream, replay_id, a, b), start_ns, end_ns)
+        return sum(parts, Counter())
+
+    def _entries(self, stream: Labels, replay_id: str | None, start_ns: int, end_ns: int) -> Counter[Key]:
         """Every entry of the stream with start <= time < end, read in halves when a window
         reaches Loki's per-query limit."""
         params = {
@@ -90,7 +149,7 @@ class LokiReader:
                 out[(int(value[0]), value[1])] += 1
         if sum(out.values()) >= ENTRY_LIMIT and end_ns - start_ns > 1:
             mid = (start_ns + end_ns) // 2
-            return self.entries(stream, replay_id, start_ns, mid) + self.entries(stream, replay_id, mid, end_ns)
+            return self._entries(stream, replay_id, start_ns, mid) + self._entries(stream, replay_id, mid, end_ns)
         return out
 
 
@@ -145,7 +204,7 @@ def _compare(
     absent: NotYetServed,
 ) -> None:
     check = absent.check
-    name = "{" + ", ".join(f"{k}={json.dumps(v)}" for k, v in stream) + "}"
+    name = "{" + ", ".join(f"{k}={quoted(v)}" for k, v in stream) + "}"
     if count == len(keys):
         check.found += count
         return

@@ -12,13 +12,15 @@ import msgspec
 from otel_replay.assemble import stages
 from otel_replay.execute import discovered
 from otel_replay.execute.inputs import as_input, copies_last
-from otel_replay.model import Record, Signal, SpanRecord
+from otel_replay.model import DELTA, LogRecord, MetricKind, MetricPoint, Record, Signal, SpanRecord
 from otel_replay.pipeline import Pipeline
 from otel_replay.plan import RunPlan
 from otel_replay.sinks import Sink
 from otel_replay.sinks.loki import LokiSink
 from otel_replay.stages.dedup import SeenCheck
 from otel_replay.stats import RunStats
+from otel_replay.verify.lokiotlp import entry_of
+from otel_replay.verify.promnames import series_labels, series_name
 
 Labels = tuple[tuple[str, str], ...]
 
@@ -45,10 +47,40 @@ class SentEntry:
     origin: str
 
 
+@dataclass(slots=True)
+class SentSeries:
+    """One series of metric points as Prometheus stores it: its name and the labels verify
+    matches on (promnames.py), the time range of its points, and where the first came from."""
+
+    name: str
+    labels: Labels
+    metric: str  # the OTLP name
+    delta: bool  # a delta sum or histogram: Prometheus keeps those only when told to
+    first_ns: int
+    last_ns: int
+    points: int
+    origin: str
+
+
 @dataclass
 class Sent:
     spans: dict[tuple[int, int], SentSpan] = field(default_factory=dict)
     entries: list[SentEntry] = field(default_factory=list)
+    series: dict[tuple[str, Labels], SentSeries] = field(default_factory=dict)
+
+    def add_point(self, point: MetricPoint) -> None:
+        name = series_name(point.metric)
+        labels = series_labels(point.attributes, dict(point.resource))
+        known = self.series.get((name, labels))
+        if known is None:
+            delta = point.metric.kind is not MetricKind.GAUGE and point.metric.temporality == DELTA
+            known = SentSeries(
+                name, labels, point.metric.name, delta, point.time_ns, point.time_ns, 0, str(point.origin)
+            )
+            self.series[(name, labels)] = known
+        known.first_ns = min(known.first_ns, point.time_ns)
+        known.last_ns = max(known.last_ns, point.time_ns)
+        known.points += 1
 
 
 def sent_span(rec: SpanRecord) -> SentSpan:
@@ -91,11 +123,30 @@ class _Spans:
         pass
 
 
-class _Ignored(_Spans):
+class _OtlpLogs(_Spans):
+    """Collects the log records sent over OTLP as Loki's OTLP endpoint stores them
+    (lokiotlp.py), in case that is where they land."""
+
+    signal = Signal.LOGS
+
+    def write(self, record: Record) -> None:
+        assert isinstance(record, LogRecord)
+        stream, time_ns, line = entry_of(record)
+        self._into.entries.append(SentEntry(stream, time_ns, line, str(record.origin)))
+        self._stats.sent(self.signal, 1)
+
+
+class _Points(_Spans):
+    """Collects the series of the metric points the replay sends (a point without a
+    recorded value is never sent)."""
+
     signal = Signal.METRICS
 
     def write(self, record: Record) -> None:
-        pass
+        assert isinstance(record, MetricPoint)
+        if record.value is not None:
+            self._into.add_point(record)
+            self._stats.sent(self.signal, 1)
 
 
 _decode = msgspec.json.Decoder().decode
@@ -125,8 +176,10 @@ def collect(plan: RunPlan, offset_ns: int) -> Sent:
             sinks[sig] = _Spans(sent, stats)
         elif sig is Signal.LOGS and plan.logs_to == "loki":
             sinks[sig] = _LokiEntries(plan, sent, stats)
+        elif sig is Signal.METRICS:
+            sinks[sig] = _Points(sent, stats)
         else:
-            sinks[sig] = _Ignored(sent, stats)
+            sinks[sig] = _OtlpLogs(sent, stats)
     pipeline = Pipeline(sinks=sinks, stages=stages(plan, offset_ns, SeenCheck().records), stats=stats)
     found = copies_last(discovered(plan, None), plan.limits.ratio_cap)  # with --shard: its share
     pipeline.run(as_input(entry, plan.limits.ratio_cap) for entry in found)

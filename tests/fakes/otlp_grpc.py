@@ -35,6 +35,8 @@ from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2, metrics_service_pb2_grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
+from tests.fakes.server import LATENCY, FakeServer
+
 GRPC_GO_MAX_RECV = 4 * 1024 * 1024
 TRACES, LOGS, METRICS = "traces", "logs", "metrics"
 _REJECTED = {TRACES: "rejected_spans", LOGS: "rejected_log_records", METRICS: "rejected_data_points"}
@@ -116,6 +118,8 @@ class GrpcReceiver:
         return Servicer()
 
     def _export(self, signal: str, request: Any, context: grpc.ServicerContext) -> Any:
+        if LATENCY > 0:
+            time.sleep(LATENCY)  # OTEL_REPLAY_FAKE_LATENCY, as the HTTP fakes: simulated latency, not synchronisation
         if request.ByteSize() == 0:  # otel-replay's check before a run: OK, as the Collector answers; not counted
             with self.lock:
                 self.probes.append(signal)
@@ -149,6 +153,7 @@ class GrpcReceiver:
         return response
 
     def __enter__(self) -> GrpcReceiver:
+        FakeServer.started += 1
         self._server.start()
         return self
 

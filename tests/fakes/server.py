@@ -52,6 +52,10 @@ class Answer:
 class FakeServer:
     """Subclasses implement ``handle(method, path, headers, body) -> Answer``."""
 
+    #: How many fakes (these and the gRPC one) have been started in this process: tests/conftest.py
+    #: checks that every test that starts one is marked ``fakes`` (the latency run's tests).
+    started = 0
+
     def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         fake = self
         self._tls = tls
@@ -170,6 +174,7 @@ class FakeServer:
         return f"{'https' if self._tls else 'http'}://{host}:{port}"
 
     def start(self) -> FakeServer:
+        FakeServer.started += 1
         self._serve_forever()
         return self
 

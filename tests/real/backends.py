@@ -42,6 +42,10 @@ class BackendError(RuntimeError):
 
 
 BINARIES = ("TEMPO_BIN", "LOKI_BIN")
+#: The versions this suite proves docker/tempo.yaml and docker/loki.yaml with. The compose
+#: stack runs these same versions (tests/test_docker_configs.py checks its images), and
+#: test_config_binaries.py checks that the binaries are these.
+VERSIONS = {"tempo": "2.7.2", "loki": "3.4.6"}
 
 
 def missing_binaries() -> list[str]:

@@ -4,9 +4,12 @@ as the compose stack does (the suite's own start proves they boot with the varia
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 
-from tests.real.backends import DOCKER, require_binaries
+import pytest
+
+from tests.real.backends import DOCKER, VERSIONS, require_binaries
 from tests.real.test_configs import COMPOSE_VALUES
 
 require_binaries()
@@ -33,3 +36,19 @@ def test_tempo_accepts_the_config_with_no_variable_set() -> None:
         env=env, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr[-2000:]
+
+
+@pytest.mark.parametrize("name", sorted(VERSIONS))
+def test_the_binaries_are_the_versions_the_compose_stack_runs(name: str) -> None:
+    """What this suite proves is what `make up` runs: another binary proves another version."""
+    binary = os.environ[f"{name.upper()}_BIN"]
+    out = subprocess.run([binary, "-version"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr[-2000:]
+    found = re.search(rf"^{name}, version v?(\S+)", out.stdout + out.stderr, re.MULTILINE)
+    assert found, (out.stdout + out.stderr)[-2000:]
+    if found.group(1) != VERSIONS[name]:  # your own binaries: the suite proves the configs on them instead
+        pytest.skip(
+            f"{binary} is {name} {found.group(1)}; docker/docker-compose.yml runs {VERSIONS[name]}: "
+            "this run proves the configs on the former (to move the stack, change the image and "
+            "tests/real/backends.py VERSIONS together)"
+        )
