@@ -64,12 +64,15 @@ def times_in(
     is ignored here; the real pass reports it."""
     if not isinstance(found, InputFile):
         return times
-    for item in read_input(found):
-        if SIGNAL_OF.get(type(item)) not in signals:
-            continue
-        record, _ = apply_transforms(item, filters)  # type: ignore[arg-type]
-        if record is not None:
-            times.add(record)
+    with contextlib.closing(read_input(found, signals)) as items:
+        for item in items:
+            if SIGNAL_OF.get(type(item)) not in signals:
+                if isinstance(item, FileStart) and item.signal not in signals and item.one_signal:
+                    break  # the file holds nothing else: read no further (as the real pass does)
+                continue
+            record, _ = apply_transforms(item, filters)  # type: ignore[arg-type]
+            if record is not None:
+                times.add(record)
     return times
 
 
@@ -166,7 +169,7 @@ class Pipeline:
                     stats.file_read()  # a file split into parts counts once
                 before = _drops(stats) if stats.notes is not None else None
                 counter = self.counter
-                self._read(read_input(found if counter is None else counter.counted(found)))
+                self._read(read_input(found if counter is None else counter.counted(found), frozenset(self.sinks)))
                 if counter is not None:
                     counter.finished()
                 for signal in list(self._pending):

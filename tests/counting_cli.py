@@ -45,9 +45,9 @@ def _counting_readinto(self: Any, buf: Any) -> int:
 _read_input = pipeline.read_input
 
 
-def _logging_read_input(item: InputFile) -> Any:
+def _logging_read_input(item: InputFile, *args: Any) -> Any:
     _log(f"read {os.getpid()} {item.name}")
-    return _read_input(item)
+    return _read_input(item, *args)
 
 
 _times_in = worker.times_in

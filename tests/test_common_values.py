@@ -27,10 +27,10 @@ from otel_replay.sources.common import (
     json_string,
     parse_hex_id,
     plain_array,
-    record_resource,
     scope_name_version,
     shown,
 )
+from otel_replay.sources.resources import record_resource
 
 ORIGIN = Origin("f.json", 3)
 
@@ -280,6 +280,22 @@ def test_a_records_resource_is_noted_where_it_changes_and_never_cut() -> None:
     resource = record_resource({"big": 2**64, "long": long}, (), notes)
     assert resource == (("big", str(2**64)), ("long", long))
     assert notes == ["resource 'big': integer beyond 64 bits sent as its decimal string"]
+
+
+def test_a_resource_read_again_is_the_same_and_noted_again_where_it_changes() -> None:
+    """Every log record of a session repeats its resource: read as it was cleaned the first
+    time, the note included for each record whose resource changes (not only the first)."""
+    for _ in range(3):
+        notes: list[str] = []
+        assert record_resource({"service.name": "s", "n": None}, (), notes) == (("n", None), ("service.name", "s"))
+        assert notes == [NULL_NOTE]
+        assert record_resource({"big": 2**64}, (), notes) == (("big", str(2**64)),)
+        assert notes == [NULL_NOTE, "resource 'big': integer beyond 64 bits sent as its decimal string"]
+    first = record_resource({"service.name": "s", "v": 1}, (), [])
+    assert record_resource({"service.name": "s", "v": 1}, (), []) is first
+    assert record_resource({"service.name": "s", "v": True}, (), []) == (("service.name", "s"), ("v", True))
+    assert record_resource({"service.name": "s", "v": 1.0}, (), []) == (("service.name", "s"), ("v", 1.0))
+    assert type(record_resource({"service.name": "s", "v": 1.0}, (), [])[1][1]) is float
 
 
 def _convert(value: Any, notes: list[str]) -> Any:

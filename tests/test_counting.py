@@ -20,6 +20,7 @@ from otel_replay.execute.inputs import copies_last
 from otel_replay.model import Signal
 from otel_replay.pipeline import times_in
 from otel_replay.plan import Selection
+from otel_replay.sources import codemachine
 from otel_replay.sources.codemachine_metrics import sum_only_notice
 from otel_replay.sources.discover import InputFile, discover
 from otel_replay.stages.unrecorded import NO_RECORDED_VALUE
@@ -243,6 +244,24 @@ def test_shift_to_now_ignores_points_that_recorded_nothing(tmp_path: Path) -> No
     blank = Selection(now_ns=0).blank_times()
     newest = times_in(found, frozenset({Signal.METRICS}), first_pass(Selection(now_ns=0)), blank).last
     assert newest == 1_795_539_660 * 10**9  # 17:01, the gauge's time (not the zero's 17:02)
+
+
+def test_the_first_pass_reads_no_record_of_a_signal_not_replayed(tmp_path: Path, monkeypatch: Any) -> None:
+    """--logs-only: the first pass stops at a trace file's start (as the replay does) and
+    converts none of its spans; the log file beside it still gives the newest instant."""
+    converted: list[Any] = []
+    convert = codemachine.span_from_codemachine
+    monkeypatch.setattr(codemachine, "span_from_codemachine", lambda *a: converted.append(a) or convert(*a))
+    spans = trace_file(tmp_path / "17-00-00.json", [span_doc()])
+    logs = log_file(tmp_path / "17-00-00-logs.json", [log_doc(sec=1_795_539_700)])
+    keep = first_pass(Selection(now_ns=0))
+    times = Selection(now_ns=0).blank_times()
+    for found in discover([str(spans), str(logs)]):
+        times_in(found, frozenset({Signal.LOGS}), keep, times)
+    assert converted == [] and times.last == 1_795_539_700 * 10**9
+    (found,) = discover([str(spans)])
+    times_in(found, frozenset({Signal.TRACES}), keep, times)
+    assert len(converted) == 1  # the same file, its signal replayed: read
 
 
 def test_the_example_says_per_file_what_it_did_not_send_with_workers() -> None:

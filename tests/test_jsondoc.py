@@ -300,3 +300,39 @@ def test_a_document_exactly_as_long_as_the_limit_is_decoded_whole(monkeypatch: p
     monkeypatch.setattr(jsondoc, "WHOLE_DOCUMENT_BYTES", len(data))
     doc, items = _read(data)
     assert (doc.header, items) == ({"big": 99999999999999999999999}, [1])
+
+
+def _outcome(data: bytes, wanted: Any = None) -> Any:
+    try:
+        doc = read_document(io.BytesIO(data), None, wanted)
+        return doc.header, doc.keys, doc.array_key, list(doc.items)
+    except DocumentError as exc:
+        return str(exc)
+
+
+@pytest.mark.parametrize(
+    ("data", "told"),
+    [
+        (b'{"a": {"b": [1, {"c": [2]}], "d": {}}, "x": 1.5, "y": "z", "n": null, "spans": [{"i": 1}, {"i": 2}]}', True),
+        (b'{"x": [1, [2, [3]]], "y": 2, "z": {"w": {"v": 1}}, "last": true}', True),
+        (b'{"a": 1, "a": 2, "logs": [], "logs": [3]}', True),
+        (b'{"v": 1, "logs": {"a": 1}, "w": 2}', False),
+        (b'{"v": 1, "logs": "x"}', False),
+        (b"[1, 2, 3]", False),
+        (b'{"a": "\xff"}', False),
+        (b'{"a": tru}', False),
+        (b'{"logs": [1, 2', False),
+    ],
+)
+def test_a_refused_document_is_its_top_level_without_records(data: bytes, told: bool) -> None:
+    """What ``wanted`` refuses comes with the header, keys and record array the whole
+    decode finds, and no items; what it takes, or cannot be told by its top level, is
+    read as without it (the same records, the same reason)."""
+    seen: list[Any] = []
+    refused = _outcome(data, lambda doc: seen.append((doc.header, doc.keys, doc.array_key)) and False)
+    whole = _outcome(data)
+    if told:
+        assert refused == (*seen[0], []) and whole[:3] == seen[0]
+    else:
+        assert seen == [] and refused == whole
+    assert _outcome(data, lambda doc: True) == whole

@@ -18,7 +18,7 @@ from otel_replay.sources.claims import claims_telemetry, not_telemetry
 from otel_replay.sources.codemachine import classify, read_codemachine
 from otel_replay.sources.codemachine_metrics import read_metrics
 from otel_replay.sources.discover import DECOMPRESS_ERRORS, InputFile, SkippedFile
-from otel_replay.sources.jsondoc import CutDocument, DocumentError, read_document
+from otel_replay.sources.jsondoc import CutDocument, Document, DocumentError, read_document
 from otel_replay.sources.otlp_json import OTLP_ARRAYS, read_otlp, read_otlp_lines
 
 _READ_ERRORS = (*DECOMPRESS_ERRORS, zipfile.BadZipFile, RuntimeError)
@@ -27,10 +27,12 @@ _READ_ERRORS = (*DECOMPRESS_ERRORS, zipfile.BadZipFile, RuntimeError)
 INTERNAL_ERROR = "internal error while reading"
 
 
-def read_input(item: InputFile) -> Iterator[SourceItem | SkippedFile]:
+def read_input(item: InputFile, signals: frozenset[Signal] | None = None) -> Iterator[SourceItem | SkippedFile]:
+    """The items of one input. With ``signals``, a document of another signal yields its
+    :class:`~otel_replay.model.FileStart` (and what its top level says) but no records."""
     try:
         with item.open() as stream:
-            yield from _read_stream(item, stream)
+            yield from _read_stream(item, stream, signals)
     except CutDocument as exc:  # cut before any record
         yield FileProblem(item.name, cut_reason(exc, 0))
     except DocumentError as exc:
@@ -49,11 +51,20 @@ def cut_reason(exc: CutDocument, recovered: int) -> str:
     return f"{exc}: cut at byte {exc.at}, {recovered} records recovered"
 
 
-def _read_stream(item: InputFile, stream: object) -> Iterator[SourceItem | SkippedFile]:
+def signal_of(doc: Document) -> Signal | None:
+    """What a document (not JSON Lines) holds, told by its top level: CodeMachine's or OTLP's."""
+    signal = classify(doc)
+    return OTLP_ARRAYS.get(doc.array_key) if signal is None and doc.array_key else signal  # type: ignore[arg-type]
+
+
+def _read_stream(
+    item: InputFile, stream: object, signals: frozenset[Signal] | None
+) -> Iterator[SourceItem | SkippedFile]:
     if item.part is not None:  # discovery split a JSON Lines file: read its lines straight
         yield from read_otlp_lines(stream, item.name, item.part)  # type: ignore[arg-type]
         return
-    doc = read_document(stream, item.size)  # type: ignore[arg-type]
+    wanted = None if signals is None else lambda doc: signal_of(doc) in (None, *signals)
+    doc = read_document(stream, item.size, wanted)  # type: ignore[arg-type]
     for note in doc.notes:
         yield FileProblem(item.name, f"{note}; the file was read")
     if doc.lines is not None:

@@ -29,10 +29,10 @@ from otel_replay.sources.common import (
     hrtime_to_ns,
     ms_to_ns,
     parse_hex_id,
-    record_resource,
     shown,
 )
 from otel_replay.sources.jsondoc import Document, describe_json
+from otel_replay.sources.resources import record_resource
 
 DEFAULT_SERVICE = "codemachine"
 #: ``span.kind`` attribute values → opentelemetry.trace.SpanKind values.

@@ -57,13 +57,13 @@ from otel_replay.sources.common import (
     json_object,
     json_string,
     ms_to_ns,
-    record_resource,
     scope_name_version,
     shown,
 )
 from otel_replay.sources.histograms import exponential_value, histogram_value
 from otel_replay.sources.jsondoc import Document, DocumentError, describe_json
 from otel_replay.sources.monotonic import settle_monotonic
+from otel_replay.sources.resources import record_resource
 
 __all__ = ["exponential_value", "histogram_value", "iso_to_ns", "metric_definition", "point_from_codemachine"]
 

@@ -17,10 +17,8 @@ from otel_replay.model import (
     InvalidRecord,
     Notice,
     Origin,
-    ResourceAttrs,
     Signal,
     SourceItem,
-    resource_from_mapping,
     truncate_utf8,
 )
 from otel_replay.sources.jsondoc import describe_json
@@ -357,15 +355,6 @@ def hrtime_to_ns(value: Any) -> int:
             f"timestamp nanoseconds {shown(nanos)} outside 0..999999999", "timestamp nanoseconds out of range", nanos
         )
     return epoch_ns(sec * 1_000_000_000 + nanos, "timestamp")  # past the fast path: a subclass, or huge
-
-
-def record_resource(res: Any, default: ResourceAttrs, notes: list[str] | None = None) -> ResourceAttrs:
-    """A record's own ``resource`` (attributes as an object), or the session's default."""
-    if res is None:
-        return default
-    if not isinstance(res, dict):
-        raise InvalidInput(f"resource is {describe_json(res)}, expected an object", "resource is not an object")
-    return resource_from_mapping(clean_attributes(res, "resource", notes, None))
 
 
 def checked(

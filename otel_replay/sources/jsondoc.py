@@ -8,19 +8,19 @@ larger ones are streamed item by item with ijson so memory stays flat whatever t
 
 from __future__ import annotations
 
-import codecs
 import collections
 import io
 import itertools
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any, BinaryIO
 
 import ijson
 import msgspec
 
+from otel_replay.sources.jsontext import looks_like_json, not_json
 from otel_replay.sources.salvage import salvage
 
 #: Documents up to this size are decoded in one go; larger ones are streamed.
@@ -28,12 +28,8 @@ WHOLE_DOCUMENT_BYTES = 8 * 1024 * 1024
 #: Top-level arrays that carry records, in the order they are looked for.
 RECORD_ARRAYS = ("spans", "logs", "metrics", "resourceSpans", "resourceLogs", "resourceMetrics")
 BOM = b"\xef\xbb\xbf"  # not allowed in JSON (RFC 8259 §8.1), but parsers may ignore it: we do
-_JSON_STARTS = frozenset(b'{["-0123456789tfn'[i : i + 1] for i in range(17))
-#: How much of the start is looked at to tell text from binary data.
-SNIFF_BYTES = 4096
-#: How many characters of text that is not JSON are quoted.
-SHOWN_CHARS = 40
 _DECODER = msgspec.json.Decoder()
+_PEEK = msgspec.json.Decoder(dict[str, msgspec.Raw])
 
 
 class DocumentError(Exception):
@@ -82,8 +78,12 @@ def describe_json(value: Any) -> str:
     return type(value).__name__
 
 
-def read_document(stream: BinaryIO, size_hint: int | None = None) -> Document:
-    """Open a document; its ``items`` iterator may raise :class:`DocumentError` part-way."""
+def read_document(
+    stream: BinaryIO, size_hint: int | None = None, wanted: Callable[[Document], bool] | None = None
+) -> Document:
+    """Open a document; its ``items`` iterator may raise :class:`DocumentError` part-way.
+    A document read whole that ``wanted`` refuses (told by its top level alone) comes
+    with no items: its records are not even decoded."""
     head = stream.read(WHOLE_DOCUMENT_BYTES + 1)
     bom = head.startswith(BOM)
     base = len(BOM) if bom else 0  # where the JSON text starts in the file
@@ -92,12 +92,13 @@ def read_document(stream: BinaryIO, size_hint: int | None = None) -> Document:
     if not head.strip():
         raise DocumentError("empty file")
     head = _past_first_line(head, stream)
-    if not _looks_like_json(head):
+    if not looks_like_json(head):
         raise DocumentError(not_json(head))
     if (first := _first_line(head)) is not None:  # JSON Lines: keys are its first line's
         doc = Document({}, list(first), None, lines=io.BufferedReader(_Replay(head, stream), 1 << 16))
     elif len(head) <= WHOLE_DOCUMENT_BYTES:
-        doc = _whole(head, base)
+        peeked = _peek(head) if wanted is not None else None
+        doc = peeked if peeked is not None and not wanted(peeked) else _whole(head, base)  # type: ignore[misc]
     else:
         doc = _streamed(head, stream, base)
     if bom:
@@ -112,42 +113,6 @@ def _past_first_line(head: bytes, stream: BinaryIO) -> bytes:
     while sep and not rest.strip() and (more := stream.read(1 << 16)):
         head, rest = head + more, rest + more
     return head
-
-
-def _looks_like_json(head: bytes) -> bool:
-    """Whether the start can be JSON at all: a JSON value's first character, no NUL byte,
-    and a word at the start is one of JSON's (``true``, ``false``, ``null``)."""
-    start = head.lstrip()
-    if start[:1] not in _JSON_STARTS or b"\x00" in head[:SNIFF_BYTES]:
-        return False
-    if start[:1].isalpha():
-        word = re.match(rb"[A-Za-z_]+", start)
-        return word is not None and word.group() in (b"true", b"false", b"null")
-    return True
-
-
-def not_json(head: bytes) -> str:
-    """Why bytes that are not JSON are not: text is quoted (escaped, cut), anything else
-    named binary with its first bytes in hex."""
-    start = head.lstrip()[:SNIFF_BYTES]
-    text = _as_text(start)
-    if text is None:
-        shown = " ".join(f"{b:02x}" for b in start[:4])
-        return f"not JSON text: the file starts with binary data (bytes {shown})"
-    quoted = repr(text[:SHOWN_CHARS]) + ("…" if len(text) > SHOWN_CHARS else "")
-    return f"not JSON: the file starts with text {quoted}"
-
-
-def _as_text(data: bytes) -> str | None:
-    """``data`` as text when it is UTF-8 (perhaps cut in a character at the end) without
-    NUL or other control characters than white space and escape; else None."""
-    try:
-        text = codecs.getincrementaldecoder("utf-8")().decode(data, final=False)
-    except UnicodeDecodeError:
-        return None
-    if any(ord(c) < 32 and c not in "\t\n\r\x0c\x1b" for c in text) or "\x7f" in text:
-        return None
-    return text
 
 
 def is_json_lines(head: bytes) -> bool:
@@ -187,6 +152,20 @@ def _decode(data: bytes) -> Any:
         return _DECODER.decode(data)
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError, ValueError) as exc:
         raise _decode_error(exc, len(data)) from None
+
+
+def _peek(data: bytes) -> Document | None:
+    """The document's header, keys and record array, its values skipped, not decoded (a
+    fifth of the time); None when it is not that simple (then the whole decode says why)."""
+    try:
+        raws = _PEEK.decode(data)
+        header = {k: _DECODER.decode(v) for k, v in raws.items() if memoryview(v)[:1] not in (b"[", b"{")}
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError, ValueError):
+        return None
+    array_key = next((k for k in RECORD_ARRAYS if k in raws), None)
+    if array_key is not None and memoryview(raws[array_key])[:1] != b"[":
+        return None
+    return Document(header, list(raws), array_key)
 
 
 def _whole(data: bytes, base: int = 0) -> Document:
