@@ -165,8 +165,13 @@ def test_after_sigkill_the_rerun_asks_tempo_and_sends_each_span_exactly_once(
         assert rerun.returncode == 0, rerun.stderr
         assert_each_once(span_counts(tempo), N_SPANS)
     traces = json.loads(rerun.stdout)["signals"]["traces"]
-    assert traces["sent"] == N_SPANS - stored_before
-    assert traces["dropped"] == {"already delivered (--resume)": stored_before}
+    # What Tempo had when the rerun asked: with two workers the other one's request (one in
+    # flight each, --concurrency 1) may still have been on its way in when the kill came,
+    # and stored after stored_before was counted (as the fakes' latency run shows).
+    stored_when_asked = traces["dropped"].pop("already delivered (--resume)")
+    late = 0 if workers == "1" else BATCH
+    assert stored_before <= stored_when_asked <= stored_before + late and traces["dropped"] == {}
+    assert traces["sent"] == N_SPANS - stored_when_asked
     assert b"--resume: asking Tempo at" in rerun.stderr and b"the other" in rerun.stderr
     assert json.loads(rerun.stdout)["hints"] == []
 
