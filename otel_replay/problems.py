@@ -133,10 +133,15 @@ class ProblemGroup:
         return first if self.key == OTHER_REASONS else f"{first}: {self.key}"
 
 
+def _place(problem: Problem) -> tuple[str, int]:
+    """Where a problem stands in the input: its file, then its record's index."""
+    return (problem.file or "", -1 if problem.index is None else problem.index)
+
+
 class ProblemLog:
     """Problems as they come: counted, the first :data:`MAX_KEPT` kept, and per reason a
-    count and the first :data:`EXAMPLES_PER_REASON`. Memory stays bounded however many
-    there are. Not locked: its owner (:class:`~otel_replay.stats.RunStats`) is."""
+    count and the first :data:`EXAMPLES_PER_REASON` in input order (file, then record).
+    Memory stays bounded however many there are. Not locked: its owner (:class:`~otel_replay.stats.RunStats`) is."""
 
     def __init__(self) -> None:
         self.count = 0
@@ -156,8 +161,12 @@ class ProblemLog:
             if group is None:
                 group = self.groups[group_key] = ProblemGroup(*group_key)
         group.count += 1
-        if len(group.examples) < EXAMPLES_PER_REASON:
-            group.examples.append(problem)
+        examples = group.examples
+        if len(examples) < EXAMPLES_PER_REASON or _place(problem) < _place(examples[-1]):
+            # the first in input order, whichever worker reported first: the same every run
+            examples.append(problem)
+            examples.sort(key=_place)
+            del examples[EXAMPLES_PER_REASON:]
 
     def by_count(self) -> list[ProblemGroup]:
         return sorted(self.groups.values(), key=lambda g: -g.count)

@@ -212,3 +212,28 @@ def test_many_files_with_one_flaw_are_one_reason(tmp_path: Path) -> None:
     example = f"      {tmp_path / 'other00.json'}: unknown document: top-level keys spanCount, rows; expected"
     assert any(line.startswith(example) for line in lines), lines
     assert len(lines) < 15
+
+
+def test_the_examples_of_a_reason_are_the_first_in_input_order_whatever_order_they_came_in() -> None:
+    problems = [
+        Problem(INVALID, "bad id", "bad id", where=f"f{n}.json[{i}]", file=f"f{n}.json", index=i, signal=Signal.TRACES)
+        for n in range(3)
+        for i in range(4)
+    ]
+    arrived, reversed_ = ProblemLog(), ProblemLog()
+    for problem in problems:
+        arrived.add(problem)
+    for problem in reversed(problems):  # as a later worker's reports may come first
+        reversed_.add(problem)
+    (group,) = arrived.by_count()
+    (other,) = reversed_.by_count()
+    assert (
+        [p.where for p in group.examples]
+        == [p.where for p in other.examples]
+        == [
+            "f0.json[0]",
+            "f0.json[1]",
+            "f0.json[2]",
+        ]
+    )
+    assert group.count == other.count == 12
