@@ -17,10 +17,16 @@ from typing import Any
 import click
 import cloup
 
-from otel_replay.command import CONTEXT_SETTINGS, ReplayGroup, flag_hint, flags_given, print_version
+from otel_replay.command import (
+    CONTEXT_SETTINGS,
+    ReplayGroup,
+    flags_given,
+    plan_or_usage_error,
+    print_version,
+)
 from otel_replay.flags import EXAMPLES, replay_flags
 from otel_replay.inspect.command import inspect_command
-from otel_replay.options import FlagError, PlanError, ReplayOptions, build_plan
+from otel_replay.options import ReplayOptions
 from otel_replay.plan import RunPlan
 from otel_replay.progress import Meter, ProgressLine, RetryNotices
 from otel_replay.report import EXIT_USAGE, Report
@@ -67,7 +73,7 @@ def replay(*, verbose: bool, as_json: bool, **flags: Any) -> None:
     """
     check, _, settings = verify_flags.take(flags)
     options = ReplayOptions(**flags)
-    plan = _plan(options)
+    plan = plan_or_usage_error(options)
     _check_unused(options, plan, verify_flags.LOKI_FOR_OTLP_LOGS if check else ())
     _warn_if_insecure(plan)
     if check and plan.mode != "send":
@@ -99,16 +105,6 @@ def _print_scrub_check(plan: RunPlan, as_json: bool) -> None:
         click.echo(plan.redact(json.dumps(check_dict(plan.scrub), ensure_ascii=False)))
     else:
         click.echo("\n".join(visible(plan.redact(line)) for line in check_lines(plan.scrub)))
-
-
-def _plan(options: ReplayOptions) -> RunPlan:
-    """The plan, or a usage error (exit 2) with the plan's one-line reason."""
-    try:
-        return build_plan(options)
-    except FlagError as exc:
-        raise click.BadParameter(exc.reason, param_hint=flag_hint(exc.flag)) from None
-    except PlanError as exc:
-        raise click.UsageError(str(exc)) from None
 
 
 def _check_unused(options: ReplayOptions, plan: RunPlan, used: Collection[str] = ()) -> None:

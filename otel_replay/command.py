@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import platform
 import shlex
+from collections.abc import Mapping
 from importlib import metadata
 from typing import Any
 
@@ -15,6 +16,8 @@ import cloup
 from click.core import ParameterSource
 
 from otel_replay import __version__
+from otel_replay.options import FlagError, PlanError, ReplayOptions, build_plan
+from otel_replay.plan import RunPlan
 
 #: The help of every command: -h too, option groups aligned, up to 100 columns on a wide
 #: terminal (the terminal's width on a narrower one; 80 when not a terminal), no colour.
@@ -86,3 +89,15 @@ def flag_hint(flag: str) -> str:
             names = [param.envvar] if isinstance(param.envvar, str) else list(param.envvar or ())
             return next((f"{name} ({flag})" for name in names if os.environ.get(name)), flag)
     return flag
+
+
+def plan_or_usage_error(options: ReplayOptions, env: Mapping[str, str] | None = None) -> RunPlan:
+    """The plan for these flags, or a usage error (exit 2) with its one-line reason, naming
+    the flag (or the variable its value came from). ``env={}``: a command that sends nothing
+    reads no OTLP or Loki settings from the environment (a wrong one is no reason not to look)."""
+    try:
+        return build_plan(options, env=env)
+    except FlagError as exc:
+        raise click.BadParameter(exc.reason, param_hint=flag_hint(exc.flag)) from None
+    except PlanError as exc:
+        raise click.UsageError(str(exc)) from None

@@ -215,10 +215,15 @@ Exit status: 0 all delivered, 1 something invalid, rejected or failed,
 2 usage error or nothing could be sent. Full reference: docs/cli.md."""
 
 
+def inputs(command: F) -> F:
+    """``PATH...``, as every command that reads a bug report takes it."""
+    for argument in reversed(INPUTS):
+        command = argument(command)
+    return command
+
+
 def replay_flags(command: F) -> F:
     """``PATH...`` and every flag of ``otel-replay replay``, in their groups, as one decorator."""
     for title, options in reversed(GROUPS):
         command = cloup.option_group(title, *options)(command)
-    for argument in reversed(INPUTS):
-        command = argument(command)
-    return command
+    return inputs(command)

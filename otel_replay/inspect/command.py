@@ -9,7 +9,7 @@ from typing import Any
 
 import cloup
 
-from otel_replay.flags import INPUTS, SCRUB, SELECTION
+from otel_replay.flags import SCRUB, SELECTION, inputs
 from otel_replay.flagtypes import option
 from otel_replay.options import ReplayOptions
 
@@ -25,18 +25,12 @@ Exit status: the one replay --dry-run would have (0 nothing to complain about,
 1 problems or nothing to replay), 2 usage error. Details: docs/inspect.md."""
 
 
-def _inputs(command: Any) -> Any:
-    for argument in reversed(INPUTS):
-        command = argument(command)
-    return command
-
-
 @cloup.command(
     "inspect",
     short_help="Show what a bug report holds: sessions, traces, metrics, problems (sends nothing).",
     epilog=EXAMPLES,
 )
-@_inputs
+@inputs
 @cloup.option_group("Inputs and selection", *SELECTION)
 @cloup.option_group(
     "Time",

@@ -10,20 +10,20 @@ import click
 import msgspec
 
 from otel_replay.collect import Collected, collect
+from otel_replay.command import plan_or_usage_error
 from otel_replay.inspect.complaints import Complaints, complaints
 from otel_replay.inspect.layout import Block, problems, summary_blocks, trace_blocks
 from otel_replay.inspect.summary import summarise
 from otel_replay.inspect.tree import trace_view
 from otel_replay.model import LogRecord, SpanRecord
-from otel_replay.options import FlagError, PlanError, ReplayOptions, build_plan
-from otel_replay.plan import RunPlan
+from otel_replay.options import ReplayOptions
 
 _encode = msgspec.json.Encoder(enc_hook=str).encode  # NaN and ±Infinity become null
 
 
 def inspect(options: ReplayOptions, trace: str | None, as_json: bool) -> int:
     """Prints what the inputs hold; returns the exit status replay --dry-run would have."""
-    plan = _plan(options)
+    plan = plan_or_usage_error(options, env={})
     found = collect(plan, sys.stdin.buffer if "-" in plan.paths else None)
     said = complaints(found.stats)
     if trace is None:
@@ -32,18 +32,6 @@ def inspect(options: ReplayOptions, trace: str | None, as_json: bool) -> int:
     else:
         _print_trace(found, trace, said, as_json)
     return said.exit_status
-
-
-def _plan(options: ReplayOptions) -> RunPlan:
-    """The dry-run plan for these flags. Nothing is sent, so the environment's OTLP and
-    Loki settings are not read (a wrong ``OTEL_EXPORTER_OTLP_ENDPOINT`` is no reason not
-    to look)."""
-    try:
-        return build_plan(options, env={})
-    except FlagError as exc:
-        raise click.BadParameter(exc.reason, param_hint=exc.flag) from None
-    except PlanError as exc:
-        raise click.UsageError(str(exc)) from None
 
 
 def _print_trace(found: Collected, wanted: str, said: Complaints, as_json: bool) -> None:

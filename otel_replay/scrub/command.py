@@ -4,11 +4,10 @@ summary and the exit status (cli.py registers the command; docs/scrub.md)."""
 from __future__ import annotations
 
 import sys
-from typing import Any
 
 import cloup
 
-from otel_replay.flags import INPUTS
+from otel_replay.flags import inputs
 from otel_replay.flagtypes import option
 
 EXAMPLES = """\b
@@ -25,18 +24,12 @@ _RULES_HELP = "A preset (secrets, pii, codemachine) or a TOML rules file (repeat
 _SALT_HELP = "Key of hashed values: equal values give equal tokens across runs (default: random for each run)."
 
 
-def _inputs(command: Any) -> Any:
-    for argument in reversed(INPUTS):
-        command = argument(command)
-    return command
-
-
 @cloup.command(
     "scrub",
     short_help="Write a copy of a bug report without secrets, paths and names, in its own format.",
     epilog=EXAMPLES,
 )
-@_inputs
+@inputs
 @cloup.option_group(
     "Output",
     option(

@@ -7,8 +7,8 @@ import sys
 
 import click
 
-from otel_replay.options import FlagError, PlanError, ReplayOptions, build_plan
-from otel_replay.plan import RunPlan
+from otel_replay.command import plan_or_usage_error
+from otel_replay.options import ReplayOptions
 from otel_replay.report import Report, problem_lines
 from otel_replay.scrub.presets import build_scrubber
 from otel_replay.scrub.rules import RulesError
@@ -32,7 +32,8 @@ def scrub(
         scrubber = build_scrubber(specs, salt)
     except RulesError as exc:
         raise click.BadParameter(str(exc), param_hint="'--scrub'") from None
-    plan = _plan(ReplayOptions(paths=paths, dry_run=True, include=include, exclude=exclude))
+    # discovery's settings as replay's (nothing is sent: the environment is not read)
+    plan = plan_or_usage_error(ReplayOptions(paths=paths, dry_run=True, include=include, exclude=exclude), env={})
     try:
         target = Target(output, overwrite)
     except TargetError as exc:
@@ -60,13 +61,3 @@ def scrub(
         lines.append(f"otel-replay scrub: nothing to scrub: no telemetry in the input; {output} not written")
     click.echo("\n".join(visible(line) for line in lines))
     return report.exit_status if outcome.files else max(report.exit_status, 1)
-
-
-def _plan(options: ReplayOptions) -> RunPlan:
-    """Discovery's settings as replay's (nothing is sent: the environment is not read)."""
-    try:
-        return build_plan(options, env={})
-    except FlagError as exc:
-        raise click.BadParameter(exc.reason, param_hint=exc.flag) from None
-    except PlanError as exc:
-        raise click.UsageError(str(exc)) from None

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 import click
 import cloup
 
-from otel_replay.command import CONTEXT_SETTINGS, flag_hint
+from otel_replay.command import CONTEXT_SETTINGS, plan_or_usage_error
 from otel_replay.flags import replay_flags
-from otel_replay.options import FlagError, PlanError, ReplayOptions, build_plan
+from otel_replay.options import ReplayOptions
 from otel_replay.plan import RunPlan
 from otel_replay.resume import ResumeState, StateFileError
 from otel_replay.verify import flags as verify_flags
@@ -61,12 +61,7 @@ def verify_command(*, verbose: bool, as_json: bool, **flags: Any) -> None:
     give the same PATH... and flags as that run, and its --resume state file (which has
     its time offset and replay id) or --time-offset and --replay-id."""
     _, replay_id, settings = verify_flags.take(flags)
-    try:
-        plan = build_plan(ReplayOptions(**flags))
-    except FlagError as exc:
-        raise click.BadParameter(exc.reason, param_hint=flag_hint(exc.flag)) from None
-    except PlanError as exc:
-        raise click.UsageError(str(exc)) from None
+    plan = plan_or_usage_error(ReplayOptions(**flags))
     offset, replay_id = _previous_run(plan, replay_id)
     result = read_back(plan, offset, replay_id, settings)
     click.echo(json.dumps(result.to_dict(), ensure_ascii=False) if as_json else result.render_text())

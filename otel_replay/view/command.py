@@ -11,9 +11,9 @@ from typing import Any
 import click
 
 from otel_replay.collect import collect
+from otel_replay.command import plan_or_usage_error
 from otel_replay.flagtypes import SizeType
-from otel_replay.options import FlagError, PlanError, ReplayOptions, build_plan
-from otel_replay.plan import RunPlan
+from otel_replay.options import ReplayOptions
 from otel_replay.report import Report
 from otel_replay.sources.discover import DEFAULT_MAX_ARCHIVE_BYTES
 from otel_replay.view.data import build
@@ -50,7 +50,7 @@ def view_command(*, output: str, **flags: Any) -> None:
     Exit status: 0 written, 1 written but replay would report problems (listed in the
     page), 2 usage error or the page could not be written.
     """
-    plan = _plan(ReplayOptions(dry_run=True, **flags))
+    plan = plan_or_usage_error(ReplayOptions(dry_run=True, **flags))
     found = collect(plan, sys.stdin.buffer if "-" in plan.paths else None)
     stats = found.stats
     doc = build(found.records, found.inputs, [p.line() for p in stats.problems], stats.problem_count)
@@ -67,15 +67,6 @@ def view_command(*, output: str, **flags: Any) -> None:
     if stats.problem_count > 5:
         click.echo(f"  … {stats.problem_count - 5} more in the page", err=True)
     sys.exit(Report(found.stats, "dry-run").exit_status)
-
-
-def _plan(options: ReplayOptions) -> RunPlan:
-    try:
-        return build_plan(options)
-    except FlagError as exc:
-        raise click.BadParameter(exc.reason, param_hint=exc.flag) from None
-    except PlanError as exc:
-        raise click.UsageError(str(exc)) from None
 
 
 def _write(output: str, page: str) -> None:
