@@ -10,6 +10,7 @@ only when they changed it. Pure: documents in, documents out.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from otel_replay.scrub.engine import Scrubber
@@ -67,14 +68,20 @@ def _name(obj: dict[str, Any], field: str, where: str, s: Scrubber) -> None:
         obj[field] = s.text(obj[field], where)
 
 
-def _cm_span(span: dict[str, Any], s: Scrubber) -> None:
+def _span(span: dict[str, Any], s: Scrubber, attributes: Callable[[dict[str, Any], str, str, Scrubber], None]) -> None:
+    """A span's name, status message, attributes and events, its attributes as the format
+    writes them (CodeMachine: a map; OTLP/JSON: a list of key-values)."""
     _name(span, "name", "span.name", s)
     if isinstance(span.get("status"), dict):
         _name(span["status"], "message", "status.message", s)
-    _attrs(span, "attributes", "span", s)
+    attributes(span, "attributes", "span", s)
     for event in _dicts(span.get("events")):
         _name(event, "name", "event.name", s)
-        _attrs(event, "attributes", "event", s)
+        attributes(event, "attributes", "event", s)
+
+
+def _cm_span(span: dict[str, Any], s: Scrubber) -> None:
+    _span(span, s, _attrs)
 
 
 def _cm_log(log: dict[str, Any], s: Scrubber) -> None:
@@ -113,13 +120,7 @@ def scrub_otlp(doc: dict[str, Any], s: Scrubber) -> None:
 
 
 def _otlp_span(span: dict[str, Any], s: Scrubber) -> None:
-    _name(span, "name", "span.name", s)
-    if isinstance(span.get("status"), dict):
-        _name(span["status"], "message", "status.message", s)
-    _kvs(span, "attributes", "span", s)
-    for event in _dicts(span.get("events")):
-        _name(event, "name", "event.name", s)
-        _kvs(event, "attributes", "event", s)
+    _span(span, s, _kvs)
     for link in _dicts(span.get("links")):
         _kvs(link, "attributes", "link", s)
 
