@@ -41,7 +41,9 @@ from otel_replay.progress.meter import ByteCounter
 from otel_replay.sinks import Sink
 from otel_replay.sources import read_input
 from otel_replay.sources.discover import Discovered, InputFile, SkippedFile
+from otel_replay.sources.times import DocumentTimes, document_times
 from otel_replay.stages import Transform
+from otel_replay.stages.unrecorded import NoRecordedValue
 from otel_replay.stats import RunStats, TimeSpan
 from otel_replay.timechoice import RecordTimes
 
@@ -64,6 +66,9 @@ def times_in(
     is ignored here; the real pass reports it."""
     if not isinstance(found, InputFile):
         return times
+    if all(type(f) is NoRecordedValue for f in filters) and (read := document_times(found, signals)) is not None:
+        _add_times(times, read)  # no filter but the one of metric points: the times alone tell
+        return times
     with contextlib.closing(read_input(found, signals)) as items:
         for item in items:
             if SIGNAL_OF.get(type(item)) not in signals:
@@ -74,6 +79,14 @@ def times_in(
             if record is not None:
                 times.add(record)
     return times
+
+
+def _add_times(times: RecordTimes, read: DocumentTimes) -> None:
+    if read.signal is Signal.TRACES and read.times:
+        pairs = read.times
+        times.add_range(min(pairs[0::2]), max(pairs[1::2]))
+    elif read.signal is Signal.LOGS:
+        times.add_logs(read.times, read.identity)
 
 
 def _instants(record: Record) -> tuple[int, int]:

@@ -16,6 +16,7 @@ Pure functions of plain values: the first pass over the inputs gives the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from otel_replay.model import LogRecord, Record
@@ -80,19 +81,37 @@ class RecordTimes:
         return len(self.refused_keys)
 
     def add(self, record: Record) -> None:
-        if isinstance(record, LogRecord) and not record.time_ns:
-            return  # no time: sent as it is, whatever the offset
-        first, last = oldest_ns(record), newest_ns(record)
+        if isinstance(record, LogRecord):
+            self.add_logs([record.time_ns], lambda _: log_identity(record))
+        else:
+            self.add_range(oldest_ns(record), newest_ns(record))
+
+    def add_range(self, first: int, last: int) -> None:
+        """Spans or metric points (what only an OTLP backend receives) from ``first`` to ``last``."""
+        self._widen(first, last)
+        self.last_not_log = last if self.last_not_log is None else max(self.last_not_log, last)
+
+    def add_logs(self, stamps: list[int], identity: Callable[[int], bytes]) -> None:
+        """Log records at these times (0: none: sent as it is, whatever the offset);
+        ``identity(i)`` is the i-th one's dedup identity, asked only of those Loki would
+        not show at once or would refuse."""
+        timed = [t for t in stamps if t]
+        if not timed:
+            return
+        self._widen(min(timed), max(timed))
+        w = self.windows
+        refused_before = self.now_ns - w.loki_max_age_ns if w.loki_max_age_ns else 0
+        unserved_before = self.now_ns - w.loki_visible_ns if w.loki_visible_ns else 0
+        old_before = max(refused_before, unserved_before)
+        if min(timed) >= old_before:
+            return
+        for i, t in enumerate(stamps):
+            if t and t < old_before:
+                (self.refused_keys if t < refused_before else self.unserved_keys).add(identity(i))
+
+    def _widen(self, first: int, last: int) -> None:
         self.first = first if self.first is None else min(self.first, first)
         self.last = last if self.last is None else max(self.last, last)
-        if not isinstance(record, LogRecord):
-            self.last_not_log = last if self.last_not_log is None else max(self.last_not_log, last)
-        else:
-            age = self.now_ns - record.time_ns
-            if self.windows.loki_max_age_ns and age > self.windows.loki_max_age_ns:
-                self.refused_keys.add(log_identity(record))
-            elif self.windows.loki_visible_ns and age > self.windows.loki_visible_ns:
-                self.unserved_keys.add(log_identity(record))
 
     def merge(self, other: RecordTimes | None) -> None:
         if other is None:

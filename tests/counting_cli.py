@@ -50,6 +50,16 @@ def _logging_read_input(item: InputFile, *args: Any) -> Any:
     return _read_input(item, *args)
 
 
+_document_times = pipeline.document_times
+
+
+def _logging_document_times(item: InputFile, *args: Any) -> Any:
+    found = _document_times(item, *args)
+    if found is not None:  # the first pass read the document's times alone (else read_input reads it)
+        _log(f"read {os.getpid()} {item.name}")
+    return found
+
+
 _times_in = worker.times_in
 
 
@@ -67,6 +77,7 @@ def _holding_times_in(*args: Any) -> Any:
 
 streams._Decompressed.readinto = _counting_readinto  # type: ignore[method-assign]
 pipeline.read_input = _logging_read_input  # type: ignore[assignment]
+pipeline.document_times = _logging_document_times  # type: ignore[assignment]
 worker.times_in = _holding_times_in  # type: ignore[assignment]
 
 if __name__ == "__main__":

@@ -1,0 +1,155 @@
+"""The default time choice's first pass reads CodeMachine span and log documents for their
+times alone (sources/times.py): what it finds must be what converting every record finds."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from otel_replay.assemble import first_pass
+from otel_replay.model import Record, Signal
+from otel_replay.pipeline import times_in
+from otel_replay.plan import Selection
+from otel_replay.sources import codemachine
+from otel_replay.sources.discover import discover
+from otel_replay.sources.times import _LOGS, _SPANS, document_times, log_times, span_times
+from otel_replay.stages.unrecorded import NoRecordedValue
+from otel_replay.timechoice import HOUR_NS, RecordTimes, Windows
+from tests.helpers import log_doc, log_file, span_doc, spans_bytes, trace_file, write_json
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "codemachine"
+ALL = frozenset(Signal)
+
+
+class KeepAll:
+    """A filter that keeps every record: the first pass then converts each one."""
+
+    drop_label = "never"
+
+    def apply(self, record: Record) -> Record:
+        return record
+
+
+def _pass(paths: list[Path], now_ns: int, light: bool, signals: frozenset[Signal] = ALL) -> RecordTimes:
+    times = RecordTimes(now_ns=now_ns, windows=Windows())
+    filters: list[Any] = [NoRecordedValue()] if light else [KeepAll(), NoRecordedValue()]
+    for found in discover([str(p) for p in paths]):
+        times_in(found, signals, filters, times)
+    return times
+
+
+def _found(t: RecordTimes) -> tuple[Any, ...]:
+    return t.first, t.last, t.last_not_log, t.unserved, t.refused
+
+
+def _converted(paths: list[Path], monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    calls: list[str] = []
+    for name in ("span_from_codemachine", "log_from_codemachine"):
+        real = getattr(codemachine, name)
+        monkeypatch.setattr(codemachine, name, lambda *a, _r=real, _n=name: calls.append(_n) or _r(*a))
+    return calls
+
+
+@pytest.mark.parametrize("age_h", [0, 4, 24 * 8])
+@pytest.mark.parametrize("signals", [ALL, frozenset({Signal.LOGS}), frozenset({Signal.TRACES})])
+def test_the_example_gives_the_same_times_read_alone_or_converted(age_h: int, signals: frozenset[Signal]) -> None:
+    """The example folder (spans, logs, metrics, latest*.json copies): the same range,
+    and the same counts of what Loki would not show or would refuse (a copy counted once)."""
+    full = _pass([EXAMPLE], 0, light=False, signals=signals)
+    assert full.last is not None
+    now = full.last + age_h * HOUR_NS + 1
+    full, light = _pass([EXAMPLE], now, False, signals), _pass([EXAMPLE], now, True, signals)
+    assert _found(light) == _found(full)
+    if age_h == 4 and Signal.LOGS in signals:
+        assert light.unserved > 0 and light.refused == 0
+    if age_h > 24 * 7 and Signal.LOGS in signals:
+        assert light.refused > 0
+
+
+def test_the_documents_are_not_converted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = shutil.copytree(EXAMPLE, tmp_path / "in")
+    calls = _converted([folder], monkeypatch)
+    light = _pass([folder], 0, light=True)
+    assert calls == [] and light.last is not None  # the metrics documents are still converted (not counted here)
+    _pass([folder], 0, light=False)
+    assert "span_from_codemachine" in calls and "log_from_codemachine" in calls
+
+
+def test_a_span_refused_for_its_times_is_left_out_as_the_replay_leaves_it_out(tmp_path: Path) -> None:
+    good = span_doc(startTime=1_795_539_600_000, endTime=1_795_539_601_000)
+    late = span_doc(startTime=1_795_539_700_000, endTime=1_795_539_699_000)  # ends before it starts
+    no_event_time = dict(span_doc(startTime=1_795_539_800_000, endTime=1_795_539_801_000), events=[{"name": "e"}])
+    negative = span_doc(startTime=-5, endTime=1_795_539_900_000)
+    path = trace_file(tmp_path / "17-00-00.json", [good, late, no_event_time, negative])
+    light, full = _pass([path], 0, True), _pass([path], 0, False)
+    assert _found(light) == _found(full)
+    assert (light.first, light.last) == (1_795_539_600_000 * 10**6, 1_795_539_601_000 * 10**6)
+
+
+def test_an_event_before_the_start_or_after_the_end_widens_the_range(tmp_path: Path) -> None:
+    span = dict(
+        span_doc(startTime=1_795_539_600_000, endTime=1_795_539_601_000),
+        events=[{"name": "early", "time": 1_795_539_500_000.5}, {"name": "late", "time": 1_795_539_700_000}],
+    )
+    assert span_times(document_times_of(trace_file(tmp_path / "a.json", [span]))) == [
+        1_795_539_500_000_500_000,
+        1_795_539_700_000 * 10**6,
+    ]
+
+
+def document_times_of(path: Path) -> Any:
+    """The decoded spans of a trace file, as span_times takes them."""
+    return _SPANS.decode(json.dumps(json.loads(path.read_text())["spans"]))
+
+
+def test_log_times_leave_out_what_the_replay_refuses() -> None:
+    logs = _LOGS.decode(json.dumps([{"timestamp": [10, 5]}, {"timestamp": [10, 10**9]}, {}, {"timestamp": [0, 0]}]))
+    assert log_times(logs) == [10 * 10**9 + 5, 0, 0, 0]
+
+
+def test_a_log_copy_is_counted_once_and_a_different_record_at_the_same_time_twice(tmp_path: Path) -> None:
+    one, other = log_doc(sec=1_795_539_600), log_doc(sec=1_795_539_600, body="another")
+    log_file(tmp_path / "17-00-00-logs.json", [one, other])
+    log_file(tmp_path / "latest-logs.json", [one])
+    now = 1_795_539_600 * 10**9 + 4 * HOUR_NS
+    light, full = _pass([tmp_path], now, True), _pass([tmp_path], now, False)
+    assert (light.unserved, full.unserved) == (2, 2)
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("otlp.json", b'{"resourceSpans": []}'),  # OTLP/JSON: its reader
+        ("cut.json", spans_bytes(span_doc())[:-10]),  # cut short: the reader salvages it
+        ("lines.json", spans_bytes(span_doc()) + b"\n" + spans_bytes(span_doc()) + b"\n"),  # JSON Lines
+        ("odd.json", b'{"spans": [{"startTime": 1, "endTime": 2, "events": {"not": "a list"}}]}'),
+        ("bom.json", b"\xef\xbb\xbf" + spans_bytes(span_doc())),
+        ("metrics.json", b'{"type": "metrics", "metrics": []}'),
+    ],
+)
+def test_what_the_times_alone_cannot_tell_is_converted(name: str, content: bytes, tmp_path: Path) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    (found,) = discover([str(path)])
+    assert document_times(found, ALL) is None
+    assert _found(_pass([path], 0, True)) == _found(_pass([path], 0, False))
+
+
+def test_a_signal_not_replayed_adds_nothing(tmp_path: Path) -> None:
+    path = trace_file(tmp_path / "17-00-00.json", [span_doc()])
+    (found,) = discover([str(path)])
+    read = document_times(found, frozenset({Signal.LOGS}))
+    assert read is not None and read.signal is None
+    assert _pass([path], 0, True, frozenset({Signal.LOGS})).last is None
+
+
+def test_the_first_pass_with_a_filter_converts_and_applies_it(tmp_path: Path) -> None:
+    path = write_json(tmp_path / "17-00-00.json", {"spans": [span_doc()]})
+    keep = Selection(now_ns=0, services=("nobody",))
+    times = keep.blank_times()
+    (found,) = discover([str(path)])
+    assert times_in(found, ALL, first_pass(keep), times).last is None  # the filter dropped the span
