@@ -16,6 +16,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
+from opentelemetry.sdk.resources import Resource
 
 from otel_replay.model import Origin, Signal
 from otel_replay.sinks.otlp_answers import partial_rejections
@@ -77,6 +78,20 @@ def test_size_estimate_is_an_upper_bound() -> None:
         actual = encode_spans([to_readable_span(rec, cache.get(res))]).ByteSize()
         estimate = estimate_span_bytes(rec) + estimate_resource_bytes(res)
         assert actual <= estimate <= actual * 3 + 400
+
+
+def test_a_shared_resource_is_the_sdks_resource_with_its_hash_taken_once() -> None:
+    """The cache's resources hash and compare as the SDK's own, and a batch encodes to
+    the same bytes: only the cost of hashing (once per span in the encoder) differs."""
+    cache = ResourceCache()
+    res = (("service.name", "codemachine"), ("n", 3), ("x", "y"))
+    shared, plain = cache.get(res), Resource({"service.name": "codemachine", "n": 3, "x": "y"})
+    assert cache.get(res) is shared and shared == plain and hash(shared) == hash(plain)
+    assert shared != Resource({"service.name": "other", "n": 3, "x": "y"})
+    recs = [span_from_codemachine(span_doc(span_id=f"{i + 1:016x}"), res, Origin("f", i)) for i in range(3)]
+    encoded = encode_spans([to_readable_span(r, shared) for r in recs]).SerializeToString()
+    assert encoded == encode_spans([to_readable_span(r, plain) for r in recs]).SerializeToString()
+    assert len(ExportTraceServiceRequest.FromString(encoded).resource_spans) == 1
 
 
 @pytest.mark.parametrize(
