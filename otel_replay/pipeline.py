@@ -18,7 +18,7 @@ import contextlib
 import gc
 import threading
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
 
@@ -66,9 +66,8 @@ def times_in(
     is ignored here; the real pass reports it."""
     if not isinstance(found, InputFile):
         return times
-    if all(type(f) is NoRecordedValue for f in filters) and (read := document_times(found, signals)) is not None:
-        _add_times(times, read)  # no filter but the one of metric points: the times alone tell
-        return times
+    if all(type(f) is NoRecordedValue for f in filters) and document_times(found, signals, times_of(times)):
+        return times  # no filter but the one of metric points: the times alone tell
     with contextlib.closing(read_input(found, signals)) as items:
         for item in items:
             if SIGNAL_OF.get(type(item)) not in signals:
@@ -81,12 +80,16 @@ def times_in(
     return times
 
 
-def _add_times(times: RecordTimes, read: DocumentTimes) -> None:
-    if read.signal is Signal.TRACES and read.times:
-        pairs = read.times
-        times.add_range(min(pairs[0::2]), max(pairs[1::2]))
-    elif read.signal is Signal.LOGS:
-        times.add_logs(read.times, read.identity)
+def times_of(times: RecordTimes) -> Callable[[DocumentTimes], None]:
+    """What adds the times a document's time fields gave (sources/times.py) to ``times``."""
+
+    def add(read: DocumentTimes) -> None:
+        if read.signal is Signal.TRACES and read.times:
+            times.add_range(min(read.times[0::2]), max(read.times[1::2]))
+        elif read.signal is Signal.LOGS:
+            times.add_logs(read.times, read.identity)
+
+    return add
 
 
 def _instants(record: Record) -> tuple[int, int]:

@@ -14,7 +14,8 @@ from otel_replay.assemble import first_pass
 from otel_replay.model import Record, Signal
 from otel_replay.pipeline import times_in
 from otel_replay.plan import Selection
-from otel_replay.sources import codemachine
+from otel_replay.sources import codemachine, jsondoc
+from otel_replay.sources import times as times_module
 from otel_replay.sources.discover import discover
 from otel_replay.sources.times import _LOGS, _SPANS, document_times, log_times, span_times
 from otel_replay.stages.unrecorded import NoRecordedValue
@@ -32,6 +33,16 @@ class KeepAll:
 
     def apply(self, record: Record) -> Record:
         return record
+
+
+@pytest.fixture(params=["whole", "streamed"])
+def reading(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each test twice: documents read whole, and every document streamed (as one over
+    WHOLE_DOCUMENT_BYTES is)."""
+    if request.param == "streamed":
+        monkeypatch.setattr(jsondoc, "WHOLE_DOCUMENT_BYTES", 64)
+        monkeypatch.setattr(times_module, "WHOLE_DOCUMENT_BYTES", 64)
+    return str(request.param)
 
 
 def _pass(paths: list[Path], now_ns: int, light: bool, signals: frozenset[Signal] = ALL) -> RecordTimes:
@@ -56,7 +67,9 @@ def _converted(paths: list[Path], monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 @pytest.mark.parametrize("age_h", [0, 4, 24 * 8])
 @pytest.mark.parametrize("signals", [ALL, frozenset({Signal.LOGS}), frozenset({Signal.TRACES})])
-def test_the_example_gives_the_same_times_read_alone_or_converted(age_h: int, signals: frozenset[Signal]) -> None:
+def test_the_example_gives_the_same_times_read_alone_or_converted(
+    age_h: int, signals: frozenset[Signal], reading: str
+) -> None:
     """The example folder (spans, logs, metrics, latest*.json copies): the same range,
     and the same counts of what Loki would not show or would refuse (a copy counted once)."""
     full = _pass([EXAMPLE], 0, light=False, signals=signals)
@@ -70,7 +83,7 @@ def test_the_example_gives_the_same_times_read_alone_or_converted(age_h: int, si
         assert light.refused > 0
 
 
-def test_the_documents_are_not_converted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_documents_are_not_converted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reading: str) -> None:
     folder = shutil.copytree(EXAMPLE, tmp_path / "in")
     calls = _converted([folder], monkeypatch)
     light = _pass([folder], 0, light=True)
@@ -79,12 +92,14 @@ def test_the_documents_are_not_converted(tmp_path: Path, monkeypatch: pytest.Mon
     assert "span_from_codemachine" in calls and "log_from_codemachine" in calls
 
 
-def test_a_span_refused_for_its_times_is_left_out_as_the_replay_leaves_it_out(tmp_path: Path) -> None:
+def test_a_span_refused_for_its_times_is_left_out_as_the_replay_leaves_it_out(tmp_path: Path, reading: str) -> None:
     good = span_doc(startTime=1_795_539_600_000, endTime=1_795_539_601_000)
     late = span_doc(startTime=1_795_539_700_000, endTime=1_795_539_699_000)  # ends before it starts
     no_event_time = dict(span_doc(startTime=1_795_539_800_000, endTime=1_795_539_801_000), events=[{"name": "e"}])
     negative = span_doc(startTime=-5, endTime=1_795_539_900_000)
-    path = trace_file(tmp_path / "17-00-00.json", [good, late, no_event_time, negative])
+    not_a_span = "span"
+    odd_events = dict(span_doc(startTime=1_795_539_950_000, endTime=1_795_539_951_000), events=["e"])
+    path = trace_file(tmp_path / "17-00-00.json", [good, late, no_event_time, negative, not_a_span, odd_events])
     light, full = _pass([path], 0, True), _pass([path], 0, False)
     assert _found(light) == _found(full)
     assert (light.first, light.last) == (1_795_539_600_000 * 10**6, 1_795_539_601_000 * 10**6)
@@ -111,7 +126,7 @@ def test_log_times_leave_out_what_the_replay_refuses() -> None:
     assert log_times(logs) == [10 * 10**9 + 5, 0, 0, 0]
 
 
-def test_a_log_copy_is_counted_once_and_a_different_record_at_the_same_time_twice(tmp_path: Path) -> None:
+def test_a_log_copy_is_counted_once_and_a_different_record_at_the_same_time_twice(tmp_path: Path, reading: str) -> None:
     one, other = log_doc(sec=1_795_539_600), log_doc(sec=1_795_539_600, body="another")
     log_file(tmp_path / "17-00-00-logs.json", [one, other])
     log_file(tmp_path / "latest-logs.json", [one])
@@ -120,13 +135,45 @@ def test_a_log_copy_is_counted_once_and_a_different_record_at_the_same_time_twic
     assert (light.unserved, full.unserved) == (2, 2)
 
 
+def test_an_odd_record_read_whole_has_the_document_converted(tmp_path: Path) -> None:
+    path = tmp_path / "odd.json"
+    path.write_bytes(b'{"spans": [{"startTime": 1, "endTime": 2, "events": {"not": "a list"}}]}')
+    (found,) = discover([str(path)])
+    assert document_times(found, ALL, lambda _: None) is False
+    assert _found(_pass([path], 0, True)) == _found(_pass([path], 0, False)) == (None,) * 3 + (0, 0)
+
+
+def test_a_streamed_document_cut_short_gives_the_times_before_the_cut(tmp_path: Path, reading: str) -> None:
+    spans = [
+        span_doc(span_id=f"{i + 1:016x}", startTime=1_795_539_600_000 + i, endTime=1_795_539_600_001 + i)
+        for i in range(5)
+    ]
+    path = tmp_path / "17-00-00.json"
+    path.write_bytes(spans_bytes(*spans)[:-300])
+    light, full = _pass([path], 0, True), _pass([path], 0, False)
+    assert _found(light) == _found(full) and light.last is not None
+
+
+def test_a_long_streamed_document_is_read_a_stretch_at_a_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(jsondoc, "WHOLE_DOCUMENT_BYTES", 64)
+    monkeypatch.setattr(times_module, "WHOLE_DOCUMENT_BYTES", 64)
+    monkeypatch.setattr(times_module, "STRETCH", 3)
+    logs = [log_doc(sec=1_795_539_600 + i, body=f"b{i}") for i in range(10)]
+    (found,) = discover([str(log_file(tmp_path / "17-00-00-logs.json", logs))])
+    handed: list[Any] = []
+    assert document_times(found, ALL, handed.append) is True
+    assert [len(read.times) for read in handed] == [3, 3, 3, 1]
+    now = 1_795_539_600 * 10**9 + 4 * HOUR_NS
+    path = tmp_path / "17-00-00-logs.json"
+    assert _found(_pass([path], now, True)) == _found(_pass([path], now, False))
+
+
 @pytest.mark.parametrize(
     ("name", "content"),
     [
         ("otlp.json", b'{"resourceSpans": []}'),  # OTLP/JSON: its reader
         ("cut.json", spans_bytes(span_doc())[:-10]),  # cut short: the reader salvages it
         ("lines.json", spans_bytes(span_doc()) + b"\n" + spans_bytes(span_doc()) + b"\n"),  # JSON Lines
-        ("odd.json", b'{"spans": [{"startTime": 1, "endTime": 2, "events": {"not": "a list"}}]}'),
         ("bom.json", b"\xef\xbb\xbf" + spans_bytes(span_doc())),
         ("metrics.json", b'{"type": "metrics", "metrics": []}'),
     ],
@@ -135,15 +182,17 @@ def test_what_the_times_alone_cannot_tell_is_converted(name: str, content: bytes
     path = tmp_path / name
     path.write_bytes(content)
     (found,) = discover([str(path)])
-    assert document_times(found, ALL) is None
+    handed: list[Any] = []
+    assert document_times(found, ALL, handed.append) is False and handed == []
     assert _found(_pass([path], 0, True)) == _found(_pass([path], 0, False))
 
 
-def test_a_signal_not_replayed_adds_nothing(tmp_path: Path) -> None:
+def test_a_signal_not_replayed_adds_nothing(tmp_path: Path, reading: str) -> None:
     path = trace_file(tmp_path / "17-00-00.json", [span_doc()])
     (found,) = discover([str(path)])
-    read = document_times(found, frozenset({Signal.LOGS}))
-    assert read is not None and read.signal is None
+    handed: list[Any] = []
+    assert document_times(found, frozenset({Signal.LOGS}), handed.append) is True
+    assert [read.signal for read in handed] == [None]
     assert _pass([path], 0, True, frozenset({Signal.LOGS})).last is None
 
 

@@ -16,15 +16,17 @@ of an unexpected type — answers None: the caller converts the records instead.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
 
 import msgspec
 
 from otel_replay.model import Signal
 from otel_replay.sources.common import InvalidInput, hrtime_to_ns, ms_to_ns
-from otel_replay.sources.jsondoc import BOM, RECORD_ARRAYS, WHOLE_DOCUMENT_BYTES
+from otel_replay.sources.jsondoc import BOM, RECORD_ARRAYS, WHOLE_DOCUMENT_BYTES, DocumentError, read_document
 from otel_replay.sources.members import InputFile
 
 
@@ -46,52 +48,118 @@ _TOP = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _SPANS = msgspec.json.Decoder(list[_Span])
 _LOGS = msgspec.json.Decoder(list[_Log])
 _RAWS = msgspec.json.Decoder(list[msgspec.Raw])
+_ENCODE = msgspec.json.Encoder().encode
 _ARRAYS = {"spans": Signal.TRACES, "logs": Signal.LOGS}
+#: Records of a streamed document converted at a time.
+STRETCH = 1024
 
 
 @dataclass(slots=True)
 class DocumentTimes:
-    """What :func:`document_times` found in one document."""
+    """What :func:`document_times` found in one document, or in one stretch of a streamed one."""
 
     #: None: the document holds a signal not asked for (nothing of it counts).
     signal: Signal | None
     #: Spans: the first and last instant of each one the replay can send, in pairs
     #: (``[first, last, first, last, …]``); log records: each one's time (0: none, or refused).
-    times: list[int]
-    #: Log records: the JSON of their array (split into records only when some are old).
+    times: list[int] = field(default_factory=list)
+    #: Log records read whole: the JSON of their array (split only when some are old).
     array: bytes = b""
+    #: Log records streamed: the records themselves, decoded.
+    decoded: list[Any] | None = None
     _records: list[msgspec.Raw] | None = None
 
     def identity(self, i: int) -> bytes:
-        """The i-th log record's identity here: 128 bits of its bytes."""
+        """The i-th log record's identity here: 128 bits of its bytes (re-encoded when it
+        was streamed, so a streamed copy is told as its original is)."""
+        if self.decoded is not None:
+            return hashlib.blake2b(_ENCODE(self.decoded[i]), digest_size=16).digest()
         if self._records is None:
             self._records = _RAWS.decode(self.array)
         return hashlib.blake2b(self._records[i], digest_size=16).digest()
 
 
-def document_times(item: InputFile, signals: frozenset[Signal]) -> DocumentTimes | None:
-    """The times of a CodeMachine span or log document read whole; None when this reader
-    cannot tell (the records must be converted)."""
+def document_times(item: InputFile, signals: frozenset[Signal], found: Callable[[DocumentTimes], None]) -> bool:
+    """Hand ``found`` the times of a CodeMachine span or log document (once when read
+    whole, a stretch at a time when streamed); False, having handed nothing, when this
+    reader cannot tell (the records must be converted)."""
     if item.part is not None:
-        return None
+        return False
     try:
         with item.open() as stream:
             data = stream.read(WHOLE_DOCUMENT_BYTES + 1)
-        if len(data) > WHOLE_DOCUMENT_BYTES or data.startswith(BOM):
-            return None
-        top = _TOP.decode(data)
-        array_key = next((k for k in RECORD_ARRAYS if k in top), None)
-        signal = _ARRAYS.get(array_key)  # type: ignore[arg-type]
-        if signal is None:
-            return None  # metrics, OTLP/JSON or not telemetry: the readers say
-        if signal not in signals:
-            return DocumentTimes(None, [])
-        raw = top[array_key]  # type: ignore[index]
-        if signal is Signal.TRACES:
-            return DocumentTimes(signal, span_times(_SPANS.decode(raw)))
-        return DocumentTimes(signal, log_times(_LOGS.decode(raw)), bytes(raw))
-    except (OSError, msgspec.DecodeError, UnicodeDecodeError, RecursionError, ValueError):
+        if len(data) > WHOLE_DOCUMENT_BYTES:
+            with item.open() as stream:
+                return _streamed(stream, signals, found)
+        read = _whole(data, signals)
+    except (OSError, DocumentError, msgspec.DecodeError, UnicodeDecodeError, RecursionError, ValueError):
+        return False
+    if read is not None:
+        found(read)
+    return read is not None
+
+
+def _whole(data: bytes, signals: frozenset[Signal]) -> DocumentTimes | None:
+    if data.startswith(BOM):
         return None
+    top = _TOP.decode(data)
+    array_key = next((k for k in RECORD_ARRAYS if k in top), None)
+    signal = _ARRAYS.get(array_key)  # type: ignore[arg-type]
+    if signal is None:
+        return None  # metrics, OTLP/JSON or not telemetry: the readers say
+    if signal not in signals:
+        return DocumentTimes(None)
+    raw = top[array_key]  # type: ignore[index]
+    if signal is Signal.TRACES:
+        return DocumentTimes(signal, span_times(_SPANS.decode(raw)))
+    return DocumentTimes(signal, log_times(_LOGS.decode(raw)), bytes(raw))
+
+
+def _streamed(stream: BinaryIO, signals: frozenset[Signal], found: Callable[[DocumentTimes], None]) -> bool:
+    """A document too large to read whole, streamed as the replay streams it: each
+    stretch of records converted to their time fields alone. A record that is not an
+    object, or whose events are not objects, is refused by the replay: left out here.
+    Where the document stops being JSON, so do its times (the replay reads up to there)."""
+    doc = read_document(stream)
+    signal = _ARRAYS.get(doc.array_key) if doc.lines is None and not doc.notes else None  # type: ignore[arg-type]
+    if signal is None:
+        return False
+    if signal not in signals:
+        found(DocumentTimes(None))
+        return True
+    stretch: list[Any] = []
+    try:
+        for obj in doc.items:
+            stretch.append(obj)
+            if len(stretch) == STRETCH:
+                found(_stretch_times(signal, stretch))
+                stretch = []
+    except DocumentError:
+        pass  # the replay reads up to here too, and says why
+    if stretch:
+        found(_stretch_times(signal, stretch))
+    return True
+
+
+def _stretch_times(signal: Signal, stretch: list[Any]) -> DocumentTimes:
+    kind = _Span if signal is Signal.TRACES else _Log
+    try:
+        typed = msgspec.convert(stretch, list[kind])  # type: ignore[valid-type]
+    except msgspec.ValidationError:
+        typed, stretch = _each(stretch, kind)
+    if signal is Signal.TRACES:
+        return DocumentTimes(signal, span_times(typed))
+    return DocumentTimes(signal, log_times(typed), decoded=stretch)
+
+
+def _each(stretch: list[Any], kind: type) -> tuple[list[Any], list[Any]]:
+    """The records of ``stretch`` that convert to ``kind``, and those records as decoded."""
+    typed, kept = [], []
+    for obj in stretch:
+        with contextlib.suppress(msgspec.ValidationError):
+            typed.append(msgspec.convert(obj, kind))
+            kept.append(obj)
+    return typed, kept
 
 
 def span_times(spans: list[_Span]) -> list[int]:
