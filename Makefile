@@ -77,6 +77,7 @@ mutants: install
 # then throughput and peak memory per run. docs/performance.md says what each figure is.
 bench: install
 	$(PY) bench/ratios.py
+	$(PY) bench/large_doc.py
 	$(PY) bench/run.py
 	$(PY) bench/scrub_cost.py
 	$(PY) bench/inspect_time.py
