@@ -19,6 +19,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing import forkserver
@@ -58,19 +59,20 @@ class Started:
 
 
 def start(ctx: Context, workers: int, target: Callable[..., None], args: tuple[Any, ...]) -> Started:
-    """Start ``workers`` processes running ``target(*args, conn, lifeline, inherited)``
-    (``inherited``: the parent's pipe ends a forked child holds copies of and closes)."""
+    """Start ``workers`` processes running ``target(*args, number, conn, lifeline, inherited)``
+    (``number``: 0 … workers - 1; ``inherited``: the parent's pipe ends a forked child holds
+    copies of and closes)."""
     for stream in (sys.stdout, sys.stderr):  # a forked child would write out a copy of what is buffered
         with contextlib.suppress(OSError, ValueError):
             stream.flush()
     started = Started([], [], [])
-    for _ in range(workers):
+    for number in range(workers):
         parent_end, child_end = ctx.Pipe()
         watch, hold = ctx.Pipe(duplex=False)  # the child reads, only the parent holds the write end
         # A forked child holds copies of the parent's ends too (its own lifeline's among them,
         # which would keep that from ever closing): it closes them first.
         held = [*started.conns, *started.lifelines, parent_end, hold] if isinstance(ctx, ForkContext) else []
-        process = ctx.Process(target=target, args=(*args, child_end, watch, held), daemon=True)
+        process = ctx.Process(target=target, args=(*args, number, child_end, watch, held), daemon=True)
         process.start()
         child_end.close()
         watch.close()
@@ -78,6 +80,27 @@ def start(ctx: Context, workers: int, target: Callable[..., None], args: tuple[A
         started.lifelines.append(hold)
         started.processes.append(process)
     return started
+
+
+class SharedFlag:
+    """A flag in shared memory that the parent sets and every process reads, without a
+    lock. A ``multiprocessing.Event`` guards its flag with a semaphore, which a process
+    that dies holding it (SIGKILL, the OOM killer, a daemon thread cut off at exit) never
+    releases: every other process asking the event would then wait forever."""
+
+    def __init__(self, ctx: Context) -> None:
+        self._value = ctx.RawValue("b", 0)
+
+    def set(self) -> None:
+        self._value.value = 1
+
+    def is_set(self) -> bool:
+        return bool(self._value.value)
+
+    def wait(self, poll: float) -> None:
+        """Until the flag is set, looking every ``poll`` seconds."""
+        while not self.is_set():
+            time.sleep(poll)
 
 
 def begin_worker(lifeline: Connection, inherited: list[Connection]) -> None:

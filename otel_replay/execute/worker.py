@@ -24,15 +24,13 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from multiprocessing.synchronize import Event as SharedEvent
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from otel_replay.assemble import build_sinks, first_pass, new_stats, stages
 from otel_replay.execute.inputs import WorkItem
-from otel_replay.execute.procs import EXIT_ORPHANED, begin_worker
+from otel_replay.execute.procs import EXIT_ORPHANED, SharedFlag, begin_worker
 from otel_replay.model import Record, Signal
 from otel_replay.pipeline import Pipeline, times_in
 from otel_replay.plan import RunPlan
@@ -50,6 +48,8 @@ if TYPE_CHECKING:
 
 #: How often a check carries this worker's counts to the parent, at most (seconds).
 SNAPSHOT_EVERY = 0.2
+#: How often a worker looks at the parent's stop (seconds).
+STOP_POLL = 0.05
 #: Log records a worker holds while an earlier input is not done yet; then it waits.
 HOLD_RECORDS = 4096
 
@@ -76,10 +76,14 @@ class SharedInt(Protocol):
     value: int
 
 
-class SharedCount(SharedInt, Protocol):
-    """A number in shared memory with its lock (``multiprocessing.Value``)."""
+class SharedCounts(Protocol):
+    """One number per worker in shared memory (``multiprocessing.RawArray``): each worker
+    writes only its own, so none needs a lock (a worker killed holding one would leave the
+    others waiting forever); the parent reads their sum."""
 
-    def get_lock(self) -> AbstractContextManager[Any]: ...
+    def __getitem__(self, index: int) -> int: ...
+
+    def __setitem__(self, index: int, value: int) -> None: ...
 
 
 class Client:
@@ -202,18 +206,19 @@ class InTurn:
 
 def work(
     plan: RunPlan,
-    stop: SharedEvent,
+    stop: SharedFlag,
     turn: SharedInt,
     verbose: bool,
-    read_bytes: SharedCount,
+    read_bytes: SharedCounts,
+    number: int,
     conn: Connection,
     lifeline: Connection,
     inherited: list[Connection],
 ) -> None:
-    """A worker process's life."""
+    """A worker process's life (``number``: its own slot of ``read_bytes``)."""
     begin_worker(lifeline, inherited)
     try:
-        _Worker(plan, stop, turn, Client(conn), verbose, read_bytes).run()
+        _Worker(plan, stop, turn, Client(conn), verbose, (read_bytes, number)).run()
     except (EOFError, OSError):  # the pipe to the parent broke: the parent is gone
         os._exit(EXIT_ORPHANED)
     finally:
@@ -222,7 +227,13 @@ def work(
 
 class _Worker:
     def __init__(
-        self, plan: RunPlan, shared_stop: SharedEvent, turn: SharedInt, client: Client, verbose: bool, read: SharedCount
+        self,
+        plan: RunPlan,
+        shared_stop: SharedFlag,
+        turn: SharedInt,
+        client: Client,
+        verbose: bool,
+        read: tuple[SharedCounts, int],
     ) -> None:
         self._plan = plan
         self._read = read
@@ -271,8 +282,8 @@ class _Worker:
         pipeline.run(self._inputs(first, stats))
 
     def _count(self, n: int) -> None:
-        with self._read.get_lock():
-            self._read.value += n
+        counts, mine = self._read
+        counts[mine] += n
 
     def _inputs(self, task: Replay | FirstPass | None, stats: RunStats) -> Iterator[Discovered]:
         """The work items the parent hands out, as the pipeline asks for them: asking for
@@ -291,7 +302,7 @@ class _Worker:
 
     def _watch_stop(self) -> None:
         """The parent's stop (a first Ctrl-C) reaches this process's pipeline and sinks."""
-        self._shared_stop.wait()
+        self._shared_stop.wait(STOP_POLL)
         self._stop.set()
         for sink in list(self._sinks.values()):
             sink.interrupt()

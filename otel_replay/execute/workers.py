@@ -26,8 +26,8 @@ from otel_replay.assemble import first_pass
 from otel_replay.execute.base import Job
 from otel_replay.execute.hub import POLL, Hub, Turns
 from otel_replay.execute.inputs import Entry, Spool, WorkItem, is_copy
-from otel_replay.execute.procs import context, exit_reason, start
-from otel_replay.execute.worker import Replay, SharedCount, SharedInt, Task, work
+from otel_replay.execute.procs import SharedFlag, context, exit_reason, start
+from otel_replay.execute.worker import Replay, SharedCounts, SharedInt, Task, work
 from otel_replay.model import FileProblem
 from otel_replay.pipeline import times_in
 from otel_replay.plan import RunPlan
@@ -47,10 +47,10 @@ class Workers:
         self._spool = spool
         self._not_read: list[str] = []
         ctx = context(["otel_replay.execute.worker", *(["otel_replay.sinks.otlp"] if plan.sends_otlp else [])])
-        self._stop = ctx.Event()
+        self._stop = SharedFlag(ctx)
         self._interrupted = threading.Event()  # this process's view: set at once by interrupt()
         turn: SharedInt = ctx.RawValue("q", 0)
-        self._read_bytes: SharedCount = ctx.Value("q", 0)  # what the workers read, for the progress line
+        self._read_bytes: SharedCounts = ctx.RawArray("q", count)  # what each worker read, for the progress line
         # every worker starts before any thread of this process does (a forked child must not inherit one)
         self._started = start(ctx, count, work, (plan, self._stop, turn, verbose, self._read_bytes))
         self._hub = hub = Hub(self._started, Turns(turn), spool, reads_twice)
@@ -85,7 +85,10 @@ class Workers:
         hub = self._hub
         hub.begin_replay(job)
         if job.on_progress is not None:
-            job.on_progress.begin(hub.progress, lambda: int(self._read_bytes.value), hub.reading)
+            read = self._read_bytes
+            job.on_progress.begin(
+                hub.progress, lambda: sum(read[i] for i in range(len(self._started.processes))), hub.reading
+            )
         try:
             self._feed(job.offset_ns)
             self._wait()
@@ -168,12 +171,10 @@ class Workers:
 
     # -- stopping ---------------------------------------------------------------------------
     def interrupt(self) -> None:
-        """Called from a signal handler, which runs in the main thread between two of its
-        steps: that thread may be inside ``self._stop.is_set()`` holding the shared event's
-        lock (not reentrant), so setting it here could wait forever. The stop is noted in
-        this process at once and set for the workers by another thread."""
+        """Called from a signal handler: the stop is a flag in shared memory, set without
+        a lock, so it is set here at once, for this process and the workers."""
         self._interrupted.set()
-        threading.Thread(target=self._stop.set, name="otel-replay-stop", daemon=True).start()
+        self._stop.set()
 
     @property
     def stopped(self) -> bool:
