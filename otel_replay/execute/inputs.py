@@ -25,7 +25,7 @@ from typing import Any, BinaryIO
 
 from otel_replay.model import FileProblem
 from otel_replay.sources.discover import ArchiveLimits, Discovered, InputFile, SkippedFile, is_latest_copy
-from otel_replay.sources.streams import DECOMPRESS_ERRORS, DEFAULT_CAP, Location, Part, RatioCap, open_location
+from otel_replay.sources.streams import DECOMPRESS_ERRORS, DEFAULT_CAP, Location, Part, RatioCap, Stride, open_location
 
 #: What copying an input out may raise: what reading it would raise (said again when the
 #: copy is read, after the bytes that were copied), or a full disk.
@@ -41,7 +41,7 @@ class WorkItem:
     name: str
     location: Location
     size: int | None = None
-    part: Part | None = None
+    part: Part | Stride | None = None
     #: A copy in the spool folder (removed once it is read, in a run that reads once).
     spooled: bool = False
     #: What reading the original raised after the bytes that were copied out.

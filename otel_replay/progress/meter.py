@@ -21,6 +21,7 @@ from typing import Any, BinaryIO
 
 from otel_replay.sinks.delivery import RetryNews
 from otel_replay.sources.discover import InputFile
+from otel_replay.sources.streams import Stride
 from otel_replay.stats import RunStats
 
 _CHUNK = 1 << 16
@@ -29,8 +30,10 @@ _CHUNK = 1 << 16
 class _Counted(io.RawIOBase):
     """``stream``'s bytes, each chunk counted as the reader takes it."""
 
-    def __init__(self, stream: Any, add: Callable[[int], None]) -> None:
+    def __init__(self, stream: Any, add: Callable[[int], None], of: int = 1) -> None:
         self._stream, self._add = stream, add
+        #: A stride of a document (one of ``of``) reads it whole: each byte counts 1/of.
+        self._of, self._read = of, 0
         self.taken = 0
 
     def readable(self) -> bool:
@@ -39,8 +42,10 @@ class _Counted(io.RawIOBase):
     def readinto(self, buf: Any) -> int:
         n = self._stream.readinto(buf) or 0
         if n:
-            self.taken += n
-            self._add(n)
+            self._read += n
+            taken = self._read // self._of
+            self._add(taken - self.taken)
+            self.taken = taken
         return n
 
 
@@ -63,7 +68,7 @@ class ByteCounter:
     @contextmanager
     def _open(self, found: InputFile) -> Iterator[BinaryIO]:
         with found.open() as stream:
-            self._counted = _Counted(stream, self._add)
+            self._counted = _Counted(stream, self._add, found.part.of if isinstance(found.part, Stride) else 1)
             yield io.BufferedReader(self._counted, _CHUNK)  # type: ignore[misc]
 
     def finished(self) -> None:

@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import zipfile
 from collections.abc import Iterator
+from typing import Any
 
-from otel_replay.model import SIGNAL_OF, FileProblem, Signal, SourceItem
+from otel_replay.model import SIGNAL_OF, FileProblem, FileStart, Signal, SourceItem
 from otel_replay.sources.claims import claims_telemetry, not_telemetry
 from otel_replay.sources.codemachine import classify, read_codemachine
 from otel_replay.sources.codemachine_metrics import read_metrics
 from otel_replay.sources.discover import DECOMPRESS_ERRORS, InputFile, SkippedFile
 from otel_replay.sources.jsondoc import CutDocument, Document, DocumentError, read_document
 from otel_replay.sources.otlp_json import OTLP_ARRAYS, read_otlp, read_otlp_lines
+from otel_replay.sources.streams import Part, Stride
 
 _READ_ERRORS = (*DECOMPRESS_ERRORS, zipfile.BadZipFile, RuntimeError)
 #: The start of the problem line of an exception a reader let out (a bug: readers turn
@@ -60,9 +62,20 @@ def signal_of(doc: Document) -> Signal | None:
 def _read_stream(
     item: InputFile, stream: object, signals: frozenset[Signal] | None
 ) -> Iterator[SourceItem | SkippedFile]:
-    if item.part is not None:  # discovery split a JSON Lines file: read its lines straight
+    if isinstance(item.part, Part):  # discovery split a JSON Lines file: read its lines straight
         yield from read_otlp_lines(stream, item.name, item.part)  # type: ignore[arg-type]
         return
+    stride = item.part if isinstance(item.part, Stride) else None
+    items = _read_document(item, stream, signals, stride)
+    if stride is None or stride.index == 0:
+        yield from items
+    else:  # what is said of the file, its first stride says
+        yield from (it for it in items if not isinstance(it, (FileStart, FileProblem, SkippedFile)))
+
+
+def _read_document(
+    item: InputFile, stream: object, signals: frozenset[Signal] | None, stride: Stride | None
+) -> Iterator[SourceItem | SkippedFile]:
     wanted = None if signals is None else lambda doc: signal_of(doc) in (None, *signals)
     doc = read_document(stream, item.size, wanted)  # type: ignore[arg-type]
     for note in doc.notes:
@@ -78,7 +91,13 @@ def _read_stream(
         signal = OTLP_ARRAYS[doc.array_key]
         records = read_otlp(doc, item.name)
     elif signal is not None:
-        records = read_metrics(doc, item.name) if signal is Signal.METRICS else read_codemachine(doc, item.name, signal)
+        if stride is not None:
+            doc.items = taken = _Counted(doc.items)  # a cut is said with every record read before it
+        records = (
+            read_metrics(doc, item.name)
+            if signal is Signal.METRICS
+            else read_codemachine(doc, item.name, signal, stride)
+        )
     if signal is not None:
         read = 0
         try:
@@ -86,7 +105,7 @@ def _read_stream(
                 read += type(record) in SIGNAL_OF
                 yield record
         except CutDocument as exc:
-            yield FileProblem(item.name, cut_reason(exc, read), signal)
+            yield FileProblem(item.name, cut_reason(exc, read if stride is None else taken.n), signal)
         except DocumentError as exc:
             yield FileProblem(item.name, f"{exc}; the records before it were read", signal)
         return
@@ -99,3 +118,15 @@ def _read_stream(
         f"unknown document: top-level keys {keys}; expected a CodeMachine session or an OTLP/JSON request",
         key="unknown document",
     )
+
+
+class _Counted(Iterator[Any]):
+    """An iterator that counts what it has handed out."""
+
+    def __init__(self, items: Iterator[Any]) -> None:
+        self._items, self.n = items, 0
+
+    def __next__(self) -> Any:
+        item = next(self._items)
+        self.n += 1
+        return item

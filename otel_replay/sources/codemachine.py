@@ -33,6 +33,7 @@ from otel_replay.sources.common import (
 )
 from otel_replay.sources.jsondoc import Document, describe_json
 from otel_replay.sources.resources import record_resource
+from otel_replay.sources.streams import Stride
 
 DEFAULT_SERVICE = "codemachine"
 #: ``span.kind`` attribute values → opentelemetry.trace.SpanKind values.
@@ -191,14 +192,18 @@ def session_problems(doc: Document, source: str, signal: Signal) -> tuple[FilePr
     return (FileProblem(source, reason, signal),)
 
 
-def read_codemachine(doc: Document, source: str, signal: Signal) -> Iterator[SourceItem]:
+def read_codemachine(doc: Document, source: str, signal: Signal, stride: Stride | None = None) -> Iterator[SourceItem]:
     """Stream the records of a classified CodeMachine trace or log document (metrics
-    documents: :mod:`otel_replay.sources.codemachine_metrics`)."""
+    documents: :mod:`otel_replay.sources.codemachine_metrics`); with ``stride``, only its
+    share of them (the others are decoded, not converted)."""
     resource = session_resource(doc)
     yield FileStart(source, signal, "codemachine")
     yield from session_problems(doc, source, signal)
     notes: list[str] = []
     convert = span_from_codemachine if signal is Signal.TRACES else log_from_codemachine
+    first, step = (0, 1) if stride is None else (stride.index, stride.of)
     for index, obj in enumerate(doc.items):
+        if index % step != first:
+            continue
         origin = Origin(source, index)
         yield from checked(signal, origin, notes, convert, obj, resource, origin, notes)

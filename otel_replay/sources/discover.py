@@ -26,7 +26,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO, cast
 
-from otel_replay.model import FileProblem
+from otel_replay.model import FileProblem, Signal
 from otel_replay.sources.archives import (
     SEVENZIP_MAGIC,
     ZIP_MAGIC,
@@ -42,13 +42,15 @@ from otel_replay.sources.archives import (
     tar_members,
     zip_members,
 )
-from otel_replay.sources.jsondoc import is_json_lines
+from otel_replay.sources.codemachine import classify
+from otel_replay.sources.jsondoc import DocumentError, is_json_lines, read_document
 from otel_replay.sources.members import DEFAULT_MAX_ARCHIVE_BYTES
 from otel_replay.sources.names import DATA_SUFFIXES, NameRules
 from otel_replay.sources.streams import (
     DECOMPRESS_ERRORS,
     Location,
     Part,
+    Stride,
     compression,
     open_location,
     open_part,
@@ -71,6 +73,10 @@ __all__ = [
 PART_BYTES = 32 * 1024 * 1024
 #: How much of a file is read to tell whether it is JSON Lines before splitting it.
 PART_SNIFF_BYTES = 1024 * 1024
+#: A large CodeMachine trace document is shared as one stride per PART_BYTES, at most this
+#: many: each stride parses the whole document (converting, encoding and sending a share of
+#: it), so more strides than cores would parse it for nothing.
+MAX_STRIDES = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +206,8 @@ def _from_file(path: str, size: int, limits: ArchiveLimits, walk: Walk) -> Itera
         yield from tar_members(path, opener, Budget(limits, walk.rules), size, path)
     elif walk.part_bytes and size > 2 * walk.part_bytes and _json_lines(path):
         yield from _parts(path, size, walk.part_bytes)
+    elif walk.part_bytes and size > 2 * walk.part_bytes and _codemachine_spans(path):
+        yield from _strides(path, size, min(MAX_STRIDES, size // walk.part_bytes))
     else:
         location = Location(path)
         yield InputFile(path, lambda: open_location(location), size, location=location)
@@ -220,6 +228,26 @@ def _parts(path: str, size: int, part_bytes: int) -> Iterator[InputFile]:
         part = Part(i, bounds[i], bounds[i + 1])
         opener = functools.partial(open_part, path, part)
         yield InputFile(path, opener, part.end - part.start, part, Location(path))
+
+
+def _codemachine_spans(path: str) -> bool:
+    """Whether the file is a CodeMachine trace document, told by its top level up to its
+    record array (not read further)."""
+    try:
+        with open(path, "rb") as fh:
+            doc = read_document(fh)
+            return doc.lines is None and not doc.notes and classify(doc) is Signal.TRACES
+    except (OSError, ValueError, DocumentError):
+        return False  # said when it is read as one input
+
+
+def _strides(path: str, size: int, count: int) -> Iterator[InputFile]:
+    """``count`` inputs, each the whole file and a share of its records (its size the
+    share's, for the progress bar)."""
+    location = Location(path)
+    for i in range(count):
+        share = size * (i + 1) // count - size * i // count
+        yield InputFile(path, lambda: open_location(location), share, Stride(i, count), location)
 
 
 def _from_stdin(stdin: BinaryIO | None, limits: ArchiveLimits, walk: Walk) -> Iterator[Discovered]:

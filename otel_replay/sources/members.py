@@ -12,7 +12,7 @@ from typing import BinaryIO
 
 from otel_replay.model import FileProblem
 from otel_replay.sources.names import NameRules
-from otel_replay.sources.streams import MAX_RATIO, RATIO_FLOOR, Location, Part, RatioCap
+from otel_replay.sources.streams import MAX_RATIO, RATIO_FLOOR, Location, Part, RatioCap, Stride
 
 DEFAULT_MAX_ARCHIVE_BYTES = 2 * 1024**3
 DEFAULT_MAX_MEMBERS = 200_000
@@ -73,8 +73,9 @@ class InputFile:
     name: str
     open: Callable[[], AbstractContextManager[BinaryIO]]
     size: int | None = None
-    #: Set when this input is one part of a JSON Lines file split for the workers.
-    part: Part | None = None
+    #: Set when this input is one part of a JSON Lines file, or one stride of a large
+    #: CodeMachine trace document, split for the workers.
+    part: Part | Stride | None = None
     #: How to open it again elsewhere; None when it can only be read now, as it goes by.
     location: Location | None = None
 

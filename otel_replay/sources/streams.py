@@ -80,6 +80,16 @@ class Part:
     end: int
 
 
+@dataclass(frozen=True, slots=True)
+class Stride:
+    """Share ``index`` of ``of`` of a large CodeMachine trace document: its records
+    ``index``, ``index + of``, ``index + 2 * of`` … (the whole document is read, only
+    those are converted and sent); the share ``index`` 0 also says what is said of the file."""
+
+    index: int
+    of: int
+
+
 def open_part(path: str, part: Part) -> AbstractContextManager[BinaryIO]:
     """The whole lines that start in the part's byte range, as a stream."""
     fh = open(path, "rb")  # noqa: SIM115 - returned, closed by the caller's with
@@ -202,10 +212,11 @@ DECOMPRESS_ERRORS = (OSError, EOFError, zlib.error, zstandard.ZstdError, lzma.LZ
 
 
 def open_location(
-    location: Location, part: Part | None = None, cap: RatioCap = DEFAULT_CAP
+    location: Location, part: Part | Stride | None = None, cap: RatioCap = DEFAULT_CAP
 ) -> AbstractContextManager[BinaryIO]:
-    """Open an input again where discovery found it (``part``: only that part of it)."""
-    if part is not None:
+    """Open an input again where discovery found it (``part``: only that part of it; a
+    stride reads the whole)."""
+    if isinstance(part, Part):
         return open_part(location.path, part)
     if location.member is not None:
         return _zip_archive(location.path).open(location.member)  # type: ignore[return-value]

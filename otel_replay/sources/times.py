@@ -28,6 +28,7 @@ from otel_replay.model import Signal
 from otel_replay.sources.common import InvalidInput, hrtime_to_ns, ms_to_ns
 from otel_replay.sources.jsondoc import BOM, RECORD_ARRAYS, WHOLE_DOCUMENT_BYTES, DocumentError, read_document
 from otel_replay.sources.members import InputFile
+from otel_replay.sources.streams import Part, Stride
 
 
 class _Event(msgspec.Struct):
@@ -83,7 +84,10 @@ def document_times(item: InputFile, signals: frozenset[Signal], found: Callable[
     """Hand ``found`` the times of a CodeMachine span or log document (once when read
     whole, a stretch at a time when streamed); False, having handed nothing, when this
     reader cannot tell (the records must be converted)."""
-    if item.part is not None:
+    if isinstance(item.part, Stride) and item.part.index:
+        found(DocumentTimes(None))  # the first stride gives the document's times
+        return True
+    if isinstance(item.part, Part):
         return False
     try:
         with item.open() as stream:
