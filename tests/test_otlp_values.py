@@ -97,8 +97,9 @@ def test_array_and_kvlist_values(value: Any, expected: Any, notes: list[str]) ->
     ],
 )
 def test_wrong_values_are_refused_with_the_field_named(value: Any, reason: str) -> None:
-    with pytest.raises(InvalidInput, match="^" + re.escape(reason)):
+    with pytest.raises(InvalidInput, match="^" + re.escape(reason)) as caught:
         any_value(value, "v", [])
+    assert (caught.value.key, caught.value.value) == KINDS[reason]
 
 
 @pytest.mark.parametrize(
@@ -113,8 +114,75 @@ def test_wrong_values_are_refused_with_the_field_named(value: Any, reason: str) 
     ],
 )
 def test_wrong_attribute_lists_are_refused(items: Any, reason: str) -> None:
-    with pytest.raises(InvalidInput, match="^" + re.escape(reason)):
+    with pytest.raises(InvalidInput, match="^" + re.escape(reason)) as caught:
         key_values(items, "attributes", [])
+    assert (caught.value.key, caught.value.value) == KINDS[reason]
+
+
+#: The kind of each reason in the tables here (the summary groups by it) and the value it shows.
+KINDS: dict[str, tuple[str, str | None]] = {
+    "v arrayValue is a string, expected an object with 'values'": ("a value list is not an object", None),
+    "v arrayValue is a number, expected an object with 'values'": ("a value list is not an object", None),
+    "v arrayValue is a boolean": ("a value list is not an object", None),
+    "v arrayValue values is an object, expected an array": ("a field is not an array", None),
+    "v arrayValue values is a number, expected an array": ("a field is not an array", None),
+    "v is an array, expected an AnyValue object": ("a value is not an AnyValue", None),
+    "v kvlistValue is a string": ("a value list is not an object", None),
+    "v entry 0 is a number, expected a key-value object": ("a key-value is not an object", None),
+    "v entry 0 key is a number, expected a string": ("a key is not a string", None),
+    "v entry 0 key is null, expected a string": ("a key is not a string", None),
+    "v stringValue is an object, expected a string": ("a stringValue is not a string", None),
+    "v boolValue is a number, expected true or false": ("a boolValue is not true or false", None),
+    "v intValue is an array, expected an integer": ("a field is not an integer", None),
+    "v intValue 9223372036854775808 is outside": ("an integer is out of range", "9223372036854775808"),
+    "v doubleValue is beyond the range of a double": ("a number is beyond the range of a double", None),
+    "v doubleValue is a boolean, expected a number": ("a field is not a number", None),
+    "v bytesValue is not base64": ("a bytesValue is not base64", None),
+    "v nests arrays and key-value lists more than 32 levels deep": ("a value is nested too deep", None),
+    "v is a string, expected an AnyValue object": ("a value is not an AnyValue", None),
+    "attributes is an object, expected an array of key-value objects": ("key-values are not an array", None),
+    "attributes is an object": ("key-values are not an array", None),
+    "attributes is a string": ("key-values are not an array", None),
+    "attributes is a number": ("key-values are not an array", None),
+    "attributes entry 0 is null, expected a key-value object": ("a key-value is not an object", None),
+    "attributes 'a' is a string, expected an AnyValue object": ("a value is not an AnyValue", None),
+    "name is an array, expected a string": ("a field is not a string", None),
+    "kind (an array) is not one of 0..5 or their names": ("an enum value is unknown", "[2]"),
+    "kind (a string) is not one of 0..5": (
+        "an enum value is unknown",
+        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    ),
+    "status is an array, expected an object": ("a field is not an object", None),
+    "status message is a number, expected a string": ("a field is not a string", None),
+    "status code (an object) is not one of 0..2": ("an enum value is unknown", "{}"),
+    "traceState is a number, expected a string": ("a field is not a string", None),
+    "traceState is an array, expected a string": ("a field is not a string", None),
+    "events is an object, expected an array": ("a field is not an array", None),
+    "event 0 name is an object, expected a string": ("a field is not a string", None),
+    "link 0 traceState is an array, expected a string": ("a field is not a string", None),
+    "attributes 'a' arrayValue is a number": ("a value list is not an object", None),
+    "startTimeUnixNano is an array, expected an integer": ("a field is not an integer", None),
+    "startTimeUnixNano (a number) is outside 0..18446744073709551615": (
+        "an integer is out of range",
+        "10000000000000000525047602552044202487044685811081591549158541155118024579889081957863713750804478640437044438328838781769425232353604305756447921847867069828483872009265758037378302337947880900593689…",
+    ),
+    "startTimeUnixNano -1 is outside 0..18446744073709551615": ("an integer is out of range", "-1"),
+    "droppedEventsCount 4294967296 is outside 0..4294967295": ("an integer is out of range", "4294967296"),
+    "flags 'x' is not an integer": ("a field is not an integer", "x"),
+    "severityText is a number, expected a string": ("a field is not a string", None),
+    "severityText is an array, expected a string": ("a field is not a string", None),
+    "eventName is a boolean, expected a string": ("a field is not a string", None),
+    "body arrayValue is a string": ("a value list is not an object", None),
+    "body is a string, expected an AnyValue object": ("a value is not an AnyValue", None),
+    "timeUnixNano is an object, expected an integer": ("a field is not an integer", None),
+    "traceId 'AAAAAAAAAAAAAAAAAAAAAA==' has 24 characters, expected 32 (OTLP": (
+        "an id looks like base64, not hex",
+        "AAAAAAAAAAAAAAAAAAAAAA==",
+    ),
+    "traceId 'abc' has 3 characters, expected 32": ("an id has the wrong length", "abc"),
+    "spanId is all zeros": ("an id is all zeros", None),
+    "kind 9 is not one of 0..5 or their names": ("an enum value is unknown", "9"),
+}
 
 
 def _span() -> dict[str, Any]:
@@ -141,11 +209,19 @@ def _span() -> dict[str, Any]:
         ({"startTimeUnixNano": -1}, "startTimeUnixNano -1 is outside 0..18446744073709551615"),
         ({"droppedEventsCount": 2**32}, "droppedEventsCount 4294967296 is outside 0..4294967295"),
         ({"flags": "x"}, "flags 'x' is not an integer"),
+        (
+            {"traceId": "AAAAAAAAAAAAAAAAAAAAAA=="},
+            "traceId 'AAAAAAAAAAAAAAAAAAAAAA==' has 24 characters, expected 32 (OTLP",
+        ),
+        ({"traceId": "abc"}, "traceId 'abc' has 3 characters, expected 32"),
+        ({"spanId": "0" * 16}, "spanId is all zeros"),
+        ({"kind": 9}, "kind 9 is not one of 0..5 or their names"),
     ],
 )
 def test_wrong_span_fields_make_the_span_invalid(patch: dict[str, Any], reason: str) -> None:
-    with pytest.raises(InvalidInput, match="^" + re.escape(reason)):
+    with pytest.raises(InvalidInput, match="^" + re.escape(reason)) as caught:
         span_from_otlp({**_span(), **patch}, (), "", SCOPE, ORIGIN, [])
+    assert (caught.value.key, caught.value.value) == KINDS[reason]
 
 
 @pytest.mark.parametrize(
@@ -161,8 +237,9 @@ def test_wrong_span_fields_make_the_span_invalid(patch: dict[str, Any], reason: 
 )
 def test_wrong_log_fields_make_the_record_invalid(patch: dict[str, Any], reason: str) -> None:
     record = to_otlp_json(logs_request())["resourceLogs"][0]["scopeLogs"][0]["logRecords"][0]
-    with pytest.raises(InvalidInput, match="^" + re.escape(reason)):
+    with pytest.raises(InvalidInput, match="^" + re.escape(reason)) as caught:
         log_from_otlp({**record, **patch}, (), "", SCOPE, ORIGIN, [])
+    assert (caught.value.key, caught.value.value) == KINDS[reason]
 
 
 @pytest.mark.parametrize(
