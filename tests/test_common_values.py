@@ -25,6 +25,7 @@ from otel_replay.sources.common import (
     json_array,
     json_object,
     json_string,
+    ms_to_ns,
     parse_hex_id,
     plain_array,
     scope_name_version,
@@ -33,6 +34,13 @@ from otel_replay.sources.common import (
 from otel_replay.sources.resources import record_resource
 
 ORIGIN = Origin("f.json", 3)
+
+
+def _deep_list(levels: int) -> Any:
+    value: Any = [1]
+    for _ in range(levels):
+        value = [value]
+    return value
 
 
 def _refused(call: Any, *args: Any) -> str:
@@ -336,3 +344,113 @@ def test_a_value_that_changes_is_a_copy_and_the_original_is_left_as_it_was() -> 
     cleaned = clean_value(original)
     assert cleaned == {"a": 1, "big": str(2**64), "l": [str(2**64)]}
     assert original == {"a": 1, "big": 2**64, "l": [2**64]}
+
+
+@pytest.mark.parametrize(
+    ("call", "args", "reason", "kind", "value"),
+    [
+        (parse_hex_id, (5, 2, "id"), "id is a number, expected 4 hex characters", "an id is not a string", None),
+        (parse_hex_id, ("abc", 2, "id"), "id 'abc' has 3 characters, expected 4", "an id has the wrong length", "abc"),
+        (parse_hex_id, ("zz00", 2, "id"), "id 'zz00' is not hexadecimal", "an id is not hexadecimal", "zz00"),
+        (parse_hex_id, ("0000", 2, "id"), "id is all zeros", "an id is all zeros", None),
+        (json_array, ({}, "a"), "a is an object, expected an array", "a field is not an array", None),
+        (json_object, ([], "o"), "o is an array, expected an object", "a field is not an object", None),
+        (json_string, (3, "s"), "s is a number, expected a string", "a field is not a string", None),
+        (scope_name_version, ([],), "scope is an array, expected an object", "scope is not an object", None),
+        (
+            scope_name_version,
+            ({"name": 1},),
+            "scope name is a number, expected a string",
+            "a field is not a string",
+            None,
+        ),
+        (finite_number, (None, "n"), "missing n", "a required field is missing", None),
+        (finite_number, ("1", "n"), "n is a string, expected a number", "a field is not a number", None),
+        (finite_number, (float("nan"), "n"), "n is not a finite number", "a number is not finite", None),
+        (
+            double_value,
+            (10**400, "s"),
+            "s is beyond the range of a double",
+            "a number is beyond the range of a double",
+            None,
+        ),
+        (
+            epoch_ns,
+            (2**64, "t"),
+            "t is after the year 2554 (beyond 64-bit nanoseconds since 1970)",
+            "a time is after the year 2554",
+            None,
+        ),
+        (ms_to_ns, (-5, "startTime"), "startTime is negative", "a time is negative", None),
+        (ms_to_ns, (None, "startTime"), "missing startTime", "a required field is missing", None),
+        (hrtime_to_ns, (None,), "missing timestamp", "", None),
+        (
+            hrtime_to_ns,
+            (5,),
+            "timestamp is a number, expected [seconds, nanoseconds]",
+            "timestamp is not [seconds, nanoseconds]",
+            None,
+        ),
+        (
+            hrtime_to_ns,
+            ([1.5, 0],),
+            "timestamp seconds is a number, expected an integer",
+            "timestamp part is not an integer",
+            None,
+        ),
+        (hrtime_to_ns, ([-1, 0],), "timestamp seconds are negative", "", None),
+        (
+            hrtime_to_ns,
+            ([1, 10**9],),
+            "timestamp nanoseconds 1000000000 outside 0..999999999",
+            "timestamp nanoseconds out of range",
+            "1000000000",
+        ),
+        (
+            clean_attributes,
+            ([1], "attributes", None),
+            "attributes is an array, expected an object",
+            "attributes are not an object",
+            None,
+        ),
+        (
+            clean_value,
+            (_deep_list(40), [], "v"),
+            "v nests arrays and objects more than 32 levels deep",
+            "a value is nested too deep",
+            None,
+        ),
+    ],
+)
+def test_each_refusal_carries_its_kind_and_the_value_it_shows(
+    call: Any, args: tuple[Any, ...], reason: str, kind: str, value: str | None
+) -> None:
+    """The kind is what the summary groups problems by (empty: the reason is its own kind)."""
+    with pytest.raises(InvalidInput) as raised:
+        call(*args)
+    assert (str(raised.value), raised.value.key, raised.value.value) == (reason, kind, value)
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [
+        ({"k": 1}, "object sent as a key-value list"),
+        ([1, "x"], "array of mixed types sent as typed values"),
+        ("x" * 300_000, "long string cut"),
+        (2**70, "integer beyond 64 bits sent as a string"),
+    ],
+)
+def test_each_change_to_a_value_carries_its_kind(value: Any, kind: str) -> None:
+    notes: list[str] = []
+    attribute_value(value, notes, "a", 256 * 1024)
+    assert [getattr(note, "key", None) for note in notes] == [kind]
+
+
+def test_the_value_a_refusal_shows_is_its_text_or_json_cut_at_200_characters() -> None:
+    def shows(value: Any) -> str | None:
+        return InvalidInput("r", "k", value).value
+
+    assert shows("é" * 200) == "é" * 200 and shows("é" * 201) == "é" * 200 + "…"
+    assert shows({"k": "é"}) == '{"k": "é"}' and shows([1] * 100) == ("[" + "1, " * 66 + "1")[:200] + "…"
+    assert shows(b"x") == "\"b'x'\""  # not JSON: as Python writes it
+    assert shows(None) is None and shows(0) == "0"
