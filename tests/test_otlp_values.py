@@ -69,6 +69,7 @@ def test_array_and_kvlist_values(value: Any, expected: Any, notes: list[str]) ->
     got: list[str] = []
     assert any_value(value, "v", got) == expected
     assert got == notes
+    assert [getattr(note, "key", None) for note in got] == ["a bare list read as values"] * len(notes)  # its kind
 
 
 @pytest.mark.parametrize(
