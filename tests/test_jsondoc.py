@@ -336,3 +336,28 @@ def test_a_refused_document_is_its_top_level_without_records(data: bytes, told: 
     else:
         assert seen == [] and refused == whole
     assert _outcome(data, lambda doc: True) == whole
+
+
+@pytest.mark.parametrize("cut_in", ["the header", "the records"])
+def test_a_streamed_document_cut_short_says_it_was_cut_at_its_last_byte(
+    cut_in: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The position of the cut is the number of bytes the document had, wherever the scan
+    or the records were when it ended (the caller adds where the JSON text started). The
+    head read first (here 100 KB) is handed to the parser in several reads too."""
+    monkeypatch.setattr(jsondoc, "WHOLE_DOCUMENT_BYTES", STREAMED if cut_in == "the header" else 100_000)
+    whole = b'{"service": "' + b"s" * 300 + b'", "spans": [' + b'{"a": 1}, ' * 30_000 + b'{"a": 2}]}'
+    data = whole[:20] if cut_in == "the header" else whole[:-40]  # the records: read in several chunks
+    with pytest.raises(jsondoc.CutDocument) as raised:
+        _read(data)
+    assert raised.value.at == len(data)
+
+
+def test_a_streamed_header_longer_than_a_read_is_read_again_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the scan read before the record array (kept aside) is handed back in pieces no
+    larger than each read asks for, however long it is."""
+    monkeypatch.setattr(jsondoc, "WHOLE_DOCUMENT_BYTES", STREAMED)
+    header = {f"k{i}": "v" * 1000 for i in range(300)}  # 300 KB before the array
+    body = ", ".join(f'"{k}": "{v}"' for k, v in header.items())
+    doc, items = _read(("{" + body + ', "spans": [{"a": 1}, {"a": 2}]}').encode())
+    assert doc.header == header and items == [{"a": 1}, {"a": 2}]
