@@ -454,3 +454,13 @@ def test_the_value_a_refusal_shows_is_its_text_or_json_cut_at_200_characters() -
     assert shows({"k": "é"}) == '{"k": "é"}' and shows([1] * 100) == ("[" + "1, " * 66 + "1")[:200] + "…"
     assert shows(b"x") == "\"b'x'\""  # not JSON: as Python writes it
     assert shows(None) is None and shows(0) == "0"
+
+
+def test_milliseconds_past_the_fast_path_are_converted_as_exactly() -> None:
+    """The last thousandth of the 64-bit range (floats from ``_MAX_MS`` on) goes through the
+    full conversion: the same whole milliseconds and rounded fraction, or too late."""
+    assert ms_to_ns(18_446_744_073_708.5, "t") == 18_446_744_073_708_500_000
+    assert ms_to_ns(18_446_744_073_708.75, "t") == 18_446_744_073_708_750_000
+    assert ms_to_ns(18_446_744_073_709.25, "t") == 18_446_744_073_709_250_000
+    assert ms_to_ns(18_446_744_073_709, "t") == 18_446_744_073_709_000_000
+    assert _refused(ms_to_ns, 18_446_744_073_709.75, "t").startswith("t is after the year 2554")
