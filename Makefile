@@ -61,7 +61,7 @@ examples: install
 	$(PY) examples/make_example.py $(EXAMPLE)
 
 # Mutation testing (mutmut): slow, not in CI; docs/testing.md has the figures and says when
-# to refresh them. By default the modules the figures cover (about an hour on 2 cores);
+# to refresh them. By default the modules the figures cover (hours on 2 cores);
 # MUTANTS picks others, e.g. make mutants MUTANTS="'otel_replay.sinks.loki.*'"
 MUTANTS ?= 'otel_replay.sinks.batching.*' 'otel_replay.sinks.delivery.*' 'otel_replay.sinks.inflight.*' \
 	'otel_replay.sinks.loki_answers.*' 'otel_replay.sources.common.*' 'otel_replay.sources.jsondoc.*' \
