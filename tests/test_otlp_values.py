@@ -98,9 +98,7 @@ def test_array_and_kvlist_values(value: Any, expected: Any, notes: list[str]) ->
     ],
 )
 def test_wrong_values_are_refused_with_the_field_named(value: Any, reason: str) -> None:
-    with pytest.raises(InvalidInput, match="^" + re.escape(reason)) as caught:
-        any_value(value, "v", [])
-    assert (caught.value.key, caught.value.value) == KINDS[reason]
+    _refused_as_kinds_says(reason, any_value, value, "v", [])
 
 
 @pytest.mark.parametrize(
@@ -115,9 +113,7 @@ def test_wrong_values_are_refused_with_the_field_named(value: Any, reason: str) 
     ],
 )
 def test_wrong_attribute_lists_are_refused(items: Any, reason: str) -> None:
-    with pytest.raises(InvalidInput, match="^" + re.escape(reason)) as caught:
-        key_values(items, "attributes", [])
-    assert (caught.value.key, caught.value.value) == KINDS[reason]
+    _refused_as_kinds_says(reason, key_values, items, "attributes", [])
 
 
 #: The kind of each reason in the tables here (the summary groups by it) and the value it shows.
@@ -186,6 +182,14 @@ KINDS: dict[str, tuple[str, str | None]] = {
 }
 
 
+def _refused_as_kinds_says(reason: str, call: Any, *args: Any) -> None:
+    """``call(*args)`` refuses with a message starting with ``reason``, of the kind and with
+    the shown value :data:`KINDS` gives for it."""
+    with pytest.raises(InvalidInput, match="^" + re.escape(reason)) as caught:
+        call(*args)
+    assert (caught.value.key, caught.value.value) == KINDS[reason]
+
+
 def _span() -> dict[str, Any]:
     return copy.deepcopy(to_otlp_json(trace_request(1, 1))["resourceSpans"][0]["scopeSpans"][0]["spans"][0])
 
@@ -220,9 +224,7 @@ def _span() -> dict[str, Any]:
     ],
 )
 def test_wrong_span_fields_make_the_span_invalid(patch: dict[str, Any], reason: str) -> None:
-    with pytest.raises(InvalidInput, match="^" + re.escape(reason)) as caught:
-        span_from_otlp({**_span(), **patch}, (), "", SCOPE, ORIGIN, [])
-    assert (caught.value.key, caught.value.value) == KINDS[reason]
+    _refused_as_kinds_says(reason, span_from_otlp, {**_span(), **patch}, (), "", SCOPE, ORIGIN, [])
 
 
 @pytest.mark.parametrize(
@@ -238,9 +240,7 @@ def test_wrong_span_fields_make_the_span_invalid(patch: dict[str, Any], reason: 
 )
 def test_wrong_log_fields_make_the_record_invalid(patch: dict[str, Any], reason: str) -> None:
     record = to_otlp_json(logs_request())["resourceLogs"][0]["scopeLogs"][0]["logRecords"][0]
-    with pytest.raises(InvalidInput, match="^" + re.escape(reason)) as caught:
-        log_from_otlp({**record, **patch}, (), "", SCOPE, ORIGIN, [])
-    assert (caught.value.key, caught.value.value) == KINDS[reason]
+    _refused_as_kinds_says(reason, log_from_otlp, {**record, **patch}, (), "", SCOPE, ORIGIN, [])
 
 
 @pytest.mark.parametrize(
