@@ -81,10 +81,12 @@ class RecordTimes:
         return len(self.refused_keys)
 
     def add(self, record: Record) -> None:
-        if isinstance(record, LogRecord):
-            self.add_logs([record.time_ns], lambda _: log_identity(record))
-        else:
+        if not isinstance(record, LogRecord):
             self.add_range(oldest_ns(record), newest_ns(record))
+        elif record.time_ns:  # no time: sent as it is, whatever the offset
+            self._widen(record.time_ns, record.time_ns)
+            if (old := self._old(record.time_ns)) is not None:
+                old.add(log_identity(record))
 
     def add_range(self, first: int, last: int) -> None:
         """Spans or metric points (what only an OTLP backend receives) from ``first`` to ``last``."""
@@ -98,16 +100,23 @@ class RecordTimes:
         timed = [t for t in stamps if t]
         if not timed:
             return
-        self._widen(min(timed), max(timed))
-        w = self.windows
-        refused_before = self.now_ns - w.loki_max_age_ns if w.loki_max_age_ns else 0
-        unserved_before = self.now_ns - w.loki_visible_ns if w.loki_visible_ns else 0
-        old_before = max(refused_before, unserved_before)
-        if min(timed) >= old_before:
-            return
+        oldest = min(timed)
+        self._widen(oldest, max(timed))
+        if self._old(oldest) is None:
+            return  # the oldest is shown at once: so is every other
         for i, t in enumerate(stamps):
-            if t and t < old_before:
-                (self.refused_keys if t < refused_before else self.unserved_keys).add(identity(i))
+            if t and (old := self._old(t)) is not None:
+                old.add(identity(i))
+
+    def _old(self, time_ns: int) -> set[bytes] | None:
+        """Where a log record at ``time_ns`` counts: refused by Loki, not shown at once, or
+        (None) neither."""
+        age, w = self.now_ns - time_ns, self.windows
+        if w.loki_max_age_ns and age > w.loki_max_age_ns:
+            return self.refused_keys
+        if w.loki_visible_ns and age > w.loki_visible_ns:
+            return self.unserved_keys
+        return None
 
     def _widen(self, first: int, last: int) -> None:
         self.first = first if self.first is None else min(self.first, first)
