@@ -85,6 +85,8 @@ class SharedCounts(Protocol):
 
     def __setitem__(self, index: int, value: int) -> None: ...
 
+    def __iter__(self) -> Iterator[int]: ...
+
 
 class Client:
     """The worker's side of its pipe (sink threads ask too: one question at a time)."""

@@ -85,10 +85,7 @@ class Workers:
         hub = self._hub
         hub.begin_replay(job)
         if job.on_progress is not None:
-            read = self._read_bytes
-            job.on_progress.begin(
-                hub.progress, lambda: sum(read[i] for i in range(len(self._started.processes))), hub.reading
-            )
+            job.on_progress.begin(hub.progress, lambda: sum(self._read_bytes), hub.reading)
         try:
             self._feed(job.offset_ns)
             self._wait()

@@ -7,6 +7,7 @@ raise :class:`~otel_replay.sources.common.InvalidInput` with a one-line reason;
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from typing import Any
 
@@ -202,8 +203,6 @@ def read_codemachine(doc: Document, source: str, signal: Signal, stride: Stride 
     notes: list[str] = []
     convert = span_from_codemachine if signal is Signal.TRACES else log_from_codemachine
     first, step = (0, 1) if stride is None else (stride.index, stride.of)
-    for index, obj in enumerate(doc.items):
-        if index % step != first:
-            continue
+    for index, obj in itertools.islice(enumerate(doc.items), first, None, step):
         origin = Origin(source, index)
         yield from checked(signal, origin, notes, convert, obj, resource, origin, notes)
