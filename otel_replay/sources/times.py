@@ -10,8 +10,9 @@ is not known here: its times count. A log record older than what Loki shows at o
 told from its copies (a ``latest*.json``) by a digest of its bytes, not of its converted
 content, as the copy is written by the same exporter.
 
-Anything else — another format, a document too large to read whole, a cut one, a field
-of an unexpected type — answers None: the caller converts the records instead.
+A document too large to read whole is streamed as the replay streams it, a stretch of
+records at a time. Anything else — another format, a cut document read whole, a field of
+an unexpected type in one — answers False: the caller converts the records instead.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any, BinaryIO
 import msgspec
 
 from otel_replay.model import Signal
+from otel_replay.sources.codemachine import classify
 from otel_replay.sources.common import InvalidInput, hrtime_to_ns, ms_to_ns
 from otel_replay.sources.jsondoc import BOM, RECORD_ARRAYS, WHOLE_DOCUMENT_BYTES, DocumentError, read_document
 from otel_replay.sources.members import InputFile
@@ -125,8 +127,8 @@ def _streamed(stream: BinaryIO, signals: frozenset[Signal], found: Callable[[Doc
     object, or whose events are not objects, is refused by the replay: left out here.
     Where the document stops being JSON, so do its times (the replay reads up to there)."""
     doc = read_document(stream)
-    signal = _ARRAYS.get(doc.array_key) if doc.lines is None and not doc.notes else None  # type: ignore[arg-type]
-    if signal is None:
+    signal = classify(doc) if doc.lines is None and not doc.notes else None
+    if signal not in (Signal.TRACES, Signal.LOGS):
         return False
     if signal not in signals:
         found(DocumentTimes(None))
