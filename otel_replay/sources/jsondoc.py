@@ -13,7 +13,7 @@ import io
 import itertools
 import re
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any, BinaryIO
 
@@ -21,6 +21,7 @@ import ijson
 import msgspec
 
 from otel_replay.sources.jsontext import looks_like_json, not_json
+from otel_replay.sources.outline import NESTED, Outline, records_prefix
 from otel_replay.sources.salvage import salvage
 
 #: Documents up to this size are decoded in one go; larger ones are streamed.
@@ -236,7 +237,7 @@ def _streamed(head: bytes, stream: BinaryIO, base: int = 0) -> Document:
     spool = tempfile.SpooledTemporaryFile(max_size=WHOLE_DOCUMENT_BYTES)  # noqa: SIM115 - closed by the items
     source = _Replay(head, stream)  # what the scan has not consumed stays in here
     try:
-        header, keys, array_key = _scan(_Recorder(source, spool))
+        header, keys, array_key, outline = _scan(_Recorder(source, spool))
     except CutDocument:
         spool.close()
         raise CutDocument(base + source.count) from None
@@ -247,7 +248,10 @@ def _streamed(head: bytes, stream: BinaryIO, base: int = 0) -> Document:
         spool.close()
         return Document(header, keys, None)
     spool.seek(0)
-    return Document(header, keys, array_key, _stream_items(spool, source, array_key, base))
+    if outline is not None:  # OTLP/JSON: the records one at a time, not a resource group at a time
+        records = _stream_items(spool, source, records_prefix(array_key), base)
+        return Document(header, keys, array_key, outline.stream(records))
+    return Document(header, keys, array_key, _stream_items(spool, source, f"{array_key}.item", base))
 
 
 class _Recorder(io.RawIOBase):
@@ -265,11 +269,13 @@ class _Recorder(io.RawIOBase):
         return n
 
 
-def _scan(raw: io.RawIOBase) -> tuple[dict[str, Any], list[str], str | None]:
-    """The top level's scalars, keys and record array (see :func:`_streamed`)."""
+def _scan(raw: io.RawIOBase) -> tuple[dict[str, Any], list[str], str | None, Outline | None]:
+    """The top level's scalars, keys and record array (see :func:`_streamed`), and the
+    outline of that array when it is OTLP/JSON's (:mod:`~otel_replay.sources.outline`)."""
     header: dict[str, Any] = {}
     keys: list[str] = []
     array_key: str | None = None
+    outline: Outline | None = None
     try:
         events = ijson.parse(raw, use_float=True)
         prefix, event, value = next(events)
@@ -285,10 +291,12 @@ def _scan(raw: io.RawIOBase) -> tuple[dict[str, Any], list[str], str | None]:
                 if ranked and event != "start_array":
                     raise DocumentError(f"'{key}' is {_event_kind(event)}, expected an array")
                 if ranked:
-                    array_key = key
+                    array_key, outline = key, (Outline(key) if key in NESTED else None)
                     if key == RECORD_ARRAYS[0]:
                         break
-                if event in ("start_array", "start_map"):
+                if outline is not None and array_key == key and event == "start_array":
+                    outline.read(events)
+                elif event in ("start_array", "start_map"):
                     _skip(events)
                 else:
                     header[key] = value
@@ -298,11 +306,11 @@ def _scan(raw: io.RawIOBase) -> tuple[dict[str, Any], list[str], str | None]:
                 break
     except (ijson.JSONError, ijson.IncompleteJSONError, UnicodeDecodeError, StopIteration) as exc:
         if array_key is not None:  # a broken or cut document: its records are read up to the break
-            return header, keys, array_key
+            return header, keys, array_key, outline
         if isinstance(exc, StopIteration):
             raise CutDocument(0) from None  # where: said by the caller
         raise _stream_error(exc) from None
-    return header, keys, array_key
+    return header, keys, array_key, outline
 
 
 def _outranks(key: str, found: str | None) -> bool:
@@ -347,10 +355,11 @@ def _stream_error(exc: Exception) -> DocumentError:
     return DocumentError(f"not valid JSON: {text}")
 
 
-def _stream_items(spool: IO[bytes], rest: _Replay, array_key: str, base: int) -> Iterator[Any]:
+def _stream_items(spool: IO[bytes], rest: _Replay, prefix: str, base: int) -> Generator[Any, None, None]:
+    """The values at ijson's ``prefix`` (``spans.item``: the items of ``spans``)."""
     try:
         with spool:
-            yield from ijson.items(_Chain(spool, rest), f"{array_key}.item", use_float=True)
+            yield from ijson.items(_Chain(spool, rest), prefix, use_float=True)
     except (ijson.JSONError, ijson.IncompleteJSONError, UnicodeDecodeError) as exc:
         error = _stream_error(exc)
         raise (CutDocument(base + rest.count) if isinstance(error, CutDocument) else error) from None

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -55,13 +55,9 @@ from otel_replay.sources.otlp_values import (
     optional_hex_id,
     optional_int,
 )
+from otel_replay.sources.outline import NESTED, StreamedRecords
 
 OTLP_ARRAYS = {"resourceSpans": Signal.TRACES, "resourceLogs": Signal.LOGS, "resourceMetrics": Signal.METRICS}
-_SCOPED = {
-    "resourceSpans": ("scopeSpans", "spans"),
-    "resourceLogs": ("scopeLogs", "logRecords"),
-    "resourceMetrics": ("scopeMetrics", "metrics"),
-}
 _SPAN_KINDS = {
     "SPAN_KIND_UNSPECIFIED": 0,
     "SPAN_KIND_INTERNAL": 1,
@@ -221,7 +217,7 @@ def _request_items(
     """The records of entry ``number`` of ``array_key``: one ``ResourceSpans`` /
     ``ResourceLogs`` / ``ResourceMetrics``. ``counter`` numbers the records of the file."""
     signal = OTLP_ARRAYS[array_key]
-    scoped_key, records_key = _SCOPED[array_key]
+    scoped_key, records_key = NESTED[array_key]
     notes: list[str] = []
     try:
         resource, schema_url, scoped = _resource_group(group, array_key, scoped_key, notes)
@@ -234,7 +230,9 @@ def _request_items(
             if not isinstance(block, dict):
                 raise InvalidInput(f"{scoped_key} entry is {describe_json(block)}, expected an object")
             scope = _scope(block, notes)
-            records = json_array(block.get(records_key), records_key)
+            records = block.get(records_key)
+            if not isinstance(records, StreamedRecords):  # read whole (a streamed document's come one by one)
+                records = json_array(records, records_key)
         except InvalidInput as exc:
             notes.clear()
             yield InvalidRecord(signal, Origin(source, counter[0]), f"{exc}; its records are not read")
@@ -271,7 +269,7 @@ def _read_anyway(notes: list[str], source: str | PartLine, signal: Signal, where
 
 def _records(
     signal: Signal,
-    records: list[Any],
+    records: Iterable[Any],
     context: tuple[ResourceAttrs, str, Scope],
     source: str | PartLine,
     counter: list[int],
