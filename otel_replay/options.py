@@ -213,7 +213,7 @@ def parse_selection(options: ReplayOptions, *, now_ns: int) -> Selection:
             "--shift-to-now and --shard exclude each other: each shard would move its records by its own "
             "offset (its own newest record, its own now); give every shard the same --time-offset"
         )
-    offset = parsed("--time-offset", parse_duration, o.time_offset) if o.time_offset else 0
+    offset = parsed("--time-offset", parse_duration, o.time_offset) if o.time_offset else None
     since_ns = parsed("--since", lambda text: parse_instant(text, now_ns), o.since) if o.since else None
     until_ns = parsed("--until", lambda text: parse_instant(text, now_ns), o.until) if o.until else None
     if since_ns is not None and until_ns is not None and until_ns <= since_ns:

@@ -39,7 +39,7 @@ class Selection:
     """Which records, and when they should appear to have happened."""
 
     now_ns: int
-    offset_ns: int = 0  # --time-offset
+    offset_ns: int | None = None  # --time-offset (None: not given; 0 keeps the recorded times)
     shift_to_now: bool = False
     keep_times: bool = False  # --keep-times: never the default shift (timechoice.py)
     #: What the destinations show at once (--loki-visible-within, --loki-max-age, --otlp-visible-within).

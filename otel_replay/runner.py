@@ -187,7 +187,7 @@ def reads_first(plan: RunPlan) -> bool:
     """Whether the time offset needs a first pass over the inputs: unless ``--time-offset``
     gives it, or ``--output`` has no destination to be seen in (and no ``--shift-to-now``)."""
     sel = plan.selection
-    if sel.offset_ns:
+    if sel.offset_ns is not None:
         return False
     return sel.shift_to_now or plan.seen_in != Destinations()
 
@@ -200,7 +200,7 @@ def _offset(
     first pass (``first_pass``)."""
     sel = plan.selection
     resumed = None if state is None else state.time_offset_ns
-    if resumed is not None and resumed != sel.offset_ns:  # a flag asked otherwise, or the default moved them
+    if resumed is not None and resumed != (sel.offset_ns or 0):  # a flag asked otherwise, or the default moved them
         notify(f"--resume: keeping the first run's time offset ({format_duration(resumed)})")
     choice = timechoice.choose(
         None if first_pass is None else first_pass.times(),

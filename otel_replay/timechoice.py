@@ -161,7 +161,7 @@ def choose(
     destinations: Destinations,
     keep_times: bool = False,
     shift_to_now: bool = False,
-    offset_ns: int = 0,
+    offset_ns: int | None = None,
     resumed_offset_ns: int | None = None,
     shard: bool = False,
 ) -> TimeChoice:
@@ -173,7 +173,7 @@ def choose(
     times are kept and the reason said as a warning."""
     if resumed_offset_ns is not None:
         return TimeChoice(offset_ns=resumed_offset_ns, how=RESUMED)
-    if offset_ns:
+    if offset_ns is not None:  # --time-offset 0 too: the recorded times
         return TimeChoice(offset_ns=offset_ns, how=TIME_OFFSET)
     last = None if times is None else times.last
     if shift_to_now:

@@ -88,6 +88,7 @@ CASES = [
     ("--shift-to-now 1m", times(span_age=MINUTE_NS), OTLP, {"shift_to_now": True}, SHIFT_TO_NOW, MINUTE_NS),
     ("--shift-to-now to files", times(2 * DAY_NS), NOWHERE, {"shift_to_now": True}, SHIFT_TO_NOW, 2 * DAY_NS),
     ("--time-offset", times(5 * HOUR_NS), LOKI, {"offset_ns": -DAY_NS}, TIME_OFFSET, -DAY_NS),
+    ("--time-offset 0 keeps the times", times(5 * HOUR_NS), LOKI, {"offset_ns": 0}, TIME_OFFSET, 0),
     ("--resume keeps 0", times(5 * HOUR_NS), LOKI, {"resumed_offset_ns": 0}, RESUMED, 0),
     ("--resume keeps its offset", None, LOKI, {"resumed_offset_ns": 7, "offset_ns": 9}, RESUMED, 7),
     # a Loki configured otherwise (--loki-visible-within 0: its query_ingesters_within is 0)
@@ -235,6 +236,19 @@ def test_a_five_hour_old_report_is_moved_to_now_and_the_first_line_says_so_befor
     out = result.stdout.splitlines()
     assert ", times moved by +5h" in out[0]
     assert any(line.startswith("  times   recorded ") and "replayed " in line for line in out), out
+
+
+def test_a_time_offset_of_zero_is_obeyed_and_keeps_the_recorded_times(
+    tmp_path: Path, collector: OtlpReceiver, real_loki: LokiReceiver
+) -> None:
+    """``--time-offset 0s`` is given (not the default shift that an absent flag leaves)."""
+    _, last = _old_report(tmp_path, 2 * DAY_NS)
+    code, summary = replay_json(
+        str(tmp_path), "--otlp-endpoint", collector.url, "--loki-url", real_loki.url, "--time-offset", "0s"
+    )
+    assert code == 0
+    assert summary["time_offset_ns"] == 0 and summary["time"]["how"] == TIME_OFFSET
+    assert sorted(ts for (ts, _line) in _entries(real_loki))[-1] // 10**9 == last // 10**9
 
 
 def test_json_gives_the_offset_and_both_time_ranges(

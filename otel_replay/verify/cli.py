@@ -77,12 +77,12 @@ def _previous_run(plan: RunPlan, replay_id: str | None) -> tuple[int, str | None
                 "verify cannot work out an earlier run's --shift-to-now offset: give its --resume STATE "
                 "or the offset it printed (--time-offset)"
             )
-        if not plan.selection.offset_ns and not plan.selection.keep_times:
+        if plan.selection.offset_ns is None and not plan.selection.keep_times:
             _notify(
                 "verify: reading back the recorded times; if the run moved them (its first line said by how "
                 "much: docs/time.md), give that offset with --time-offset, or the run's --resume STATE"
             )
-        return plan.selection.offset_ns, replay_id
+        return plan.selection.offset_ns or 0, replay_id
     try:
         state = ResumeState(plan.resume_path)
     except StateFileError as exc:
