@@ -12,12 +12,14 @@ last ``--scrub`` (so every sink, backend or ``--output``, gets only scrubbed rec
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from otel_replay.model import Record, Signal
 from otel_replay.plan import RunPlan, Selection, output_name
+from otel_replay.problems import rewritten
 from otel_replay.resume import Journal
 from otel_replay.sinks import Sink
 from otel_replay.sinks.dryrun import DryRunSink
@@ -81,10 +83,13 @@ def stages(plan: RunPlan, offset_ns: int, check: Check | None) -> Stages:
 
 def new_stats(plan: RunPlan, verbose: Callable[[str], None] | None = None) -> RunStats:
     """The statistics one process counts on; ``verbose`` receives its --verbose lines,
-    redacted."""
-    if verbose is None:
-        return RunStats()
-    return RunStats(lambda text: verbose(plan.redact(text)))
+    redacted. With ``--scrub``, its rules rewrite what problems and those lines show (they
+    quote values and name files) as they rewrite the records."""
+    said = (lambda text: text) if plan.scrub is None else plan.scrub.said
+    stats = RunStats() if verbose is None else RunStats(lambda text: verbose(plan.redact(said(text))))
+    if plan.scrub is not None:
+        stats.shown = functools.partial(rewritten, text=plan.scrub.said)
+    return stats
 
 
 def build_sinks(

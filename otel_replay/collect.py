@@ -11,12 +11,12 @@ Nothing is shifted or rewritten (no offset, no resource overrides).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from otel_replay.assemble import stages
-from otel_replay.model import Record, Signal
+from otel_replay.assemble import new_stats, stages
+from otel_replay.model import Origin, Record, Signal
 from otel_replay.pipeline import Pipeline
 from otel_replay.plan import RunPlan
 from otel_replay.sinks.dryrun import DryRunSink
@@ -40,7 +40,7 @@ class Collected:
 
 def collect(plan: RunPlan, stdin: BinaryIO | None = None) -> Collected:
     """Every input of ``plan`` through the replay's pipeline into memory."""
-    out = Collected()
+    out = Collected(stats=new_stats(plan))
     seen = SeenCheck()
 
     def check(signal: Signal, records: list[Record], as_recorded: bool) -> list[str | None]:
@@ -51,7 +51,15 @@ def collect(plan: RunPlan, stdin: BinaryIO | None = None) -> Collected:
     sinks = {s: DryRunSink(s, out.stats, out.records) for s in plan.signals}
     pipeline = Pipeline(sinks=sinks, stages=stages(plan, 0, check), stats=out.stats)  # type: ignore[arg-type]
     pipeline.run(_noting(discover(plan.paths, stdin, plan.limits, plan.walk), out.inputs))
+    if plan.scrub is not None:  # where records were read, as shown: scrubbed as the records are
+        _scrub_names(out, plan.scrub.said)
     return out
+
+
+def _scrub_names(out: Collected, said: Callable[[str], str]) -> None:
+    out.inputs = [said(name) for name in out.inputs]
+    for record in (*out.records, *out.copies):
+        record.origin = Origin(said(str(record.origin.source)), record.origin.index)
 
 
 def _noting(found: Iterable[Discovered], names: list[str]) -> Iterator[Discovered]:

@@ -7,6 +7,7 @@ as a JSON line (``--problems FILE``), redacted."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from collections.abc import Callable, Iterator
@@ -115,6 +116,18 @@ class Problem:
         if self.kind == NOT_DELIVERED:
             out["records"] = self.records
         return out
+
+
+def rewritten(problem: Problem, text: Callable[[str], str]) -> Problem:
+    """The problem with ``text`` applied to everything it shows (``--scrub``'s rules)."""
+    return dataclasses.replace(
+        problem,
+        reason=text(problem.reason),
+        key=text(problem.key),
+        where=text(problem.where),
+        file=None if problem.file is None else text(problem.file),
+        value=None if problem.value is None else text(problem.value),
+    )
 
 
 @dataclass(slots=True)

@@ -75,6 +75,8 @@ class RunStats:
         #: the parent as they come, and are not kept here.
         self.problem_log = ProblemLog()
         self.on_problem: Callable[[Problem], None] | None = None
+        #: What a problem shows, before it is counted or forwarded (``--scrub``: scrubbed).
+        self.shown: Callable[[Problem], Problem] | None = None
         self.forward: Callable[[Problem], None] | None = None
         self.files_read = 0
         self.files_ignored = 0
@@ -133,6 +135,8 @@ class RunStats:
         return self.problem_log.kept
 
     def add_problem(self, problem: Problem) -> None:
+        if self.shown is not None:
+            problem = self.shown(problem)
         if self.forward is not None:
             self.forward(problem)
             return

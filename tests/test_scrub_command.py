@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from otel_replay.cli import main
-from tests.helpers import EXAMPLE, replay, replay_json, span_doc, trace_file
+from tests.helpers import EXAMPLE, log_doc, log_file, replay, replay_json, span_doc, trace_file
 from tests.test_scrub_replay import PRESETS, codemachine_folder, found, otlp_jsonl, structure
 
 KINDS = ("folder", "zip", "tar.gz")
@@ -253,3 +253,34 @@ def test_a_copy_inside_the_input_folder_does_not_copy_itself(tmp_path: Path) -> 
             "2026-11-24/17-00-00.json",
             "SCRUBBED.json",
         ]
+
+
+def _bad_records(root: Path) -> Path:
+    """Records refused for a value that quotes planted secrets, in a folder under a home
+    directory: the problem lines name both (the file, and the value as read)."""
+    folder = root / "home" / "plantuser" / "report"
+    trace_file(folder / "t.json", [span_doc(), span_doc(traceId="ghp_PlantedGitHub0123456789abcdefghijkl")])
+    log_file(folder / "l.json", [log_doc(), log_doc(severityNumber="password=PlantedPass1 xoxb-1234-PlantedSlack1")])
+    return folder
+
+
+def test_problem_lines_show_what_the_rules_make_of_values_and_file_names(tmp_path: Path) -> None:
+    folder = str(_bad_records(tmp_path))
+    plain = replay(folder, "--dry-run", "--json")  # the values refused are in its problems
+    assert sorted(found(plain.output.encode())) == ["PlantedGitHub", "PlantedPass1", "PlantedSlack1", "plantuser"]
+    for workers in ("1", "2"):
+        problems = tmp_path / f"problems-{workers}.jsonl"
+        for extra in ((), ("--json",)):
+            args = (folder, "--dry-run", *PRESETS, "--workers", workers, "--problems", str(problems), *extra)
+            result = replay(*args)
+            assert result.exit_code == 1, result.output  # two invalid records
+            assert "invalid span" in result.output and "invalid log record" in result.output
+            assert found(result.output.encode()) == [] and found(problems.read_bytes()) == []
+            assert "‹user:" in result.output and "‹secret:" in problems.read_text()
+    for args in (("--json",), ()):
+        result = run("inspect", folder, *PRESETS, *args)
+        assert "invalid span" in result.output and "/home/‹user:" in result.output
+        assert found(result.output.encode()) == []
+    page = tmp_path / "page.html"
+    assert run("view", folder, *PRESETS, "-o", str(page)).exit_code == 1
+    assert found(page.read_bytes()) == [] and "/home/‹user:" in page.read_text()

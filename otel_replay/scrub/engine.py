@@ -184,6 +184,11 @@ class Scrubber:
         """A string that is not an attribute value (a name, a message) after the replace rules."""
         return self._text(text, where)
 
+    def said(self, text: str) -> str:
+        """What the run itself says (a problem line, a --verbose line) after the replace
+        rules: it quotes values and names files. Not counted: it is not part of the data."""
+        return self._text(text, None)
+
     def value(self, value: Any, where: str) -> Any:
         """A value that is not an attribute (a log body) after the replace rules, at any depth."""
         return self._value(value, where)
@@ -205,7 +210,7 @@ class Scrubber:
             self.counts[(rule.name, where)] += 1
         return new
 
-    def _text(self, text: str, where: str) -> str:
+    def _text(self, text: str, where: str | None) -> str:
         """``text`` after the free replace rules (cached: the same strings recur)."""
         cached = self._texts.get(text)
         if cached is None:
@@ -223,8 +228,9 @@ class Scrubber:
                 if len(self._texts) >= _CACHE_MAX:
                     self._texts.clear()
                 self._texts[text] = cached
-        for name in cached[1]:
-            self.counts[(name, where)] += 1
+        if where is not None:
+            for name in cached[1]:
+                self.counts[(name, where)] += 1
         return cached[0]
 
     def _apply(self, rule: ReplaceRule, text: str) -> str:
