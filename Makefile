@@ -65,7 +65,8 @@ examples: install
 # MUTANTS picks others, e.g. make mutants MUTANTS="'otel_replay.sinks.loki.*'"
 MUTANTS ?= 'otel_replay.sinks.batching.*' 'otel_replay.sinks.delivery.*' 'otel_replay.sinks.inflight.*' \
 	'otel_replay.sinks.loki_answers.*' 'otel_replay.sources.common.*' 'otel_replay.sources.jsondoc.*' \
-	'otel_replay.sources.outline.*' 'otel_replay.sources.otlp_values.*' 'otel_replay.stages.*'
+	'otel_replay.sources.outline.*' 'otel_replay.sources.otlp_values.*' 'otel_replay.sources.rereading.*' \
+	'otel_replay.stages.*'
 mutants: install
 	$(PY) -m pip install --quiet -e '.[dev,mutation]'
 	rm -rf mutants

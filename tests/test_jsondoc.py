@@ -5,6 +5,7 @@ before the array)."""
 from __future__ import annotations
 
 import io
+import json
 from typing import Any
 
 import ijson
@@ -282,6 +283,32 @@ def test_json_lines_whose_first_line_is_as_long_as_a_whole_document_are_json_lin
     data = b'{"a": 1}\n' + blank + b'{"a": 2}\n'  # the first line is STREAMED bytes long
     doc = read_document(io.BytesIO(data))
     assert (doc.keys, doc.lines is not None and doc.lines.read()) == (["a"], data)
+
+
+@pytest.mark.parametrize("ahead", [1, 2, 3])  # the first line ends in the first, second, third MiB read past the head
+def test_json_lines_whose_first_line_is_longer_than_a_whole_document_are_json_lines(
+    monkeypatch: pytest.MonkeyPatch, ahead: int
+) -> None:
+    """As a Collector's file exporter writes them: one request of tens of MB per line."""
+    monkeypatch.setattr(jsondoc, "WHOLE_DOCUMENT_BYTES", 1024)
+    first = b'{"spans": [' + b",".join(b'"%d"' % i for i in range(ahead * (1 << 20) // 10)) + b"]}"
+    data = first + b'\n{"spans": [1]}\n'
+    doc = read_document(io.BytesIO(data))
+    assert (doc.keys, doc.lines is not None and doc.lines.read()) == (["spans"], data)
+
+
+def test_a_one_line_document_longer_than_a_first_line_is_read_is_streamed_and_what_follows_said(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No line break within FIRST_LINE_BYTES: one document (the bytes read looking for the
+    break are read again by the streaming parser); a second line is then trailing characters."""
+    monkeypatch.setattr(jsondoc, "WHOLE_DOCUMENT_BYTES", 1024)
+    monkeypatch.setattr(jsondoc, "FIRST_LINE_BYTES", 1 << 20)
+    records = list(range(400_000))  # 2.7 MB on one line
+    data = json.dumps({"n": 1, "spans": records}).encode()
+    doc, items = _read(data)
+    assert (doc.header, items) == ({"n": 1}, records)
+    assert _error(data + b'\n{"spans": [1]}\n') == "not valid JSON: trailing characters after the top-level object"
 
 
 def test_past_a_first_line_that_fills_the_head_only_what_shows_the_second_line_is_read(

@@ -138,3 +138,17 @@ def test_a_group_of_many_spans_is_streamed_in_memory_that_does_not_grow_with_it(
     assert size > 4 << 20
     # 2 MiB here, and the same for a document four times as large
     assert peak < 4 << 20, f"{peak / 2**20:.2f} MiB traced while reading a {size / 2**20:.1f} MiB document"
+
+
+def test_what_follows_a_streamed_document_is_said(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its records are read, then the second document is trailing characters (not a silent end)."""
+    one, two = tmp_path / "one.json", tmp_path / "two.json"
+    one.write_text(json.dumps(_traces()))
+    two.write_text(json.dumps(_traces()) + "\n" + json.dumps(_traces()) + "\n")
+    monkeypatch.setattr(jsondoc, "WHOLE_DOCUMENT_BYTES", STREAMED)
+    monkeypatch.setattr(jsondoc, "FIRST_LINE_BYTES", STREAMED)  # not told as JSON Lines
+    items = _items(two)
+    spans = sum(isinstance(i, SpanRecord) for i in _items(one))
+    assert spans >= 12 and sum(isinstance(i, SpanRecord) for i in items) == spans
+    (problem,) = [i for i in items if isinstance(i, FileProblem)]
+    assert "trailing characters after the top-level object" in problem.reason

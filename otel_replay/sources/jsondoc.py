@@ -22,10 +22,15 @@ import msgspec
 
 from otel_replay.sources.jsontext import looks_like_json, not_json
 from otel_replay.sources.outline import NESTED, Outline, records_prefix
+from otel_replay.sources.rereading import Chain, Recorder, Replay
 from otel_replay.sources.salvage import salvage
 
 #: Documents up to this size are decoded in one go; larger ones are streamed.
 WHOLE_DOCUMENT_BYTES = 8 * 1024 * 1024
+#: How far a first line longer than that is read to tell JSON Lines (a Collector's file
+#: exporter writes one request per line: tens of MB at most) from one document without a
+#: line break (streamed past this, its second line then a "trailing characters" problem).
+FIRST_LINE_BYTES = 4 * WHOLE_DOCUMENT_BYTES
 #: Top-level arrays that carry records, in the order they are looked for.
 RECORD_ARRAYS = ("spans", "logs", "metrics", "resourceSpans", "resourceLogs", "resourceMetrics")
 BOM = b"\xef\xbb\xbf"  # not allowed in JSON (RFC 8259 §8.1), but parsers may ignore it: we do
@@ -92,11 +97,12 @@ def read_document(
         head = head[len(BOM) :] + stream.read(len(BOM))
     if not head.strip():
         raise DocumentError("empty file")
+    head, stream = _to_first_line_end(head, stream)
     head = _past_first_line(head, stream)
     if not looks_like_json(head):
         raise DocumentError(not_json(head))
     if (first := _first_line(head)) is not None:  # JSON Lines: keys are its first line's
-        doc = Document({}, list(first), None, lines=io.BufferedReader(_Replay(head, stream), 1 << 16))
+        doc = Document({}, list(first), None, lines=io.BufferedReader(Replay(head, stream), 1 << 16))
     elif len(head) <= WHOLE_DOCUMENT_BYTES:
         peeked = _peek(head) if wanted is not None else None
         doc = peeked if peeked is not None and not wanted(peeked) else _whole(head, base)  # type: ignore[misc]
@@ -105,6 +111,26 @@ def read_document(
     if bom:
         doc.notes.append("starts with a UTF-8 byte order mark, which JSON does not allow (RFC 8259 §8.1); ignored")
     return doc
+
+
+def _to_first_line_end(head: bytes, stream: BinaryIO) -> tuple[bytes, BinaryIO]:
+    """``head`` read on to the end of its first line when that is longer than a whole
+    document (up to FIRST_LINE_BYTES), so that JSON Lines of long lines are told as such;
+    and the stream of what follows. Where no line ends (one document on one line), what
+    was read on is kept on disk, not in memory, and read again first."""
+    if len(head) <= WHOLE_DOCUMENT_BYTES or b"\n" in head.lstrip():
+        return head, stream
+    spool = tempfile.SpooledTemporaryFile(max_size=WHOLE_DOCUMENT_BYTES)  # noqa: SIM115 - closed below or by the GC
+    size = len(head)
+    while size < FIRST_LINE_BYTES and (more := stream.read(1 << 20)):
+        spool.write(more)
+        size += len(more)
+        if b"\n" in more:  # JSON Lines, perhaps: its line is read whole anyway
+            spool.seek(0)
+            with spool:
+                return head + spool.read(), stream
+    spool.seek(0)
+    return head, io.BufferedReader(Chain(spool, stream))  # type: ignore[arg-type]
 
 
 def _past_first_line(head: bytes, stream: BinaryIO) -> bytes:
@@ -128,10 +154,10 @@ def _first_line(head: bytes) -> dict[str, Any] | None:
     if not sep or not rest.strip() or not first.rstrip().endswith(b"}"):
         return None
     try:
-        obj = _DECODER.decode(first)
+        first.decode()  # UTF-8 (the decode below checks the values' JSON, not their bytes)
+        return _PEEK.decode(first)  # its keys: the values are not built (a line may be tens of MB)
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError, ValueError):
         return None
-    return obj if isinstance(obj, dict) else None
 
 
 def _decode_error(exc: Exception, size: int) -> DocumentError:
@@ -200,31 +226,6 @@ def _raising(exc: Exception) -> Iterator[Any]:
     yield  # a generator: raises when the items before it are read
 
 
-class _Replay(io.RawIOBase):
-    """A stream that first yields already-read bytes, then the rest of the original
-    (``count``: the bytes it has handed out)."""
-
-    def __init__(self, prefix: bytes, rest: BinaryIO) -> None:
-        self._prefix = memoryview(prefix)
-        self._rest = rest
-        self.count = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buf: Any) -> int:
-        if self._prefix:
-            n = min(len(buf), len(self._prefix))
-            buf[:n] = self._prefix[:n]
-            self._prefix = self._prefix[n:]
-            self.count += n
-            return n
-        data = self._rest.read(len(buf))
-        buf[: len(data)] = data
-        self.count += len(data)
-        return len(data)
-
-
 def _streamed(head: bytes, stream: BinaryIO, base: int = 0) -> Document:
     """Scan the top level for the header and the record array, then stream that array.
 
@@ -235,9 +236,9 @@ def _streamed(head: bytes, stream: BinaryIO, base: int = 0) -> Document:
     from the source; a non-seekable stream (a pipe, an archive member) works the same.
     """
     spool = tempfile.SpooledTemporaryFile(max_size=WHOLE_DOCUMENT_BYTES)  # noqa: SIM115 - closed by the items
-    source = _Replay(head, stream)  # what the scan has not consumed stays in here
+    source = Replay(head, stream)  # what the scan has not consumed stays in here
     try:
-        header, keys, array_key, outline = _scan(_Recorder(source, spool))
+        header, keys, array_key, outline = _scan(Recorder(source, spool))
     except CutDocument:
         spool.close()
         raise CutDocument(base + source.count) from None
@@ -252,21 +253,6 @@ def _streamed(head: bytes, stream: BinaryIO, base: int = 0) -> Document:
         records = _stream_items(spool, source, records_prefix(array_key), base)
         return Document(header, keys, array_key, outline.stream(records))
     return Document(header, keys, array_key, _stream_items(spool, source, f"{array_key}.item", base))
-
-
-class _Recorder(io.RawIOBase):
-    """Reads ``source`` and keeps a copy of what it read in ``copy``."""
-
-    def __init__(self, source: io.RawIOBase, copy: IO[bytes]) -> None:
-        self._src, self._copy = source, copy
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buf: Any) -> int:
-        n = self._src.readinto(buf) or 0
-        self._copy.write(memoryview(buf)[:n])
-        return n
 
 
 def _scan(raw: io.RawIOBase) -> tuple[dict[str, Any], list[str], str | None, Outline | None]:
@@ -355,31 +341,11 @@ def _stream_error(exc: Exception) -> DocumentError:
     return DocumentError(f"not valid JSON: {text}")
 
 
-def _stream_items(spool: IO[bytes], rest: _Replay, prefix: str, base: int) -> Generator[Any, None, None]:
+def _stream_items(spool: IO[bytes], rest: Replay, prefix: str, base: int) -> Generator[Any, None, None]:
     """The values at ijson's ``prefix`` (``spans.item``: the items of ``spans``)."""
     try:
         with spool:
-            yield from ijson.items(_Chain(spool, rest), prefix, use_float=True)
+            yield from ijson.items(Chain(spool, rest), prefix, use_float=True)
     except (ijson.JSONError, ijson.IncompleteJSONError, UnicodeDecodeError) as exc:
         error = _stream_error(exc)
         raise (CutDocument(base + rest.count) if isinstance(error, CutDocument) else error) from None
-
-
-class _Chain(io.RawIOBase):
-    """``first`` to its end, then ``rest``."""
-
-    def __init__(self, first: IO[bytes], rest: io.RawIOBase) -> None:
-        self._first: IO[bytes] | None = first
-        self._rest = rest
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buf: Any) -> int:
-        if self._first is not None and len(buf):  # ijson reads 0 bytes to see the type
-            data = self._first.read(len(buf))
-            if data:
-                buf[: len(data)] = data
-                return len(data)
-            self._first = None
-        return self._rest.readinto(buf) or 0

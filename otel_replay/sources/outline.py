@@ -14,6 +14,7 @@ many items the array holds. The records themselves are then streamed one at a ti
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Generator, Iterator
 from typing import Any
 
@@ -118,5 +119,6 @@ class Outline:
         self._cursor.records = records
         try:
             yield from self.groups
+            collections.deque(records, maxlen=0)  # to the end: what follows the document is checked there
         finally:
             records.close()
