@@ -162,7 +162,7 @@ PERFORMANCE: list[Decorator[Any]] = [
         "--shard",
         metavar="I/N",
         help="Replay only share I of N of the inputs (files, archive members, parts of large JSON Lines "
-        "files and CodeMachine trace documents), for N machines given the same PATHs: 1/3, 2/3 and 3/3 "
+        "files and trace documents), for N machines given the same PATHs: 1/3, 2/3 and 3/3 "
         "take each input once. auto/N: the share of a Kubernetes Indexed Job's pod "
         "(JOB_COMPLETION_INDEX + 1). docs/sharding.md.",
     ),

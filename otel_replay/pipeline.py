@@ -15,6 +15,7 @@ sent, so it adds nothing to "changed to fit" nor to the problem lines.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import threading
 from collections import Counter
@@ -41,6 +42,7 @@ from otel_replay.progress.meter import ByteCounter
 from otel_replay.sinks import Sink
 from otel_replay.sources import read_input
 from otel_replay.sources.discover import Discovered, InputFile, SkippedFile
+from otel_replay.sources.streams import Stride
 from otel_replay.sources.times import DocumentTimes, document_times
 from otel_replay.stages import Transform
 from otel_replay.stages.unrecorded import NoRecordedValue
@@ -66,6 +68,10 @@ def times_in(
     is ignored here; the real pass reports it."""
     if not isinstance(found, InputFile):
         return times
+    if isinstance(found.part, Stride):  # a share of a large document: the first reads all its times
+        if found.part.index:
+            return times
+        found = dataclasses.replace(found, part=None)
     if all(type(f) is NoRecordedValue for f in filters) and document_times(found, signals, times_of(times)):
         return times  # no filter but the one of metric points: the times alone tell
     with contextlib.closing(read_input(found, signals)) as items:

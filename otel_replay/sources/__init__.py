@@ -87,9 +87,10 @@ def _read_document(
         yield from read_otlp_lines(doc.lines, item.name)
         return
     signal = classify(doc)
+    counter = [0]  # an OTLP/JSON document's records, all strides'
     if signal is None and doc.array_key in OTLP_ARRAYS:
         signal = OTLP_ARRAYS[doc.array_key]
-        records = read_otlp(doc, item.name)
+        records = read_otlp(doc, item.name, stride, counter)
     elif signal is not None:
         if stride is not None:
             doc.items = taken = _Counted(doc.items)  # a cut is said with every record read before it
@@ -105,7 +106,8 @@ def _read_document(
                 read += type(record) in SIGNAL_OF
                 yield record
         except CutDocument as exc:
-            yield FileProblem(item.name, cut_reason(exc, read if stride is None else taken.n), signal)
+            seen = read if stride is None else counter[0] if doc.array_key in OTLP_ARRAYS else taken.n
+            yield FileProblem(item.name, cut_reason(exc, seen), signal)
         except DocumentError as exc:
             yield FileProblem(item.name, f"{exc}; the records before it were read", signal)
         return

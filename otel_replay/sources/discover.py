@@ -26,6 +26,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO, cast
 
+import ijson
+
 from otel_replay.model import FileProblem, Signal
 from otel_replay.sources.archives import (
     SEVENZIP_MAGIC,
@@ -206,7 +208,7 @@ def _from_file(path: str, size: int, limits: ArchiveLimits, walk: Walk) -> Itera
         yield from tar_members(path, opener, Budget(limits, walk.rules), size, path)
     elif walk.part_bytes and size > 2 * walk.part_bytes and _json_lines(path):
         yield from _parts(path, size, walk.part_bytes)
-    elif walk.part_bytes and size > 2 * walk.part_bytes and _codemachine_spans(path):
+    elif walk.part_bytes and size > 2 * walk.part_bytes and _trace_document(path):
         yield from _strides(path, size, min(MAX_STRIDES, size // walk.part_bytes))
     else:
         location = Location(path)
@@ -230,15 +232,32 @@ def _parts(path: str, size: int, part_bytes: int) -> Iterator[InputFile]:
         yield InputFile(path, opener, part.end - part.start, part, Location(path))
 
 
-def _codemachine_spans(path: str) -> bool:
+def _trace_document(path: str) -> bool:
     """Whether the file is a CodeMachine trace document, told by its top level up to its
-    record array (not read further)."""
+    record array (not read further), or an OTLP/JSON one, told by its first key."""
     try:
         with open(path, "rb") as fh:
+            if _first_key(fh.read(PART_SNIFF_BYTES)) == "resourceSpans":
+                return True
+            fh.seek(0)
             doc = read_document(fh)
             return doc.lines is None and not doc.notes and classify(doc) is Signal.TRACES
     except (OSError, ValueError, DocumentError):
         return False  # said when it is read as one input
+
+
+def _first_key(head: bytes) -> str | None:
+    """The first key of the top-level object ``head`` starts, when its value is an array
+    (an OTLP/JSON request's scan would read it to its end: its first key tells it here)."""
+    events = ijson.parse(io.BytesIO(head))
+    try:
+        if next(events)[1] == "start_map":
+            _, event, key = next(events)
+            if event == "map_key" and next(events)[1] == "start_array":
+                return str(key)
+    except (ijson.JSONError, ijson.IncompleteJSONError, UnicodeDecodeError, StopIteration):
+        pass
+    return None
 
 
 def _strides(path: str, size: int, count: int) -> Iterator[InputFile]:

@@ -74,7 +74,7 @@ class InputFile:
     open: Callable[[], AbstractContextManager[BinaryIO]]
     size: int | None = None
     #: Set when this input is one part of a JSON Lines file, or one stride of a large
-    #: CodeMachine trace document, split for the workers.
+    #: trace document (CodeMachine or OTLP/JSON), split for the workers.
     part: Part | Stride | None = None
     #: How to open it again elsewhere; None when it can only be read now, as it goes by.
     location: Location | None = None

@@ -56,6 +56,7 @@ from otel_replay.sources.otlp_values import (
     optional_int,
 )
 from otel_replay.sources.outline import NESTED, StreamedRecords
+from otel_replay.sources.streams import Stride
 
 OTLP_ARRAYS = {"resourceSpans": Signal.TRACES, "resourceLogs": Signal.LOGS, "resourceMetrics": Signal.METRICS}
 _SPAN_KINDS = {
@@ -202,27 +203,33 @@ def _scope(block: dict[str, Any], notes: list[str]) -> Scope:
 
 
 # -- documents -------------------------------------------------------------------------
-def read_otlp(doc: Document, source: str) -> Iterator[SourceItem]:
-    """Stream the records of one OTLP/JSON request document."""
+def read_otlp(
+    doc: Document, source: str, stride: Stride | None = None, counter: list[int] | None = None
+) -> Iterator[SourceItem]:
+    """Stream the records of one OTLP/JSON request document; with ``stride``, only its
+    share of the spans (the others are decoded, not converted; what concerns a resource
+    group or scope block, the first share says). ``counter``: the records seen, all shares'."""
     assert doc.array_key is not None
     yield FileStart(source, OTLP_ARRAYS[doc.array_key], "otlp-json")
-    counter = [0]
+    counter = [0] if counter is None else counter
     for number, group in enumerate(doc.items):
-        yield from _request_items(doc.array_key, number, group, source, counter)
+        yield from _request_items(doc.array_key, number, group, source, counter, stride)
 
 
 def _request_items(
-    array_key: str, number: int, group: Any, source: str | PartLine, counter: list[int]
+    array_key: str, number: int, group: Any, source: str | PartLine, counter: list[int], stride: Stride | None = None
 ) -> Iterator[SourceItem]:
     """The records of entry ``number`` of ``array_key``: one ``ResourceSpans`` /
     ``ResourceLogs`` / ``ResourceMetrics``. ``counter`` numbers the records of the file."""
     signal = OTLP_ARRAYS[array_key]
     scoped_key, records_key = NESTED[array_key]
     notes: list[str] = []
+    first_share = stride is None or stride.index == 0
     try:
         resource, schema_url, scoped = _resource_group(group, array_key, scoped_key, notes)
     except InvalidInput as exc:
-        yield InvalidRecord(signal, Origin(source, counter[0]), f"{exc}; its records are not read")
+        if first_share:
+            yield InvalidRecord(signal, Origin(source, counter[0]), f"{exc}; its records are not read")
         return
     yield from _read_anyway(notes, source, signal, f"{array_key}[{number}]")
     for index, block in enumerate(scoped):
@@ -235,14 +242,15 @@ def _request_items(
                 records = json_array(records, records_key)
         except InvalidInput as exc:
             notes.clear()
-            yield InvalidRecord(signal, Origin(source, counter[0]), f"{exc}; its records are not read")
+            if first_share:
+                yield InvalidRecord(signal, Origin(source, counter[0]), f"{exc}; its records are not read")
             continue
         yield from _read_anyway(notes, source, signal, f"{array_key}[{number}] {scoped_key}[{index}]")
         if signal is Signal.METRICS:
             for obj in records:
                 yield from metric_items(obj, resource, schema_url, scope, source, counter)
         else:
-            yield from _records(signal, records, (resource, schema_url, scope), source, counter)
+            yield from _records(signal, records, (resource, schema_url, scope), source, counter, stride)
 
 
 def _resource_group(
@@ -273,14 +281,19 @@ def _records(
     context: tuple[ResourceAttrs, str, Scope],
     source: str | PartLine,
     counter: list[int],
+    stride: Stride | None = None,
 ) -> Iterator[SourceItem]:
-    """The spans or log records of one scope block."""
+    """The spans or log records of one scope block (of ``stride``'s share)."""
     convert = span_from_otlp if signal is Signal.TRACES else log_from_otlp
     resource, schema_url, scope = context
     notes: list[str] = []
+    first, step = (0, 1) if stride is None else (stride.index, stride.of)
     for obj in records:
-        origin = Origin(source, counter[0])
+        number = counter[0]
         counter[0] += 1
+        if number % step != first:
+            continue  # another share's
+        origin = Origin(source, number)
         yield from checked(signal, origin, notes, convert, obj, resource, schema_url, scope, origin, notes)
 
 

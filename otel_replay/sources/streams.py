@@ -82,7 +82,7 @@ class Part:
 
 @dataclass(frozen=True, slots=True)
 class Stride:
-    """Share ``index`` of ``of`` of a large CodeMachine trace document: its records
+    """Share ``index`` of ``of`` of a large trace document (CodeMachine or OTLP/JSON): its spans
     ``index``, ``index + of``, ``index + 2 * of`` … (the whole document is read, only
     those are converted and sent); the share ``index`` 0 also says what is said of the file."""
 

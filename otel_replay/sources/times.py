@@ -30,7 +30,6 @@ from otel_replay.sources.codemachine import classify
 from otel_replay.sources.common import InvalidInput, hrtime_to_ns, ms_to_ns
 from otel_replay.sources.jsondoc import BOM, RECORD_ARRAYS, WHOLE_DOCUMENT_BYTES, DocumentError, read_document
 from otel_replay.sources.members import InputFile
-from otel_replay.sources.streams import Part, Stride
 
 
 class _Event(msgspec.Struct):
@@ -86,10 +85,7 @@ def document_times(item: InputFile, signals: frozenset[Signal], found: Callable[
     """Hand ``found`` the times of a CodeMachine span or log document (once when read
     whole, a stretch at a time when streamed); False, having handed nothing, when this
     reader cannot tell (the records must be converted)."""
-    if isinstance(item.part, Stride) and item.part.index:
-        found(DocumentTimes(None))  # the first stride gives the document's times
-        return True
-    if isinstance(item.part, Part):
+    if item.part is not None:  # a part of JSON Lines (a stride never comes here: see pipeline.times_in)
         return False
     try:
         with item.open() as stream:
