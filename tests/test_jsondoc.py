@@ -286,13 +286,15 @@ def test_json_lines_whose_first_line_is_as_long_as_a_whole_document_are_json_lin
 
 
 @pytest.mark.parametrize("ahead", [1, 2, 3])  # the first line ends in the first, second, third MiB read past the head
+@pytest.mark.parametrize("blank", [b"", b"\n \n"])
 def test_json_lines_whose_first_line_is_longer_than_a_whole_document_are_json_lines(
-    monkeypatch: pytest.MonkeyPatch, ahead: int
+    monkeypatch: pytest.MonkeyPatch, ahead: int, blank: bytes
 ) -> None:
-    """As a Collector's file exporter writes them: one request of tens of MB per line."""
+    """As a Collector's file exporter writes them: one request of tens of MB per line
+    (after blank lines too)."""
     monkeypatch.setattr(jsondoc, "WHOLE_DOCUMENT_BYTES", 1024)
     first = b'{"spans": [' + b",".join(b'"%d"' % i for i in range(ahead * (1 << 20) // 10)) + b"]}"
-    data = first + b'\n{"spans": [1]}\n'
+    data = blank + first + b'\n{"spans": [1]}\n'
     doc = read_document(io.BytesIO(data))
     assert (doc.keys, doc.lines is not None and doc.lines.read()) == (["spans"], data)
 
@@ -303,12 +305,26 @@ def test_a_one_line_document_longer_than_a_first_line_is_read_is_streamed_and_wh
     """No line break within FIRST_LINE_BYTES: one document (the bytes read looking for the
     break are read again by the streaming parser); a second line is then trailing characters."""
     monkeypatch.setattr(jsondoc, "WHOLE_DOCUMENT_BYTES", 1024)
-    monkeypatch.setattr(jsondoc, "FIRST_LINE_BYTES", 1 << 20)
-    records = list(range(400_000))  # 2.7 MB on one line
+    monkeypatch.setattr(jsondoc, "FIRST_LINE_BYTES", 3 << 20)
+    records = list(range(800_000))  # 5.7 MB on one line: read on for 3 MiB, not to its end
     data = json.dumps({"n": 1, "spans": records}).encode()
     doc, items = _read(data)
     assert (doc.header, items) == ({"n": 1}, records)
     assert _error(data + b'\n{"spans": [1]}\n') == "not valid JSON: trailing characters after the top-level object"
+
+
+@pytest.mark.parametrize("bom", [b"", jsondoc.BOM])
+def test_a_large_document_of_many_lines_is_not_read_on_past_its_head(
+    monkeypatch: pytest.MonkeyPatch, bom: bytes
+) -> None:
+    """Its first line ends in the head: nothing more is read to tell JSON Lines, and the
+    scan stops at its record array (memory stays flat); a byte order mark changes neither."""
+    monkeypatch.setattr(jsondoc, "WHOLE_DOCUMENT_BYTES", 1024)
+    data = bom + json.dumps({"service": "s", "spans": list(range(300_000))}, indent=2).encode()
+    stream = io.BytesIO(data)
+    doc = read_document(stream)
+    assert doc.array_key == "spans" and doc.lines is None
+    assert stream.tell() < 200_000 < len(data)
 
 
 def test_past_a_first_line_that_fills_the_head_only_what_shows_the_second_line_is_read(
@@ -378,6 +394,14 @@ def test_a_streamed_document_cut_short_says_it_was_cut_at_its_last_byte(
     with pytest.raises(jsondoc.CutDocument) as raised:
         _read(data)
     assert raised.value.at == len(data)
+
+
+@pytest.mark.parametrize("data", [b'{"x": ', b'{"spans": [1, 2'])
+def test_a_document_cut_after_a_byte_order_mark_says_it_was_cut_at_its_last_byte(data: bytes) -> None:
+    """Decoded whole: the position counts the mark (the file's bytes, not the JSON text's)."""
+    with pytest.raises(jsondoc.CutDocument) as raised:
+        _read(jsondoc.BOM + data)
+    assert raised.value.at == len(jsondoc.BOM + data)
 
 
 def test_a_streamed_header_longer_than_a_read_is_read_again_whole(monkeypatch: pytest.MonkeyPatch) -> None:

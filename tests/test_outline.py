@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import collections
 import copy
+import io
 import json
 import tracemalloc
 from pathlib import Path
@@ -152,3 +153,20 @@ def test_what_follows_a_streamed_document_is_said(tmp_path: Path, monkeypatch: p
     assert spans >= 12 and sum(isinstance(i, SpanRecord) for i in items) == spans
     (problem,) = [i for i in items if isinstance(i, FileProblem)]
     assert "trailing characters after the top-level object" in problem.reason
+
+
+def test_a_streamed_request_has_its_top_level_keys_and_refuses_to_be_read_out_of_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Records come from one stream in document order: a later block's before an earlier
+    one's is a programming error, said as such (the readers read in order)."""
+    data = json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [1, 2]}, {"spans": [3]}]}], "x": 1}).encode()
+    monkeypatch.setattr(jsondoc, "WHOLE_DOCUMENT_BYTES", len(data) // 2)
+    doc = jsondoc.read_document(io.BytesIO(data))
+    assert (doc.keys, doc.header, doc.array_key) == (["resourceSpans", "x"], {"x": 1}, "resourceSpans")
+    group = next(doc.items)  # the groups are read one at a time, as the readers read them
+    first, second = (block["spans"] for block in group["scopeSpans"])
+    assert list(second) == [3]
+    with pytest.raises(RuntimeError) as raised:
+        list(first)
+    assert str(raised.value) == "the records of a streamed document were read out of order"
