@@ -17,6 +17,7 @@ from otel_replay.model import FileProblem
 from otel_replay.sources import read_input
 from otel_replay.sources.discover import InputFile, Walk, discover
 from otel_replay.sources.otlp_json import lines_before
+from otel_replay.sources.streams import Stride
 from tests.fakes.loki import LokiReceiver
 from tests.fakes.otlp import OtlpReceiver
 from tests.helpers import EXAMPLE_NOW_NS, assert_streams_oldest_first, problem_lines, replay_json
@@ -59,9 +60,13 @@ def test_parts_hold_every_line_exactly_once(tmp_path: Path, seed: int) -> None:
 def test_small_files_and_other_formats_are_not_split(tmp_path: Path) -> None:
     small = write_lines(tmp_path / "small.jsonl", [trace_request(1, 1)])
     pretty = tmp_path / "pretty.json"
-    pretty.write_text("{\n" + '  "resourceSpans": [],\n' * 1 + '  "x": "' + "y" * 50_000 + '"\n}\n')
+    pretty.write_text("{\n" + '  "resourceLogs": [],\n' * 1 + '  "x": "' + "y" * 50_000 + '"\n}\n')
     assert [f.part for f in _parts(small, 10_000_000)] == [None]
-    assert [f.part for f in _parts(pretty, 1000)] == [None]
+    assert [f.part for f in _parts(pretty, 1000)] == [None]  # a log request keeps its order
+    spans = tmp_path / "spans.json"
+    spans.write_text(pretty.read_text().replace("resourceLogs", "resourceSpans"))
+    strides = [f.part for f in _parts(spans, 10_000)]  # shared by its records, not cut in bytes
+    assert strides == [Stride(i, 5) for i in range(5)]  # one per whole 10,000 bytes
 
 
 def test_a_bad_line_in_a_later_part_is_named_by_its_line_in_the_file(tmp_path: Path) -> None:
