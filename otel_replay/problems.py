@@ -8,7 +8,9 @@ as a JSON line (``--problems FILE``), redacted."""
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
+import os
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -190,23 +192,50 @@ class ProblemLog:
 
 class ProblemsFile:
     """``--problems FILE``: every problem as one JSON object per line, redacted, written
-    as it comes (only the parent process writes it: workers send theirs)."""
+    as it comes (only the parent process writes it: workers send theirs). The file is
+    created (or emptied) when the replay begins, so a run that cannot start (a
+    destination that does not answer) leaves a previous run's list as it was."""
 
-    def __init__(self, stream: IO[str], redact: Callable[[str], str]) -> None:
-        self._stream = stream
+    def __init__(self, path: str, redact: Callable[[str], str]) -> None:
+        self._path = path
         self._redact = redact
         self._lock = threading.Lock()
+        self._stream: IO[str] | None = None
 
     @classmethod
     def open(cls, path: str, redact: Callable[[str], str]) -> ProblemsFile:
-        """OSError when it cannot be written."""
-        return cls(open(path, "w", encoding="utf-8"), redact)
+        """OSError when it could not be written (checked, not yet created)."""
+        writable(path)
+        return cls(path, redact)
+
+    def begin(self) -> None:
+        """Create or empty the file (OSError when that fails)."""
+        with self._lock:
+            self._begin()
+
+    def _begin(self) -> IO[str]:
+        if self._stream is None:
+            self._stream = open(self._path, "w", encoding="utf-8")  # noqa: SIM115 (closed by close())
+        return self._stream
 
     def write(self, problem: Problem) -> None:
         line = json.dumps(problem.to_dict(self._redact), ensure_ascii=False)
         with self._lock:
-            self._stream.write(line + "\n")
+            self._begin().write(line + "\n")
 
     def close(self) -> None:
         with self._lock:
-            self._stream.close()
+            if self._stream is not None:
+                self._stream.close()
+
+
+def writable(path: str) -> None:
+    """OSError when ``path`` could not be opened for writing: a folder, a file or a
+    folder that may not be written, a folder that does not exist."""
+    if os.path.isdir(path):
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
+    where = path if os.path.exists(path) else (os.path.dirname(path) or ".")
+    if not os.path.isdir(os.path.dirname(path) or "."):
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
+    if not os.access(where, os.W_OK):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), path)

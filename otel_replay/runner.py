@@ -52,24 +52,33 @@ def execute(
     report = Report(new_stats(plan, verbose), plan.mode, {s: plan.destinations[s] for s in plan.signals}, plan.redact)
     report.now_ns, report.windows, report.seen_in = plan.selection.now_ns, plan.selection.windows, plan.seen_in
     report.shard = _shard(plan)
-    with problems_file(plan, report):
-        return _execute(plan, report, stdin, on_progress, notify, verbose, tempo_query_url)
+    with problems_file(plan, report) as begin:
+        return _execute(plan, report, stdin, on_progress, notify, verbose, tempo_query_url, begin)
 
 
 @contextmanager
-def problems_file(plan: RunPlan, report: Report) -> Iterator[None]:
-    """``--problems FILE``: every problem of the run is written there as it comes."""
+def problems_file(plan: RunPlan, report: Report) -> Iterator[Callable[[], None]]:
+    """``--problems FILE``: every problem of the run is written there as it comes. Checked
+    here; created (or emptied) by what this yields, called once the run can start."""
     if plan.problems_path is None:
-        yield
+        yield lambda: None
         return
+    path = plan.problems_path
     try:
-        written = ProblemsFile.open(plan.problems_path, plan.redact)
+        written = ProblemsFile.open(path, plan.redact)
     except OSError as exc:
-        raise SetupError(f"--problems: cannot write {plan.problems_path}: {exc.strerror or exc}") from None
-    report.problems_path = plan.problems_path
+        raise SetupError(f"--problems: cannot write {path}: {exc.strerror or exc}") from None
+
+    def begin() -> None:
+        try:
+            written.begin()
+        except OSError as exc:
+            raise SetupError(f"--problems: cannot write {path}: {exc.strerror or exc}") from None
+
+    report.problems_path = path
     report.stats.on_problem = written.write
     try:
-        yield
+        yield begin
     finally:
         written.close()
 
@@ -82,6 +91,7 @@ def _execute(
     notify: Callable[[str], None],
     verbose: Callable[[str], None] | None,
     tempo_query_url: str | None,
+    begin: Callable[[], None],
 ) -> tuple[Report, int]:
     state: ResumeState | None = None
     executor: Executor | None = None
@@ -89,6 +99,7 @@ def _execute(
     with signals_outside_the_replay() as starting:
         try:
             state, executor, first_pass, plan = _start(plan, stdin, notify, verbose is not None)
+            begin()
             report.replay_id = plan.loki.replay_id
             report.time_choice = choice = _offset(plan, state, executor if first_pass else None, notify)
             report.time_offset_ns = offset = choice.offset_ns

@@ -16,6 +16,7 @@ from otel_replay.problems import CHANGED, INVALID, MAX_KEPT, Problem, ProblemLog
 from otel_replay.report import TEXT_LISTS_UP_TO, Report, problem_lines
 from otel_replay.stats import RunStats
 from tests.helpers import replay, replay_json, span_doc, trace_file
+from tests.test_preflight import closed_port_url
 
 BAD_PER_FILE = 5000
 
@@ -106,6 +107,22 @@ def test_a_problems_file_that_cannot_be_written_is_a_usage_error(bad_folder: Pat
     result = replay(str(bad_folder), "--dry-run", "--problems", str(tmp_path / "no" / "such" / "p.jsonl"))
     assert result.exit_code == 2
     assert "--problems: cannot write" in result.output and "Traceback" not in result.output
+
+
+def test_a_run_that_cannot_start_leaves_the_previous_problems_file_as_it_was(bad_folder: Path, tmp_path: Path) -> None:
+    listed = tmp_path / "problems.jsonl"
+    listed.write_text('{"kind": "invalid"}\n', encoding="utf-8")
+    down = closed_port_url()
+    result = replay(str(bad_folder), "--otlp-endpoint", down, "--signals", "traces", "--problems", str(listed))
+    assert result.exit_code == 2 and "connection refused" in result.output
+    assert listed.read_text(encoding="utf-8") == '{"kind": "invalid"}\n'
+    never = tmp_path / "never.jsonl"
+    replay(str(bad_folder), "--otlp-endpoint", down, "--signals", "traces", "--problems", str(never))
+    assert not never.exists()
+    # a run that starts replaces it, also when it has no problem to write
+    clean = trace_file(tmp_path / "clean" / "t.json", [span_doc()])
+    assert replay(str(clean), "--dry-run", "--problems", str(listed)).exit_code == 0
+    assert listed.read_text(encoding="utf-8") == ""
 
 
 def _record(i: int, key: str = "an id has the wrong length", kind: str = INVALID) -> Problem:
