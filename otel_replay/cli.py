@@ -11,7 +11,7 @@ import os
 import signal
 import sys
 import warnings
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any
 
 import click
@@ -137,7 +137,7 @@ def _execute(plan: RunPlan, *, verbose: bool, as_json: bool, tempo_query_url: st
     line = None
     if sys.stderr.isatty() and not as_json:
         paths = None if plan.shard else list(plan.paths)  # a shard's share is not sized up front
-        line = ProgressLine(meter, sys.stderr, plan.redact, paths, plan.walk)
+        line = ProgressLine(meter, sys.stderr, _said(plan), paths, plan.walk)
 
     def notify(message: str) -> None:
         if line is not None:
@@ -166,6 +166,15 @@ def _execute(plan: RunPlan, *, verbose: bool, as_json: bool, tempo_query_url: st
     finally:
         if line is not None:
             line.close()
+
+
+def _said(plan: RunPlan) -> Callable[[str], str]:
+    """What the progress line shows of a name or an answer: redacted, and with --scrub
+    after its rules (an input's path names the user's home)."""
+    scrub = plan.scrub
+    if scrub is None:
+        return plan.redact
+    return lambda text: plan.redact(scrub.said(text))
 
 
 def _print_report(report: Report, as_json: bool) -> None:

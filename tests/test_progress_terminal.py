@@ -208,3 +208,25 @@ def test_the_otlp_exporters_retries_are_said_too(tmp_path: Path, children: Child
     assert done.returncode == 0, err
     said = [line for line in err.splitlines() if "retrying" in line]
     assert len(said) == 1 and said[0].startswith("otel-replay: traces: HTTP 429 Too Many Requests; retrying"), err
+
+
+def test_with_scrub_the_line_names_the_input_as_scrubbed(tmp_path: Path, loki: LokiReceiver) -> None:
+    """--scrub rewrites what the run says: the input being read, named on the line, is
+    under a home folder; the line shows it with the user's name replaced."""
+    held = HeldLoki(loki)
+    folder = tmp_path / "home" / "plantuser"
+    log_file(folder / "l-logs.json", [log_doc(sec=SEC + i, body=f"line {i}") for i in range(20)])
+    command = replay_command(str(folder), "--logs-only", "--loki-url", loki.url, "--workers", "1", "--timeout", "60s")
+    term = Terminal([*command, "--scrub", "pii"])
+    try:
+        term.resize(200)  # the whole path fits: the line is not cut before the user's name
+        rows = term.wait_for("the line with the scrubbed name", lambda r: any("l-logs.json" in x for x in r))
+        line = _progress_row(rows)
+        assert line is not None and "/home/‹user:" in line and "sent 0/20" in line, rows
+        assert not any("plantuser" in r for r in rows), rows
+        held.open()
+        status = term.wait_end()
+    finally:
+        held.open()
+        term.close()
+    assert status == 0

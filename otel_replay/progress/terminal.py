@@ -37,7 +37,8 @@ class ProgressLine:
         paths: list[str] | None,
         walk: Walk | None = None,
     ) -> None:
-        """``paths``: the inputs, sized up front for the bar; None: their size is not known
+        """``redact``: what the line shows of an input's name or a retry's reason.
+        ``paths``: the inputs, sized up front for the bar; None: their size is not known
         (a --shard reads only its share of them)."""
         self._meter, self._stream, self._redact = meter, stream, redact
         self._paths, self._walk = paths, walk
@@ -83,7 +84,7 @@ class ProgressLine:
             read=sum(s.read for s in counts),
             sent=sum(s.sent for s in counts),
             retrying=retrying,
-            current=reading[0] if reading else None,
+            current=self._redact(reading[0]) if reading else None,
         )
 
     def draw(self) -> None:
