@@ -11,10 +11,6 @@ every value) is compared with this figure by ``bench/ratios.py``.
 
 from __future__ import annotations
 
-import json
-import os
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -71,14 +67,7 @@ def run(folder: Path) -> int:
     return count
 
 
-def main() -> None:
-    folder = Path(sys.argv[1])
-    start, cpu = time.perf_counter(), os.times()
-    spans = run(folder)
-    wall, end = time.perf_counter() - start, os.times()
-    used = end.user - cpu.user + end.system - cpu.system
-    print(json.dumps({"spans": spans, "wall_s": round(wall, 3), "cpu_s": round(used, 3)}))
-
-
 if __name__ == "__main__":
-    main()
+    from timed import timed  # beside this script (not needed to import run)
+
+    timed(run, "spans")

@@ -14,6 +14,9 @@ default 3), into a loopback sink that answers at once:
   names the original ``import-telemetry.ts`` (CodeMachine CLI's ``scripts/``), that
   script on the same logs (throughput ratio, target ≥ 1.5); without them the ratio is
   taken against the figure recorded in bench/RESULTS.md (``ORIGINAL_LOGS_PER_S``);
+- the floor of the logs (``bench/logs_floor.py``: the leanest Python path to the same
+  push bodies, one core), shown beside both: what the replay's checks, dedup and second
+  core make of it, and what the original script is worth in that floor's terms;
 - the peak memory of each replay's process tree (sum of RSS, target ≤ 200 MB).
 
 Each ratio is taken pair by pair (the runs of one round follow each other) and the median
@@ -102,6 +105,7 @@ def one_round(data: Path, url: str, bun: str | None) -> dict[str, dict[str, floa
         "spans w2": measure(replay(data, *spans, "--workers", "2")),
         "spans w1": measure(replay(data, *spans, "--workers", "1")),
         "logs w2": measure(replay(data, *logs, "--workers", "2")),
+        "logs floor": measure([sys.executable, str(HERE / "logs_floor.py"), str(data)]),
     }
     if bun:
         got["original"] = measure([bun, ORIGINAL, str(data), "--loki-url", url, "--logs-only"])
@@ -121,6 +125,8 @@ def ratios(got: dict[str, dict[str, float]]) -> dict[str, float]:
         "cpu / floor": got["spans w1"]["cpu"] / got["floor"]["cpu"],
         "logs x original": logs_s / original,
         "2 workers / 1": got["spans w1"]["wall"] / got["spans w2"]["wall"],
+        "logs x logs floor": got["logs floor"]["wall"] / got["logs w2"]["wall"],
+        "original x logs floor": got["logs floor"]["wall"] / got["original"]["wall"] if "original" in got else 0.0,
         "peak MB": max(got[k]["mb"] for k in ("spans w2", "spans w1", "logs w2")),
     }
 
@@ -141,6 +147,11 @@ def main() -> None:
     each = [ratios(got) for got in rounds]
     speedup = statistics.median(r["2 workers / 1"] for r in each)
     print(f"  {'2 workers / 1':<16}{speedup:>8.2f}   (spans, wall: what the second core buys on this machine now)")
+    logs_floor = statistics.median(r["logs x logs floor"] for r in each)
+    print(f"  {'logs x floor':<16}{logs_floor:>8.2f}   (logs, 2 workers, wall: against the leanest path on one core)")
+    if bun:
+        original = statistics.median(r["original x logs floor"] for r in each)
+        print(f"  {'original x floor':<16}{original:>8.2f}   (the original script against that floor)")
     for key, target in TARGETS.items():
         value = statistics.median(r[key] for r in each)
         ok = value <= target if key in ("cpu / floor", "peak MB") else value >= target

@@ -3,6 +3,7 @@ every trace file, encoded by the official exporter's encoder into valid protobuf
 
 from __future__ import annotations
 
+import gzip
 import importlib.util
 import json
 from pathlib import Path
@@ -39,3 +40,20 @@ def test_the_floor_encodes_every_span_of_every_trace_file(tmp_path: Path) -> Non
 def _kept(request: ExportTraceServiceRequest, batches: list[bytes]) -> ExportTraceServiceRequest:
     batches.append(request.SerializeToString())
     return request
+
+
+def test_the_logs_floor_pushes_every_record_of_every_log_file(tmp_path: Path) -> None:
+    _load("generate").codemachine(tmp_path, 1200, 1)
+    floor = _load("logs_floor")
+    bodies: list[bytes] = []
+    push = floor.push
+    floor.push = lambda entries: bodies.append(push(entries)) or bodies[-1]
+    assert floor.run(tmp_path) == 1200
+    streams = [s for b in bodies for s in json.loads(gzip.decompress(b))["streams"]]
+    values = [v for s in streams for v in s["values"]]
+    assert len(values) == 1200 and all(len(v) == 3 and v[0].isdigit() for v in values)
+    assert all(s["stream"]["service_name"] and s["stream"]["severity_text"] for s in streams)
+    assert all([int(v[0]) for v in s["values"]] == sorted(int(v[0]) for v in s["values"]) for s in streams)
+    first = json.loads(sorted(tmp_path.rglob("*-logs.json"))[0].read_text())["logs"][0]
+    seconds, nanos = first["timestamp"]
+    assert [str(seconds * 10**9 + nanos), first["body"]] in [v[:2] for v in values]
