@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 
 from otel_replay import execute
-from otel_replay.model import FileProblem
+from otel_replay.model import FileProblem, SpanRecord
 from otel_replay.sources import read_input
-from otel_replay.sources.discover import InputFile, Walk, discover
+from otel_replay.sources.discover import PART_SNIFF_BYTES, InputFile, Walk, discover
 from otel_replay.sources.otlp_json import lines_before
-from otel_replay.sources.streams import Stride
+from otel_replay.sources.streams import Part, Stride
 from tests.fakes.loki import LokiReceiver
 from tests.fakes.otlp import OtlpReceiver
 from tests.helpers import EXAMPLE_NOW_NS, assert_streams_oldest_first, problem_lines, replay_json
@@ -67,6 +67,25 @@ def test_small_files_and_other_formats_are_not_split(tmp_path: Path) -> None:
     spans.write_text(pretty.read_text().replace("resourceLogs", "resourceSpans"))
     strides = [f.part for f in _parts(spans, 10_000)]  # shared by its records, not cut in bytes
     assert strides == [Stride(i, 5) for i in range(5)]  # one per whole 10,000 bytes
+
+
+@pytest.mark.parametrize("first_line", [PART_SNIFF_BYTES + 10, 3 * PART_SNIFF_BYTES])
+def test_json_lines_whose_first_line_is_longer_than_the_sniff_are_cut_in_parts(tmp_path: Path, first_line: int) -> None:
+    """A Collector's file exporter writes a request per line: a first line longer than
+    what discovery reads of a file to tell it (1 MiB) still makes JSON Lines, cut in
+    parts, each span read once; it was taken for one request of spans and every stride
+    read every line."""
+    requests = [renumbered(trace_request(1, 2), n) for n in range(2000)]
+    long = to_otlp_json(requests[0])
+    long["x"] = "y" * first_line
+    lines = [json.dumps(long).encode()] + [json.dumps(to_otlp_json(r)).encode() for r in requests[1:]]
+    path = tmp_path / "dump.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    parts = _parts(path, first_line // 2)
+    assert len(parts) > 2 and all(isinstance(p.part, Part) for p in parts)
+    spans = [r for p in parts for r in read_input(p) if isinstance(r, SpanRecord)]
+    assert len(spans) == len(flatten_spans(requests))
+    assert len({(s.trace_id, s.span_id) for s in spans}) == len(spans)
 
 
 def test_a_bad_line_in_a_later_part_is_named_by_its_line_in_the_file(tmp_path: Path) -> None:

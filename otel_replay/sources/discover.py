@@ -45,7 +45,7 @@ from otel_replay.sources.archives import (
     zip_members,
 )
 from otel_replay.sources.codemachine import classify
-from otel_replay.sources.jsondoc import DocumentError, is_json_lines, read_document
+from otel_replay.sources.jsondoc import DocumentError, read_document, starts_json_lines
 from otel_replay.sources.members import DEFAULT_MAX_ARCHIVE_BYTES
 from otel_replay.sources.names import DATA_SUFFIXES, NameRules
 from otel_replay.sources.streams import (
@@ -218,7 +218,7 @@ def _from_file(path: str, size: int, limits: ArchiveLimits, walk: Walk) -> Itera
 def _json_lines(path: str) -> bool:
     try:
         with open(path, "rb") as fh:
-            return is_json_lines(fh.read(PART_SNIFF_BYTES))
+            return starts_json_lines(fh, PART_SNIFF_BYTES)
     except OSError:
         return False  # said when it is read as one input
 

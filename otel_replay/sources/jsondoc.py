@@ -142,6 +142,21 @@ def _past_first_line(head: bytes, stream: BinaryIO) -> bytes:
     return head
 
 
+def starts_json_lines(stream: BinaryIO, head_bytes: int) -> bool:
+    """Whether ``stream`` holds JSON Lines, as :func:`read_document` tells them: its first
+    ``head_bytes``, read on to the end of a longer first line (up to FIRST_LINE_BYTES: a
+    Collector's file exporter writes a request per line) and past blank lines after it."""
+    chunks = [stream.read(head_bytes)]
+    if b"\n" not in chunks[0].lstrip():
+        size = len(chunks[0])
+        while size < FIRST_LINE_BYTES and (more := stream.read(1 << 20)):
+            chunks.append(more)
+            size += len(more)
+            if b"\n" in more:
+                break
+    return is_json_lines(_past_first_line(b"".join(chunks), stream))
+
+
 def is_json_lines(head: bytes) -> bool:
     """JSON Lines: the first line alone is a whole JSON object and more follows it (a
     pretty-printed document's first line is not a whole value)."""
