@@ -12,7 +12,16 @@ import ijson
 import pytest
 
 from otel_replay.sources import jsondoc
-from otel_replay.sources.jsondoc import Document, DocumentError, describe_json, is_json_lines, read_document
+from otel_replay.sources.jsondoc import (
+    WHOLE_DOCUMENT_BYTES,
+    Document,
+    DocumentError,
+    describe_json,
+    is_json_lines,
+    read_document,
+    read_head,
+)
+from otel_replay.sources.jsontext import first_array_key
 
 #: A ``WHOLE_DOCUMENT_BYTES`` under which every document here is streamed.
 STREAMED = 8
@@ -375,10 +384,33 @@ def test_a_refused_document_is_its_top_level_without_records(data: bytes, told: 
     refused = _outcome(data, lambda doc: seen.append((doc.header, doc.keys, doc.array_key)) and False)
     whole = _outcome(data)
     if told:
-        assert refused == (*seen[0], []) and whole[:3] == seen[0]
+        assert refused == (*seen[-1], []) and whole[:3] == seen[-1]
     else:
-        assert seen == [] and refused == whole
+        assert refused == whole
     assert _outcome(data, lambda doc: True) == whole
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'{"version": 1, "service": "s", "logCount": 2, "logs": [{"i": 1}, {"i": 2}]}',
+        b'{"logs": [{"i": 1}], "spans": [{"i": 2}]}',  # a later array of higher rank: the whole decode finds it
+        b'{"version": 1, "meta": {"a": 1}, "logs": [{"i": 1}]}',  # an object first: the start does not tell
+        b'{"version": 1, "logs": [{"i": 1}, {"i": 2',  # cut
+    ],
+)
+def test_a_document_whose_first_array_is_wanted_is_asked_by_that_key_and_read_as_without_wanted(data: bytes) -> None:
+    """A document whose first array (after its header's short values) is a record array
+    ``wanted`` takes is decoded whole at once: ``wanted`` is asked about that key alone
+    (a document of that key and no header), and the document is read as it is without
+    ``wanted``."""
+    asked: list[Any] = []
+    got = _outcome(data, lambda doc: asked.append((doc.header, doc.keys, doc.array_key)) or doc.array_key == "logs")
+    assert got == _outcome(data)
+    if b'"meta"' in data:
+        assert asked == [({"version": 1}, ["version", "meta", "logs"], "logs")]  # the peek's whole top level
+    else:
+        assert asked == [({}, ["logs"], "logs")]
 
 
 @pytest.mark.parametrize("cut_in", ["the header", "the records"])
@@ -412,3 +444,30 @@ def test_a_streamed_header_longer_than_a_read_is_read_again_whole(monkeypatch: p
     body = ", ".join(f'"{k}": "{v}"' for k, v in header.items())
     doc, items = _read(("{" + body + ', "spans": [{"a": 1}, {"a": 2}]}').encode())
     assert doc.header == header and items == [{"a": 1}, {"a": 2}]
+
+
+@pytest.mark.parametrize("hint", [None, -1, 0, 10, 999, 1000, 1001, 10**9])
+@pytest.mark.parametrize("size", [0, 1000, WHOLE_DOCUMENT_BYTES, WHOLE_DOCUMENT_BYTES + 5])
+def test_a_head_is_the_same_bytes_whatever_the_size_hint(size: int, hint: int | None) -> None:
+    """The input's size makes the read smaller; a wrong one (a guess: a compressed
+    member's) changes nothing."""
+    data = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
+    assert read_head(io.BytesIO(data), hint) == data[: WHOLE_DOCUMENT_BYTES + 1]
+
+
+@pytest.mark.parametrize(
+    ("head", "key"),
+    [
+        (b'{"version": 1, "service": "s", "n": null, "ok": true, "logs": [', "logs"),
+        (b'{"resourceSpans": [{"resource": {}}]}', "resourceSpans"),
+        (b'  {"a": 1.5, "spans": []}', "spans"),
+        (b'{"a": {"b": [1]}, "spans": []}', None),  # an object first: not told
+        (b'{"a": 1, "b": "x"}', None),  # no array
+        (b'{"a": 1, "b": "unfinished', None),  # the head ends before one
+        (b"[1, 2]", None),
+        (b'{"a": tru, "logs": []}', None),
+        (b'{"\xff": 1, "logs": []}', None),
+    ],
+)
+def test_the_first_array_key_is_told_by_the_start_alone(head: bytes, key: str | None) -> None:
+    assert first_array_key(head) == key

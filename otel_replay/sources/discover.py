@@ -26,8 +26,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO, cast
 
-import ijson
-
 from otel_replay.model import FileProblem, Signal
 from otel_replay.sources.archives import (
     SEVENZIP_MAGIC,
@@ -46,6 +44,7 @@ from otel_replay.sources.archives import (
 )
 from otel_replay.sources.codemachine import classify
 from otel_replay.sources.jsondoc import DocumentError, read_document, starts_json_lines
+from otel_replay.sources.jsontext import first_array_key
 from otel_replay.sources.members import DEFAULT_MAX_ARCHIVE_BYTES
 from otel_replay.sources.names import DATA_SUFFIXES, NameRules
 from otel_replay.sources.streams import (
@@ -234,30 +233,17 @@ def _parts(path: str, size: int, part_bytes: int) -> Iterator[InputFile]:
 
 def _trace_document(path: str) -> bool:
     """Whether the file is a CodeMachine trace document, told by its top level up to its
-    record array (not read further), or an OTLP/JSON one, told by its first key."""
+    record array (not read further), or an OTLP/JSON one, told by its first array's key
+    (its scan would read it to its end)."""
     try:
         with open(path, "rb") as fh:
-            if _first_key(fh.read(PART_SNIFF_BYTES)) == "resourceSpans":
+            if first_array_key(fh.read(PART_SNIFF_BYTES)) == "resourceSpans":
                 return True
             fh.seek(0)
             doc = read_document(fh)
             return doc.lines is None and not doc.notes and classify(doc) is Signal.TRACES
     except (OSError, ValueError, DocumentError):
         return False  # said when it is read as one input
-
-
-def _first_key(head: bytes) -> str | None:
-    """The first key of the top-level object ``head`` starts, when its value is an array
-    (an OTLP/JSON request's scan would read it to its end: its first key tells it here)."""
-    events = ijson.parse(io.BytesIO(head))
-    try:
-        if next(events)[1] == "start_map":
-            _, event, key = next(events)
-            if event == "map_key" and next(events)[1] == "start_array":
-                return str(key)
-    except (ijson.JSONError, ijson.IncompleteJSONError, UnicodeDecodeError, StopIteration):
-        pass
-    return None
 
 
 def _strides(path: str, size: int, count: int) -> Iterator[InputFile]:

@@ -20,7 +20,7 @@ from typing import IO, Any, BinaryIO
 import ijson
 import msgspec
 
-from otel_replay.sources.jsontext import looks_like_json, not_json
+from otel_replay.sources.jsontext import NOT_SPACE, first_array_key, looks_like_json, not_json
 from otel_replay.sources.outline import NESTED, Outline, records_prefix
 from otel_replay.sources.rereading import Chain, Recorder, Replay
 from otel_replay.sources.salvage import salvage
@@ -36,6 +36,9 @@ RECORD_ARRAYS = ("spans", "logs", "metrics", "resourceSpans", "resourceLogs", "r
 BOM = b"\xef\xbb\xbf"  # not allowed in JSON (RFC 8259 §8.1), but parsers may ignore it: we do
 _DECODER = msgspec.json.Decoder()
 _PEEK = msgspec.json.Decoder(dict[str, msgspec.Raw])
+#: How much of a document's start tells its first record array (a CodeMachine header is
+#: a few short values).
+START_BYTES = 4096
 
 
 class DocumentError(Exception):
@@ -89,13 +92,15 @@ def read_document(
 ) -> Document:
     """Open a document; its ``items`` iterator may raise :class:`DocumentError` part-way.
     A document read whole that ``wanted`` refuses (told by its top level alone) comes
-    with no items: its records are not even decoded."""
-    head = stream.read(WHOLE_DOCUMENT_BYTES + 1)
+    with no items: its records are not even decoded. ``wanted`` is asked first about the
+    document's first array alone (a Document of that key, no header) when its start tells
+    it: taken, the document is decoded whole at once."""
+    head = read_head(stream, size_hint)
     bom = head.startswith(BOM)
     base = len(BOM) if bom else 0  # where the JSON text starts in the file
     if bom:  # read as many bytes more, so that the head is WHOLE_DOCUMENT_BYTES + 1 bytes of JSON
         head = head[len(BOM) :] + stream.read(len(BOM))
-    if not head.strip():
+    if NOT_SPACE.search(head) is None:
         raise DocumentError("empty file")
     head, stream = _to_first_line_end(head, stream)
     head = _past_first_line(head, stream)
@@ -104,13 +109,26 @@ def read_document(
     if (first := _first_line(head)) is not None:  # JSON Lines: keys are its first line's
         doc = Document({}, list(first), None, lines=io.BufferedReader(Replay(head, stream), 1 << 16))
     elif len(head) <= WHOLE_DOCUMENT_BYTES:
-        peeked = _peek(head) if wanted is not None else None
+        peeked = _peek(head) if wanted is not None and not _wanted_from_start(head, wanted) else None
         doc = peeked if peeked is not None and not wanted(peeked) else _whole(head, base)  # type: ignore[misc]
     else:
         doc = _streamed(head, stream, base)
     if bom:
         doc.notes.append("starts with a UTF-8 byte order mark, which JSON does not allow (RFC 8259 §8.1); ignored")
     return doc
+
+
+def read_head(stream: BinaryIO, size_hint: int | None = None) -> bytes:
+    """The first WHOLE_DOCUMENT_BYTES + 1 bytes of ``stream`` (all of a document to read
+    whole, one byte more when it is not). With the input's size, a read of that size: a
+    read of 8 MiB for a file of 1 MiB costs the kernel the pages of 8 (a third of the
+    system time of a replay). A size that was short (a guess) is read on."""
+    want = WHOLE_DOCUMENT_BYTES + 1
+    first = want if size_hint is None or size_hint < 0 else min(want, size_hint + 1)
+    head = stream.read(first)
+    if len(head) == first < want:
+        head += stream.read(want - first)
+    return head
 
 
 def _to_first_line_end(head: bytes, stream: BinaryIO) -> tuple[bytes, BinaryIO]:
@@ -136,10 +154,17 @@ def _to_first_line_end(head: bytes, stream: BinaryIO) -> tuple[bytes, BinaryIO]:
 def _past_first_line(head: bytes, stream: BinaryIO) -> bytes:
     """``head``, read on while nothing but white space follows its first line: a first line
     that fills the head alone must not hide the second line of JSON Lines."""
-    _, sep, rest = head.lstrip().partition(b"\n")
-    while sep and not rest.strip() and (more := stream.read(1 << 16)):
-        head, rest = head + more, rest + more
+    end = _first_line_end(head)
+    while end >= 0 and NOT_SPACE.search(head, end + 1) is None and (more := stream.read(1 << 16)):
+        head += more
     return head
+
+
+def _first_line_end(head: bytes) -> int:
+    """Where the first line of ``head`` ends (its line break), white space before it
+    skipped; -1 when it does not end in ``head``."""
+    start = NOT_SPACE.search(head)
+    return -1 if start is None else head.find(b"\n", start.start())
 
 
 def starts_json_lines(stream: BinaryIO, head_bytes: int) -> bool:
@@ -165,8 +190,11 @@ def is_json_lines(head: bytes) -> bool:
 
 def _first_line(head: bytes) -> dict[str, Any] | None:
     """The first line's object when ``head`` starts JSON Lines, else None."""
-    first, sep, rest = head.lstrip().partition(b"\n")
-    if not sep or not rest.strip() or not first.rstrip().endswith(b"}"):
+    end = _first_line_end(head)
+    if end < 0 or NOT_SPACE.search(head, end + 1) is None:
+        return None
+    first = head[: end + 1].strip()
+    if not first.endswith(b"}"):
         return None
     try:
         first.decode()  # UTF-8 (the decode below checks the values' JSON, not their bytes)
@@ -194,6 +222,14 @@ def _decode(data: bytes) -> Any:
         return _DECODER.decode(data)
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError, ValueError) as exc:
         raise _decode_error(exc, len(data)) from None
+
+
+def _wanted_from_start(head: bytes, wanted: Callable[[Document], bool]) -> bool:
+    """Whether the record array the document starts with (after its header) is one
+    ``wanted`` takes: then it is decoded whole at once, the peek would only have told the
+    same (a later array of higher rank is found by the whole decode)."""
+    key = first_array_key(head[:START_BYTES])
+    return key in RECORD_ARRAYS and wanted(Document({}, [key], key))
 
 
 def _peek(data: bytes) -> Document | None:

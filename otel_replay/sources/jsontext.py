@@ -3,23 +3,31 @@
 from __future__ import annotations
 
 import codecs
+import io
 import re
+
+import ijson
 
 _JSON_STARTS = frozenset(b'{["-0123456789tfn'[i : i + 1] for i in range(17))
 #: How much of the start is looked at to tell text from binary data.
 SNIFF_BYTES = 4096
 #: How many characters of text that is not JSON are quoted.
 SHOWN_CHARS = 40
+#: Anything but JSON's white space (ASCII's, as ``bytes.strip``'s): searched for in a head of
+#: megabytes, not stripped from it (a strip copies it).
+NOT_SPACE = re.compile(rb"[^ \t\n\r\x0b\x0c]")
+_WORD = re.compile(rb"[A-Za-z_]+")
 
 
 def looks_like_json(head: bytes) -> bool:
     """Whether the start can be JSON at all: a JSON value's first character, no NUL byte,
     and a word at the start is one of JSON's (``true``, ``false``, ``null``)."""
-    start = head.lstrip()
-    if start[:1] not in _JSON_STARTS or b"\x00" in head[:SNIFF_BYTES]:
+    at = NOT_SPACE.search(head)
+    first = b"" if at is None else head[at.start() : at.start() + 1]  # no copy of the head (megabytes)
+    if first not in _JSON_STARTS or b"\x00" in head[:SNIFF_BYTES]:
         return False
-    if start[:1].isalpha():
-        word = re.match(rb"[A-Za-z_]+", start)
+    if first.isalpha():
+        word = _WORD.match(head, at.start())  # type: ignore[union-attr]
         return word is not None and word.group() in (b"true", b"false", b"null")
     return True
 
@@ -46,3 +54,25 @@ def _as_text(data: bytes) -> str | None:
     if any(ord(c) < 32 and c not in "\t\n\r\x0c\x1b" for c in text) or "\x7f" in text:
         return None
     return text
+
+
+def first_array_key(head: bytes) -> str | None:
+    """The first key of the top-level object ``head`` starts whose value is an array, when
+    only keys of scalar values come before it (a CodeMachine document's header, an
+    OTLP/JSON request's first key); None when ``head`` does not tell (not an object, an
+    object value first, no array within it)."""
+    events = ijson.parse(io.BytesIO(head))
+    try:
+        if next(events)[1] != "start_map":
+            return None
+        while True:
+            _, event, key = next(events)
+            if event != "map_key":
+                return None
+            value = next(events)[1]
+            if value == "start_array":
+                return str(key)
+            if value == "start_map":
+                return None
+    except (ijson.JSONError, ijson.IncompleteJSONError, UnicodeDecodeError, StopIteration):
+        return None

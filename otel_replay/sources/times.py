@@ -28,7 +28,14 @@ import msgspec
 from otel_replay.model import Signal
 from otel_replay.sources.codemachine import classify
 from otel_replay.sources.common import InvalidInput, hrtime_to_ns, ms_to_ns
-from otel_replay.sources.jsondoc import BOM, RECORD_ARRAYS, WHOLE_DOCUMENT_BYTES, DocumentError, read_document
+from otel_replay.sources.jsondoc import (
+    BOM,
+    RECORD_ARRAYS,
+    WHOLE_DOCUMENT_BYTES,
+    DocumentError,
+    read_document,
+    read_head,
+)
 from otel_replay.sources.members import InputFile
 
 
@@ -89,7 +96,7 @@ def document_times(item: InputFile, signals: frozenset[Signal], found: Callable[
         return False
     try:
         with item.open() as stream:
-            data = stream.read(WHOLE_DOCUMENT_BYTES + 1)
+            data = read_head(stream, item.size)
         if len(data) > WHOLE_DOCUMENT_BYTES:
             with item.open() as stream:
                 return _streamed(stream, signals, found)
