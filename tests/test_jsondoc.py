@@ -16,12 +16,11 @@ from otel_replay.sources.jsondoc import (
     WHOLE_DOCUMENT_BYTES,
     Document,
     DocumentError,
-    describe_json,
     is_json_lines,
     read_document,
     read_head,
 )
-from otel_replay.sources.jsontext import first_array_key
+from otel_replay.sources.jsontext import describe_json, first_array_key
 
 #: A ``WHOLE_DOCUMENT_BYTES`` under which every document here is streamed.
 STREAMED = 8
@@ -385,8 +384,8 @@ def test_a_refused_document_is_its_top_level_without_records(data: bytes, told: 
     whole = _outcome(data)
     if told:
         assert refused == (*seen[-1], []) and whole[:3] == seen[-1]
-    else:
-        assert refused == whole
+    else:  # asked at most about its first array's key, from its start
+        assert refused == whole and all(s == ({}, [s[2]], s[2]) for s in seen)
     assert _outcome(data, lambda doc: True) == whole
 
 
@@ -394,7 +393,6 @@ def test_a_refused_document_is_its_top_level_without_records(data: bytes, told: 
     "data",
     [
         b'{"version": 1, "service": "s", "logCount": 2, "logs": [{"i": 1}, {"i": 2}]}',
-        b'{"logs": [{"i": 1}], "spans": [{"i": 2}]}',  # a later array of higher rank: the whole decode finds it
         b'{"version": 1, "meta": {"a": 1}, "logs": [{"i": 1}]}',  # an object first: the start does not tell
         b'{"version": 1, "logs": [{"i": 1}, {"i": 2',  # cut
     ],
@@ -411,6 +409,42 @@ def test_a_document_whose_first_array_is_wanted_is_asked_by_that_key_and_read_as
         assert asked == [({"version": 1}, ["version", "meta", "logs"], "logs")]  # the peek's whole top level
     else:
         assert asked == [({}, ["logs"], "logs")]
+
+
+def test_a_later_record_array_of_higher_rank_is_asked_about_again() -> None:
+    """Its first array is wanted, but the whole decode finds one of higher rank further
+    on (spans before logs): that document is asked about, and refused comes without
+    records, as when the peek told it."""
+    data = b'{"v": 1, "logs": [{"i": 1}], "spans": [{"i": 2}]}'
+    asked: list[Any] = []
+    got = _outcome(data, lambda doc: asked.append((doc.header, doc.keys, doc.array_key)) or doc.array_key == "logs")
+    assert got == ({"v": 1}, ["v", "logs", "spans"], "spans", [])
+    assert asked == [({}, ["logs"], "logs"), ({"v": 1}, ["v", "logs", "spans"], "spans")]
+    assert _outcome(data, lambda doc: True) == _outcome(data) == ({"v": 1}, ["v", "logs", "spans"], "spans", [{"i": 2}])
+
+
+@pytest.mark.parametrize("newline_at", [-2, -1, 0, 1])
+def test_discovery_and_the_reader_tell_a_long_first_line_alike(
+    monkeypatch: pytest.MonkeyPatch, newline_at: int
+) -> None:
+    """The first line's break at FIRST_LINE_BYTES (and a byte either side): discovery
+    (reading on from its sniff) and the reader (from a whole document's head) stop at
+    the same byte, so a file is JSON Lines to both or to neither."""
+    monkeypatch.setattr(jsondoc, "WHOLE_DOCUMENT_BYTES", 1000)
+    monkeypatch.setattr(jsondoc, "FIRST_LINE_BYTES", 5000)
+    line = b'{"resourceSpans": [], "x": "' + b"y" * (5000 + newline_at - 30) + b'"}'
+    data = line + b"\n" + b'{"resourceSpans": []}\n'
+    assert data.index(b"\n") == 5000 + newline_at
+    told = jsondoc.starts_json_lines(io.BytesIO(data), 300)
+    assert told is (read_document(io.BytesIO(data)).lines is not None)
+    assert told is (newline_at <= 0)
+
+
+def test_a_first_line_ending_in_white_space_json_does_not_allow_is_not_json_lines() -> None:
+    """A form feed before the line break: ASCII white space, not JSON's (as before the
+    first line was searched for rather than stripped)."""
+    assert not is_json_lines(b'{"resourceLogs": []}\x0c\n{"resourceLogs": []}\n')
+    assert is_json_lines(b'\x0c {"resourceLogs": []} \r\n{"resourceLogs": []}\n')
 
 
 @pytest.mark.parametrize("cut_in", ["the header", "the records"])

@@ -32,7 +32,8 @@ from otel_replay.sources.common import (
     parse_hex_id,
     shown,
 )
-from otel_replay.sources.jsondoc import Document, describe_json
+from otel_replay.sources.jsondoc import Document
+from otel_replay.sources.jsontext import describe_json
 from otel_replay.sources.resources import record_resource
 from otel_replay.sources.streams import Stride
 

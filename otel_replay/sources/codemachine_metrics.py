@@ -61,7 +61,8 @@ from otel_replay.sources.common import (
     shown,
 )
 from otel_replay.sources.histograms import exponential_value, histogram_value
-from otel_replay.sources.jsondoc import Document, DocumentError, describe_json
+from otel_replay.sources.jsondoc import Document, DocumentError
+from otel_replay.sources.jsontext import describe_json
 from otel_replay.sources.monotonic import settle_monotonic
 from otel_replay.sources.resources import record_resource
 

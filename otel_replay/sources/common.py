@@ -21,7 +21,7 @@ from otel_replay.model import (
     SourceItem,
     truncate_utf8,
 )
-from otel_replay.sources.jsondoc import describe_json
+from otel_replay.sources.jsontext import describe_json
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 UINT64_MAX = 2**64 - 1

@@ -16,7 +16,7 @@ from otel_replay.sources.common import (
     json_object,
     shown,
 )
-from otel_replay.sources.jsondoc import describe_json
+from otel_replay.sources.jsontext import describe_json
 
 
 def _optional_float(obj: dict[str, Any], key: str) -> float | None:

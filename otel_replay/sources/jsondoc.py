@@ -20,7 +20,14 @@ from typing import IO, Any, BinaryIO
 import ijson
 import msgspec
 
-from otel_replay.sources.jsontext import NOT_SPACE, first_array_key, looks_like_json, not_json
+from otel_replay.sources.jsontext import (
+    NOT_SPACE,
+    describe_json,
+    event_kind,
+    first_array_key,
+    looks_like_json,
+    not_json,
+)
 from otel_replay.sources.outline import NESTED, Outline, records_prefix
 from otel_replay.sources.rereading import Chain, Recorder, Replay
 from otel_replay.sources.salvage import salvage
@@ -70,23 +77,6 @@ class Document:
     lines: BinaryIO | None = None
 
 
-def describe_json(value: Any) -> str:
-    """What kind of JSON value this is, for error messages (\"an array\", \"null\" …)."""
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if value is None:
-        return "null"
-    return type(value).__name__
-
-
 def read_document(
     stream: BinaryIO, size_hint: int | None = None, wanted: Callable[[Document], bool] | None = None
 ) -> Document:
@@ -109,8 +99,7 @@ def read_document(
     if (first := _first_line(head)) is not None:  # JSON Lines: keys are its first line's
         doc = Document({}, list(first), None, lines=io.BufferedReader(Replay(head, stream), 1 << 16))
     elif len(head) <= WHOLE_DOCUMENT_BYTES:
-        peeked = _peek(head) if wanted is not None and not _wanted_from_start(head, wanted) else None
-        doc = peeked if peeked is not None and not wanted(peeked) else _whole(head, base)  # type: ignore[misc]
+        doc = _told_whole(head, base, wanted)
     else:
         doc = _streamed(head, stream, base)
     if bom:
@@ -136,13 +125,11 @@ def _to_first_line_end(head: bytes, stream: BinaryIO) -> tuple[bytes, BinaryIO]:
     document (up to FIRST_LINE_BYTES), so that JSON Lines of long lines are told as such;
     and the stream of what follows. Where no line ends (one document on one line), what
     was read on is kept on disk, not in memory, and read again first."""
-    if len(head) <= WHOLE_DOCUMENT_BYTES or b"\n" in head.lstrip():
+    if len(head) <= WHOLE_DOCUMENT_BYTES or _first_line_bounds(head)[1] >= 0:
         return head, stream
     spool = tempfile.SpooledTemporaryFile(max_size=WHOLE_DOCUMENT_BYTES)  # noqa: SIM115 - closed below or by the GC
-    size = len(head)
-    while size < FIRST_LINE_BYTES and (more := stream.read(1 << 20)):
+    for more in _reading_on(len(head), stream):
         spool.write(more)
-        size += len(more)
         if b"\n" in more:  # JSON Lines, perhaps: its line is read whole anyway
             spool.seek(0)
             with spool:
@@ -151,20 +138,32 @@ def _to_first_line_end(head: bytes, stream: BinaryIO) -> tuple[bytes, BinaryIO]:
     return head, io.BufferedReader(Chain(spool, stream))  # type: ignore[arg-type]
 
 
+def _reading_on(size: int, stream: BinaryIO) -> Iterator[bytes]:
+    """What reads ``stream`` on, past the ``size`` bytes read of it, to the end of its
+    first line: up to a chunk with a line break, and to FIRST_LINE_BYTES + 1 bytes in all
+    at most (the reader and discovery stop at the same byte)."""
+    limit = FIRST_LINE_BYTES + 1
+    while size < limit and (more := stream.read(min(1 << 20, limit - size))):
+        yield more
+        size += len(more)
+        if b"\n" in more:
+            return
+
+
 def _past_first_line(head: bytes, stream: BinaryIO) -> bytes:
     """``head``, read on while nothing but white space follows its first line: a first line
     that fills the head alone must not hide the second line of JSON Lines."""
-    end = _first_line_end(head)
+    end = _first_line_bounds(head)[1]
     while end >= 0 and NOT_SPACE.search(head, end + 1) is None and (more := stream.read(1 << 16)):
         head += more
     return head
 
 
-def _first_line_end(head: bytes) -> int:
-    """Where the first line of ``head`` ends (its line break), white space before it
-    skipped; -1 when it does not end in ``head``."""
+def _first_line_bounds(head: bytes) -> tuple[int, int]:
+    """Where the first line of ``head`` starts (white space before it skipped) and ends
+    (its line break; -1 when it does not end in ``head``)."""
     start = NOT_SPACE.search(head)
-    return -1 if start is None else head.find(b"\n", start.start())
+    return (len(head), -1) if start is None else (start.start(), head.find(b"\n", start.start()))
 
 
 def starts_json_lines(stream: BinaryIO, head_bytes: int) -> bool:
@@ -172,13 +171,8 @@ def starts_json_lines(stream: BinaryIO, head_bytes: int) -> bool:
     ``head_bytes``, read on to the end of a longer first line (up to FIRST_LINE_BYTES: a
     Collector's file exporter writes a request per line) and past blank lines after it."""
     chunks = [stream.read(head_bytes)]
-    if b"\n" not in chunks[0].lstrip():
-        size = len(chunks[0])
-        while size < FIRST_LINE_BYTES and (more := stream.read(1 << 20)):
-            chunks.append(more)
-            size += len(more)
-            if b"\n" in more:
-                break
+    if _first_line_bounds(chunks[0])[1] < 0:
+        chunks += _reading_on(len(chunks[0]), stream)
     return is_json_lines(_past_first_line(b"".join(chunks), stream))
 
 
@@ -190,11 +184,11 @@ def is_json_lines(head: bytes) -> bool:
 
 def _first_line(head: bytes) -> dict[str, Any] | None:
     """The first line's object when ``head`` starts JSON Lines, else None."""
-    end = _first_line_end(head)
+    start, end = _first_line_bounds(head)
     if end < 0 or NOT_SPACE.search(head, end + 1) is None:
         return None
-    first = head[: end + 1].strip()
-    if not first.endswith(b"}"):
+    first = head[start:end]  # its white space at the end too: JSON's is not all of ASCII's
+    if not first.rstrip().endswith(b"}"):
         return None
     try:
         first.decode()  # UTF-8 (the decode below checks the values' JSON, not their bytes)
@@ -224,12 +218,21 @@ def _decode(data: bytes) -> Any:
         raise _decode_error(exc, len(data)) from None
 
 
-def _wanted_from_start(head: bytes, wanted: Callable[[Document], bool]) -> bool:
-    """Whether the record array the document starts with (after its header) is one
-    ``wanted`` takes: then it is decoded whole at once, the peek would only have told the
-    same (a later array of higher rank is found by the whole decode)."""
+def _told_whole(head: bytes, base: int, wanted: Callable[[Document], bool] | None) -> Document:
+    """A document read whole, without its records when ``wanted`` refuses it. When its
+    first array (after its header) is a record array ``wanted`` takes, it is decoded whole
+    at once (the peek would only tell the same) and asked again only when the whole
+    decode found an array of higher rank further on."""
+    if wanted is None:
+        return _whole(head, base)
     key = first_array_key(head[:START_BYTES])
-    return key in RECORD_ARRAYS and wanted(Document({}, [key], key))
+    if key in RECORD_ARRAYS and wanted(Document({}, [key], key)):
+        doc = _whole(head, base)
+        if doc.array_key != key and not wanted(doc):
+            doc.items = iter(())
+        return doc
+    peeked = _peek(head)
+    return peeked if peeked is not None and not wanted(peeked) else _whole(head, base)
 
 
 def _peek(data: bytes) -> Document | None:
@@ -317,7 +320,7 @@ def _scan(raw: io.RawIOBase) -> tuple[dict[str, Any], list[str], str | None, Out
         events = ijson.parse(raw, use_float=True)
         prefix, event, value = next(events)
         if event != "start_map":
-            raise DocumentError(f"top-level JSON is {_event_kind(event)}, expected an object")
+            raise DocumentError(f"top-level JSON is {event_kind(event)}, expected an object")
         key: str | None = None
         for prefix, event, value in events:
             if prefix == "" and event == "map_key":
@@ -326,7 +329,7 @@ def _scan(raw: io.RawIOBase) -> tuple[dict[str, Any], list[str], str | None, Out
             elif prefix == key and key is not None:
                 ranked = key in RECORD_ARRAYS and _outranks(key, array_key)
                 if ranked and event != "start_array":
-                    raise DocumentError(f"'{key}' is {_event_kind(event)}, expected an array")
+                    raise DocumentError(f"'{key}' is {event_kind(event)}, expected an array")
                 if ranked:
                     array_key, outline = key, (Outline(key) if key in NESTED else None)
                     if key == RECORD_ARRAYS[0]:
@@ -352,17 +355,6 @@ def _scan(raw: io.RawIOBase) -> tuple[dict[str, Any], list[str], str | None, Out
 
 def _outranks(key: str, found: str | None) -> bool:
     return found is None or RECORD_ARRAYS.index(key) < RECORD_ARRAYS.index(found)
-
-
-def _event_kind(event: str) -> str:
-    return {
-        "start_array": "an array",
-        "start_map": "an object",
-        "string": "a string",
-        "number": "a number",
-        "boolean": "a boolean",
-        "null": "null",
-    }.get(event, event)
 
 
 def _skip(events: Iterator[tuple[str, str, Any]]) -> None:

@@ -1,10 +1,12 @@
-"""Whether the start of a file can be JSON text at all, and how to say why it is not."""
+"""Whether the start of a file can be JSON text at all, how to say why it is not, what its
+start tells (its first record array), and how to name a JSON value's kind in a reason."""
 
 from __future__ import annotations
 
 import codecs
 import io
 import re
+from typing import Any
 
 import ijson
 
@@ -76,3 +78,32 @@ def first_array_key(head: bytes) -> str | None:
                 return None
     except (ijson.JSONError, ijson.IncompleteJSONError, UnicodeDecodeError, StopIteration):
         return None
+
+
+def describe_json(value: Any) -> str:
+    """What kind of JSON value this is, for error messages (\"an array\", \"null\" …)."""
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if value is None:
+        return "null"
+    return type(value).__name__
+
+
+def event_kind(event: str) -> str:
+    """What kind of JSON value an ijson event starts or is (\"an array\", \"null\" …)."""
+    return {
+        "start_array": "an array",
+        "start_map": "an object",
+        "string": "a string",
+        "number": "a number",
+        "boolean": "a boolean",
+        "null": "null",
+    }.get(event, event)

@@ -43,7 +43,8 @@ from otel_replay.sources.common import (
     scope_name_version,
 )
 from otel_replay.sources.discover import Part
-from otel_replay.sources.jsondoc import TRUNCATED, Document, describe_json
+from otel_replay.sources.jsondoc import TRUNCATED, Document
+from otel_replay.sources.jsontext import describe_json
 from otel_replay.sources.otlp_metrics import metric_items
 from otel_replay.sources.otlp_values import (
     any_value,

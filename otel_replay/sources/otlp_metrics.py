@@ -35,7 +35,7 @@ from otel_replay.sources.common import (
     json_object,
     json_string,
 )
-from otel_replay.sources.jsondoc import describe_json
+from otel_replay.sources.jsontext import describe_json
 from otel_replay.sources.otlp_values import (
     double,
     enum,

@@ -25,7 +25,7 @@ from otel_replay.sources.common import (
     parse_hex_id,
     shown,
 )
-from otel_replay.sources.jsondoc import describe_json
+from otel_replay.sources.jsontext import describe_json
 
 NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 

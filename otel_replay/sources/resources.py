@@ -6,7 +6,7 @@ from typing import Any
 
 from otel_replay.model import ResourceAttrs, resource_from_mapping
 from otel_replay.sources.common import InvalidInput, clean_attributes
-from otel_replay.sources.jsondoc import describe_json
+from otel_replay.sources.jsontext import describe_json
 
 #: Resources as read that cleaning left as they were, without a note (every log record of
 #: a CodeMachine file repeats the same one): the next such is a dict lookup.
