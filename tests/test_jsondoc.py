@@ -20,7 +20,7 @@ from otel_replay.sources.jsondoc import (
     read_document,
     read_head,
 )
-from otel_replay.sources.jsontext import describe_json, first_array_key
+from otel_replay.sources.jsontext import describe_json, first_array_key, looks_like_json
 
 #: A ``WHOLE_DOCUMENT_BYTES`` under which every document here is streamed.
 STREAMED = 8
@@ -463,10 +463,16 @@ def test_a_streamed_document_cut_short_says_it_was_cut_at_its_last_byte(
 
 
 @pytest.mark.parametrize("data", [b'{"x": ', b'{"spans": [1, 2'])
-def test_a_document_cut_after_a_byte_order_mark_says_it_was_cut_at_its_last_byte(data: bytes) -> None:
-    """Decoded whole: the position counts the mark (the file's bytes, not the JSON text's)."""
+@pytest.mark.parametrize("wanted", [None, "its array", "nothing"])
+def test_a_document_cut_after_a_byte_order_mark_says_it_was_cut_at_its_last_byte(
+    data: bytes, wanted: str | None
+) -> None:
+    """Decoded whole: the position counts the mark (the file's bytes, not the JSON text's),
+    whether the run wants every signal, this document's (told by its start) or another
+    (the peek cannot tell a cut document: it is decoded whole)."""
+    asks = None if wanted is None else (lambda doc: wanted == "its array")
     with pytest.raises(jsondoc.CutDocument) as raised:
-        _read(jsondoc.BOM + data)
+        list(read_document(io.BytesIO(jsondoc.BOM + data), None, asks).items)
     assert raised.value.at == len(jsondoc.BOM + data)
 
 
@@ -505,3 +511,26 @@ def test_a_head_is_the_same_bytes_whatever_the_size_hint(size: int, hint: int | 
 )
 def test_the_first_array_key_is_told_by_the_start_alone(head: bytes, key: str | None) -> None:
     assert first_array_key(head) == key
+
+
+def test_json_lines_are_told_alike_wherever_the_sniff_ends() -> None:
+    """Discovery's sniff may end anywhere in the first line (between two tokens too): what
+    it reads on is joined to it as it was in the file."""
+    data = b'{"resourceSpans": [{"resource": {}, "scopeSpans": []}], "n": 1}\n{"resourceSpans": []}\n'
+    for cut in range(1, data.index(b"\n") + 2):
+        assert jsondoc.starts_json_lines(io.BytesIO(data), cut), cut
+
+
+def test_discovery_reads_a_long_first_line_no_further_than_its_end(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past its sniff, it reads on a MiB at a time up to the chunk with the line break
+    (and what tells that more follows), not on to FIRST_LINE_BYTES."""
+    monkeypatch.setattr(jsondoc, "FIRST_LINE_BYTES", 64 << 20)
+    first = b'{"resourceSpans": [], "x": "' + b"y" * (3 << 20) + b'"}\n'
+    stream = io.BytesIO(first + b'{"resourceSpans": []}\n' * 1_000_000)
+    assert jsondoc.starts_json_lines(stream, 1 << 20)
+    assert stream.tell() <= len(first) + (1 << 20)
+
+
+@pytest.mark.parametrize("head", [b"", b"   ", b"\n\t\r "])
+def test_white_space_alone_does_not_look_like_json(head: bytes) -> None:
+    assert not looks_like_json(head)
