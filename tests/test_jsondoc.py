@@ -534,3 +534,33 @@ def test_discovery_reads_a_long_first_line_no_further_than_its_end(monkeypatch: 
 @pytest.mark.parametrize("head", [b"", b"   ", b"\n\t\r "])
 def test_white_space_alone_does_not_look_like_json(head: bytes) -> None:
     assert not looks_like_json(head)
+
+
+class _Reads(io.BytesIO):
+    """A stream that records the size of each read asked of it."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.asked: list[int] = []
+
+    def read(self, size: int | None = -1) -> bytes:
+        self.asked.append(-1 if size is None else size)
+        return super().read(size)
+
+
+@pytest.mark.parametrize("hint", [0, 10, 999])
+def test_a_head_is_read_at_the_size_it_is_told(hint: int) -> None:
+    """A file of 1 MB is not read as if it could be 8 (the kernel would map the pages of 8)."""
+    stream = _Reads(b'{"spans": []}' + b" " * max(hint - 13, 0))
+    read_head(stream, hint)
+    assert stream.asked[0] == hint + 1
+    stream = _Reads(b'{"spans": [{"a": 1}]}')
+    doc = read_document(stream, 21)
+    assert stream.asked[0] == 22 and list(doc.items) == [{"a": 1}]
+
+
+@pytest.mark.parametrize(
+    ("head", "told"), [(b"  true", True), (b"\nfalse ", True), (b"\tnull", True), (b"  nope", False)]
+)
+def test_a_word_after_white_space_looks_like_json_only_when_it_is_one_of_json(head: bytes, told: bool) -> None:
+    assert looks_like_json(head) is told
