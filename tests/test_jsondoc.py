@@ -564,3 +564,8 @@ def test_a_head_is_read_at_the_size_it_is_told(hint: int) -> None:
 )
 def test_a_word_after_white_space_looks_like_json_only_when_it_is_one_of_json(head: bytes, told: bool) -> None:
     assert looks_like_json(head) is told
+
+
+@pytest.mark.parametrize("blank", [b"", b"   ", b" \n\n \t\r\n"])
+def test_white_space_alone_is_not_json_lines_to_discovery(blank: bytes) -> None:
+    assert not jsondoc.starts_json_lines(io.BytesIO(blank * 1000), 64)
