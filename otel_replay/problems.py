@@ -232,10 +232,10 @@ class ProblemsFile:
 def writable(path: str) -> None:
     """OSError when ``path`` could not be opened for writing: a folder, a file or a
     folder that may not be written, a folder that does not exist."""
+    folder = os.path.dirname(path) or "."
     if os.path.isdir(path):
         raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
-    where = path if os.path.exists(path) else (os.path.dirname(path) or ".")
-    if not os.path.isdir(os.path.dirname(path) or "."):
+    if not os.path.isdir(folder):
         raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
-    if not os.access(where, os.W_OK):
+    if not os.access(path if os.path.exists(path) else folder, os.W_OK):
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), path)

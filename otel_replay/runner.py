@@ -64,16 +64,20 @@ def problems_file(plan: RunPlan, report: Report) -> Iterator[Callable[[], None]]
         yield lambda: None
         return
     path = plan.problems_path
+
+    def refused(exc: OSError) -> SetupError:
+        return SetupError(f"--problems: cannot write {path}: {exc.strerror or exc}")
+
     try:
         written = ProblemsFile.open(path, plan.redact)
     except OSError as exc:
-        raise SetupError(f"--problems: cannot write {path}: {exc.strerror or exc}") from None
+        raise refused(exc) from None
 
     def begin() -> None:
         try:
             written.begin()
         except OSError as exc:
-            raise SetupError(f"--problems: cannot write {path}: {exc.strerror or exc}") from None
+            raise refused(exc) from None
 
     report.problems_path = path
     report.stats.on_problem = written.write
