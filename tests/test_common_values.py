@@ -306,6 +306,24 @@ def test_a_resource_read_again_is_the_same_and_noted_again_where_it_changes() ->
     assert type(record_resource({"service.name": "s", "v": 1.0}, (), [])[1][1]) is float
 
 
+def test_a_resource_of_strings_read_again_is_never_taken_for_one_of_other_values() -> None:
+    """The last resource of strings is remembered and told by equality: a value of another
+    JSON type that a string would equal elsewhere (1, True, 1.0) is never taken for it, and
+    changing the dict it was read from afterwards changes nothing."""
+    read = {"service.name": "s", "v": "1"}
+    strings = record_resource(read, (), [])
+    assert record_resource({"service.name": "s", "v": "1"}, (), []) is strings
+    for other in (1, True, 1.0, None, ["1"], {"1": "1"}):
+        assert record_resource({"service.name": "s", "v": other}, (), []) != strings
+        assert record_resource({"service.name": "s", "v": "1"}, (), []) is strings
+    read["v"] = "2"
+    assert record_resource({"service.name": "s", "v": "2"}, (), []) == (("service.name", "s"), ("v", "2"))
+    assert record_resource({"service.name": "s", "v": "1"}, (), []) is strings
+    for first, then in ((1, True), (True, 1), (1, 1.0), (1.0, 1)):  # equal in Python, not in JSON
+        record_resource({"v": first}, (), [])
+        assert type(record_resource({"v": then}, (), [])[0][1]) is type(then)
+
+
 def _convert(value: Any, notes: list[str]) -> Any:
     if value == "bad":
         notes.append("a note that goes with the refusal")
