@@ -69,8 +69,10 @@ class RecordTimes:
     last: int | None = None
     #: The newest span or metric point (what only an OTLP backend receives, logs aside).
     last_not_log: int | None = None
-    unserved_keys: set[bytes] = field(default_factory=set)
-    refused_keys: set[bytes] = field(default_factory=set)
+    #: Log records by identity: their dedup key (bytes) or, read by their time fields alone,
+    #: :meth:`~otel_replay.sources.times.DocumentTimes.identity` (an integer).
+    unserved_keys: set[bytes | int] = field(default_factory=set)
+    refused_keys: set[bytes | int] = field(default_factory=set)
 
     @property
     def unserved(self) -> int:
@@ -93,7 +95,7 @@ class RecordTimes:
         self._widen(first, last)
         self.last_not_log = last if self.last_not_log is None else max(self.last_not_log, last)
 
-    def add_logs(self, stamps: list[int], identity: Callable[[int], bytes]) -> None:
+    def add_logs(self, stamps: list[int], identity: Callable[[int], bytes | int]) -> None:
         """Log records at these times (0: none: sent as it is, whatever the offset);
         ``identity(i)`` is the i-th one's dedup identity, asked only of those Loki would
         not show at once or would refuse."""
@@ -108,7 +110,7 @@ class RecordTimes:
             if t and (old := self._old(t)) is not None:
                 old.add(identity(i))
 
-    def _old(self, time_ns: int) -> set[bytes] | None:
+    def _old(self, time_ns: int) -> set[bytes | int] | None:
         """Where a log record at ``time_ns`` counts: refused by Loki, not shown at once, or
         (None) neither."""
         age, w = self.now_ns - time_ns, self.windows

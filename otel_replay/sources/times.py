@@ -7,7 +7,7 @@ them with the converters' own functions, so a record the replay refuses for its 
 (negative, too late for OTLP, an end before its start, an event without a time) is left
 out here as it is there. A record the replay refuses for something else (an id, a name)
 is not known here: its times count. A log record older than what Loki shows at once is
-told from its copies (a ``latest*.json``) by a digest of its bytes, not of its converted
+told from its copies (a ``latest*.json``) by its time and a CRC of its bytes, not by its converted
 content, as the copy is written by the same exporter.
 
 A document too large to read whole is streamed as the replay streams it, a stretch of
@@ -18,7 +18,7 @@ an unexpected type in one — answers False: the caller converts the records ins
 from __future__ import annotations
 
 import contextlib
-import hashlib
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
@@ -78,14 +78,18 @@ class DocumentTimes:
     decoded: list[Any] | None = None
     _records: list[msgspec.Raw] | None = None
 
-    def identity(self, i: int) -> bytes:
-        """The i-th log record's identity here: 128 bits of its bytes (re-encoded when it
-        was streamed, so a streamed copy is told as its original is)."""
+    def identity(self, i: int) -> int:
+        """The i-th log record's identity here: its time, the length of its bytes and their
+        CRC-32 (re-encoded when it was streamed, so a streamed copy is told as its original
+        is). Two records told as one would have to share the nanosecond, the length and the
+        CRC; it only counts the records Loki would not show, and costs a third of a digest."""
         if self.decoded is not None:
-            return hashlib.blake2b(_ENCODE(self.decoded[i]), digest_size=16).digest()
-        if self._records is None:
-            self._records = _RAWS.decode(self.array)
-        return hashlib.blake2b(self._records[i], digest_size=16).digest()
+            raw = _ENCODE(self.decoded[i])
+        else:
+            if self._records is None:
+                self._records = _RAWS.decode(self.array)
+            raw = self._records[i]
+        return self.times[i] << 64 | len(raw) << 32 | zlib.crc32(raw)
 
 
 def document_times(item: InputFile, signals: frozenset[Signal], found: Callable[[DocumentTimes], None]) -> bool:
