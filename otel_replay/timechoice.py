@@ -16,6 +16,7 @@ Pure functions of plain values: the first pass over the inputs gives the
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -104,21 +105,30 @@ class RecordTimes:
             return
         oldest = min(timed)
         self._widen(oldest, max(timed))
-        if self._old(oldest) is None:
+        refused, unserved = self._cutoffs()
+        if oldest >= refused and oldest >= unserved:
             return  # the oldest is shown at once: so is every other
-        for i, t in enumerate(stamps):
-            if t and (old := self._old(t)) is not None:
-                old.add(identity(i))
+        # the records of a document in two passes of C loops, the identities of the old alone
+        self.refused_keys.update(map(identity, [i for i, t in enumerate(stamps) if 0 < t < refused]))
+        self.unserved_keys.update(map(identity, [i for i, t in enumerate(stamps) if t and refused <= t < unserved]))
 
     def _old(self, time_ns: int) -> set[bytes | int] | None:
         """Where a log record at ``time_ns`` counts: refused by Loki, not shown at once, or
         (None) neither."""
-        age, w = self.now_ns - time_ns, self.windows
-        if w.loki_max_age_ns and age > w.loki_max_age_ns:
+        refused, unserved = self._cutoffs()
+        if time_ns < refused:
             return self.refused_keys
-        if w.loki_visible_ns and age > w.loki_visible_ns:
+        if time_ns < unserved:
             return self.unserved_keys
         return None
+
+    def _cutoffs(self) -> tuple[float, float]:
+        """Log records older than the first instant are refused by Loki, older than the
+        second not shown at once (-inf: a window not set, none is)."""
+        w = self.windows
+        refused = self.now_ns - w.loki_max_age_ns if w.loki_max_age_ns else -math.inf
+        unserved = self.now_ns - w.loki_visible_ns if w.loki_visible_ns else -math.inf
+        return refused, unserved
 
     def _widen(self, first: int, last: int) -> None:
         self.first = first if self.first is None else min(self.first, first)

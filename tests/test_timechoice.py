@@ -156,6 +156,23 @@ def test_the_first_pass_counts_what_loki_will_not_show_and_what_it_refuses() -> 
     assert (merged.unserved, merged.refused, merged.first, merged.last) == (3, 2, NOW - 9 * DAY_NS, NOW - MINUTE_NS)
 
 
+def test_a_log_record_as_old_as_a_window_is_within_it_whether_converted_or_read_by_its_time() -> None:
+    """Loki refuses what is older than its maximum age and shows at once what is not older
+    than its window: one nanosecond decides, alike for a converted record (``add``) and for
+    a document's times read alone (``add_logs``)."""
+    w = Windows()
+    ages = [w.loki_visible_ns - 1, w.loki_visible_ns, w.loki_visible_ns + 1,
+            w.loki_max_age_ns - 1, w.loki_max_age_ns, w.loki_max_age_ns + 1]  # fmt: skip
+    converted = times(*ages)
+    read = RecordTimes(now_ns=NOW, windows=w)
+    read.add_logs([NOW - age for age in ages], lambda i: i)
+    for found in (converted, read):
+        assert (found.unserved, found.refused) == (3, 1)
+    off = RecordTimes(now_ns=NOW, windows=Windows(loki_visible_ns=0, loki_max_age_ns=0))
+    off.add_logs([NOW - age for age in ages], lambda i: i)
+    assert (off.unserved, off.refused, off.first) == (0, 0, NOW - ages[-1])
+
+
 def test_keep_times_lines_give_the_numbers() -> None:
     lines = keep_times_lines(times(MINUTE_NS, 4 * HOUR_NS, 8 * DAY_NS, span_age=5 * HOUR_NS), BOTH)
     assert lines[0].startswith("Loki will not show 1 log record(s) until its ingester flushes them")
