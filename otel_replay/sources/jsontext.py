@@ -63,7 +63,7 @@ def first_array_key(head: bytes) -> str | None:
     only keys of scalar values come before it (a CodeMachine document's header, an
     OTLP/JSON request's first key); None when ``head`` does not tell (not an object, an
     object value first, no array within it)."""
-    events = ijson.parse(io.BytesIO(head))
+    events = ijson.parse(io.BytesIO(head), buf_size=256)  # the key comes early: 4 KB tokenized is 5× the time
     try:
         if next(events)[1] != "start_map":
             return None
