@@ -102,18 +102,16 @@ def test_bad_input_in_a_worker_is_reported_like_in_one_process(tmp_path: Path) -
     assert [p.split(": ")[0] for p in problems] == [str(folder / "broken.json")]
 
 
-@pytest.mark.parametrize("killed", [1, 2])
-def test_a_worker_killed_mid_run_is_counted_and_the_others_finish(
-    tmp_path: Path, children: Children, killed: int
-) -> None:
-    """SIGKILL one of two workers (or both) while both hold a request at the backend: the
-    parent notices, counts what a dead one had read and not reported delivered as not sent
-    (with the reason), hands it no more work, the other finishes every other input (none
-    left: the inputs not read are said), and the run exits 1. Every record read is
-    accounted for."""
-    for f in range(8):
+DIED = "worker process died (killed by SIGKILL)"
+
+
+def _killed_while_sending(folder: Path, files: int, children: Children, killed: int) -> tuple[dict[str, Any], int]:
+    """``files`` span inputs of 100 spans replayed by two workers; SIGKILL ``killed`` of them
+    once both hold a request at the backend (each in the middle of its first input). The
+    summary, and the spans the backend stored."""
+    for f in range(files):
         spans = [span_doc(span_id=f"{f + 1:02x}{i + 1:014x}") for i in range(100)]
-        trace_file(tmp_path / "in" / f"17-00-{f:02d}.json", spans)
+        trace_file(folder / f"17-00-{f:02d}.json", spans)
     arrived: list[int] = []
     both_held, release = threading.Event(), threading.Event()
 
@@ -128,10 +126,10 @@ def test_a_worker_killed_mid_run_is_counted_and_the_others_finish(
     with OtlpReceiver() as otlp:
         otlp.fault = hold_the_first_two
         proc = children.start(
-            replay_command(str(tmp_path / "in"), "--json", "--traces-only", "--otlp-endpoint", otlp.url,
+            replay_command(str(folder), "--json", "--traces-only", "--otlp-endpoint", otlp.url,
                            "--batch-size", "50", "--concurrency", "1", "--workers", "2"),
         )  # fmt: skip
-        assert both_held.wait(60)  # each worker is in the middle of its first input
+        assert both_held.wait(60)
         workers = child_pids(proc.pid)
         assert len(workers) == 2, workers
         for pid in workers[:killed]:
@@ -142,19 +140,50 @@ def test_a_worker_killed_mid_run_is_counted_and_the_others_finish(
     assert proc.returncode == 1, err
     summary = json.loads(out)
     traces = summary["signals"]["traces"]
-    reason = "worker process died (killed by SIGKILL)"
-    assert traces["not_sent_reasons"] == {reason: 100 * killed}  # each had read its first input whole
+    outcomes = traces["sent"] + traces["not_sent_interrupted"] + traces["rejected"] + traces["failed"]
+    assert outcomes + traces["duplicates"] + sum(traces["dropped"].values()) == traces["read"]  # all accounted for
+    assert traces["not_sent_reasons"] == {DIED: 100 * killed}  # each had read its first input whole
+    assert summary["interrupted"] is False
+    return summary, stored
+
+
+@pytest.mark.parametrize("killed", [1, 2])
+def test_a_worker_killed_mid_run_is_counted_and_the_others_finish(
+    tmp_path: Path, children: Children, killed: int
+) -> None:
+    """SIGKILL one of two workers (or both) while both hold a request at the backend: the
+    parent notices, counts what a dead one had read and not reported delivered as not sent
+    (with the reason), hands it no more work, the other finishes every other input (none
+    left: the inputs not read are said), and the run exits 1. Every record read is
+    accounted for."""
+    summary, stored = _killed_while_sending(tmp_path / "in", 8, children, killed)
+    traces = summary["signals"]["traces"]
     if killed == 1:
         assert traces["read"] == 800
         assert traces["sent"] == 700 <= stored  # the other worker read and delivered all the rest
     else:
         assert traces["read"] == 200 and traces["sent"] == 0
         assert any(p.startswith("every worker process died: ") for p in problem_lines(summary))
-    outcomes = traces["sent"] + traces["not_sent_interrupted"] + traces["rejected"] + traces["failed"]
-    assert outcomes + traces["duplicates"] + sum(traces["dropped"].values()) == traces["read"]
-    dead_inputs = [p for p in problem_lines(summary) if p.endswith(f": not read to the end: {reason}")]
+    dead_inputs = [p for p in problem_lines(summary) if p.endswith(f": not read to the end: {DIED}")]
     assert len(dead_inputs) == killed
-    assert summary["interrupted"] is False
+
+
+def test_a_worker_killed_in_a_task_of_several_inputs_says_which_are_not_read(
+    tmp_path: Path, children: Children
+) -> None:
+    """Consecutive small inputs are handed out together (execute/inputs.py: forty of equal
+    size, in tasks of three). A worker killed in the first input of its task: that input is
+    not read to the end, the two after it are not read, each said by name; the other worker
+    reads every other task."""
+    summary, stored = _killed_while_sending(tmp_path / "in", 40, children, 1)
+    cut = [p for p in problem_lines(summary) if p.endswith(f": not read to the end: {DIED}")]
+    unread = [p.split(": ")[0] for p in problem_lines(summary) if p.endswith(f": not read: {DIED}")]
+    assert len(cut) == 1 and len(unread) == 2, problem_lines(summary)
+    first = int(cut[0].split(": ")[0][-7:-5])  # …/17-00-NN.json
+    assert unread == [str(tmp_path / "in" / f"17-00-{first + n:02d}.json") for n in (1, 2)]
+    traces = summary["signals"]["traces"]
+    assert (traces["read"], traces["sent"], traces["files"]) == (3800, 3700, 38)
+    assert stored >= 3700
 
 
 def test_a_tar_gz_is_decompressed_once_whatever_the_workers_and_passes(tmp_path: Path, children: Children) -> None:

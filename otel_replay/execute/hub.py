@@ -69,7 +69,8 @@ class _Peer:
     number: int
     conn: Connection
     process: BaseProcess
-    task: Task | None = None  # the work item it is reading
+    task: Task | None = None  # the work items it was handed
+    current: WorkItem | None = None  # the one of them it is reading
     latest: dict[str, Any] | None = None  # its counts as of its last message that had them
     finished: bool = False  # its last report is counted
     died: str | None = None  # why it is gone
@@ -139,6 +140,11 @@ class Hub:
             with self._first:
                 self.times.append(message[1])
                 self._first_done(peer)
+        elif kind == "read":  # an input of a task of several: the next one is being read
+            with self._lock:
+                peer.latest = message[2]
+                if isinstance(peer.task, Replay):
+                    peer.current = next((i for i in peer.task.items if i.index > message[1]), peer.current)
         elif kind == "done":
             self._done(peer, message[1], message[2])
         elif kind == "problem":  # a worker's, as it came: counted (and written) here
@@ -150,7 +156,7 @@ class Hub:
             with self._lock:
                 self.stats.merge(message[1])
                 peer.finished = True
-                peer.task = None
+                peer.task = peer.current = None
             self._forget(peer)
             return False
         return True
@@ -159,11 +165,12 @@ class Hub:
         task = self.tasks.get()
         if task is None:
             self.tasks.put(None)  # the end, for every worker
-        peer.task = task
+        with self._lock:
+            peer.task, peer.current = task, task.items[0] if isinstance(task, Replay) else None
         return task
 
     def _first_done(self, peer: _Peer) -> None:
-        peer.task = None
+        peer.task = peer.current = None
         self.first_pending -= 1
         self._first.notify_all()
 
@@ -198,13 +205,15 @@ class Hub:
                     left.append(task)
         return left
 
-    def _done(self, peer: _Peer, index: int, snapshot: dict[str, Any]) -> None:
-        self.turns.done(index)
+    def _done(self, peer: _Peer, indices: list[int], snapshot: dict[str, Any]) -> None:
+        for index in indices:
+            self.turns.done(index)
         with self._lock:
             peer.latest = snapshot
-            task, peer.task = peer.task, None
+            task, peer.task, peer.current = peer.task, None, None
             if isinstance(task, Replay) and not self._reads_twice:
-                self._spool.discard(task.item)
+                for item in task.items:
+                    self._spool.discard(item)
 
     def _forget(self, peer: _Peer) -> None:
         if self.job is not None and self.job.on_progress is not None:
@@ -213,7 +222,7 @@ class Hub:
     def reading(self) -> list[str]:
         """The inputs the workers are reading now, earliest first (for the progress line)."""
         with self._lock:
-            items = [p.task.item for p in self.peers if isinstance(p.task, Replay)]
+            items = [p.current for p in self.peers if isinstance(p.task, Replay) and p.current is not None]
         return [item.name for item in sorted(items, key=lambda item: item.index)]
 
     def progress(self) -> RunStats:
@@ -234,7 +243,7 @@ class Hub:
             if peer.finished or peer.died is not None:
                 return  # counted already (a second Ctrl-C: see unreported)
             peer.died = reason
-            task, peer.task = peer.task, None
+            task, current = peer.task, peer.current
             if isinstance(task, FirstPass):
                 self.lost.append(task.item)
                 self._first_done(peer)
@@ -242,10 +251,12 @@ class Hub:
                     task.item.name, f"{reason} in the first pass; read again by the parent", "worker process died"
                 )
                 return
+            peer.task = peer.current = None
             stats = self.stats
             if isinstance(task, Replay):
-                stats.file_problem(task.item.name, f"not read to the end: {reason}", "worker process died")
-                self.turns.done(task.item.index)
+                _not_read(stats, task, current or task.items[0], reason)
+                for item in task.items:
+                    self.turns.done(item.index)
             latest = peer.latest if self.job is not None else None
             if latest is None:
                 stats.problem(reason, "worker process died")
@@ -269,6 +280,16 @@ class Hub:
         self.stats.problem(
             "stopped at once: what the workers did with the inputs they were reading then is not counted"
         )
+
+
+def _not_read(stats: RunStats, task: Replay, current: WorkItem, reason: str) -> None:
+    """The inputs of a dead worker's task: the one it was reading not read to the end, the
+    ones after it not read (the ones before it were)."""
+    for item in task.items:
+        if item.index == current.index:
+            stats.file_problem(item.name, f"not read to the end: {reason}", "worker process died")
+        elif item.index > current.index:
+            stats.file_problem(item.name, f"not read: {reason}", "worker process died")
 
 
 def _without_outcome(stats: SignalStats) -> int:

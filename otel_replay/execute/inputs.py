@@ -31,6 +31,12 @@ from otel_replay.sources.streams import DECOMPRESS_ERRORS, DEFAULT_CAP, Location
 #: copy is read, after the bytes that were copied), or a full disk.
 _COPY_ERRORS = (*DECOMPRESS_ERRORS, zipfile.BadZipFile, RuntimeError)
 _CHUNK = 1 << 20
+#: Consecutive inputs handed out to one worker together, up to this many bytes (and
+#: GROUP_ITEMS inputs): each hand-out costs a worker a round trip to the parent, a wait
+#: for its turn to push to Loki and a last push of its own, a fifth of a logs replay of
+#: CodeMachine's 1 MB session files (bench/RESULTS.md).
+GROUP_BYTES = 4 << 20
+GROUP_ITEMS = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +72,34 @@ def is_copy(entry: Entry | Discovered) -> bool:
     """Whether ``entry`` is named like a CodeMachine ``latest*.json`` copy (a file, or an
     archive member: ``bundle.zip!dir/latest.json``)."""
     return isinstance(entry, (InputFile, WorkItem)) and is_latest_copy(os.path.basename(entry.name.rsplit("!", 1)[-1]))
+
+
+def group_limit(total: int | None, workers: int) -> int:
+    """The bytes of inputs one hand-out holds: GROUP_BYTES, or less when the inputs are few
+    (``total``: their bytes, when known), so that each worker still gets eight or more."""
+    return GROUP_BYTES if total is None else max(1, min(GROUP_BYTES, total // (workers * 8)))
+
+
+def grouped(entries: Iterable[Entry], limit: int) -> Iterator[SkippedFile | FileProblem | tuple[WorkItem, ...]]:
+    """``entries`` with consecutive work items in groups of up to ``limit`` bytes (one item
+    alone may be more, and one of unknown size goes alone); a ``latest*.json`` copy after
+    other inputs starts a group, as copies wait for those inputs (see workers.py)."""
+    group: list[WorkItem] = []
+    size = 0
+    for entry in entries:
+        if not isinstance(entry, WorkItem):
+            yield entry
+            continue
+        if group and (entry.size is None or (is_copy(entry) and not is_copy(group[0]))):
+            yield tuple(group)
+            group, size = [], 0
+        group.append(entry)
+        size += limit if entry.size is None else entry.size
+        if size >= limit or len(group) >= GROUP_ITEMS:
+            yield tuple(group)
+            group, size = [], 0
+    if group:
+        yield tuple(group)
 
 
 def copies_last(found: Iterable[Discovered], cap: RatioCap = DEFAULT_CAP) -> Iterator[Discovered]:

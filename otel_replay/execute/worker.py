@@ -9,8 +9,9 @@ Messages to the parent are tuples: ``("next",)`` → a :data:`Task` or None (no 
 work); ``("times", RecordTimes)`` (the first pass); ``("check", signal, keys, as_recorded, snapshot)`` → verdicts;
 ``("sending", signal, keys)`` → the batch's number in the journal; ``("answered", signal,
 batch, stored)``; ``("turn", index)`` → once every input before ``index`` is
-done; ``("problem", problem)``, each as it is found (a worker keeps none); ``("done",
-index, snapshot)``; ``("retry", news)`` (a retry in progress, for the progress line:
+done; ``("problem", problem)``, each as it is found (a worker keeps none); ``("read",
+index, snapshot)``, each input of a task of several read; ``("done", indices, snapshot)``, the inputs of
+a task that were read; ``("retry", news)`` (a retry in progress, for the progress line:
 :class:`RetryNews`); ``("report", snapshot)``, the last. The bytes of input read go to
 the parent through shared memory (:class:`SharedCount`), not the pipe. A snapshot
 (:meth:`RunStats.snapshot`) rides along with a check now and then, so that the parent
@@ -63,7 +64,10 @@ class FirstPass:
 
 @dataclass(frozen=True, slots=True)
 class Replay:
-    item: WorkItem
+    """Consecutive inputs to replay in turn (inputs.grouped); their log entries are pushed
+    once every input before the first is done, and they are done together."""
+
+    items: tuple[WorkItem, ...]
     offset_ns: int
 
 
@@ -291,13 +295,19 @@ class _Worker:
         """The work items the parent hands out, as the pipeline asks for them: asking for
         the next one means this one is read; its log entries are pushed, then it is done."""
         while isinstance(task, Replay):
-            index = task.item.index
             if self._in_turn is not None:
-                self._in_turn.start(index)
-            yield self._input(task.item)
+                self._in_turn.start(task.items[0].index)
+            read = []
+            for item in task.items:
+                yield self._input(item)
+                read.append(item.index)
+                if self._stop.is_set():
+                    break
+                if len(task.items) > 1:  # the counts of what is read so far, and the progress line
+                    self._client.tell("read", item.index, stats.snapshot())
             if self._in_turn is not None and not self._stop.is_set():
                 self._in_turn.flush()
-            self._client.tell("done", index, stats.snapshot())
+            self._client.tell("done", read, stats.snapshot())
             if self._stop.is_set():
                 return
             task = self._client.next()

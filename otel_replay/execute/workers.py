@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from otel_replay.assemble import first_pass
 from otel_replay.execute.base import Job
 from otel_replay.execute.hub import POLL, Hub, Turns
-from otel_replay.execute.inputs import Entry, Spool, WorkItem, is_copy
+from otel_replay.execute.inputs import Entry, Spool, WorkItem, group_limit, grouped, is_copy
 from otel_replay.execute.procs import SharedFlag, context, exit_reason, start
 from otel_replay.execute.worker import Replay, SharedCounts, SharedInt, Task, work
 from otel_replay.model import FileProblem
@@ -54,6 +54,8 @@ class Workers:
         # every worker starts before any thread of this process does (a forked child must not inherit one)
         self._started = start(ctx, count, work, (plan, self._stop, turn, verbose, self._read_bytes))
         self._hub = hub = Hub(self._started, Turns(turn), spool, reads_twice)
+        self._count = count
+        self._total: int | None = None  # the inputs' bytes, once the first pass has seen them all
         if verbose:  # what this process finds (files ignored) is said as the workers say theirs
             hub.own.notes = lambda line: say(plan.redact(line))
         self._threads = [threading.Thread(target=hub.serve, args=(peer,), daemon=True) for peer in hub.peers]
@@ -64,7 +66,7 @@ class Workers:
     def times(self) -> RecordTimes:
         hub, recorded = self._hub, []
         try:
-            for entry in self._entries:
+            for entry in self._entries:  # one input a task: a worker that dies loses just the one it reads
                 recorded.append(entry)
                 if isinstance(entry, WorkItem) and not self._put(hub.first_pass(entry)):
                     hub.not_handed_out(entry)
@@ -73,6 +75,7 @@ class Workers:
             self._kill()  # they only read so far
             raise
         self._entries = iter(recorded)
+        self._total = sum(e.size or 0 for e in recorded if isinstance(e, WorkItem))
         keep, signals = first_pass(self._plan.selection), frozenset(self._plan.signals)
         times = self._plan.selection.blank_times()
         for found in hub.times:
@@ -106,7 +109,7 @@ class Workers:
         the ones checked first, so the copies' are the duplicates, as in one process."""
         own = self._hub.own
         first_copy: int | None = None
-        for entry in self._entries:
+        for entry in grouped(self._entries, group_limit(self._total, self._count)):
             if isinstance(entry, SkippedFile):
                 own.file_ignored(entry.name, entry.reason)
             elif isinstance(entry, FileProblem):
@@ -114,12 +117,12 @@ class Workers:
             elif self.stopped:
                 break
             else:
-                if first_copy is None and is_copy(entry):
-                    first_copy = entry.index
+                if first_copy is None and is_copy(entry[0]):
+                    first_copy = entry[0].index
                 if first_copy is not None:
                     self._until_done_before(first_copy)
                 if not self._put(Replay(entry, offset_ns)):
-                    self._not_read.append(entry.name)
+                    self._not_read.extend(item.name for item in entry)
                     break
         self._put(None)
 
@@ -134,7 +137,8 @@ class Workers:
         """Say what no worker read (every one died) and which worker ended badly after its
         last report (an error, on its stderr)."""
         hub = self._hub
-        left = [task.item.name for task in hub.drain() if isinstance(task, Replay)] + self._not_read
+        left = [item.name for task in hub.drain() if isinstance(task, Replay) for item in task.items]
+        left += self._not_read
         if left:
             hub.stats.problem(
                 f"every worker process died: {left[0]} and the inputs after it are not read",
