@@ -40,6 +40,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     split = sys.argv.index("--") if "--" in sys.argv else len(sys.argv)
     opts = parser.parse_args(sys.argv[1:split])
+    for checkout in (HERE.parent, opts.base.resolve()):
+        table.compiled(checkout)
     server, url = table.serve(table.Discard)
     args = [a.replace("{sink}", url) for a in sys.argv[split + 1 :]]
     args = [str(Path(a).resolve()) if Path(a).exists() else a for a in args]

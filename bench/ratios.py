@@ -132,6 +132,7 @@ def ratios(got: dict[str, dict[str, float]]) -> dict[str, float]:
 
 
 def main() -> None:
+    table.compiled(HERE.parent)
     data = folder()
     bun = shutil.which("bun") if ORIGINAL and Path(ORIGINAL).is_file() else None
     server, url = table.serve(table.Discard)

@@ -150,6 +150,13 @@ def _run(label: str, args: list[str]) -> dict[str, object]:
     }
 
 
+def compiled(checkout: Path) -> None:
+    """The checkout's bytecode written first, as an installed package has it (pip compiles
+    it at install): a checkout run with PYTHONDONTWRITEBYTECODE set compiled every module
+    on every run, 0.15 s of each run's start measured as the replay's."""
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(checkout / "otel_replay")], check=True)
+
+
 def serve(handler: type[BaseHTTPRequestHandler]) -> tuple[ThreadingHTTPServer, str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -175,6 +182,7 @@ def _serve_grpc() -> tuple[object, str]:
 
 
 def main() -> None:
+    compiled(Path(__file__).resolve().parent.parent)
     folder, jsonl = _inputs()
     small = _folder(REMOTE_SPANS)
     server, url = serve(Discard)
