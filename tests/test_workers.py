@@ -224,8 +224,7 @@ def test_a_tar_gz_is_decompressed_once_whatever_the_workers_and_passes(tmp_path:
 def test_a_worker_killed_in_the_first_pass_has_its_input_read_again(tmp_path: Path, children: Children) -> None:
     """--shift-to-now's first pass: a worker killed while it reads an input (held there
     by tests/counting_cli.py) loses nothing: the parent reads that input's newest instant
-    itself, the inputs of its task it had not begun (the four small ones are one task) go
-    to the other worker, which replays everything, and the death is said (exit 1)."""
+    itself, the other worker replays everything, and the death is said (exit 1)."""
     for f in range(4):
         trace_file(tmp_path / "in" / f"17-00-{f:02d}.json", [span_doc(span_id=f"{f + 1:016x}")])
     hold = tmp_path / "hold"

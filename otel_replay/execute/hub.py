@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
@@ -71,7 +71,6 @@ class _Peer:
     process: BaseProcess
     task: Task | None = None  # the work items it was handed
     current: WorkItem | None = None  # the one of them it is reading
-    first_left: list[WorkItem] = field(default_factory=list)  # of its first-pass task, the inputs not told yet
     latest: dict[str, Any] | None = None  # its counts as of its last message that had them
     finished: bool = False  # its last report is counted
     died: str | None = None  # why it is gone
@@ -139,10 +138,8 @@ class Hub:
             peer.conn.send(True)
         elif kind == "times":
             with self._first:
-                self.times.append(message[2])
-                peer.first_left = [item for item in peer.first_left if item.index != message[1]]
-                if not peer.first_left:
-                    self._first_done(peer)
+                self.times.append(message[1])
+                self._first_done(peer)
         elif kind == "read":  # an input of a task of several: the next one is being read
             with self._lock:
                 peer.latest = message[2]
@@ -170,33 +167,22 @@ class Hub:
             self.tasks.put(None)  # the end, for every worker
         with self._lock:
             peer.task, peer.current = task, task.items[0] if isinstance(task, Replay) else None
-            peer.first_left = list(task.items) if isinstance(task, FirstPass) else []
         return task
 
     def _first_done(self, peer: _Peer) -> None:
         peer.task = peer.current = None
-        peer.first_left = []
         self.first_pending -= 1
         self._first.notify_all()
 
-    def first_pass(self, items: tuple[WorkItem, ...]) -> FirstPass:
+    def first_pass(self, item: WorkItem) -> FirstPass:
         with self._first:
             self.first_pending += 1
-        return FirstPass(items)
+        return FirstPass(item)
 
-    def not_handed_out(self, task: FirstPass) -> None:
+    def not_handed_out(self, item: WorkItem) -> None:
         with self._first:
             self.first_pending -= 1
-            self.lost.extend(task.items)
-
-    def _hand_again(self, items: list[WorkItem]) -> None:
-        """First-pass inputs a dead worker had not begun, for another worker (or, with no
-        room in the queue, for the parent: ``lost``). Called holding ``_first``."""
-        try:
-            self.tasks.put_nowait(FirstPass(tuple(items)))
-            self.first_pending += 1
-        except queue.Full:
-            self.lost.extend(items)
+            self.lost.append(item)
 
     def wait_first_pass(self) -> None:
         """Until every first-pass item has its answer (or is lost: its worker died)."""
@@ -207,7 +193,7 @@ class Hub:
                     for task in self.drain():
                         if isinstance(task, FirstPass):
                             self.first_pending -= 1
-                            self.lost.extend(task.items)
+                            self.lost.append(task.item)
 
     def drain(self) -> list[Task]:
         """The tasks no worker took."""
@@ -259,13 +245,10 @@ class Hub:
             peer.died = reason
             task, current = peer.task, peer.current
             if isinstance(task, FirstPass):
-                reading, *rest = peer.first_left or task.items
-                self.lost.append(reading)
-                if rest:
-                    self._hand_again(rest)
+                self.lost.append(task.item)
                 self._first_done(peer)
                 self.stats.file_problem(
-                    reading.name, f"{reason} in the first pass; read again by the parent", "worker process died"
+                    task.item.name, f"{reason} in the first pass; read again by the parent", "worker process died"
                 )
                 return
             peer.task = peer.current = None

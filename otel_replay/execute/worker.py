@@ -6,8 +6,7 @@ decided once for the whole run is asked of the parent over the pipe: dedup and
 how each was settled, and whose turn it is to push to Loki.
 
 Messages to the parent are tuples: ``("next",)`` → a :data:`Task` or None (no more
-work); ``("times", index, RecordTimes)`` (the first pass, an input at a time);
-``("check", signal, keys, as_recorded, snapshot)`` → verdicts;
+work); ``("times", RecordTimes)`` (the first pass); ``("check", signal, keys, as_recorded, snapshot)`` → verdicts;
 ``("sending", signal, keys)`` → the batch's number in the journal; ``("answered", signal,
 batch, stored)``; ``("turn", index)`` → once every input before ``index`` is
 done; ``("problem", problem)``, each as it is found (a worker keeps none); ``("read",
@@ -58,10 +57,9 @@ HOLD_RECORDS = 4096
 
 @dataclass(frozen=True, slots=True)
 class FirstPass:
-    """The first pass that decides the time offset: the times of the records of ``items``
-    (consecutive inputs: inputs.grouped), told an input at a time."""
+    """The first pass that decides the time offset: the times of ``item``'s records."""
 
-    items: tuple[WorkItem, ...]
+    item: WorkItem
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,9 +255,8 @@ class _Worker:
         signals, keep = frozenset(self._plan.signals), first_pass(self._plan.selection)
         task = self._client.next()
         while isinstance(task, FirstPass):
-            for item in task.items:
-                blank = self._plan.selection.blank_times()
-                self._client.tell("times", item.index, times_in(self._input(item), signals, keep, blank))
+            blank = self._plan.selection.blank_times()
+            self._client.tell("times", times_in(self._input(task.item), signals, keep, blank))
             task = self._client.next()
         stats = new_stats(self._plan, _said(self._plan.redact) if self._verbose else None)
         stats.forward = self._client.problem

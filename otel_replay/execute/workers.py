@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from otel_replay.assemble import first_pass
 from otel_replay.execute.base import Job
 from otel_replay.execute.hub import POLL, Hub, Turns
-from otel_replay.execute.inputs import GROUP_BYTES, Entry, Spool, WorkItem, group_limit, grouped, is_copy
+from otel_replay.execute.inputs import Entry, Spool, WorkItem, group_limit, grouped, is_copy
 from otel_replay.execute.procs import SharedFlag, context, exit_reason, start
 from otel_replay.execute.worker import Replay, SharedCounts, SharedInt, Task, work
 from otel_replay.model import FileProblem
@@ -66,9 +66,10 @@ class Workers:
     def times(self) -> RecordTimes:
         hub, recorded = self._hub, []
         try:
-            for group in grouped(_recorded(self._entries, recorded), GROUP_BYTES):
-                if isinstance(group, tuple) and not self._put(task := hub.first_pass(group)):
-                    hub.not_handed_out(task)
+            for entry in self._entries:  # one input a task: a worker that dies loses just the one it reads
+                recorded.append(entry)
+                if isinstance(entry, WorkItem) and not self._put(hub.first_pass(entry)):
+                    hub.not_handed_out(entry)
             hub.wait_first_pass()
         except KeyboardInterrupt:
             self._kill()  # they only read so far
@@ -196,10 +197,3 @@ class Workers:
                 process.kill()
                 process.join()
         self._spool.close()
-
-
-def _recorded(entries: Iterator[Entry], into: list[Entry]) -> Iterator[Entry]:
-    """``entries``, each kept in ``into`` as it goes by (the replay hands them out again)."""
-    for entry in entries:
-        into.append(entry)
-        yield entry
