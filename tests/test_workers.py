@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from otel_replay.execute.inputs import group_limit
 from otel_replay.stages.unrecorded import NO_RECORDED_VALUE
 from tests.fakes.loki import LokiReceiver
 from tests.fakes.otlp import OtlpReceiver
@@ -62,6 +63,24 @@ def test_loki_gets_each_stream_oldest_first_across_workers(tmp_path: Path) -> No
     assert code == 0, problem_lines(summary)
     # none refused as "too far behind": no session was pushed after a later one
     assert summary["signals"]["logs"]["sent"] == len(entries) == 6 * 300
+    assert_streams_oldest_first(loki)
+
+
+def test_loki_gets_each_stream_oldest_first_from_tasks_of_several_inputs(tmp_path: Path) -> None:
+    """Forty-eight small inputs: each worker is handed several consecutive ones at a time
+    (execute/inputs.py), and pushes their entries only once every input before them is
+    done: still each stream oldest first, none refused."""
+    folder = _sessions(tmp_path / "in", n=24, per_file=40)
+    sizes = [p.stat().st_size for p in folder.rglob("*.json")]
+    assert group_limit(sum(sizes), 2) > max(sizes) + 2 * min(sizes)  # two log inputs or more a task
+    with OtlpReceiver.tempo() as otlp, LokiReceiver(now_ns=lambda: EXAMPLE_NOW_NS) as loki:
+        code, summary = replay_json(
+            str(folder), "--workers", "2", "--otlp-endpoint", otlp.url, "--loki-url", loki.url,
+            "--loki-batch-bytes", "4KiB",
+        )  # fmt: skip
+        entries = loki.entries()
+    assert code == 0, problem_lines(summary)
+    assert summary["signals"]["logs"]["sent"] == len(entries) == 24 * 40
     assert_streams_oldest_first(loki)
 
 
