@@ -146,7 +146,7 @@ class Hub:
                 if isinstance(peer.task, Replay):
                     peer.current = next((i for i in peer.task.items if i.index > message[1]), peer.current)
         elif kind == "done":
-            self._done(peer, message[1], message[2])
+            self._done(peer, message[1])
         elif kind == "problem":  # a worker's, as it came: counted (and written) here
             self.stats.add_problem(message[1])
         elif kind == "retry":
@@ -205,14 +205,16 @@ class Hub:
                     left.append(task)
         return left
 
-    def _done(self, peer: _Peer, indices: list[int], snapshot: dict[str, Any]) -> None:
-        for index in indices:
-            self.turns.done(index)
+    def _done(self, peer: _Peer, snapshot: dict[str, Any]) -> None:
+        """The worker's task is done: every input of it, read or not (a stopped worker reads
+        no further, and sends nothing more: a later input's turn must not wait for them)."""
         with self._lock:
             peer.latest = snapshot
             task, peer.task, peer.current = peer.task, None, None
-            if isinstance(task, Replay) and not self._reads_twice:
-                for item in task.items:
+        if isinstance(task, Replay):
+            for item in task.items:
+                self.turns.done(item.index)
+                if not self._reads_twice:
                     self._spool.discard(item)
 
     def _forget(self, peer: _Peer) -> None:

@@ -81,20 +81,22 @@ def group_limit(total: int | None, workers: int) -> int:
 
 
 def grouped(entries: Iterable[Entry], limit: int) -> Iterator[SkippedFile | FileProblem | tuple[WorkItem, ...]]:
-    """``entries`` with consecutive work items in groups of up to ``limit`` bytes (one item
-    alone may be more, and one of unknown size goes alone); a ``latest*.json`` copy after
-    other inputs starts a group, as copies wait for those inputs (see workers.py)."""
+    """``entries`` with consecutive work items in groups of up to ``limit`` bytes (an item
+    that would pass it starts a group, and one larger or of unknown size goes alone); a
+    ``latest*.json`` copy after other inputs starts a group, as copies wait for those
+    inputs (see workers.py)."""
     group: list[WorkItem] = []
     size = 0
     for entry in entries:
         if not isinstance(entry, WorkItem):
             yield entry
             continue
-        if group and (entry.size is None or (is_copy(entry) and not is_copy(group[0]))):
+        n = limit if entry.size is None else entry.size
+        if group and (size + n > limit or (is_copy(entry) and not is_copy(group[0]))):
             yield tuple(group)
             group, size = [], 0
         group.append(entry)
-        size += limit if entry.size is None else entry.size
+        size += n
         if size >= limit or len(group) >= GROUP_ITEMS:
             yield tuple(group)
             group, size = [], 0

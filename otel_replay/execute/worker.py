@@ -6,13 +6,14 @@ decided once for the whole run is asked of the parent over the pipe: dedup and
 how each was settled, and whose turn it is to push to Loki.
 
 Messages to the parent are tuples: ``("next",)`` → a :data:`Task` or None (no more
-work); ``("times", RecordTimes)`` (the first pass); ``("check", signal, keys, as_recorded, snapshot)`` → verdicts;
-``("sending", signal, keys)`` → the batch's number in the journal; ``("answered", signal,
-batch, stored)``; ``("turn", index)`` → once every input before ``index`` is
-done; ``("problem", problem)``, each as it is found (a worker keeps none); ``("read",
-index, snapshot)``, each input of a task of several read; ``("done", indices, snapshot)``, the inputs of
-a task that were read; ``("retry", news)`` (a retry in progress, for the progress line:
-:class:`RetryNews`); ``("report", snapshot)``, the last. The bytes of input read go to
+work); ``("times", RecordTimes)`` (the first pass); ``("check", signal, keys,
+as_recorded, snapshot)`` → verdicts; ``("sending", signal, keys)`` → the batch's number
+in the journal; ``("answered", signal, batch, stored)``; ``("turn", index)`` → once every
+input before ``index`` is done; ``("problem", problem)``, each as it is found (a worker
+keeps none); ``("read", index, snapshot)``, each input of a task of several, read;
+``("done", snapshot)``, the task (every input of it, read or, once stopped, not);
+``("retry", news)`` (a retry in progress, for the progress line: :class:`RetryNews`);
+``("report", snapshot)``, the last. The bytes of input read go to
 the parent through shared memory (:class:`SharedCount`), not the pipe. A snapshot
 (:meth:`RunStats.snapshot`) rides along with a check now and then, so that the parent
 knows what this worker has read should it die.
@@ -297,17 +298,15 @@ class _Worker:
         while isinstance(task, Replay):
             if self._in_turn is not None:
                 self._in_turn.start(task.items[0].index)
-            read = []
             for item in task.items:
                 yield self._input(item)
-                read.append(item.index)
                 if self._stop.is_set():
                     break
                 if len(task.items) > 1:  # the counts of what is read so far, and the progress line
                     self._client.tell("read", item.index, stats.snapshot())
             if self._in_turn is not None and not self._stop.is_set():
                 self._in_turn.flush()
-            self._client.tell("done", read, stats.snapshot())
+            self._client.tell("done", stats.snapshot())
             if self._stop.is_set():
                 return
             task = self._client.next()

@@ -139,7 +139,7 @@ class Workers:
         hub = self._hub
         left = [item.name for task in hub.drain() if isinstance(task, Replay) for item in task.items]
         left += self._not_read
-        if left:
+        if left and not self.stopped:  # stopped: the summary says the run was interrupted
             hub.stats.problem(
                 f"every worker process died: {left[0]} and the inputs after it are not read",
                 "every worker process died",
@@ -153,13 +153,14 @@ class Workers:
                 )
 
     def _put(self, task: Task | None) -> bool:
-        """Queue ``task``; False once no worker is left to take it."""
+        """Queue ``task``; False once no worker is left to take it, or the run stops (a
+        stopped worker takes no more)."""
         while True:
             try:
                 self._hub.tasks.put(task, timeout=POLL)
                 return True
             except queue.Full:
-                if not self._hub.alive():
+                if not self._hub.alive() or self.stopped:
                     return False
 
     def _wait(self) -> None:
