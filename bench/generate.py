@@ -33,7 +33,7 @@ def _attrs(rng: random.Random, name: str) -> dict[str, Any]:
     return attrs
 
 
-def codemachine(out: Path, spans: int, logs_per_span: int, seed: int = 7) -> None:
+def codemachine(out: Path, spans: int, logs_per_span: int, seed: int = 7, session_size: int = SESSION) -> None:
     rng = random.Random(seed)
     span_buf: list[dict[str, Any]] = []
     log_buf: list[dict[str, Any]] = []
@@ -43,7 +43,7 @@ def codemachine(out: Path, spans: int, logs_per_span: int, seed: int = 7) -> Non
 
     def flush(force: bool = False) -> None:
         nonlocal session, span_buf, log_buf
-        if len(span_buf) < SESSION and not (force and span_buf):
+        if len(span_buf) < session_size and not (force and span_buf):
             return
         stamp = f"{session // 3600:02d}-{session // 60 % 60:02d}-{session % 60:02d}"
         day = out / "2026-11-24"

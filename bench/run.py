@@ -31,6 +31,7 @@ TARGETS = {"spans/s": 40_000, "logs/s": 150_000, "rss_mb": 200}
 SPANS = int(os.environ.get("BENCH_SPANS", "200000"))
 JSONL_SPANS = int(os.environ.get("BENCH_JSONL_SPANS", "1000000"))
 REMOTE_SPANS = 20_000
+SMALL_SESSIONS_SPANS = 40_000
 REMOTE_LATENCY_S = 0.05
 
 
@@ -64,11 +65,13 @@ class _Remote(Discard):
         super().do_POST()
 
 
-def _folder(spans: int) -> Path:
-    folder = DATA / f"codemachine-{spans}"
+def _folder(spans: int, session_size: int = generate.SESSION) -> Path:
+    folder = DATA / (
+        f"codemachine-{spans}" if session_size == generate.SESSION else f"codemachine-{spans}-{session_size}"
+    )
     if not folder.exists():
         print(f"generating {folder} …", flush=True)
-        generate.codemachine(folder.with_suffix(".tmp"), spans, 1)
+        generate.codemachine(folder.with_suffix(".tmp"), spans, 1, session_size=session_size)
         folder.with_suffix(".tmp").rename(folder)
     return folder
 
@@ -185,6 +188,7 @@ def main() -> None:
     compiled(Path(__file__).resolve().parent.parent)
     folder, jsonl = _inputs()
     small = _folder(REMOTE_SPANS)
+    sessions = _folder(SMALL_SESSIONS_SPANS, 100)  # a report of many short sessions
     server, url = serve(Discard)
     grpc_server, grpc_url = _serve_grpc()
     over_grpc = ["--otlp-protocol", "grpc", "--otlp-endpoint", grpc_url, "--traces-only"]
@@ -197,6 +201,7 @@ def main() -> None:
         _run("CodeMachine logs → Loki", [str(folder), "--loki-url", url, "--logs-only"]),
         _run("  the same, --workers 1", [str(folder), "--loki-url", url, "--logs-only", *one]),
         _run("CodeMachine both", [str(folder), "--otlp-endpoint", url, "--loki-url", url]),
+        _run("  400 sessions of 100, both", [str(sessions), "--otlp-endpoint", url, "--loki-url", url]),
         _run("OTLP JSONL spans → OTLP", [str(jsonl), "--otlp-endpoint", url]),
         *(
             _run(f"50 ms away, --concurrency {c}", [str(small), "--otlp-endpoint", far, "--traces-only", *conc])
