@@ -34,7 +34,7 @@ _CHUNK = 1 << 20
 #: Consecutive inputs handed out to one worker together, up to this many bytes (and
 #: GROUP_ITEMS inputs): each hand-out costs a worker a round trip to the parent, a wait
 #: for its turn to push to Loki and a last push of its own: a third of the wall time of a
-#: logs replay of 800 sessions of 100 records, 5 % of one of 1,000 (bench/RESULTS.md).
+#: logs replay of 800 files of 100 records, 5 % of one of 1,000 (bench/RESULTS.md).
 GROUP_BYTES = 4 << 20
 GROUP_ITEMS = 16
 
