@@ -8,7 +8,15 @@ from types import SimpleNamespace
 from typing import Any
 
 from otel_replay.execute.hub import Hub, Turns
-from otel_replay.execute.inputs import GROUP_BYTES, GROUP_ITEMS, Spool, WorkItem, group_limit, grouped
+from otel_replay.execute.inputs import (
+    GROUP_BYTES,
+    GROUP_ITEMS,
+    UNMEASURED_GROUP_BYTES,
+    Spool,
+    WorkItem,
+    group_limit,
+    grouped,
+)
 from otel_replay.execute.worker import Replay
 from otel_replay.model import FileProblem
 from otel_replay.sources.discover import SkippedFile
@@ -65,7 +73,7 @@ def test_what_is_not_a_work_item_passes_at_once() -> None:
 def test_few_inputs_are_shared_out_finely() -> None:
     """With their total known (after the first pass), each worker still gets eight or more
     tasks: a small run is not one task for one worker while the others wait."""
-    assert group_limit(None, 2) == GROUP_BYTES
+    assert group_limit(None, 2) == UNMEASURED_GROUP_BYTES < GROUP_BYTES  # not measured (--time-offset): smaller
     assert group_limit(1000 * MIB, 2) == GROUP_BYTES
     assert group_limit(16 * MIB, 2) == MIB
     assert group_limit(10, 4) == 1 and group_limit(0, 2) == 1

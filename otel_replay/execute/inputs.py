@@ -37,6 +37,9 @@ _CHUNK = 1 << 20
 #: logs replay of 800 files of 100 records, 5 % of one of 1,000 (bench/RESULTS.md).
 GROUP_BYTES = 4 << 20
 GROUP_ITEMS = 16
+#: The same when the inputs' total is not known (no first pass: ``--time-offset``): small
+#: enough that a run of a few MB is still shared among the workers.
+UNMEASURED_GROUP_BYTES = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +80,9 @@ def is_copy(entry: Entry | Discovered) -> bool:
 def group_limit(total: int | None, workers: int) -> int:
     """The bytes of inputs one hand-out holds: GROUP_BYTES, or less when the inputs are few
     (``total``: their bytes, when known), so that each worker still gets eight or more."""
-    return GROUP_BYTES if total is None else max(1, min(GROUP_BYTES, total // (workers * 8)))
+    if total is None:
+        return UNMEASURED_GROUP_BYTES
+    return max(1, min(GROUP_BYTES, total // (workers * 8)))
 
 
 def grouped(entries: Iterable[Entry], limit: int) -> Iterator[SkippedFile | FileProblem | tuple[WorkItem, ...]]:
