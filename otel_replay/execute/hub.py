@@ -206,16 +206,21 @@ class Hub:
         return left
 
     def _done(self, peer: _Peer, snapshot: dict[str, Any]) -> None:
-        """The worker's task is done: every input of it, read or not (a stopped worker reads
-        no further, and sends nothing more: a later input's turn must not wait for them)."""
+        """The worker's task is done, every input of it (see :meth:`_task_done`)."""
         with self._lock:
             peer.latest = snapshot
             task, peer.task, peer.current = peer.task, None, None
         if isinstance(task, Replay):
-            for item in task.items:
-                self.turns.done(item.index)
-                if not self._reads_twice:
+            self._task_done(task)
+            if not self._reads_twice:
+                for item in task.items:
                     self._spool.discard(item)
+
+    def _task_done(self, task: Replay) -> None:
+        """Every input of ``task`` is done (read, or never to be: a stopped or dead worker
+        reads no further), so that a later input's turn to push to Loki comes."""
+        for item in task.items:
+            self.turns.done(item.index)
 
     def _forget(self, peer: _Peer) -> None:
         if self.job is not None and self.job.on_progress is not None:
@@ -257,8 +262,7 @@ class Hub:
             stats = self.stats
             if isinstance(task, Replay):
                 _not_read(stats, task, current or task.items[0], reason)
-                for item in task.items:
-                    self.turns.done(item.index)
+                self._task_done(task)
             latest = peer.latest if self.job is not None else None
             if latest is None:
                 stats.problem(reason, "worker process died")

@@ -54,7 +54,6 @@ class Workers:
         # every worker starts before any thread of this process does (a forked child must not inherit one)
         self._started = start(ctx, count, work, (plan, self._stop, turn, verbose, self._read_bytes))
         self._hub = hub = Hub(self._started, Turns(turn), spool, reads_twice)
-        self._count = count
         self._total: int | None = None  # the inputs' bytes, once the first pass has seen them all
         if verbose:  # what this process finds (files ignored) is said as the workers say theirs
             hub.own.notes = lambda line: say(plan.redact(line))
@@ -109,7 +108,7 @@ class Workers:
         the ones checked first, so the copies' are the duplicates, as in one process."""
         own = self._hub.own
         first_copy: int | None = None
-        for entry in grouped(self._entries, group_limit(self._total, self._count)):
+        for entry in grouped(self._entries, group_limit(self._total, len(self._hub.peers))):
             if isinstance(entry, SkippedFile):
                 own.file_ignored(entry.name, entry.reason)
             elif isinstance(entry, FileProblem):
