@@ -52,35 +52,28 @@ def _sessions(folder: Path, n: int = 6, per_file: int = 300) -> Path:
     return folder
 
 
-def test_loki_gets_each_stream_oldest_first_across_workers(tmp_path: Path) -> None:
-    folder = _sessions(tmp_path / "in")
-    with OtlpReceiver.tempo() as otlp, LokiReceiver(now_ns=lambda: EXAMPLE_NOW_NS) as loki:
-        code, summary = replay_json(
-            str(folder), "--workers", "2", "--otlp-endpoint", otlp.url, "--loki-url", loki.url,
-            "--loki-batch-bytes", "8KiB",
-        )  # fmt: skip
-        entries = loki.entries()
-    assert code == 0, problem_lines(summary)
-    # none refused as "too far behind": no session was pushed after a later one
-    assert summary["signals"]["logs"]["sent"] == len(entries) == 6 * 300
-    assert_streams_oldest_first(loki)
-
-
-def test_loki_gets_each_stream_oldest_first_from_tasks_of_several_inputs(tmp_path: Path) -> None:
-    """Forty-eight small inputs: each worker is handed several consecutive ones at a time
-    (execute/inputs.py), and pushes their entries only once every input before them is
-    done: still each stream oldest first, none refused."""
-    folder = _sessions(tmp_path / "in", n=24, per_file=40)
+@pytest.mark.parametrize(
+    ("sessions", "per_file", "batch", "several"),
+    [(6, 300, "8KiB", False), (24, 40, "4KiB", True)],
+    ids=["one input a task", "several inputs a task"],
+)
+def test_loki_gets_each_stream_oldest_first_across_workers(
+    tmp_path: Path, sessions: int, per_file: int, batch: str, several: bool
+) -> None:
+    """None refused as "too far behind": no session was pushed after a later one. With
+    forty-eight small inputs each worker is handed several consecutive ones a task
+    (execute/inputs.py) and pushes their entries only once every input before them is done."""
+    folder = _sessions(tmp_path / "in", n=sessions, per_file=per_file)
     sizes = [p.stat().st_size for p in folder.rglob("*.json")]
-    assert group_limit(sum(sizes), 2) > max(sizes) + 2 * min(sizes)  # two log inputs or more a task
+    assert (group_limit(sum(sizes), 2) > max(sizes) + 2 * min(sizes)) is several  # two log inputs or more a task
     with OtlpReceiver.tempo() as otlp, LokiReceiver(now_ns=lambda: EXAMPLE_NOW_NS) as loki:
         code, summary = replay_json(
             str(folder), "--workers", "2", "--otlp-endpoint", otlp.url, "--loki-url", loki.url,
-            "--loki-batch-bytes", "4KiB",
+            "--loki-batch-bytes", batch,
         )  # fmt: skip
         entries = loki.entries()
     assert code == 0, problem_lines(summary)
-    assert summary["signals"]["logs"]["sent"] == len(entries) == 24 * 40
+    assert summary["signals"]["logs"]["sent"] == len(entries) == sessions * per_file
     assert_streams_oldest_first(loki)
 
 
