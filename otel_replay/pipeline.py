@@ -61,11 +61,16 @@ def apply_transforms(record: Record, transforms: Sequence[Transform]) -> tuple[R
 
 
 def times_in(
-    found: Discovered, signals: frozenset[Signal], filters: Sequence[Transform], times: RecordTimes
+    found: Discovered,
+    signals: frozenset[Signal],
+    filters: Sequence[Transform],
+    times: RecordTimes,
+    index: int | None = None,
 ) -> RecordTimes:
-    """The first pass that decides the run's time offset, over one input: ``times`` with
-    the records of ``signals`` that pass ``filters`` added (see timechoice.py). Bad input
-    is ignored here; the real pass reports it."""
+    """The first pass that decides the run's time offset, over one input (discovered as
+    number ``index``): ``times`` with the records of ``signals`` that pass ``filters``
+    added (see timechoice.py). Bad input is ignored here; the real pass reports it."""
+    times.begin(index)
     if not isinstance(found, InputFile):
         return times
     if isinstance(found.part, Stride):  # a share of a large document: the first reads all its times
@@ -93,7 +98,7 @@ def times_of(times: RecordTimes) -> Callable[[DocumentTimes], None]:
         if read.signal is Signal.TRACES and read.times:
             times.add_range(min(read.times[0::2]), max(read.times[1::2]))
         elif read.signal is Signal.LOGS:
-            times.add_logs(read.times, read.identity)
+            times.add_logs(read.times, read.identity, whole=read.decoded is None)
 
     return add
 

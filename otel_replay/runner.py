@@ -118,6 +118,7 @@ def _execute(
                 check=SeenCheck(state),
                 journal=state,
                 on_progress=on_progress,
+                alone={} if state is not None or choice.times is None else choice.times.alone(),
             )
             with stop_on_signals(executor, notify) as received:
                 try:

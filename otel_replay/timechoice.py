@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from otel_replay.model import LogRecord, Record
+from otel_replay.stages.alone import LogSpan, alone_inputs
 from otel_replay.stages.dedup import log_identity
 from otel_replay.stages.timeshift import newest_ns, oldest_ns
 
@@ -74,6 +75,12 @@ class RecordTimes:
     #: :meth:`~otel_replay.sources.times.DocumentTimes.identity` (an integer).
     unserved_keys: set[bytes | int] = field(default_factory=set)
     refused_keys: set[bytes | int] = field(default_factory=set)
+    #: The log records of each input (by its index), for dedup (stages/alone.py); the
+    #: input being read is ``current``. ``unattributed``: log records of no known input
+    #: were found (then no input is known to be alone in its time).
+    inputs: dict[int, LogSpan] = field(default_factory=dict)
+    current: LogSpan | None = None
+    unattributed: bool = False
 
     @property
     def unserved(self) -> int:
@@ -83,10 +90,34 @@ class RecordTimes:
     def refused(self) -> int:
         return len(self.refused_keys)
 
+    def begin(self, index: int | None) -> None:
+        """The records from now on are those of input ``index`` (None: not known)."""
+        if index is None:
+            self.current = None
+        elif index in self.inputs:  # read twice: its records' indices are not known to be one document's
+            self.current = self.inputs[index]
+            self.current.unknown()
+        else:
+            self.current = self.inputs[index] = LogSpan()
+
+    def alone(self) -> dict[int, frozenset[int]]:
+        """The inputs whose log records no other input's reach in time (stages/alone.py)."""
+        return {} if self.unattributed else alone_inputs(self.inputs)
+
+    def _log_span(self) -> LogSpan | None:
+        if self.current is None:
+            self.unattributed = True
+        return self.current
+
     def add(self, record: Record) -> None:
         if not isinstance(record, LogRecord):
             self.add_range(oldest_ns(record), newest_ns(record))
-        elif record.time_ns:  # no time: sent as it is, whatever the offset
+            return
+        if (span := self._log_span()) is not None:  # converted: its index in a document is not known here
+            span.unknown()
+            if record.time_ns:
+                span.add(record.time_ns, record.time_ns)
+        if record.time_ns:  # no time: sent as it is, whatever the offset
             self._widen(record.time_ns, record.time_ns)
             if (old := self._old(record.time_ns)) is not None:
                 old.add(log_identity(record))
@@ -96,10 +127,16 @@ class RecordTimes:
         self._widen(first, last)
         self.last_not_log = last if self.last_not_log is None else max(self.last_not_log, last)
 
-    def add_logs(self, stamps: list[int], identity: Callable[[int], bytes | int]) -> None:
-        """Log records at these times (0: none: sent as it is, whatever the offset);
-        ``identity(i)`` is the i-th one's dedup identity, asked only of those Loki would
-        not show at once or would refuse."""
+    def add_logs(self, stamps: list[int], identity: Callable[[int], bytes | int], whole: bool = False) -> None:
+        """Log records at these times (0: none: sent as it is, whatever the offset): every
+        one of a document (``whole``), or a stretch of one; ``identity(i)`` is the i-th
+        one's dedup identity, asked only of those Loki would not show at once or would refuse."""
+        if (span := self._log_span()) is not None:
+            if whole:
+                span.add_document(stamps)
+            elif any(stamps):
+                span.unknown()
+                span.add(min(t for t in stamps if t), max(stamps))
         timed = [t for t in stamps if t]
         if not timed:
             return
@@ -146,6 +183,14 @@ class RecordTimes:
             self.last_not_log = other.last_not_log if mine is None else max(mine, other.last_not_log)
         self.unserved_keys |= other.unserved_keys
         self.refused_keys |= other.refused_keys
+        for index, span in other.inputs.items():
+            known = self.inputs.get(index)
+            if known is not None:  # reported twice: not one document's indices
+                span.unknown()
+                if known.first is not None and known.last is not None:
+                    span.add(known.first, known.last)
+            self.inputs[index] = span
+        self.unattributed |= other.unattributed
 
 
 @dataclass(frozen=True, kw_only=True)

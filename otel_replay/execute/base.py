@@ -8,7 +8,8 @@ A first Ctrl-C calls :meth:`Executor.interrupt` from the signal handler.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from otel_replay.progress.meter import Meter
@@ -34,6 +35,9 @@ class Job:
     journal: Journal | None = None
     #: The run's progress (bytes read, retries in progress) for whoever shows it.
     on_progress: Meter | None = None
+    #: The inputs (by index) whose log records no other input's reach in time, each with
+    #: the indices of its records to check against each other (stages/alone.py).
+    alone: Mapping[int, frozenset[int]] = field(default_factory=dict)
 
 
 class Executor(Protocol):

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 
 from otel_replay.assemble import build_sinks, first_pass, stages
 from otel_replay.execute.base import Job, SetupError
-from otel_replay.execute.inputs import Entry, Spool, as_input
+from otel_replay.execute.inputs import Entry, Spool, WorkItem, as_input
 from otel_replay.model import Signal
 from otel_replay.pipeline import Pipeline, times_in
 from otel_replay.plan import RunPlan
 from otel_replay.sinks import Sink
 from otel_replay.sinks.delivery import watch_retries
 from otel_replay.sources.discover import Discovered
+from otel_replay.stages.alone import AloneCheck
 from otel_replay.timechoice import RecordTimes
 
 
@@ -28,9 +29,16 @@ class InProcess:
         self._stop = threading.Event()
         self._sinks: dict[Signal, Sink] = {}
 
-    def _entries(self) -> Iterator[Discovered]:
+    def _entries(
+        self, check: AloneCheck | None = None, alone: Mapping[int, frozenset[int]] | None = None
+    ) -> Iterator[Discovered]:
+        """The inputs, as the pipeline asks for them; ``check`` learns whether each is
+        alone in its time (``alone``, see stages/alone.py) as it begins."""
         cap = self._plan.limits.ratio_cap
-        return (as_input(entry, cap) for entry in self._inputs)
+        for entry in self._inputs:
+            if check is not None:
+                check.start(alone.get(entry.index) if alone and isinstance(entry, WorkItem) else None)
+            yield as_input(entry, cap)
 
     def times(self) -> RecordTimes:
         assert self._spool is not None, "read twice: work items only"
@@ -39,7 +47,8 @@ class InProcess:
         times = self._plan.selection.blank_times()
         for entry in self._inputs:
             recorded.append(entry)
-            times_in(as_input(entry, self._plan.limits.ratio_cap), signals, keep, times)
+            index = entry.index if isinstance(entry, WorkItem) else None
+            times_in(as_input(entry, self._plan.limits.ratio_cap), signals, keep, times, index)
         self._inputs = recorded
         return times
 
@@ -50,20 +59,21 @@ class InProcess:
         except OSError as exc:
             raise SetupError(plan.redact(f"cannot prepare the output: {exc}")) from None
         meter = job.on_progress
+        check = AloneCheck(job.check.records)
         pipeline = Pipeline(
             sinks=sinks,
-            stages=stages(plan, job.offset_ns, job.check.records),
+            stages=stages(plan, job.offset_ns, check),
             stats=job.stats,
             counter=None if meter is None else meter.counter,
             stop=self._stop,
         )
         if meter is None:
-            pipeline.run(self._entries())
+            pipeline.run(self._entries(check, job.alone))
             return
         meter.begin(lambda: job.stats)
         watch_retries(meter.retry)
         try:
-            pipeline.run(self._entries())
+            pipeline.run(self._entries(check, job.alone))
         finally:
             watch_retries(None)
 

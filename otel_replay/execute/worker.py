@@ -12,6 +12,7 @@ in the journal; ``("answered", signal, batch, stored)``; ``("turn", index)`` →
 input before ``index`` is done; ``("problem", problem)``, each as it is found (a worker
 keeps none); ``("read", index, snapshot)``, each input of a task of several, read;
 ``("done", snapshot)``, the task (every input of it, read or, once stopped, not);
+``("counts", snapshot)``, now and then while no check carries one (stages/alone.py);
 ``("retry", news)`` (a retry in progress, for the progress line: :class:`RetryNews`);
 ``("report", snapshot)``, the last. The bytes of input read go to
 the parent through shared memory (:class:`SharedCount`), not the pipe. A snapshot
@@ -26,7 +27,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
@@ -41,6 +42,7 @@ from otel_replay.progress.meter import ByteCounter
 from otel_replay.sinks import Sink
 from otel_replay.sinks.delivery import RetryNews, watch_retries
 from otel_replay.sources.discover import Discovered
+from otel_replay.stages.alone import AloneCheck
 from otel_replay.stages.dedup import record_keys
 from otel_replay.stats import RunStats
 from otel_replay.visible import say
@@ -70,6 +72,8 @@ class Replay:
 
     items: tuple[WorkItem, ...]
     offset_ns: int
+    #: Those of them alone in their time, each with its records to check (stages/alone.py).
+    alone: dict[int, frozenset[int]] = field(default_factory=dict)
 
 
 Task = FirstPass | Replay
@@ -123,6 +127,12 @@ class Client:
     def check(self, signal: Signal, records: list[Record], as_recorded: bool) -> list[str | None]:
         keys = record_keys(records)
         return cast("list[str | None]", self.ask("check", signal, keys, as_recorded, self._progress()))
+
+    def counts(self) -> None:
+        """This worker's counts, now and then, when records are not asked of the parent."""
+        snapshot = self._progress()
+        if snapshot is not None:
+            self.tell("counts", snapshot)
 
     def problem(self, problem: Problem) -> None:
         self.tell("problem", problem)
@@ -251,13 +261,14 @@ class _Worker:
         self._verbose = verbose
         self._sinks: dict[Signal, Sink] = {}
         self._in_turn: InTurn | None = None
+        self._check = AloneCheck(client.check, client.counts)
 
     def run(self) -> None:
         signals, keep = frozenset(self._plan.signals), first_pass(self._plan.selection)
         task = self._client.next()
         while isinstance(task, FirstPass):
             blank = self._plan.selection.blank_times()
-            self._client.tell("times", times_in(self._input(task.item), signals, keep, blank))
+            self._client.tell("times", times_in(self._input(task.item), signals, keep, blank, task.item.index))
             task = self._client.next()
         stats = new_stats(self._plan, _said(self._plan.redact) if self._verbose else None)
         stats.forward = self._client.problem
@@ -280,7 +291,7 @@ class _Worker:
         threading.Thread(target=self._watch_stop, daemon=True).start()
         pipeline = Pipeline(
             sinks=self._sinks,
-            stages=stages(plan, first.offset_ns, client.check),
+            stages=stages(plan, first.offset_ns, self._check),
             stats=stats,
             stop=self._stop,
             counter=ByteCounter(self._count),
@@ -299,6 +310,7 @@ class _Worker:
             if self._in_turn is not None:
                 self._in_turn.start(task.items[0].index)
             for item in task.items:
+                self._check.start(task.alone.get(item.index))
                 yield self._input(item)
                 if self._stop.is_set():
                     break

@@ -80,7 +80,7 @@ class Workers:
         for found in hub.times:
             times.merge(found)
         for item in hub.lost:
-            times_in(item.input(self._plan.limits.ratio_cap), signals, keep, times)
+            times_in(item.input(self._plan.limits.ratio_cap), signals, keep, times, item.index)
         return times
 
     def replay(self, job: Job) -> None:
@@ -89,7 +89,7 @@ class Workers:
         if job.on_progress is not None:
             job.on_progress.begin(hub.progress, lambda: sum(self._read_bytes), hub.reading)
         try:
-            self._feed(job.offset_ns)
+            self._feed(job)
             self._wait()
             self._unread()
         except KeyboardInterrupt:  # a second Ctrl-C: quit at once
@@ -101,7 +101,7 @@ class Workers:
             if self.stopped:
                 job.stats.settle_unsent()
 
-    def _feed(self, offset_ns: int) -> None:
+    def _feed(self, job: Job) -> None:
         """Hand out the replay's work items; count what discovery found that is not read.
         The ``latest*.json`` copies (discovered last) are handed out once every other
         input is done: whichever worker is faster, the dated session files' records are
@@ -120,7 +120,8 @@ class Workers:
                     first_copy = entry[0].index
                 if first_copy is not None:
                     self._until_done_before(first_copy)
-                if not self._put(Replay(entry, offset_ns)):
+                alone = {item.index: job.alone[item.index] for item in entry if item.index in job.alone}
+                if not self._put(Replay(entry, job.offset_ns, alone)):
                     self._not_read.extend(item.name for item in entry)
                     break
         self._put(None)

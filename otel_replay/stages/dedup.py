@@ -3,7 +3,8 @@
 CodeMachine folders hold every newest session twice (``latest*.json`` is a copy of a
 dated file), and users often pass overlapping folders. A span is identified by its
 trace and span ids; a log record or a metric data point by a digest of everything it
-carries (computed for every one: it is also the record's key in the --resume journal).
+carries (it is also the record's key in the --resume journal). The log records of an
+input alone in its time are checked on their own, against each other (stages/alone.py).
 """
 
 from __future__ import annotations

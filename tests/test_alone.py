@@ -1,0 +1,239 @@
+"""Inputs alone in their time (stages/alone.py): which ones the first pass finds, and that
+their records are checked against each other only, with the run's rule."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from otel_replay.assemble import first_pass
+from otel_replay.model import LogRecord, Origin, Record, Signal, SpanRecord
+from otel_replay.pipeline import times_in
+from otel_replay.plan import Selection
+from otel_replay.sources.discover import discover
+from otel_replay.stages.alone import AloneCheck, LogSpan, alone_inputs
+from otel_replay.stats import DUPLICATES
+from otel_replay.timechoice import RecordTimes, Windows
+from tests.fakes.loki import LokiReceiver
+from tests.helpers import EXAMPLE_NOW_NS, entry_counts, log_doc, log_file, problem_lines, replay_json
+
+ALL = frozenset(Signal)
+HOUR = 3600
+
+
+def _span(first: int, last: int, repeats: frozenset[int] | None = frozenset()) -> LogSpan:
+    return LogSpan(first, last, repeats)
+
+
+# -- what one document tells ----------------------------------------------------------------
+def test_a_document_of_distinct_times_has_no_record_to_check() -> None:
+    span = LogSpan()
+    span.add_document([30, 10, 20])
+    assert (span.first, span.last, span.repeats) == (10, 30, frozenset())
+
+
+def test_records_sharing_a_time_are_the_ones_to_check() -> None:
+    span = LogSpan()
+    span.add_document([10, 20, 10, 30, 20, 40])
+    assert span.repeats == frozenset({0, 1, 2, 4})
+
+
+@pytest.mark.parametrize("stamps", [[10, 0, 20], [0]], ids=["one without a time", "none with one"])
+def test_a_record_without_a_time_leaves_the_input_to_the_run(stamps: list[int]) -> None:
+    span = LogSpan()
+    span.add_document(stamps)
+    assert span.repeats is None
+
+
+def test_a_second_document_of_one_input_leaves_it_to_the_run() -> None:
+    """Records' indices are one document's: two documents' would be mistaken for each other."""
+    span = LogSpan()
+    span.add_document([10, 20])
+    span.add_document([30, 40])
+    assert span.repeats is None and (span.first, span.last) == (10, 40)
+
+
+def test_unknown_stays_unknown() -> None:
+    span = LogSpan()
+    span.unknown()
+    span.add_document([10, 10])
+    assert span.repeats is None
+
+
+# -- which inputs are alone -------------------------------------------------------------------
+def test_inputs_apart_in_time_are_alone() -> None:
+    spans = {0: _span(10, 20), 1: _span(30, 40, frozenset({2, 5})), 2: LogSpan()}
+    assert alone_inputs(spans) == {0: frozenset(), 1: frozenset({2, 5})}
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [((10, 20), (20, 30)), ((10, 20), (15, 30)), ((10, 50), (20, 30)), ((10, 20), (10, 20)), ((30, 40), (0, 30))],
+    ids=["touching", "overlapping", "nested", "the same", "before, touching"],
+)
+def test_inputs_that_share_an_instant_are_not(a: tuple[int, int], b: tuple[int, int]) -> None:
+    spans = {0: _span(*a), 1: _span(*b), 2: _span(100, 200)}
+    assert alone_inputs(spans) == {2: frozenset()}
+
+
+def test_an_overlap_far_back_counts() -> None:
+    """The first input reaches past the next two: neither of them is alone."""
+    spans = {0: _span(0, 100), 1: _span(10, 20), 2: _span(30, 40), 3: _span(101, 110)}
+    assert alone_inputs(spans) == {3: frozenset()}
+
+
+def test_an_input_not_known_record_by_record_keeps_its_neighbours_checked() -> None:
+    spans = {0: _span(10, 20, None), 1: _span(15, 30), 2: _span(40, 50, None)}
+    assert alone_inputs(spans) == {}
+
+
+# -- the check ---------------------------------------------------------------------------------
+class RunCheck:
+    """The run's check, recording what it was asked."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[Signal, int]] = []
+
+    def __call__(self, signal: Signal, records: list[Record], as_recorded: bool = False) -> list[str | None]:
+        self.asked.append((signal, len(records)))
+        return ["run"] * len(records)
+
+
+def _log(index: int, time_ns: int, body: str = "x") -> LogRecord:
+    return LogRecord(time_ns, 9, "INFO", body, {}, 0, 0, (("service.name", "s"),), Origin("f.json", index))
+
+
+def test_an_input_not_alone_is_asked_of_the_run() -> None:
+    run = RunCheck()
+    check = AloneCheck(run)
+    check.start(None)
+    assert check(Signal.LOGS, [_log(0, 1)], False) == ["run"]
+    assert run.asked == [(Signal.LOGS, 1)]
+
+
+def test_an_alone_input_without_shared_times_is_sent_without_asking() -> None:
+    """The batches answered here are told (a worker's counts ride on the run's check otherwise)."""
+    run, answered = RunCheck(), []
+    check = AloneCheck(run, lambda: answered.append(1))
+    check.start(frozenset())
+    records: list[Record] = [_log(i, i + 1) for i in range(5)]
+    assert check(Signal.LOGS, records, False) == [None] * 5
+    assert check(Signal.LOGS, records[:2], False) == [None] * 2
+    assert run.asked == [] and len(answered) == 2
+
+
+def test_records_sharing_a_time_are_checked_against_each_other_across_batches() -> None:
+    """Copies are dropped as the run's check drops them, one batch or the next; records
+    at the same instant that differ are both sent."""
+    run = RunCheck()
+    check = AloneCheck(run)
+    check.start(frozenset({1, 2, 3, 4}))
+    first: list[Record] = [_log(0, 5), _log(1, 7), _log(2, 7)]
+    second: list[Record] = [_log(3, 7, "other"), _log(4, 7), _log(5, 9)]
+    assert check(Signal.LOGS, first, False) == [None, None, DUPLICATES]
+    assert check(Signal.LOGS, second, False) == [None, DUPLICATES, None]
+    assert run.asked == []
+
+
+def test_each_input_is_checked_on_its_own() -> None:
+    """The next input's records are not compared with the last one's (they cannot be copies)."""
+    check = AloneCheck(RunCheck())
+    check.start(frozenset({0}))
+    assert check(Signal.LOGS, [_log(0, 7)], False) == [None]
+    check.start(frozenset({0}))
+    assert check(Signal.LOGS, [_log(0, 7)], False) == [None]
+
+
+def test_other_signals_are_asked_of_the_run() -> None:
+    run = RunCheck()
+    check = AloneCheck(run)
+    check.start(frozenset())
+    span = SpanRecord(1, 2, 0, "s", 0, 1, 2, 0, None, {}, [], (), Origin("f.json", 0))
+    assert check(Signal.TRACES, [span], False) == ["run"]
+    assert run.asked == [(Signal.TRACES, 1)]
+
+
+# -- the first pass --------------------------------------------------------------------------------
+def _first_pass(paths: list[Path], selection: Selection | None = None) -> RecordTimes:
+    times = RecordTimes(now_ns=0, windows=Windows())
+    for index, found in enumerate(discover([str(p) for p in paths])):
+        times_in(found, ALL, first_pass(selection or Selection(now_ns=0)), times, index)
+    return times
+
+
+def _logs(sec: int, n: int, **extra: Any) -> list[dict[str, Any]]:
+    return [log_doc(sec=sec + i, body=f"line {i}", **extra) for i in range(n)]
+
+
+def test_the_first_pass_finds_the_sessions_apart_in_time(tmp_path: Path) -> None:
+    """Three sessions an hour apart, the second with two records at one instant, and a
+    ``latest`` copy of the third: the copy and its original lie in one stretch of time."""
+    a = log_file(tmp_path / "01-00-00-logs.json", _logs(1_795_500_000, 3))
+    twice = [*_logs(1_795_503_600, 2), log_doc(sec=1_795_503_600, body="again")]
+    b = log_file(tmp_path / "02-00-00-logs.json", twice)
+    c = log_file(tmp_path / "03-00-00-logs.json", _logs(1_795_507_200, 2))
+    copy = log_file(tmp_path / "latest-logs.json", _logs(1_795_507_200, 2))
+    times = _first_pass([a, b, c, copy])
+    names = [found.name for found in discover([str(p) for p in (a, b, c, copy)])]
+    alone = {names[i]: repeats for i, repeats in times.alone().items()}
+    assert alone == {str(a): frozenset(), str(b): frozenset({0, 2})}
+
+
+def test_with_a_filter_no_input_is_alone(tmp_path: Path) -> None:
+    """The records are then converted one by one: their indices in a document are not known."""
+    a = log_file(tmp_path / "01-00-00-logs.json", _logs(1_795_500_000, 3))
+    times = _first_pass([a], Selection(now_ns=0, services=("codemachine",)))
+    assert times.inputs[0].first is not None and times.alone() == {}
+
+
+def test_log_records_of_no_known_input_leave_every_input_to_the_run(tmp_path: Path) -> None:
+    a = log_file(tmp_path / "01-00-00-logs.json", _logs(1_795_500_000, 3))
+    b = log_file(tmp_path / "02-00-00-logs.json", _logs(1_795_503_600, 3))
+    times = _first_pass([a])
+    assert times.alone() == {0: frozenset()}
+    (found,) = discover([str(b)])
+    times_in(found, ALL, first_pass(Selection(now_ns=0)), times)  # no index
+    assert times.unattributed and times.alone() == {}
+
+
+def test_the_workers_first_passes_merge(tmp_path: Path) -> None:
+    a = log_file(tmp_path / "01-00-00-logs.json", _logs(1_795_500_000, 3))
+    b = log_file(tmp_path / "02-00-00-logs.json", _logs(1_795_500_001, 3))
+    merged = RecordTimes(now_ns=0, windows=Windows())
+    for index, path in enumerate((a, b)):
+        one = RecordTimes(now_ns=0, windows=Windows())
+        (found,) = discover([str(path)])
+        merged.merge(times_in(found, ALL, first_pass(Selection(now_ns=0)), one, index))
+    assert set(merged.inputs) == {0, 1} and merged.alone() == {}  # they overlap
+
+
+# -- over the wire ---------------------------------------------------------------------------
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_copies_are_dropped_whichever_inputs_are_alone(tmp_path: Path, workers: str) -> None:
+    """Sessions an hour apart (alone), one with a record written twice and two records at
+    one instant that differ; two files sharing a record (not alone: they overlap in time);
+    a ``latest`` copy. Loki stores each distinct record once, and the copies are counted
+    as duplicates, with one worker or two."""
+    start = EXAMPLE_NOW_NS // 10**9 - 10 * HOUR
+    folder = tmp_path / "in"
+    log_file(folder / "01-00-00-logs.json", _logs(start, 50))
+    twice = [
+        *_logs(start + HOUR, 50),
+        log_doc(sec=start + HOUR + 7, body="line 7"),
+        log_doc(sec=start + HOUR + 9, body="not line 9"),
+    ]
+    log_file(folder / "02-00-00-logs.json", twice)
+    shared = log_doc(sec=start + 2 * HOUR + 30, body="in both")
+    log_file(folder / "03-00-00-logs.json", [*_logs(start + 2 * HOUR, 20), shared])
+    log_file(folder / "03-00-10-logs.json", [shared, *_logs(start + 2 * HOUR + 40, 20)])
+    log_file(folder / "04-00-00-logs.json", _logs(start + 3 * HOUR, 30))
+    log_file(folder / "latest-logs.json", _logs(start + 3 * HOUR, 30))
+    with LokiReceiver(now_ns=lambda: EXAMPLE_NOW_NS) as loki:
+        code, summary = replay_json(str(folder), "--logs-only", "--workers", workers, "--loki-url", loki.url)
+        counts = entry_counts(loki)
+    logs = summary["signals"]["logs"]
+    assert code == 0, problem_lines(summary)
+    assert (logs["read"], logs["sent"], logs["duplicates"]) == (50 + 52 + 21 + 21 + 30 + 30, 50 + 51 + 41 + 30, 32)
+    assert sum(counts.values()) == len(counts) == logs["sent"]  # each stored once
