@@ -203,3 +203,27 @@ def test_the_first_pass_with_a_filter_converts_and_applies_it(tmp_path: Path) ->
     times = keep.blank_times()
     (found,) = discover([str(path)])
     assert times_in(found, ALL, first_pass(keep), times).last is None  # the filter dropped the span
+
+
+@pytest.mark.parametrize(
+    ("content", "told"),
+    [
+        (b'{"version": 1, "service": "s", "spans": [' + b"\xff" * 100_000, True),
+        (b'{"version": 1, "spans": [], "logs": [{"timestamp": [1, 0]}]}', True),
+        (b'{"version": 1, "logs": [{"timestamp": [1, 0]}], "spans": []}', True),
+        (b"\xef\xbb\xbf" + b'{"spans": [' + b"\xff" * 100, False),
+    ],
+    ids=["the rest not read", "spans outrank logs after them", "and before them", "a BOM first"],
+)
+def test_a_span_document_in_a_run_without_spans_is_told_by_its_start(
+    content: bytes, told: bool, tmp_path: Path
+) -> None:
+    """Its first array is its spans: nothing after them can make it another signal's (the
+    readers rank ``spans`` first), so the first pass reads no further."""
+    path = tmp_path / "17-00-00.json"
+    path.write_bytes(content)
+    (found,) = discover([str(path)])
+    handed: list[Any] = []
+    assert document_times(found, frozenset({Signal.LOGS}), handed.append) is told
+    assert [read.signal for read in handed] == ([None] if told else [])
+    assert _pass([path], 0, True, frozenset({Signal.LOGS})).last is None

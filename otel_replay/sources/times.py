@@ -31,11 +31,13 @@ from otel_replay.sources.common import InvalidInput, hrtime_to_ns, ms_to_ns
 from otel_replay.sources.jsondoc import (
     BOM,
     RECORD_ARRAYS,
+    START_BYTES,
     WHOLE_DOCUMENT_BYTES,
     DocumentError,
     read_document,
     read_head,
 )
+from otel_replay.sources.jsontext import first_array_key
 from otel_replay.sources.members import InputFile
 
 
@@ -100,7 +102,11 @@ def document_times(item: InputFile, signals: frozenset[Signal], found: Callable[
         return False
     try:
         with item.open() as stream:
-            data = read_head(stream, item.size)
+            data = stream.read(START_BYTES)
+            if _spans_not_asked(data, signals):
+                found(DocumentTimes(None))
+                return True
+            data += read_head(stream, None if item.size is None else max(0, item.size - len(data)))
         if len(data) > WHOLE_DOCUMENT_BYTES:
             with item.open() as stream:
                 return _streamed(stream, signals, found)
@@ -110,6 +116,12 @@ def document_times(item: InputFile, signals: frozenset[Signal], found: Callable[
     if read is not None:
         found(read)
     return read is not None
+
+
+def _spans_not_asked(start: bytes, signals: frozenset[Signal]) -> bool:
+    """Whether a document that starts so is a span document in a run without spans: its
+    first array is ``spans``, which outranks any array after it (as the readers rank them)."""
+    return Signal.TRACES not in signals and not start.startswith(BOM) and first_array_key(start) == RECORD_ARRAYS[0]
 
 
 def _whole(data: bytes, signals: frozenset[Signal]) -> DocumentTimes | None:
