@@ -70,10 +70,11 @@ def times_in(
     """The first pass that decides the run's time offset, over one input (discovered as
     number ``index``): ``times`` with the records of ``signals`` that pass ``filters``
     added (see timechoice.py). Bad input is ignored here; the real pass reports it."""
-    times.begin(index)
+    # a share of a large document: its records are replayed by several workers, none alone
+    times.begin(index, shared=isinstance(found, InputFile) and isinstance(found.part, Stride))
     if not isinstance(found, InputFile):
         return times
-    if isinstance(found.part, Stride):  # a share of a large document: the first reads all its times
+    if isinstance(found.part, Stride):  # the first share reads all its times
         if found.part.index:
             return times
         found = dataclasses.replace(found, part=None)

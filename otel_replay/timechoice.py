@@ -90,15 +90,16 @@ class RecordTimes:
     def refused(self) -> int:
         return len(self.refused_keys)
 
-    def begin(self, index: int | None) -> None:
-        """The records from now on are those of input ``index`` (None: not known)."""
+    def begin(self, index: int | None, shared: bool = False) -> None:
+        """The records from now on are those of input ``index`` (None: not known); ``shared``:
+        its records are replayed in shares, by several workers (none of them is alone)."""
         if index is None:
             self.current = None
-        elif index in self.inputs:  # read twice: its records' indices are not known to be one document's
-            self.current = self.inputs[index]
+            return
+        known = index in self.inputs  # read twice: its records' indices are not known to be one document's
+        self.current = self.inputs.setdefault(index, LogSpan())
+        if known or shared:
             self.current.unknown()
-        else:
-            self.current = self.inputs[index] = LogSpan()
 
     def alone(self) -> dict[int, frozenset[int]]:
         """The inputs whose log records no other input's reach in time (stages/alone.py)."""

@@ -3,21 +3,27 @@ their records are checked against each other only, with the run's rule."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from otel_replay import execute
 from otel_replay.assemble import first_pass
+from otel_replay.execute.inputs import group_limit
 from otel_replay.model import LogRecord, Origin, Record, Signal, SpanRecord
 from otel_replay.pipeline import times_in
 from otel_replay.plan import Selection
+from otel_replay.sources import jsondoc
+from otel_replay.sources import times as times_module
 from otel_replay.sources.discover import discover
+from otel_replay.sources.streams import Stride
 from otel_replay.stages.alone import AloneCheck, LogSpan, alone_inputs
 from otel_replay.stats import DUPLICATES
 from otel_replay.timechoice import RecordTimes, Windows
 from tests.fakes.loki import LokiReceiver
-from tests.helpers import EXAMPLE_NOW_NS, entry_counts, log_doc, log_file, problem_lines, replay_json
+from tests.helpers import EXAMPLE_NOW_NS, entry_counts, log_doc, log_file, problem_lines, replay_json, write_json
 
 ALL = frozenset(Signal)
 HOUR = 3600
@@ -237,3 +243,72 @@ def test_copies_are_dropped_whichever_inputs_are_alone(tmp_path: Path, workers: 
     assert code == 0, problem_lines(summary)
     assert (logs["read"], logs["sent"], logs["duplicates"]) == (50 + 52 + 21 + 21 + 30 + 30, 50 + 51 + 41 + 30, 32)
     assert sum(counts.values()) == len(counts) == logs["sent"]  # each stored once
+
+
+def _with_copies(start: int, n: int) -> list[dict[str, Any]]:
+    """``n`` records a second apart, each followed by a copy of itself."""
+    return [record for i in range(n) for record in [log_doc(sec=start + i, body=f"line {i}")] * 2]
+
+
+def test_a_document_in_shares_is_not_alone(tmp_path: Path) -> None:
+    """Several workers replay its shares: the first pass reads it whole, but a copy may be
+    in another share than its original."""
+    path = log_file(tmp_path / "01-00-00-logs.json", _with_copies(1_795_500_000, 3))
+    (found,) = discover([str(path)])
+    times = RecordTimes(now_ns=0, windows=Windows())
+    times_in(dataclasses.replace(found, part=Stride(0, 2)), ALL, first_pass(Selection(now_ns=0)), times, 0)
+    assert times.inputs[0].repeats is None and times.alone() == {}
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_copies_in_a_document_shared_among_workers_are_dropped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: str
+) -> None:
+    """A document whose first array is ``resourceSpans`` (empty) is shared among the workers
+    as a trace document is, and replays as logs (``logs`` outranks it)."""
+    start = EXAMPLE_NOW_NS // 10**9 - 5 * HOUR
+    path = tmp_path / "in" / "01-00-00-logs.json"
+    write_json(path, {"resourceSpans": [], "service": "codemachine", "logs": _with_copies(start, 200)})
+    monkeypatch.setattr(execute, "PART_BYTES", path.stat().st_size // 2 - 1)
+    code, summary = replay_json(str(path.parent), "--logs-only", "--dry-run", "--workers", workers)
+    logs = summary["signals"]["logs"]
+    assert code == 0, problem_lines(summary)
+    assert (logs["read"], logs["sent"], logs["duplicates"]) == (400, 200, 200)
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_copies_in_a_streamed_document_are_dropped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: str
+) -> None:
+    """Read a stretch at a time, its records' indices are not told: the run checks them."""
+    monkeypatch.setattr(jsondoc, "WHOLE_DOCUMENT_BYTES", 4096)
+    monkeypatch.setattr(times_module, "WHOLE_DOCUMENT_BYTES", 4096)
+    start = EXAMPLE_NOW_NS // 10**9 - 5 * HOUR
+    log_file(tmp_path / "in" / "01-00-00-logs.json", _with_copies(start, 1500))  # two stretches or more
+    log_file(tmp_path / "in" / "02-00-00-logs.json", _logs(start + HOUR, 20))
+    code, summary = replay_json(str(tmp_path / "in"), "--logs-only", "--dry-run", "--workers", workers)
+    logs = summary["signals"]["logs"]
+    assert code == 0, problem_lines(summary)
+    assert (logs["read"], logs["sent"], logs["duplicates"]) == (3020, 1520, 1500)
+
+
+def test_copies_in_inputs_handed_out_several_a_task_are_dropped(tmp_path: Path) -> None:
+    """Forty short sessions apart in time, each with a record written twice (not the same
+    one in the next session): a worker is handed several a task, and checks each input's
+    records on their own (and a ``latest`` copy is checked by the run)."""
+    start = EXAMPLE_NOW_NS // 10**9 - 50 * HOUR
+    folder = tmp_path / "in"
+    for f in range(40):
+        log_file(
+            folder / f"{f:02d}-00-00-logs.json",
+            [*_logs(start + f * HOUR, 4), log_doc(sec=start + f * HOUR + f % 4, body=f"line {f % 4}")],
+        )
+    log_file(
+        folder / "latest-logs.json", [*_logs(start + 39 * HOUR, 4), log_doc(sec=start + 39 * HOUR + 3, body="line 3")]
+    )
+    sizes = [p.stat().st_size for p in folder.iterdir()]
+    assert group_limit(sum(sizes), 2) > 2 * max(sizes)  # two inputs or more a task
+    code, summary = replay_json(str(folder), "--logs-only", "--dry-run", "--workers", "2")
+    logs = summary["signals"]["logs"]
+    assert code == 0, problem_lines(summary)
+    assert (logs["read"], logs["sent"], logs["duplicates"]) == (41 * 5, 40 * 4, 40 + 5)
