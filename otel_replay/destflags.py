@@ -65,7 +65,7 @@ OTLP: list[Decorator[Any]] = [
         type=click.Choice(["gzip", "none"]),
         show_default=DEFAULT_COMPRESSION,
         help="OTLP request body compression; without the flag an OTEL_EXPORTER_OTLP_[SIGNAL_]COMPRESSION "
-        "variable, when set, decides. Loki pushes are always gzip.",
+        "variable, when set, decides (Loki pushes: --loki-compression).",
     ),
 ]
 
@@ -158,6 +158,14 @@ LOKI: list[Decorator[Any]] = [
         default=format_size(DEFAULT_BATCH_BYTES),
         show_default=True,
         help="Uncompressed bytes per Loki push at most.",
+    ),
+    option(
+        "--loki-compression",
+        type=click.Choice(["gzip", "none"]),
+        default="gzip",
+        show_default=True,
+        help="Loki push body compression (none: for a Loki on this machine, where gzip costs CPU at both ends "
+        "and saves nothing).",
     ),
     option(
         "--loki-max-line-bytes",

@@ -115,6 +115,7 @@ class ReplayOptions:
     loki_labels: tuple[str, ...] = ()
     no_structured_metadata: bool = False
     loki_batch_bytes: int = DEFAULT_BATCH_BYTES
+    loki_compression: str = "gzip"
     loki_max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
     # mode
     output_dir: str | None = None
@@ -327,6 +328,7 @@ def loki_config(options: ReplayOptions, share: Shard | None = None) -> LokiConfi
         labels=labels,
         structured_metadata=not o.no_structured_metadata,
         batch_bytes=o.loki_batch_bytes,
+        gzip=o.loki_compression == "gzip",
         max_line_bytes=o.loki_max_line_bytes,
         timeout=o.timeout,
         max_retry_time=retry_deadlines(o.max_retry_time).loki,

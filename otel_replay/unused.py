@@ -81,6 +81,7 @@ _LOKI_FIELDS = (
     "loki_labels",
     "no_structured_metadata",
     "loki_batch_bytes",
+    "loki_compression",
     "loki_max_line_bytes",
 )
 _OTLP_FIELDS = ("otlp_endpoint", "otlp_protocol", "headers", "compression", "max_request_bytes")

@@ -56,14 +56,17 @@ Every URL, from a flag or a variable that this run would send to, must start wit
 `http://` or `https://` and name a host: anything else is a usage error (exit 2) naming
 the flag or variable, before anything is read or sent, also with `--dry-run`.
 
-## OTLP compression
+## Compression
 
 OTLP requests are gzip-compressed unless `--compression none` is given or an
 `OTEL_EXPORTER_OTLP_[SIGNAL_]COMPRESSION` variable is set (the exporter then follows the
-variable). Loki pushes are always gzip. Why gzip: recorded telemetry compresses 5 to 8
-times, which is what matters when the backend is remote (a company Collector, Grafana
-Cloud); the exporter compresses at gzip's highest level, about 65 ms of one core per MiB,
-so against the local stack `--compression none` is a little faster.
+variable); Loki pushes unless `--loki-compression none` is given. Why gzip: recorded
+telemetry compresses 5 to 8 times, which is what matters when the backend is remote (a
+company Collector, Grafana Cloud). Against the local stack it saves nothing and costs CPU
+at both ends: the exporter compresses at gzip's highest level, about 65 ms of one core
+per MiB, so `--compression none` is a little faster; Loki pushes are compressed at level
+1, and `--loki-compression none` replays the bench's log records with two workers in
+0.96 of the CPU (bench/RESULTS.md).
 
 ## Flags that do nothing in a run
 

@@ -85,6 +85,16 @@ def test_pushes_are_gzip_json_with_tenant_and_auth(tmp_path: Path) -> None:
     assert "p@ss" not in result.output and "w0rd" not in result.output and "hdr-value" not in result.output
 
 
+def test_pushes_without_compression_are_plain_json(loki: LokiReceiver, tmp_path: Path) -> None:
+    """``--loki-compression none``: no Content-Encoding, and the body Loki parses as it
+    came (gzip bytes would not be JSON: the receiver would refuse them)."""
+    log_file(tmp_path / "l.json", logs(30))
+    code, summary = replay_json(str(tmp_path), "--loki-url", loki.url, "--logs-only", "--loki-compression", "none")
+    assert code == 0, problem_lines(summary)
+    assert loki.headers and all("content-encoding" not in h for h in loki.headers)
+    assert len(loki.entries()) == summary["signals"]["logs"]["sent"] == 30
+
+
 def test_wrong_password_is_a_rejection_not_a_crash(tmp_path: Path) -> None:
     log_file(tmp_path / "l.json", logs(2))
     with LokiReceiver(now_ns=lambda: EXAMPLE_NOW_NS, basic_auth=("u", "right")) as server:

@@ -204,7 +204,7 @@ def test_what_is_on_the_wire_is_protobuf(tempo: OtlpReceiver, tmp_path: Path) ->
     trace_file(tmp_path / "t.json", many_spans(1))
     replay(str(tmp_path), "--otlp-endpoint", tempo.url, "--traces-only")
     assert tempo.headers[0]["content-type"] == "application/x-protobuf"
-    assert tempo.headers[0]["content-encoding"] == "gzip"  # the default (docs/cli.md, "OTLP compression")
+    assert tempo.headers[0]["content-encoding"] == "gzip"  # the default (docs/cli.md, "Compression")
     req = tempo.requests["/v1/traces"][0]
     assert isinstance(req, ExportTraceServiceRequest)
     assert req.resource_spans[0].scope_spans[0].spans[0].name == "op"

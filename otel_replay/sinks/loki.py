@@ -1,4 +1,5 @@
-"""Log records → Loki push API (``/loki/api/v1/push``), JSON, gzip-compressed.
+"""Log records → Loki push API (``/loki/api/v1/push``), JSON, gzip-compressed (or not:
+``--loki-compression none``).
 
 Only low-cardinality values become labels (service, severity, ``imported``, the user's
 ``--loki-label``); trace and span ids and every attribute go into structured metadata
@@ -152,6 +153,7 @@ class LokiConfig:
     labels: dict[str, str] = field(default_factory=dict)
     structured_metadata: bool = True
     batch_bytes: int = DEFAULT_BATCH_BYTES
+    gzip: bool = True  # push bodies gzip-compressed (--loki-compression)
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
     timeout: float = 10.0  # one attempt
     max_retry_time: float = DEFAULT_MAX_RETRY_TIME  # one batch, retries included
@@ -243,7 +245,9 @@ class LokiSink(InFlightSink):
         self._url = config.push_url()
         self._extra_labels = {sanitize_label_name(k): v for k, v in config.labels.items()}
         self._inflight = InFlight(loki_session(config) for _ in range(config.concurrency))
-        self._headers = {"Content-Type": "application/json", "Content-Encoding": "gzip", **loki_headers(config)}
+        self._headers = {"Content-Type": "application/json", **loki_headers(config)}
+        if config.gzip:
+            self._headers["Content-Encoding"] = "gzip"
         self._policy = RetryPolicy(
             config.max_retry_time, config.timeout, base_backoff=config.backoff, subject=self.signal.value
         )
@@ -350,7 +354,9 @@ class LokiSink(InFlightSink):
     def _push(self, entries: list[_Entry]) -> None:
         """Send a batch once the pushes before it that share a stream are done (Loki
         takes each stream oldest first); pushes of other streams may be in flight."""
-        body = gzip.compress(self.encode_push(entries), compresslevel=1)
+        body = self.encode_push(entries)
+        if self._config.gzip:
+            body = gzip.compress(body, compresslevel=1)
         streams = frozenset(e.group for e in entries)
         self._inflight.submit(lambda session: self._send(session, entries, body), streams)
 

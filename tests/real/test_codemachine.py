@@ -103,3 +103,20 @@ def test_twenty_sessions_stay_within_lokis_stream_limit(stack: Stack, run_id: st
     stored = fetch_spans(stack, report.spans_per_trace())
     for doc in report.spans:
         assert_codemachine_span(doc, stored[doc["spanId"]], 0)
+
+
+def test_pushes_without_compression_land(stack: Stack, run_id: str, tmp_path: Path) -> None:
+    """``--loki-compression none``: the real Loki takes plain JSON pushes, every entry as sent."""
+    start_ms = time.time() * 1000 - 30 * 60 * 1000
+    report = write_report(tmp_path / "report", start_ms, sessions=2, traces_per_session=2, gap_ms=60_000, seed=7)
+    run = replay(
+        str(report.folder), "--logs-only", "--loki-url", stack.loki_url, "--loki-label", f"run={run_id}",
+        "--keep-times", "--loki-compression", "none",
+    )  # fmt: skip
+    assert run.code == 0, run.summary
+    assert run.signal("logs")["sent"] == len(report.logs) > 0
+    selector = f'{{run="{run_id}"}}'
+    assert wait_for_count(stack, selector, len(report.logs)) == len(report.logs)
+    now = time.time_ns()
+    served = [served_entry(e) for e in loki_entries(stack, selector, now - HOUR_NS, now + HOUR_NS)]
+    assert by_time(served) == by_time([expected_entry(doc, 0, {"run": run_id}) for doc in report.logs])
