@@ -14,6 +14,8 @@ default 3), into a loopback sink that answers at once:
   names the original ``import-telemetry.ts`` (CodeMachine CLI's ``scripts/``), that
   script on the same logs (throughput ratio, target ≥ 1.5); without them the ratio is
   taken against the figure recorded in bench/RESULTS.md (``ORIGINAL_LOGS_PER_S``);
+- the same logs replay with ``--loki-compression none`` (plain JSON pushes, as the original
+  script sends them), shown beside the target's ratio;
 - the floor of the logs (``bench/logs_floor.py``: the leanest Python path to the same
   push bodies, one core), shown beside both: what the replay's checks, dedup and second
   core make of it, and what the original script is worth in that floor's terms;
@@ -105,11 +107,12 @@ def one_round(data: Path, url: str, bun: str | None) -> dict[str, dict[str, floa
         "spans w2": measure(replay(data, *spans, "--workers", "2")),
         "spans w1": measure(replay(data, *spans, "--workers", "1")),
         "logs w2": measure(replay(data, *logs, "--workers", "2")),
+        "plain w2": measure(replay(data, *logs, "--workers", "2", "--loki-compression", "none")),
         "logs floor": measure([sys.executable, str(HERE / "logs_floor.py"), str(data)]),
     }
     if bun:
         got["original"] = measure([bun, ORIGINAL, str(data), "--loki-url", url, "--logs-only"])
-    for name in ("spans w2", "spans w1", "logs w2"):
+    for name in ("spans w2", "spans w1", "logs w2", "plain w2"):
         summary = json.loads(str(got[name]["out"]))["signals"]
         sent = summary["traces" if name.startswith("spans") else "logs"]["sent"]
         if sent != 200_000:
@@ -127,7 +130,8 @@ def ratios(got: dict[str, dict[str, float]]) -> dict[str, float]:
         "2 workers / 1": got["spans w1"]["wall"] / got["spans w2"]["wall"],
         "logs x logs floor": got["logs floor"]["wall"] / got["logs w2"]["wall"],
         "original x logs floor": got["logs floor"]["wall"] / got["original"]["wall"] if "original" in got else 0.0,
-        "peak MB": max(got[k]["mb"] for k in ("spans w2", "spans w1", "logs w2")),
+        "plain x original": 200_000 / got["plain w2"]["wall"] / original,
+        "peak MB": max(got[k]["mb"] for k in ("spans w2", "spans w1", "logs w2", "plain w2")),
     }
 
 
@@ -153,6 +157,8 @@ def main() -> None:
     if bun:
         original = statistics.median(r["original x logs floor"] for r in each)
         print(f"  {'original x floor':<16}{original:>8.2f}   (the original script against that floor)")
+        plain = statistics.median(r["plain x original"] for r in each)
+        print(f"  {'plain x original':<16}{plain:>8.2f}   (logs, --loki-compression none: plain JSON, as it sends)")
     for key, target in TARGETS.items():
         value = statistics.median(r[key] for r in each)
         ok = value <= target if key in ("cpu / floor", "peak MB") else value >= target
