@@ -29,15 +29,12 @@ class InProcess:
         self._stop = threading.Event()
         self._sinks: dict[Signal, Sink] = {}
 
-    def _entries(
-        self, check: AloneCheck | None = None, alone: Mapping[int, frozenset[int]] | None = None
-    ) -> Iterator[Discovered]:
+    def _entries(self, check: AloneCheck, alone: Mapping[int, frozenset[int]]) -> Iterator[Discovered]:
         """The inputs, as the pipeline asks for them; ``check`` learns whether each is
         alone in its time (``alone``, see stages/alone.py) as it begins."""
         cap = self._plan.limits.ratio_cap
         for entry in self._inputs:
-            if check is not None:
-                check.start(alone.get(entry.index) if alone and isinstance(entry, WorkItem) else None)
+            check.start(alone.get(entry.index) if isinstance(entry, WorkItem) else None)
             yield as_input(entry, cap)
 
     def times(self) -> RecordTimes:
