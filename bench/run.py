@@ -17,6 +17,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -121,23 +122,28 @@ def _descendants(root: int, parents: dict[int, int]) -> set[int]:
 
 def _run(label: str, args: list[str]) -> dict[str, object]:
     cmd = [sys.executable, "-m", "otel_replay", "replay", *args, "--json"]
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    assert proc.stdout is not None
-    peak = [0]
-    done = threading.Event()
+    with tempfile.TemporaryFile() as errors:  # what the run said, shown when it gives no summary
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errors)
+        assert proc.stdout is not None
+        peak = [0]
+        done = threading.Event()
 
-    def sample() -> None:
-        while not done.wait(0.1):
-            peak[0] = max(peak[0], tree_kb(proc.pid))
+        def sample() -> None:
+            while not done.wait(0.1):
+                peak[0] = max(peak[0], tree_kb(proc.pid))
 
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    out = proc.stdout.read()
-    done.set()
-    sampler.join()
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        out = proc.stdout.read()
+        done.set()
+        sampler.join()
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        errors.seek(0)
+        said = errors.read().decode(errors="replace").strip().splitlines()
+    if not out.strip():
+        raise SystemExit(f"{label}: no summary (exit {os.waitstatus_to_exitcode(status)}): {said[-1] if said else ''}")
     summary = json.loads(out)
     spans = summary["signals"]["traces"]["sent"]
     logs = summary["signals"]["logs"]["sent"]
@@ -202,7 +208,7 @@ def main() -> None:
         _run("  the same, --workers 1", [str(folder), "--loki-url", url, "--logs-only", *one]),
         _run("CodeMachine both", [str(folder), "--otlp-endpoint", url, "--loki-url", url]),
         _run("  400 sessions of 100, both", [str(sessions), "--otlp-endpoint", url, "--loki-url", url]),
-        _run("OTLP JSONL spans → OTLP", [str(jsonl), "--otlp-endpoint", url]),
+        _run("OTLP JSONL spans → OTLP", [str(jsonl), "--otlp-endpoint", url, "--traces-only"]),
         *(
             _run(f"50 ms away, --concurrency {c}", [str(small), "--otlp-endpoint", far, "--traces-only", *conc])
             for c, conc in (("1", ["--concurrency", "1"]), ("2", []), ("4", ["--concurrency", "4"]))

@@ -27,7 +27,7 @@ PRESETS = ["--scrub", "codemachine", "--scrub", "secrets", "--scrub", "pii", "--
 
 def main() -> None:
     folder = bench._folder(bench.SPANS)
-    server, url = bench._serve(bench._Discard)
+    server, url = bench.serve(bench.Discard)
     args = [str(folder), "--otlp-endpoint", url, "--loki-url", url]
     best: dict[str, dict[str, object]] = {}
     for _ in range(ROUNDS):
