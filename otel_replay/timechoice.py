@@ -132,13 +132,13 @@ class RecordTimes:
         """Log records at these times (0: none: sent as it is, whatever the offset): every
         one of a document (``whole``), or a stretch of one; ``identity(i)`` is the i-th
         one's dedup identity, asked only of those Loki would not show at once or would refuse."""
+        timed = [t for t in stamps if t]
         if (span := self._log_span()) is not None:
             if whole:
                 span.add_document(stamps)
-            elif any(stamps):
+            elif timed:
                 span.unknown()
-                span.add(min(t for t in stamps if t), max(stamps))
-        timed = [t for t in stamps if t]
+                span.add(min(timed), max(timed))
         if not timed:
             return
         oldest = min(timed)
