@@ -99,8 +99,9 @@ class AloneCheck:
             return self._check(signal, records, as_recorded)
         if self._answered is not None:
             self._answered()
-        shared = [r for r in records if r.origin.index in repeats] if repeats else []
-        if not shared:
+        checked = [r.origin.index in repeats for r in records] if repeats else []
+        if not any(checked):
             return [None] * len(records)
+        shared = [r for r, check in zip(records, checked, strict=True) if check]
         verdicts = iter(self._local.records(signal, shared, as_recorded))
-        return [next(verdicts) if r.origin.index in repeats else None for r in records]
+        return [next(verdicts) if check else None for check in checked]
