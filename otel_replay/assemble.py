@@ -25,6 +25,7 @@ from otel_replay.sinks import Sink
 from otel_replay.sinks.dryrun import DryRunSink
 from otel_replay.sinks.loki import LokiSink
 from otel_replay.stages import Transform
+from otel_replay.stages.alone import AloneCheck
 from otel_replay.stages.filters import ServiceFilter, TimeWindow, TraceIdFilter
 from otel_replay.stages.resource import ResourceRewrite
 from otel_replay.stages.scrub import Scrub
@@ -38,12 +39,28 @@ Check = Callable[[Signal, list[Record], bool], list[str | None]]
 
 
 @dataclass(frozen=True)
+class PlainLane:
+    """Plain CodeMachine log records (sources/plainlogs.py) in blocks straight to the Loki
+    sink: a run whose log records go through no stage but the check and the time shift.
+    Of each input, the check must still see those at ``check.checked_only()``; None: all
+    (it is not alone in its time, stages/alone.py), and its records go one by one."""
+
+    check: AloneCheck
+    shift: TimeShift | None = None
+
+    def times(self, recorded: list[int]) -> list[int | None]:
+        """The times the records are sent at (None: dropped by the time shift)."""
+        return list(recorded) if self.shift is None else self.shift.shift_log_times(recorded)
+
+
+@dataclass(frozen=True)
 class Stages:
     """What a record goes through between its reader and its sink."""
 
     filters: list[Transform] = field(default_factory=list)
     check: Check | None = None
     after: list[Transform] = field(default_factory=list)
+    plain: PlainLane | None = None
 
 
 def filters(selection: Selection) -> list[Transform]:
@@ -78,7 +95,19 @@ def final_transforms(plan: RunPlan, offset_ns: int) -> list[Transform]:
 
 
 def stages(plan: RunPlan, offset_ns: int, check: Check | None) -> Stages:
-    return Stages(filters(plan.selection), check, final_transforms(plan, offset_ns))
+    before, after = filters(plan.selection), final_transforms(plan, offset_ns)
+    return Stages(before, check, after, plain_lane(plan, before, after, check))
+
+
+def plain_lane(plan: RunPlan, before: list[Transform], after: list[Transform], check: Check | None) -> PlainLane | None:
+    """The lane of plain log records, when this run's log records go to Loki and through
+    no stage that looks at them but the time shift (and an alone input's check)."""
+    if not isinstance(check, AloneCheck) or before or plan.mode != "send" or plan.logs_to != "loki":
+        return None
+    shifts = [t for t in after if isinstance(t, TimeShift)]
+    if any(not isinstance(t, (NoRecordedValue, TimeShift)) for t in after):
+        return None  # the resource rewrite, --scrub
+    return PlainLane(check, shifts[0] if shifts else None)
 
 
 def new_stats(plan: RunPlan, verbose: Callable[[str], None] | None = None) -> RunStats:

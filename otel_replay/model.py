@@ -112,6 +112,33 @@ class LogRecord:
     dropped_attributes: int = 0
 
 
+#: The attributes CodeMachine's log records carry their trace and span ids in.
+TRACE_ID_KEY, SPAN_ID_KEY = "trace.id", "span.id"
+#: A plain CodeMachine log record (sources/plainlogs.py): its index in its document, time
+#: (ns), severity number and text (None: none), body, attributes as written (the ids among
+#: them), trace and span id in lowercase hex ("": none), resource.
+PlainLog = tuple[int, int, int, "str | None", str, dict[str, Any], str, str, ResourceAttrs]
+
+
+@dataclass(slots=True)
+class PlainLogs:
+    """Consecutive plain log records of one document, handed on without a record object
+    each (the Loki sink makes their entries directly)."""
+
+    source: str
+    records: list[PlainLog]
+
+    def record(self, plain: PlainLog) -> LogRecord:
+        """The record the CodeMachine reader makes of it (the ids out of its attributes)."""
+        index, time_ns, number, text, body, attributes, trace, span, resource = plain
+        if TRACE_ID_KEY in attributes or SPAN_ID_KEY in attributes:
+            attributes = {k: v for k, v in attributes.items() if k != TRACE_ID_KEY and k != SPAN_ID_KEY}
+        trace_id = int(trace, 16) if trace else 0
+        span_id = int(span, 16) if span else 0
+        origin = Origin(self.source, index)
+        return LogRecord(time_ns, number, text, body, attributes, trace_id, span_id, resource, origin)
+
+
 class MetricKind(str, Enum):
     GAUGE = "gauge"
     SUM = "sum"

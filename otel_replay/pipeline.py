@@ -21,7 +21,8 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from operator import attrgetter
+from operator import attrgetter, itemgetter
+from typing import cast
 
 from otel_replay.assemble import Stages
 from otel_replay.model import (
@@ -33,18 +34,20 @@ from otel_replay.model import (
     LogRecord,
     Notice,
     Origin,
+    PlainLogs,
     Record,
     Signal,
     SourceItem,
     SpanRecord,
 )
 from otel_replay.progress.meter import ByteCounter
-from otel_replay.sinks import Sink
+from otel_replay.sinks import Sink, TakesPlainLogs
 from otel_replay.sources import read_input
 from otel_replay.sources.discover import Discovered, InputFile, SkippedFile
 from otel_replay.sources.streams import Stride
 from otel_replay.sources.times import DocumentTimes, document_times
 from otel_replay.stages import Transform
+from otel_replay.stages.timeshift import TimeShift
 from otel_replay.stages.unrecorded import NoRecordedValue
 from otel_replay.stats import RunStats, TimeSpan
 from otel_replay.timechoice import RecordTimes
@@ -112,6 +115,7 @@ def _instants(record: Record) -> tuple[int, int]:
 
 
 _START, _END, _TIME = attrgetter("start_ns"), attrgetter("end_ns"), attrgetter("time_ns")
+_PLAIN_TIME = itemgetter(1)  # of a PlainLog
 
 
 def _time_span(signal: Signal, records: list[Record]) -> TimeSpan:
@@ -197,7 +201,8 @@ class Pipeline:
                     stats.file_read()  # a file split into parts counts once
                 before = _drops(stats) if stats.notes is not None else None
                 counter = self.counter
-                self._read(read_input(found if counter is None else counter.counted(found), frozenset(self.sinks)))
+                source = found if counter is None else counter.counted(found)
+                self._read(read_input(source, frozenset(self.sinks), self._plain_except()))
                 if counter is not None:
                     counter.finished()
                 for signal in list(self._pending):
@@ -206,7 +211,31 @@ class Pipeline:
                 if before is not None:
                     _note_drops(stats, found.name, before)
 
-    def _read(self, items: Iterator[SourceItem | SkippedFile]) -> None:
+    def _plain_except(self) -> frozenset[int] | None:
+        """Which log records of the input begun must still come one by one when its plain
+        ones come in blocks; None: they all do (see assemble.PlainLane)."""
+        lane = self.stages.plain
+        return None if lane is None or Signal.LOGS not in self.sinks else lane.check.checked_only()
+
+    def _plain(self, block: PlainLogs, read: Counter[Signal]) -> None:
+        """A block of plain log records, to the Loki sink after what was read before it."""
+        lane, stats = self.stages.plain, self.stats
+        assert lane is not None
+        stats.read(Signal.LOGS, read.pop(Signal.LOGS, 0) + len(block.records))
+        self._checked(Signal.LOGS)
+        if self.stop.is_set():
+            return
+        lane.check.passed()
+        recorded = list(map(_PLAIN_TIME, block.records))
+        span = TimeSpan()
+        span.add(min(recorded), max(recorded))
+        stats.times(Signal.LOGS, span, kept=True)
+        times = lane.times(recorded)
+        for _ in range(times.count(None)):
+            stats.dropped(Signal.LOGS, TimeShift.drop_label)
+        cast("TakesPlainLogs", self.sinks[Signal.LOGS]).write_plain(block, times)
+
+    def _read(self, items: Iterator[SourceItem | PlainLogs | SkippedFile]) -> None:
         stats, stop = self.stats, self.stop
         read: Counter[Signal] = Counter()
         filtered_out: dict[Signal, TimeSpan] = {}
@@ -233,6 +262,8 @@ class Pipeline:
                         if len(pending) >= CHECK_BATCH:
                             stats.read(signal, read.pop(signal))
                             self._checked(signal)
+                elif type(item) is PlainLogs:
+                    self._plain(item, read)
                 elif isinstance(item, FileStart):
                     self._as_recorded = item.as_recorded
                     selected = item.signal in self.sinks
@@ -248,7 +279,7 @@ class Pipeline:
                 stats.times(signal, span, kept=False)
         items.close()  # type: ignore[attr-defined]
 
-    def _other(self, item: SourceItem | SkippedFile) -> None:
+    def _other(self, item: SourceItem | PlainLogs | SkippedFile) -> None:
         """What a reader says besides records and the start of a file."""
         stats = self.stats
         if isinstance(item, InvalidRecord):

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 import requests
 
-from otel_replay.sinks.loki import fit_metadata_entries, logfmt, metadata_key, sanitize_label_name
+from otel_replay.sinks.loki import fit_metadata_entries
 from otel_replay.sinks.loki_answers import parse_rejections
+from otel_replay.sinks.loki_entry import logfmt, metadata_key, sanitize_label_name
 from tests.fakes.loki import LokiLimits, LokiReceiver, normalize_label
 from tests.fakes.server import Answer
 from tests.helpers import EXAMPLE, EXAMPLE_NOW_NS, line_counts, log_doc, log_file, problem_lines, replay, replay_json

@@ -210,8 +210,10 @@ def test_an_exception_a_reader_lets_out_is_one_problem_line(tmp_path: Path, monk
     before it are kept and the run goes on with the next file."""
     real = sources.read_codemachine
 
-    def broken(doc: jsondoc.Document, source: str, signal: Signal, stride: object = None) -> Iterator[object]:
-        items = real(doc, source, signal, stride)  # type: ignore[arg-type]
+    def broken(
+        doc: jsondoc.Document, source: str, signal: Signal, stride: object = None, plain: object = None
+    ) -> Iterator[object]:
+        items = real(doc, source, signal, stride, plain)  # type: ignore[arg-type]
         yield next(items)  # FileStart
         yield next(items)  # the first span
         raise ValueError("boom\nsecond line")

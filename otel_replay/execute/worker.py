@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 from otel_replay.assemble import build_sinks, first_pass, new_stats, stages
 from otel_replay.execute.inputs import WorkItem
 from otel_replay.execute.procs import EXIT_ORPHANED, SharedFlag, begin_worker
-from otel_replay.model import Record, Signal
+from otel_replay.model import PlainLogs, Record, Signal
 from otel_replay.pipeline import Pipeline, times_in
 from otel_replay.plan import RunPlan
 from otel_replay.problems import Problem
@@ -178,10 +178,7 @@ class InTurn:
         self._ours = False  # its turn is taken at its first record (or its end)
 
     def write(self, record: Record) -> None:
-        if not self._ours and self._turn.value >= self._index:  # every input before is done
-            self._ours = True
-            self._forward_held()
-        if self._ours:
+        if self._now_ours():
             self._sink.write(record)
             return
         prepared = self._sink.entry(record)
@@ -189,6 +186,21 @@ class InTurn:
             self._held.append(prepared)
         if len(self._held) >= HOLD_RECORDS:
             self._take_turn()
+
+    def write_plain(self, block: PlainLogs, times: list[int | None]) -> None:
+        if self._now_ours():
+            self._sink.write_plain(block, times)
+            return
+        self._held += self._sink.plain_entries(block, times)
+        if len(self._held) >= HOLD_RECORDS:
+            self._take_turn()
+
+    def _now_ours(self) -> bool:
+        """Whether this input's turn to push has come (what was held is then batched)."""
+        if not self._ours and self._turn.value >= self._index:  # every input before is done
+            self._ours = True
+            self._forward_held()
+        return self._ours
 
     def _take_turn(self) -> None:
         if not self._ours:

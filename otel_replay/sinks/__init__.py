@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from otel_replay.model import Record, Signal
+from otel_replay.model import PlainLogs, Record, Signal
 
 
 class Sink(Protocol):
@@ -35,3 +35,10 @@ class Sink(Protocol):
         """The run was interrupted: drop what is buffered, release connections. The
         requests in flight finish first, unless ``wait`` is False (the user insisted on
         quitting). The pipeline counts whatever was read and not sent."""
+
+
+class TakesPlainLogs(Protocol):
+    """A sink that takes blocks of plain log records whole (the Loki sink)."""
+
+    def write_plain(self, block: PlainLogs, times: list[int | None]) -> None:
+        """Send the block's records at these times (None: not sent)."""

@@ -11,24 +11,44 @@ refused and why, and only those are counted as rejected.
 
 from __future__ import annotations
 
-import functools
 import gzip
 import operator
-import re
 import threading
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import msgspec
 
-from otel_replay.model import LogRecord, Origin, Record, ResourceAttrs, Signal, thaw, truncate_utf8
+from otel_replay.model import (
+    SPAN_ID_KEY,
+    TRACE_ID_KEY,
+    LogRecord,
+    Origin,
+    PlainLogs,
+    Record,
+    ResourceAttrs,
+    Signal,
+    truncate_utf8,
+)
 from otel_replay.resume import Journal
 from otel_replay.sinks.batching import Batcher
 from otel_replay.sinks.delivery import DEFAULT_MAX_RETRY_TIME, Account, Outcome, RetryPolicy
 from otel_replay.sinks.http import VerifyingSession, post_once
 from otel_replay.sinks.inflight import InFlight, InFlightSink
 from otel_replay.sinks.loki_answers import classify, label_string
+from otel_replay.sinks.loki_entry import (
+    body_line,
+    entry_metadata,
+    logfmt,
+    resource_metadata,
+    sanitize_label_name,
+    severity_name,
+    severity_text,
+    stream_labels,
+    structured_metadata,
+)
 from otel_replay.sinks.loki_limits import (
     MAX_METADATA_BYTES,
     MAX_METADATA_ENTRIES,
@@ -48,98 +68,7 @@ MAX_CACHED_STREAMS = 4096
 #: which Loki 3.4 reads as 1024-byte KB ("Max entry size '262144' bytes exceeded"); the
 #: structured metadata limits are in loki_limits.py.
 DEFAULT_MAX_LINE_BYTES = 256 * 1024
-_BAD_LABEL_CHARS = re.compile(r"[^a-zA-Z0-9_]")
 _encode = msgspec.json.Encoder().encode
-SEVERITY_TEXTS = ((1, "TRACE"), (5, "DEBUG"), (9, "INFO"), (13, "WARN"), (17, "ERROR"), (21, "FATAL"))
-
-
-@functools.lru_cache(maxsize=8192)  # a run sees few distinct names, each of them many times
-def sanitize_label_name(name: str) -> str:
-    """Loki label (and structured metadata) names: ``[a-zA-Z_][a-zA-Z0-9_]*``."""
-    clean = _BAD_LABEL_CHARS.sub("_", name)
-    if not clean or clean[0].isdigit():
-        clean = "_" + clean
-    return clean
-
-
-@functools.lru_cache(maxsize=8192)
-def metadata_key(name: str) -> str:
-    """A structured metadata name Loki stores as it is: ``[a-zA-Z][a-zA-Z0-9_]*`` (or
-    ``__…``). Loki renames others on push (``a.b`` → ``a_b``, a leading digit or single
-    ``_`` gets ``key``) and keeps a non-ASCII letter, after which no query of that stream
-    can be answered; so every other character becomes ``_`` here, and the name starts as
-    Loki would start it."""
-    clean = _BAD_LABEL_CHARS.sub("_", name) or "_"
-    if clean[0].isdigit():
-        return "key_" + clean
-    if clean[0] == "_" and not clean.startswith("__"):
-        return "key" + clean
-    return clean
-
-
-def severity_text(rec: LogRecord) -> str:
-    if rec.severity_text:
-        return rec.severity_text
-    text = "UNSPECIFIED"
-    for floor, name in SEVERITY_TEXTS:
-        if rec.severity_number >= floor:
-            text = name
-    return text
-
-
-def _as_text(value: object) -> str:
-    if isinstance(value, str):
-        return value
-    return _encode(thaw(value) if isinstance(value, tuple) else value).decode()
-
-
-def body_line(body: object) -> str:
-    """The line: a string body as it is, anything else as compact JSON."""
-    if body is None:
-        return ""
-    return _as_text(body)
-
-
-def resource_metadata(resource: ResourceAttrs) -> dict[str, str]:
-    """The resource attributes that are not labels (all but ``service.name``), as
-    structured metadata."""
-    return {metadata_key(k): _as_text(v) for k, v in resource if k != "service.name"}
-
-
-def structured_metadata(rec: LogRecord, resource_md: dict[str, str] | None = None) -> dict[str, str]:
-    """trace_id, span_id, the record's attributes and its non-label resource attributes
-    (``resource_md``: :func:`resource_metadata` of its resource, when already known)."""
-    md = dict(resource_metadata(rec.resource) if resource_md is None else resource_md)
-    for key, value in rec.attributes.items():
-        md[metadata_key(key)] = value if type(value) is str else _as_text(value)
-    if rec.scope is not None and rec.scope.name:  # as Loki's own OTLP ingestion names them
-        md["scope_name"] = rec.scope.name
-        if rec.scope.version:
-            md["scope_version"] = rec.scope.version
-    if rec.trace_id:  # as hex: twice as fast as a format string, and this runs for every record
-        md["trace_id"] = rec.trace_id.to_bytes(16).hex()
-    if rec.span_id:
-        md["span_id"] = rec.span_id.to_bytes(8).hex()
-    return md
-
-
-_LOGFMT_BARE = re.compile(r"^[^\s\"=]+$")
-
-
-def logfmt(pairs: dict[str, str]) -> str:
-    out = []
-    for key, value in pairs.items():
-        if not _LOGFMT_BARE.match(value):
-            value = '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
-        out.append(f"{key}={value}")
-    return " ".join(out)
-
-
-def stream_labels(resource: ResourceAttrs, severity: str, extra: dict[str, str]) -> tuple[tuple[str, str], ...]:
-    service = next((str(v) for k, v in resource if k == "service.name"), "unknown_service")
-    labels = {"service_name": service, "severity_text": severity, "imported": "true"}
-    labels.update(extra)
-    return tuple(sorted(labels.items()))
 
 
 # -- the sink -----------------------------------------------------------------------------
@@ -223,6 +152,7 @@ class _Entry:
     key: bytes
 
 
+_ID_KEYS = (TRACE_ID_KEY, SPAN_ID_KEY)
 _TIME_OF, _VALUE_OF, _FIRST = operator.attrgetter("time_ns"), operator.attrgetter("value"), operator.itemgetter(0)
 
 #: An entry ready to batch: the entry, its size in a push, its stream's (see LokiSink.entry).
@@ -276,6 +206,11 @@ class LokiSink(InFlightSink):
         if prepared is not None:
             self.add(prepared)
 
+    def write_plain(self, block: PlainLogs, times: list[int | None]) -> None:
+        """Batch the entries of a block of plain records (see :meth:`plain_entries`)."""
+        for prepared in self.plain_entries(block, times):
+            self.add(prepared)
+
     def add(self, prepared: Prepared) -> None:
         """Batch an entry made by :meth:`entry` (a worker makes them before its turn to push)."""
         entry, size, group_bytes = prepared
@@ -286,27 +221,57 @@ class LokiSink(InFlightSink):
         fit in a push even alone (counted as too large)."""
         assert isinstance(record, LogRecord)
         stream = self._stream(record.resource, severity_text(record))
-        labels = stream.labels
-        line = body_line(record.body)
         md = structured_metadata(record, stream.resource_md)
+        value, line, md = self._value(record.time_ns, body_line(record.body), md)
+        if value is None:
+            value = self._fit(record, line, md)
+        return self._ready(record.time_ns, stream, value, record.origin, record.key)
+
+    def plain_entries(self, block: PlainLogs, times: list[int | None]) -> Iterator[Prepared]:
+        """The entries of a block of plain records (sources/plainlogs.py) at these times
+        (None: not sent), made as :meth:`entry` makes them, without a record each but for
+        the few that must be cut to fit."""
+        for plain, time_ns in zip(block.records, times, strict=True):
+            if time_ns is None:
+                continue
+            index, _, number, text, body, attributes, trace, span, resource = plain
+            stream = self._stream(resource, severity_name(text, number))
+            md = entry_metadata(stream.resource_md, attributes, None, trace, span, _ID_KEYS)
+            value = self._value(time_ns, body, md)[0]
+            if value is None:  # to be cut: as any record
+                record = block.record(plain)
+                record.time_ns = time_ns
+                prepared = self.entry(record)
+            else:
+                prepared = self._ready(time_ns, stream, value, Origin(block.source, index), b"")
+            if prepared is not None:
+                yield prepared
+
+    def _value(self, time_ns: int, line: str, md: dict[str, str]) -> tuple[bytes | None, str, dict[str, str]]:
+        """The encoded entry, and its line and metadata as encoded; None for the entry when
+        it may be over one of Loki's limits (then :meth:`_fit` measures and cuts)."""
         if self._replay_id:  # counts towards Loki's limits below
             md[REPLAY_ID_KEY] = self._replay_id
         if self._logfmt and md:
             line = f"{line} {logfmt(md)}" if line else logfmt(md)
             md = {}
-        value = _encode((str(record.time_ns), line, md) if md else (str(record.time_ns), line))
+        value = _encode((str(time_ns), line, md) if md else (str(time_ns), line))
         # The encoded entry is at least as long as its line and its metadata in UTF-8:
         # only a longer one can be over a limit (rare: then measure and cut).
         if len(value) > self._fits_bytes or len(md) > MAX_METADATA_ENTRIES:
-            value = self._fit(record, line, md)
+            return None, line, md
+        return value, line, md
+
+    def _ready(self, time_ns: int, stream: _Stream, value: bytes, origin: Origin, key: bytes) -> Prepared | None:
+        """The entry ready to batch; None when it cannot fit in a push even alone (counted)."""
         group_bytes = stream.group_bytes
         size = len(value) + 1
         if not self._batcher.fits_alone(size, group_bytes):
             self._stats.too_large(
-                self.signal, record.origin, size + group_bytes, "--loki-batch-bytes", self._config.batch_bytes
+                self.signal, origin, size + group_bytes, "--loki-batch-bytes", self._config.batch_bytes
             )
             return None
-        return _Entry(record.time_ns, labels, stream.json, value, record.origin, record.key), size, group_bytes
+        return _Entry(time_ns, stream.labels, stream.json, value, origin, key), size, group_bytes
 
     def _fit(self, record: LogRecord, line: str, md: dict[str, str]) -> bytes:
         """The entry with its line cut to ``--loki-max-line-bytes`` and its structured

@@ -14,27 +14,34 @@ import zipfile
 from collections.abc import Iterator
 from typing import Any
 
-from otel_replay.model import SIGNAL_OF, FileProblem, FileStart, Signal, SourceItem
+from otel_replay.model import SIGNAL_OF, FileProblem, FileStart, PlainLogs, Signal, SourceItem
 from otel_replay.sources.claims import claims_telemetry, not_telemetry
 from otel_replay.sources.codemachine import classify, read_codemachine
 from otel_replay.sources.codemachine_metrics import read_metrics
 from otel_replay.sources.discover import DECOMPRESS_ERRORS, InputFile, SkippedFile
 from otel_replay.sources.jsondoc import CutDocument, Document, DocumentError, read_document
 from otel_replay.sources.otlp_json import OTLP_ARRAYS, read_otlp, read_otlp_lines
+from otel_replay.sources.plainlogs import LOGS_DECODER
 from otel_replay.sources.streams import Part, Stride
 
 _READ_ERRORS = (*DECOMPRESS_ERRORS, zipfile.BadZipFile, RuntimeError)
+#: The record arrays decoded into types when plain log records are asked for.
+_TYPED = {"logs": LOGS_DECODER}
 #: The start of the problem line of an exception a reader let out (a bug: readers turn
 #: every flaw of their input into a reason). The records read before it are kept.
 INTERNAL_ERROR = "internal error while reading"
 
 
-def read_input(item: InputFile, signals: frozenset[Signal] | None = None) -> Iterator[SourceItem | SkippedFile]:
+def read_input(
+    item: InputFile, signals: frozenset[Signal] | None = None, plain: frozenset[int] | None = None
+) -> Iterator[SourceItem | PlainLogs | SkippedFile]:
     """The items of one input. With ``signals``, a document of another signal yields its
-    :class:`~otel_replay.model.FileStart` (and what its top level says) but no records."""
+    :class:`~otel_replay.model.FileStart` (and what its top level says) but no records.
+    With ``plain``, a CodeMachine log document read whole hands on its plain records but
+    those at these indices in blocks (:mod:`~otel_replay.sources.plainlogs`)."""
     try:
         with item.open() as stream:
-            yield from _read_stream(item, stream, signals)
+            yield from _read_stream(item, stream, signals, plain)
     except CutDocument as exc:  # cut before any record
         yield FileProblem(item.name, cut_reason(exc, 0))
     except DocumentError as exc:
@@ -60,13 +67,13 @@ def signal_of(doc: Document) -> Signal | None:
 
 
 def _read_stream(
-    item: InputFile, stream: object, signals: frozenset[Signal] | None
-) -> Iterator[SourceItem | SkippedFile]:
+    item: InputFile, stream: object, signals: frozenset[Signal] | None, plain: frozenset[int] | None
+) -> Iterator[SourceItem | PlainLogs | SkippedFile]:
     if isinstance(item.part, Part):  # discovery split a JSON Lines file: read its lines straight
         yield from read_otlp_lines(stream, item.name, item.part)  # type: ignore[arg-type]
         return
     stride = item.part if isinstance(item.part, Stride) else None
-    items = _read_document(item, stream, signals, stride)
+    items = _read_document(item, stream, signals, stride, plain)
     if stride is None or stride.index == 0:
         yield from items
     else:  # what is said of the file, its first stride says
@@ -74,10 +81,15 @@ def _read_stream(
 
 
 def _read_document(
-    item: InputFile, stream: object, signals: frozenset[Signal] | None, stride: Stride | None
-) -> Iterator[SourceItem | SkippedFile]:
+    item: InputFile,
+    stream: object,
+    signals: frozenset[Signal] | None,
+    stride: Stride | None,
+    plain: frozenset[int] | None,
+) -> Iterator[SourceItem | PlainLogs | SkippedFile]:
     wanted = None if signals is None else lambda doc: signal_of(doc) in (None, *signals)
-    doc = read_document(stream, item.size, wanted)  # type: ignore[arg-type]
+    typed = None if plain is None or stride is not None else _TYPED
+    doc = read_document(stream, item.size, wanted, typed)  # type: ignore[arg-type]
     for note in doc.notes:
         yield FileProblem(item.name, f"{note}; the file was read")
     if doc.lines is not None:
@@ -97,13 +109,13 @@ def _read_document(
         records = (
             read_metrics(doc, item.name)
             if signal is Signal.METRICS
-            else read_codemachine(doc, item.name, signal, stride)
+            else read_codemachine(doc, item.name, signal, stride, plain)
         )
     if signal is not None:
         read = 0
         try:
             for record in records:
-                read += type(record) in SIGNAL_OF
+                read += len(record.records) if type(record) is PlainLogs else type(record) in SIGNAL_OF
                 yield record
         except CutDocument as exc:
             seen = read if stride is None else counter[0] if doc.array_key in OTLP_ARRAYS else taken.n

@@ -12,10 +12,14 @@ from collections.abc import Iterator
 from typing import Any
 
 from otel_replay.model import (
+    SPAN_ID_KEY,
+    TRACE_ID_KEY,
     FileProblem,
     FileStart,
     LogRecord,
     Origin,
+    PlainLog,
+    PlainLogs,
     ResourceAttrs,
     Signal,
     SourceItem,
@@ -34,13 +38,13 @@ from otel_replay.sources.common import (
 )
 from otel_replay.sources.jsondoc import Document
 from otel_replay.sources.jsontext import describe_json
+from otel_replay.sources.plainlogs import CodeMachineLog, Resources, as_dict, plain_log
 from otel_replay.sources.resources import record_resource
 from otel_replay.sources.streams import Stride
 
 DEFAULT_SERVICE = "codemachine"
 #: ``span.kind`` attribute values → opentelemetry.trace.SpanKind values.
 SPAN_KINDS = {"internal": 0, "server": 1, "client": 2, "producer": 3, "consumer": 4}
-TRACE_ID_KEY, SPAN_ID_KEY = "trace.id", "span.id"
 
 
 def span_kind(attrs: dict[str, Any]) -> int:
@@ -194,16 +198,52 @@ def session_problems(doc: Document, source: str, signal: Signal) -> tuple[FilePr
     return (FileProblem(source, reason, signal),)
 
 
-def read_codemachine(doc: Document, source: str, signal: Signal, stride: Stride | None = None) -> Iterator[SourceItem]:
+def read_codemachine(
+    doc: Document, source: str, signal: Signal, stride: Stride | None = None, plain: frozenset[int] | None = None
+) -> Iterator[SourceItem | PlainLogs]:
     """Stream the records of a classified CodeMachine trace or log document (metrics
     documents: :mod:`otel_replay.sources.codemachine_metrics`); with ``stride``, only its
-    share of them (the others are decoded, not converted)."""
+    share of them (the others are decoded, not converted). With ``plain``, the plain log
+    records but those at these indices come in blocks (:mod:`~otel_replay.sources.plainlogs`)."""
     resource = session_resource(doc)
     yield FileStart(source, signal, "codemachine")
     yield from session_problems(doc, source, signal)
+    if plain is not None and signal is Signal.LOGS and stride is None:
+        yield from _read_plain(doc, source, resource, plain)
+        return
     notes: list[str] = []
     convert = span_from_codemachine if signal is Signal.TRACES else log_from_codemachine
     first, step = (0, 1) if stride is None else (stride.index, stride.of)
     for index, obj in itertools.islice(enumerate(doc.items), first, None, step):
         origin = Origin(source, index)
         yield from checked(signal, origin, notes, convert, obj, resource, origin, notes)
+
+
+#: Plain log records handed on at a time.
+PLAIN_BLOCK = 1024
+
+
+def _read_plain(
+    doc: Document, source: str, resource: ResourceAttrs, checked_ones: frozenset[int]
+) -> Iterator[SourceItem | PlainLogs]:
+    """A log document's records in order: runs of plain ones (but those at
+    ``checked_ones``) as blocks, any other converted as ever."""
+    notes: list[str] = []
+    resources = Resources(resource)
+    block: list[PlainLog] = []
+    for index, obj in enumerate(doc.items):
+        if type(obj) is CodeMachineLog:
+            if index not in checked_ones and (found := plain_log(obj, index, resources)) is not None:
+                block.append(found)
+                if len(block) == PLAIN_BLOCK:
+                    yield PlainLogs(source, block)
+                    block = []
+                continue
+            obj = as_dict(obj)
+        if block:
+            yield PlainLogs(source, block)
+            block = []
+        origin = Origin(source, index)
+        yield from checked(Signal.LOGS, origin, notes, log_from_codemachine, obj, resource, origin, notes)
+    if block:
+        yield PlainLogs(source, block)

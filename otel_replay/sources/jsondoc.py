@@ -13,7 +13,7 @@ import io
 import itertools
 import re
 import tempfile
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any, BinaryIO
 
@@ -25,6 +25,9 @@ from otel_replay.sources.jsontext import (
     describe_json,
     event_kind,
     first_array_key,
+    first_line_bounds,
+    first_line_object,
+    is_json_lines,
     looks_like_json,
     not_json,
 )
@@ -78,13 +81,18 @@ class Document:
 
 
 def read_document(
-    stream: BinaryIO, size_hint: int | None = None, wanted: Callable[[Document], bool] | None = None
+    stream: BinaryIO,
+    size_hint: int | None = None,
+    wanted: Callable[[Document], bool] | None = None,
+    typed: Mapping[str, msgspec.json.Decoder[list[Any]]] | None = None,
 ) -> Document:
     """Open a document; its ``items`` iterator may raise :class:`DocumentError` part-way.
     A document read whole that ``wanted`` refuses (told by its top level alone) comes
     with no items: its records are not even decoded. ``wanted`` is asked first about the
     document's first array alone (a Document of that key, no header) when its start tells
-    it: taken, the document is decoded whole at once."""
+    it: taken, the document is decoded whole at once. A record array named in ``typed``
+    that is read whole is decoded by its decoder (its items are then of that type), or as
+    ever when the decoder refuses it."""
     head = read_head(stream, size_hint)
     bom = head.startswith(BOM)
     base = len(BOM) if bom else 0  # where the JSON text starts in the file
@@ -96,10 +104,10 @@ def read_document(
     head = _past_first_line(head, stream)
     if not looks_like_json(head):
         raise DocumentError(not_json(head))
-    if (first := _first_line(head)) is not None:  # JSON Lines: keys are its first line's
+    if (first := first_line_object(head)) is not None:  # JSON Lines: keys are its first line's
         doc = Document({}, list(first), None, lines=io.BufferedReader(Replay(head, stream), 1 << 16))
     elif len(head) <= WHOLE_DOCUMENT_BYTES:
-        doc = _told_whole(head, base, wanted)
+        doc = _told_whole(head, base, wanted, typed)
     else:
         doc = _streamed(head, stream, base)
     if bom:
@@ -125,7 +133,7 @@ def _to_first_line_end(head: bytes, stream: BinaryIO) -> tuple[bytes, BinaryIO]:
     document (up to FIRST_LINE_BYTES), so that JSON Lines of long lines are told as such;
     and the stream of what follows. Where no line ends (one document on one line), what
     was read on is kept on disk, not in memory, and read again first."""
-    if len(head) <= WHOLE_DOCUMENT_BYTES or _first_line_bounds(head)[1] >= 0:
+    if len(head) <= WHOLE_DOCUMENT_BYTES or first_line_bounds(head)[1] >= 0:
         return head, stream
     spool = tempfile.SpooledTemporaryFile(max_size=WHOLE_DOCUMENT_BYTES)  # noqa: SIM115 - closed below or by the GC
     for more in _reading_on(len(head), stream):
@@ -153,17 +161,10 @@ def _reading_on(size: int, stream: BinaryIO) -> Iterator[bytes]:
 def _past_first_line(head: bytes, stream: BinaryIO) -> bytes:
     """``head``, read on while nothing but white space follows its first line: a first line
     that fills the head alone must not hide the second line of JSON Lines."""
-    end = _first_line_bounds(head)[1]
+    end = first_line_bounds(head)[1]
     while end >= 0 and NOT_SPACE.search(head, end + 1) is None and (more := stream.read(1 << 16)):
         head += more
     return head
-
-
-def _first_line_bounds(head: bytes) -> tuple[int, int]:
-    """Where the first line of ``head`` starts (white space before it skipped) and ends
-    (its line break; -1 when it does not end in ``head``)."""
-    start = NOT_SPACE.search(head)
-    return (len(head), -1) if start is None else (start.start(), head.find(b"\n", start.start()))
 
 
 def starts_json_lines(stream: BinaryIO, head_bytes: int) -> bool:
@@ -171,30 +172,9 @@ def starts_json_lines(stream: BinaryIO, head_bytes: int) -> bool:
     ``head_bytes``, read on to the end of a longer first line (up to FIRST_LINE_BYTES: a
     Collector's file exporter writes a request per line) and past blank lines after it."""
     chunks = [stream.read(head_bytes)]
-    if _first_line_bounds(chunks[0])[1] < 0:
+    if first_line_bounds(chunks[0])[1] < 0:
         chunks += _reading_on(len(chunks[0]), stream)
     return is_json_lines(_past_first_line(b"".join(chunks), stream))
-
-
-def is_json_lines(head: bytes) -> bool:
-    """JSON Lines: the first line alone is a whole JSON object and more follows it (a
-    pretty-printed document's first line is not a whole value)."""
-    return _first_line(head) is not None
-
-
-def _first_line(head: bytes) -> dict[str, Any] | None:
-    """The first line's object when ``head`` starts JSON Lines, else None."""
-    start, end = _first_line_bounds(head)
-    if end < 0 or NOT_SPACE.search(head, end + 1) is None:
-        return None
-    first = head[start:end]  # its white space at the end too: JSON's is not all of ASCII's
-    if not first.rstrip().endswith(b"}"):
-        return None
-    try:
-        first.decode()  # UTF-8 (the decode below checks the values' JSON, not their bytes)
-        return _PEEK.decode(first)  # its keys: the values are not built (a line may be tens of MB)
-    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError, ValueError):
-        return None
 
 
 def _decode_error(exc: Exception, size: int) -> DocumentError:
@@ -218,7 +198,12 @@ def _decode(data: bytes) -> Any:
         raise _decode_error(exc, len(data)) from None
 
 
-def _told_whole(head: bytes, base: int, wanted: Callable[[Document], bool] | None) -> Document:
+def _told_whole(
+    head: bytes,
+    base: int,
+    wanted: Callable[[Document], bool] | None,
+    typed: Mapping[str, msgspec.json.Decoder[list[Any]]] | None = None,
+) -> Document:
     """A document read whole, without its records when ``wanted`` refuses it. When its
     first array (after its header) is a record array ``wanted`` takes, it is decoded whole
     at once (the peek would only tell the same) and asked again only when the whole
@@ -227,12 +212,32 @@ def _told_whole(head: bytes, base: int, wanted: Callable[[Document], bool] | Non
         return _whole(head, base)
     key = first_array_key(head[:START_BYTES])
     if key in RECORD_ARRAYS and wanted(Document({}, [key], key)):
-        doc = _whole(head, base)
+        decoder = None if typed is None else typed.get(key)
+        doc = _whole(head, base) if decoder is None else _typed(head, base, key, decoder)
         if doc.array_key != key and not wanted(doc):
             doc.items = iter(())
         return doc
     peeked = _peek(head)
     return peeked if peeked is not None and not wanted(peeked) else _whole(head, base)
+
+
+def _typed(head: bytes, base: int, key: str, decoder: msgspec.json.Decoder[list[Any]]) -> Document:
+    """A document read whole whose record array ``key`` is decoded by ``decoder``; when
+    it is not that simple (not an object, another array of higher rank, an item the
+    decoder refuses, not valid JSON), the document is read as any other."""
+    try:
+        raws = _PEEK.decode(head)
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError, ValueError):
+        return _whole(head, base)
+    array = raws.get(key)
+    if next((k for k in RECORD_ARRAYS if k in raws), None) != key or memoryview(array)[:1] != b"[":  # type: ignore[arg-type]
+        return _whole(head, base)
+    try:
+        header = {k: _DECODER.decode(v) for k, v in raws.items() if memoryview(v)[:1] not in (b"[", b"{")}
+        items = decoder.decode(array)  # type: ignore[arg-type]
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError, ValueError):  # ValidationError is one
+        return _whole(head, base)  # an item refused, or what the peek skipped is not valid: it says why
+    return Document(header, list(raws), key, iter(items))
 
 
 def _peek(data: bytes) -> Document | None:

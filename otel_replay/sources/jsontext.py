@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 import ijson
+import msgspec
 
 _JSON_STARTS = frozenset(b'{["-0123456789tfn'[i : i + 1] for i in range(17))
 #: How much of the start is looked at to tell text from binary data.
@@ -18,6 +19,7 @@ SHOWN_CHARS = 40
 #: Anything but JSON's white space (ASCII's, as ``bytes.strip``'s): searched for in a head of
 #: megabytes, not stripped from it (a strip copies it).
 NOT_SPACE = re.compile(rb"[^ \t\n\r\x0b\x0c]")
+_PEEK = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _WORD = re.compile(rb"[A-Za-z_]+")
 
 
@@ -107,3 +109,31 @@ def event_kind(event: str) -> str:
         "boolean": "a boolean",
         "null": "null",
     }.get(event, event)
+
+
+def first_line_bounds(head: bytes) -> tuple[int, int]:
+    """Where the first line of ``head`` starts (white space before it skipped) and ends
+    (its line break; -1 when it does not end in ``head``)."""
+    start = NOT_SPACE.search(head)
+    return (len(head), -1) if start is None else (start.start(), head.find(b"\n", start.start()))
+
+
+def is_json_lines(head: bytes) -> bool:
+    """JSON Lines: the first line alone is a whole JSON object and more follows it (a
+    pretty-printed document's first line is not a whole value)."""
+    return first_line_object(head) is not None
+
+
+def first_line_object(head: bytes) -> dict[str, Any] | None:
+    """The first line's object when ``head`` starts JSON Lines, else None."""
+    start, end = first_line_bounds(head)
+    if end < 0 or NOT_SPACE.search(head, end + 1) is None:
+        return None
+    first = head[start:end]  # its white space at the end too: JSON's is not all of ASCII's
+    if not first.rstrip().endswith(b"}"):
+        return None
+    try:
+        first.decode()  # UTF-8 (the decode below checks the values' JSON, not their bytes)
+        return _PEEK.decode(first)  # its keys: the values are not built (a line may be tens of MB)
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError, ValueError):
+        return None

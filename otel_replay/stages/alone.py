@@ -93,6 +93,17 @@ class AloneCheck:
         self._repeats = repeats
         self._local = SeenCheck()
 
+    def checked_only(self) -> frozenset[int] | None:
+        """The indices of the log records of the input begun that this check must see:
+        None when it is not alone in its time (every one of them)."""
+        return self._repeats
+
+    def passed(self) -> None:
+        """Records of the input begun went on without being asked of this check (plain
+        log records in a block): told as a batch answered here is."""
+        if self._answered is not None:
+            self._answered()
+
     def __call__(self, signal: Signal, records: list[Record], as_recorded: bool = False) -> list[str | None]:
         repeats = self._repeats
         if repeats is None or signal is not Signal.LOGS:

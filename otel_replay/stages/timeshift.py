@@ -72,6 +72,12 @@ class TimeShift:
     def __init__(self, offset_ns: int) -> None:
         self.offset_ns = offset_ns
 
+    def shift_log_times(self, times: list[int]) -> list[int | None]:
+        """Log records' times (0: none) moved as :meth:`apply` moves such a record's: None
+        for one it drops."""
+        offset = self.offset_ns
+        return [None if t + offset < 0 else t + offset if t else 0 for t in times]
+
     def apply(self, record: Record) -> Record | None:
         if oldest_ns(record) + self.offset_ns < 0:
             return None

@@ -1,0 +1,145 @@
+"""CodeMachine log records that need nothing done to them, in blocks.
+
+Nearly every log record CodeMachine's exporter writes is *plain*: its time, severity,
+string body, attributes of primitive values, lowercase hex ids and resource replay as
+written, with nothing to refuse, change or point out. When a run sends such records
+through no stage but the time shift (stages/alone.py and assemble.py say when), a log
+document read whole is decoded into typed records (:class:`CodeMachineLog`, a tenth of
+the allocations of dictionaries) and its plain records are handed on in blocks of
+tuples, :class:`~otel_replay.model.PlainLogs`, that the Loki sink turns into entries directly: no record
+object, no id parsed into an integer and written back as hex, no pass through the
+pipeline's per-record stages. Every other record is converted by
+:func:`~otel_replay.sources.codemachine.log_from_codemachine` from the dictionary
+decoding would have given (:func:`as_dict`), as it always is.
+
+:func:`plain_log` is a fast test of what ``log_from_codemachine`` would take as it is
+and :meth:`~otel_replay.model.PlainLogs.record` the record it would make; tests/test_plain_logs.py checks
+both against it, record for record.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import msgspec
+
+from otel_replay.model import SPAN_ID_KEY, TRACE_ID_KEY, PlainLog, ResourceAttrs
+from otel_replay.sources.common import INT64_MAX, INT64_MIN, UINT64_MAX, InvalidInput, plain_array
+from otel_replay.sources.resources import record_resource
+
+_UNSET = msgspec.UNSET
+_NO_RAW = msgspec.Raw(b"")
+_MAX_SECONDS = UINT64_MAX // 1_000_000_000  # as hrtime_to_ns: below it, any nanoseconds fit 64 bits
+_TRACE_HEX = re.compile("[0-9a-f]{32}").fullmatch
+_SPAN_HEX = re.compile("[0-9a-f]{16}").fullmatch
+_ZERO_TRACE, _ZERO_SPAN = "0" * 32, "0" * 16
+
+
+class CodeMachineLog(msgspec.Struct):
+    """One record of a ``logs`` array as decoded: any JSON value per field (checked by
+    :func:`plain_log`), unset when absent; the resource as its JSON text."""
+
+    timestamp: Any = _UNSET
+    severityNumber: Any = _UNSET
+    severityText: Any = _UNSET
+    body: Any = _UNSET
+    attributes: Any = _UNSET
+    resource: msgspec.Raw = _NO_RAW
+
+
+#: Decodes a ``logs`` array (msgspec.ValidationError when an item is not an object).
+LOGS_DECODER = msgspec.json.Decoder(list[CodeMachineLog])
+_DECODE = msgspec.json.Decoder().decode
+_FIELDS = CodeMachineLog.__struct_fields__
+
+
+def as_dict(obj: CodeMachineLog) -> dict[str, Any]:
+    """The record as decoding into dictionaries gives it (the fields it has)."""
+    out = {}
+    for name in _FIELDS:
+        value = getattr(obj, name)
+        if name == "resource":
+            if value:
+                out[name] = _DECODE(value)
+        elif value is not _UNSET:
+            out[name] = value
+    return out
+
+
+class Resources:
+    """A document's resources by their JSON text: what each becomes, or None when it is
+    not plain (cleaning it would note something, or it is refused)."""
+
+    def __init__(self, default: ResourceAttrs) -> None:
+        self.default = default
+        self._known: dict[bytes, ResourceAttrs | None] = {}
+
+    def get(self, raw: msgspec.Raw) -> ResourceAttrs | None:
+        text = bytes(raw)
+        if not text or text == b"null":
+            return self.default
+        try:
+            return self._known[text]
+        except KeyError:
+            pass
+        notes: list[str] = []
+        try:
+            resource: ResourceAttrs | None = record_resource(_DECODE(text), self.default, notes)
+        except InvalidInput:
+            resource = None
+        if notes:
+            resource = None
+        if len(self._known) < 64:
+            self._known[text] = resource
+        return resource
+
+
+def plain_log(obj: CodeMachineLog, index: int, resources: Resources) -> PlainLog | None:
+    """The record as a :data:`PlainLog`, or None when it is not plain."""
+    stamp = obj.timestamp
+    if type(stamp) is not list or len(stamp) != 2:
+        return None
+    sec, nanos = stamp
+    if type(sec) is not int or type(nanos) is not int or not (0 <= sec < _MAX_SECONDS and 0 <= nanos <= 999_999_999):
+        return None
+    number = obj.severityNumber
+    if number is _UNSET or number is None:
+        number = 0
+    elif type(number) is not int or not 0 <= number <= 24:
+        return None
+    text = obj.severityText
+    if text is _UNSET:
+        text = None
+    elif text is not None and type(text) is not str:
+        return None
+    body = obj.body
+    if type(body) is not str:
+        return None
+    attributes = obj.attributes
+    trace = span = ""
+    if attributes is _UNSET or attributes is None:
+        attributes = {}
+    elif type(attributes) is not dict:
+        return None
+    elif attributes:
+        for value in attributes.values():
+            kind = type(value)
+            if not (
+                kind is str
+                or kind is bool
+                or kind is float
+                or (kind is int and INT64_MIN <= value <= INT64_MAX)
+                or (kind is list and plain_array(value))
+            ):
+                return None
+        trace, span = attributes.get(TRACE_ID_KEY, ""), attributes.get(SPAN_ID_KEY, "")
+        # "" is no id, as absent; any other value not an id refuses the record
+        if trace != "" and (type(trace) is not str or not _TRACE_HEX(trace) or trace == _ZERO_TRACE):
+            return None
+        if span != "" and (type(span) is not str or not _SPAN_HEX(span) or span == _ZERO_SPAN):
+            return None
+    resource = resources.get(obj.resource)
+    if resource is None:
+        return None
+    return index, sec * 1_000_000_000 + nanos, number, text, body, attributes, trace, span, resource
