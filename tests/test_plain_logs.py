@@ -19,7 +19,7 @@ from otel_replay.model import LogRecord, Origin, PlainLogs, Signal
 from otel_replay.sinks.loki import LokiConfig, LokiSink
 from otel_replay.sources.codemachine import log_from_codemachine
 from otel_replay.sources.common import checked
-from otel_replay.sources.plainlogs import LOGS_DECODER, Resources, as_dict, plain_log
+from otel_replay.sources.plainlogs import Known, as_dict, plain_log, typed_document
 from otel_replay.stages.timeshift import TimeShift
 from otel_replay.stats import RunStats
 from tests.fakes.loki import LokiReceiver
@@ -71,14 +71,19 @@ _records = st.fixed_dictionaries(
         "body": _values,
         "attributes": _attributes,
         "resource": _resources,
-        "other": _values,
     },
 )
 
 
 def _typed(record: dict[str, Any]) -> Any:
-    (typed,) = LOGS_DECODER.decode(json.dumps([record]).encode())
+    (typed,) = _typed_all([record])
     return typed
+
+
+def _typed_all(records: list[dict[str, Any]]) -> list[Any]:
+    doc = typed_document(json.dumps({"version": 1, "service": "codemachine", "logs": records}).encode())
+    assert doc is not None
+    return list(doc.items)
 
 
 @settings(max_examples=600, suppress_health_check=[HealthCheck.too_slow])
@@ -89,14 +94,61 @@ def test_a_plain_record_is_the_record_the_reader_makes(record: dict[str, Any]) -
     refusal) and makes the very record the block makes of it."""
     typed = _typed(record)
     decoded = msgspec.json.decode(json.dumps(record).encode())
-    assert as_dict(typed) == {k: v for k, v in decoded.items() if k != "other"}
-    plain = plain_log(typed, 3, Resources(DEFAULT))
+    assert as_dict(typed) == decoded
+    plain = plain_log(typed, 3, Known(DEFAULT))
     if plain is None:
         return
     origin, notes = Origin("f", 3), []
     items = checked(Signal.LOGS, origin, notes, log_from_codemachine, decoded, DEFAULT, origin, notes)
     assert len(items) == 1 and isinstance(items[0], LogRecord), items
     assert PlainLogs("f", [plain]).record(plain) == items[0]
+
+
+_RECORD = json.dumps(log_doc(sec=SEC)).encode()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'{"logs": [' + _RECORD[:-1] + b', "extra": "\xff"}]}',
+        b'{"logs": [' + _RECORD[:-1] + b', "extra": 1e999}]}',
+        b'{"logs": [' + _RECORD[:-1] + b', "extra": 1' + b"0" * 400 + b".5}]}",
+        b'{"logs": [' + _RECORD.replace(b'"development"', b'"\xff"') + b"]}",
+        b'{"logs": [' + _RECORD.replace(b'"development"', b"1e999") + b"]}",
+        b'{"logs": [' + _RECORD.replace(b'"hello"', b'"\xfe"') + b"]}",
+        b'{"extra": ["\xff"], "logs": [' + _RECORD + b"]}",
+        b'{"extra": [1e999], "logs": [' + _RECORD + b"]}",
+        b'{"logs": [' + _RECORD + b", 7]}",
+        b'{"logs": [' + _RECORD + b'], "spans": []}',
+        b'{"logs": [' + _RECORD + b"]",
+        b'{"logs": [' + _RECORD[:-1] + b', "x": ' + b"[" * 2000 + b"]" * 2000 + b"}]}",
+    ],
+    ids=[
+        "not UTF-8 in a key of no exporter",
+        "a number out of range there",
+        "a long number out of range there",
+        "not UTF-8 in a resource",
+        "a number out of range in a resource",
+        "not UTF-8 in a body",
+        "not UTF-8 beside the records",
+        "a number out of range beside them",
+        "a record not an object",
+        "spans beside",
+        "cut",
+        "nested too deep",
+    ],
+)
+def test_what_decoding_into_dictionaries_refuses_is_not_read_typed(data: bytes) -> None:
+    """A document decoding refuses (or that holds more than the exporter writes) is read
+    as any other, which says why: the typed reader takes nothing it would skip unchecked."""
+    assert typed_document(data) is None
+
+
+def test_a_document_the_exporter_writes_is_read_typed() -> None:
+    data = json.dumps({"version": 1, "service": "svc", "exportedAt": "x", "logCount": 1, "logs": [log_doc()]})
+    doc = typed_document(data.encode())
+    assert doc is not None and doc.header == {"version": 1, "service": "svc", "exportedAt": "x", "logCount": 1}
+    assert doc.array_key == "logs" and len(list(doc.items)) == 1
 
 
 @pytest.mark.parametrize(
@@ -111,7 +163,7 @@ def test_a_plain_record_is_the_record_the_reader_makes(record: dict[str, Any]) -
     ids=["as written", "no ids", "resource null", "fields absent", "primitive attributes"],
 )
 def test_what_the_exporter_writes_is_plain(record: dict[str, Any]) -> None:
-    assert plain_log(_typed(record), 0, Resources(DEFAULT)) is not None
+    assert plain_log(_typed(record), 0, Known(DEFAULT)) is not None
 
 
 @pytest.mark.parametrize(
@@ -133,7 +185,7 @@ def test_what_the_exporter_writes_is_plain(record: dict[str, Any]) -> None:
 )
 def test_what_needs_a_word_or_a_change_is_not_plain(change: dict[str, Any]) -> None:
     """Each of these the reader changes, notes or refuses: it goes one by one."""
-    assert plain_log(_typed(log_doc(sec=SEC, **change)), 0, Resources(DEFAULT)) is None
+    assert plain_log(_typed(log_doc(sec=SEC, **change)), 0, Known(DEFAULT)) is None
 
 
 # -- one entry: what the Loki sink makes of a plain record -------------------------------------
@@ -146,9 +198,9 @@ def test_a_plain_entry_is_the_entry_of_its_record(metadata: bool) -> None:
         log_doc(sec=SEC + 2, body="x" * 5000),  # cut to --loki-max-line-bytes: through the record
         log_doc(sec=SEC + 3, resource={"service.name": "other", "host.name": "h"}),
     ]
-    typed = LOGS_DECODER.decode(json.dumps(records).encode())
-    resources = Resources(DEFAULT)
-    block = PlainLogs("f", [p for i, t in enumerate(typed) if (p := plain_log(t, i, resources)) is not None])
+    typed = _typed_all(records)
+    known = Known(DEFAULT)
+    block = PlainLogs("f", [p for i, t in enumerate(typed) if (p := plain_log(t, i, known)) is not None])
     assert len(block.records) == 5
     config = LokiConfig(structured_metadata=metadata, max_line_bytes=2000, replay_id="r1")
     plain_stats, one_stats = RunStats(), RunStats()

@@ -21,12 +21,12 @@ from otel_replay.sources.codemachine_metrics import read_metrics
 from otel_replay.sources.discover import DECOMPRESS_ERRORS, InputFile, SkippedFile
 from otel_replay.sources.jsondoc import CutDocument, Document, DocumentError, read_document
 from otel_replay.sources.otlp_json import OTLP_ARRAYS, read_otlp, read_otlp_lines
-from otel_replay.sources.plainlogs import LOGS_DECODER
+from otel_replay.sources.plainlogs import typed_document
 from otel_replay.sources.streams import Part, Stride
 
 _READ_ERRORS = (*DECOMPRESS_ERRORS, zipfile.BadZipFile, RuntimeError)
-#: The record arrays decoded into types when plain log records are asked for.
-_TYPED = {"logs": LOGS_DECODER}
+#: The documents read into records of their own types when plain log records are asked for.
+_TYPED = {"logs": typed_document}
 #: The start of the problem line of an exception a reader let out (a bug: readers turn
 #: every flaw of their input into a reason). The records read before it are kept.
 INTERNAL_ERROR = "internal error while reading"

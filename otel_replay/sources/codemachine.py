@@ -38,7 +38,7 @@ from otel_replay.sources.common import (
 )
 from otel_replay.sources.jsondoc import Document
 from otel_replay.sources.jsontext import describe_json
-from otel_replay.sources.plainlogs import CodeMachineLog, Resources, as_dict, plain_log
+from otel_replay.sources.plainlogs import CodeMachineLog, Known, as_dict, plain_log
 from otel_replay.sources.resources import record_resource
 from otel_replay.sources.streams import Stride
 
@@ -229,11 +229,11 @@ def _read_plain(
     """A log document's records in order: runs of plain ones (but those at
     ``checked_ones``) as blocks, any other converted as ever."""
     notes: list[str] = []
-    resources = Resources(resource)
+    known = Known(resource)
     block: list[PlainLog] = []
     for index, obj in enumerate(doc.items):
         if type(obj) is CodeMachineLog:
-            if index not in checked_ones and (found := plain_log(obj, index, resources)) is not None:
+            if index not in checked_ones and (found := plain_log(obj, index, known)) is not None:
                 block.append(found)
                 if len(block) == PLAIN_BLOCK:
                     yield PlainLogs(source, block)

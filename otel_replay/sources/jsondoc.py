@@ -51,6 +51,11 @@ _PEEK = msgspec.json.Decoder(dict[str, msgspec.Raw])
 START_BYTES = 4096
 
 
+#: Reads a whole document of one kind into records of their own types (its Document), or
+#: None when the document is not that simple (then it is read as any other, which says why).
+TypedReader = Callable[[bytes], "Document | None"]
+
+
 class DocumentError(Exception):
     """The document (or what is left of it) cannot be read; the message says why."""
 
@@ -84,15 +89,14 @@ def read_document(
     stream: BinaryIO,
     size_hint: int | None = None,
     wanted: Callable[[Document], bool] | None = None,
-    typed: Mapping[str, msgspec.json.Decoder[list[Any]]] | None = None,
+    typed: Mapping[str, TypedReader] | None = None,
 ) -> Document:
     """Open a document; its ``items`` iterator may raise :class:`DocumentError` part-way.
     A document read whole that ``wanted`` refuses (told by its top level alone) comes
     with no items: its records are not even decoded. ``wanted`` is asked first about the
     document's first array alone (a Document of that key, no header) when its start tells
-    it: taken, the document is decoded whole at once. A record array named in ``typed``
-    that is read whole is decoded by its decoder (its items are then of that type), or as
-    ever when the decoder refuses it."""
+    it: taken, the document is decoded whole at once — by the reader ``typed`` has for
+    that array, when it has one and it takes the document."""
     head = read_head(stream, size_hint)
     bom = head.startswith(BOM)
     base = len(BOM) if bom else 0  # where the JSON text starts in the file
@@ -202,7 +206,7 @@ def _told_whole(
     head: bytes,
     base: int,
     wanted: Callable[[Document], bool] | None,
-    typed: Mapping[str, msgspec.json.Decoder[list[Any]]] | None = None,
+    typed: Mapping[str, TypedReader] | None = None,
 ) -> Document:
     """A document read whole, without its records when ``wanted`` refuses it. When its
     first array (after its header) is a record array ``wanted`` takes, it is decoded whole
@@ -212,32 +216,13 @@ def _told_whole(
         return _whole(head, base)
     key = first_array_key(head[:START_BYTES])
     if key in RECORD_ARRAYS and wanted(Document({}, [key], key)):
-        decoder = None if typed is None else typed.get(key)
-        doc = _whole(head, base) if decoder is None else _typed(head, base, key, decoder)
+        reader = None if typed is None else typed.get(key)
+        doc = (reader and reader(head)) or _whole(head, base)
         if doc.array_key != key and not wanted(doc):
             doc.items = iter(())
         return doc
     peeked = _peek(head)
     return peeked if peeked is not None and not wanted(peeked) else _whole(head, base)
-
-
-def _typed(head: bytes, base: int, key: str, decoder: msgspec.json.Decoder[list[Any]]) -> Document:
-    """A document read whole whose record array ``key`` is decoded by ``decoder``; when
-    it is not that simple (not an object, another array of higher rank, an item the
-    decoder refuses, not valid JSON), the document is read as any other."""
-    try:
-        raws = _PEEK.decode(head)
-    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError, ValueError):
-        return _whole(head, base)
-    array = raws.get(key)
-    if next((k for k in RECORD_ARRAYS if k in raws), None) != key or memoryview(array)[:1] != b"[":  # type: ignore[arg-type]
-        return _whole(head, base)
-    try:
-        header = {k: _DECODER.decode(v) for k, v in raws.items() if memoryview(v)[:1] not in (b"[", b"{")}
-        items = decoder.decode(array)  # type: ignore[arg-type]
-    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError, ValueError):  # ValidationError is one
-        return _whole(head, base)  # an item refused, or what the peek skipped is not valid: it says why
-    return Document(header, list(raws), key, iter(items))
 
 
 def _peek(data: bytes) -> Document | None:

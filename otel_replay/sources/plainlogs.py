@@ -26,6 +26,7 @@ import msgspec
 
 from otel_replay.model import SPAN_ID_KEY, TRACE_ID_KEY, PlainLog, ResourceAttrs
 from otel_replay.sources.common import INT64_MAX, INT64_MIN, UINT64_MAX, InvalidInput, plain_array
+from otel_replay.sources.jsondoc import Document
 from otel_replay.sources.resources import record_resource
 
 _UNSET = msgspec.UNSET
@@ -36,9 +37,12 @@ _SPAN_HEX = re.compile("[0-9a-f]{16}").fullmatch
 _ZERO_TRACE, _ZERO_SPAN = "0" * 32, "0" * 16
 
 
-class CodeMachineLog(msgspec.Struct):
+class CodeMachineLog(msgspec.Struct, forbid_unknown_fields=True):
     """One record of a ``logs`` array as decoded: any JSON value per field (checked by
-    :func:`plain_log`), unset when absent; the resource as its JSON text."""
+    :func:`plain_log`), unset when absent; the resource as its JSON text (checked by
+    :func:`typed_document`). A field the exporter does not write refuses the document
+    here: decoding would skip its value unchecked (bytes that are not UTF-8, a number
+    out of range), which decoding into dictionaries refuses."""
 
     timestamp: Any = _UNSET
     severityNumber: Any = _UNSET
@@ -48,8 +52,41 @@ class CodeMachineLog(msgspec.Struct):
     resource: msgspec.Raw = _NO_RAW
 
 
-#: Decodes a ``logs`` array (msgspec.ValidationError when an item is not an object).
-LOGS_DECODER = msgspec.json.Decoder(list[CodeMachineLog])
+class _LogDocument(msgspec.Struct, forbid_unknown_fields=True):
+    """A CodeMachine log document, with the keys its exporter writes (``sessionFile``: a
+    ``latest-logs.json`` copy's)."""
+
+    logs: list[CodeMachineLog]
+    version: Any = _UNSET
+    service: Any = _UNSET
+    exportedAt: Any = _UNSET
+    logCount: Any = _UNSET
+    sessionFile: Any = _UNSET
+
+
+_DOCUMENT = msgspec.json.Decoder(_LogDocument)
+_HEADER = ("version", "service", "exportedAt", "logCount", "sessionFile")
+
+
+def typed_document(data: bytes) -> Document | None:
+    """A CodeMachine log document read whole, its records decoded as :class:`CodeMachineLog`;
+    None when it is not that simple (a key its exporter does not write, a record that is
+    not an object, JSON decoding refuses): it is then read as any other, which says why."""
+    try:
+        decoded = _DOCUMENT.decode(data)
+        last = _NO_RAW
+        for record in decoded.logs:  # the resources are kept as text: checked here, each once
+            if record.resource != last:
+                last = record.resource
+                if last:
+                    _DECODE(last)
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError, ValueError):  # ValidationError is one
+        return None
+    present = [k for k in _HEADER if getattr(decoded, k) is not _UNSET]
+    header = {k: v for k in present if not isinstance(v := getattr(decoded, k), (list, dict))}
+    return Document(header, [*present, "logs"], "logs", iter(decoded.logs))
+
+
 _DECODE = msgspec.json.Decoder().decode
 _FIELDS = CodeMachineLog.__struct_fields__
 
@@ -67,35 +104,48 @@ def as_dict(obj: CodeMachineLog) -> dict[str, Any]:
     return out
 
 
-class Resources:
-    """A document's resources by their JSON text: what each becomes, or None when it is
-    not plain (cleaning it would note something, or it is refused)."""
+class Known:
+    """What the records of one document share, each worked out once: its resources by
+    their JSON text (what each becomes, or None when it is not plain: cleaning it would
+    note something, or it is refused), and the trace ids found valid (a trace's log
+    records repeat its id)."""
 
     def __init__(self, default: ResourceAttrs) -> None:
         self.default = default
-        self._known: dict[bytes, ResourceAttrs | None] = {}
+        self.traces: set[str] = set()
+        self._resources: dict[bytes, ResourceAttrs | None] = {}
+        self._last: tuple[msgspec.Raw, ResourceAttrs | None] = (_NO_RAW, default)
 
-    def get(self, raw: msgspec.Raw) -> ResourceAttrs | None:
+    def resource(self, raw: msgspec.Raw) -> ResourceAttrs | None:
+        last_raw, last = self._last
+        if raw == last_raw:  # most often the record before's (compared without a copy)
+            return last
         text = bytes(raw)
-        if not text or text == b"null":
-            return self.default
-        try:
-            return self._known[text]
-        except KeyError:
-            pass
-        notes: list[str] = []
-        try:
-            resource: ResourceAttrs | None = record_resource(_DECODE(text), self.default, notes)
-        except InvalidInput:
-            resource = None
-        if notes:
-            resource = None
-        if len(self._known) < 64:
-            self._known[text] = resource
-        return resource
+        resource = self.default if not text or text == b"null" else self._resources.get(text, _NO_RAW)
+        if resource is _NO_RAW:
+            resource = self._resources[text] = _plain_resource(text, self.default)
+        self._last = raw, resource  # type: ignore[assignment]
+        return resource  # type: ignore[return-value]
+
+    def new_trace(self, value: str) -> bool:
+        """Whether ``value`` is a trace id as the reader takes it (noted when it is)."""
+        if not _TRACE_HEX(value) or value == _ZERO_TRACE:
+            return False
+        if len(self.traces) < 1 << 16:
+            self.traces.add(value)
+        return True
 
 
-def plain_log(obj: CodeMachineLog, index: int, resources: Resources) -> PlainLog | None:
+def _plain_resource(text: bytes, default: ResourceAttrs) -> ResourceAttrs | None:
+    notes: list[str] = []
+    try:
+        resource = record_resource(_DECODE(text), default, notes)
+    except InvalidInput:
+        return None
+    return None if notes else resource
+
+
+def plain_log(obj: CodeMachineLog, index: int, known: Known) -> PlainLog | None:
     """The record as a :data:`PlainLog`, or None when it is not plain."""
     stamp = obj.timestamp
     if type(stamp) is not list or len(stamp) != 2:
@@ -135,11 +185,11 @@ def plain_log(obj: CodeMachineLog, index: int, resources: Resources) -> PlainLog
                 return None
         trace, span = attributes.get(TRACE_ID_KEY, ""), attributes.get(SPAN_ID_KEY, "")
         # "" is no id, as absent; any other value not an id refuses the record
-        if trace != "" and (type(trace) is not str or not _TRACE_HEX(trace) or trace == _ZERO_TRACE):
+        if trace != "" and (type(trace) is not str or (trace not in known.traces and not known.new_trace(trace))):
             return None
         if span != "" and (type(span) is not str or not _SPAN_HEX(span) or span == _ZERO_SPAN):
             return None
-    resource = resources.get(obj.resource)
+    resource = known.resource(obj.resource)
     if resource is None:
         return None
     return index, sec * 1_000_000_000 + nanos, number, text, body, attributes, trace, span, resource
