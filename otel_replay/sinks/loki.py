@@ -320,14 +320,14 @@ class LokiSink(InFlightSink):
         """Send a batch once the pushes before it that share a stream are done (Loki
         takes each stream oldest first); pushes of other streams may be in flight."""
         body = self.encode_push(entries)
-        if self._config.gzip:
-            body = gzip.compress(body, compresslevel=1)
         streams = frozenset(e.group for e in entries)
         self._inflight.submit(lambda session: self._send(session, entries, body), streams)
 
     def _send(self, session: VerifyingSession, entries: list[_Entry], body: bytes) -> None:
         if self._stop is not None and self._stop.is_set():  # stopped while it waited for its turn: not sent
             return
+        if self._config.gzip:  # here, in the request's thread: zlib lets the reading go on meanwhile
+            body = gzip.compress(body, compresslevel=1)
         answers: list[str] = []
 
         def attempt(timeout: float) -> Outcome:
