@@ -54,8 +54,7 @@ def _first_pass(data: bytes) -> None:
     record's identity (every record is older than Loki shows at once)."""
     found = _whole_times(data, frozenset({Signal.LOGS}))
     assert found is not None
-    for i in range(len(found.times)):
-        found.identity(i)
+    found.identities(list(range(len(found.times))))
 
 
 def _records(folder: Path) -> tuple[list[Any], list[Any]]:

@@ -102,7 +102,7 @@ def times_of(times: RecordTimes) -> Callable[[DocumentTimes], None]:
         if read.signal is Signal.TRACES and read.times:
             times.add_range(min(read.times[0::2]), max(read.times[1::2]))
         elif read.signal is Signal.LOGS:
-            times.add_logs(read.times, read.identity, whole=read.decoded is None)
+            times.add_logs(read.times, read.identities, whole=read.decoded is None)
 
     return add
 

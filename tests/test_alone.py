@@ -4,6 +4,7 @@ their records are checked against each other only, with the run's rule."""
 from __future__ import annotations
 
 import dataclasses
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from otel_replay.sources.discover import discover
 from otel_replay.sources.streams import Stride
 from otel_replay.stages.alone import AloneCheck, LogSpan, alone_inputs
 from otel_replay.stats import DUPLICATES
-from otel_replay.timechoice import RecordTimes, Windows
+from otel_replay.timechoice import DAY_NS, HOUR_NS, RecordTimes, Windows
 from tests.fakes.loki import LokiReceiver
 from tests.helpers import EXAMPLE_NOW_NS, entry_counts, log_doc, log_file, problem_lines, replay_json, write_json
 
@@ -312,3 +313,57 @@ def test_copies_in_inputs_handed_out_several_a_task_are_dropped(tmp_path: Path) 
     logs = summary["signals"]["logs"]
     assert code == 0, problem_lines(summary)
     assert (logs["read"], logs["sent"], logs["duplicates"]) == (41 * 5, 40 * 4, 40 + 5)
+
+
+# -- counting what Loki will not show: copies counted once, without an identity each ----------
+def _count_report(folder: Path, now_s: int) -> None:
+    """Sessions an hour and more apart, older than Loki shows at once, one with a record
+    written twice and two records at one instant that differ; a session and its ``latest``
+    copy; one older than Loki takes (and its copy); a recent one."""
+    twice = [*_logs(now_s - 10 * HOUR, 50), log_doc(sec=now_s - 10 * HOUR + 7, body="line 7")]
+    twice.append(log_doc(sec=now_s - 10 * HOUR + 9, body="not line 9"))
+    log_file(folder / "01-00-00-logs.json", twice)
+    log_file(folder / "02-00-00-logs.json", _logs(now_s - 6 * HOUR, 30))
+    log_file(folder / "03-00-00-logs.json", _logs(now_s - 5 * HOUR, 20))
+    log_file(folder / "latest-logs.json", _logs(now_s - 5 * HOUR, 20))
+    log_file(folder / "00-00-00-logs.json", _logs(now_s - 8 * 24 * HOUR, 5))
+    log_file(folder / "00-00-09-logs.json", _logs(now_s - 8 * 24 * HOUR, 5))
+    log_file(folder / "04-00-00-logs.json", _logs(now_s - HOUR // 2, 10))
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_what_loki_will_not_show_is_counted_once_per_record(
+    tmp_path: Path, workers: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the times kept: 51 + 30 + 20 records Loki shows only once flushed, 5 it
+    refuses — each copy counted once, whether its input is alone in its time (counted) or
+    not (identified, read again)."""
+    for name in ("OTEL_REPLAY_LOKI_VISIBLE_WITHIN", "OTEL_REPLAY_LOKI_MAX_AGE"):
+        monkeypatch.delenv(name, raising=False)
+    now_s = time.time_ns() // 10**9
+    _count_report(tmp_path / "in", now_s)
+    with LokiReceiver(now_ns=time.time_ns) as loki:
+        _, summary = replay_json(
+            str(tmp_path / "in"), "--logs-only", "--keep-times", "--workers", workers, "--loki-url", loki.url
+        )
+    assert (summary["time"]["loki_not_shown_yet"], summary["time"]["loki_refused"]) == (101, 5)
+
+
+def test_settling_reads_again_only_the_inputs_not_alone() -> None:
+    """Old records of inputs alone in their time are counted; those of inputs that
+    overlap another are identified by reading them again."""
+    now = 100 * DAY_NS
+    times = RecordTimes(now_ns=now, windows=Windows())
+    for index, (start, n) in enumerate([(now - 10 * HOUR_NS, 4), (now - 6 * HOUR_NS, 3), (now - 6 * HOUR_NS, 3)]):
+        times.begin(index)
+        times.add_logs([start + i for i in range(n)], lambda indices: [("never", i) for i in indices], whole=True)
+    asked: list[list[int]] = []
+
+    def identified(indices: list[int]) -> RecordTimes:
+        asked.append(indices)
+        again = RecordTimes(now_ns=now, windows=Windows(), deferred=None)
+        again.unserved_keys = {("copy", i) for i in range(3)}
+        return again
+
+    times.settle(identified)
+    assert asked == [[1, 2]] and (times.unserved, times.refused) == (4 + 3, 0)

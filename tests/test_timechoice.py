@@ -165,11 +165,11 @@ def test_a_log_record_as_old_as_a_window_is_within_it_whether_converted_or_read_
             w.loki_max_age_ns - 1, w.loki_max_age_ns, w.loki_max_age_ns + 1]  # fmt: skip
     converted = times(*ages)
     read = RecordTimes(now_ns=NOW, windows=w)
-    read.add_logs([NOW - age for age in ages], lambda i: i)
+    read.add_logs([NOW - age for age in ages], lambda indices: indices)
     for found in (converted, read):
         assert (found.unserved, found.refused) == (3, 1)
     off = RecordTimes(now_ns=NOW, windows=Windows(loki_visible_ns=0, loki_max_age_ns=0))
-    off.add_logs([NOW - age for age in ages], lambda i: i)
+    off.add_logs([NOW - age for age in ages], lambda indices: indices)
     assert (off.unserved, off.refused, off.first) == (0, 0, NOW - ages[-1])
 
 
