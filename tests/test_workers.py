@@ -11,12 +11,15 @@ import signal
 import sys
 import tarfile
 import threading
+import types
 from collections import Counter
+from multiprocessing.context import ForkContext
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from otel_replay.execute import procs
 from otel_replay.execute.inputs import group_limit
 from otel_replay.stages.unrecorded import NO_RECORDED_VALUE
 from tests.fakes.loki import LokiReceiver
@@ -260,3 +263,14 @@ def test_a_worker_killed_in_the_first_pass_has_its_input_read_again(tmp_path: Pa
     reads = [line.split(" ", 2) for line in (tmp_path / "counts").read_text().splitlines() if line.startswith("read")]
     assert [name for _, pid, name in reads if int(pid) == proc.pid] == died  # the lost input, by the parent, once
     assert len(reads) == 4 + 4  # every input read in each pass: the lost one by the parent
+
+
+def test_workers_come_from_a_fork_server_once_grpc_is_loaded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """gRPC's core runs threads Python does not count: a worker forked after the start-up
+    check opened a channel can hang in its first channel (a real-backend run over gRPC
+    did, once in many), so such a run's workers come from a fork server."""
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
+    monkeypatch.delitem(sys.modules, "grpc", raising=False)
+    assert isinstance(procs.context([]), ForkContext)
+    monkeypatch.setitem(sys.modules, "grpc", types.ModuleType("grpc"))
+    assert not isinstance(procs.context([]), ForkContext)

@@ -2,9 +2,9 @@
 
 The command line runs a single thread: its workers are forked from it, so they start at
 once with everything imported and share its memory pages. A process with other threads
-running (a program that embeds the replay, the tests) must not fork — a child could
-inherit a lock one of them held — so its workers come from a fork server, started with
-the modules they need already imported.
+running (a program that embeds the replay, the tests, gRPC's core once a channel was
+opened) must not fork — a child could inherit a lock one of them held — so its workers
+come from a fork server, started with the modules they need already imported.
 
 Every worker holds the read end of a *lifeline* pipe whose write end only the parent
 holds: when the parent is gone (killed), the pipe closes and the worker exits at once —
@@ -38,7 +38,7 @@ def context(modules: list[str]) -> Context:
     """How this run's workers start; call it before the run starts any thread of its own.
     With a fork server, it is started now with ``modules`` imported, so that its start-up
     overlaps the parent's discovery."""
-    if sys.platform.startswith("linux") and threading.active_count() == 1:
+    if sys.platform.startswith("linux") and threading.active_count() == 1 and not grpc_loaded():
         return multiprocessing.get_context("fork")
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
@@ -46,6 +46,14 @@ def context(modules: list[str]) -> Context:
     ctx.set_forkserver_preload(modules)
     forkserver.ensure_running()
     return ctx
+
+
+def grpc_loaded() -> bool:
+    """Whether gRPC is loaded in this process (the start-up check of a gRPC destination
+    opened a channel): its core runs threads Python does not count, and a child forked
+    after them can hang in its first channel (gRPC's doc/fork_support.md), so workers
+    then come from a fork server, where gRPC never ran."""
+    return "grpc" in sys.modules
 
 
 @dataclass
