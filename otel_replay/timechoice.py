@@ -57,20 +57,6 @@ class Windows:
     otlp_visible_ns: int = OTLP_VISIBLE_WITHIN_NS
 
 
-@dataclass(slots=True)
-class OldLogs:
-    """The log records of one document read whole that Loki would refuse or not show at
-    once, told apart only where they could be copies of each other: counted, and
-    identified only when another of the document's records has the same time (copies
-    share their time). Whether another input can hold copies of them is known only once
-    every input is read (see :meth:`RecordTimes.settle`)."""
-
-    refused: int = 0
-    unserved: int = 0
-    refused_keys: set[bytes | int] = field(default_factory=set)
-    unserved_keys: set[bytes | int] = field(default_factory=set)
-
-
 @dataclass
 class RecordTimes:
     """What the first pass found, as recorded: the oldest and newest instants, and which
@@ -95,42 +81,18 @@ class RecordTimes:
     inputs: dict[int, LogSpan] = field(default_factory=dict)
     current: LogSpan | None = None
     unattributed: bool = False
-    #: Documents whose old log records are counted, not identified, by input (see
-    #: :class:`OldLogs`); None: every one is identified as it is read.
-    deferred: dict[int, OldLogs] | None = field(default_factory=dict)
-    #: Old log records of inputs alone in their time, counted (see :meth:`settle`).
-    unserved_alone: int = 0
-    refused_alone: int = 0
-    _index: int | None = None
 
     @property
     def unserved(self) -> int:
-        return len(self.unserved_keys) + self.unserved_alone
+        return len(self.unserved_keys)
 
     @property
     def refused(self) -> int:
-        return len(self.refused_keys) + self.refused_alone
-
-    def settle(self, identified: Callable[[list[int]], RecordTimes]) -> None:
-        """Once every input is read: the old log records of the deferred documents alone
-        in their time count as they were counted (no other input holds copies of them);
-        the others' are identified by ``identified``, which reads those inputs again."""
-        deferred, self.deferred = self.deferred or {}, {}
-        alone = self.alone()
-        for index in sorted(set(deferred) & set(alone)):
-            old = deferred[index]
-            self.refused_alone += old.refused + len(old.refused_keys)
-            self.unserved_alone += old.unserved + len(old.unserved_keys)
-        again = sorted(set(deferred) - set(alone))
-        if again:
-            found = identified(again)
-            self.refused_keys |= found.refused_keys
-            self.unserved_keys |= found.unserved_keys
+        return len(self.refused_keys)
 
     def begin(self, index: int | None, shared: bool = False) -> None:
         """The records from now on are those of input ``index`` (None: not known); ``shared``:
         its records are replayed in shares, by several workers (none of them is alone)."""
-        self._index = index
         if index is None:
             self.current = None
             return
@@ -188,33 +150,8 @@ class RecordTimes:
         if oldest >= refused and oldest >= unserved:
             return  # the oldest is shown at once: so is every other
         # the records of a document in two passes of C loops, the identities of the old alone
-        old_refused = [i for i, t in enumerate(stamps) if 0 < t < refused]
-        old_unserved = [i for i, t in enumerate(stamps) if t and refused <= t < unserved]
-        if whole and span is not None and span.repeats is not None and self._defer():
-            self._deferred(span.repeats, old_refused, old_unserved, identities)
-            return
-        self.refused_keys.update(identities(old_refused))
-        self.unserved_keys.update(identities(old_unserved))
-
-    def _defer(self) -> bool:
-        """Whether the document being read is one to count, not identify (once per input)."""
-        return self.deferred is not None and self._index is not None and self._index not in self.deferred
-
-    def _deferred(
-        self,
-        repeats: frozenset[int],
-        old_refused: list[int],
-        old_unserved: list[int],
-        identities: Callable[[list[int]], Iterable[bytes | int]],
-    ) -> None:
-        old = OldLogs(
-            refused=len(old_refused) - len(repeated := [i for i in old_refused if i in repeats]),
-            refused_keys=set(identities(repeated)),
-        )
-        old.unserved = len(old_unserved) - len(repeated := [i for i in old_unserved if i in repeats])
-        old.unserved_keys = set(identities(repeated))
-        assert self.deferred is not None and self._index is not None
-        self.deferred[self._index] = old
+        self.refused_keys.update(identities([i for i, t in enumerate(stamps) if 0 < t < refused]))
+        self.unserved_keys.update(identities([i for i, t in enumerate(stamps) if t and refused <= t < unserved]))
 
     def _old(self, time_ns: int) -> set[bytes | int] | None:
         """Where a log record at ``time_ns`` counts: refused by Loki, not shown at once, or
@@ -250,10 +187,6 @@ class RecordTimes:
             self.last_not_log = other.last_not_log if mine is None else max(mine, other.last_not_log)
         self.unserved_keys |= other.unserved_keys
         self.refused_keys |= other.refused_keys
-        if self.deferred is not None and other.deferred:
-            self.deferred.update(other.deferred)  # an input read twice is not alone: read again
-        self.unserved_alone += other.unserved_alone
-        self.refused_alone += other.refused_alone
         for index, span in other.inputs.items():
             known = self.inputs.get(index)
             if known is not None:  # reported twice: not one document's indices

@@ -22,7 +22,7 @@ from otel_replay.sources.discover import discover
 from otel_replay.sources.streams import Stride
 from otel_replay.stages.alone import AloneCheck, LogSpan, alone_inputs
 from otel_replay.stats import DUPLICATES
-from otel_replay.timechoice import DAY_NS, HOUR_NS, RecordTimes, Windows
+from otel_replay.timechoice import RecordTimes, Windows
 from tests.fakes.loki import LokiReceiver
 from tests.helpers import EXAMPLE_NOW_NS, entry_counts, log_doc, log_file, problem_lines, replay_json, write_json
 
@@ -336,8 +336,7 @@ def test_what_loki_will_not_show_is_counted_once_per_record(
     tmp_path: Path, workers: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """With the times kept: 51 + 30 + 20 records Loki shows only once flushed, 5 it
-    refuses — each copy counted once, whether its input is alone in its time (counted) or
-    not (identified, read again)."""
+    refuses — each copy counted once, whether its input is alone in its time or not."""
     for name in ("OTEL_REPLAY_LOKI_VISIBLE_WITHIN", "OTEL_REPLAY_LOKI_MAX_AGE"):
         monkeypatch.delenv(name, raising=False)
     now_s = time.time_ns() // 10**9
@@ -347,23 +346,3 @@ def test_what_loki_will_not_show_is_counted_once_per_record(
             str(tmp_path / "in"), "--logs-only", "--keep-times", "--workers", workers, "--loki-url", loki.url
         )
     assert (summary["time"]["loki_not_shown_yet"], summary["time"]["loki_refused"]) == (101, 5)
-
-
-def test_settling_reads_again_only_the_inputs_not_alone() -> None:
-    """Old records of inputs alone in their time are counted; those of inputs that
-    overlap another are identified by reading them again."""
-    now = 100 * DAY_NS
-    times = RecordTimes(now_ns=now, windows=Windows())
-    for index, (start, n) in enumerate([(now - 10 * HOUR_NS, 4), (now - 6 * HOUR_NS, 3), (now - 6 * HOUR_NS, 3)]):
-        times.begin(index)
-        times.add_logs([start + i for i in range(n)], lambda indices: [("never", i) for i in indices], whole=True)
-    asked: list[list[int]] = []
-
-    def identified(indices: list[int]) -> RecordTimes:
-        asked.append(indices)
-        again = RecordTimes(now_ns=now, windows=Windows(), deferred=None)
-        again.unserved_keys = {("copy", i) for i in range(3)}
-        return again
-
-    times.settle(identified)
-    assert asked == [[1, 2]] and (times.unserved, times.refused) == (4 + 3, 0)

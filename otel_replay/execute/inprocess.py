@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator, Mapping
 
 from otel_replay.assemble import build_sinks, first_pass, stages
 from otel_replay.execute.base import Job, SetupError
-from otel_replay.execute.inputs import Entry, Spool, WorkItem, as_input, identified
+from otel_replay.execute.inputs import Entry, Spool, WorkItem, as_input
 from otel_replay.model import Signal
 from otel_replay.pipeline import Pipeline, times_in
 from otel_replay.plan import RunPlan
@@ -47,7 +47,6 @@ class InProcess:
             index = entry.index if isinstance(entry, WorkItem) else None
             times_in(as_input(entry, self._plan.limits.ratio_cap), signals, keep, times, index)
         self._inputs = recorded
-        times.settle(lambda indices: identified(self._plan, recorded, indices))
         return times
 
     def replay(self, job: Job) -> None:

@@ -23,13 +23,9 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from otel_replay.assemble import first_pass
 from otel_replay.model import FileProblem
-from otel_replay.pipeline import times_in
-from otel_replay.plan import RunPlan
 from otel_replay.sources.discover import ArchiveLimits, Discovered, InputFile, SkippedFile, is_latest_copy
 from otel_replay.sources.streams import DECOMPRESS_ERRORS, DEFAULT_CAP, Location, Part, RatioCap, Stride, open_location
-from otel_replay.timechoice import RecordTimes
 
 #: What copying an input out may raise: what reading it would raise (said again when the
 #: copy is read, after the bytes that were copied), or a full disk.
@@ -73,18 +69,6 @@ Entry = WorkItem | SkippedFile | FileProblem
 
 def as_input(entry: Entry | Discovered, cap: RatioCap = DEFAULT_CAP) -> Discovered:
     return entry.input(cap) if isinstance(entry, WorkItem) else entry
-
-
-def identified(plan: RunPlan, entries: Iterable[Entry | Discovered], indices: list[int]) -> RecordTimes:
-    """The first pass over these inputs (by index) once more, every old log record
-    identified (see :meth:`~otel_replay.timechoice.RecordTimes.settle`)."""
-    wanted, signals, keep = set(indices), frozenset(plan.signals), first_pass(plan.selection)
-    times = plan.selection.blank_times()
-    times.deferred = None
-    for entry in entries:
-        if isinstance(entry, WorkItem) and entry.index in wanted:
-            times_in(as_input(entry, plan.limits.ratio_cap), signals, keep, times, entry.index)
-    return times
 
 
 def is_copy(entry: Entry | Discovered) -> bool:

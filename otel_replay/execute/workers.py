@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from otel_replay.assemble import first_pass
 from otel_replay.execute.base import Job
 from otel_replay.execute.hub import POLL, Hub, Turns
-from otel_replay.execute.inputs import Entry, Spool, WorkItem, group_limit, grouped, identified, is_copy
+from otel_replay.execute.inputs import Entry, Spool, WorkItem, group_limit, grouped, is_copy
 from otel_replay.execute.procs import SharedFlag, context, exit_reason, start
 from otel_replay.execute.worker import Replay, SharedCounts, SharedInt, Task, work
 from otel_replay.model import FileProblem
@@ -81,7 +81,6 @@ class Workers:
             times.merge(found)
         for item in hub.lost:
             times_in(item.input(self._plan.limits.ratio_cap), signals, keep, times, item.index)
-        times.settle(lambda indices: identified(self._plan, recorded, indices))
         return times
 
     def replay(self, job: Job) -> None:
