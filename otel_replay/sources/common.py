@@ -326,14 +326,14 @@ def clean_attributes(
     return out
 
 
-_MAX_SECONDS = UINT64_MAX // 1_000_000_000  # below it, any nanoseconds fit
+MAX_HRTIME_SECONDS = UINT64_MAX // 1_000_000_000  # below it, any nanoseconds fit
 
 
 def hrtime_to_ns(value: Any) -> int:
     """OTel JS ``HrTime`` ``[seconds, nanoseconds]`` → integer nanoseconds."""
     if type(value) is list and len(value) == 2:
         sec, nanos = value
-        if type(sec) is int and type(nanos) is int and 0 <= sec < _MAX_SECONDS and 0 <= nanos <= 999_999_999:
+        if type(sec) is int and type(nanos) is int and 0 <= sec < MAX_HRTIME_SECONDS and 0 <= nanos <= 999_999_999:
             return sec * 1_000_000_000 + nanos
     if not isinstance(value, list) or len(value) != 2:
         if value is None:

@@ -25,13 +25,12 @@ from typing import Any
 import msgspec
 
 from otel_replay.model import SPAN_ID_KEY, TRACE_ID_KEY, PlainLog, ResourceAttrs
-from otel_replay.sources.common import INT64_MAX, INT64_MIN, UINT64_MAX, InvalidInput, plain_array
+from otel_replay.sources.common import InvalidInput, clean_attributes, hrtime_to_ns
 from otel_replay.sources.jsondoc import Document
 from otel_replay.sources.resources import record_resource
 
 _UNSET = msgspec.UNSET
 _NO_RAW = msgspec.Raw(b"")
-_MAX_SECONDS = UINT64_MAX // 1_000_000_000  # as hrtime_to_ns: below it, any nanoseconds fit 64 bits
 _TRACE_HEX = re.compile("[0-9a-f]{32}").fullmatch
 _SPAN_HEX = re.compile("[0-9a-f]{16}").fullmatch
 _ZERO_TRACE, _ZERO_SPAN = "0" * 32, "0" * 16
@@ -113,6 +112,7 @@ class Known:
     def __init__(self, default: ResourceAttrs) -> None:
         self.default = default
         self.traces: set[str] = set()
+        self.notes: list[str] = []  # what cleaning a record's attributes said (emptied after)
         self._resources: dict[bytes, ResourceAttrs | None] = {}
         self._last: tuple[msgspec.Raw, ResourceAttrs | None] = (_NO_RAW, default)
 
@@ -121,11 +121,14 @@ class Known:
         if raw == last_raw:  # most often the record before's (compared without a copy)
             return last
         text = bytes(raw)
-        resource = self.default if not text or text == b"null" else self._resources.get(text, _NO_RAW)
-        if resource is _NO_RAW:
+        if not text or text == b"null":
+            resource: ResourceAttrs | None = self.default
+        elif text in self._resources:
+            resource = self._resources[text]
+        else:
             resource = self._resources[text] = _plain_resource(text, self.default)
-        self._last = raw, resource  # type: ignore[assignment]
-        return resource  # type: ignore[return-value]
+        self._last = raw, resource
+        return resource
 
     def new_trace(self, value: str) -> bool:
         """Whether ``value`` is a trace id as the reader takes it (noted when it is)."""
@@ -146,12 +149,11 @@ def _plain_resource(text: bytes, default: ResourceAttrs) -> ResourceAttrs | None
 
 
 def plain_log(obj: CodeMachineLog, index: int, known: Known) -> PlainLog | None:
-    """The record as a :data:`PlainLog`, or None when it is not plain."""
-    stamp = obj.timestamp
-    if type(stamp) is not list or len(stamp) != 2:
-        return None
-    sec, nanos = stamp
-    if type(sec) is not int or type(nanos) is not int or not (0 <= sec < _MAX_SECONDS and 0 <= nanos <= 999_999_999):
+    """The record as a :data:`PlainLog`, or None when it is not plain. The time and the
+    attributes are judged by the reader's own functions (a note or a change: not plain)."""
+    try:
+        time_ns = hrtime_to_ns(obj.timestamp)
+    except InvalidInput:
         return None
     number = obj.severityNumber
     if number is _UNSET or number is None:
@@ -173,16 +175,10 @@ def plain_log(obj: CodeMachineLog, index: int, known: Known) -> PlainLog | None:
     elif type(attributes) is not dict:
         return None
     elif attributes:
-        for value in attributes.values():
-            kind = type(value)
-            if not (
-                kind is str
-                or kind is bool
-                or kind is float
-                or (kind is int and INT64_MIN <= value <= INT64_MAX)
-                or (kind is list and plain_array(value))
-            ):
-                return None
+        notes = known.notes
+        if clean_attributes(attributes, "attributes", notes, None) is not attributes or notes:
+            notes.clear()
+            return None
         trace, span = attributes.get(TRACE_ID_KEY, ""), attributes.get(SPAN_ID_KEY, "")
         # "" is no id, as absent; any other value not an id refuses the record
         if trace != "" and (type(trace) is not str or (trace not in known.traces and not known.new_trace(trace))):
@@ -192,4 +188,4 @@ def plain_log(obj: CodeMachineLog, index: int, known: Known) -> PlainLog | None:
     resource = known.resource(obj.resource)
     if resource is None:
         return None
-    return index, sec * 1_000_000_000 + nanos, number, text, body, attributes, trace, span, resource
+    return index, time_ns, number, text, body, attributes, trace, span, resource

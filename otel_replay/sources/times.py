@@ -29,7 +29,7 @@ from msgspec import Meta
 
 from otel_replay.model import Signal
 from otel_replay.sources.codemachine import classify
-from otel_replay.sources.common import UINT64_MAX, InvalidInput, hrtime_to_ns, ms_to_ns
+from otel_replay.sources.common import MAX_HRTIME_SECONDS, InvalidInput, hrtime_to_ns, ms_to_ns
 from otel_replay.sources.jsondoc import (
     BOM,
     RECORD_ARRAYS,
@@ -41,8 +41,6 @@ from otel_replay.sources.jsondoc import (
 )
 from otel_replay.sources.jsontext import first_array_key
 from otel_replay.sources.members import InputFile
-
-_MAX_SECONDS = UINT64_MAX // 1_000_000_000  # as hrtime_to_ns: below it, any nanoseconds fit
 
 
 class _Event(msgspec.Struct):
@@ -62,7 +60,7 @@ class _Log(msgspec.Struct):
 class _TimedLog(msgspec.Struct):
     """A log record whose time hrtime_to_ns takes at once (what the exporter writes)."""
 
-    timestamp: tuple[Annotated[int, Meta(ge=0, lt=_MAX_SECONDS)], Annotated[int, Meta(ge=0, le=999_999_999)]]
+    timestamp: tuple[Annotated[int, Meta(ge=0, lt=MAX_HRTIME_SECONDS)], Annotated[int, Meta(ge=0, le=999_999_999)]]
 
 
 _TOP = msgspec.json.Decoder(dict[str, msgspec.Raw])
