@@ -22,6 +22,7 @@ import msgspec
 
 from otel_replay.sources.jsontext import (
     NOT_SPACE,
+    PEEK,
     describe_json,
     event_kind,
     first_array_key,
@@ -45,7 +46,6 @@ FIRST_LINE_BYTES = 4 * WHOLE_DOCUMENT_BYTES
 RECORD_ARRAYS = ("spans", "logs", "metrics", "resourceSpans", "resourceLogs", "resourceMetrics")
 BOM = b"\xef\xbb\xbf"  # not allowed in JSON (RFC 8259 §8.1), but parsers may ignore it: we do
 _DECODER = msgspec.json.Decoder()
-_PEEK = msgspec.json.Decoder(dict[str, msgspec.Raw])
 #: How much of a document's start tells its first record array (a CodeMachine header is
 #: a few short values).
 START_BYTES = 4096
@@ -229,7 +229,7 @@ def _peek(data: bytes) -> Document | None:
     """The document's header, keys and record array, its values skipped, not decoded (a
     fifth of the time); None when it is not that simple (then the whole decode says why)."""
     try:
-        raws = _PEEK.decode(data)
+        raws = PEEK.decode(data)
         header = {k: _DECODER.decode(v) for k, v in raws.items() if memoryview(v)[:1] not in (b"[", b"{")}
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError, ValueError):
         return None

@@ -19,7 +19,8 @@ SHOWN_CHARS = 40
 #: Anything but JSON's white space (ASCII's, as ``bytes.strip``'s): searched for in a head of
 #: megabytes, not stripped from it (a strip copies it).
 NOT_SPACE = re.compile(rb"[^ \t\n\r\x0b\x0c]")
-_PEEK = msgspec.json.Decoder(dict[str, msgspec.Raw])
+#: A JSON object's keys, its values skipped, not built (kept as their text).
+PEEK = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _WORD = re.compile(rb"[A-Za-z_]+")
 
 
@@ -134,6 +135,6 @@ def first_line_object(head: bytes) -> dict[str, Any] | None:
         return None
     try:
         first.decode()  # UTF-8 (the decode below checks the values' JSON, not their bytes)
-        return _PEEK.decode(first)  # its keys: the values are not built (a line may be tens of MB)
+        return PEEK.decode(first)  # its keys: the values are not built (a line may be tens of MB)
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError, ValueError):
         return None
