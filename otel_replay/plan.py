@@ -49,9 +49,12 @@ class Selection:
     trace_ids: tuple[int, ...] = ()
     services: tuple[str, ...] = ()
 
-    def blank_times(self) -> RecordTimes:
-        """What the first pass fills (measured from ``now_ns``, against ``windows``)."""
-        return RecordTimes(now_ns=self.now_ns, windows=self.windows)
+    def blank_times(self, identify: bool = False) -> RecordTimes:
+        """What the first pass fills (measured from ``now_ns``, against ``windows``): the
+        records Loki would not show at once identified as they are found only with
+        ``--keep-times`` (whose counts are said) or ``identify`` (a second look at inputs
+        whose identities were deferred: timechoice.RecordTimes)."""
+        return RecordTimes(now_ns=self.now_ns, windows=self.windows, defer=not (identify or self.keep_times))
 
 
 @dataclass(frozen=True, kw_only=True)

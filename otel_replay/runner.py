@@ -218,8 +218,9 @@ def _offset(
     resumed = None if state is None else state.time_offset_ns
     if resumed is not None and resumed != (sel.offset_ns or 0):  # a flag asked otherwise, or the default moved them
         notify(f"--resume: keeping the first run's time offset ({format_duration(resumed)})")
+    times = None if first_pass is None else first_pass.times()
     choice = timechoice.choose(
-        None if first_pass is None else first_pass.times(),
+        times,
         destinations=plan.seen_in,
         keep_times=sel.keep_times,
         shift_to_now=sel.shift_to_now,
@@ -227,6 +228,8 @@ def _offset(
         resumed_offset_ns=resumed,
         shard=plan.shard is not None,
     )
+    if first_pass is not None and times is not None and times.deferred and timechoice.needs_counts(choice):
+        first_pass.identify(times)
     for line in announcement(choice, plan.seen_in):
         notify(line)
     return choice

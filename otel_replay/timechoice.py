@@ -63,14 +63,23 @@ class RecordTimes:
     log records Loki would not show at once (``unserved``) or refuse (``refused``) with
     their times kept, measured from ``now_ns`` — by their dedup identity, so that a
     CodeMachine ``latest*.json`` copy is not counted twice. Mergeable: each worker finds
-    its inputs'."""
+    its inputs'.
+
+    With ``defer``, those records are not identified as they are found: their input's index
+    goes into ``deferred``. Their numbers are only said when the times are kept
+    (:func:`needs_counts`), and a recording old enough to have such records is most often
+    moved to now; when it is not, the run reads those inputs once more for their identities
+    (:meth:`add_identified`)."""
 
     now_ns: int
     windows: Windows
+    defer: bool = False
     first: int | None = None
     last: int | None = None
     #: The newest span or metric point (what only an OTLP backend receives, logs aside).
     last_not_log: int | None = None
+    #: The oldest log record.
+    first_log: int | None = None
     #: Log records by identity: their dedup key (bytes) or, read by their time fields alone,
     #: :meth:`~otel_replay.sources.times.DocumentTimes.identities` (integers).
     unserved_keys: set[bytes | int] = field(default_factory=set)
@@ -81,18 +90,39 @@ class RecordTimes:
     inputs: dict[int, LogSpan] = field(default_factory=dict)
     current: LogSpan | None = None
     unattributed: bool = False
+    #: The inputs (by index) whose old log records are not identified yet (``defer``), and
+    #: whether any of those Loki would not show at once.
+    deferred: set[int] = field(default_factory=set)
+    deferred_unserved: bool = False
+    _index: int | None = None
 
     @property
     def unserved(self) -> int:
-        return len(self.unserved_keys)
+        return len(self._counted(self.unserved_keys))
 
     @property
     def refused(self) -> int:
-        return len(self.refused_keys)
+        return len(self._counted(self.refused_keys))
+
+    def _counted(self, keys: set[bytes | int]) -> set[bytes | int]:
+        if self.deferred:
+            raise ValueError("not counted yet: inputs are deferred (add_identified)")
+        return keys
+
+    @property
+    def any_unserved(self) -> bool:
+        """Whether Loki would not show some log record at once (counted or deferred)."""
+        return bool(self.unserved_keys) or self.deferred_unserved
+
+    @property
+    def any_refused(self) -> bool:
+        """Whether Loki would refuse some log record (counted or deferred)."""
+        return self.first_log is not None and self.first_log < self._cutoffs()[0]
 
     def begin(self, index: int | None, shared: bool = False) -> None:
         """The records from now on are those of input ``index`` (None: not known); ``shared``:
         its records are replayed in shares, by several workers (none of them is alone)."""
+        self._index = index
         if index is None:
             self.current = None
             return
@@ -119,8 +149,8 @@ class RecordTimes:
             if record.time_ns:
                 span.add(record.time_ns, record.time_ns)
         if record.time_ns:  # no time: sent as it is, whatever the offset
-            self._widen(record.time_ns, record.time_ns)
-            if (old := self._old(record.time_ns)) is not None:
+            self._widen_logs(record.time_ns, record.time_ns)
+            if (old := self._old(record.time_ns)) is not None and not self._deferring(old is self.unserved_keys):
                 old.add(log_identity(record))
 
     def add_range(self, first: int, last: int) -> None:
@@ -145,13 +175,34 @@ class RecordTimes:
         if not timed:
             return
         oldest = min(timed)
-        self._widen(oldest, max(timed))
+        self._widen_logs(oldest, max(timed))
         refused, unserved = self._cutoffs()
         if oldest >= refused and oldest >= unserved:
             return  # the oldest is shown at once: so is every other
+        if self.defer and self._index is not None:
+            self._deferring(oldest >= refused or any(refused <= t < unserved for t in timed))
+            return
         # the records of a document in two passes of C loops, the identities of the old alone
         self.refused_keys.update(identities([i for i, t in enumerate(stamps) if 0 < t < refused]))
         self.unserved_keys.update(identities([i for i, t in enumerate(stamps) if t and refused <= t < unserved]))
+
+    def _deferring(self, unserved: bool) -> bool:
+        """Whether old log records (``unserved``: some Loki would not show at once, not only
+        ones it refuses) are left unidentified (``defer``): those of an input known by its
+        index, which can be read again."""
+        if not self.defer or self._index is None:
+            return False
+        self.deferred.add(self._index)
+        self.deferred_unserved |= unserved
+        return True
+
+    def add_identified(self, found: RecordTimes) -> None:
+        """The identities found by reading the ``deferred`` inputs once more (without
+        ``defer``): the counts are then known."""
+        self.unserved_keys |= found.unserved_keys
+        self.refused_keys |= found.refused_keys
+        self.deferred.clear()
+        self.deferred_unserved = False
 
     def _old(self, time_ns: int) -> set[bytes | int] | None:
         """Where a log record at ``time_ns`` counts: refused by Loki, not shown at once, or
@@ -171,6 +222,10 @@ class RecordTimes:
         unserved = self.now_ns - w.loki_visible_ns if w.loki_visible_ns else -math.inf
         return refused, unserved
 
+    def _widen_logs(self, first: int, last: int) -> None:
+        self._widen(first, last)
+        self.first_log = first if self.first_log is None else min(self.first_log, first)
+
     def _widen(self, first: int, last: int) -> None:
         self.first = first if self.first is None else min(self.first, first)
         self.last = last if self.last is None else max(self.last, last)
@@ -185,8 +240,12 @@ class RecordTimes:
         if other.last_not_log is not None:
             mine = self.last_not_log
             self.last_not_log = other.last_not_log if mine is None else max(mine, other.last_not_log)
+        if other.first_log is not None:
+            self.first_log = other.first_log if self.first_log is None else min(self.first_log, other.first_log)
         self.unserved_keys |= other.unserved_keys
         self.refused_keys |= other.refused_keys
+        self.deferred |= other.deferred
+        self.deferred_unserved |= other.deferred_unserved
         for index, span in other.inputs.items():
             known = self.inputs.get(index)
             if known is not None:  # reported twice: not one document's indices
@@ -253,6 +312,13 @@ def choose(
     return TimeChoice(offset_ns=times.now_ns - last, how=SHIFTED, reason=reason, times=times)
 
 
+def needs_counts(choice: TimeChoice) -> bool:
+    """Whether what is said of ``choice`` counts the log records Loki will not show at once:
+    not when the recording moves to now (the reason says why, not how many)."""
+    moved = choice.how == SHIFTED or (choice.how == SHIFT_TO_NOW and choice.offset_ns != 0)
+    return choice.times is not None and not moved
+
+
 def default_offset(first_ns: int | None, last_ns: int | None, now_ns: int) -> int:
     """What a replay now with default flags would move a recording by, sent to Tempo and
     Loki (``inspect`` says it, before any replay)."""
@@ -267,9 +333,12 @@ def why_not_visible(times: RecordTimes, destinations: Destinations) -> str | Non
         return None
     age = times.now_ns - times.last
     w = times.windows
-    if destinations.loki and times.refused:
-        return f"Loki refuses log records older than {duration(w.loki_max_age_ns)} ({times.refused} are)"
-    if destinations.loki and times.unserved and w.loki_visible_ns and age > w.loki_visible_ns:
+    if destinations.loki and times.any_refused and times.first_log is not None:
+        return (
+            f"Loki refuses log records older than {duration(w.loki_max_age_ns)} "
+            f"(the oldest is {duration(times.now_ns - times.first_log)} old)"
+        )
+    if destinations.loki and times.any_unserved and w.loki_visible_ns and age > w.loki_visible_ns:
         return (
             f"the newest record is {duration(age)} old: Loki shows entries older than "
             f"{duration(w.loki_visible_ns)} only once its ingester flushes them (up to 2h later)"

@@ -316,18 +316,19 @@ def test_copies_in_inputs_handed_out_several_a_task_are_dropped(tmp_path: Path) 
 
 
 # -- counting what Loki will not show: copies counted once, without an identity each ----------
-def _count_report(folder: Path, now_s: int) -> None:
+def _count_report(folder: Path, now_s: int, refused: bool = True) -> None:
     """Sessions an hour and more apart, older than Loki shows at once, one with a record
     written twice and two records at one instant that differ; a session and its ``latest``
-    copy; one older than Loki takes (and its copy); a recent one."""
+    copy; one older than Loki takes (and its copy) unless not ``refused``; a recent one."""
     twice = [*_logs(now_s - 10 * HOUR, 50), log_doc(sec=now_s - 10 * HOUR + 7, body="line 7")]
     twice.append(log_doc(sec=now_s - 10 * HOUR + 9, body="not line 9"))
     log_file(folder / "01-00-00-logs.json", twice)
     log_file(folder / "02-00-00-logs.json", _logs(now_s - 6 * HOUR, 30))
     log_file(folder / "03-00-00-logs.json", _logs(now_s - 5 * HOUR, 20))
     log_file(folder / "latest-logs.json", _logs(now_s - 5 * HOUR, 20))
-    log_file(folder / "00-00-00-logs.json", _logs(now_s - 8 * 24 * HOUR, 5))
-    log_file(folder / "00-00-09-logs.json", _logs(now_s - 8 * 24 * HOUR, 5))
+    if refused:
+        log_file(folder / "00-00-00-logs.json", _logs(now_s - 8 * 24 * HOUR, 5))
+        log_file(folder / "00-00-09-logs.json", _logs(now_s - 8 * 24 * HOUR, 5))
     log_file(folder / "04-00-00-logs.json", _logs(now_s - HOUR // 2, 10))
 
 
@@ -346,3 +347,21 @@ def test_what_loki_will_not_show_is_counted_once_per_record(
             str(tmp_path / "in"), "--logs-only", "--keep-times", "--workers", workers, "--loki-url", loki.url
         )
     assert (summary["time"]["loki_not_shown_yet"], summary["time"]["loki_refused"]) == (101, 5)
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_what_loki_will_not_show_is_counted_once_when_the_default_keeps_the_times(
+    tmp_path: Path, workers: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The newest record is recent, so the default keeps the recorded times and says how
+    many records Loki will not show at once. The first pass left their identities for
+    later (timechoice.RecordTimes): the inputs that hold them are read once more, and each
+    copy is still counted once (121 if the latest copy's 20 were counted again)."""
+    for name in ("OTEL_REPLAY_LOKI_VISIBLE_WITHIN", "OTEL_REPLAY_LOKI_MAX_AGE"):
+        monkeypatch.delenv(name, raising=False)
+    now_s = time.time_ns() // 10**9
+    _count_report(tmp_path / "in", now_s, refused=False)
+    with LokiReceiver(now_ns=time.time_ns) as loki:
+        _, summary = replay_json(str(tmp_path / "in"), "--logs-only", "--workers", workers, "--loki-url", loki.url)
+    assert summary["time"]["how"] == "kept"
+    assert (summary["time"]["loki_not_shown_yet"], summary["time"]["loki_refused"]) == (101, 0)

@@ -27,6 +27,7 @@ from otel_replay.timechoice import (
     Windows,
     choose,
     keep_times_lines,
+    needs_counts,
 )
 from tests.fakes.loki import LokiReceiver
 from tests.fakes.otlp import OtlpReceiver
@@ -139,7 +140,8 @@ def test_the_reason_names_the_destination_and_the_age() -> None:
     )
     assert "Tempo's search finds traces older than 2m" in choose(times(span_age=HOUR_NS), destinations=OTLP).reason
     assert (
-        "Loki refuses log records older than 7d (1 are)" in choose(times(8 * DAY_NS, HOUR_NS), destinations=LOKI).reason
+        "Loki refuses log records older than 7d (the oldest is 8d old)"
+        in choose(times(8 * DAY_NS, HOUR_NS), destinations=LOKI).reason
     )
 
 
@@ -171,6 +173,62 @@ def test_a_log_record_as_old_as_a_window_is_within_it_whether_converted_or_read_
     off = RecordTimes(now_ns=NOW, windows=Windows(loki_visible_ns=0, loki_max_age_ns=0))
     off.add_logs([NOW - age for age in ages], lambda indices: indices)
     assert (off.unserved, off.refused, off.first) == (0, 0, NOW - ages[-1])
+
+
+def test_deferred_records_are_identified_only_when_read_again() -> None:
+    """With ``defer``, an old log record (one Loki would not show at once or would refuse)
+    costs no identity: its input is noted, what is known without counting is said (whether
+    there are any of each kind, the oldest), and the counts are asked of nobody until the
+    second look brings the identities. A record of no known input is identified at once."""
+    asked: list[list[int]] = []
+
+    def identities(indices: list[int]) -> list[int]:
+        asked.append(indices)
+        return [NOW - 4 * HOUR_NS + i for i in indices]
+
+    stamps = [NOW - 4 * HOUR_NS, NOW - 8 * DAY_NS, NOW - MINUTE_NS, NOW - 5 * HOUR_NS]
+
+    def first_look(defer: bool) -> RecordTimes:
+        found = RecordTimes(now_ns=NOW, windows=Windows(), defer=defer)
+        found.begin(7)
+        found.add_logs(stamps, identities, whole=True)
+        found.begin(8)
+        found.add(_log(NOW - 6 * HOUR_NS))
+        found.begin(9)
+        found.add_logs([NOW - MINUTE_NS], identities, whole=True)  # shown at once: nothing to defer
+        return found
+
+    deferring = first_look(defer=True)
+    assert asked == [] and deferring.deferred == {7, 8}
+    assert deferring.any_unserved and deferring.any_refused and deferring.first_log == NOW - 8 * DAY_NS
+    for count in ("unserved", "refused"):
+        with pytest.raises(ValueError, match="not counted yet"):
+            getattr(deferring, count)
+    merged = RecordTimes(now_ns=NOW, windows=Windows())
+    merged.merge(deferring)
+    assert merged.deferred == {7, 8} and merged.any_unserved and merged.any_refused
+    merged.add_identified(first_look(defer=False))  # the second look
+    assert (merged.unserved, merged.refused, merged.deferred) == (3, 1, set())
+    only_refused = RecordTimes(now_ns=NOW, windows=Windows(), defer=True)
+    only_refused.begin(1)
+    only_refused.add_logs([NOW - 8 * DAY_NS, NOW - 9 * DAY_NS], identities)
+    assert only_refused.any_refused and not only_refused.any_unserved and only_refused.deferred == {1}
+    asked.clear()
+    unknown = RecordTimes(now_ns=NOW, windows=Windows(), defer=True)
+    unknown.begin(None)
+    unknown.add_logs(stamps, identities)
+    assert asked and (unknown.unserved, unknown.refused, unknown.deferred) == (2, 1, set())
+
+
+def test_the_counts_are_needed_unless_the_recording_moves_to_now() -> None:
+    old = times(5 * HOUR_NS)
+    assert not needs_counts(choose(old, destinations=LOKI))  # shifted
+    assert not needs_counts(choose(old, destinations=LOKI, shift_to_now=True))
+    assert needs_counts(choose(times(0, 5 * HOUR_NS), destinations=LOKI, shift_to_now=True))  # moved by nothing
+    assert needs_counts(choose(old, destinations=LOKI, keep_times=True))
+    assert needs_counts(choose(times(MINUTE_NS, 5 * HOUR_NS), destinations=LOKI))  # kept
+    assert needs_counts(choose(old, destinations=LOKI, shard=True))  # kept, with a warning
+    assert not needs_counts(choose(old, destinations=LOKI, offset_ns=0))  # no first pass asked
 
 
 def test_keep_times_lines_give_the_numbers() -> None:

@@ -46,6 +46,10 @@ class Executor(Protocol):
         records the run will replay (each input read once more than otherwise,
         decompressed once)."""
 
+    def identify(self, times: RecordTimes) -> None:
+        """Read the inputs ``times`` deferred once more, for the identities of their records
+        Loki would not show at once (timechoice.RecordTimes): then they are counted."""
+
     def replay(self, job: Job) -> None:
         """Read every input into the sinks, counting on ``job.stats``. A second Ctrl-C
         (KeyboardInterrupt) ends it at once and is raised again."""

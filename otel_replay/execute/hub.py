@@ -177,10 +177,10 @@ class Hub:
         self.first_pending -= 1
         self._first.notify_all()
 
-    def first_pass(self, item: WorkItem) -> FirstPass:
+    def first_pass(self, item: WorkItem, identify: bool = False) -> FirstPass:
         with self._first:
             self.first_pending += 1
-        return FirstPass(item)
+        return FirstPass(item, identify)
 
     def not_handed_out(self, item: WorkItem) -> None:
         with self._first:

@@ -49,6 +49,14 @@ class InProcess:
         self._inputs = recorded
         return times
 
+    def identify(self, times: RecordTimes) -> None:
+        signals, keep = frozenset(self._plan.signals), first_pass(self._plan.selection)
+        found = self._plan.selection.blank_times(identify=True)
+        for entry in self._inputs:
+            if isinstance(entry, WorkItem) and entry.index in times.deferred:
+                times_in(as_input(entry, self._plan.limits.ratio_cap), signals, keep, found, entry.index)
+        times.add_identified(found)
+
     def replay(self, job: Job) -> None:
         plan = self._plan
         try:

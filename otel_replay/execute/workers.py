@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from otel_replay.assemble import first_pass
 from otel_replay.execute.base import Job
@@ -55,6 +55,7 @@ class Workers:
         self._started = start(ctx, count, work, (plan, self._stop, turn, verbose, self._read_bytes))
         self._hub = hub = Hub(self._started, Turns(turn), spool, reads_twice)
         self._total: int | None = None  # the inputs' bytes, once the first pass has seen them all
+        self._recorded: list[Entry] = []  # the inputs, as the first pass found them
         if verbose:  # what this process finds (files ignored) is said as the workers say theirs
             hub.own.notes = lambda line: say(plan.redact(line))
         self._threads = [threading.Thread(target=hub.serve, args=(peer,), daemon=True) for peer in hub.peers]
@@ -63,23 +64,43 @@ class Workers:
 
     # -- the run's steps ----------------------------------------------------------------
     def times(self) -> RecordTimes:
-        hub, recorded = self._hub, []
+        self._first_pass(self._recording())
+        self._entries = iter(self._recorded)
+        self._total = sum(e.size or 0 for e in self._recorded if isinstance(e, WorkItem))
+        return self._found(self._plan.selection.blank_times())
+
+    def identify(self, times: RecordTimes) -> None:
+        self._first_pass([e for e in self._recorded if isinstance(e, WorkItem) and e.index in times.deferred], True)
+        times.add_identified(self._found(self._plan.selection.blank_times(identify=True)))
+
+    def _recording(self) -> Iterator[Entry]:
+        """The inputs as discovery finds them, each kept for the replay."""
+        for entry in self._entries:
+            self._recorded.append(entry)
+            yield entry
+
+    def _first_pass(self, entries: Iterable[Entry], identify: bool = False) -> None:
+        """Hand out a first pass over ``entries`` (``identify``: a second look, see
+        timechoice.RecordTimes) and wait for every answer."""
+        hub = self._hub
+        hub.times.clear()
+        hub.lost.clear()
         try:
-            for entry in self._entries:  # one input a task: a worker that dies loses just the one it reads
-                recorded.append(entry)
-                if isinstance(entry, WorkItem) and not self._put(hub.first_pass(entry)):
+            for entry in entries:  # one input a task: a worker that dies loses just the one it reads
+                if isinstance(entry, WorkItem) and not self._put(hub.first_pass(entry, identify)):
                     hub.not_handed_out(entry)
             hub.wait_first_pass()
         except KeyboardInterrupt:
             self._kill()  # they only read so far
             raise
-        self._entries = iter(recorded)
-        self._total = sum(e.size or 0 for e in recorded if isinstance(e, WorkItem))
+
+    def _found(self, times: RecordTimes) -> RecordTimes:
+        """``times`` with what the workers found in the first pass handed out, and what this
+        process finds in the inputs whose worker died."""
         keep, signals = first_pass(self._plan.selection), frozenset(self._plan.signals)
-        times = self._plan.selection.blank_times()
-        for found in hub.times:
+        for found in self._hub.times:
             times.merge(found)
-        for item in hub.lost:
+        for item in self._hub.lost:
             times_in(item.input(self._plan.limits.ratio_cap), signals, keep, times, item.index)
         return times
 
