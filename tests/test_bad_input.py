@@ -284,3 +284,19 @@ def test_tar_gz_bomb_is_stopped_by_ratio(tmp_path: Path) -> None:
     assert "decompression bomb" in items[-1].reason  # type: ignore[union-attr]
     # under the default floor (16 MiB) so small an archive is read, whatever its ratio
     assert not [i for i in discover([str(path)], limits=ArchiveLimits(max_ratio=100)) if isinstance(i, FileProblem)]
+
+
+def test_a_span_document_is_not_read_in_a_run_without_spans(tmp_path: Path, loki: LokiReceiver) -> None:
+    """Told a span document by its start, it is not read on: cut or invalid past it, it is
+    counted as a file not selected, not as a problem of a run that replays logs only.
+    With spans asked for, its cut is said."""
+    spans = spans_bytes(span_doc(), span_doc(spanId=GOOD_SPAN_ID))
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "17-00-00.json").write_bytes(spans[: len(spans) // 2])
+    log_file(tmp_path / "in" / "17-00-00-logs.json", [log_doc(sec=1795539601, body="kept")])
+    code, summary = replay_json(str(tmp_path / "in"), "--loki-url", loki.url, "--logs-only")
+    assert code == 0 and problem_lines(summary) == []
+    assert summary["signals"]["traces"]["files_not_selected"] == 1
+    assert [line for _, _, line, _ in loki.entries()] == ["kept"]
+    code, summary = replay_json(str(tmp_path / "in"), "--loki-url", loki.url, "--dry-run")
+    assert code == 1 and any("17-00-00.json: truncated JSON" in p for p in problem_lines(summary))

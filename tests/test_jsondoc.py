@@ -19,6 +19,7 @@ from otel_replay.sources.jsondoc import (
     is_json_lines,
     read_document,
     read_head,
+    spans_first,
 )
 from otel_replay.sources.jsontext import describe_json, first_array_key, looks_like_json
 
@@ -569,3 +570,30 @@ def test_a_word_after_white_space_looks_like_json_only_when_it_is_one_of_json(he
 @pytest.mark.parametrize("blank", [b"", b"   ", b" \n\n \t\r\n"])
 def test_white_space_alone_is_not_json_lines_to_discovery(blank: bytes) -> None:
     assert not jsondoc.starts_json_lines(io.BytesIO(blank * 1000), 64)
+
+
+def test_a_span_document_not_wanted_is_not_read_past_its_start() -> None:
+    """Its first array is ``spans``, which no later array outranks: a run without spans
+    reads its first START_BYTES, not the rest (cut, invalid, it is not its business)."""
+    body = b'{\n  "version": 1,\n  "service": "codemachine",\n  "spans": [\n' + b'{"name": "s"},' * 100_000
+    stream = _Reads(body)  # cut: no end
+    doc = read_document(stream, len(body), lambda d: d.array_key != "spans")
+    assert (doc.array_key, doc.keys, list(doc.items)) == ("spans", ["spans"], [])
+    assert stream.asked == [jsondoc.START_BYTES]
+    wanted = read_document(_Reads(body[: body.rindex(b",")] + b"]}"), len(body), lambda d: True)
+    assert sum(1 for _ in wanted.items) == 100_000
+
+
+@pytest.mark.parametrize(
+    ("start", "first"),
+    [
+        (b'{"version": 1, "spans": [', True),
+        (b'\n  {\n "service": "x",\n  "spans": [{"name": "s"}]}', True),
+        (b'{"logs": [], "spans": []}', False),  # spans would outrank logs: only the whole tells
+        (b'{"resource": {"a": 1}, "spans": []}', False),  # an object first: not a CodeMachine header
+        (b'\xef\xbb\xbf{"spans": []}', False),  # its note is said: read as ever
+        (b'{"spans": []}\n{"spans": []}\n', False),  # JSON Lines: each line is read
+    ],
+)
+def test_a_span_document_is_told_by_its_first_array(start: bytes, first: bool) -> None:
+    assert spans_first(start) is first

@@ -96,8 +96,12 @@ def read_document(
     with no items: its records are not even decoded. ``wanted`` is asked first about the
     document's first array alone (a Document of that key, no header) when its start tells
     it: taken, the document is decoded whole at once — by the reader ``typed`` has for
-    that array, when it has one and it takes the document."""
-    head = read_head(stream, size_hint)
+    that array, when it has one and it takes the document. A span document ``wanted``
+    refuses is not read past its start (:func:`spans_first`)."""
+    start = stream.read(START_BYTES if size_hint is None or size_hint < 0 else min(START_BYTES, size_hint + 1))
+    if wanted is not None and spans_first(start) and not wanted(spans := Document({}, ["spans"], "spans")):
+        return spans
+    head = read_head(stream, size_hint, start)
     bom = head.startswith(BOM)
     base = len(BOM) if bom else 0  # where the JSON text starts in the file
     if bom:  # read as many bytes more, so that the head is WHOLE_DOCUMENT_BYTES + 1 bytes of JSON
@@ -119,17 +123,25 @@ def read_document(
     return doc
 
 
-def read_head(stream: BinaryIO, size_hint: int | None = None) -> bytes:
-    """The first WHOLE_DOCUMENT_BYTES + 1 bytes of ``stream`` (all of a document to read
-    whole, one byte more when it is not). With the input's size, a read of that size: a
-    read of 8 MiB for a file of 1 MiB costs the kernel the pages of 8 (a third of the
-    system time of a replay). A size that was short (a guess) is read on."""
+def read_head(stream: BinaryIO, size_hint: int | None = None, start: bytes = b"") -> bytes:
+    """The first WHOLE_DOCUMENT_BYTES + 1 bytes of the document (all of a document to read
+    whole, one byte more when it is not): ``start``, already read, and what ``stream``
+    holds after it. With the input's size, a read of that size: a read of 8 MiB for a file
+    of 1 MiB costs the kernel the pages of 8 (a third of the system time of a replay). A
+    size that was short (a guess) is read on."""
     want = WHOLE_DOCUMENT_BYTES + 1
     first = want if size_hint is None or size_hint < 0 else min(want, size_hint + 1)
-    head = stream.read(first)
+    head = start + stream.read(max(0, first - len(start)))
     if len(head) == first < want:
         head += stream.read(want - first)
     return head
+
+
+def spans_first(start: bytes) -> bool:
+    """Whether a document that starts so is a span document: its first array is ``spans``,
+    which outranks any array after it (as the readers rank them). Not a document that
+    starts with a byte order mark (its note is said) or JSON Lines (each line is read)."""
+    return not start.startswith(BOM) and first_array_key(start) == RECORD_ARRAYS[0] and not is_json_lines(start)
 
 
 def _to_first_line_end(head: bytes, stream: BinaryIO) -> tuple[bytes, BinaryIO]:

@@ -38,8 +38,8 @@ from otel_replay.sources.jsondoc import (
     DocumentError,
     read_document,
     read_head,
+    spans_first,
 )
-from otel_replay.sources.jsontext import first_array_key
 from otel_replay.sources.members import InputFile
 
 
@@ -115,10 +115,10 @@ def document_times(item: InputFile, signals: frozenset[Signal], found: Callable[
     try:
         with item.open() as stream:
             data = stream.read(START_BYTES)
-            if _spans_not_asked(data, signals):
+            if Signal.TRACES not in signals and spans_first(data):  # as the replay, read no further
                 found(DocumentTimes(None))
                 return True
-            data += read_head(stream, None if item.size is None else max(0, item.size - len(data)))
+            data = read_head(stream, item.size, data)
         if len(data) > WHOLE_DOCUMENT_BYTES:
             with item.open() as stream:
                 return _streamed(stream, signals, found)
@@ -128,12 +128,6 @@ def document_times(item: InputFile, signals: frozenset[Signal], found: Callable[
     if read is not None:
         found(read)
     return read is not None
-
-
-def _spans_not_asked(start: bytes, signals: frozenset[Signal]) -> bool:
-    """Whether a document that starts so is a span document in a run without spans: its
-    first array is ``spans``, which outranks any array after it (as the readers rank them)."""
-    return Signal.TRACES not in signals and not start.startswith(BOM) and first_array_key(start) == RECORD_ARRAYS[0]
 
 
 def _whole(data: bytes, signals: frozenset[Signal]) -> DocumentTimes | None:
