@@ -227,3 +227,26 @@ def test_a_span_document_in_a_run_without_spans_is_told_by_its_start(
     assert document_times(found, frozenset({Signal.LOGS}), handed.append) is told
     assert [read.signal for read in handed] == ([None] if told else [])
     assert _pass([path], 0, True, frozenset({Signal.LOGS})).last is None
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {"version": 1, "logs": [log_doc(sec=1_795_539_600), log_doc(sec=1_795_539_700)], "spans": [span_doc()]},
+        {"logs": [log_doc(sec=1_795_539_600), log_doc(sec=1_795_539_700, nanos=10**9)]},  # a time refused
+        {"logs": [log_doc(sec=1_795_539_600), {"timestamp": [1_795_539_700.5, 0]}]},  # not as the exporter writes
+        {"logs": [log_doc(sec=1_795_539_600)], "sessionFile": "12-00-00-logs.json", "extra": {"a": [1]}},
+        {"logs": None, "spans": [span_doc()]},
+        {"logs": [], "resourceSpans": []},
+    ],
+    ids=["spans outrank logs", "a refused time", "an odd time", "other keys", "logs null", "no log"],
+)
+def test_a_log_document_read_in_one_decode_or_the_long_way_gives_the_same_times(
+    tmp_path: Path, doc: dict[str, Any]
+) -> None:
+    """The first pass reads a log document for its times in one typed decode when it is as
+    the exporter writes it; anything else the long way. Both agree with converting it."""
+    path = write_json(tmp_path / "12-00-00-logs.json", doc)
+    now = 1_795_539_700 * 10**9 + 4 * HOUR_NS
+    light, full = _pass([path], now, True), _pass([path], now, False)
+    assert _found(light) == _found(full)

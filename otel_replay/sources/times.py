@@ -63,7 +63,17 @@ class _TimedLog(msgspec.Struct):
     timestamp: tuple[Annotated[int, Meta(ge=0, lt=MAX_HRTIME_SECONDS)], Annotated[int, Meta(ge=0, le=999_999_999)]]
 
 
+class _TimedLogDocument(msgspec.Struct):
+    """A log document as its exporter writes it, read for its times alone in one decode:
+    its ``logs``, each time as :class:`_TimedLog` takes it. With a ``spans`` array (which
+    outranks ``logs``) it is read the long way."""
+
+    logs: list[_TimedLog]
+    spans: msgspec.Raw = msgspec.Raw(b"")  # empty: absent
+
+
 _TOP = msgspec.json.Decoder(dict[str, msgspec.Raw])
+_TIMED_LOG_DOCUMENT = msgspec.json.Decoder(_TimedLogDocument)
 _SPANS = msgspec.json.Decoder(list[_Span])
 _LOGS = msgspec.json.Decoder(list[_Log])
 _TIMED_LOGS = msgspec.json.Decoder(list[_TimedLog])
@@ -84,8 +94,9 @@ class DocumentTimes:
     #: Spans: the first and last instant of each one the replay can send, in pairs
     #: (``[first, last, first, last, …]``); log records: each one's time (0: none, or refused).
     times: list[int] = field(default_factory=list)
-    #: Log records read whole: the JSON of their array (split only when some are old).
-    array: bytes = b""
+    #: Log records read whole: the JSON of their document (its ``logs`` split only when
+    #: some are old and their identities are asked).
+    document: bytes = b""
     #: Log records streamed: the records themselves, decoded.
     decoded: list[Any] | None = None
     _records: list[msgspec.Raw] | None = None
@@ -100,7 +111,7 @@ class DocumentTimes:
             raws = [_ENCODE(self.decoded[i]) for i in indices]
         else:
             if self._records is None:
-                self._records = _RAWS.decode(self.array)
+                self._records = _RAWS.decode(_TOP.decode(self.document)["logs"])
             raws = list(map(self._records.__getitem__, indices))
         times, crc = self.times, zlib.crc32
         return [times[i] << 64 | len(raw) << 32 | crc(raw) for i, raw in zip(indices, raws, strict=True)]
@@ -133,6 +144,11 @@ def document_times(item: InputFile, signals: frozenset[Signal], found: Callable[
 def _whole(data: bytes, signals: frozenset[Signal]) -> DocumentTimes | None:
     if data.startswith(BOM):
         return None
+    if Signal.LOGS in signals:
+        with contextlib.suppress(msgspec.ValidationError):  # not that simple: the long way says
+            logs = _TIMED_LOG_DOCUMENT.decode(data)
+            if not logs.spans:
+                return DocumentTimes(Signal.LOGS, _stamps(logs.logs), data)
     top = _TOP.decode(data)
     array_key = next((k for k in RECORD_ARRAYS if k in top), None)
     signal = _ARRAYS.get(array_key)  # type: ignore[arg-type]
@@ -144,10 +160,14 @@ def _whole(data: bytes, signals: frozenset[Signal]) -> DocumentTimes | None:
     if signal is Signal.TRACES:
         return DocumentTimes(signal, span_times(_SPANS.decode(raw)))
     try:  # every time as the exporter writes them: in C loops
-        times = [sec * 1_000_000_000 + nanos for sec, nanos in map(_STAMP, _TIMED_LOGS.decode(raw))]
+        times = _stamps(_TIMED_LOGS.decode(raw))
     except msgspec.ValidationError:
         times = log_times(_LOGS.decode(raw))
-    return DocumentTimes(signal, times, bytes(raw))
+    return DocumentTimes(signal, times, data)
+
+
+def _stamps(logs: list[_TimedLog]) -> list[int]:
+    return [sec * 1_000_000_000 + nanos for sec, nanos in map(_STAMP, logs)]
 
 
 def _streamed(stream: BinaryIO, signals: frozenset[Signal], found: Callable[[DocumentTimes], None]) -> bool:
