@@ -28,7 +28,11 @@ class Batcher(Generic[T]):
         self._bytes = base_bytes
 
     def fits_alone(self, size: int, group_bytes: int = 0) -> bool:
-        return self.base_bytes + size + group_bytes <= self.max_bytes
+        return size <= self.room(group_bytes)
+
+    def room(self, group_bytes: int = 0) -> int:
+        """The size of the largest item of a group of ``group_bytes`` that fits alone."""
+        return self.max_bytes - self.base_bytes - group_bytes
 
     def add(self, item: T, size: int, group: Hashable = None, group_bytes: int = 0) -> None:
         extra = group_bytes if group is not None and group not in self._groups else 0

@@ -140,6 +140,7 @@ class _Stream:
     json: bytes  # the labels as a push names them; bytes keep their hash: the key to group by
     group_bytes: int  # what its labels add to a push
     resource_md: dict[str, str]  # structured metadata from its resource (copied per entry)
+    room: int  # the size of the largest entry that fits in a push alone
 
 
 @dataclass(slots=True)
@@ -148,8 +149,13 @@ class _Entry:
     stream: tuple[tuple[str, str], ...]
     group: bytes  # its stream's labels as JSON (see _Stream.json)
     value: bytes  # the encoded ["<ns>", "line", {metadata}] triple
-    origin: Origin
+    source: str | object  # where it came from (see origin)
+    index: int
     key: bytes
+
+    @property
+    def origin(self) -> Origin:
+        return Origin(self.source, self.index)  # made when asked: rarely, not per entry
 
 
 _ID_KEYS = (TRACE_ID_KEY, SPAN_ID_KEY)
@@ -197,7 +203,8 @@ class LokiSink(InFlightSink):
                 self._streams.clear()
             labels = stream_labels(resource, severity, self._extra_labels)
             json = _encode(dict(labels))
-            stream = _Stream(labels, json, len(json) + 24, resource_metadata(resource))
+            group_bytes = len(json) + 24
+            stream = _Stream(labels, json, group_bytes, resource_metadata(resource), self._batcher.room(group_bytes))
             self._streams[(resource, severity)] = stream
         return stream
 
@@ -225,7 +232,7 @@ class LokiSink(InFlightSink):
         value, line, md = self._value(record.time_ns, body_line(record.body), md)
         if value is None:
             value = self._fit(record, line, md)
-        return self._ready(record.time_ns, stream, value, record.origin, record.key)
+        return self._ready(record.time_ns, stream, value, record.origin.source, record.origin.index, record.key)
 
     def plain_entries(self, block: PlainLogs, times: list[int | None]) -> Iterator[Prepared]:
         """The entries of a block of plain records (sources/plainlogs.py) at these times
@@ -243,7 +250,7 @@ class LokiSink(InFlightSink):
                 record.time_ns = time_ns
                 prepared = self.entry(record)
             else:
-                prepared = self._ready(time_ns, stream, value, Origin(block.source, index), b"")
+                prepared = self._ready(time_ns, stream, value, block.source, index, b"")
             if prepared is not None:
                 yield prepared
 
@@ -262,16 +269,18 @@ class LokiSink(InFlightSink):
             return None, line, md
         return value, line, md
 
-    def _ready(self, time_ns: int, stream: _Stream, value: bytes, origin: Origin, key: bytes) -> Prepared | None:
+    def _ready(
+        self, time_ns: int, stream: _Stream, value: bytes, source: str | object, index: int, key: bytes
+    ) -> Prepared | None:
         """The entry ready to batch; None when it cannot fit in a push even alone (counted)."""
-        group_bytes = stream.group_bytes
         size = len(value) + 1
-        if not self._batcher.fits_alone(size, group_bytes):
+        if size > stream.room:
+            limit = self._config.batch_bytes
             self._stats.too_large(
-                self.signal, origin, size + group_bytes, "--loki-batch-bytes", self._config.batch_bytes
+                self.signal, Origin(source, index), size + stream.group_bytes, "--loki-batch-bytes", limit
             )
             return None
-        return _Entry(time_ns, stream.labels, stream.json, value, origin, key), size, group_bytes
+        return _Entry(time_ns, stream.labels, stream.json, value, source, index, key), size, stream.group_bytes
 
     def _fit(self, record: LogRecord, line: str, md: dict[str, str]) -> bytes:
         """The entry with its line cut to ``--loki-max-line-bytes`` and its structured
