@@ -64,9 +64,10 @@ variable); Loki pushes unless `--loki-compression none` is given. Why gzip: reco
 telemetry compresses 5 to 8 times, which is what matters when the backend is remote (a
 company Collector, Grafana Cloud). Against the local stack it saves nothing and costs CPU
 at both ends: the exporter compresses at gzip's highest level, about 65 ms of one core
-per MiB, so `--compression none` is a little faster; Loki pushes are compressed at level
-1, and `--loki-compression none` replays the bench's log records with two workers in
-0.96 of the CPU (bench/RESULTS.md).
+per MiB, so `--compression none` is a little faster. Loki pushes are compressed at level
+1 by Intel's ISA-L (the `isal` package: a fifth of zlib's time at that level, and a
+little smaller), in each push's own thread; `--loki-compression none` saves little
+(bench/RESULTS.md).
 
 ## Flags that do nothing in a run
 
