@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from isal import igzip
 
 from otel_replay.sinks.delivery import Outcome, Permanent, Retryable
 
@@ -37,6 +38,13 @@ def describe_exception(exc: BaseException | str) -> str:
     if "certificate" in lowered or "ssl" in lowered:
         return "TLS error: " + one_line(text, 160)
     return one_line(text, 200)
+
+
+def gzipped(body: bytes) -> bytes:
+    """A request body as gzip (RFC 1952), compressed by Intel's ISA-L at level 1: a fifth
+    of zlib's time at its level 1 and a sixteenth of the official exporter's level 9, for
+    a body 1 to 20 % larger than theirs. It lets other threads run meanwhile."""
+    return igzip.compress(body, compresslevel=1)
 
 
 class VerifyingSession(requests.Session):

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import msgspec
-from isal import igzip
 
 from otel_replay.model import (
     SPAN_ID_KEY,
@@ -35,7 +34,7 @@ from otel_replay.model import (
 from otel_replay.resume import Journal
 from otel_replay.sinks.batching import Batcher
 from otel_replay.sinks.delivery import DEFAULT_MAX_RETRY_TIME, Account, Outcome, RetryPolicy
-from otel_replay.sinks.http import VerifyingSession, post_once
+from otel_replay.sinks.http import VerifyingSession, gzipped, post_once
 from otel_replay.sinks.inflight import InFlight, InFlightSink
 from otel_replay.sinks.loki_answers import classify, label_string
 from otel_replay.sinks.loki_entry import (
@@ -336,7 +335,7 @@ class LokiSink(InFlightSink):
         if self._stop is not None and self._stop.is_set():  # stopped while it waited for its turn: not sent
             return
         if self._config.gzip:  # here, in the request's thread: ISA-L lets the reading go on meanwhile
-            body = igzip.compress(body, compresslevel=1)
+            body = gzipped(body)
         answers: list[str] = []
 
         def attempt(timeout: float) -> Outcome:

@@ -40,6 +40,7 @@ from otel_replay.sinks.http import (
     WrongProtocol,
     cut_short,
     describe_exception,
+    gzipped,
     one_line,
     speaks_grpc,
 )
@@ -159,6 +160,8 @@ class _ObservedSession(VerifyingSession):
     attempts: int = 0
     attempt_timeout: float | None = None
     one_attempt: bool = False  # a probe: end the exporter's retry loop after the first attempt
+    #: gzip the body here (http.gzipped), the exporter having been told to send it as it is.
+    gzip: bool = False
 
     #: Set once the endpoint turned out to speak gRPC: every later request ends at once.
     wrong_protocol: str | None = None
@@ -170,6 +173,9 @@ class _ObservedSession(VerifyingSession):
             kwargs["timeout"] = cap if given is None else min(given, cap)
         self.attempts += 1
         self.last_url = url.decode() if isinstance(url, bytes) else url
+        if self.gzip and isinstance(kwargs.get("data"), bytes):
+            kwargs["data"] = gzipped(kwargs["data"])
+            kwargs["headers"] = {**(kwargs.get("headers") or {}), "Content-Encoding": "gzip"}
         if self.wrong_protocol:
             raise WrongProtocol(self.wrong_protocol)
         try:
@@ -208,13 +214,16 @@ class _Lane:
         self._success = parts.success
         session = self.session = _ObservedSession()
         session.attempt_timeout = config.timeout
+        # --compression gzip (the default): this session's, not the exporter's level 9 (http.gzipped);
+        # a gzip the OTEL_EXPORTER_OTLP_*COMPRESSION variables ask for is left to the exporter
+        session.gzip = config.compression == "gzip"
         session.hooks["response"].append(self._on_response)
         self.exporter = parts.exporter(
             endpoint=endpoint,
             certificate_file=config.certificate,
             headers=config.headers,
             timeout=export_deadline(config.max_retry_time, signal=signal),
-            compression=_COMPRESSION[config.compression] if config.compression else None,
+            compression=Compression.NoCompression if session.gzip else _COMPRESSION.get(config.compression or ""),
             session=session,
             max_request_size=config.max_request_bytes,
         )
