@@ -26,6 +26,7 @@ from otel_replay.command import (
 )
 from otel_replay.flags import EXAMPLES, replay_flags
 from otel_replay.inspect.command import inspect_command
+from otel_replay.malloc import keep_freed_memory
 from otel_replay.options import ReplayOptions
 from otel_replay.plan import RunPlan
 from otel_replay.progress import Meter, ProgressLine, RetryNotices
@@ -185,6 +186,7 @@ def _print_report(report: Report, as_json: bool) -> None:
 
 
 def run() -> None:  # pragma: no cover - console entry with a last-resort guard
+    keep_freed_memory()  # the process and the workers it forks (malloc.py)
     try:
         main(standalone_mode=True, prog_name="otel-replay")
     except SystemExit:

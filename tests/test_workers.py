@@ -8,6 +8,7 @@ import io
 import json
 import os
 import signal
+import subprocess
 import sys
 import tarfile
 import threading
@@ -274,3 +275,28 @@ def test_workers_come_from_a_fork_server_once_grpc_is_loaded(monkeypatch: pytest
     assert isinstance(procs.context([]), ForkContext)
     monkeypatch.setitem(sys.modules, "grpc", types.ModuleType("grpc"))
     assert not isinstance(procs.context([]), ForkContext)
+
+
+_MALLOC_PROBE = """
+import ctypes, sys
+from otel_replay.malloc import keep_freed_memory
+class Info(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd",
+                                                     "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+mallinfo2 = ctypes.CDLL(None).mallinfo2
+mallinfo2.restype = Info
+tuned = keep_freed_memory()
+before = mallinfo2().hblks
+block = bytearray(4 << 20)  # a document's bytes
+print(tuned, mallinfo2().hblks - before)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
+@pytest.mark.parametrize("env", [{}, {"MALLOC_TRIM_THRESHOLD_": str(128 << 10)}], ids=["tuned", "the variable's"])
+def test_malloc_keeps_a_documents_bytes_in_its_heap(env: dict[str, str]) -> None:
+    """A block of megabytes comes from malloc's heap, not from a mapping of its own made
+    and unmade each time (malloc.keep_freed_memory); a MALLOC_* variable has the last word."""
+    run_env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")} | env
+    out = subprocess.run([sys.executable, "-c", _MALLOC_PROBE], capture_output=True, text=True, env=run_env, timeout=60)
+    assert out.stdout.split() == (["True", "0"] if not env else ["False", "1"]), out.stderr

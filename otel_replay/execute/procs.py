@@ -28,6 +28,8 @@ from multiprocessing.context import ForkContext, ForkServerContext, SpawnContext
 from multiprocessing.process import BaseProcess
 from typing import Any
 
+from otel_replay.malloc import keep_freed_memory
+
 #: A worker's exit status when its parent went away.
 EXIT_ORPHANED = 3
 
@@ -113,7 +115,9 @@ class SharedFlag:
 
 def begin_worker(lifeline: Connection, inherited: list[Connection]) -> None:
     """A worker's first steps: the parent decides when to stop (Ctrl-C reaches the whole
-    process group), the parent's pipe ends go, and the lifeline is watched."""
+    process group), the parent's pipe ends go, and the lifeline is watched; malloc keeps
+    what it frees (forked, it already does; from a fork server, not yet)."""
+    keep_freed_memory()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     for conn in inherited:
