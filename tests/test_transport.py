@@ -8,10 +8,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 import trustme
 from click.testing import CliRunner
 
 from otel_replay.cli import main
+from otel_replay.sinks.http import VerifyingSession
 from tests.fakes.loki import LokiReceiver
 from tests.fakes.otlp import OtlpReceiver, tempo_error
 from tests.fakes.server import Answer
@@ -98,3 +100,37 @@ def test_no_secret_in_any_output(tmp_path: Path) -> None:
     assert "→" in everything and "***" in everything  # verbose lines and redactions are there
     for secret in SECRETS:
         assert secret not in everything, secret
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {},
+        {"HTTP_PROXY": "http://proxy.invalid:3128", "NO_PROXY": "example.org"},
+        {"HTTPS_PROXY": "http://proxy.invalid:3128", "REQUESTS_CA_BUNDLE": "/etc/ssl/a-bundle.pem"},
+        {"CURL_CA_BUNDLE": "/etc/ssl/curl.pem", "no_proxy": "*"},
+    ],
+    ids=["none", "proxy", "https proxy and CA bundle", "curl bundle, no proxy"],
+)
+def test_what_the_environment_says_is_read_once_and_is_what_requests_reads(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The proxy variables and a CA bundle apply to our sessions as to any requests
+    session; they are looked up once per destination, not for every request."""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy", "ALL_PROXY",
+                 "all_proxy", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):  # fmt: skip
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    ours, plain = VerifyingSession(), requests.Session()
+    looked = []
+    real = requests.Session.merge_environment_settings
+    monkeypatch.setattr(
+        requests.Session, "merge_environment_settings", lambda s, *a: looked.append(a[0]) or real(s, *a)
+    )
+    for url in ("http://example.org/v1/traces", "https://tempo.example.com:4318/v1/traces", "http://example.org/x"):
+        for verify in (None, False, "/my/ca.pem"):
+            want = real(plain, url, {}, None, verify, None)
+            assert ours.merge_environment_settings(url, {}, None, verify, None) == want
+            assert ours.merge_environment_settings(url, {}, None, verify, None) == want  # again, from what it kept
+    assert len(looked) == 6  # two destinations × three settings

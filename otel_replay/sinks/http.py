@@ -56,10 +56,31 @@ class VerifyingSession(requests.Session):
     session's choice; with the default (True) those variables still apply.
     """
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._environment: dict[tuple[Any, ...], dict[str, Any]] = {}
+
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         if self.verify is not True:
             kwargs.setdefault("verify", self.verify)
         return super().request(method, url, *args, **kwargs)
+
+    def merge_environment_settings(
+        self, url: str, proxies: Mapping[str, str] | None, stream: Any, verify: Any, cert: Any
+    ) -> dict[str, Any]:
+        """What requests takes from the environment (the proxy variables, a CA bundle),
+        worked out once per destination and settings: requests walks the whole environment
+        twice for every request, and it does not change during a run."""
+        where = urlsplit(url)
+        key = (where.scheme, where.netloc, tuple(sorted((proxies or {}).items())), stream, verify, cert,
+               self.trust_env, tuple(sorted(self.proxies.items())), self.stream, self.verify, self.cert)  # fmt: skip
+        found = self._environment.get(key)
+        if found is None:
+            if len(self._environment) >= 64:
+                self._environment.clear()
+            given = dict(proxies) if proxies is not None else None
+            found = self._environment[key] = super().merge_environment_settings(url, given, stream, verify, cert)
+        return {**found, "proxies": dict(found["proxies"])}
 
 
 #: Transport errors worth another attempt, as the official exporters judge them (a TLS or
