@@ -98,10 +98,9 @@ def read_document(
     it: taken, the document is decoded whole at once — by the reader ``typed`` has for
     that array, when it has one and it takes the document. A span document ``wanted``
     refuses is not read past its start (:func:`spans_first`)."""
-    start = stream.read(START_BYTES if size_hint is None or size_hint < 0 else min(START_BYTES, size_hint + 1))
-    if wanted is not None and spans_first(start) and not wanted(spans := Document({}, ["spans"], "spans")):
+    if wanted is not None and spans_first(peek_start(stream)) and not wanted(spans := Document({}, ["spans"], "spans")):
         return spans
-    head = read_head(stream, size_hint, start)
+    head = read_head(stream, size_hint)
     bom = head.startswith(BOM)
     base = len(BOM) if bom else 0  # where the JSON text starts in the file
     if bom:  # read as many bytes more, so that the head is WHOLE_DOCUMENT_BYTES + 1 bytes of JSON
@@ -123,18 +122,23 @@ def read_document(
     return doc
 
 
-def read_head(stream: BinaryIO, size_hint: int | None = None, start: bytes = b"") -> bytes:
-    """The first WHOLE_DOCUMENT_BYTES + 1 bytes of the document (all of a document to read
-    whole, one byte more when it is not): ``start``, already read, and what ``stream``
-    holds after it. With the input's size, a read of that size: a read of 8 MiB for a file
-    of 1 MiB costs the kernel the pages of 8 (a third of the system time of a replay). A
-    size that was short (a guess) is read on."""
+def read_head(stream: BinaryIO, size_hint: int | None = None) -> bytes:
+    """The first WHOLE_DOCUMENT_BYTES + 1 bytes of ``stream`` (all of a document to read
+    whole, one byte more when it is not). With the input's size, a read of that size: a
+    read of 8 MiB for a file of 1 MiB costs the kernel the pages of 8 (a third of the
+    system time of a replay). A size that was short (a guess) is read on."""
     want = WHOLE_DOCUMENT_BYTES + 1
     first = want if size_hint is None or size_hint < 0 else min(want, size_hint + 1)
-    head = start + stream.read(max(0, first - len(start)))
+    head = stream.read(first)
     if len(head) == first < want:
         head += stream.read(want - first)
     return head
+
+
+def peek_start(stream: BinaryIO) -> bytes:
+    """Up to START_BYTES of what ``stream`` holds next, left unread (b"": it cannot peek)."""
+    peek = getattr(stream, "peek", None)
+    return b"" if peek is None else peek(START_BYTES)[:START_BYTES]
 
 
 def spans_first(start: bytes) -> bool:

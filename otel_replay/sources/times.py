@@ -33,9 +33,9 @@ from otel_replay.sources.common import MAX_HRTIME_SECONDS, InvalidInput, hrtime_
 from otel_replay.sources.jsondoc import (
     BOM,
     RECORD_ARRAYS,
-    START_BYTES,
     WHOLE_DOCUMENT_BYTES,
     DocumentError,
+    peek_start,
     read_document,
     read_head,
     spans_first,
@@ -125,11 +125,10 @@ def document_times(item: InputFile, signals: frozenset[Signal], found: Callable[
         return False
     try:
         with item.open() as stream:
-            data = stream.read(START_BYTES)
-            if Signal.TRACES not in signals and spans_first(data):  # as the replay, read no further
+            if Signal.TRACES not in signals and spans_first(peek_start(stream)):  # as the replay, read no further
                 found(DocumentTimes(None))
                 return True
-            data = read_head(stream, item.size, data)
+            data = read_head(stream, item.size)
         if len(data) > WHOLE_DOCUMENT_BYTES:
             with item.open() as stream:
                 return _streamed(stream, signals, found)
