@@ -208,18 +208,21 @@ def test_the_first_pass_with_a_filter_converts_and_applies_it(tmp_path: Path) ->
 @pytest.mark.parametrize(
     ("content", "told"),
     [
-        (b'{"version": 1, "service": "s", "spans": [' + b"\xff" * 100_000, True),
+        (b'{\n  "version": 1,\n  "service": "s",\n  "spans": [' + b"\xff" * 100_000, True),
         (b'{"version": 1, "spans": [], "logs": [{"timestamp": [1, 0]}]}', True),
         (b'{"version": 1, "logs": [{"timestamp": [1, 0]}], "spans": []}', True),
-        (b"\xef\xbb\xbf" + b'{"spans": [' + b"\xff" * 100, False),
+        (b"\xef\xbb\xbf" + b'{\n"spans": [' + b"\xff" * 100, False),
+        (b'{"version": 1, "service": "s", "spans": [' + b"\xff" * 100_000, False),
     ],
-    ids=["the rest not read", "spans outrank logs after them", "and before them", "a BOM first"],
+    ids=["the rest not read", "spans outrank logs after them", "and before them", "a BOM first", "one line"],
 )
 def test_a_span_document_in_a_run_without_spans_is_told_by_its_start(
     content: bytes, told: bool, tmp_path: Path
 ) -> None:
     """Its first array is its spans: nothing after them can make it another signal's (the
-    readers rank ``spans`` first), so the first pass reads no further."""
+    readers rank ``spans`` first), so the first pass reads no further. Its start must show
+    its first line's end (a longer first line could be JSON Lines): a document on one line
+    is read as ever (valid, it is told a span document all the same; not, it is not told)."""
     path = tmp_path / "17-00-00.json"
     path.write_bytes(content)
     (found,) = discover([str(path)])

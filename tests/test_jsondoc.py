@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 from typing import Any
 
 import ijson
@@ -19,9 +20,10 @@ from otel_replay.sources.jsondoc import (
     is_json_lines,
     read_document,
     read_head,
-    spans_first,
 )
-from otel_replay.sources.jsontext import describe_json, first_array_key, looks_like_json
+from otel_replay.sources.jsontext import describe_json, first_array_key, looks_like_json, spans_first
+from tests.helpers import problem_lines, replay_json
+from tests.otlp_samples import logs_request, to_otlp_json
 
 #: A ``WHOLE_DOCUMENT_BYTES`` under which every document here is streamed.
 STREAMED = 8
@@ -607,13 +609,28 @@ def test_a_span_document_not_wanted_is_not_read_past_its_start() -> None:
 @pytest.mark.parametrize(
     ("start", "first"),
     [
-        (b'{"version": 1, "spans": [', True),
+        (b'{\n  "version": 1,\n  "spans": [\n', True),  # as the exporter writes it
         (b'\n  {\n "service": "x",\n  "spans": [{"name": "s"}]}', True),
-        (b'{"logs": [], "spans": []}', False),  # spans would outrank logs: only the whole tells
-        (b'{"resource": {"a": 1}, "spans": []}', False),  # an object first: not a CodeMachine header
-        (b'\xef\xbb\xbf{"spans": []}', False),  # its note is said: read as ever
+        (b'{"version": 1, "spans": [', False),  # its first line does not end here: JSON Lines?
+        (b'{"spans": [' + b'{"name": "s"},' * 400, False),  # a first line longer than the start
+        (b'{"spans": []}\n', False),  # nothing follows its first line here
+        (b'{\n"logs": [], "spans": []}', False),  # spans would outrank logs: only the whole tells
+        (b'{\n"resource": {"a": 1}, "spans": []}', False),  # an object first: not a CodeMachine header
+        (b'\xef\xbb\xbf{\n"spans": []}', False),  # its note is said: read as ever
         (b'{"spans": []}\n{"spans": []}\n', False),  # JSON Lines: each line is read
     ],
 )
 def test_a_span_document_is_told_by_its_first_array(start: bytes, first: bool) -> None:
     assert spans_first(start) is first
+
+
+def test_json_lines_whose_first_line_is_long_and_has_spans_are_read_line_by_line(tmp_path: Path) -> None:
+    """A first line longer than what is peeked at cannot tell a span document from JSON
+    Lines: in a run without spans the file is read as ever, and its log lines replayed."""
+    spans = {"spans": [{"name": "s" * 50, "traceId": "a" * 32, "spanId": "b" * 16}] * 100}
+    lines = [json.dumps(spans)] + [json.dumps(to_otlp_json(logs_request()))] * 2  # four records a line
+    path = tmp_path / "dump.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    assert len(lines[0]) > jsondoc.START_BYTES
+    _, summary = replay_json(str(path), "--logs-only", "--dry-run")
+    assert summary["signals"]["logs"]["read"] == 8, problem_lines(summary)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ssl
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -134,3 +135,12 @@ def test_what_the_environment_says_is_read_once_and_is_what_requests_reads(
             assert ours.merge_environment_settings(url, {}, None, verify, None) == want
             assert ours.merge_environment_settings(url, {}, None, verify, None) == want  # again, from what it kept
     assert len(looked) == 6  # two destinations × three settings
+    url = "http://example.org/v1/traces"
+    for proxies in (None, {}, {"http": "http://other.invalid:8080"}):  # None: requests merges no proxy
+        assert ours.merge_environment_settings(url, proxies, None, None, None) == real(
+            plain, url, proxies, None, None, None
+        )
+    unhashable: Any = ["/my/cert.pem", "/my/key.pem"]  # a list, which requests takes too
+    assert ours.merge_environment_settings(url, {}, None, None, unhashable) == real(
+        plain, url, {}, None, None, unhashable
+    )

@@ -293,10 +293,14 @@ print(tuned, mallinfo2().hblks - before)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
-@pytest.mark.parametrize("env", [{}, {"MALLOC_TRIM_THRESHOLD_": str(128 << 10)}], ids=["tuned", "the variable's"])
+@pytest.mark.parametrize(
+    "env",
+    [{}, {"MALLOC_TRIM_THRESHOLD_": str(128 << 10)}, {"GLIBC_TUNABLES": "glibc.malloc.trim_threshold=131072"}],
+    ids=["tuned", "the variable's", "the tunable's"],
+)
 def test_malloc_keeps_a_documents_bytes_in_its_heap(env: dict[str, str]) -> None:
     """A block of megabytes comes from malloc's heap, not from a mapping of its own made
-    and unmade each time (malloc.keep_freed_memory); a MALLOC_* variable has the last word."""
-    run_env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")} | env
+    and unmade each time (malloc.keep_freed_memory); a MALLOC_* variable or a glibc.malloc tunable has the last word."""
+    run_env = {k: v for k, v in os.environ.items() if not k.startswith(("MALLOC_", "GLIBC_TUNABLES"))} | env
     out = subprocess.run([sys.executable, "-c", _MALLOC_PROBE], capture_output=True, text=True, env=run_env, timeout=60)
     assert out.stdout.split() == (["True", "0"] if not env else ["False", "1"]), out.stderr

@@ -72,14 +72,18 @@ class VerifyingSession(requests.Session):
         worked out once per destination and settings: requests walks the whole environment
         twice for every request, and it does not change during a run."""
         where = urlsplit(url)
-        key = (where.scheme, where.netloc, tuple(sorted((proxies or {}).items())), stream, verify, cert,
+        given = None if proxies is None else tuple(sorted(proxies.items()))  # None: requests merges none
+        key = (where.scheme, where.netloc, given, stream, verify, cert,
                self.trust_env, tuple(sorted(self.proxies.items())), self.stream, self.verify, self.cert)  # fmt: skip
-        found = self._environment.get(key)
+        try:
+            found = self._environment.get(key)
+        except TypeError:  # a value that cannot be a key (a list as cert): as requests does it
+            return super().merge_environment_settings(url, proxies, stream, verify, cert)
         if found is None:
             if len(self._environment) >= 64:
                 self._environment.clear()
-            given = dict(proxies) if proxies is not None else None
-            found = self._environment[key] = super().merge_environment_settings(url, given, stream, verify, cert)
+            mine = None if proxies is None else dict(proxies)  # requests adds to the one it is given
+            found = self._environment[key] = super().merge_environment_settings(url, mine, stream, verify, cert)
         return {**found, "proxies": dict(found["proxies"])}
 
 

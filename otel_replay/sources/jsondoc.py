@@ -21,8 +21,11 @@ import ijson
 import msgspec
 
 from otel_replay.sources.jsontext import (
+    BOM,
     NOT_SPACE,
     PEEK,
+    RECORD_ARRAYS,
+    START_BYTES,
     describe_json,
     event_kind,
     first_array_key,
@@ -31,6 +34,8 @@ from otel_replay.sources.jsontext import (
     is_json_lines,
     looks_like_json,
     not_json,
+    peek_start,
+    spans_first,
 )
 from otel_replay.sources.outline import NESTED, Outline, records_prefix
 from otel_replay.sources.rereading import Chain, Recorder, Replay
@@ -43,12 +48,7 @@ WHOLE_DOCUMENT_BYTES = 8 * 1024 * 1024
 #: line break (streamed past this, its second line then a "trailing characters" problem).
 FIRST_LINE_BYTES = 4 * WHOLE_DOCUMENT_BYTES
 #: Top-level arrays that carry records, in the order they are looked for.
-RECORD_ARRAYS = ("spans", "logs", "metrics", "resourceSpans", "resourceLogs", "resourceMetrics")
-BOM = b"\xef\xbb\xbf"  # not allowed in JSON (RFC 8259 §8.1), but parsers may ignore it: we do
 _DECODER = msgspec.json.Decoder()
-#: How much of a document's start tells its first record array (a CodeMachine header is
-#: a few short values).
-START_BYTES = 4096
 
 
 #: Reads a whole document of one kind into records of their own types (its Document), or
@@ -133,19 +133,6 @@ def read_head(stream: BinaryIO, size_hint: int | None = None) -> bytes:
     if len(head) == first < want:
         head += stream.read(want - first)
     return head
-
-
-def peek_start(stream: BinaryIO) -> bytes:
-    """Up to START_BYTES of what ``stream`` holds next, left unread (b"": it cannot peek)."""
-    peek = getattr(stream, "peek", None)
-    return b"" if peek is None else peek(START_BYTES)[:START_BYTES]
-
-
-def spans_first(start: bytes) -> bool:
-    """Whether a document that starts so is a span document: its first array is ``spans``,
-    which outranks any array after it (as the readers rank them). Not a document that
-    starts with a byte order mark (its note is said) or JSON Lines (each line is read)."""
-    return not start.startswith(BOM) and first_array_key(start) == RECORD_ARRAYS[0] and not is_json_lines(start)
 
 
 def _to_first_line_end(head: bytes, stream: BinaryIO) -> tuple[bytes, BinaryIO]:

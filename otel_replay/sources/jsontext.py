@@ -6,7 +6,7 @@ from __future__ import annotations
 import codecs
 import io
 import re
-from typing import Any
+from typing import Any, BinaryIO
 
 import ijson
 import msgspec
@@ -22,6 +22,13 @@ NOT_SPACE = re.compile(rb"[^ \t\n\r\x0b\x0c]")
 #: A JSON object's keys, its values skipped, not built (kept as their text).
 PEEK = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _WORD = re.compile(rb"[A-Za-z_]+")
+#: The record arrays the readers know, highest rank first (a document with two is read
+#: for the first of them).
+RECORD_ARRAYS = ("spans", "logs", "metrics", "resourceSpans", "resourceLogs", "resourceMetrics")
+BOM = b"\xef\xbb\xbf"  # not allowed in JSON (RFC 8259 §8.1), but parsers may ignore it: we do
+#: How much of a document's start tells its first record array (a CodeMachine header is
+#: a few short values).
+START_BYTES = 4096
 
 
 def looks_like_json(head: bytes) -> bool:
@@ -138,3 +145,20 @@ def first_line_object(head: bytes) -> dict[str, Any] | None:
         return PEEK.decode(first)  # its keys: the values are not built (a line may be tens of MB)
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError, ValueError):
         return None
+
+
+def peek_start(stream: BinaryIO) -> bytes:
+    """Up to START_BYTES of what ``stream`` holds next, left unread (b"": it cannot peek)."""
+    peek = getattr(stream, "peek", None)
+    return b"" if peek is None else peek(START_BYTES)[:START_BYTES]
+
+
+def spans_first(start: bytes) -> bool:
+    """Whether a document that starts so is a span document: its first array is ``spans``,
+    which outranks any array after it (as the readers rank them). Only where ``start``
+    tells: its first line ends in it, more follows, and that line is not a whole object
+    (JSON Lines, each line read); no byte order mark (its note is said)."""
+    _, end = first_line_bounds(start)
+    if start.startswith(BOM) or end < 0 or NOT_SPACE.search(start, end + 1) is None:
+        return False
+    return first_array_key(start) == RECORD_ARRAYS[0] and not is_json_lines(start)

@@ -30,16 +30,8 @@ from msgspec import Meta
 from otel_replay.model import Signal
 from otel_replay.sources.codemachine import classify
 from otel_replay.sources.common import MAX_HRTIME_SECONDS, InvalidInput, hrtime_to_ns, ms_to_ns
-from otel_replay.sources.jsondoc import (
-    BOM,
-    RECORD_ARRAYS,
-    WHOLE_DOCUMENT_BYTES,
-    DocumentError,
-    peek_start,
-    read_document,
-    read_head,
-    spans_first,
-)
+from otel_replay.sources.jsondoc import WHOLE_DOCUMENT_BYTES, DocumentError, read_document, read_head
+from otel_replay.sources.jsontext import BOM, RECORD_ARRAYS, peek_start, spans_first
 from otel_replay.sources.members import InputFile
 
 
