@@ -253,3 +253,23 @@ def test_a_log_document_read_in_one_decode_or_the_long_way_gives_the_same_times(
     now = 1_795_539_700 * 10**9 + 4 * HOUR_NS
     light, full = _pass([path], now, True), _pass([path], now, False)
     assert _found(light) == _found(full)
+
+
+def test_only_a_document_whose_first_array_is_logs_is_tried_as_a_log_document(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The one-decode read of a log document's times is not tried on a span document (it
+    would parse the whole of it to fail at the end): the document's start tells."""
+    tried: list[bytes] = []
+    real = times_module._TIMED_LOG_DOCUMENT
+
+    class Counting:
+        def decode(self, data: bytes) -> Any:
+            tried.append(data)
+            return real.decode(data)
+
+    monkeypatch.setattr(times_module, "_TIMED_LOG_DOCUMENT", Counting())
+    spans = trace_file(tmp_path / "12-00-00.json", [span_doc()])
+    logs = log_file(tmp_path / "12-00-00-logs.json", [log_doc(sec=1_795_539_600)])
+    light = _pass([spans, logs], 1_795_539_700 * 10**9, True)
+    assert tried == [logs.read_bytes()] and light.first is not None

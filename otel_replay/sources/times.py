@@ -31,7 +31,7 @@ from otel_replay.model import Signal
 from otel_replay.sources.codemachine import classify
 from otel_replay.sources.common import MAX_HRTIME_SECONDS, InvalidInput, hrtime_to_ns, ms_to_ns
 from otel_replay.sources.jsondoc import WHOLE_DOCUMENT_BYTES, DocumentError, read_document, read_head
-from otel_replay.sources.jsontext import BOM, RECORD_ARRAYS, peek_start, spans_first
+from otel_replay.sources.jsontext import BOM, RECORD_ARRAYS, START_BYTES, first_array_key, peek_start, spans_first
 from otel_replay.sources.members import InputFile
 
 
@@ -135,7 +135,7 @@ def document_times(item: InputFile, signals: frozenset[Signal], found: Callable[
 def _whole(data: bytes, signals: frozenset[Signal]) -> DocumentTimes | None:
     if data.startswith(BOM):
         return None
-    if Signal.LOGS in signals:
+    if Signal.LOGS in signals and first_array_key(data[:START_BYTES]) == "logs":  # not a span document's decode
         with contextlib.suppress(msgspec.ValidationError):  # not that simple: the long way says
             logs = _TIMED_LOG_DOCUMENT.decode(data)
             if not logs.spans:
