@@ -150,7 +150,9 @@ class RecordTimes:
                 span.add(record.time_ns, record.time_ns)
         if record.time_ns:  # no time: sent as it is, whatever the offset
             self._widen_logs(record.time_ns, record.time_ns)
-            if (old := self._old(record.time_ns)) is not None and not self._deferring(old is self.unserved_keys):
+            if (old := self._old(record.time_ns)) is not None and self._defers:
+                self._defer(unserved=old is self.unserved_keys)
+            elif old is not None:
                 old.add(log_identity(record))
 
     def add_range(self, first: int, last: int) -> None:
@@ -179,22 +181,23 @@ class RecordTimes:
         refused, unserved = self._cutoffs()
         if oldest >= refused and oldest >= unserved:
             return  # the oldest is shown at once: so is every other
-        if self.defer and self._index is not None:
-            self._deferring(oldest >= refused or any(refused <= t < unserved for t in timed))
+        if self._defers:
+            self._defer(unserved=oldest >= refused or any(refused <= t < unserved for t in timed))
             return
         # the records of a document in two passes of C loops, the identities of the old alone
         self.refused_keys.update(identities([i for i, t in enumerate(stamps) if 0 < t < refused]))
         self.unserved_keys.update(identities([i for i, t in enumerate(stamps) if t and refused <= t < unserved]))
 
-    def _deferring(self, unserved: bool) -> bool:
-        """Whether old log records (``unserved``: some Loki would not show at once, not only
-        ones it refuses) are left unidentified (``defer``): those of an input known by its
-        index, which can be read again."""
-        if not self.defer or self._index is None:
-            return False
+    @property
+    def _defers(self) -> bool:
+        """Whether old log records are left unidentified: ``defer``, and an input to read again."""
+        return self.defer and self._index is not None
+
+    def _defer(self, unserved: bool) -> None:
+        """The input begun holds old log records, not identified (``unserved``: not only refused)."""
+        assert self._index is not None
         self.deferred.add(self._index)
         self.deferred_unserved |= unserved
-        return True
 
     def add_identified(self, found: RecordTimes) -> None:
         """The identities found by reading the ``deferred`` inputs once more (without
