@@ -28,6 +28,8 @@ class InProcess:
         self._spool = spool
         self._stop = threading.Event()
         self._sinks: dict[Signal, Sink] = {}
+        #: What the first pass reads, and what it keeps (assemble.first_pass).
+        self._first_pass = (frozenset(plan.signals), first_pass(plan.selection))
 
     def _entries(self, check: AloneCheck, alone: Mapping[int, frozenset[int]]) -> Iterator[Discovered]:
         """The inputs, as the pipeline asks for them; ``check`` learns whether each is
@@ -40,22 +42,25 @@ class InProcess:
     def times(self) -> RecordTimes:
         assert self._spool is not None, "read twice: work items only"
         recorded: list[Entry | Discovered] = []
-        signals, keep = frozenset(self._plan.signals), first_pass(self._plan.selection)
         times = self._plan.selection.blank_times()
         for entry in self._inputs:
             recorded.append(entry)
-            index = entry.index if isinstance(entry, WorkItem) else None
-            times_in(as_input(entry, self._plan.limits.ratio_cap), signals, keep, times, index)
+            self._read_times(entry, times)
         self._inputs = recorded
         return times
 
     def identify(self, times: RecordTimes) -> None:
-        signals, keep = frozenset(self._plan.signals), first_pass(self._plan.selection)
         found = self._plan.selection.blank_times(identify=True)
         for entry in self._inputs:
             if isinstance(entry, WorkItem) and entry.index in times.deferred:
-                times_in(as_input(entry, self._plan.limits.ratio_cap), signals, keep, found, entry.index)
+                self._read_times(entry, found)
         times.add_identified(found)
+
+    def _read_times(self, entry: Entry | Discovered, times: RecordTimes) -> None:
+        """The first pass over one input, into ``times``."""
+        index = entry.index if isinstance(entry, WorkItem) else None
+        signals, keep = self._first_pass
+        times_in(as_input(entry, self._plan.limits.ratio_cap), signals, keep, times, index)
 
     def replay(self, job: Job) -> None:
         plan = self._plan
