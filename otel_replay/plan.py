@@ -49,12 +49,14 @@ class Selection:
     trace_ids: tuple[int, ...] = ()
     services: tuple[str, ...] = ()
 
-    def blank_times(self, identify: bool = False) -> RecordTimes:
+    def blank_times(self, identify: bool = False, loki: bool = True) -> RecordTimes:
         """What the first pass fills (measured from ``now_ns``, against ``windows``): the
         records Loki would not show at once identified as they are found only with
-        ``--keep-times`` (whose counts are said) or ``identify`` (a second look at inputs
-        whose identities were deferred: timechoice.RecordTimes)."""
-        return RecordTimes(now_ns=self.now_ns, windows=self.windows, defer=not (identify or self.keep_times))
+        ``--keep-times`` and log records going to Loki (``loki``: their counts are said) or
+        ``identify`` (a second look at inputs whose identities were deferred:
+        timechoice.RecordTimes)."""
+        counted = identify or (self.keep_times and loki)
+        return RecordTimes(now_ns=self.now_ns, windows=self.windows, defer=not counted)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -154,6 +156,10 @@ class RunPlan:
     def sends_otlp(self) -> bool:
         """Whether a sink of this run uses the official OTLP exporters."""
         return self.mode == "send" and (self.logs_to == "otlp" or any(s is not Signal.LOGS for s in self.signals))
+
+    def blank_times(self, identify: bool = False) -> RecordTimes:
+        """What this run's first pass fills (:meth:`Selection.blank_times`)."""
+        return self.selection.blank_times(identify, loki=self.seen_in.loki)
 
     @property
     def seen_in(self) -> Destinations:

@@ -84,8 +84,8 @@ class Report:
             first, last = span[0] + off, span[1] + off
             out["replayed"] = {"first": iso(first), "last": iso(last), "first_ns": first, "last_ns": last}
         if choice is not None and choice.times is not None and choice.how in (KEEP_TIMES, KEPT):
-            t = choice.times
-            out["loki_not_shown_yet"], out["loki_refused"] = t.unserved, t.refused
+            t, loki = choice.times, self.seen_in.loki  # null: no log record goes to Loki
+            out["loki_not_shown_yet"], out["loki_refused"] = (t.unserved, t.refused) if loki else (None, None)
         return out
 
     def time_lines(self) -> list[str]:

@@ -228,7 +228,8 @@ def _offset(
         resumed_offset_ns=resumed,
         shard=plan.shard is not None,
     )
-    if first_pass is not None and times is not None and times.deferred and timechoice.needs_counts(choice):
+    counted = timechoice.needs_counts(choice, plan.seen_in)
+    if first_pass is not None and times is not None and times.deferred and counted:
         first_pass.identify(times)
     for line in announcement(choice, plan.seen_in):
         notify(line)

@@ -315,11 +315,11 @@ def choose(
     return TimeChoice(offset_ns=times.now_ns - last, how=SHIFTED, reason=reason, times=times)
 
 
-def needs_counts(choice: TimeChoice) -> bool:
+def needs_counts(choice: TimeChoice, destinations: Destinations) -> bool:
     """Whether what is said of ``choice`` counts the log records Loki will not show at once:
-    not when the recording moves to now (the reason says why, not how many)."""
+    when they go to Loki, unless the recording moves to now (the reason says why)."""
     moved = choice.how == SHIFTED or (choice.how == SHIFT_TO_NOW and choice.offset_ns != 0)
-    return choice.times is not None and not moved
+    return destinations.loki and choice.times is not None and not moved
 
 
 def default_offset(first_ns: int | None, last_ns: int | None, now_ns: int) -> int:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from otel_replay import execute
+from otel_replay import execute, pipeline
 from otel_replay.assemble import first_pass
 from otel_replay.execute.inputs import group_limit
 from otel_replay.model import LogRecord, Origin, Record, Signal, SpanRecord
@@ -24,6 +24,7 @@ from otel_replay.stages.alone import AloneCheck, LogSpan, alone_inputs
 from otel_replay.stats import DUPLICATES
 from otel_replay.timechoice import RecordTimes, Windows
 from tests.fakes.loki import LokiReceiver
+from tests.fakes.otlp import OtlpReceiver
 from tests.helpers import EXAMPLE_NOW_NS, entry_counts, log_doc, log_file, problem_lines, replay_json, write_json
 
 ALL = frozenset(Signal)
@@ -365,3 +366,45 @@ def test_what_loki_will_not_show_is_counted_once_when_the_default_keeps_the_time
         _, summary = replay_json(str(tmp_path / "in"), "--logs-only", "--workers", workers, "--loki-url", loki.url)
     assert summary["time"]["how"] == "kept"
     assert (summary["time"]["loki_not_shown_yet"], summary["time"]["loki_refused"]) == (101, 0)
+
+
+def test_with_the_log_records_going_to_otlp_nothing_is_counted_for_loki(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The default keeps the recent recording's times. Pushed to Loki, the inputs whose old
+    records were left unidentified are read once more to count them; sent to an OTLP backend,
+    nothing is Loki's to count: each input is read once in the first pass, and the counts are
+    null."""
+    for name in ("OTEL_REPLAY_LOKI_VISIBLE_WITHIN", "OTEL_REPLAY_LOKI_MAX_AGE"):
+        monkeypatch.delenv(name, raising=False)
+    _count_report(tmp_path / "in", time.time_ns() // 10**9, refused=False)
+    read: list[str] = []
+    real = pipeline.document_times
+
+    def counting(item: Any, *args: Any) -> bool:
+        read.append(item.name)
+        return real(item, *args)
+
+    monkeypatch.setattr(pipeline, "document_times", counting)
+    with LokiReceiver(now_ns=time.time_ns) as loki:
+        _, to_loki = replay_json(str(tmp_path / "in"), "--logs-only", "--workers", "1", "--loki-url", loki.url)
+    assert (to_loki["time"]["how"], to_loki["time"]["loki_not_shown_yet"]) == ("kept", 101)
+    assert len(read) > 5  # 5 inputs, and the old ones again
+    read.clear()
+    with OtlpReceiver() as otlp:  # a Collector's
+        code, to_otlp = replay_json(
+            str(tmp_path / "in"), "--logs-only", "--logs-to", "otlp", "--workers", "1", "--otlp-endpoint", otlp.url
+        )
+    assert code == 0 and to_otlp["signals"]["logs"]["sent"] == 111, problem_lines(to_otlp)
+    assert to_otlp["time"]["how"] == "kept"
+    assert (to_otlp["time"]["loki_not_shown_yet"], to_otlp["time"]["loki_refused"]) == (None, None)
+    assert sorted(read) == sorted(str(p) for p in (tmp_path / "in").iterdir())
+    with OtlpReceiver() as otlp:  # nor with --keep-times
+        _, kept = replay_json(
+            str(tmp_path / "in"), "--logs-only", "--logs-to", "otlp", "--otlp-endpoint", otlp.url, "--keep-times"
+        )
+    assert (kept["time"]["how"], kept["time"]["loki_not_shown_yet"], kept["signals"]["logs"]["sent"]) == (
+        "keep-times",
+        None,
+        111,
+    )

@@ -220,15 +220,18 @@ def test_deferred_records_are_identified_only_when_read_again() -> None:
     assert asked and (unknown.unserved, unknown.refused, unknown.deferred) == (2, 1, set())
 
 
-def test_the_counts_are_needed_unless_the_recording_moves_to_now() -> None:
+def test_the_counts_are_needed_unless_the_recording_moves_to_now_or_no_log_goes_to_loki() -> None:
     old = times(5 * HOUR_NS)
-    assert not needs_counts(choose(old, destinations=LOKI))  # shifted
-    assert not needs_counts(choose(old, destinations=LOKI, shift_to_now=True))
-    assert needs_counts(choose(times(0, 5 * HOUR_NS), destinations=LOKI, shift_to_now=True))  # moved by nothing
-    assert needs_counts(choose(old, destinations=LOKI, keep_times=True))
-    assert needs_counts(choose(times(MINUTE_NS, 5 * HOUR_NS), destinations=LOKI))  # kept
-    assert needs_counts(choose(old, destinations=LOKI, shard=True))  # kept, with a warning
-    assert not needs_counts(choose(old, destinations=LOKI, offset_ns=0))  # no first pass asked
+    assert not needs_counts(choose(old, destinations=LOKI), LOKI)  # shifted
+    assert not needs_counts(choose(old, destinations=LOKI, shift_to_now=True), LOKI)
+    assert needs_counts(choose(times(0, 5 * HOUR_NS), destinations=LOKI, shift_to_now=True), LOKI)  # moved by nothing
+    assert needs_counts(choose(old, destinations=LOKI, keep_times=True), LOKI)
+    assert needs_counts(choose(times(MINUTE_NS, 5 * HOUR_NS), destinations=LOKI), LOKI)  # kept
+    assert needs_counts(choose(old, destinations=LOKI, shard=True), LOKI)  # kept, with a warning
+    assert not needs_counts(choose(old, destinations=LOKI, offset_ns=0), LOKI)  # no first pass asked
+    # the log records go to an OTLP backend: nothing of Loki's to count
+    assert not needs_counts(choose(old, destinations=OTLP, keep_times=True), OTLP)
+    assert not needs_counts(choose(times(MINUTE_NS, 5 * HOUR_NS), destinations=OTLP), OTLP)
 
 
 def test_keep_times_lines_give_the_numbers() -> None:

@@ -42,7 +42,7 @@ class InProcess:
     def times(self) -> RecordTimes:
         assert self._spool is not None, "read twice: work items only"
         recorded: list[Entry | Discovered] = []
-        times = self._plan.selection.blank_times()
+        times = self._plan.blank_times()
         for entry in self._inputs:
             recorded.append(entry)
             self._read_times(entry, times)
@@ -50,7 +50,7 @@ class InProcess:
         return times
 
     def identify(self, times: RecordTimes) -> None:
-        found = self._plan.selection.blank_times(identify=True)
+        found = self._plan.blank_times(identify=True)
         for entry in self._inputs:
             if isinstance(entry, WorkItem) and entry.index in times.deferred:
                 self._read_times(entry, found)

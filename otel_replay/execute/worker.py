@@ -281,7 +281,7 @@ class _Worker:
         signals, keep = frozenset(self._plan.signals), first_pass(self._plan.selection)
         task = self._client.next()
         while isinstance(task, FirstPass):
-            blank = self._plan.selection.blank_times(task.identify)
+            blank = self._plan.blank_times(task.identify)
             self._client.tell("times", times_in(self._input(task.item), signals, keep, blank, task.item.index))
             task = self._client.next()
         stats = new_stats(self._plan, _said(self._plan.redact) if self._verbose else None)

@@ -67,11 +67,11 @@ class Workers:
         self._first_pass(self._recording())
         self._entries = iter(self._recorded)
         self._total = sum(e.size or 0 for e in self._recorded if isinstance(e, WorkItem))
-        return self._found(self._plan.selection.blank_times())
+        return self._found(self._plan.blank_times())
 
     def identify(self, times: RecordTimes) -> None:
         self._first_pass([e for e in self._recorded if isinstance(e, WorkItem) and e.index in times.deferred], True)
-        times.add_identified(self._found(self._plan.selection.blank_times(identify=True)))
+        times.add_identified(self._found(self._plan.blank_times(identify=True)))
 
     def _recording(self) -> Iterator[Entry]:
         """The inputs as discovery finds them, each kept for the replay."""
