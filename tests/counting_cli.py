@@ -6,7 +6,9 @@ forked from this one, so they are instrumented too) appends to COUNT_FILE one li
 
 With ``OTEL_REPLAY_TEST_HOLD=FOLDER`` (holding a FIFO ``arrived``), the first worker
 process to start ``--shift-to-now``'s first pass on an input writes its pid into
-``arrived`` and stops there for good (the test kills it).
+``arrived`` and stops there for good (the test kills it); with
+``OTEL_REPLAY_TEST_HOLD_IDENTIFY=1`` too, the first to start the second look at an input
+whose old log records the first pass left unidentified (timechoice.RecordTimes).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from otel_replay.sources.discover import InputFile
 
 COUNT_FILE = sys.argv[1]
 HOLD = os.environ.get("OTEL_REPLAY_TEST_HOLD")
+HOLD_IDENTIFY = os.environ.get("OTEL_REPLAY_TEST_HOLD_IDENTIFY")  # hold in the second look only
 PARENT = os.getpid()  # forked workers inherit it
 
 
@@ -64,7 +67,8 @@ _times_in = worker.times_in
 
 
 def _holding_times_in(*args: Any) -> Any:
-    if HOLD and os.getpid() != PARENT:
+    identifying = not args[3].defer  # the blank RecordTimes: a second look, or --keep-times
+    if HOLD and os.getpid() != PARENT and identifying == bool(HOLD_IDENTIFY):
         try:
             os.close(os.open(os.path.join(HOLD, "claimed"), os.O_CREAT | os.O_EXCL))
         except FileExistsError:

@@ -7,11 +7,13 @@ import gzip
 import io
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
 import tarfile
 import threading
+import time
 import types
 from collections import Counter
 from multiprocessing.context import ForkContext
@@ -237,6 +239,19 @@ def test_a_tar_gz_is_decompressed_once_whatever_the_workers_and_passes(tmp_path:
     assert sorted(Counter(name for _, name in readers).values()) == [2, 2, 2, 2]
 
 
+def _held_worker(hold: Path) -> int:
+    """The pid of the worker tests/counting_cli.py holds (it writes it into the FIFO
+    ``hold/arrived``); fails within a minute if none is held (the run ended first)."""
+    arrived = os.open(hold / "arrived", os.O_RDONLY | os.O_NONBLOCK)  # returns at once, writer or not
+    try:
+        readable, _, _ = select.select([arrived], [], [], 60)
+        said = os.read(arrived, 64) if readable else b""
+    finally:
+        os.close(arrived)
+    assert said, "no worker was held"
+    return int(said)
+
+
 def test_a_worker_killed_in_the_first_pass_has_its_input_read_again(tmp_path: Path, children: Children) -> None:
     """--shift-to-now's first pass: a worker killed while it reads an input (held there
     by tests/counting_cli.py) loses nothing: the parent reads that input's newest instant
@@ -251,9 +266,7 @@ def test_a_worker_killed_in_the_first_pass_has_its_input_read_again(tmp_path: Pa
          "--dry-run", "--json", "--shift-to-now", "--workers", "2"],
         env={"OTEL_REPLAY_TEST_HOLD": str(hold)},
     )  # fmt: skip
-    with open(hold / "arrived") as arrived:
-        victim = int(arrived.readline())  # a worker holds its first first-pass input
-    os.kill(victim, signal.SIGKILL)
+    os.kill(_held_worker(hold), signal.SIGKILL)  # it holds its first first-pass input
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 1, err
     summary = json.loads(out)
@@ -264,6 +277,42 @@ def test_a_worker_killed_in_the_first_pass_has_its_input_read_again(tmp_path: Pa
     reads = [line.split(" ", 2) for line in (tmp_path / "counts").read_text().splitlines() if line.startswith("read")]
     assert [name for _, pid, name in reads if int(pid) == proc.pid] == died  # the lost input, by the parent, once
     assert len(reads) == 4 + 4  # every input read in each pass: the lost one by the parent
+
+
+def test_a_worker_killed_while_it_counts_what_loki_will_not_show_has_its_input_read_again(
+    tmp_path: Path, children: Children
+) -> None:
+    """The default keeps a recent recording's times and counts the records Loki will not
+    show at once: the inputs whose old records the first pass left unidentified are read
+    once more. A worker killed in that second look (held by tests/counting_cli.py) loses
+    nothing: the parent reads its input again, the counts are whole, the death is said."""
+    now_s = time.time_ns() // 10**9
+    for f in range(3):  # five hours old: stored, shown once flushed
+        records = [log_doc(sec=now_s - 5 * 3600 + f * 60 + i, body=f"old {f} {i}") for i in range(10)]
+        log_file(tmp_path / "in" / f"0{f}-00-00-logs.json", records)
+    log_file(tmp_path / "in" / "09-00-00-logs.json", [log_doc(sec=now_s - 60 + i, body=f"new {i}") for i in range(5)])
+    hold = tmp_path / "hold"
+    hold.mkdir()
+    os.mkfifo(hold / "arrived")
+    with LokiReceiver(now_ns=time.time_ns) as loki:
+        proc = children.start(
+            [sys.executable, "-m", "tests.counting_cli", str(tmp_path / "counts"), "replay", str(tmp_path / "in"),
+             "--logs-only", "--json", "--workers", "2", "--loki-url", loki.url,
+             "--loki-visible-within", "3h", "--loki-max-age", "7d"],  # Loki's defaults (not the fakes')
+            env={"OTEL_REPLAY_TEST_HOLD": str(hold), "OTEL_REPLAY_TEST_HOLD_IDENTIFY": "1"},
+        )  # fmt: skip
+        os.kill(_held_worker(hold), signal.SIGKILL)  # it holds its first input of the second look
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1, err
+    summary = json.loads(out)
+    assert (summary["time"]["how"], summary["time"]["loki_not_shown_yet"]) == ("kept", 30)
+    assert summary["signals"]["logs"]["sent"] == 35 == len(loki.entries())
+    lost = (
+        ": worker process died (killed by SIGKILL) counting the log records Loki will not show at once;"
+        " read again by the parent"
+    )
+    died = [p.removesuffix(lost) for p in problem_lines(summary) if p.endswith(lost)]
+    assert len(died) == 1 and died[0].endswith("-logs.json"), problem_lines(summary)
 
 
 def test_workers_come_from_a_fork_server_once_grpc_is_loaded(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -257,8 +257,9 @@ class Hub:
             if isinstance(task, FirstPass):
                 self.lost.append(task.item)
                 self._first_done(peer)
+                when = "counting the log records Loki will not show at once" if task.identify else "in the first pass"
                 self.stats.file_problem(
-                    task.item.name, f"{reason} in the first pass; read again by the parent", "worker process died"
+                    task.item.name, f"{reason} {when}; read again by the parent", "worker process died"
                 )
                 return
             peer.task = peer.current = None
