@@ -8,6 +8,7 @@ processes) is decided once, by :func:`otel_replay.execute.choose`.
 
 from __future__ import annotations
 
+import queue
 import secrets
 import signal
 import threading
@@ -252,22 +253,34 @@ def announcement(choice: TimeChoice, seen_in: Destinations) -> list[str]:
     return said + [prefix + line for line in timechoice.keep_times_lines(times, seen_in)]
 
 
+class Starting:
+    """Whether the run is still starting (see :func:`signals_outside_the_replay`): a plain
+    flag, not a :class:`threading.Event`, because the SIGINT handler reads and clears it. An
+    Event takes a lock to be cleared, and a handler that interrupts the main thread while
+    it holds that lock would wait for it for ever."""
+
+    def __init__(self) -> None:
+        self.on = True
+
+    def clear(self) -> None:
+        self.on = False
+
+
 @contextmanager
-def signals_outside_the_replay() -> Iterator[threading.Event]:
+def signals_outside_the_replay() -> Iterator[Starting]:
     """SIGINT before the replay starts (the checks, discovery, ``--shift-to-now``'s first
-    pass), while the event it yields is set: nothing has been sent, so the run ends at once
+    pass), while what it yields is on: nothing has been sent, so the run ends at once
     (KeyboardInterrupt). Any other — a second one, as ``timeout -s INT`` sends right after
     the first, or one while the executor closes after the replay — is ignored, so it
     cannot cut the cleanup short. (During the replay :func:`stop_on_signals` handles them.)"""
-    starting = threading.Event()
-    starting.set()
+    starting = Starting()
     if threading.current_thread() is not threading.main_thread():
         yield starting
         return
 
     def handler(signum: int, frame: object) -> None:
-        if starting.is_set():
-            starting.clear()
+        if starting.on:
+            starting.on = False
             raise KeyboardInterrupt
 
     saved = signal.signal(signal.SIGINT, handler)
@@ -281,8 +294,14 @@ def signals_outside_the_replay() -> Iterator[threading.Event]:
 def stop_on_signals(executor: Executor, notify: Callable[[str], None]) -> Iterator[list[int]]:
     """SIGINT/SIGTERM: finish the requests in flight, journal them, send nothing more. A
     second signal stops at once (KeyboardInterrupt); any later one is ignored. Yields a
-    list that receives the signal numbers."""
+    list that receives the signal numbers.
+
+    The handler takes no lock: it runs in the main thread, between two of its steps, maybe
+    while that thread holds one (an Event's, a stream's), and would then wait for it for
+    ever. It hands the first signal to a thread of its own, through a queue whose ``put``
+    is safe there, and that thread stops the executor and says so."""
     received: list[int] = []
+    asked: queue.SimpleQueue[bool] = queue.SimpleQueue()
 
     def handler(signum: int, frame: object) -> None:
         if len(received) == 1:
@@ -291,15 +310,23 @@ def stop_on_signals(executor: Executor, notify: Callable[[str], None]) -> Iterat
         if received:  # a third: already quitting at once
             return
         received.append(signum)
-        executor.interrupt()
-        notify("stopping: finishing the request in flight (interrupt again to quit at once)")
+        asked.put(True)
+
+    def stop() -> None:
+        if asked.get():
+            executor.interrupt()
+            notify("stopping: finishing the request in flight (interrupt again to quit at once)")
 
     if threading.current_thread() is not threading.main_thread():  # e.g. under a test runner thread
         yield received
         return
+    stopper = threading.Thread(target=stop, name="otel-replay-stop", daemon=True)
+    stopper.start()
     saved = {s: signal.signal(s, handler) for s in EXIT_SIGNALLED}
     try:
         yield received
     finally:
         for s, h in saved.items():
             signal.signal(s, h)
+        asked.put(False)  # no signal came: the thread ends (else it has stopped the executor)
+        stopper.join()

@@ -1,0 +1,89 @@
+"""A SIGINT may come between any two steps of the main thread, also while it holds a lock
+(an Event's, a Condition's): the run's handlers take none, so they never wait for ever.
+
+Each probe runs in a child process (a handler that waited for ever would hang this one).
+Trial by trial, a trace function sends the signal at the N-th bytecode instruction of
+the step the main thread is taking, so that every point of it is tried, the moments it
+holds the lock included."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+from tests.helpers import child_env
+
+_TRIALS = """
+import os, signal, sys
+
+def at_instruction(n, step):
+    count = [0]
+    def tracer(frame, event, arg):
+        frame.f_trace_opcodes = True
+        if event == "opcode":
+            count[0] += 1
+            if count[0] == n:
+                os.kill(os.getpid(), signal.SIGINT)
+        return tracer
+    sys.settrace(tracer)
+    try:
+        step()
+    finally:
+        sys.settrace(None)
+"""
+
+
+def _probe(body: str) -> str:
+    script = _TRIALS + textwrap.dedent(body)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60, env=child_env())
+    assert proc.returncode == 0, proc.stderr.decode()
+    return proc.stdout.decode().strip()
+
+
+def test_a_sigint_as_the_start_up_ends_quits_or_is_too_late_never_hangs() -> None:
+    """Start-up ends (``starting.clear()``): a SIGINT before that quits, one after it is
+    left to the replay's handler (here: ignored)."""
+    out = _probe(
+        """
+        from otel_replay.runner import signals_outside_the_replay
+
+        def trial(n):
+            try:
+                with signals_outside_the_replay() as starting:
+                    at_instruction(n, starting.clear)
+            except KeyboardInterrupt:
+                return "quit"
+            return "went on"
+
+        print(sorted({trial(n) for n in range(1, 60)}))
+        """
+    )
+    assert out == "['quit', 'went on']"
+
+
+def test_the_first_sigint_of_the_replay_stops_the_run_whatever_the_main_thread_holds() -> None:
+    """The main thread waits on the executor's stop (an Event, as a retry's back-off does)
+    when the first signal comes: the executor is stopped and it is said, every time."""
+    out = _probe(
+        """
+        import threading
+        from otel_replay.runner import stop_on_signals
+
+        class Executor:
+            def __init__(self):
+                self.stop = threading.Event()
+            def interrupt(self):
+                self.stop.set()
+
+        def trial(n):
+            executor, said = Executor(), []
+            with stop_on_signals(executor, said.append) as received:
+                at_instruction(n, lambda: executor.stop.wait(0.001))
+            assert len(received) == 1 and executor.stop.is_set() and len(said) == 1, (n, received, said)
+            return said[0]
+
+        print(sorted({trial(n) for n in range(1, 100)}))
+        """
+    )
+    assert out == "['stopping: finishing the request in flight (interrupt again to quit at once)']"
