@@ -20,6 +20,7 @@ from typing import BinaryIO
 from otel_replay import timechoice
 from otel_replay.assemble import new_stats
 from otel_replay.execute import Executor, Job, SetupError, choose
+from otel_replay.interrupts import start_daemon
 from otel_replay.model import Signal
 from otel_replay.plan import RunPlan, output_name
 from otel_replay.problems import ProblemsFile
@@ -296,10 +297,10 @@ def stop_on_signals(executor: Executor, notify: Callable[[str], None]) -> Iterat
     second signal stops at once (KeyboardInterrupt); any later one is ignored. Yields a
     list that receives the signal numbers.
 
-    The handler takes no lock: it runs in the main thread, between two of its steps, maybe
-    while that thread holds one (an Event's, a stream's), and would then wait for it for
-    ever. It hands the first signal to a thread of its own, through a queue whose ``put``
-    is safe there, and that thread stops the executor and says so."""
+    The handler takes no lock but the progress line's (reentrant): it runs in the main
+    thread, between two of its steps, maybe while that thread holds one (an Event's), and
+    would then wait for it for ever. It says at once that the run stops, and hands the
+    stop itself to a thread of its own, through a queue whose ``put`` is safe there."""
     received: list[int] = []
     asked: queue.SimpleQueue[bool] = queue.SimpleQueue()
 
@@ -311,17 +312,16 @@ def stop_on_signals(executor: Executor, notify: Callable[[str], None]) -> Iterat
             return
         received.append(signum)
         asked.put(True)
+        notify("stopping: finishing the request in flight (interrupt again to quit at once)")
 
     def stop() -> None:
         if asked.get():
             executor.interrupt()
-            notify("stopping: finishing the request in flight (interrupt again to quit at once)")
 
     if threading.current_thread() is not threading.main_thread():  # e.g. under a test runner thread
         yield received
         return
-    stopper = threading.Thread(target=stop, name="otel-replay-stop", daemon=True)
-    stopper.start()
+    stopper = start_daemon(stop, name="otel-replay-stop")
     saved = {s: signal.signal(s, handler) for s in EXIT_SIGNALLED}
     try:
         yield received

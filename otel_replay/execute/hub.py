@@ -18,6 +18,7 @@ from otel_replay.execute.base import Job
 from otel_replay.execute.inputs import Spool, WorkItem
 from otel_replay.execute.procs import Started, exit_reason
 from otel_replay.execute.worker import FirstPass, Replay, SharedInt, Task
+from otel_replay.interrupts import signals_held
 from otel_replay.stats import RunStats, SignalStats
 from otel_replay.timechoice import RecordTimes
 
@@ -52,12 +53,12 @@ class Turns:
 
     def reached(self, index: int, timeout: float) -> bool:
         """Whether every input before ``index`` is done, waiting up to ``timeout`` seconds."""
-        with self._cond:
+        with signals_held(), self._cond:  # a Ctrl-C comes between two waits, not inside one (procs.py)
             return self._cond.wait_for(lambda: self._shared.value >= index, timeout)
 
     def release(self) -> None:
         """Nobody waits for a turn any more (the run stops)."""
-        with self._cond:
+        with signals_held(), self._cond:
             self._shared.value = 1 << 62
             self._cond.notify_all()
 
@@ -189,14 +190,22 @@ class Hub:
 
     def wait_first_pass(self) -> None:
         """Until every first-pass item has its answer (or is lost: its worker died)."""
-        with self._first:
-            while self.first_pending > 0:
-                self._first.wait(POLL)  # wakes up for signal handlers
-                if not self.alive():
-                    for task in self.drain():
-                        if isinstance(task, FirstPass):
-                            self.first_pending -= 1
-                            self.lost.append(task.item)
+        while not self._waited_first_pass():
+            pass
+
+    def _waited_first_pass(self) -> bool:
+        """Wait once (up to :data:`POLL`) for the first pass's answers; whether all came. A
+        Ctrl-C comes between two waits, not inside one (procs.signals_held)."""
+        with signals_held(), self._first:
+            if self.first_pending <= 0:
+                return True
+            self._first.wait(POLL)
+            if not self.alive():
+                for task in self.drain():
+                    if isinstance(task, FirstPass):
+                        self.first_pending -= 1
+                        self.lost.append(task.item)
+            return self.first_pending <= 0
 
     def drain(self) -> list[Task]:
         """The tasks no worker took."""

@@ -28,6 +28,7 @@ from multiprocessing.context import ForkContext, ForkServerContext, SpawnContext
 from multiprocessing.process import BaseProcess
 from typing import Any
 
+from otel_replay.interrupts import STOP_SIGNALS, signals_held, start_daemon
 from otel_replay.malloc import keep_freed_memory
 
 #: A worker's exit status when its parent went away.
@@ -76,6 +77,14 @@ def start(ctx: Context, workers: int, target: Callable[..., None], args: tuple[A
         with contextlib.suppress(OSError, ValueError):
             stream.flush()
     started = Started([], [], [])
+    with signals_held():  # a forked child runs our handlers until begin_worker ignores the signals
+        _start_each(ctx, workers, target, args, started)
+    return started
+
+
+def _start_each(
+    ctx: Context, workers: int, target: Callable[..., None], args: tuple[Any, ...], started: Started
+) -> None:
     for number in range(workers):
         parent_end, child_end = ctx.Pipe()
         watch, hold = ctx.Pipe(duplex=False)  # the child reads, only the parent holds the write end
@@ -89,7 +98,6 @@ def start(ctx: Context, workers: int, target: Callable[..., None], args: tuple[A
         started.conns.append(parent_end)
         started.lifelines.append(hold)
         started.processes.append(process)
-    return started
 
 
 class SharedFlag:
@@ -118,11 +126,12 @@ def begin_worker(lifeline: Connection, inherited: list[Connection]) -> None:
     process group), the parent's pipe ends go, and the lifeline is watched; malloc keeps
     what it frees (forked, it already does; from a fork server, not yet)."""
     keep_freed_memory()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    for stop in STOP_SIGNALS:
+        signal.signal(stop, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # held while it was forked (start)
     for conn in inherited:
         conn.close()
-    threading.Thread(target=_die_with_parent, args=(lifeline,), daemon=True).start()
+    start_daemon(_die_with_parent, lifeline)
 
 
 def _die_with_parent(lifeline: Connection) -> None:

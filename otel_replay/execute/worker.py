@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 from otel_replay.assemble import build_sinks, first_pass, new_stats, stages
 from otel_replay.execute.inputs import WorkItem
 from otel_replay.execute.procs import EXIT_ORPHANED, SharedFlag, begin_worker
+from otel_replay.interrupts import start_daemon
 from otel_replay.model import PlainLogs, Record, Signal
 from otel_replay.pipeline import Pipeline, times_in
 from otel_replay.plan import RunPlan
@@ -302,7 +303,7 @@ class _Worker:
         if plan.ordered_logs:
             self._in_turn = InTurn(cast("LokiSink", self._sinks[Signal.LOGS]), self._turn, client.wait_turn)
             self._sinks[Signal.LOGS] = self._in_turn
-        threading.Thread(target=self._watch_stop, daemon=True).start()
+        start_daemon(self._watch_stop)
         pipeline = Pipeline(
             sinks=self._sinks,
             stages=stages(plan, first.offset_ns, self._check),

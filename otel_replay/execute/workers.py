@@ -28,6 +28,7 @@ from otel_replay.execute.hub import POLL, Hub, Turns
 from otel_replay.execute.inputs import Entry, Spool, WorkItem, group_limit, grouped, is_copy
 from otel_replay.execute.procs import SharedFlag, context, exit_reason, start
 from otel_replay.execute.worker import Replay, SharedCounts, SharedInt, Task, work
+from otel_replay.interrupts import signals_held, start_daemon
 from otel_replay.model import FileProblem
 from otel_replay.pipeline import times_in
 from otel_replay.plan import RunPlan
@@ -46,21 +47,20 @@ class Workers:
         self._entries: Iterator[Entry] = entries
         self._spool = spool
         self._not_read: list[str] = []
-        ctx = context(["otel_replay.execute.worker", *(["otel_replay.sinks.otlp"] if plan.sends_otlp else [])])
-        self._stop = SharedFlag(ctx)
-        self._interrupted = threading.Event()  # this process's view: set at once by interrupt()
-        turn: SharedInt = ctx.RawValue("q", 0)
-        self._read_bytes: SharedCounts = ctx.RawArray("q", count)  # what each worker read, for the progress line
-        # every worker starts before any thread of this process does (a forked child must not inherit one)
-        self._started = start(ctx, count, work, (plan, self._stop, turn, verbose, self._read_bytes))
-        self._hub = hub = Hub(self._started, Turns(turn), spool, reads_twice)
         self._total: int | None = None  # the inputs' bytes, once the first pass has seen them all
         self._recorded: list[Entry] = []  # the inputs, as the first pass found them
-        if verbose:  # what this process finds (files ignored) is said as the workers say theirs
-            hub.own.notes = lambda line: say(plan.redact(line))
-        self._threads = [threading.Thread(target=hub.serve, args=(peer,), daemon=True) for peer in hub.peers]
-        for thread in self._threads:
-            thread.start()
+        self._interrupted = threading.Event()  # this process's view: set at once by interrupt()
+        with signals_held():  # a Ctrl-C waits until the workers and their threads are made
+            ctx = context(["otel_replay.execute.worker", *(["otel_replay.sinks.otlp"] if plan.sends_otlp else [])])
+            self._stop = SharedFlag(ctx)
+            turn: SharedInt = ctx.RawValue("q", 0)
+            self._read_bytes: SharedCounts = ctx.RawArray("q", count)  # what each worker read, for the progress line
+            # every worker starts before any thread of this process does (a forked child must not inherit one)
+            self._started = start(ctx, count, work, (plan, self._stop, turn, verbose, self._read_bytes))
+            self._hub = hub = Hub(self._started, Turns(turn), spool, reads_twice)
+            if verbose:  # what this process finds (files ignored) is said as the workers say theirs
+                hub.own.notes = lambda line: say(plan.redact(line))
+            self._threads = [start_daemon(hub.serve, peer) for peer in hub.peers]
 
     # -- the run's steps ----------------------------------------------------------------
     def times(self) -> RecordTimes:
@@ -178,7 +178,8 @@ class Workers:
         stopped worker takes no more)."""
         while True:
             try:
-                self._hub.tasks.put(task, timeout=POLL)
+                with signals_held():  # a Ctrl-C comes between two tries, not inside one (procs.py)
+                    self._hub.tasks.put(task, timeout=POLL)
                 return True
             except queue.Full:
                 if not self._hub.alive() or self.stopped:
@@ -209,7 +210,7 @@ class Workers:
                 process.kill()
 
     def close(self) -> None:
-        with contextlib.suppress(queue.Full):
+        with signals_held(), contextlib.suppress(queue.Full):
             self._hub.tasks.put_nowait(None)
         for hold in self._started.lifelines:  # a worker still running exits (it is orphaned)
             hold.close()

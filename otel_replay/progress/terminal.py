@@ -13,6 +13,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TextIO
 
+from otel_replay.interrupts import start_daemon
 from otel_replay.progress.meter import Meter
 from otel_replay.progress.render import Retrying, View, render, shown
 from otel_replay.progress.sizing import input_bytes
@@ -51,9 +52,8 @@ class ProgressLine:
 
     def start(self) -> None:
         """Size the inputs and draw from now on (threads of our own only now: after fork)."""
-        threading.Thread(target=self._size, daemon=True).start()
-        self._thread = threading.Thread(target=self._draw_until_closed, daemon=True)
-        self._thread.start()
+        start_daemon(self._size)
+        self._thread = start_daemon(self._draw_until_closed)
 
     def _size(self) -> None:
         if self._paths is not None:

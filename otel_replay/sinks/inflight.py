@@ -16,12 +16,13 @@ Requests run in daemon threads: when the user insists on quitting (a second Ctrl
 from __future__ import annotations
 
 import queue
-import threading
 from collections.abc import Callable, Iterable
+from concurrent import futures
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from otel_replay.interrupts import WAKE, start_daemon, taken
 from otel_replay.model import Signal
 from otel_replay.sinks.batching import Batcher
 from otel_replay.sinks.delivery import Account, Outcome
@@ -59,10 +60,10 @@ class InFlight(Generic[L]):
         before = [r for r in self._running if r.future.done() or r.keys & keys]
         self._running = [r for r in self._running if not (r.future.done() or r.keys & keys)]
         _finish(before)
-        lane = self._idle.get()
+        lane = taken(self._idle)  # once one is free
         future: Future[None] = Future()
         self._running.append(_Running(future, keys))
-        threading.Thread(target=self._run, args=(request, lane, future), name="otel-replay-send", daemon=True).start()
+        start_daemon(self._run, request, lane, future, name="otel-replay-send")
 
     def _run(self, request: Callable[[L], None], lane: L, future: Future[None]) -> None:
         try:
@@ -148,7 +149,11 @@ class InFlightSink:
 
 
 def _finish(requests: list[_Running]) -> None:
-    """Wait for every one of ``requests``, then raise the first exception one raised."""
+    """Wait for every one of ``requests`` (in steps: interrupts.WAKE), then raise the first
+    exception one raised."""
+    pending = [r.future for r in requests]
+    while pending:
+        pending = list(futures.wait(pending, timeout=WAKE).not_done)
     errors = [exc for r in requests if (exc := r.future.exception()) is not None]
     if errors:
         raise errors[0]

@@ -24,12 +24,12 @@ retried by the one retry policy (:mod:`otel_replay.sinks.delivery`).
 from __future__ import annotations
 
 import queue
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from otel_replay.execute.base import SetupError
+from otel_replay.interrupts import start_daemon, taken
 from otel_replay.model import Signal
 from otel_replay.plan import RunPlan
 
@@ -128,7 +128,7 @@ def check(plan: RunPlan, notify: Callable[[str], None], wait: float = READY_WAIT
     seconds at most)."""
     timeout = min(PROBE_TIMEOUT, plan.loki.timeout, plan.otlp.timeout)
     found = destinations(plan, timeout)
-    answers: queue.Queue[tuple[int, str | None]] = queue.Queue()
+    answers: queue.SimpleQueue[tuple[int, str | None]] = queue.SimpleQueue()
     for index, destination in enumerate(found):
 
         def run(index: int = index, destination: Destination = destination) -> None:
@@ -138,10 +138,10 @@ def check(plan: RunPlan, notify: Callable[[str], None], wait: float = READY_WAIT
                 answers.put((index, f"{destination.what} {plan.redact(destination.url)}: internal error: {exc!r}"))
 
         # daemon threads: Ctrl-C ends the wait in this thread at once, and the run with it
-        threading.Thread(target=run, name=f"preflight-{index}", daemon=True).start()
+        start_daemon(run, name=f"preflight-{index}")
     problems: dict[int, str] = {}
     for _ in found:
-        index, problem = answers.get()
+        index, problem = taken(answers)
         if problem is not None:
             problems[index] = problem
     if problems:
