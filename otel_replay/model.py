@@ -274,11 +274,14 @@ class Notice:
 
 @dataclass(slots=True)
 class FileStart:
-    """Emitted by a source once it knows what kind of document a file is."""
+    """Emitted by a source once it knows what kind of document a file is. A later part of
+    a file shared among workers (its first part counts the file: ``counted`` False) still
+    says it, so that its records replay as the first part's do (:attr:`as_recorded`)."""
 
     source: str
     signal: Signal
     fmt: str
+    counted: bool = True
 
     @property
     def one_signal(self) -> bool:

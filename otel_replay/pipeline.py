@@ -267,7 +267,8 @@ class Pipeline:
                 elif isinstance(item, FileStart):
                     self._as_recorded = item.as_recorded
                     selected = item.signal in self.sinks
-                    stats.file_of(item.signal, selected)
+                    if item.counted:
+                        stats.file_of(item.signal, selected)
                     if not selected and item.one_signal:
                         break  # the file holds nothing else: do not even parse it
                 else:

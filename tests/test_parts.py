@@ -149,6 +149,23 @@ def test_workers_share_one_large_file_and_deliver_it_as_one_process_would(
     assert one_process == workers == (1, [f"{path}:121: {BROKEN}"], 1, 1)
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_dump_shared_among_workers_replays_as_recorded_duplicates_included(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: str
+) -> None:
+    """OTLP input replays as recorded: a request written twelve times is sent twelve
+    times, whichever part of the file a copy is in (the parts after the first once kept
+    every span's key in the parent, and dropped the later copies as duplicates)."""
+    request = trace_request(1, 2)
+    path = write_lines(tmp_path / "dump.jsonl", [request] * 12)
+    monkeypatch.setattr(execute, "PART_BYTES", path.stat().st_size // 4)
+    assert len(_parts(path, execute.PART_BYTES)) > 1
+    code, summary = replay_json(str(path), "--dry-run", "--signals", "traces", "--workers", workers)
+    traces = summary["signals"]["traces"]
+    assert code == 0, problem_lines(summary)
+    assert (traces["sent"], traces["duplicates"]) == (12 * len(flatten_spans([request])), 0)
+
+
 def test_log_lines_reach_loki_oldest_first_across_parts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each line two hours after the one before: a part pushed before an earlier one
     would be refused by Loki as too far behind."""

@@ -343,12 +343,10 @@ def read_otlp_lines(stream: BinaryIO, source: str, part: Part | None = None) -> 
 
     ``part``: the stream holds only the lines of that part of the file (see
     :func:`~otel_replay.sources.discover.discover`); a later part names its lines the same
-    way, counting the lines before it only when a name is needed, and does not announce
-    the file (its first part does)."""
+    way, counting the lines before it only when a name is needed, and does not count the
+    file again (its first part does: ``FileStart.counted``)."""
     started: set[Signal] = set()
     start = part.start if part is not None and part.index > 0 else None
-    if start is not None:
-        started.update(Signal)
     consumed = recovered = 0  # bytes of the lines so far; records of the lines so far
     for number, line in enumerate(stream, 1):
         consumed += len(line)
@@ -372,7 +370,7 @@ def read_otlp_lines(stream: BinaryIO, source: str, part: Part | None = None) -> 
         signal = OTLP_ARRAYS[key]
         if signal not in started:
             started.add(signal)
-            yield FileStart(source, signal, "otlp-jsonl")
+            yield FileStart(source, signal, "otlp-jsonl", counted=start is None)
         if not isinstance(obj[key], list):
             yield FileProblem(str(name), f"'{key}' is {describe_json(obj[key])}, expected an array; skipped")
             continue
