@@ -53,7 +53,7 @@ class Turns:
 
     def reached(self, index: int, timeout: float) -> bool:
         """Whether every input before ``index`` is done, waiting up to ``timeout`` seconds."""
-        with signals_held(), self._cond:  # a Ctrl-C comes between two waits, not inside one (procs.py)
+        with signals_held(), self._cond:  # a Ctrl-C comes between two waits, not inside one (interrupts.py)
             return self._cond.wait_for(lambda: self._shared.value >= index, timeout)
 
     def release(self) -> None:
@@ -195,7 +195,7 @@ class Hub:
 
     def _waited_first_pass(self) -> bool:
         """Wait once (up to :data:`POLL`) for the first pass's answers; whether all came. A
-        Ctrl-C comes between two waits, not inside one (procs.signals_held)."""
+        Ctrl-C comes between two waits, not inside one (interrupts.signals_held)."""
         with signals_held(), self._first:
             if self.first_pending <= 0:
                 return True

@@ -178,7 +178,7 @@ class Workers:
         stopped worker takes no more)."""
         while True:
             try:
-                with signals_held():  # a Ctrl-C comes between two tries, not inside one (procs.py)
+                with signals_held():  # a Ctrl-C comes between two tries, not inside one (interrupts.py)
                     self._hub.tasks.put(task, timeout=POLL)
                 return True
             except queue.Full:

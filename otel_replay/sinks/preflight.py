@@ -137,7 +137,7 @@ def check(plan: RunPlan, notify: Callable[[str], None], wait: float = READY_WAIT
             except Exception as exc:  # a bug here must not hang the run: say it as the answer
                 answers.put((index, f"{destination.what} {plan.redact(destination.url)}: internal error: {exc!r}"))
 
-        # daemon threads: Ctrl-C ends the wait in this thread at once, and the run with it
+        # daemon threads: Ctrl-C ends the wait in this thread (within interrupts.WAKE), and the run with it
         start_daemon(run, name=f"preflight-{index}")
     problems: dict[int, str] = {}
     for _ in found:
