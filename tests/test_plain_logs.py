@@ -19,7 +19,7 @@ from otel_replay.model import LogRecord, Origin, PlainLogs, Signal
 from otel_replay.sinks.loki import LokiConfig, LokiSink
 from otel_replay.sources.codemachine import log_from_codemachine
 from otel_replay.sources.common import checked
-from otel_replay.sources.plainlogs import Known, as_dict, plain_log, typed_document
+from otel_replay.sources.plainlogs import CodeMachineLog, Known, TypedLog, as_dict, plain_log, typed_document
 from otel_replay.stages.timeshift import TimeShift
 from otel_replay.stats import RunStats
 from tests.fakes.loki import LokiReceiver
@@ -104,6 +104,53 @@ def test_a_plain_record_is_the_record_the_reader_makes(record: dict[str, Any]) -
     assert PlainLogs("f", [plain]).record(plain) == items[0]
 
 
+# records the typed decoding may take: a time the reader takes at once and a string body
+_typed_records = st.fixed_dictionaries(
+    {"timestamp": st.tuples(st.just(SEC), st.integers(min_value=0, max_value=10**9 - 1)).map(list), "body": st.text()},
+    optional={
+        "severityNumber": st.one_of(st.integers(min_value=-1, max_value=30), st.none(), st.booleans(), st.just(9.0)),
+        "severityText": st.one_of(st.sampled_from(["INFO", "", "warn"]), st.none(), st.just(3)),
+        "attributes": _attributes,
+        "resource": _resources,
+    },
+)
+#: A record of no type the typed decoding takes: every record of its document is then a CodeMachineLog.
+_UNTYPED = {"timestamp": [SEC, 0], "body": None}
+
+
+@settings(max_examples=600, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(_typed_records, _records))
+def test_a_record_decoded_to_its_types_is_judged_as_without_them(record: dict[str, Any]) -> None:
+    """A record is plain, and the same plain record, whether its document was decoded
+    to the exporter's types (TypedLog: its types checked by the decoder) or, one of its
+    records being of other types, without them (CodeMachineLog: each checked here)."""
+    (alone,) = _typed_all([record])
+    beside = _typed_all([record, _UNTYPED])[0]
+    assert type(beside) is CodeMachineLog
+    assert as_dict(alone) == as_dict(beside)
+    assert plain_log(alone, 3, Known(DEFAULT)) == plain_log(beside, 3, Known(DEFAULT))
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"timestamp": [SEC, 0], "body": "x", "attributes": {"k": 2**63}},
+        {"timestamp": [SEC, 0], "body": "x", "attributes": {"k": {"nested": 1}}},
+        {"timestamp": [SEC, 0], "body": "x", "severityNumber": True},
+        {"timestamp": [SEC, 0], "body": "x", "severityNumber": 25},
+        {"timestamp": [SEC, 10**9], "body": "x"},
+        {"timestamp": [-1, 0], "body": "x"},
+        {"timestamp": [SEC, 0], "body": 1},
+        {"body": "x"},
+    ],
+    ids=["int over int64", "nested", "bool severity", "severity over 24", "nanos over", "negative", "body", "no time"],
+)
+def test_a_record_of_other_types_is_read_without_them(record: dict[str, Any]) -> None:
+    """The typed decoding takes no record the reader would refuse, change or note for its
+    types: such a record (and so its document) is read as CodeMachineLog, judged here."""
+    assert type(_typed(record)) is CodeMachineLog
+
+
 _RECORD = json.dumps(log_doc(sec=SEC)).encode()
 
 
@@ -148,7 +195,7 @@ def test_a_document_the_exporter_writes_is_read_typed() -> None:
     data = json.dumps({"version": 1, "service": "svc", "exportedAt": "x", "logCount": 1, "logs": [log_doc()]})
     doc = typed_document(data.encode())
     assert doc is not None and doc.header == {"version": 1, "service": "svc", "exportedAt": "x", "logCount": 1}
-    assert doc.array_key == "logs" and len(list(doc.items)) == 1
+    assert doc.array_key == "logs" and [type(r) for r in doc.items] == [TypedLog]
 
 
 @pytest.mark.parametrize(

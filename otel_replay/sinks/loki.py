@@ -237,11 +237,13 @@ class LokiSink(InFlightSink):
         """The entries of a block of plain records (sources/plainlogs.py) at these times
         (None: not sent), made as :meth:`entry` makes them, without a record each but for
         the few that must be cut to fit."""
+        stream, last = None, (None, None, None)  # the stream of the record before, and its parts
         for plain, time_ns in zip(block.records, times, strict=True):
             if time_ns is None:
                 continue
             index, _, number, text, body, attributes, trace, span, resource = plain
-            stream = self._stream(resource, severity_name(text, number))
+            if resource is not last[0] or text != last[1] or number != last[2]:  # the same object: as the one before
+                stream, last = self._stream(resource, severity_name(text, number)), (resource, text, number)
             md = entry_metadata(stream.resource_md, attributes, None, trace, span, _ID_KEYS)
             value = self._value(time_ns, body, md)[0]
             if value is None:  # to be cut: as any record

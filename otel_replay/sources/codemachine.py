@@ -38,7 +38,7 @@ from otel_replay.sources.common import (
 )
 from otel_replay.sources.jsondoc import Document
 from otel_replay.sources.jsontext import describe_json
-from otel_replay.sources.plainlogs import CodeMachineLog, Known, as_dict, plain_log
+from otel_replay.sources.plainlogs import CodeMachineLog, Known, TypedLog, as_dict, plain_log
 from otel_replay.sources.resources import record_resource
 from otel_replay.sources.streams import Stride
 
@@ -227,22 +227,30 @@ def _read_plain(
     doc: Document, source: str, resource: ResourceAttrs, checked_ones: frozenset[int]
 ) -> Iterator[SourceItem | PlainLogs]:
     """A log document's records in order: runs of plain ones (but those at
-    ``checked_ones``) as blocks, any other converted as ever."""
+    ``checked_ones``, each the record it is) as blocks, any other converted as ever."""
     notes: list[str] = []
     known = Known(resource)
     block: list[PlainLog] = []
+    alone = PlainLogs(source, [])  # makes a plain record the check must see (the reader's own record)
     for index, obj in enumerate(doc.items):
-        if type(obj) is CodeMachineLog:
-            if index not in checked_ones and (found := plain_log(obj, index, known)) is not None:
+        if type(obj) is TypedLog or type(obj) is CodeMachineLog:
+            found = plain_log(obj, index, known)
+            if found is not None and index not in checked_ones:
                 block.append(found)
                 if len(block) == PLAIN_BLOCK:
                     yield PlainLogs(source, block)
                     block = []
                 continue
-            obj = as_dict(obj)
+            if found is None:
+                obj = as_dict(obj)
+        else:
+            found = None
         if block:
             yield PlainLogs(source, block)
             block = []
+        if found is not None:
+            yield alone.record(found)
+            continue
         origin = Origin(source, index)
         yield from checked(Signal.LOGS, origin, notes, log_from_codemachine, obj, resource, origin, notes)
     if block:

@@ -20,12 +20,20 @@ both against it, record for record.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any, Generic, TypeVar
 
 import msgspec
+from msgspec import Meta, UnsetType
 
 from otel_replay.model import SPAN_ID_KEY, TRACE_ID_KEY, PlainLog, ResourceAttrs
-from otel_replay.sources.common import InvalidInput, clean_attributes, hrtime_to_ns
+from otel_replay.sources.common import (
+    INT64_MAX,
+    INT64_MIN,
+    MAX_HRTIME_SECONDS,
+    InvalidInput,
+    clean_attributes,
+    hrtime_to_ns,
+)
 from otel_replay.sources.jsondoc import Document
 from otel_replay.sources.resources import record_resource
 
@@ -51,11 +59,32 @@ class CodeMachineLog(msgspec.Struct, forbid_unknown_fields=True):
     resource: msgspec.Raw = _NO_RAW
 
 
-class _LogDocument(msgspec.Struct, forbid_unknown_fields=True):
-    """A CodeMachine log document, with the keys its exporter writes (``sessionFile``: a
-    ``latest-logs.json`` copy's)."""
+_R = TypeVar("_R")
+_Seconds = Annotated[int, Meta(ge=0, lt=MAX_HRTIME_SECONDS)]
+_Nanos = Annotated[int, Meta(ge=0, le=999_999_999)]
+_Int64 = Annotated[int, Meta(ge=INT64_MIN, le=INT64_MAX)]
 
-    logs: list[CodeMachineLog]
+
+class TypedLog(msgspec.Struct, forbid_unknown_fields=True):
+    """A record as the exporter writes nearly all of them, its types checked by decoding
+    (in C): a time :func:`hrtime_to_ns` takes at once, a severity number of OTel's range,
+    a string body, attributes of strings, int64 integers, floats, booleans or arrays (an
+    array, or a null, still judged by :func:`clean_attributes`). A document with any other
+    record is decoded as :class:`CodeMachineLog` instead."""
+
+    timestamp: tuple[_Seconds, _Nanos]
+    body: str
+    severityNumber: Annotated[int, Meta(ge=0, le=24)] | UnsetType | None = _UNSET
+    severityText: str | UnsetType | None = _UNSET
+    attributes: dict[str, str | _Int64 | float | bool | list[Any] | None] | UnsetType | None = _UNSET
+    resource: msgspec.Raw = _NO_RAW
+
+
+class _LogDocument(msgspec.Struct, Generic[_R], forbid_unknown_fields=True):
+    """A CodeMachine log document, with the keys its exporter writes (``sessionFile``: a
+    ``latest-logs.json`` copy's), its records decoded as ``_R``."""
+
+    logs: list[_R]
     version: Any = _UNSET
     service: Any = _UNSET
     exportedAt: Any = _UNSET
@@ -63,16 +92,21 @@ class _LogDocument(msgspec.Struct, forbid_unknown_fields=True):
     sessionFile: Any = _UNSET
 
 
-_DOCUMENT = msgspec.json.Decoder(_LogDocument)
+_DOCUMENT = msgspec.json.Decoder(_LogDocument[CodeMachineLog])
+_TYPED_DOCUMENT = msgspec.json.Decoder(_LogDocument[TypedLog])
 _HEADER = ("version", "service", "exportedAt", "logCount", "sessionFile")
 
 
 def typed_document(data: bytes) -> Document | None:
-    """A CodeMachine log document read whole, its records decoded as :class:`CodeMachineLog`;
-    None when it is not that simple (a key its exporter does not write, a record that is
-    not an object, JSON decoding refuses): it is then read as any other, which says why."""
+    """A CodeMachine log document read whole, its records decoded as :class:`TypedLog`
+    or, when one is not, all as :class:`CodeMachineLog`; None when it is not that simple
+    (a key its exporter does not write, a record that is not an object, JSON decoding
+    refuses): it is then read as any other, which says why."""
     try:
-        decoded = _DOCUMENT.decode(data)
+        try:
+            decoded: _LogDocument[TypedLog] | _LogDocument[CodeMachineLog] = _TYPED_DOCUMENT.decode(data)
+        except msgspec.ValidationError:  # a record of other types (or no document of these keys)
+            decoded = _DOCUMENT.decode(data)
         last = _NO_RAW
         for record in decoded.logs:  # the resources are kept as text: checked here, each once
             if record.resource != last:
@@ -90,7 +124,7 @@ _DECODE = msgspec.json.Decoder().decode
 _FIELDS = CodeMachineLog.__struct_fields__
 
 
-def as_dict(obj: CodeMachineLog) -> dict[str, Any]:
+def as_dict(obj: CodeMachineLog | TypedLog) -> dict[str, Any]:
     """The record as decoding into dictionaries gives it (the fields it has)."""
     out = {}
     for name in _FIELDS:
@@ -98,6 +132,8 @@ def as_dict(obj: CodeMachineLog) -> dict[str, Any]:
         if name == "resource":
             if value:
                 out[name] = _DECODE(value)
+        elif name == "timestamp" and type(value) is tuple:
+            out[name] = list(value)
         elif value is not _UNSET:
             out[name] = value
     return out
@@ -148,37 +184,53 @@ def _plain_resource(text: bytes, default: ResourceAttrs) -> ResourceAttrs | None
     return None if notes else resource
 
 
-def plain_log(obj: CodeMachineLog, index: int, known: Known) -> PlainLog | None:
+def plain_log(obj: CodeMachineLog | TypedLog, index: int, known: Known) -> PlainLog | None:
     """The record as a :data:`PlainLog`, or None when it is not plain. The time and the
-    attributes are judged by the reader's own functions (a note or a change: not plain)."""
-    try:
-        time_ns = hrtime_to_ns(obj.timestamp)
-    except InvalidInput:
-        return None
-    number = obj.severityNumber
-    if number is _UNSET or number is None:
-        number = 0
-    elif type(number) is not int or not 0 <= number <= 24:
-        return None
-    text = obj.severityText
-    if text is _UNSET:
-        text = None
-    elif text is not None and type(text) is not str:
-        return None
-    body = obj.body
-    if type(body) is not str:
-        return None
-    attributes = obj.attributes
+    attributes are judged by the reader's own functions (a note or a change: not plain)
+    or, a :class:`TypedLog`'s, by its decoding as they would judge them."""
+    if type(obj) is TypedLog:
+        seconds, nanos = obj.timestamp
+        time_ns = seconds * 1_000_000_000 + nanos  # hrtime_to_ns's own sum
+        number, text, body, attributes = obj.severityNumber, obj.severityText, obj.body, obj.attributes
+        number = 0 if number is _UNSET or number is None else number
+        text = None if text is _UNSET else text
+        unsure = False
+        if attributes:
+            for value in attributes.values():
+                if type(value) is list or value is None:
+                    unsure = True
+                    break
+    else:
+        try:
+            time_ns = hrtime_to_ns(obj.timestamp)
+        except InvalidInput:
+            return None
+        number = obj.severityNumber
+        if number is _UNSET or number is None:
+            number = 0
+        elif type(number) is not int or not 0 <= number <= 24:
+            return None
+        text = obj.severityText
+        if text is _UNSET:
+            text = None
+        elif text is not None and type(text) is not str:
+            return None
+        body = obj.body
+        if type(body) is not str:
+            return None
+        attributes = obj.attributes
+        unsure = True
     trace = span = ""
     if attributes is _UNSET or attributes is None:
         attributes = {}
     elif type(attributes) is not dict:
         return None
     elif attributes:
-        notes = known.notes
-        if clean_attributes(attributes, "attributes", notes, None) is not attributes or notes:
-            notes.clear()
-            return None
+        if unsure:
+            notes = known.notes
+            if clean_attributes(attributes, "attributes", notes, None) is not attributes or notes:
+                notes.clear()
+                return None
         trace, span = attributes.get(TRACE_ID_KEY, ""), attributes.get(SPAN_ID_KEY, "")
         # "" is no id, as absent; any other value not an id refuses the record
         if trace != "" and (type(trace) is not str or (trace not in known.traces and not known.new_trace(trace))):
