@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sys
 import warnings
 from collections.abc import Callable, Collection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import cloup
@@ -23,14 +22,16 @@ from otel_replay.command import (
     flags_given,
     plan_or_usage_error,
     print_version,
+    run_phase,
 )
 from otel_replay.flags import EXAMPLES, replay_flags
 from otel_replay.inspect.command import inspect_command
+from otel_replay.interrupts import RunPhase
 from otel_replay.malloc import keep_freed_memory
 from otel_replay.options import ReplayOptions
 from otel_replay.plan import RunPlan
 from otel_replay.progress import Meter, ProgressLine, RetryNotices
-from otel_replay.report import EXIT_USAGE, Report
+from otel_replay.report import EXIT_INTERRUPTED, EXIT_USAGE, Report
 from otel_replay.resume import StateFileError
 from otel_replay.scrub.command import scrub_command
 from otel_replay.unused import unused_flags
@@ -38,6 +39,9 @@ from otel_replay.verify import flags as verify_flags
 from otel_replay.verify.cli import read_back, verify_command
 from otel_replay.view.command import view_command
 from otel_replay.visible import say, visible
+
+if TYPE_CHECKING:
+    from otel_replay.verify.result import VerifyResult
 
 
 @cloup.group(cls=ReplayGroup, context_settings=CONTEXT_SETTINGS, epilog="Example:  otel-replay replay bug-report.zip")
@@ -87,10 +91,10 @@ def replay(*, verbose: bool, as_json: bool, **flags: Any) -> None:
         _print_report(report, as_json)
         sys.exit(status)
     result = read_back(plan, report.time_offset_ns, report.replay_id, settings)
-    if as_json:
-        click.echo(json.dumps({**report.to_dict(), "verify": result.to_dict()}, ensure_ascii=False))
-    else:
-        click.echo(report.render_text() + "\n" + result.render_text())
+    if result is None:  # Ctrl-C while reading back: what was sent is still said
+        _print_report(report, as_json, read_back=True)
+        sys.exit(EXIT_INTERRUPTED)
+    _print_report(report, as_json, read_back=True, verify=result)
     sys.exit(status or result.exit_status)
 
 
@@ -149,8 +153,9 @@ def _execute(plan: RunPlan, *, verbose: bool, as_json: bool, tempo_query_url: st
     if line is None:
         RetryNotices(meter, notify)
     stdin = sys.stdin.buffer if "-" in plan.paths else None
+    phase = run_phase()
     try:
-        return execute(plan, stdin, meter, notify, notify if verbose else None, tempo_query_url)
+        return execute(plan, stdin, meter, notify, notify if verbose else None, tempo_query_url, phase)
     except Unreachable as exc:  # not a usage mistake: no usage text, one line per destination
         for text in exc.lines:
             notify(text)
@@ -159,12 +164,12 @@ def _execute(plan: RunPlan, *, verbose: bool, as_json: bool, tempo_query_url: st
     except (SetupError, StateFileError) as exc:
         raise click.UsageError(str(exc)) from None
     except KeyboardInterrupt:  # before the replay started (checks, discovery, --shift-to-now's first pass)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the run is over: a second Ctrl-C must not interrupt this
-        if line is not None:
+        if line is not None:  # the run has ended: a second Ctrl-C changes nothing (run's handler, interrupts.py)
             line.close()
         click.echo("otel-replay: interrupted before anything was sent", err=True)
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     finally:
+        phase.settle()
         if line is not None:
             line.close()
 
@@ -178,17 +183,24 @@ def _said(plan: RunPlan) -> Callable[[str], str]:
     return lambda text: plan.redact(scrub.said(text))
 
 
-def _print_report(report: Report, as_json: bool) -> None:
+def _print_report(report: Report, as_json: bool, read_back: bool = False, verify: VerifyResult | None = None) -> None:
+    """The run's summary; with ``read_back``, the read-back's too (``verify``; None: it was
+    interrupted, ``"verify": null`` in JSON)."""
     if as_json:
-        click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
+        doc = report.to_dict()
+        if read_back:
+            doc["verify"] = verify.to_dict() if verify is not None else None
+        click.echo(json.dumps(doc, ensure_ascii=False))
     else:
-        click.echo(report.render_text(), err=False)
+        click.echo("\n".join([report.render_text(), *([verify.render_text()] if verify is not None else [])]))
 
 
 def run() -> None:  # pragma: no cover - console entry with a last-resort guard
     keep_freed_memory()  # the process and the workers it forks (malloc.py)
+    phase = RunPhase()  # the process's: once its run has ended, a Ctrl-C changes nothing it says
+    phase.own_sigint()
     try:
-        main(standalone_mode=True, prog_name="otel-replay")
+        main(standalone_mode=True, prog_name="otel-replay", obj=phase)
     except SystemExit:
         raise
     except Exception as exc:

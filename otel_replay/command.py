@@ -16,6 +16,7 @@ import cloup
 from click.core import ParameterSource
 
 from otel_replay import __version__
+from otel_replay.interrupts import RunPhase
 from otel_replay.options import FlagError, PlanError, ReplayOptions, build_plan
 from otel_replay.plan import RunPlan
 
@@ -101,3 +102,11 @@ def plan_or_usage_error(options: ReplayOptions, env: Mapping[str, str] | None = 
         raise click.BadParameter(exc.reason, param_hint=flag_hint(exc.flag)) from None
     except PlanError as exc:
         raise click.UsageError(str(exc)) from None
+
+
+def run_phase() -> RunPhase:
+    """The phase of this command's run: the process's own when otel-replay's command line
+    runs it (cli.run: its SIGINT handler follows it, interrupts.py), else a new one (a
+    program that calls the command in its own process keeps its handlers)."""
+    obj = click.get_current_context().find_root().obj
+    return obj if isinstance(obj, RunPhase) else RunPhase()

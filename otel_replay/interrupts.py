@@ -16,6 +16,11 @@ A signal that comes just as the main thread begins to wait (after the handlers' 
 before the wait) does not wake it: the handler runs when the wait ends. So the main
 thread never waits without end for another thread: it waits in steps of at most
 :data:`WAKE` seconds (a handler runs between two).
+
+Once a run has ended, what it says is settled: the command line's process ignores a
+Ctrl-C from then until it exits (:class:`RunPhase`), but while it reads back
+(``--verify``), so that one in its last moments cannot turn its exit status into click's
+"Aborted!" (1), a traceback from an exit hook or a death by the signal.
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ import contextlib
 import queue
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent import futures
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -52,6 +58,62 @@ def start_daemon(target: Callable[..., None], *args: Any, name: str | None = Non
     with signals_held():
         thread.start()
     return thread
+
+
+class RunPhase:
+    r"""Where a run is, as the SIGINT handlers see it: plain flags, not
+    :class:`threading.Event`\ s, because a handler reads them. An Event takes a lock, and a
+    handler that interrupts the main thread while it holds that lock would wait for it for
+    ever. The runner (runner.py) keeps ``starting`` and ``ended``; the command line the rest."""
+
+    def __init__(self) -> None:
+        #: Nothing sent yet: a Ctrl-C ends the run at once.
+        self.starting = True
+        #: The replay and its cleanup are over (or never began): what the run says is settled.
+        self.ended = False
+        #: A read-back of what was sent (``--verify``) is under way: a Ctrl-C stops it.
+        self.reading = False
+        #: SIGINT is this phase's to decide for the whole process (:meth:`own_sigint`).
+        self._owned = False
+
+    def own_sigint(self) -> None:
+        """For the command line's own process (cli.run), for its life: SIGINT raises
+        KeyboardInterrupt, as Python's own handler does, until the run has ended; from then
+        on it is ignored, but while reading back. The runner's handlers take over during
+        the run and hand back to this one (runner.py ends the phase before it does)."""
+        self._owned = True
+        signal.signal(signal.SIGINT, self._handler)
+
+    def _handler(self, signum: int, frame: object) -> None:
+        if self.ended and not self.reading:
+            return
+        raise KeyboardInterrupt
+
+    def settle(self) -> None:
+        """The run has ended (whatever its end): with the process's SIGINT, ignore it for
+        good. Python puts a handler of its own back to the default as the interpreter
+        exits, when a Ctrl-C would kill the process (status -2); an ignored one stays so."""
+        self.ended, self.reading = True, False
+        if self._owned:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    @contextlib.contextmanager
+    def read_back(self) -> Iterator[None]:
+        """A read-back, interruptible by a Ctrl-C (KeyboardInterrupt) even once the run has ended."""
+        self.reading = True
+        if self._owned:
+            signal.signal(signal.SIGINT, self._handler)
+        try:
+            yield
+        finally:
+            self.settle()
+
+
+def all_done(pending: Iterable[futures.Future[Any]]) -> None:
+    """Wait until every one of ``pending`` (run by other threads) is done, in steps of :data:`WAKE`."""
+    left = list(pending)
+    while left:
+        left = list(futures.wait(left, timeout=WAKE).not_done)
 
 
 def taken(waiting: queue.SimpleQueue[T]) -> T:

@@ -18,6 +18,8 @@ from otel_replay.verdict import age_warnings, iso, nothing_replayed, recorded_ra
 from otel_replay.visible import visible
 
 EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE = 0, 1, 2
+#: Interrupted by SIGINT (Ctrl-C), as a shell reports a process it ended (128 + 2).
+EXIT_INTERRUPTED = 130
 #: Up to this many problems, the text summary lists each; beyond, it groups them by reason.
 TEXT_LISTS_UP_TO = 50
 #: Reasons the grouped text summary shows (the rest are counted on one line).

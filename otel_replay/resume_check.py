@@ -21,7 +21,6 @@ pending batches, :mod:`otel_replay.resume`).
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,9 +29,6 @@ from otel_replay.plan import RunPlan
 from otel_replay.problems import noun
 from otel_replay.resume import ResumeState
 from otel_replay.stats import RunStats
-
-#: Traces asked for at once.
-CONCURRENCY = 8
 
 
 @dataclass
@@ -93,16 +89,17 @@ def _spans_found(plan: RunPlan, url: str, keys: list[int]) -> list[int]:
     cannot be asked)."""
     import requests
 
+    from otel_replay.verify.poll import asked
     from otel_replay.verify.tempo import TempoReader
 
     wanted: dict[int, set[int]] = {}
     for key in keys:
         wanted.setdefault(key >> 64, set()).add(key & ((1 << 64) - 1))
     found: list[int] = []
-    with requests.Session() as session, ThreadPoolExecutor(CONCURRENCY) as pool:
+    with requests.Session() as session:
         session.verify = plan.otlp.certificate or plan.otlp.verify
         session.headers.update(plan.otlp.headers or {})
         reader = TempoReader(url, session, plan.otlp.timeout)
-        for trace_id, spans in zip(wanted, pool.map(reader.trace, wanted), strict=True):
+        for trace_id, spans in zip(wanted, asked(reader.trace, list(wanted)), strict=True):
             found += [(trace_id << 64) | span_id for span_id in wanted[trace_id] & spans.keys()]
     return found

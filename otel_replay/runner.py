@@ -20,7 +20,7 @@ from typing import BinaryIO
 from otel_replay import timechoice
 from otel_replay.assemble import new_stats
 from otel_replay.execute import Executor, Job, SetupError, choose
-from otel_replay.interrupts import start_daemon
+from otel_replay.interrupts import RunPhase, start_daemon
 from otel_replay.model import Signal
 from otel_replay.plan import RunPlan, output_name
 from otel_replay.problems import ProblemsFile
@@ -45,17 +45,23 @@ def execute(
     notify: Callable[[str], None] = lambda _: None,
     verbose: Callable[[str], None] | None = None,
     tempo_query_url: str | None = None,
+    phase: RunPhase | None = None,
 ) -> tuple[Report, int]:
     """Run the plan; returns the report and the exit status. ``tempo_query_url``
     (--tempo-query-url): where --resume asks Tempo about spans sent before a kill. :class:`SetupError` (the
     output folder, a destination that does not answer: :class:`~otel_replay.sinks.preflight.Unreachable`)
     or :class:`StateFileError` when it cannot start; KeyboardInterrupt when interrupted
-    before anything was sent."""
+    before anything was sent. ``phase``: kept up to date for a SIGINT handler around the
+    run (interrupts.py), ended when this returns or raises."""
     report = Report(new_stats(plan, verbose), plan.mode, {s: plan.destinations[s] for s in plan.signals}, plan.redact)
     report.now_ns, report.windows, report.seen_in = plan.selection.now_ns, plan.selection.windows, plan.seen_in
     report.shard = _shard(plan)
-    with problems_file(plan, report) as begin:
-        return _execute(plan, report, stdin, on_progress, notify, verbose, tempo_query_url, begin)
+    run = RunPhase() if phase is None else phase
+    try:
+        with problems_file(plan, report) as begin:
+            return _execute(plan, report, stdin, on_progress, notify, verbose, tempo_query_url, begin, run)
+    finally:
+        run.ended = True
 
 
 @contextmanager
@@ -98,11 +104,12 @@ def _execute(
     verbose: Callable[[str], None] | None,
     tempo_query_url: str | None,
     begin: Callable[[], None],
+    phase: RunPhase,
 ) -> tuple[Report, int]:
     state: ResumeState | None = None
     executor: Executor | None = None
     received: list[int] = []
-    with signals_outside_the_replay() as starting:
+    with signals_outside_the_replay(phase):
         try:
             state, executor, first_pass, plan = _start(plan, stdin, notify, verbose is not None)
             begin()
@@ -110,7 +117,7 @@ def _execute(
             report.time_choice = choice = _offset(plan, state, executor if first_pass else None, notify)
             report.time_offset_ns = offset = choice.offset_ns
             checked = None if state is None else read_back(state, plan, tempo_query_url, notify)
-            starting.clear()
+            phase.starting = False
             if state is not None and checked is not None:
                 state.start(offset, recorded_destinations(plan), report.replay_id, _shard(plan))
                 checked.journal(state, report.stats)
@@ -254,40 +261,31 @@ def announcement(choice: TimeChoice, seen_in: Destinations) -> list[str]:
     return said + [prefix + line for line in timechoice.keep_times_lines(times, seen_in)]
 
 
-class Starting:
-    """Whether the run is still starting (see :func:`signals_outside_the_replay`): a plain
-    flag, not a :class:`threading.Event`, because the SIGINT handler reads and clears it. An
-    Event takes a lock to be cleared, and a handler that interrupts the main thread while
-    it holds that lock would wait for it for ever."""
-
-    def __init__(self) -> None:
-        self.on = True
-
-    def clear(self) -> None:
-        self.on = False
-
-
 @contextmanager
-def signals_outside_the_replay() -> Iterator[Starting]:
+def signals_outside_the_replay(phase: RunPhase) -> Iterator[RunPhase]:
     """SIGINT before the replay starts (the checks, discovery, ``--shift-to-now``'s first
-    pass), while what it yields is on: nothing has been sent, so the run ends at once
+    pass), while ``phase.starting``: nothing has been sent, so the run ends at once
     (KeyboardInterrupt). Any other — a second one, as ``timeout -s INT`` sends right after
     the first, or one while the executor closes after the replay — is ignored, so it
-    cannot cut the cleanup short. (During the replay :func:`stop_on_signals` handles them.)"""
-    starting = Starting()
+    cannot cut the cleanup short. (During the replay :func:`stop_on_signals` handles them.)
+    The phase has ended before the handler found is put back (see interrupts.py)."""
     if threading.current_thread() is not threading.main_thread():
-        yield starting
+        try:
+            yield phase
+        finally:
+            phase.ended = True
         return
 
     def handler(signum: int, frame: object) -> None:
-        if starting.on:
-            starting.on = False
+        if phase.starting:
+            phase.starting = False
             raise KeyboardInterrupt
 
     saved = signal.signal(signal.SIGINT, handler)
     try:
-        yield starting
+        yield phase
     finally:
+        phase.ended = True
         signal.signal(signal.SIGINT, saved)
 
 

@@ -12,6 +12,7 @@ import json
 import subprocess
 import sys
 import textwrap
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from tests.helpers import ROOT, child_env
@@ -49,16 +50,20 @@ def _probe(body: str, quiet: bool = False) -> str:
 
 
 def test_a_sigint_as_the_start_up_ends_quits_or_is_too_late_never_hangs() -> None:
-    """Start-up ends (``starting.clear()``): a SIGINT before that quits, one after it is
+    """Start-up ends (``phase.starting = False``): a SIGINT before that quits, one after it is
     left to the replay's handler (here: ignored)."""
     out = _probe(
         """
+        from otel_replay.interrupts import RunPhase
         from otel_replay.runner import signals_outside_the_replay
+
+        def started(phase):
+            phase.starting = False
 
         def trial(n):
             try:
-                with signals_outside_the_replay() as starting:
-                    at_instruction(n, starting.clear)
+                with signals_outside_the_replay(RunPhase()) as phase:
+                    at_instruction(n, lambda: started(phase))
             except KeyboardInterrupt:
                 return "quit"
             return "went on"
@@ -142,3 +147,52 @@ def test_a_ctrl_c_while_the_workers_start_reaches_none_of_them(tmp_path: Path) -
     trials = len(range(1, 1200, 40))
     assert len(summaries) == trials and all(json.loads(line)["files_read"] == 9 for line in summaries)
     assert len(set(sent.read_text().split())) == trials  # in every trial, a worker got the signal
+
+
+_LATE = """
+import os, signal, sys
+
+N, SENT = int(sys.argv[1]), sys.argv[2]
+counted = [0, False]
+
+def tracer(frame, event, arg):
+    frame.f_trace_opcodes = True
+    code = frame.f_code
+    if not counted[1]:  # counting starts as the run returns (its handlers put back)
+        counted[1] = event == "return" and code.co_name == "execute" and code.co_filename.endswith("runner.py")
+    elif event == "opcode":
+        counted[0] += 1
+        if counted[0] == N:
+            with open(SENT, "a") as fh:
+                fh.write(f"{N}\\n")
+            os.kill(os.getpid(), signal.SIGINT)
+    return tracer
+
+sys.settrace(tracer)
+sys.argv = ["otel-replay", "replay", "examples/codemachine", "--dry-run", "--workers", "2", "--json"]
+from otel_replay.cli import run
+run()
+"""
+
+
+def test_a_ctrl_c_once_the_run_has_ended_changes_nothing_it_says(tmp_path: Path) -> None:
+    """The command line's own process (cli.run), from the moment the run returns, its
+    handlers put back, through its summary, its exit and the interpreter's exit hooks
+    (some 3,500 instructions): a SIGINT at any of twelve points of that is ignored. The
+    exit status and the summary are the run's, and nothing else is said (before: click's
+    "Aborted!" and exit status 1 instead of the summary, or a traceback from an exit hook)."""
+    sent = tmp_path / "sent"
+    points = range(1, 3400, 283)
+
+    def trial(n: int) -> subprocess.CompletedProcess[bytes]:
+        command = [sys.executable, "-c", _LATE, str(n), str(sent)]
+        return subprocess.run(command, cwd=ROOT, capture_output=True, timeout=120, env=child_env())
+
+    with ThreadPoolExecutor(4) as pool:
+        done = list(pool.map(trial, points))
+    for n, proc in zip(points, done, strict=True):
+        err = proc.stderr.decode()
+        assert proc.returncode == 0, (n, err)
+        assert json.loads(proc.stdout)["signals"]["traces"]["sent"] > 0, n
+        assert all(line.startswith("otel-replay: ") for line in err.splitlines()), (n, err)
+    assert len(sent.read_text().split()) >= len(points) - 1  # the signal came in (nearly) every trial

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import json
 import re
+import signal
+import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,11 +24,13 @@ from otel_replay.verify.result import SignalCheck, VerifyResult
 from otel_replay.verify.sent import SentSpan
 from otel_replay.verify.tempo import differences
 from tests.fakes.loki_query import LokiWithQueries
-from tests.fakes.tempo_query import TempoWithQueries
+from tests.fakes.server import Answer
+from tests.fakes.tempo_query import TRACE_PATH, TempoWithQueries
 from tests.helpers import (
     EXAMPLE,
     EXAMPLE_NOW_NS,
     FAKES_SHOW_EVERY_AGE,
+    Children,
     log_doc,
     log_file,
     span_doc,
@@ -302,3 +307,49 @@ def test_an_emoji_in_a_stream_label_is_read_back(tmp_path: Path, loki_q: LokiWit
     assert code == 0, (out, err)
     assert "logs    1 entries sent: 1 found" in out
     assert any('service_name="agent 😀"' in q for q in loki_q.queries)  # not JSON's \ud83d\ude00
+
+
+class _HeldTempo(TempoWithQueries):
+    """Holds every question about a trace until ``release`` is set (or a minute passes)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked, self.release = threading.Event(), threading.Event()
+
+    def handle(self, method: str, path: str, headers: Any, body: bytes) -> Answer:
+        if method == "GET" and TRACE_PATH.match(path):
+            self.asked.set()
+            self.release.wait(60)
+        return super().handle(method, path, headers, body)
+
+
+@pytest.mark.parametrize("command", ["replay --verify", "verify"])
+def test_a_ctrl_c_while_reading_back_stops_it_at_once_and_says_what_was_sent(
+    tmp_path: Path, children: Children, command: str
+) -> None:
+    """Tempo holds every question: a Ctrl-C stops the read-back without waiting for the
+    question asked (its answer would come in a minute), exit status 130. The replay's
+    summary is still printed, the read-back's is null; nothing else is said but that."""
+    state = str(tmp_path / "run.state")
+    with _HeldTempo() as tempo:
+        flags = ["--signals", "traces", "--otlp-endpoint", tempo.url, "--tempo-query-url", tempo.url, "--json"]
+        flags += ["--timeout", "60", "--resume", state]
+        if command == "verify":  # the run it checks: sent here first (the fake holds no export)
+            code, out, err = run("replay", str(EXAMPLE), *flags)
+            assert code == 0, (out, err)
+        proc = children.start([sys.executable, "-m", "otel_replay", *command.split(), str(EXAMPLE), *flags])
+        try:
+            assert tempo.asked.wait(60)
+            proc.send_signal(signal.SIGINT)
+            out_b, err_b = proc.communicate(timeout=30)  # long before the held question is answered
+        finally:
+            tempo.release.set()
+    out, err = out_b.decode(), err_b.decode()
+    assert proc.returncode == 130, err
+    assert "otel-replay: interrupted: nothing more is read back" in err.splitlines()
+    assert all(line.startswith("otel-replay: ") for line in err.splitlines()), err  # no traceback, no "Aborted!"
+    if command == "verify":
+        assert out == ""
+    else:
+        doc = json.loads(out)
+        assert doc["verify"] is None and doc["signals"]["traces"]["sent"] == len(tempo.spans()) > 0

@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import queue
 from collections.abc import Callable, Iterable
-from concurrent import futures
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from otel_replay.interrupts import WAKE, start_daemon, taken
+from otel_replay.interrupts import all_done, start_daemon, taken
 from otel_replay.model import Signal
 from otel_replay.sinks.batching import Batcher
 from otel_replay.sinks.delivery import Account, Outcome
@@ -151,9 +150,7 @@ class InFlightSink:
 def _finish(requests: list[_Running]) -> None:
     """Wait for every one of ``requests`` (in steps: interrupts.WAKE), then raise the first
     exception one raised."""
-    pending = [r.future for r in requests]
-    while pending:
-        pending = list(futures.wait(pending, timeout=WAKE).not_done)
+    all_done(r.future for r in requests)
     errors = [exc for r in requests if (exc := r.future.exception()) is not None]
     if errors:
         raise errors[0]

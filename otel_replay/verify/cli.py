@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING, Any
 import click
 import cloup
 
-from otel_replay.command import CONTEXT_SETTINGS, plan_or_usage_error
+from otel_replay.command import CONTEXT_SETTINGS, plan_or_usage_error, run_phase
 from otel_replay.flags import replay_flags
 from otel_replay.options import ReplayOptions
 from otel_replay.plan import RunPlan
+from otel_replay.report import EXIT_INTERRUPTED
 from otel_replay.resume import ResumeState, StateFileError
 from otel_replay.verify import flags as verify_flags
 from otel_replay.verify.settings import VerifySettings
@@ -31,21 +32,27 @@ Examples:
 
 \\b
 Exit status: 0 everything sent was read back, 1 something missing or different (or a
-backend could not be asked), 2 usage error."""
+backend could not be asked), 2 usage error, 130 interrupted (Ctrl-C)."""
 
 
 def _notify(message: str) -> None:
     say(message)
 
 
-def read_back(plan: RunPlan, offset_ns: int, replay_id: str | None, settings: VerifySettings) -> VerifyResult:
-    """The read-back of a run, or a usage error (exit 2) with its one-line reason."""
+def read_back(plan: RunPlan, offset_ns: int, replay_id: str | None, settings: VerifySettings) -> VerifyResult | None:
+    """The read-back of a run, or a usage error (exit 2) with its one-line reason; None
+    when a Ctrl-C stopped it (said on stderr: the caller exits 130)."""
     from otel_replay.verify.run import VerifyError, verify  # the readers: only when reading back
 
+    phase = run_phase()
     try:
-        return verify(plan, offset_ns, replay_id, settings, lambda m: _notify(plan.redact(m)))
+        with phase.read_back():
+            return verify(plan, offset_ns, replay_id, settings, lambda m: _notify(plan.redact(m)))
     except VerifyError as exc:
         raise click.UsageError(str(exc)) from None
+    except KeyboardInterrupt:  # from now on a Ctrl-C changes nothing (the phase is settled)
+        _notify("interrupted: nothing more is read back")
+        return None
 
 
 @cloup.command(
@@ -64,6 +71,8 @@ def verify_command(*, verbose: bool, as_json: bool, **flags: Any) -> None:
     plan = plan_or_usage_error(ReplayOptions(**flags))
     offset, replay_id = _previous_run(plan, replay_id)
     result = read_back(plan, offset, replay_id, settings)
+    if result is None:
+        sys.exit(EXIT_INTERRUPTED)
     click.echo(json.dumps(result.to_dict(), ensure_ascii=False) if as_json else result.render_text())
     sys.exit(result.exit_status)
 

@@ -11,17 +11,16 @@ an empty result when nothing matched, and ``{"status":"error","errorType":…,"e
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import requests
 
 from otel_replay.model import Signal
-from otel_replay.verify.poll import Rounds
+from otel_replay.verify.poll import Rounds, asked
 from otel_replay.verify.quoting import quoted
 from otel_replay.verify.result import SignalCheck, shown
 from otel_replay.verify.sent import Labels, SentSeries
-from otel_replay.verify.tempo import CONCURRENCY, QueryError
+from otel_replay.verify.tempo import QueryError
 
 QUERY_PATH = "/api/v1/query"
 #: Where Prometheus's OTLP receiver takes metrics (``--web.enable-otlp-receiver``).
@@ -84,17 +83,16 @@ def check_metrics(
     found: set[Key] = set()
     pending = list(series)
     rounds = Rounds(deadline_s, notify, lambda n: f"Prometheus to serve {n} series")
-    with ThreadPoolExecutor(CONCURRENCY) as pool:
-        while pending:
-            try:
-                answers = list(pool.map(lambda key: reader.present(series[key]), pending))
-            except QueryError as exc:
-                check.error = str(exc)
-                break
-            found.update(key for key, there in zip(pending, answers, strict=True) if there)
-            pending = [key for key in pending if key not in found]
-            if not rounds.again(len(pending)):
-                break
+    while pending:
+        try:
+            answers = asked(lambda key: reader.present(series[key]), pending)
+        except QueryError as exc:
+            check.error = str(exc)
+            break
+        found.update(key for key, there in zip(pending, answers, strict=True) if there)
+        pending = [key for key in pending if key not in found]
+        if not rounds.again(len(pending)):
+            break
     for key, s in series.items():
         if key in found:
             check.found += 1

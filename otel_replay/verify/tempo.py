@@ -9,18 +9,16 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import requests
 
 from otel_replay.model import Signal
-from otel_replay.verify.poll import Rounds
+from otel_replay.verify.poll import Rounds, asked
 from otel_replay.verify.result import SignalCheck, shown
 from otel_replay.verify.sent import SentSpan
 
 #: Traces asked for at once.
-CONCURRENCY = 8
 _STATUS = {"STATUS_CODE_UNSET": 0, "STATUS_CODE_OK": 1, "STATUS_CODE_ERROR": 2}
 Spans = dict[int, dict[str, Any]]
 
@@ -96,17 +94,16 @@ def check_traces(
     got: dict[int, Spans] = {}
     pending = list(wanted)
     rounds = Rounds(deadline_s, notify, lambda n: f"Tempo to serve {n} trace(s)")
-    with ThreadPoolExecutor(CONCURRENCY) as pool:
-        while pending:
-            try:
-                for trace_id, answer in zip(pending, pool.map(reader.trace, pending), strict=True):
-                    got[trace_id] = answer
-            except QueryError as exc:
-                check.error = str(exc)
-                break
-            pending = [t for t in pending if not wanted[t].keys() <= got[t].keys()]
-            if not rounds.again(len(pending)):
-                break
+    while pending:
+        try:
+            for trace_id, answer in zip(pending, asked(reader.trace, pending), strict=True):
+                got[trace_id] = answer
+        except QueryError as exc:
+            check.error = str(exc)
+            break
+        pending = [t for t in pending if not wanted[t].keys() <= got[t].keys()]
+        if not rounds.again(len(pending)):
+            break
     _compare(wanted, got, check)
     return check
 

@@ -19,6 +19,7 @@ Each request's arrival time (``time.monotonic()``) is kept in ``arrivals``.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 import select
@@ -103,7 +104,9 @@ class FakeServer:
                         fake._go_down()
                     self._drop()
                     return
-                self._write(fault or fake.handle(self.command, self.path, self.headers, body))
+                answer = fault or fake.handle(self.command, self.path, self.headers, body)
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client has gone
+                    self._write(answer)
 
             def _write(self, answer: Answer) -> None:
                 self.send_response(answer.status)
