@@ -9,12 +9,12 @@ rewrites docs/cli.md), and a field of the same name to ``ReplayOptions``."""
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import click
 import cloup
 
+from otel_replay import cpus
 from otel_replay.config import format_size
 from otel_replay.destflags import LOKI, OTLP, OTLP_REQUESTS, TRANSPORT
 from otel_replay.flagtypes import Decorator, F, SizeType, option, pairs
@@ -144,8 +144,8 @@ PERFORMANCE: list[Decorator[Any]] = [
         "--workers",
         type=click.IntRange(min=1),
         metavar="N",
-        default=lambda: os.cpu_count() or 1,
-        show_default="CPU count",
+        default=lambda: cpus.usable_cpus(),
+        show_default="the CPUs it may use",
         help="Processes that read, convert and export inputs in parallel (one input at a time each; "
         "Loki still gets each stream oldest first). 1 = no worker processes.",
     ),

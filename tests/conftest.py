@@ -6,6 +6,7 @@ from multiprocessing import forkserver
 
 import pytest
 
+from otel_replay import cpus
 from tests.fakes.loki import LokiReceiver
 from tests.fakes.otlp import OtlpReceiver
 from tests.fakes.otlp_grpc import GrpcReceiver
@@ -72,7 +73,7 @@ def _one_process_under_mutation_testing(monkeypatch: pytest.MonkeyPatch) -> Iter
     if "MUTANT_UNDER_TEST" not in os.environ:
         yield
         return
-    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    monkeypatch.setattr(cpus, "usable_cpus", lambda: 1)
     yield
     forkserver._forkserver._stop()  # type: ignore[attr-defined]
 
