@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from operator import attrgetter, itemgetter
 from typing import cast
 
-from otel_replay.assemble import Stages
+from otel_replay.assemble import Stages, first_pass
 from otel_replay.model import (
     SIGNAL_OF,
     Adjusted,
@@ -40,6 +40,7 @@ from otel_replay.model import (
     SourceItem,
     SpanRecord,
 )
+from otel_replay.plan import RunPlan
 from otel_replay.progress.meter import ByteCounter
 from otel_replay.sinks import Sink, TakesPlainLogs
 from otel_replay.sources import read_input
@@ -61,6 +62,12 @@ def apply_transforms(record: Record, transforms: Sequence[Transform]) -> tuple[R
             return None, transform.drop_label
         record = result
     return record, ""
+
+
+def plan_times_in(plan: RunPlan, found: Discovered, times: RecordTimes, index: int | None = None) -> RecordTimes:
+    """:func:`times_in` as ``plan`` reads its inputs: its signals, and what its first pass
+    keeps (:func:`~otel_replay.assemble.first_pass`)."""
+    return times_in(found, frozenset(plan.signals), first_pass(plan.selection), times, index)
 
 
 def times_in(

@@ -63,11 +63,11 @@ def _logging_document_times(item: InputFile, *args: Any) -> Any:
     return found
 
 
-_times_in = worker.times_in
+_times_in = worker.plan_times_in
 
 
 def _holding_times_in(*args: Any) -> Any:
-    identifying = not args[3].defer  # the blank RecordTimes: a second look, or --keep-times
+    identifying = not args[2].defer  # the blank RecordTimes: a second look, or --keep-times
     if HOLD and os.getpid() != PARENT and identifying == bool(HOLD_IDENTIFY):
         try:
             os.close(os.open(os.path.join(HOLD, "claimed"), os.O_CREAT | os.O_EXCL))
@@ -82,7 +82,7 @@ def _holding_times_in(*args: Any) -> Any:
 streams._Decompressed.readinto = _counting_readinto  # type: ignore[method-assign]
 pipeline.read_input = _logging_read_input  # type: ignore[assignment]
 pipeline.document_times = _logging_document_times  # type: ignore[assignment]
-worker.times_in = _holding_times_in  # type: ignore[assignment]
+worker.plan_times_in = _holding_times_in  # type: ignore[assignment]
 
 if __name__ == "__main__":
     main(sys.argv[2:])

@@ -5,11 +5,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 
-from otel_replay.assemble import build_sinks, first_pass, stages
+from otel_replay.assemble import build_sinks, stages
 from otel_replay.execute.base import Job, SetupError
 from otel_replay.execute.inputs import Entry, Spool, WorkItem, as_input
 from otel_replay.model import Signal
-from otel_replay.pipeline import Pipeline, times_in
+from otel_replay.pipeline import Pipeline, plan_times_in
 from otel_replay.plan import RunPlan
 from otel_replay.sinks import Sink
 from otel_replay.sinks.delivery import watch_retries
@@ -28,8 +28,6 @@ class InProcess:
         self._spool = spool
         self._stop = threading.Event()
         self._sinks: dict[Signal, Sink] = {}
-        #: What the first pass reads, and what it keeps (assemble.first_pass).
-        self._first_pass = (frozenset(plan.signals), first_pass(plan.selection))
 
     def _entries(self, check: AloneCheck, alone: Mapping[int, frozenset[int]]) -> Iterator[Discovered]:
         """The inputs, as the pipeline asks for them; ``check`` learns whether each is
@@ -59,8 +57,7 @@ class InProcess:
     def _read_times(self, entry: Entry | Discovered, times: RecordTimes) -> None:
         """The first pass over one input, into ``times``."""
         index = entry.index if isinstance(entry, WorkItem) else None
-        signals, keep = self._first_pass
-        times_in(as_input(entry, self._plan.limits.ratio_cap), signals, keep, times, index)
+        plan_times_in(self._plan, as_input(entry, self._plan.limits.ratio_cap), times, index)
 
     def replay(self, job: Job) -> None:
         plan = self._plan

@@ -31,12 +31,12 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from otel_replay.assemble import build_sinks, first_pass, new_stats, stages
+from otel_replay.assemble import build_sinks, new_stats, stages
 from otel_replay.execute.inputs import WorkItem
 from otel_replay.execute.procs import EXIT_ORPHANED, SharedFlag, begin_worker
 from otel_replay.interrupts import start_daemon
 from otel_replay.model import PlainLogs, Record, Signal
-from otel_replay.pipeline import Pipeline, times_in
+from otel_replay.pipeline import Pipeline, plan_times_in
 from otel_replay.plan import RunPlan
 from otel_replay.problems import Problem
 from otel_replay.progress.meter import ByteCounter
@@ -279,11 +279,10 @@ class _Worker:
         self._check = AloneCheck(client.check, client.counts)
 
     def run(self) -> None:
-        signals, keep = frozenset(self._plan.signals), first_pass(self._plan.selection)
         task = self._client.next()
         while isinstance(task, FirstPass):
             blank = self._plan.blank_times(task.identify)
-            self._client.tell("times", times_in(self._input(task.item), signals, keep, blank, task.item.index))
+            self._client.tell("times", plan_times_in(self._plan, self._input(task.item), blank, task.item.index))
             task = self._client.next()
         stats = new_stats(self._plan, _said(self._plan.redact) if self._verbose else None)
         stats.forward = self._client.problem

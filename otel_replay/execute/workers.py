@@ -22,7 +22,6 @@ import queue
 import threading
 from collections.abc import Iterable, Iterator
 
-from otel_replay.assemble import first_pass
 from otel_replay.execute.base import Job
 from otel_replay.execute.hub import POLL, Hub, Turns
 from otel_replay.execute.inputs import Entry, Spool, WorkItem, group_limit, grouped, is_copy
@@ -30,7 +29,7 @@ from otel_replay.execute.procs import SharedFlag, context, exit_reason, start
 from otel_replay.execute.worker import Replay, SharedCounts, SharedInt, Task, work
 from otel_replay.interrupts import signals_held, start_daemon
 from otel_replay.model import FileProblem
-from otel_replay.pipeline import times_in
+from otel_replay.pipeline import plan_times_in
 from otel_replay.plan import RunPlan
 from otel_replay.sources.discover import SkippedFile
 from otel_replay.timechoice import RecordTimes
@@ -97,11 +96,10 @@ class Workers:
     def _found(self, times: RecordTimes) -> RecordTimes:
         """``times`` with what the workers found in the first pass handed out, and what this
         process finds in the inputs whose worker died."""
-        keep, signals = first_pass(self._plan.selection), frozenset(self._plan.signals)
         for found in self._hub.times:
             times.merge(found)
         for item in self._hub.lost:
-            times_in(item.input(self._plan.limits.ratio_cap), signals, keep, times, item.index)
+            plan_times_in(self._plan, item.input(self._plan.limits.ratio_cap), times, item.index)
         return times
 
     def replay(self, job: Job) -> None:
