@@ -80,7 +80,10 @@ class RunPhase:
         """For the command line's own process (cli.run), for its life: SIGINT raises
         KeyboardInterrupt, as Python's own handler does, until the run has ended; from then
         on it is ignored, but while reading back. The runner's handlers take over during
-        the run and hand back to this one (runner.py ends the phase before it does)."""
+        the run and hand back to this one (runner.py ends the phase before it does). A
+        process started with SIGINT ignored keeps it so (:func:`ignored_from_the_start`)."""
+        if ignored_from_the_start(signal.SIGINT):
+            return
         self._owned = True
         signal.signal(signal.SIGINT, self._handler)
 
@@ -107,6 +110,14 @@ class RunPhase:
             yield
         finally:
             self.settle()
+
+
+def ignored_from_the_start(signum: int) -> bool:
+    """Whether ``signum`` is ignored as whoever started the process set it (a job a
+    non-interactive shell starts in the background has SIGINT ignored): it is then left so,
+    no handler of ours installed, as Python itself leaves it. (Ours never ignore one
+    outside a handler of their own: the phase's SIG_IGN comes only once its run has ended.)"""
+    return signal.getsignal(signum) is signal.SIG_IGN
 
 
 def all_done(pending: Iterable[futures.Future[Any]]) -> None:

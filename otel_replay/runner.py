@@ -20,7 +20,7 @@ from typing import BinaryIO
 from otel_replay import timechoice
 from otel_replay.assemble import new_stats
 from otel_replay.execute import Executor, Job, SetupError, choose
-from otel_replay.interrupts import RunPhase, start_daemon
+from otel_replay.interrupts import RunPhase, ignored_from_the_start, start_daemon
 from otel_replay.model import Signal
 from otel_replay.plan import RunPlan, output_name
 from otel_replay.problems import ProblemsFile
@@ -269,7 +269,7 @@ def signals_outside_the_replay(phase: RunPhase) -> Iterator[RunPhase]:
     the first, or one while the executor closes after the replay — is ignored, so it
     cannot cut the cleanup short. (During the replay :func:`stop_on_signals` handles them.)
     The phase has ended before the handler found is put back (see interrupts.py)."""
-    if threading.current_thread() is not threading.main_thread():
+    if threading.current_thread() is not threading.main_thread() or ignored_from_the_start(signal.SIGINT):
         try:
             yield phase
         finally:
@@ -320,7 +320,7 @@ def stop_on_signals(executor: Executor, notify: Callable[[str], None]) -> Iterat
         yield received
         return
     stopper = start_daemon(stop, name="otel-replay-stop")
-    saved = {s: signal.signal(s, handler) for s in EXIT_SIGNALLED}
+    saved = {s: signal.signal(s, handler) for s in EXIT_SIGNALLED if not ignored_from_the_start(s)}
     try:
         yield received
     finally:

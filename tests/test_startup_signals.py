@@ -118,3 +118,30 @@ def test_two_sigints_at_once_during_the_replay_give_a_summary_that_adds_up(tmp_p
     assert traces["sent"] == len(otlp.spans()) == 25  # the first request
     assert traces["read"] >= 50  # at least the stalled request's records were read
     assert traces["read"] == traces["sent"] + traces["failed"] + traces["not_sent_interrupted"], traces
+
+
+def test_a_run_started_with_sigint_ignored_keeps_ignoring_it(tmp_path: Path, children: Children) -> None:
+    """As a non-interactive shell starts a job in the background (or ``nohup``-like tools
+    do): SIGINT ignored from the start. A SIGINT while the run's one request is held
+    changes nothing: no "stopping", every span sent, exit status 0 (before: the run
+    installed its handlers, stopped and exited 130)."""
+    trace_file(tmp_path / "in" / "spans.json", [span_doc(span_id=f"{i + 1:016x}") for i in range(10)])
+    held, release = threading.Event(), threading.Event()
+
+    def hold_the_first(n: int) -> None:
+        if n == 1:
+            held.set()
+            release.wait(60)
+
+    with OtlpReceiver.tempo() as otlp:
+        otlp.fault = hold_the_first
+        command = replay_command(str(tmp_path / "in"), "--signals", "traces", "--otlp-endpoint", otlp.url, "--json")
+        proc = children.start(command, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+        try:
+            assert held.wait(60)
+            proc.send_signal(signal.SIGINT)
+        finally:
+            release.set()
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0 and b"stopping" not in err, err
+        assert json.loads(out)["signals"]["traces"]["sent"] == 10 == len(otlp.spans())
