@@ -74,7 +74,7 @@ def asked(question: Callable[[T], R], items: list[T]) -> list[R]:
                 done.put((n, None, exc))
 
     for _ in range(min(CONCURRENCY, len(items))):
-        start_daemon(ask, name="otel-replay-verify")
+        start_daemon(ask, name="otel-replay-ask")
     answers: list[R | None] = [None] * len(items)
     try:
         for _ in items:
