@@ -43,3 +43,18 @@ def test_the_check_sees_the_scripts_use_of_each_other() -> None:
     """Its premise: the scripts do take names from run.py, under an alias too."""
     assert ("run", "serve") in _taken(BENCH / "scrub_cost.py")
     assert ("run", "compiled") in _taken(BENCH / "ratios.py")
+
+
+def test_the_fastest_runs_are_each_commands_least_times(monkeypatch: pytest.MonkeyPatch) -> None:
+    """bench/ratios.py's last line: each command's least wall and CPU time (and its
+    largest peak), whichever round each came from."""
+    monkeypatch.syspath_prepend(str(BENCH))
+    ratios = importlib.import_module("ratios")
+    rounds = [
+        {"floor": {"wall": 10.0, "cpu": 12.0, "mb": 30.0}, "logs w2": {"wall": 2.0, "cpu": 3.0, "mb": 118.0}},
+        {"floor": {"wall": 11.0, "cpu": 11.0, "mb": 31.0}, "logs w2": {"wall": 1.5, "cpu": 3.5, "mb": 117.0}},
+    ]
+    assert ratios.fastest(rounds) == {
+        "floor": {"wall": 10.0, "cpu": 11.0, "mb": 31.0},
+        "logs w2": {"wall": 1.5, "cpu": 3.0, "mb": 118.0},
+    }
