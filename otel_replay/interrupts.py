@@ -31,9 +31,10 @@ import signal
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent import futures
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 #: The signals that stop a run (runner.py handles them; a worker ignores them).
 STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
@@ -132,3 +133,44 @@ def taken(waiting: queue.SimpleQueue[T]) -> T:
     while True:
         with contextlib.suppress(queue.Empty):
             return waiting.get(timeout=WAKE)
+
+
+def asked(question: Callable[[T], R], items: list[T], at_once: int) -> list[R]:
+    """``question`` of each of ``items``, ``at_once`` at a time in daemon threads of ours,
+    the answers in their order; the first exception one raises is raised here, and nothing
+    more is asked.
+
+    Not a ThreadPoolExecutor: the interpreter joins a pool's threads as it exits, so after a
+    Ctrl-C a backend that stalls would hold the exit for its read timeout. Here the threads
+    hold the stop signals back, the main thread waits for answers in steps (:func:`taken`),
+    and a question left running is left behind."""
+    todo: queue.SimpleQueue[tuple[int, T]] = queue.SimpleQueue()
+    for numbered in enumerate(items):
+        todo.put(numbered)
+    done: queue.SimpleQueue[tuple[int, R | None, BaseException | None]] = queue.SimpleQueue()
+    stopped = [False]  # a plain flag: the main thread sets it after a Ctrl-C too (no lock to take)
+
+    def ask() -> None:
+        while not stopped[0]:
+            try:
+                n, item = todo.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                done.put((n, question(item), None))
+            except BaseException as exc:  # handed to the main thread, which raises it
+                stopped[0] = True
+                done.put((n, None, exc))
+
+    for _ in range(min(at_once, len(items))):
+        start_daemon(ask, name="otel-replay-ask")
+    answers: list[R | None] = [None] * len(items)
+    try:
+        for _ in items:
+            n, answer, error = taken(done)
+            if error is not None:
+                raise error
+            answers[n] = answer
+    finally:
+        stopped[0] = True  # interrupted or failed: ask nothing more (answered: nothing is left)
+    return cast("list[R]", answers)

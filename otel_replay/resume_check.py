@@ -89,7 +89,8 @@ def _spans_found(plan: RunPlan, url: str, keys: list[int]) -> list[int]:
     cannot be asked)."""
     import requests
 
-    from otel_replay.verify.poll import asked
+    from otel_replay.interrupts import asked
+    from otel_replay.verify.poll import CONCURRENCY
     from otel_replay.verify.tempo import TempoReader
 
     wanted: dict[int, set[int]] = {}
@@ -100,6 +101,6 @@ def _spans_found(plan: RunPlan, url: str, keys: list[int]) -> list[int]:
         session.verify = plan.otlp.certificate or plan.otlp.verify
         session.headers.update(plan.otlp.headers or {})
         reader = TempoReader(url, session, plan.otlp.timeout)
-        for trace_id, spans in zip(wanted, asked(reader.trace, list(wanted)), strict=True):
+        for trace_id, spans in zip(wanted, asked(reader.trace, list(wanted), CONCURRENCY), strict=True):
             found += [(trace_id << 64) | span_id for span_id in wanted[trace_id] & spans.keys()]
     return found

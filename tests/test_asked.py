@@ -1,5 +1,5 @@
-"""``verify.poll.asked``: the questions a read-back (and ``--resume``'s look at Tempo) asks
-of a backend, several at a time in threads of ours."""
+"""``interrupts.asked``: the questions a read-back, ``--resume``'s look at Tempo and the
+check of the destinations ask, several at a time in threads of ours."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import threading
 
 import pytest
 
-from otel_replay.verify.poll import CONCURRENCY, asked
+from otel_replay.interrupts import asked
+
+CONCURRENCY = 8
 
 
 def test_the_answers_come_in_the_order_of_the_questions() -> None:
@@ -28,7 +30,7 @@ def test_the_answers_come_in_the_order_of_the_questions() -> None:
             running[0] -= 1
         return n * n
 
-    assert asked(question, items) == [n * n for n in items]
+    assert asked(question, items, CONCURRENCY) == [n * n for n in items]
     assert sorted(seen) == items and most[0] == CONCURRENCY
 
 
@@ -47,5 +49,5 @@ def test_the_first_error_is_raised_and_nothing_more_is_asked() -> None:
         return n
 
     with pytest.raises(LookupError, match="no such trace"):
-        asked(question, list(range(1000)))
+        asked(question, list(range(1000)), CONCURRENCY)
     assert 3 in asked_of and len(asked_of) < 1000

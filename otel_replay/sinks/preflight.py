@@ -23,13 +23,12 @@ retried by the one retry policy (:mod:`otel_replay.sinks.delivery`).
 
 from __future__ import annotations
 
-import queue
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from otel_replay.execute.base import SetupError
-from otel_replay.interrupts import start_daemon, taken
+from otel_replay.interrupts import asked
 from otel_replay.model import Signal
 from otel_replay.plan import RunPlan
 
@@ -128,24 +127,17 @@ def check(plan: RunPlan, notify: Callable[[str], None], wait: float = READY_WAIT
     seconds at most)."""
     timeout = min(PROBE_TIMEOUT, plan.loki.timeout, plan.otlp.timeout)
     found = destinations(plan, timeout)
-    answers: queue.SimpleQueue[tuple[int, str | None]] = queue.SimpleQueue()
-    for index, destination in enumerate(found):
 
-        def run(index: int = index, destination: Destination = destination) -> None:
-            try:
-                answers.put((index, _verdict(destination, plan.redact, notify, wait)))
-            except Exception as exc:  # a bug here must not hang the run: say it as the answer
-                answers.put((index, f"{destination.what} {plan.redact(destination.url)}: internal error: {exc!r}"))
+    def problem(destination: Destination) -> str | None:
+        try:
+            return _verdict(destination, plan.redact, notify, wait)
+        except Exception as exc:  # a bug here must not hang the run: say it as the answer
+            return f"{destination.what} {plan.redact(destination.url)}: internal error: {exc!r}"
 
-        # daemon threads: Ctrl-C ends the wait in this thread (within interrupts.WAKE), and the run with it
-        start_daemon(run, name=f"preflight-{index}")
-    problems: dict[int, str] = {}
-    for _ in found:
-        index, problem = taken(answers)
-        if problem is not None:
-            problems[index] = problem
+    # in daemon threads: Ctrl-C ends the wait in this thread (within interrupts.WAKE), and the run with it
+    problems = [p for p in asked(problem, found, at_once=len(found)) if p is not None]
     if problems:
-        raise Unreachable([problems[i] for i in sorted(problems)])
+        raise Unreachable(problems)
 
 
 def _verdict(

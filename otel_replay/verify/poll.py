@@ -3,15 +3,8 @@ serve what they stored a little later (an ingester, a block), so a read-back pol
 
 from __future__ import annotations
 
-import queue
 import time
 from collections.abc import Callable
-from typing import TypeVar, cast
-
-from otel_replay.interrupts import start_daemon, taken
-
-T = TypeVar("T")
-R = TypeVar("R")
 
 #: Seconds between two rounds of questions to a backend.
 POLL_INTERVAL_S = 1.0
@@ -45,43 +38,3 @@ class Rounds:
             self._told = True
         time.sleep(min(POLL_INTERVAL_S, left))  # polling the backend, not synchronisation
         return True
-
-
-def asked(question: Callable[[T], R], items: list[T]) -> list[R]:
-    """``question`` of each of ``items``, :data:`CONCURRENCY` at a time, the answers in
-    their order; the first exception one raises is raised here, and nothing more is asked.
-
-    The questions run in daemon threads of ours (interrupts.start_daemon: SIGINT reaches
-    the main thread, which waits for answers in steps), not a ThreadPoolExecutor: the
-    interpreter joins a pool's threads as it exits, so after a Ctrl-C a backend that
-    stalls would hold the exit for its read timeout. A question left running is left behind."""
-    todo: queue.SimpleQueue[tuple[int, T]] = queue.SimpleQueue()
-    for numbered in enumerate(items):
-        todo.put(numbered)
-    done: queue.SimpleQueue[tuple[int, R | None, BaseException | None]] = queue.SimpleQueue()
-    stopped = [False]  # a plain flag: the main thread sets it after a Ctrl-C too (no lock to take)
-
-    def ask() -> None:
-        while not stopped[0]:
-            try:
-                n, item = todo.get_nowait()
-            except queue.Empty:
-                return
-            try:
-                done.put((n, question(item), None))
-            except BaseException as exc:  # handed to the main thread, which raises it
-                stopped[0] = True
-                done.put((n, None, exc))
-
-    for _ in range(min(CONCURRENCY, len(items))):
-        start_daemon(ask, name="otel-replay-ask")
-    answers: list[R | None] = [None] * len(items)
-    try:
-        for _ in items:
-            n, answer, error = taken(done)
-            if error is not None:
-                raise error
-            answers[n] = answer
-    finally:
-        stopped[0] = True  # interrupted or failed: ask nothing more (answered: nothing is left)
-    return cast("list[R]", answers)

@@ -15,8 +15,9 @@ from typing import Any
 
 import requests
 
+from otel_replay.interrupts import asked
 from otel_replay.model import Signal
-from otel_replay.verify.poll import Rounds, asked
+from otel_replay.verify.poll import CONCURRENCY, Rounds
 from otel_replay.verify.quoting import quoted
 from otel_replay.verify.result import SignalCheck, shown
 from otel_replay.verify.sent import Labels, SentSeries
@@ -85,7 +86,7 @@ def check_metrics(
     rounds = Rounds(deadline_s, notify, lambda n: f"Prometheus to serve {n} series")
     while pending:
         try:
-            answers = asked(lambda key: reader.present(series[key]), pending)
+            answers = asked(lambda key: reader.present(series[key]), pending, CONCURRENCY)
         except QueryError as exc:
             check.error = str(exc)
             break

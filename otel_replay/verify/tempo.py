@@ -13,8 +13,9 @@ from typing import Any
 
 import requests
 
+from otel_replay.interrupts import asked
 from otel_replay.model import Signal
-from otel_replay.verify.poll import Rounds, asked
+from otel_replay.verify.poll import CONCURRENCY, Rounds
 from otel_replay.verify.result import SignalCheck, shown
 from otel_replay.verify.sent import SentSpan
 
@@ -96,7 +97,7 @@ def check_traces(
     rounds = Rounds(deadline_s, notify, lambda n: f"Tempo to serve {n} trace(s)")
     while pending:
         try:
-            for trace_id, answer in zip(pending, asked(reader.trace, pending), strict=True):
+            for trace_id, answer in zip(pending, asked(reader.trace, pending, CONCURRENCY), strict=True):
                 got[trace_id] = answer
         except QueryError as exc:
             check.error = str(exc)
