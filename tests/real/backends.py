@@ -12,6 +12,7 @@ import contextlib
 import ctypes
 import json
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -200,13 +201,22 @@ def stop_all(backends: list[Backend]) -> None:
     for b in backends:
         b.terminate()
     end = time.monotonic() + STOP_GRACE_S
-    running = [b for b in backends if b.proc is not None]
-    while running and time.monotonic() < end:
-        for b in [b for b in running if b.proc is not None and b.proc.poll() is not None]:
-            b.stop_took_s = time.monotonic() - b._terminated_at if b._terminated_at else 0.0
-            running.remove(b)
-        if running:
-            time.sleep(0.1)
+    exits: dict[int, Backend] = {}  # a pidfd each: readable once its process has exited (Linux 5.3)
+    try:
+        for b in backends:
+            if b.proc is not None and b.proc.returncode is None:  # not reaped: its pid is still its own
+                exits[os.pidfd_open(b.proc.pid)] = b
+        while exits and (left := end - time.monotonic()) > 0:
+            exited, _, _ = select.select(list(exits), [], [], left)
+            for fd in exited:
+                b = exits.pop(fd)
+                os.close(fd)
+                b.stop_took_s = time.monotonic() - b._terminated_at if b._terminated_at else 0.0
+                b.proc.wait()  # type: ignore[union-attr]  # reaped: it has exited
+        running = list(exits.values())
+    finally:
+        for fd in exits:
+            os.close(fd)
     for b in running:
         b.stop()  # past its grace: killed
 
@@ -258,7 +268,7 @@ def wait_ready(backends: list[Backend], deadline_s: float = READY_DEADLINE_S) ->
             tails = "\n\n".join(f"{b.name} log ends:\n{b.log_tail()}" for b in waiting)
             names = ", ".join(b.name for b in waiting)
             raise BackendError(f"{names} not ready (GET /ready != 200) after {deadline_s:.0f} s\n{tails}")
-        time.sleep(0.25)
+        time.sleep(0.25)  # a poll interval, not a synchronisation: only asking /ready tells readiness
 
 
 @dataclass
