@@ -64,10 +64,12 @@ def apply_transforms(record: Record, transforms: Sequence[Transform]) -> tuple[R
     return record, ""
 
 
-def plan_times_in(plan: RunPlan, found: Discovered, times: RecordTimes, index: int | None = None) -> RecordTimes:
+def plan_times_in(
+    plan: RunPlan, found: Discovered, times: RecordTimes, index: int | None = None, mapped: bool = False
+) -> RecordTimes:
     """:func:`times_in` as ``plan`` reads its inputs: its signals, and what its first pass
     keeps (:func:`~otel_replay.assemble.first_pass`)."""
-    return times_in(found, frozenset(plan.signals), first_pass(plan.selection), times, index)
+    return times_in(found, frozenset(plan.signals), first_pass(plan.selection), times, index, mapped)
 
 
 def times_in(
@@ -76,10 +78,12 @@ def times_in(
     filters: Sequence[Transform],
     times: RecordTimes,
     index: int | None = None,
+    mapped: bool = False,
 ) -> RecordTimes:
     """The first pass that decides the run's time offset, over one input (discovered as
     number ``index``): ``times`` with the records of ``signals`` that pass ``filters``
-    added (see timechoice.py). Bad input is ignored here; the real pass reports it."""
+    added (see timechoice.py). Bad input is ignored here; the real pass reports it.
+    ``mapped``: as :func:`~otel_replay.sources.read_input` takes it."""
     # a share of a large document: its records are replayed by several workers, none alone
     times.begin(index, shared=isinstance(found, InputFile) and isinstance(found.part, Stride))
     if not isinstance(found, InputFile):
@@ -88,9 +92,9 @@ def times_in(
         if found.part.index:
             return times
         found = dataclasses.replace(found, part=None)
-    if all(type(f) is NoRecordedValue for f in filters) and document_times(found, signals, times_of(times)):
+    if all(type(f) is NoRecordedValue for f in filters) and document_times(found, signals, times_of(times), mapped):
         return times  # no filter but the one of metric points: the times alone tell
-    with contextlib.closing(read_input(found, signals)) as items:
+    with contextlib.closing(read_input(found, signals, mapped=mapped)) as items:
         for item in items:
             if SIGNAL_OF.get(type(item)) not in signals:
                 if isinstance(item, FileStart) and item.signal not in signals and item.one_signal:
@@ -171,6 +175,8 @@ class Pipeline:
     counter: ByteCounter | None = None
     #: Set (by a signal handler) to stop reading; what was sent is kept, the rest is not sent.
     stop: threading.Event = field(default_factory=threading.Event)
+    #: Large documents of plain files are mapped (see :func:`~otel_replay.sources.read_input`).
+    mapped: bool = False
     _closed: bool = field(default=False, init=False)
     _quit_now: bool = field(default=False, init=False)
     _pending: dict[Signal, list[Record]] = field(default_factory=dict, init=False)
@@ -209,7 +215,7 @@ class Pipeline:
                 before = _drops(stats) if stats.notes is not None else None
                 counter = self.counter
                 source = found if counter is None else counter.counted(found)
-                self._read(read_input(source, frozenset(self.sinks), self._plain_except()))
+                self._read(read_input(source, frozenset(self.sinks), self._plain_except(), self.mapped))
                 if counter is not None:
                     counter.finished()
                 for signal in list(self._pending):

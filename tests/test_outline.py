@@ -22,20 +22,23 @@ from tests.otlp_samples import logs_request, metrics_request, to_otlp_json, trac
 STREAMED = 256  # a WHOLE_DOCUMENT_BYTES under which every document here is streamed
 
 
-def _items(path: Path) -> list[object]:
+def _items(path: Path, mapped: bool = False) -> list[object]:
     out: list[object] = []
     for found in discover([str(path)], None, ArchiveLimits()):
         assert isinstance(found, InputFile)
-        out += list(read_input(found))
+        out += list(read_input(found, mapped=mapped))
     return out
 
 
 def _both(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[list[object], list[object]]:
-    """The file's items decoded whole, then streamed."""
+    """The file's items decoded whole, then streamed (and the same when mapped:
+    :mod:`~otel_replay.sources.rawdoc`, or streamed when it does not take the document)."""
     whole = _items(path)
     with monkeypatch.context() as patch:
         patch.setattr(jsondoc, "WHOLE_DOCUMENT_BYTES", STREAMED)
+        mapped = _items(path, mapped=True)
         streamed = _items(path)
+    assert mapped == streamed
     return whole, streamed
 
 

@@ -84,22 +84,25 @@ def _file(path: Path) -> InputFile:
     return InputFile(str(path), lambda: open(path, "rb"), path.stat().st_size)
 
 
-def test_bytes_are_counted_inside_one_large_file(tmp_path: Path) -> None:
-    """A document larger than what is read whole is streamed: after its first records,
-    part of it is counted, not all; at its end, all of it."""
+@pytest.mark.parametrize("mapped", [True, False])
+def test_bytes_are_counted_inside_one_large_file(tmp_path: Path, mapped: bool) -> None:
+    """A document larger than what is read whole is mapped (or streamed): after its first
+    records, part of it is counted, not all; at its end, all of it."""
     spans = [span_doc(spanId=f"{i + 1:016x}", attributes={"pad": "x" * 200}) for i in range(40_000)]
     path = trace_file(tmp_path / "big.json", spans)
     size = path.stat().st_size
     assert size > 2 * WHOLE_DOCUMENT_BYTES
     counted: list[int] = []
     counter = ByteCounter(counted.append)
-    items = read_input(counter.counted(_file(path)))
+    items = read_input(counter.counted(_file(path)), mapped=mapped)
     seen_midway = None
     for n, _ in enumerate(x for x in items if isinstance(x, SpanRecord)):
         if n == 20_000:
             seen_midway = sum(counted)
+    before_the_end = sum(counted)
     counter.finished()
-    assert seen_midway is not None and 0 < seen_midway < size
+    assert seen_midway is not None and 0.4 * size < seen_midway < 0.6 * size
+    assert before_the_end > 0.95 * size  # counted as it was read, not at the end
     assert sum(counted) == size
     assert counter.current == str(path)
 

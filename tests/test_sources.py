@@ -16,12 +16,14 @@ from otel_replay.sources.discover import ArchiveLimits, InputFile, SkippedFile, 
 from tests.helpers import EXAMPLE, log_doc, log_file, span_doc, spans_bytes, tar_archive, trace_file, zip_archive
 
 
-def read_all(path: Path | str, stdin: io.BytesIO | None = None, limits: ArchiveLimits | None = None) -> list[object]:
+def read_all(
+    path: Path | str, stdin: io.BytesIO | None = None, limits: ArchiveLimits | None = None, mapped: bool = False
+) -> list[object]:
     out: list[object] = []
     for found in discover([str(path)], stdin, limits or ArchiveLimits()):
         out.append(found)
         if isinstance(found, InputFile):
-            out += list(read_input(found))
+            out += list(read_input(found, mapped=mapped))
     return out
 
 
@@ -109,8 +111,9 @@ def test_streamed_and_whole_reading_agree(tmp_path: Path, monkeypatch: pytest.Mo
     trace_file(tmp_path / "t.json", spans)
     whole = [i for i in read_all(tmp_path / "t.json") if isinstance(i, SpanRecord)]
     monkeypatch.setattr(jsondoc, "WHOLE_DOCUMENT_BYTES", 4096)
+    mapped = [i for i in read_all(tmp_path / "t.json", mapped=True) if isinstance(i, SpanRecord)]
+    assert mapped == whole  # a file mapped is decoded as one read whole, record by record
     streamed_items = read_all(tmp_path / "t.json")
-    streamed = [i for i in streamed_items if isinstance(i, SpanRecord)]
     # the streaming parser cannot read integers beyond 64 bits: it says so instead of guessing
     problem = [i for i in streamed_items if isinstance(i, FileProblem)]
     assert problem and "beyond 64 bits" in problem[0].reason

@@ -57,7 +57,7 @@ class InProcess:
     def _read_times(self, entry: Entry | Discovered, times: RecordTimes) -> None:
         """The first pass over one input, into ``times``."""
         index = entry.index if isinstance(entry, WorkItem) else None
-        plan_times_in(self._plan, as_input(entry, self._plan.limits.ratio_cap), times, index)
+        plan_times_in(self._plan, as_input(entry, self._plan.limits.ratio_cap), times, index, mapped=True)
 
     def replay(self, job: Job) -> None:
         plan = self._plan
@@ -73,6 +73,7 @@ class InProcess:
             stats=job.stats,
             counter=None if meter is None else meter.counter,
             stop=self._stop,
+            mapped=True,  # one process reads: a mapped document's pages are the only ones (rawdoc.py)
         )
         if meter is None:
             pipeline.run(self._entries(check, job.alone))

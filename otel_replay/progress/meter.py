@@ -36,17 +36,30 @@ class _Counted(io.RawIOBase):
         self._of, self._read = of, 0
         self.taken = 0
 
+    @property
+    def wrapped(self) -> Any:
+        """The stream counted (a reader that maps its file reads it there: see ``reached``)."""
+        return self._stream
+
     def readable(self) -> bool:
         return True
 
     def readinto(self, buf: Any) -> int:
         n = self._stream.readinto(buf) or 0
-        if n:
+        self.advanced(n)
+        return n
+
+    def reached(self, position: int) -> None:
+        """The reader is at byte ``position`` of the stream, having read it by other means."""
+        self.advanced(position - self._read)
+
+    def advanced(self, n: int) -> None:
+        """``n`` more bytes were read."""
+        if n > 0:
             self._read += n
             taken = self._read // self._of
             self._add(taken - self.taken)
             self.taken = taken
-        return n
 
 
 class ByteCounter:

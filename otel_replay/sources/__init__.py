@@ -22,6 +22,7 @@ from otel_replay.sources.discover import DECOMPRESS_ERRORS, InputFile, SkippedFi
 from otel_replay.sources.jsondoc import CutDocument, Document, DocumentError, read_document
 from otel_replay.sources.otlp_json import OTLP_ARRAYS, read_otlp, read_otlp_lines
 from otel_replay.sources.plainlogs import typed_document
+from otel_replay.sources.rawdoc import MappedRecords
 from otel_replay.sources.streams import Part, Stride
 
 _READ_ERRORS = (*DECOMPRESS_ERRORS, zipfile.BadZipFile, RuntimeError)
@@ -33,15 +34,17 @@ INTERNAL_ERROR = "internal error while reading"
 
 
 def read_input(
-    item: InputFile, signals: frozenset[Signal] | None = None, plain: frozenset[int] | None = None
+    item: InputFile, signals: frozenset[Signal] | None = None, plain: frozenset[int] | None = None, mapped: bool = False
 ) -> Iterator[SourceItem | PlainLogs | SkippedFile]:
     """The items of one input. With ``signals``, a document of another signal yields its
     :class:`~otel_replay.model.FileStart` (and what its top level says) but no records.
     With ``plain``, a CodeMachine log document read whole hands on its plain records but
-    those at these indices in blocks (:mod:`~otel_replay.sources.plainlogs`)."""
+    those at these indices in blocks (:mod:`~otel_replay.sources.plainlogs`). With
+    ``mapped``, a large document of a plain file is mapped (:mod:`~otel_replay.sources.rawdoc`):
+    only where one process reads, as its pages count in that process's memory for a while."""
     try:
         with item.open() as stream:
-            yield from _read_stream(item, stream, signals, plain)
+            yield from _read_stream(item, stream, signals, plain, mapped)
     except CutDocument as exc:  # cut before any record
         yield FileProblem(item.name, cut_reason(exc, 0))
     except DocumentError as exc:
@@ -67,13 +70,13 @@ def signal_of(doc: Document) -> Signal | None:
 
 
 def _read_stream(
-    item: InputFile, stream: object, signals: frozenset[Signal] | None, plain: frozenset[int] | None
+    item: InputFile, stream: object, signals: frozenset[Signal] | None, plain: frozenset[int] | None, mapped: bool
 ) -> Iterator[SourceItem | PlainLogs | SkippedFile]:
     if isinstance(item.part, Part):  # discovery split a JSON Lines file: read its lines straight
         yield from read_otlp_lines(stream, item.name, item.part)  # type: ignore[arg-type]
         return
     stride = item.part if isinstance(item.part, Stride) else None
-    items = _read_document(item, stream, signals, stride, plain)
+    items = _read_document(item, stream, signals, stride, plain, mapped)
     if stride is None or stride.index == 0:
         yield from items
     else:  # what is said of the file, its first stride says
@@ -86,10 +89,11 @@ def _read_document(
     signals: frozenset[Signal] | None,
     stride: Stride | None,
     plain: frozenset[int] | None,
+    mapped: bool,
 ) -> Iterator[SourceItem | PlainLogs | SkippedFile]:
     wanted = None if signals is None else lambda doc: signal_of(doc) in (None, *signals)
     typed = None if plain is None or stride is not None else _TYPED
-    doc = read_document(stream, item.size, wanted, typed)  # type: ignore[arg-type]
+    doc = read_document(stream, item.size, wanted, typed, mapped)  # type: ignore[arg-type]
     for note in doc.notes:
         yield FileProblem(item.name, f"{note}; the file was read")
     if doc.lines is not None:
@@ -104,7 +108,7 @@ def _read_document(
         signal = OTLP_ARRAYS[doc.array_key]
         records = read_otlp(doc, item.name, stride, counter)
     elif signal is not None:
-        if stride is not None:
+        if stride is not None and not isinstance(doc.items, MappedRecords):
             doc.items = taken = _Counted(doc.items)  # a cut is said with every record read before it
         records = (
             read_metrics(doc, item.name)

@@ -7,7 +7,6 @@ raise :class:`~otel_replay.sources.common.InvalidInput` with a one-line reason;
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
 from typing import Any
 
@@ -39,6 +38,7 @@ from otel_replay.sources.common import (
 from otel_replay.sources.jsondoc import Document
 from otel_replay.sources.jsontext import describe_json
 from otel_replay.sources.plainlogs import CodeMachineLog, Known, TypedLog, as_dict, plain_log
+from otel_replay.sources.rawdoc import numbered
 from otel_replay.sources.resources import record_resource
 from otel_replay.sources.streams import Stride
 
@@ -214,7 +214,7 @@ def read_codemachine(
     notes: list[str] = []
     convert = span_from_codemachine if signal is Signal.TRACES else log_from_codemachine
     first, step = (0, 1) if stride is None else (stride.index, stride.of)
-    for index, obj in itertools.islice(enumerate(doc.items), first, None, step):
+    for index, obj in numbered(doc.items, [0], first, step):
         origin = Origin(source, index)
         yield from checked(signal, origin, notes, convert, obj, resource, origin, notes)
 

@@ -55,6 +55,15 @@ class InvalidInput(ValueError):
         self.value = None if value is None else _value_text(value)
 
 
+class Undecodable:
+    """In place of a record whose JSON could not be decoded alone (refused with ``reason``)."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
 def _value_text(value: Any) -> str:
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
     return text if len(text) <= 200 else text[:200] + "…"
@@ -368,6 +377,8 @@ def checked(
         record = convert(*args)
     except InvalidInput as exc:
         notes.clear()
+        if args and type(args[0]) is Undecodable:  # refused as not an object: said as what it is
+            return (InvalidRecord(signal, origin, args[0].reason, "not valid JSON"),)
         return (InvalidRecord(signal, origin, str(exc), exc.key, exc.value),)
     if notes:
         return (*noted(signal, origin, notes), record)

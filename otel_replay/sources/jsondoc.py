@@ -38,6 +38,7 @@ from otel_replay.sources.jsontext import (
     spans_first,
 )
 from otel_replay.sources.outline import NESTED, Outline, records_prefix
+from otel_replay.sources.rawdoc import file_behind, mapped_document
 from otel_replay.sources.rereading import Chain, Recorder, Replay
 from otel_replay.sources.salvage import salvage
 
@@ -90,6 +91,7 @@ def read_document(
     size_hint: int | None = None,
     wanted: Callable[[Document], bool] | None = None,
     typed: Mapping[str, TypedReader] | None = None,
+    mapped: bool = False,
 ) -> Document:
     """Open a document; its ``items`` iterator may raise :class:`DocumentError` part-way.
     A document read whole that ``wanted`` refuses (told by its top level alone) comes
@@ -97,7 +99,9 @@ def read_document(
     document's first array alone (a Document of that key, no header) when its start tells
     it: taken, the document is decoded whole at once — by the reader ``typed`` has for
     that array, when it has one and it takes the document. A span document ``wanted``
-    refuses is not read past its start (:func:`spans_first`)."""
+    refuses is not read past its start (:func:`spans_first`). With ``mapped``, a large
+    document of a plain file is read by :mod:`~otel_replay.sources.rawdoc` when it can be."""
+    behind = file_behind(stream) if mapped else None
     if wanted is not None and spans_first(peek_start(stream)) and not wanted(spans := Document({}, ["spans"], "spans")):
         return spans
     head = read_head(stream, size_hint)
@@ -115,6 +119,8 @@ def read_document(
         doc = Document({}, list(first), None, lines=io.BufferedReader(Replay(head, stream), 1 << 16))
     elif len(head) <= WHOLE_DOCUMENT_BYTES:
         doc = _told_whole(head, base, wanted, typed)
+    elif behind is not None and (read := mapped_document(behind[0], base, behind[1])) is not None:
+        doc = Document(*read)
     else:
         doc = _streamed(head, stream, base)
     if bom:
@@ -210,6 +216,7 @@ def _told_whole(
     base: int,
     wanted: Callable[[Document], bool] | None,
     typed: Mapping[str, TypedReader] | None = None,
+    mapped: bool = False,
 ) -> Document:
     """A document read whole, without its records when ``wanted`` refuses it. When its
     first array (after its header) is a record array ``wanted`` takes, it is decoded whole

@@ -57,6 +57,7 @@ from otel_replay.sources.otlp_values import (
     optional_int,
 )
 from otel_replay.sources.outline import NESTED, StreamedRecords
+from otel_replay.sources.rawdoc import MappedRecords, numbered
 from otel_replay.sources.streams import Stride
 
 OTLP_ARRAYS = {"resourceSpans": Signal.TRACES, "resourceLogs": Signal.LOGS, "resourceMetrics": Signal.METRICS}
@@ -239,7 +240,7 @@ def _request_items(
                 raise InvalidInput(f"{scoped_key} entry is {describe_json(block)}, expected an object")
             scope = _scope(block, notes)
             records = block.get(records_key)
-            if not isinstance(records, StreamedRecords):  # read whole (a streamed document's come one by one)
+            if not isinstance(records, (StreamedRecords, MappedRecords)):  # read whole (not one by one)
                 records = json_array(records, records_key)
         except InvalidInput as exc:
             notes.clear()
@@ -289,11 +290,7 @@ def _records(
     resource, schema_url, scope = context
     notes: list[str] = []
     first, step = (0, 1) if stride is None else (stride.index, stride.of)
-    for obj in records:
-        number = counter[0]
-        counter[0] += 1
-        if number % step != first:
-            continue  # another share's
+    for number, obj in numbered(records, counter, first, step):
         origin = Origin(source, number)
         yield from checked(signal, origin, notes, convert, obj, resource, schema_url, scope, origin, notes)
 

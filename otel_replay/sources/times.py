@@ -109,10 +109,12 @@ class DocumentTimes:
         return [times[i] << 64 | len(raw) << 32 | crc(raw) for i, raw in zip(indices, raws, strict=True)]
 
 
-def document_times(item: InputFile, signals: frozenset[Signal], found: Callable[[DocumentTimes], None]) -> bool:
+def document_times(
+    item: InputFile, signals: frozenset[Signal], found: Callable[[DocumentTimes], None], mapped: bool = False
+) -> bool:
     """Hand ``found`` the times of a CodeMachine span or log document (once when read
-    whole, a stretch at a time when streamed); False, having handed nothing, when this
-    reader cannot tell (the records must be converted)."""
+    whole, a stretch at a time when streamed or ``mapped``: see :func:`read_input`); False,
+    having handed nothing, when this reader cannot tell (the records must be converted)."""
     if item.part is not None:  # a part of JSON Lines (a stride never comes here: see pipeline.times_in)
         return False
     try:
@@ -123,7 +125,7 @@ def document_times(item: InputFile, signals: frozenset[Signal], found: Callable[
             data = read_head(stream, item.size)
         if len(data) > WHOLE_DOCUMENT_BYTES:
             with item.open() as stream:
-                return _streamed(stream, signals, found)
+                return _streamed(stream, signals, found, mapped)
         read = _whole(data, signals)
     except (OSError, DocumentError, msgspec.DecodeError, UnicodeDecodeError, RecursionError, ValueError):
         return False
@@ -161,12 +163,14 @@ def _stamps(logs: list[_TimedLog]) -> list[int]:
     return [sec * 1_000_000_000 + nanos for sec, nanos in map(_STAMP, logs)]
 
 
-def _streamed(stream: BinaryIO, signals: frozenset[Signal], found: Callable[[DocumentTimes], None]) -> bool:
+def _streamed(
+    stream: BinaryIO, signals: frozenset[Signal], found: Callable[[DocumentTimes], None], mapped: bool
+) -> bool:
     """A document too large to read whole, streamed as the replay streams it: each
     stretch of records converted to their time fields alone. A record that is not an
     object, or whose events are not objects, is refused by the replay: left out here.
     Where the document stops being JSON, so do its times (the replay reads up to there)."""
-    doc = read_document(stream)
+    doc = read_document(stream, mapped=mapped)
     signal = classify(doc) if doc.lines is None and not doc.notes else None
     if signal not in (Signal.TRACES, Signal.LOGS):
         return False
