@@ -172,10 +172,9 @@ def test_a_long_streamed_document_is_read_a_stretch_at_a_time(tmp_path: Path, mo
 @pytest.mark.parametrize(
     ("name", "content"),
     [
-        ("otlp.json", b'{"resourceSpans": []}'),  # OTLP/JSON: its reader
         ("cut.json", spans_bytes(span_doc())[:-10]),  # cut short: the reader salvages it
-        ("lines.json", spans_bytes(span_doc()) + b"\n" + spans_bytes(span_doc()) + b"\n"),  # JSON Lines
         ("bom.json", b"\xef\xbb\xbf" + spans_bytes(span_doc())),
+        ("otlp-logs.json", b'{"resourceLogs": []}'),  # OTLP/JSON log records: their reader
         ("metrics.json", b'{"type": "metrics", "metrics": []}'),
     ],
 )
@@ -185,6 +184,23 @@ def test_what_the_times_alone_cannot_tell_is_converted(name: str, content: bytes
     (found,) = discover([str(path)])
     handed: list[Any] = []
     assert document_times(found, ALL, handed.append) is False and handed == []
+    assert _found(_pass([path], 0, True)) == _found(_pass([path], 0, False))
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("otlp.json", b'{"resourceSpans": []}'),  # OTLP/JSON spans: sources/otlp_times.py
+        ("lines.json", spans_bytes(span_doc()) + b"\n" + spans_bytes(span_doc()) + b"\n"),  # JSON Lines, no OTLP
+    ],
+)
+def test_otlp_json_and_json_lines_are_told_alone_as_converted(name: str, content: bytes, tmp_path: Path) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    (found,) = discover([str(path)])
+    handed: list[Any] = []
+    assert document_times(found, ALL, handed.append) is True
+    assert [(read.signal, read.times) for read in handed] == [(Signal.TRACES, [])]
     assert _found(_pass([path], 0, True)) == _found(_pass([path], 0, False))
 
 

@@ -11,7 +11,8 @@ told from its copies (a ``latest*.json``) by its time and a CRC of its bytes, no
 content, as the copy is written by the same exporter.
 
 A document too large to read whole is streamed as the replay streams it, a stretch of
-records at a time. Anything else — another format, a cut document read whole, a field of
+records at a time. The spans of OTLP/JSON are read the same way, by
+:mod:`~otel_replay.sources.otlp_times`. Anything else — another format, a cut document read whole, a field of
 an unexpected type in one — answers False: the caller converts the records instead.
 """
 
@@ -31,8 +32,18 @@ from otel_replay.model import Signal
 from otel_replay.sources.codemachine import classify
 from otel_replay.sources.common import MAX_HRTIME_SECONDS, InvalidInput, hrtime_to_ns, ms_to_ns
 from otel_replay.sources.jsondoc import WHOLE_DOCUMENT_BYTES, DocumentError, read_document, read_head
-from otel_replay.sources.jsontext import BOM, RECORD_ARRAYS, START_BYTES, first_array_key, peek_start, spans_first
+from otel_replay.sources.jsontext import (
+    BOM,
+    RECORD_ARRAYS,
+    START_BYTES,
+    first_array_key,
+    first_line_object,
+    peek_start,
+    spans_first,
+)
 from otel_replay.sources.members import InputFile
+from otel_replay.sources.otlp_times import Range, groups_range, lines_range, request_range
+from otel_replay.sources.streams import Part
 
 
 class _Event(msgspec.Struct):
@@ -113,16 +124,19 @@ def document_times(
     item: InputFile, signals: frozenset[Signal], found: Callable[[DocumentTimes], None], mapped: bool = False
 ) -> bool:
     """Hand ``found`` the times of a CodeMachine span or log document (once when read
-    whole, a stretch at a time when streamed or ``mapped``: see :func:`read_input`); False,
-    having handed nothing, when this reader cannot tell (the records must be converted)."""
-    if item.part is not None:  # a part of JSON Lines (a stride never comes here: see pipeline.times_in)
-        return False
+    whole, a stretch at a time when streamed or ``mapped``: see :func:`read_input`), or
+    those of the spans of OTLP/JSON (:mod:`~otel_replay.sources.otlp_times`); False, having
+    handed nothing, when this reader cannot tell (the records must be converted)."""
+    if isinstance(item.part, Part):  # a part of JSON Lines (a stride never comes here: see pipeline.times_in)
+        return _otlp_lines(item, signals, found)
     try:
         with item.open() as stream:
             if Signal.TRACES not in signals and spans_first(peek_start(stream)):  # as the replay, read no further
                 found(DocumentTimes(None))
                 return True
             data = read_head(stream, item.size)
+        if first_line_object(data) is not None:
+            return _otlp_lines(item, signals, found)
         if len(data) > WHOLE_DOCUMENT_BYTES:
             with item.open() as stream:
                 return _streamed(stream, signals, found, mapped)
@@ -132,6 +146,29 @@ def document_times(
     if read is not None:
         found(read)
     return read is not None
+
+
+def _otlp_lines(item: InputFile, signals: frozenset[Signal], found: Callable[[DocumentTimes], None]) -> bool:
+    """OTLP JSON Lines (or a part of them) of spans alone; False for anything else."""
+    seen = Range()
+    with item.open() as stream:
+        if not lines_range(stream, seen):
+            return False
+    found(DocumentTimes(Signal.TRACES, seen.pairs()) if Signal.TRACES in signals else DocumentTimes(None))
+    return True
+
+
+def _spans_request(signals: frozenset[Signal], read: Callable[[Range], object]) -> DocumentTimes | None:
+    """The times an OTLP/JSON request of spans gives, as ``read`` adds them to a range."""
+    if Signal.TRACES not in signals:
+        return DocumentTimes(None)
+    seen = Range()
+    return None if read(seen) is False else DocumentTimes(Signal.TRACES, seen.pairs())
+
+
+def _up_to_a_break(read: Callable[[Any, Range], None], items: Any, seen: Range) -> None:
+    with contextlib.suppress(DocumentError):  # the replay reads up to a break too, and says why
+        read(items, seen)
 
 
 def _whole(data: bytes, signals: frozenset[Signal]) -> DocumentTimes | None:
@@ -144,6 +181,8 @@ def _whole(data: bytes, signals: frozenset[Signal]) -> DocumentTimes | None:
                 return DocumentTimes(Signal.LOGS, _stamps(logs.logs), data)
     top = _TOP.decode(data)
     array_key = next((k for k in RECORD_ARRAYS if k in top), None)
+    if array_key == "resourceSpans":
+        return _spans_request(signals, lambda seen: request_range(data, seen))
     signal = _ARRAYS.get(array_key)  # type: ignore[arg-type]
     if signal is None:
         return None  # metrics, OTLP/JSON or not telemetry: the readers say
@@ -172,6 +211,9 @@ def _streamed(
     Where the document stops being JSON, so do its times (the replay reads up to there)."""
     doc = read_document(stream, mapped=mapped)
     signal = classify(doc) if doc.lines is None and not doc.notes else None
+    if signal is None and doc.lines is None and not doc.notes and doc.array_key == "resourceSpans":
+        found(_spans_request(signals, lambda seen: _up_to_a_break(groups_range, doc.items, seen)))
+        return True
     if signal not in (Signal.TRACES, Signal.LOGS):
         return False
     if signal not in signals:
