@@ -22,7 +22,6 @@ from otel_replay.sources.discover import DECOMPRESS_ERRORS, InputFile, SkippedFi
 from otel_replay.sources.jsondoc import CutDocument, Document, DocumentError, read_document
 from otel_replay.sources.otlp_json import OTLP_ARRAYS, read_otlp, read_otlp_lines
 from otel_replay.sources.plainlogs import typed_document
-from otel_replay.sources.rawdoc import MappedRecords
 from otel_replay.sources.streams import Part, Stride
 
 _READ_ERRORS = (*DECOMPRESS_ERRORS, zipfile.BadZipFile, RuntimeError)
@@ -108,8 +107,8 @@ def _read_document(
         signal = OTLP_ARRAYS[doc.array_key]
         records = read_otlp(doc, item.name, stride, counter)
     elif signal is not None:
-        if stride is not None and not isinstance(doc.items, MappedRecords):
-            doc.items = taken = _Counted(doc.items)  # a cut is said with every record read before it
+        if stride is not None:  # a cut is said with every record read before it
+            doc.items = taken = doc.items if hasattr(doc.items, "share") else _Counted(doc.items)
         records = (
             read_metrics(doc, item.name)
             if signal is Signal.METRICS

@@ -15,6 +15,7 @@ import re
 import tempfile
 from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import IO, Any, BinaryIO
 
 import ijson
@@ -41,6 +42,7 @@ from otel_replay.sources.outline import NESTED, Outline, records_prefix
 from otel_replay.sources.rawdoc import file_behind, mapped_document
 from otel_replay.sources.rereading import Chain, Recorder, Replay
 from otel_replay.sources.salvage import salvage
+from otel_replay.sources.windows import windowed
 
 #: Documents up to this size are decoded in one go; larger ones are streamed.
 WHOLE_DOCUMENT_BYTES = 8 * 1024 * 1024
@@ -48,7 +50,6 @@ WHOLE_DOCUMENT_BYTES = 8 * 1024 * 1024
 #: exporter writes one request per line: tens of MB at most) from one document without a
 #: line break (streamed past this, its second line then a "trailing characters" problem).
 FIRST_LINE_BYTES = 4 * WHOLE_DOCUMENT_BYTES
-#: Top-level arrays that carry records, in the order they are looked for.
 _DECODER = msgspec.json.Decoder()
 
 
@@ -119,7 +120,9 @@ def read_document(
         doc = Document({}, list(first), None, lines=io.BufferedReader(Replay(head, stream), 1 << 16))
     elif len(head) <= WHOLE_DOCUMENT_BYTES:
         doc = _told_whole(head, base, wanted, typed)
-    elif behind is not None and (read := mapped_document(behind[0], base, behind[1])) is not None:
+    elif (behind is not None and (read := mapped_document(behind[0], base, behind[1])) is not None) or (
+        read := windowed(head, stream, partial(_spans_streamed, base))
+    ) is not None:
         doc = Document(*read)
     else:
         doc = _streamed(head, stream, base)
@@ -160,9 +163,8 @@ def _to_first_line_end(head: bytes, stream: BinaryIO) -> tuple[bytes, BinaryIO]:
 
 
 def _reading_on(size: int, stream: BinaryIO) -> Iterator[bytes]:
-    """What reads ``stream`` on, past the ``size`` bytes read of it, to the end of its
-    first line: up to a chunk with a line break, and to FIRST_LINE_BYTES + 1 bytes in all
-    at most (the reader and discovery stop at the same byte)."""
+    """``stream`` read on past its first ``size`` bytes, to a chunk with a line break, and
+    to FIRST_LINE_BYTES + 1 bytes in all at most (the reader and discovery stop there)."""
     limit = FIRST_LINE_BYTES + 1
     while size < limit and (more := stream.read(min(1 << 20, limit - size))):
         yield more
@@ -220,8 +222,7 @@ def _told_whole(
 ) -> Document:
     """A document read whole, without its records when ``wanted`` refuses it. When its
     first array (after its header) is a record array ``wanted`` takes, it is decoded whole
-    at once (the peek would only tell the same) and asked again only when the whole
-    decode found an array of higher rank further on."""
+    at once, and asked again only when an array of higher rank was found further on."""
     if wanted is None:
         return _whole(head, base)
     key = first_array_key(head[:START_BYTES])
@@ -273,6 +274,11 @@ def _whole(data: bytes, base: int = 0) -> Document:
             raise DocumentError(f"'{array_key}' is {describe_json(arr)}, expected an array")
         items = iter(arr)
     return Document(header, list(doc), array_key, items)
+
+
+def _spans_streamed(base: int, prefix: bytes, rest: BinaryIO, offset: int) -> Iterator[Any]:
+    """What the windows of a span array do not take, streamed (:mod:`~otel_replay.sources.windows`)."""
+    return _stream_items(io.BytesIO(prefix), Replay(b"", rest), "spans.item", base + offset)
 
 
 def _raising(exc: Exception) -> Iterator[Any]:

@@ -155,10 +155,16 @@ class MappedRecords(Iterator[Any]):
         if i % _DROP_EVERY < self._step and i >= self._step:
             self._position.tell()
             _hand_back(self._mapping)
-        try:
-            return _DECODER.decode(raw)
-        except _DECODE_ERRORS as exc:
-            return Undecodable(f"not valid JSON: {exc}")
+        return decoded(raw)
+
+
+def decoded(raw: msgspec.Raw | bytes) -> Any:
+    """One record decoded from its slice of a document that is valid JSON (so that only
+    the record's own values can fail: a number out of range…)."""
+    try:
+        return _DECODER.decode(raw)
+    except _DECODE_ERRORS as exc:
+        return Undecodable(f"not valid JSON: {exc}")
 
 
 def numbered(items: Iterable[Any], counter: list[int], first: int, step: int) -> Iterator[tuple[int, Any]]:
@@ -170,6 +176,11 @@ def numbered(items: Iterable[Any], counter: list[int], first: int, step: int) ->
         start = counter[0]
         counter[0] += len(items)
         yield from items.share(start, first, step)
+        return
+    if hasattr(items, "share"):  # a window reader's (sources/windows.py): its length is known at its end
+        start = counter[0]
+        yield from items.share(start, first, step)
+        counter[0] = start + items.n
         return
     for item in items:
         number = counter[0]
