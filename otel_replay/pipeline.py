@@ -15,7 +15,6 @@ sent, so it adds nothing to "changed to fit" nor to the problem lines.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import gc
 import threading
 from collections import Counter
@@ -88,10 +87,6 @@ def times_in(
     times.begin(index, shared=isinstance(found, InputFile) and isinstance(found.part, Stride))
     if not isinstance(found, InputFile):
         return times
-    if isinstance(found.part, Stride):  # the first share reads all its times
-        if found.part.index:
-            return times
-        found = dataclasses.replace(found, part=None)
     if all(type(f) is NoRecordedValue for f in filters) and document_times(found, signals, times_of(times), mapped):
         return times  # no filter but the one of metric points: the times alone tell
     with contextlib.closing(read_input(found, signals, mapped=mapped)) as items:

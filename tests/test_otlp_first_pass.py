@@ -13,12 +13,13 @@ import pytest
 
 from otel_replay.model import Record, Signal
 from otel_replay.pipeline import times_in
-from otel_replay.sources import jsondoc, otlp_json
+from otel_replay.sources import codemachine, jsondoc, otlp_json
 from otel_replay.sources import times as times_module
 from otel_replay.sources.discover import Walk, discover
 from otel_replay.sources.otlp_times import Range
 from otel_replay.stages.unrecorded import NoRecordedValue
 from otel_replay.timechoice import RecordTimes, Windows
+from tests.helpers import span_doc
 from tests.otlp_samples import logs_request, to_otlp_json, trace_request
 
 ALL = frozenset(Signal)
@@ -44,8 +45,9 @@ def _pass(path: Path, light: bool, signals: frozenset[Signal] = ALL, mapped: boo
 
 def _converted(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     calls: list[int] = []
-    real = otlp_json.span_from_otlp
-    monkeypatch.setattr(otlp_json, "span_from_otlp", lambda *a: calls.append(1) or real(*a))
+    for module, name in ((otlp_json, "span_from_otlp"), (codemachine, "span_from_codemachine")):
+        real = getattr(module, name)
+        monkeypatch.setattr(module, name, lambda *a, _real=real: calls.append(1) or _real(*a))
     return calls
 
 
@@ -164,3 +166,39 @@ def test_a_range_keeps_the_earliest_and_the_latest_instant_of_the_spans_it_takes
     seen.add("1", "0", [])  # ends before it starts
     seen.add("2", "40", ["oops"])  # an event time refused
     assert seen.pairs() == [5, 30]
+
+
+def _codemachine() -> dict[str, Any]:
+    spans = [
+        span_doc(spanId=f"{i + 1:016x}", startTime=1795539600000 + i, endTime=1795539600500 + i) for i in range(40)
+    ]
+    spans[7]["events"] = [{"name": "early", "time": 1795539500000, "attributes": {}}]  # the earliest instant
+    spans[33]["endTime"] = 1795539900000  # the latest
+    spans[12]["startTime"] = -5  # refused: not counted
+    return {"version": 1, "service": "codemachine", "spans": spans}
+
+
+@pytest.mark.parametrize("kind", ["CodeMachine", "OTLP/JSON"])
+def test_the_shares_of_a_large_trace_document_give_its_times_between_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    """Each share (one worker's) reads the times of its own spans: together, those of the
+    document read whole; none is converted."""
+    path = _write(tmp_path / "doc.json", [_codemachine() if kind == "CodeMachine" else _odd(_traces())], lines=False)
+    whole = _pass(path, light=False)
+    monkeypatch.setattr(jsondoc, "WHOLE_DOCUMENT_BYTES", SMALL)
+    monkeypatch.setattr(times_module, "WHOLE_DOCUMENT_BYTES", SMALL)
+    shares = list(discover([str(path)], walk=Walk(part_bytes=path.stat().st_size // 3)))
+    assert [type(s.part).__name__ for s in shares] == ["Stride"] * 3  # type: ignore[union-attr]
+    assert _pass(path, light=True, part_bytes=path.stat().st_size // 3) == whole
+    assert whole[0] is not None and whole[1] is not None
+    for share in shares:  # each share's alone: its own spans', as converting them gives
+        alone = []
+        for light in (False, True):
+            times = RecordTimes(now_ns=2**62, windows=Windows())
+            calls = _converted(monkeypatch)
+            filters: list[Any] = [NoRecordedValue()] if light else [KeepAll(), NoRecordedValue()]
+            times_in(share, ALL, filters, times)
+            assert not light or not calls
+            alone.append((times.first, times.last))
+        assert alone[0] == alone[1] != (None, None)

@@ -22,7 +22,7 @@ import msgspec
 from otel_replay.sources.common import InvalidInput
 from otel_replay.sources.otlp_values import integer
 from otel_replay.sources.outline import StreamedRecords
-from otel_replay.sources.rawdoc import MappedRecords
+from otel_replay.sources.rawdoc import MappedRecords, numbered
 
 
 class _Event(msgspec.Struct):
@@ -104,16 +104,18 @@ def lines_range(lines: Iterable[bytes], seen: Range) -> bool:
     return all(request_range(line, seen) for line in lines if line.strip())
 
 
-def groups_range(groups: Iterator[Any], seen: Range) -> None:
+def groups_range(groups: Iterator[Any], seen: Range, share: tuple[int, int] = (0, 1)) -> None:
     """The spans of a ``resourceSpans`` array streamed or mapped (its groups decoded, their
-    records one by one: :mod:`~otel_replay.sources.jsondoc`) added to ``seen``. What the
-    replay refuses for its shape (a group, a block, a span, an event) is left out, as there."""
+    records one by one: :mod:`~otel_replay.sources.jsondoc`) added to ``seen``; with
+    ``share`` (K, N), spans K, K + N … of the document only. What the replay refuses for its
+    shape (a group, a block, a span, an event) is left out, as there."""
+    counter = [0]
     for group in groups:
         blocks = group.get("scopeSpans") if isinstance(group, dict) else None
         for block in blocks if isinstance(blocks, list) else ():
             spans = block.get("spans") if isinstance(block, dict) else None
             if isinstance(spans, (list, StreamedRecords, MappedRecords)):
-                _spans_range(spans, seen)
+                _spans_range((span for _, span in numbered(spans, counter, *share)), seen)
 
 
 def _spans_range(spans: Iterable[Any], seen: Range) -> None:

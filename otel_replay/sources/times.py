@@ -43,7 +43,8 @@ from otel_replay.sources.jsontext import (
 )
 from otel_replay.sources.members import InputFile
 from otel_replay.sources.otlp_times import Range, groups_range, lines_range, request_range
-from otel_replay.sources.streams import Part
+from otel_replay.sources.rawdoc import numbered
+from otel_replay.sources.streams import Part, Stride
 
 
 class _Event(msgspec.Struct):
@@ -127,8 +128,9 @@ def document_times(
     whole, a stretch at a time when streamed or ``mapped``: see :func:`read_input`), or
     those of the spans of OTLP/JSON (:mod:`~otel_replay.sources.otlp_times`); False, having
     handed nothing, when this reader cannot tell (the records must be converted)."""
-    if isinstance(item.part, Part):  # a part of JSON Lines (a stride never comes here: see pipeline.times_in)
+    if isinstance(item.part, Part):  # a part of JSON Lines
         return _otlp_lines(item, signals, found)
+    share = (item.part.index, item.part.of) if isinstance(item.part, Stride) else (0, 1)  # a large trace document's
     try:
         with item.open() as stream:
             if Signal.TRACES not in signals and spans_first(peek_start(stream)):  # as the replay, read no further
@@ -139,8 +141,8 @@ def document_times(
             return _otlp_lines(item, signals, found)
         if len(data) > WHOLE_DOCUMENT_BYTES:
             with item.open() as stream:
-                return _streamed(stream, signals, found, mapped)
-        read = _whole(data, signals)
+                return _streamed(stream, signals, found, mapped, share)
+        read = _whole(data, signals) if share == (0, 1) else None
     except (OSError, DocumentError, msgspec.DecodeError, UnicodeDecodeError, RecursionError, ValueError):
         return False
     if read is not None:
@@ -166,9 +168,9 @@ def _spans_request(signals: frozenset[Signal], read: Callable[[Range], object]) 
     return None if read(seen) is False else DocumentTimes(Signal.TRACES, seen.pairs())
 
 
-def _up_to_a_break(read: Callable[[Any, Range], None], items: Any, seen: Range) -> None:
+def _up_to_a_break(read: Callable[..., None], *args: Any) -> None:
     with contextlib.suppress(DocumentError):  # the replay reads up to a break too, and says why
-        read(items, seen)
+        read(*args)
 
 
 def _whole(data: bytes, signals: frozenset[Signal]) -> DocumentTimes | None:
@@ -203,16 +205,21 @@ def _stamps(logs: list[_TimedLog]) -> list[int]:
 
 
 def _streamed(
-    stream: BinaryIO, signals: frozenset[Signal], found: Callable[[DocumentTimes], None], mapped: bool
+    stream: BinaryIO,
+    signals: frozenset[Signal],
+    found: Callable[[DocumentTimes], None],
+    mapped: bool,
+    share: tuple[int, int],
 ) -> bool:
     """A document too large to read whole, streamed as the replay streams it: each
     stretch of records converted to their time fields alone. A record that is not an
     object, or whose events are not objects, is refused by the replay: left out here.
-    Where the document stops being JSON, so do its times (the replay reads up to there)."""
+    Where the document stops being JSON, so do its times (the replay reads up to there).
+    ``share``: (K, N), only records K, K + N, K + 2N … (a stride's: the others are not decoded)."""
     doc = read_document(stream, mapped=mapped)
     signal = classify(doc) if doc.lines is None and not doc.notes else None
     if signal is None and doc.lines is None and not doc.notes and doc.array_key == "resourceSpans":
-        found(_spans_request(signals, lambda seen: _up_to_a_break(groups_range, doc.items, seen)))
+        found(_spans_request(signals, lambda seen: _up_to_a_break(groups_range, doc.items, seen, share)))
         return True
     if signal not in (Signal.TRACES, Signal.LOGS):
         return False
@@ -221,7 +228,7 @@ def _streamed(
         return True
     stretch: list[Any] = []
     try:
-        for obj in doc.items:
+        for _, obj in numbered(doc.items, [0], *share):
             stretch.append(obj)
             if len(stretch) == STRETCH:
                 found(_stretch_times(signal, stretch))
