@@ -14,8 +14,10 @@ Printed: the CPU and wall ratios document ÷ the files, the median of the rounds
 (``BENCH_ROUNDS``, default 3), and each run's peak memory (sum of RSS of the tree).
 
 A document cannot be entered in the middle the way a JSON Lines file can: with workers it
-is shared as strides, each of which parses the whole of it (docs/performance.md), so the
-ratios show what parsing a document (streamed) costs over reading files whole.
+is shared as strides, each of which reads the whole of it (a CodeMachine document a window
+of records at a time, decoding only its own; an OTLP/JSON request streamed), and one
+process alone maps it (docs/performance.md), so the ratios show what reading one document
+costs over reading files whole.
 """
 
 from __future__ import annotations
