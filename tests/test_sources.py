@@ -113,6 +113,9 @@ def test_streamed_and_whole_reading_agree(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setattr(jsondoc, "WHOLE_DOCUMENT_BYTES", 4096)
     mapped = [i for i in read_all(tmp_path / "t.json", mapped=True) if isinstance(i, SpanRecord)]
     assert mapped == whole  # a file mapped is decoded as one read whole, record by record
+    windows = [i for i in read_all(tmp_path / "t.json") if isinstance(i, SpanRecord)]
+    assert windows == whole  # so is one read a window of records at a time (msgspec too)
+    monkeypatch.setattr(jsondoc, "windowed", lambda *args: None)
     streamed_items = read_all(tmp_path / "t.json")
     # the streaming parser cannot read integers beyond 64 bits: it says so instead of guessing
     problem = [i for i in streamed_items if isinstance(i, FileProblem)]

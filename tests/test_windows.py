@@ -135,6 +135,7 @@ def test_any_records_in_any_layout_read_in_windows_as_decoded_whole(
 FLAWS = [
     "cut in a record", "cut after a record", "cut after the array", "trailing characters", "not UTF-8 in a record",
     "not JSON in a record", "a key after the array", "no record", "one record", "records that are not objects",
+    "a first key no other record starts with",
 ]  # fmt: skip
 
 
@@ -154,6 +155,10 @@ def _flawed(tmp_path: Path) -> dict[str, bytes]:
         "one record": json.dumps({"version": 1, "spans": [span_doc()]}).encode(),
         "records that are not objects": json.dumps({"version": 1, "spans": [1, "two", None, [3]] * 20}).encode(),
         "an integer beyond 64 bits": good.replace(str(2**62 - 7).encode(), str(2**70).encode()),
+        "an integer beyond 64 bits in the last record": good.replace(str(2**62 - 39).encode(), str(2**70).encode()),
+        "a first key no other record starts with": _write(
+            tmp_path / "first.json", [{"zfirst": 1, **span_doc()}, *_spans(40)]
+        ).read_bytes(),
     }
 
 
@@ -175,11 +180,14 @@ def test_what_the_windows_cannot_take_is_read_as_when_streamed(
         assert _items(path, Stride(k, 2)) == streamed_share
 
 
+@pytest.mark.parametrize("where", ["", " in the last record"])
 def test_a_number_the_streaming_reader_cannot_read_is_read_in_a_window(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
 ) -> None:
+    """Windows take the array's last records too, up to its end (what follows is checked
+    by the streaming reader)."""
     path = tmp_path / "doc.json"
-    path.write_bytes(_flawed(tmp_path)["an integer beyond 64 bits"])
+    path.write_bytes(_flawed(tmp_path)["an integer beyond 64 bits" + where])
     whole = _items(path)
     _windowed(monkeypatch)
     assert _items(path) == whole

@@ -27,7 +27,7 @@ class Replay(io.RawIOBase):
         if self._prefix:
             n = min(len(buf), len(self._prefix))
             buf[:n] = self._prefix[:n]
-            self._prefix = self._prefix[n:]
+            self._prefix = self._prefix[n:] if n < len(self._prefix) else memoryview(b"")  # the bytes let go
             self.count += n
             return n
         data = self._rest.read(len(buf))

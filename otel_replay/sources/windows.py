@@ -36,7 +36,7 @@ from otel_replay.sources.rereading import Replay
 #: Records decoded a window at a time: the bytes of a window, about.
 WINDOW_BYTES = 1 << 20
 #: The buffer's bound: a record larger than this is read by the streaming reader.
-_MOST_BYTES = 32 << 20
+_MOST_BYTES = 4 << 20
 #: Candidate ends of a window tried before the streaming reader takes over.
 _TRIES = 16
 _WHITE = b" \t\r\n"
@@ -118,12 +118,16 @@ class WindowRecords(Iterator[Any]):
             window = self._window(at, pattern)
             if window is None:
                 break
-            end, raws = window
+            end, raws, last = window
             yield from raws
             del self._buf[:end]
             self._offset += end
-            at = pattern.index(b"{", 1) - 1  # the next record's start, past the separator
-        yield from self._stream_on(b'{"spans":[' + self._buf[at:], self._stream, self._offset + len(self._buf))
+            at = 0 if last else pattern.index(b"{", 1) - 1  # the next record's start, past the separator
+            if last:  # the buffer starts with the array's "]": what follows is checked by the streaming reader
+                break
+        prefix, at = b'{"spans":[' + self._buf[at:], self._offset + len(self._buf)
+        self._buf = bytearray()  # handed on, not held twice
+        yield from self._stream_on(prefix, self._stream, at)
 
     def _fill(self, size: int) -> None:
         while len(self._buf) < size and not self._eof:
@@ -152,28 +156,52 @@ class WindowRecords(Iterator[Any]):
             return None
         return b"}" + bytes(buf[end:following]) + bytes(buf[at : colon + 1])
 
-    def _window(self, at: int, pattern: bytes) -> tuple[int, list[msgspec.Raw]] | None:
-        """Where the window from ``at`` ends (past its last record) and its records' slices;
-        None when no end is found and checked (the streaming reader then goes on)."""
+    def _window(self, at: int, pattern: bytes) -> tuple[int, list[msgspec.Raw], bool] | None:
+        """Where the window from ``at`` ends (past its last record), its records' slices, and
+        whether they are the array's last; None when no end is found and checked (the
+        streaming reader then goes on)."""
         self._fill(at + WINDOW_BYTES + (1 << 16))
         buf, tries = self._buf, 0
         end = buf.find(pattern, at + WINDOW_BYTES)
         while tries < _TRIES and len(buf) - at <= _MOST_BYTES:
             if end < 0:
                 if self._eof:
-                    return None  # the array's last records: read with what follows it
+                    return self._last(at)
                 self._fill(len(buf) + WINDOW_BYTES)
                 end = buf.find(pattern, at + WINDOW_BYTES)
                 continue
-            window = bytearray(b"[")
-            window += memoryview(buf)[at : end + 1]
-            window += b"]"
-            try:
-                codecs.utf_8_decode(window, None, True)  # slices skipped over are not checked as UTF-8
-                return end + 1, _RAWS.decode(window)
-            except (msgspec.DecodeError, UnicodeDecodeError, RecursionError, ValueError):
-                end = buf.find(pattern, end + 1)
-                tries += 1
+            raws = _checked(buf, at, end + 1, b"]")
+            if raws is not None:
+                return end + 1, raws, False
+            end = buf.find(pattern, end + 1)
+            tries += 1
+        return None
+
+    def _last(self, at: int) -> tuple[int, list[msgspec.Raw], bool] | None:
+        """The array's last records, from ``at`` to its ``]`` (the buffer holds the rest of
+        the document); None when the document does not go on past the array (cut)."""
+        try:
+            _RAW.decode(b"[" + self._buf[at:])
+            return None
+        except msgspec.DecodeError as exc:
+            trailing = _TRAILING.search(str(exc))
+        if trailing is None:
+            return None
+        close = len(self._buf[: at + int(trailing.group(1)) - 2].rstrip(_WHITE)) - 1  # the array's "]"
+        raws = _checked(self._buf, at, close + 1, b"")
+        return None if raws is None else (close, raws, True)
+
+
+def _checked(buf: bytearray, start: int, end: int, closing: bytes) -> list[msgspec.Raw] | None:
+    """The slices of the records in ``buf[start:end]`` (with ``closing``, a whole array),
+    when msgspec takes them as such and they are UTF-8; None when not."""
+    window = bytearray(b"[")
+    window += memoryview(buf)[start:end]
+    window += closing
+    try:
+        codecs.utf_8_decode(window, None, True)  # slices skipped over are not checked as UTF-8
+        return _RAWS.decode(window)
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError, ValueError):
         return None
 
 
