@@ -194,6 +194,19 @@ def test_a_number_the_streaming_reader_cannot_read_is_read_in_a_window(
     assert not [i for i in whole if isinstance(i, FileProblem)]
 
 
+def test_a_first_record_larger_than_a_read_is_read_on_to_its_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spans = _spans(30)
+    spans[0]["attributes"]["pad"] = "x" * 200_000  # the buffer's first read is 64 KiB
+    path = _write(tmp_path / "doc.json", spans)
+    whole = _items(path)
+    _windowed(monkeypatch)
+    taken = _taken(monkeypatch)
+    assert _items(path) == whole
+    assert sum(taken) == 30  # every record in windows, the first one too
+
+
 def test_a_record_larger_than_the_buffer_is_streamed_from_its_window_on(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -141,17 +141,21 @@ class WindowRecords(Iterator[Any]):
         buf = self._buf
         if at < 0:
             return None
-        try:
-            _RAW.decode(memoryview(buf)[at:])
-            return None  # a single value and nothing after it: not a whole document
-        except msgspec.DecodeError as exc:
-            trailing = _TRAILING.search(str(exc))
+        while True:
+            try:
+                _RAW.decode(memoryview(buf)[at:])
+                return None  # a single value and nothing after it: not a whole document
+            except msgspec.DecodeError as exc:
+                trailing = _TRAILING.search(str(exc))
+            following = -1 if trailing is None else _skip_white(buf, at + int(trailing.group(1)))
+            if following >= 0 or self._eof or len(buf) - at > _MOST_BYTES:
+                break
+            self._fill(len(buf) + WINDOW_BYTES)  # the first record, or the second's start, is further on
         if trailing is None:
             return None
         comma = at + int(trailing.group(1)) - 1
         end = len(buf[:comma].rstrip(_WHITE))
         colon = buf.find(b":", at, end)
-        following = _skip_white(buf, comma + 1)
         if buf[comma : comma + 1] != b"," or buf[end - 1 : end] != b"}" or colon < 0 or following < 0:
             return None
         return b"}" + bytes(buf[end:following]) + bytes(buf[at : colon + 1])
