@@ -23,6 +23,7 @@ import msgspec
 
 from otel_replay.sources.jsontext import (
     BOM,
+    DECODE_ERRORS,
     NOT_SPACE,
     PEEK,
     RECORD_ARRAYS,
@@ -209,7 +210,7 @@ def _decode_error(exc: Exception, size: int) -> DocumentError:
 def _decode(data: bytes) -> Any:
     try:
         return _DECODER.decode(data)
-    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError, ValueError) as exc:
+    except DECODE_ERRORS as exc:
         raise _decode_error(exc, len(data)) from None
 
 
@@ -218,7 +219,6 @@ def _told_whole(
     base: int,
     wanted: Callable[[Document], bool] | None,
     typed: Mapping[str, TypedReader] | None = None,
-    mapped: bool = False,
 ) -> Document:
     """A document read whole, without its records when ``wanted`` refuses it. When its
     first array (after its header) is a record array ``wanted`` takes, it is decoded whole
@@ -242,7 +242,7 @@ def _peek(data: bytes) -> Document | None:
     try:
         raws = PEEK.decode(data)
         header = {k: _DECODER.decode(v) for k, v in raws.items() if memoryview(v)[:1] not in (b"[", b"{")}
-    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError, ValueError):
+    except DECODE_ERRORS:
         return None
     array_key = next((k for k in RECORD_ARRAYS if k in raws), None)
     if array_key is not None and memoryview(raws[array_key])[:1] != b"[":

@@ -19,6 +19,9 @@ SHOWN_CHARS = 40
 #: Anything but JSON's white space (ASCII's, as ``bytes.strip``'s): searched for in a head of
 #: megabytes, not stripped from it (a strip copies it).
 NOT_SPACE = re.compile(rb"[^ \t\n\r\x0b\x0c]")
+#: What decoding JSON with msgspec raises for text that is not (valid UTF-8, valid JSON,
+#: nested too deeply, a number out of range); a ValidationError is a DecodeError.
+DECODE_ERRORS = (msgspec.DecodeError, UnicodeDecodeError, RecursionError, ValueError)
 #: A JSON object's keys, its values skipped, not built (kept as their text).
 PEEK = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _WORD = re.compile(rb"[A-Za-z_]+")
@@ -143,7 +146,7 @@ def first_line_object(head: bytes) -> dict[str, Any] | None:
     try:
         first.decode()  # UTF-8 (the decode below checks the values' JSON, not their bytes)
         return PEEK.decode(first)  # its keys: the values are not built (a line may be tens of MB)
-    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError, ValueError):
+    except DECODE_ERRORS:
         return None
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import msgspec
 
 from otel_replay.sources.common import InvalidInput
+from otel_replay.sources.jsontext import DECODE_ERRORS
 from otel_replay.sources.otlp_values import integer
 from otel_replay.sources.outline import StreamedRecords
 from otel_replay.sources.rawdoc import MappedRecords, numbered
@@ -50,7 +51,6 @@ class _Request(msgspec.Struct):
 
 
 _REQUEST = msgspec.json.Decoder(_Request)
-_DECODE_ERRORS = (msgspec.DecodeError, UnicodeDecodeError, RecursionError, ValueError)
 
 
 class Range:
@@ -87,7 +87,7 @@ def request_range(data: bytes | memoryview, seen: Range) -> bool:
     ``seen``; False when it is not a request of spans this reader takes."""
     try:
         request = _REQUEST.decode(data)
-    except _DECODE_ERRORS:
+    except DECODE_ERRORS:
         return False
     if request.resourceSpans is msgspec.UNSET:
         return request.resourceLogs is msgspec.UNSET and request.resourceMetrics is msgspec.UNSET  # nothing to time

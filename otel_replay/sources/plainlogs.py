@@ -35,6 +35,7 @@ from otel_replay.sources.common import (
     hrtime_to_ns,
 )
 from otel_replay.sources.jsondoc import Document
+from otel_replay.sources.jsontext import DECODE_ERRORS
 from otel_replay.sources.resources import record_resource
 
 _UNSET = msgspec.UNSET
@@ -113,7 +114,7 @@ def typed_document(data: bytes) -> Document | None:
                 last = record.resource
                 if last:
                     _DECODE(last)
-    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError, ValueError):  # ValidationError is one
+    except DECODE_ERRORS:  # ValidationError is one
         return None
     present = [k for k in _HEADER if getattr(decoded, k) is not _UNSET]
     header = {k: v for k in present if not isinstance(v := getattr(decoded, k), (list, dict))}

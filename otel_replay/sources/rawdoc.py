@@ -32,7 +32,7 @@ from typing import Any
 import msgspec
 
 from otel_replay.sources.common import Undecodable
-from otel_replay.sources.jsontext import RECORD_ARRAYS
+from otel_replay.sources.jsontext import DECODE_ERRORS, RECORD_ARRAYS
 from otel_replay.sources.outline import NESTED
 
 #: The largest document mapped; a larger one is streamed. While its skeleton is decoded
@@ -75,7 +75,6 @@ def _outline_decoder(array_key: str) -> msgspec.json.Decoder[Any]:
 
 
 _OUTLINES = {key: _outline_decoder(key) for key in MAPPED_ARRAYS & NESTED.keys()}
-_DECODE_ERRORS = (msgspec.DecodeError, UnicodeDecodeError, RecursionError, ValueError)
 
 
 #: Told how far into the document the reader is (as the bytes of the records gone by,
@@ -127,9 +126,6 @@ class MappedRecords(Iterator[Any]):
         self._step = 1  # each record taken stands for this many (a share takes one in ``step``)
         self.n = 0
 
-    def __len__(self) -> int:
-        return len(self._raws)
-
     def __iter__(self) -> MappedRecords:
         return self
 
@@ -163,7 +159,7 @@ def decoded(raw: msgspec.Raw | bytes) -> Any:
     the record's own values can fail: a number out of range…)."""
     try:
         return _DECODER.decode(raw)
-    except _DECODE_ERRORS as exc:
+    except DECODE_ERRORS as exc:
         return Undecodable(f"not valid JSON: {exc}")
 
 
@@ -172,12 +168,7 @@ def numbered(items: Iterable[Any], counter: list[int], first: int, step: int) ->
     modulo ``step`` (a :class:`~otel_replay.sources.streams.Stride`'s share: all of them
     with 0 and 1); ``counter[0]`` counts every item gone by. The records of a mapped
     document that are not taken are not decoded."""
-    if isinstance(items, MappedRecords):
-        start = counter[0]
-        counter[0] += len(items)
-        yield from items.share(start, first, step)
-        return
-    if hasattr(items, "share"):  # a window reader's (sources/windows.py): its length is known at its end
+    if hasattr(items, "share"):  # MappedRecords, or a window reader's (sources/windows.py)
         start = counter[0]
         yield from items.share(start, first, step)
         counter[0] = start + items.n
@@ -209,7 +200,7 @@ def mapped_document(
     try:
         text = memoryview(mapping)[base:]
         read = _read(text, mapping, _Position(reached))
-    except _DECODE_ERRORS:
+    except DECODE_ERRORS:
         read = None
     _hand_back(mapping)
     return read

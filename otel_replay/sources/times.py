@@ -34,6 +34,7 @@ from otel_replay.sources.common import MAX_HRTIME_SECONDS, InvalidInput, hrtime_
 from otel_replay.sources.jsondoc import WHOLE_DOCUMENT_BYTES, DocumentError, read_document, read_head
 from otel_replay.sources.jsontext import (
     BOM,
+    DECODE_ERRORS,
     RECORD_ARRAYS,
     START_BYTES,
     first_array_key,
@@ -143,7 +144,7 @@ def document_times(
             with item.open() as stream:
                 return _streamed(stream, signals, found, mapped, share)
         read = _whole(data, signals) if share == (0, 1) else None
-    except (OSError, DocumentError, msgspec.DecodeError, UnicodeDecodeError, RecursionError, ValueError):
+    except (OSError, DocumentError, *DECODE_ERRORS):
         return False
     if read is not None:
         found(read)

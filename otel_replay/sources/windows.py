@@ -29,7 +29,7 @@ from typing import Any, BinaryIO
 
 import msgspec
 
-from otel_replay.sources.jsontext import PEEK
+from otel_replay.sources.jsontext import DECODE_ERRORS, PEEK
 from otel_replay.sources.rawdoc import decoded
 from otel_replay.sources.rereading import Replay
 
@@ -40,6 +40,7 @@ _MOST_BYTES = 4 << 20
 #: Candidate ends of a window tried before the streaming reader takes over.
 _TRIES = 16
 _WHITE = b" \t\r\n"
+_NOT_WHITE = re.compile(rb"[^ \t\r\n]")
 _RAW = msgspec.json.Decoder(msgspec.Raw)
 _RAWS = msgspec.json.Decoder(list[msgspec.Raw])
 _DECODER = msgspec.json.Decoder()
@@ -62,7 +63,7 @@ def spans_opening(head: bytes) -> tuple[dict[str, Any], list[str], int] | None:
     try:  # what precedes the key, closed after it, is a whole object: the key is at the top level
         top = PEEK.decode(head[: found.start()] + b'"spans":[]}')
         header = {k: _DECODER.decode(v) for k, v in top.items() if memoryview(v)[:1] not in (b"[", b"{")}
-    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError, ValueError):
+    except DECODE_ERRORS:
         return None
     if list(top)[-1:] != ["spans"] or len(header) != len(top) - 1:
         return None  # the key was not the one added, or a value before it is not a scalar
@@ -205,13 +206,11 @@ def _checked(buf: bytearray, start: int, end: int, closing: bytes) -> list[msgsp
     try:
         codecs.utf_8_decode(window, None, True)  # slices skipped over are not checked as UTF-8
         return _RAWS.decode(window)
-    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError, ValueError):
+    except DECODE_ERRORS:
         return None
 
 
 def _skip_white(buf: bytearray, at: int) -> int:
-    """The index of the first byte from ``at`` on that is not white space; -1 if none."""
-    for i in range(at, len(buf)):
-        if buf[i] not in _WHITE:
-            return i
-    return -1
+    """The index of the first byte from ``at`` on that is not JSON's white space; -1 if none."""
+    found = _NOT_WHITE.search(buf, at)
+    return -1 if found is None else found.start()
